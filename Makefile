@@ -1,0 +1,36 @@
+# takeoff: `make run` starts the demo, `make test` runs the whole suite. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR := src/takeoff/web/static/vendor
+VENDOR_STAMP := $(VENDOR)/.stamp
+export TAKEOFF_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: setup run test bench clean
+
+setup: $(STAMP) $(VENDOR_STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+$(VENDOR_STAMP): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund --ignore-scripts
+	@mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/chart.js/dist/chart.umd.min.js \
+	   node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/
+	@touch $(VENDOR_STAMP)
+
+run: setup
+	$(BIN)/takeoff demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) .takeoff

@@ -1,0 +1,135 @@
+"""The FastAPI application: error shape, middleware, routers of every domain present, web UI, worker."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from takeoff import __version__
+from takeoff.config import Settings, get_settings
+from takeoff.db import make_engine, make_sessionmaker
+from takeoff.domains import DOMAINS
+from takeoff.errors import AppError, error_body
+from takeoff.jobs.worker import Worker
+from takeoff.observability import ASGIGuard, BodyTooLarge
+
+log = logging.getLogger("takeoff")
+
+
+
+def _optional(module: str) -> Any | None:
+    """Import a module when it exists; a module that exists but fails to import is a real error."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    return importlib.import_module(module)
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               start_worker: bool | None = None) -> ASGIGuard:
+    """Build the ASGI app for the given settings (tests pass their own engine and no worker)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.resolved_database_url)
+    factory = make_sessionmaker(engine)
+    run_worker = settings.embedded_worker if start_worker is None else start_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if run_worker:
+            worker: Worker = app.state.worker
+            thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True, name="takeoff-worker")
+            thread.start()
+        yield
+        stop.set()
+        if thread is not None:
+            app.state.worker.wake.set()
+            thread.join(timeout=10)
+
+    app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.factory = factory
+    app.state.worker = Worker(factory, lease_s=settings.job_lease_seconds)
+    _install_error_handlers(app)
+
+    from takeoff import health
+
+    app.include_router(health.router)
+    for name in DOMAINS:
+        api = _optional(f"takeoff.{name}.api") if _has(f"takeoff.{name}") else None
+        if api is not None:
+            app.include_router(api.router, prefix="/api/v1")
+        _optional(f"takeoff.{name}.jobs") if _has(f"takeoff.{name}") else None
+    from takeoff.web import pages
+
+    app.include_router(pages.router)
+    for name in DOMAINS:
+        web = _optional(f"takeoff.{name}.web") if _has(f"takeoff.{name}") else None
+        if web is not None:
+            app.include_router(web.router)
+    static = Path(__file__).parent / "web" / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    return ASGIGuard(app, settings.max_body_bytes)
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/v1/")) and "text/html" in request.headers.get("accept", "")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> JSONResponse:
+        if _wants_html(request) and exc.status in (401,):
+            from fastapi.responses import RedirectResponse
+
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)  # type: ignore[return-value]
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(error_body("malformed_json", "the request body is not valid JSON"), status_code=400)
+        details = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+                   for e in errors]
+        fields = ", ".join(d["field"] or "body" for d in details)
+        return JSONResponse(error_body("invalid", f"invalid input: {fields}", details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = str(exc.detail) if exc.status_code not in (404,) else f"no such route: {request.url.path}"
+        if _wants_html(request) and exc.status_code == 404:
+            return HTMLResponse("<h1>Not found</h1>", status_code=404)  # type: ignore[return-value]
+        return JSONResponse(error_body(code, message), status_code=exc.status_code)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        limit = request.app.state.settings.max_body_bytes
+        return JSONResponse(error_body("too_large", f"request body over {limit} bytes"), status_code=413)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", "internal error; the server log has the details"), status_code=500)

@@ -1,0 +1,1 @@
+"""Users, roles, permissions, API tokens and browser sessions."""

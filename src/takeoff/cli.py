@@ -1,0 +1,291 @@
+"""The `takeoff` command: server-side commands here, client commands (over HTTP) from takeoff.commands."""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import shutil
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from takeoff import __version__
+
+app = typer.Typer(help="takeoff: take AI use cases from pilot to production and keep them healthy there.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+user_app = typer.Typer(help="Manage users (server side, on TAKEOFF_DATABASE_URL).", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens (server side, on TAKEOFF_DATABASE_URL).", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit log checks (server side).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one line to stderr and exit (2 = usage or input error, 1 = a gate or check failed)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from takeoff.config import get_settings
+
+    return get_settings()
+
+
+def _open_db(migrate_first: bool = True):  # type: ignore[no-untyped-def]
+    """Engine and session factory for TAKEOFF_DATABASE_URL, migrated to the latest schema."""
+    from takeoff import migrate
+    from takeoff.db import make_engine, make_sessionmaker
+
+    settings = _settings()
+    try:
+        engine = make_engine(settings.resolved_database_url)
+        if migrate_first:
+            migrate.upgrade(engine)
+    except Exception as exc:  # a bad URL or unreachable database is an input problem for the operator
+        fail(f"cannot open database {settings.resolved_database_url.split('@')[-1]}: {exc.__class__.__name__}: "
+             f"{str(exc).splitlines()[0] if str(exc) else ''}")
+    return settings, engine, make_sessionmaker(engine)
+
+
+def _cli_actor():  # type: ignore[no-untyped-def]
+    from takeoff.actor import Actor
+
+    return Actor(username="cli", roles=("admin",), via="cli")
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
+    """takeoff control plane."""
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations and exit."""
+    _, engine, _ = _open_db()
+    typer.echo(f"database at the latest schema ({engine.dialect.name})")
+
+
+def _serve(host: str, port: int, settings, engine, factory) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from takeoff.app import create_app
+
+    asgi = create_app(settings, engine=engine)
+    uvicorn.run(asgi, host=host, port=port, log_level="info", access_log=False)
+
+
+def _first_admin(settings, factory) -> str | None:  # type: ignore[no-untyped-def]
+    from takeoff.auth import service as auth
+    from takeoff.db import transaction
+
+    with transaction(factory) as s:
+        return auth.ensure_admin(s, settings.admin_password)
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080) -> None:
+    """Run the server (API, OTLP, web UI) with an embedded job worker; migrations applied at start."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings, engine, factory = _open_db()
+    generated = _first_admin(settings, factory)
+    if generated:
+        typer.echo(f"created user 'admin' with password: {generated}  (shown once; change it or set TAKEOFF_ADMIN_PASSWORD)")
+    _serve(host, port, settings, engine, factory)
+
+
+@app.command()
+def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this process.", min=1, max=64)] = 1) -> None:
+    """Run job workers against TAKEOFF_DATABASE_URL (any number of machines may run them)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings, _, factory = _open_db()
+    import takeoff.app  # noqa: F401 - registers every domain's job handlers
+    from takeoff.jobs.worker import Worker
+
+    _load_job_modules()
+    stop = threading.Event()
+    threads = []
+    for _ in range(concurrency):
+        w = Worker(factory, lease_s=settings.job_lease_seconds)
+        t = threading.Thread(target=w.run_forever, args=(stop,), daemon=True)
+        t.start()
+        threads.append(t)
+    typer.echo(f"{concurrency} worker(s) running; Ctrl-C to stop")
+    try:
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(timeout=1)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def _load_job_modules() -> None:
+    import importlib.util
+
+    from takeoff.domains import DOMAINS
+
+    for name in DOMAINS:
+        if importlib.util.find_spec(f"takeoff.{name}") and importlib.util.find_spec(f"takeoff.{name}.jobs"):
+            importlib.import_module(f"takeoff.{name}.jobs")
+
+
+@app.command()
+def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+         port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080,
+         keep: Annotated[bool, typer.Option(help="Keep an existing demo workspace instead of starting fresh.")] = False) -> None:
+    """Start a fresh demo workspace on SQLite under ./.takeoff/demo and serve it."""
+    import os
+
+    logging.basicConfig(level=logging.WARNING)
+    data = Path(os.environ.get("TAKEOFF_DATA_DIR", ".takeoff")) / "demo"
+    if data.exists() and not keep:
+        shutil.rmtree(data)
+    data.mkdir(parents=True, exist_ok=True)
+    os.environ["TAKEOFF_DATA_DIR"] = str(data)
+    os.environ["TAKEOFF_DATABASE_URL"] = f"sqlite:///{(data / 'takeoff.db').resolve()}"
+    password = os.environ.get("TAKEOFF_ADMIN_PASSWORD") or "takeoff-demo"
+    os.environ["TAKEOFF_ADMIN_PASSWORD"] = password
+    settings, engine, factory = _open_db()
+    _first_admin(settings, factory)
+    seeder = _find_demo_seeder()
+    if seeder is not None:
+        typer.echo("seeding the demo workspace…")
+        seeder(factory, settings)
+    typer.echo(f"takeoff demo: http://{host}:{port}/  (user: admin, password: {password})  Ctrl-C to stop")
+    _serve(host, port, settings, engine, factory)
+
+
+def _find_demo_seeder():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    if importlib.util.find_spec("takeoff.demo") is None:
+        return None
+    return importlib.import_module("takeoff.demo").seed
+
+
+@user_app.command("create")
+def user_create(username: Annotated[str, typer.Argument(help="Login name.")],
+                role: Annotated[list[str], typer.Option("--role", help="A role; repeat for several.")],
+                password: Annotated[str | None, typer.Option(help="Password (omit for token-only users).")] = None,
+                display_name: Annotated[str, typer.Option(help="Full name.")] = "") -> None:
+    """Create a user with one or more roles."""
+    from takeoff.auth import service as auth
+    from takeoff.db import transaction
+    from takeoff.errors import AppError
+
+    _, _, factory = _open_db()
+    try:
+        with transaction(factory) as s:
+            user = auth.create_user(s, _cli_actor(), username, role, password, display_name)
+            typer.echo(f"created user '{user.username}' with roles {', '.join(user.roles)}")
+    except AppError as exc:
+        fail(exc.message)
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users and their roles."""
+    from takeoff.auth import service as auth
+    from takeoff.db import transaction
+
+    _, _, factory = _open_db()
+    with transaction(factory) as s:
+        for u in auth.list_users(s):
+            typer.echo(f"{u.username}\t{','.join(u.roles)}\t{'active' if u.active else 'inactive'}")
+
+
+@token_app.command("create")
+def token_create(user: Annotated[str, typer.Option("--user", help="The token's user.")],
+                 name: Annotated[str, typer.Option("--name", help="A label, e.g. ci-pipeline.")],
+                 expires_days: Annotated[int | None, typer.Option(help="Expire after N days.")] = None,
+                 role: Annotated[list[str] | None, typer.Option("--role", help="Scope to these of the user's roles.")] = None) -> None:
+    """Create an API token; the token alone is printed on the last line of stdout."""
+    from takeoff.auth import service as auth
+    from takeoff.db import transaction
+    from takeoff.errors import AppError
+
+    _, _, factory = _open_db()
+    try:
+        with transaction(factory) as s:
+            new = auth.create_token(s, _cli_actor(), user, name, expires_days, role or None)
+            token_id = new.record.id
+    except AppError as exc:
+        fail(exc.message)
+    typer.echo(f"created token {token_id} '{name}' for {user}; it is shown once:")
+    typer.echo(new.token)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="The token id (see `takeoff token list`).")]) -> None:
+    """Revoke an API token."""
+    from takeoff.auth import service as auth
+    from takeoff.db import transaction
+    from takeoff.errors import AppError
+
+    _, _, factory = _open_db()
+    try:
+        with transaction(factory) as s:
+            auth.revoke_token(s, _cli_actor(), token_id)
+    except AppError as exc:
+        fail(exc.message)
+    typer.echo(f"revoked token {token_id}")
+
+
+@token_app.command("list")
+def token_list(user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None) -> None:
+    """List API tokens (never their secrets)."""
+    from takeoff.auth import service as auth
+    from takeoff.db import transaction
+
+    _, _, factory = _open_db()
+    with transaction(factory) as s:
+        for t, u in auth.list_tokens(s, user):
+            v = auth.token_view(t, u)
+            typer.echo(f"{v['id']}\t{v['name']}\t{u}\t{v['state']}\texpires={v['expires_at'] or 'never'}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 naming the first broken entry."""
+    from takeoff.audit import service as audit
+    from takeoff.db import transaction
+
+    _, _, factory = _open_db()
+    with transaction(factory) as s:
+        count, problem = audit.verify_chain(s)
+    if problem:
+        typer.echo(f"audit chain BROKEN at entry {problem.entry_id}: {problem.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit chain verifies: {count} entries")
+
+
+def _register_client_commands() -> None:
+    """Attach every module in takeoff.commands that defines `app` (a Typer) under its `NAME`."""
+    import takeoff.commands as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"takeoff.commands.{info.name}")
+        register = getattr(mod, "register", None)
+        if register is not None:
+            register(app)
+
+
+_register_client_commands()
+
+
+def main() -> None:
+    """Entry point of the `takeoff` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Client commands: each module defines `register(app)` adding its Typer commands; they talk HTTP only."""

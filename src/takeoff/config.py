@@ -1,0 +1,52 @@
+"""Configuration from the environment (TAKEOFF_*), the one place settings are read."""
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Server settings; every field maps to a TAKEOFF_<NAME> environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="TAKEOFF_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".takeoff"), description="Folder for the SQLite file and the secret key.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir.")
+    secret_key: str | None = Field(default=None, description="Signs sessions, derives encryption keys.")
+    admin_password: str | None = Field(default=None, description="Password of the admin created at first start.")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Request bodies over this get 413.")
+    session_hours: int = Field(default=12, description="Lifetime of a browser login session.")
+    cookie_secure: bool = Field(default=False, description="Mark cookies Secure (set when served over HTTPS).")
+    embedded_worker: bool = Field(default=True, description="Run a job worker inside `takeoff serve`.")
+    job_lease_seconds: int = Field(default=60, description="How long a claimed job stays leased without heartbeat.")
+    raw_event_retention_days: int = Field(default=30, description="Raw telemetry kept this long; rollups stay.")
+    late_event_seconds: int = Field(default=24 * 3600, description="Events later than this are refused.")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'takeoff.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The secret key; generated once into the data folder when not given."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def get_settings() -> Settings:
+    """Settings read from the current environment."""
+    return Settings()

@@ -1,0 +1,55 @@
+"""The one error type services raise; the app renders it as {"error": {code, message, details}}."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """An error a client can act on: HTTP status, stable code, one readable message."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: list[Any] | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        if code:
+            self.code = code
+
+
+class BadRequest(AppError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(AppError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(AppError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, code = 409, "conflict"
+
+
+class Invalid(AppError):
+    status, code = 422, "invalid"
+
+
+class TooLarge(AppError):
+    status, code = 413, "too_large"
+
+
+class RateLimited(AppError):
+    status, code = 429, "rate_limited"
+
+
+def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    """The one error shape of the HTTP API."""
+    return {"error": {"code": code, "message": message, "details": details or []}}

@@ -1,0 +1,47 @@
+"""Liveness, readiness and Prometheus metrics endpoints."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from takeoff import migrate
+from takeoff.db import transaction
+from takeoff.errors import error_body
+from takeoff.jobs import service as jobs
+from takeoff.observability import JOBS
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers and every migration is applied."""
+    engine = request.app.state.engine
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        missing = migrate.pending(engine)
+    except Exception as exc:  # readiness reports, it does not raise
+        return JSONResponse(error_body("not_ready", f"database unreachable: {type(exc).__name__}"), status_code=503)
+    if missing:
+        return JSONResponse(error_body("not_ready", f"migrations pending: {', '.join(sorted(missing))}"),
+                            status_code=503)
+    return JSONResponse({"status": "ready", "database": engine.dialect.name})
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition: request counts and latency per route, job queue depth."""
+    with transaction(request.app.state.factory) as s:
+        depth = jobs.queue_depth(s)
+    for status in ("queued", "running", "done", "failed"):
+        JOBS.labels(status).set(depth.get(status, 0))
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

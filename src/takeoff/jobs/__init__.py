@@ -1,0 +1,1 @@
+"""Durable job queue in the database: claim with lease, retry with backoff, idempotent completion."""

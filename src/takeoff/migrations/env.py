@@ -1,0 +1,32 @@
+"""Alembic environment: runs on the connection handed in by takeoff.migrate (or the configured URL)."""
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+import takeoff.models_all  # noqa: F401  - registers every table on Base.metadata
+from takeoff.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        with engine.begin() as conn:
+            _run(conn)
+    else:
+        _run(connection)
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                      include_object=config.attributes.get("include_object"))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,90 @@
+"""Prometheus metrics of the server itself, and the ASGI middleware that feeds them and limits bodies."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from takeoff.errors import error_body
+
+HTTP_REQUESTS = Counter("takeoff_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("takeoff_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+JOBS = Gauge("takeoff_jobs", "Jobs in the queue by status", ["status"])
+
+
+class ASGIGuard:
+    """Outermost middleware: 413 for bodies over the limit, and per-route request metrics."""
+
+    def __init__(self, app: Any, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    @property
+    def state(self) -> Any:
+        """The wrapped FastAPI app's state (settings, engine, session factory, worker)."""
+        return self.app.state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            await _send_json(send, 413, error_body("too_large", f"request body over {self.max_body} bytes"))
+            self._observe(scope, 413, start)
+            return
+        seen = 0
+        too_large = False
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    too_large = True
+                    raise BodyTooLarge()
+            return message
+
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                status["code"] = 413
+                await _send_json(send, 413, error_body("too_large", f"request body over {self.max_body} bytes"))
+        finally:
+            self._observe(scope, status["code"], start)
+        del too_large
+
+    @staticmethod
+    def _observe(scope: dict[str, Any], status: int, start: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        method = scope.get("method", "GET")
+        HTTP_REQUESTS.labels(method, path, str(status)).inc()
+        HTTP_LATENCY.labels(method, path).observe(time.perf_counter() - start)
+
+
+class BodyTooLarge(Exception):
+    """Raised from receive() when a streamed body passes the limit; the app renders it as 413."""
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})

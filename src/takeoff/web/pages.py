@@ -1,0 +1,145 @@
+"""Shell pages: login and logout, home, users and tokens administration, the audit log."""
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from takeoff.audit import service as audit
+from takeoff.auth import service as auth
+from takeoff.auth.permissions import ROLES
+from takeoff.deps import DB, SESSION_COOKIE
+from takeoff.errors import AppError, Unauthorized
+from takeoff.web.render import LOGIN_CSRF_COOKIE, CurrentPage, new_login_csrf, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> Response:
+    """The sign-in form, with a double-submit CSRF token."""
+    token = new_login_csrf()
+    resp = render(request, "login.html", csrf=token, next=_safe_next(next), error=None)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                    secure=request.app.state.settings.cookie_secure)
+    return resp
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: DB, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+          csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+    """Check the password and start a session; one message whether or not the user exists."""
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not csrf_token or not hmac.compare_digest(csrf_token, cookie_token):
+        return render(request, "login.html", status_code=403, csrf=cookie_token or new_login_csrf(), next=next,
+                      error="The form expired; please sign in again.")
+    try:
+        user = auth.authenticate(session, username.strip(), password)
+    except Unauthorized as exc:
+        return render(request, "login.html", status_code=401, csrf=cookie_token, next=next, error=exc.message)
+    settings = request.app.state.settings
+    cookie, _ = auth.create_session(session, user, settings.session_hours)
+    resp = RedirectResponse(_safe_next(next), status_code=303)
+    resp.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=settings.cookie_secure,
+                    max_age=settings.session_hours * 3600)
+    resp.delete_cookie(LOGIN_CSRF_COOKIE)
+    return resp
+
+
+@router.post("/logout")
+def logout(page: CurrentPage, request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """End the session."""
+    page.check_csrf(csrf_token)
+    auth.end_session(page.session, request.cookies.get(SESSION_COOKIE, ""))
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE)
+    return resp
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(page: CurrentPage) -> Response:
+    """The landing page: what takeoff holds and where to go next."""
+    return page.render("home.html")
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(page: CurrentPage) -> Response:
+    """Users and their roles."""
+    page.require("read")
+    return page.render("admin/users.html", users=auth.list_users(page.session), roles=ROLES, error=None)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def users_create(page: CurrentPage, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+                 roles: Annotated[list[str] | None, Form()] = None, display_name: Annotated[str, Form()] = "",
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Create a user from the admin form."""
+    page.check_csrf(csrf_token)
+    page.require("user.admin")
+    try:
+        with page.session.begin_nested():
+            auth.create_user(page.session, page.actor, username.strip(), roles or [], password or None, display_name)
+    except AppError as exc:
+        return page.render("admin/users.html", status_code=exc.status, users=auth.list_users(page.session),
+                           roles=ROLES, error=exc.message)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/tokens", response_class=HTMLResponse)
+def tokens_page(page: CurrentPage) -> Response:
+    """The caller's API tokens (all tokens for admins)."""
+    rows = auth.list_tokens(page.session, None if page.actor.can("user.admin") else page.actor.username)
+    return page.render("tokens.html", tokens=[auth.token_view(t, u) for t, u in rows], new_token=None, error=None)
+
+
+@router.post("/tokens", response_class=HTMLResponse)
+def tokens_create(page: CurrentPage, name: Annotated[str, Form()] = "", expires_days: Annotated[str, Form()] = "",
+                  csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Create a token for the caller and show it once."""
+    page.check_csrf(csrf_token)
+    page.require("token.self")
+    new_token, error, status = None, None, 200
+    try:
+        days = int(expires_days) if expires_days.strip() else None
+        with page.session.begin_nested():
+            new_token = auth.create_token(page.session, page.actor, page.actor.username, name, days).token
+    except ValueError:
+        error, status = "expiry must be a whole number of days", 422
+    except AppError as exc:
+        error, status = exc.message, exc.status
+    rows = auth.list_tokens(page.session, None if page.actor.can("user.admin") else page.actor.username)
+    return page.render("tokens.html", status_code=status, tokens=[auth.token_view(t, u) for t, u in rows],
+                       new_token=new_token, error=error)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def tokens_revoke(token_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Revoke a token from the list."""
+    page.check_csrf(csrf_token)
+    auth.revoke_token(page.session, page.actor, token_id)
+    return RedirectResponse("/tokens", status_code=303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(page: CurrentPage, actor: str | None = None, action: str | None = None,
+               object_type: str | None = None, offset: int = Query(0, ge=0)) -> Response:
+    """The audit log, filterable, 50 entries a page, with the chain's verification."""
+    page.require("audit.read")
+    rows, total = audit.list_entries(page.session, actor=actor or None, action=action or None,
+                                     object_type=object_type or None, limit=50, offset=offset)
+    return page.render("audit.html", entries=rows, total=total, offset=offset,
+                       filters={"actor": actor or "", "action": action or "", "object_type": object_type or ""})
+
+
+@router.get("/audit/verify", response_class=HTMLResponse)
+def audit_verify_fragment(page: CurrentPage) -> Response:
+    """htmx fragment: recompute the hash chain on demand (it reads every entry)."""
+    page.require("audit.read")
+    count, problem = audit.verify_chain(page.session)
+    return page.render("audit_verify.html", count=count, problem=problem)
