@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -23,7 +23,7 @@ from takeoff.db import make_engine, make_sessionmaker
 from takeoff.domains import DOMAINS
 from takeoff.errors import AppError, error_body
 from takeoff.jobs.worker import Worker
-from takeoff.observability import ASGIGuard, BodyTooLarge
+from takeoff.observability import ASGIGuard, BodyTooLarge, route_label
 
 log = logging.getLogger("takeoff")
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             thread.join(timeout=10)
 
     app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", dependencies=[Depends(route_label)])
     app.state.settings = settings
     app.state.engine = engine
     app.state.factory = factory

@@ -5,6 +5,7 @@ import json
 import time
 from typing import Any
 
+from fastapi import Request
 from prometheus_client import Counter, Gauge, Histogram
 
 from takeoff.errors import error_body
@@ -33,10 +34,11 @@ class ASGIGuard:
             return
         start = time.perf_counter()
         status = {"code": 500}
+        scope["takeoff.route"] = holder = []  # filled by route_label(); survives FastAPI's scope copies
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             await _send_json(send, 413, error_body("too_large", f"request body over {self.max_body} bytes"))
-            self._observe(scope, 413, start)
+            self._observe(scope, 413, start, [])
             return
         seen = 0
         too_large = False
@@ -67,13 +69,12 @@ class ASGIGuard:
                 status["code"] = 413
                 await _send_json(send, 413, error_body("too_large", f"request body over {self.max_body} bytes"))
         finally:
-            self._observe(scope, status["code"], start)
+            self._observe(scope, status["code"], start, holder)
         del too_large
 
     @staticmethod
-    def _observe(scope: dict[str, Any], status: int, start: float) -> None:
-        route = scope.get("route")
-        path = getattr(route, "path", None) or "unmatched"
+    def _observe(scope: dict[str, Any], status: int, start: float, holder: list[str]) -> None:
+        path = holder[0] if holder else "unmatched"
         method = scope.get("method", "GET")
         HTTP_REQUESTS.labels(method, path, str(status)).inc()
         HTTP_LATENCY.labels(method, path).observe(time.perf_counter() - start)
@@ -88,3 +89,15 @@ async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
     await send({"type": "http.response.body", "body": data})
+
+
+def route_label(request: Request) -> None:
+    """App-wide dependency: record the matched route's template (not the raw path) for metric labels."""
+    holder = request.scope.get("takeoff.route")
+    route = request.scope.get("route")
+    if holder is not None and not holder and route is not None:
+        template = getattr(route, "path", "unmatched")
+        # Routers included under /api/v1 keep their own path on the route object.
+        if request.url.path.startswith("/api/v1/") and not template.startswith("/api/v1"):
+            template = "/api/v1" + template
+        holder.append(template)

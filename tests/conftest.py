@@ -1,0 +1,154 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL (TAKEOFF_TEST_POSTGRES_URL)."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+import takeoff.models_all  # noqa: F401
+from takeoff import migrate
+from takeoff.actor import Actor
+from takeoff.app import create_app
+from takeoff.auth import service as auth
+from takeoff.config import Settings
+from takeoff.db import Base, make_engine, make_sessionmaker, transaction
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _pg_base_url() -> str | None:
+    url = os.environ.get("TAKEOFF_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("TAKEOFF_TEST_POSTGRES_URL is not set: CI must run the database tests on PostgreSQL")
+        return None
+    return url
+
+
+def create_pg_database(prefix: str = "takeoff_t") -> tuple[str, Any]:
+    """Create a uniquely named PostgreSQL database; returns its URL and a drop() function."""
+    base = _pg_base_url()
+    if base is None:
+        pytest.skip("TAKEOFF_TEST_POSTGRES_URL not set (make test sets it)")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # PostgreSQL missing is a failure, never a skip
+        pytest.fail(f"PostgreSQL at {make_url(base).render_as_string(hide_password=True)} is unreachable: {exc}")
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def _migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One migrated database per backend for the whole session."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "takeoff.db"
+        engine = make_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        yield engine
+        engine.dispose()
+    else:
+        url, drop = create_pg_database()
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        yield engine
+        engine.dispose()
+        drop()
+
+
+def wipe(engine: Engine) -> None:
+    """Empty every table (faster than re-migrating between tests)."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture
+def engine(_migrated: Engine) -> Engine:
+    """A migrated, empty database (the test runs once per backend)."""
+    wipe(_migrated)
+    return _migrated
+
+
+@pytest.fixture
+def factory(engine: Engine):  # type: ignore[no-untyped-def]
+    """A session factory on the test database."""
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def settings(engine: Engine, tmp_path: Path) -> Settings:
+    """Settings pointing at the test database, with a fixed secret."""
+    return Settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False),
+                    secret_key="test-secret-key-0123456789", embedded_worker=False, max_body_bytes=1_000_000)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+    """The ASGI app on the test database, without its embedded worker (tests drain jobs explicitly)."""
+    return create_app(settings, engine=engine, start_worker=False)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """An HTTP client for the app (no credentials)."""
+    with TestClient(app) as c:
+        yield c
+
+
+class Users:
+    """Creates users with roles and returns bearer headers for them."""
+
+    def __init__(self, factory) -> None:  # type: ignore[no-untyped-def]
+        self.factory = factory
+        self._n = 0
+
+    def create(self, *roles: str, username: str | None = None, password: str | None = "password123") -> str:
+        """Create a user; returns the username."""
+        self._n += 1
+        username = username or f"{'-'.join(r.replace('_', '') for r in roles)}{self._n}"
+        with transaction(self.factory) as s:
+            auth.create_user(s, Actor("system", ("admin",)), username, list(roles), password)
+        return username
+
+    def token(self, username: str, expires_days: int | None = None) -> str:
+        """A new API token for the user."""
+        with transaction(self.factory) as s:
+            return auth.create_token(s, Actor("system", ("admin",)), username, "test", expires_days).token
+
+    def headers(self, *roles: str, username: str | None = None) -> dict[str, str]:
+        """Bearer headers of a fresh user holding the roles."""
+        name = self.create(*roles, username=username)
+        return {"Authorization": f"Bearer {self.token(name)}"}
+
+
+@pytest.fixture
+def users(factory) -> Users:  # type: ignore[no-untyped-def]
+    """User and token maker."""
+    return Users(factory)
+
+
+@pytest.fixture
+def admin(users: Users) -> dict[str, str]:
+    """Bearer headers of an admin."""
+    return users.headers("admin", username="root")
