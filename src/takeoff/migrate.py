@@ -34,7 +34,9 @@ def upgrade(engine: Engine) -> None:
 def pending(engine: Engine) -> set[str]:
     """Heads of the scripts that the database has not reached (empty when current)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    script = ScriptDirectory.from_config(cfg)
     with engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    return heads - current
+        current = tuple(MigrationContext.configure(conn).get_current_heads())
+    # A head reached through another branch's depends_on is not stored in alembic_version: walk ancestors.
+    applied = {r.revision for r in script.revision_map.iterate_revisions(current, "base", implicit_base=True)} if current else set()
+    return set(script.get_heads()) - applied

@@ -1,0 +1,16 @@
+"""The migrations create exactly the schema the models describe, on both backends."""
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from takeoff import migrate
+from takeoff.db import Base
+
+
+def test_models_match_migrations(engine):
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, Base.metadata)
+    assert diff == [], f"models and migrations differ; run scripts/makemigration.py: {diff}"
+    assert migrate.pending(engine) == set()
