@@ -1,0 +1,242 @@
+"""`track`: records one AI call (latency, status, outcome, tokens, cost, scores, drift features) as one event.
+
+Usable as a context manager (`with client.track(...) as t:`) or a decorator (`@client.track(...)`); inside a
+decorated function `current_tracker()` returns the tracker of the call in progress.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import math
+import threading
+import time
+import uuid
+from typing import Any, Callable, TypeVar
+
+STATUSES = ("ok", "error", "fallback")
+OUTCOMES = ("success", "failure", "escalated", "overridden")
+ERROR_CATEGORIES = ("wrong_answer", "unsafe_output", "missing_context", "format_error", "timeout_or_error")
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+Emit = Callable[[dict[str, Any]], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_current: contextvars.ContextVar["Tracker | None"] = contextvars.ContextVar("takeoff_tracker", default=None)
+
+
+def current_tracker() -> "Tracker | None":
+    """The tracker of the innermost `track` block or decorated call running in this context, if any."""
+    return _current.get()
+
+
+def _non_empty_str(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _opt_str(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    return _non_empty_str(name, value)
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def release_fields(release: Any) -> tuple[str | None, str | None, str | None]:
+    """(release_id, model, provider) from a release id string, an ActiveConfig-like object, or None."""
+    if release is None:
+        return None, None, None
+    if isinstance(release, str):
+        return _non_empty_str("release", release), None, None
+    rid = getattr(release, "release_id", None)
+    if isinstance(rid, str) or rid is None:
+        return rid, getattr(release, "model", None), getattr(release, "provider", None)
+    raise ValueError(f"release must be a release id string, an ActiveConfig or None, got {release!r}")
+
+
+class Tracker:
+    """The event being recorded for one call; its `request_id` is what `client.feedback` refers to."""
+
+    def __init__(self, emit: Emit, use_case: str, *, release: Any = None, unit_id: str | None = None,
+                 model: str | None = None, provider: str | None = None) -> None:
+        self._emit = emit
+        self.use_case = _non_empty_str("use_case", use_case)
+        rid, rmodel, rprovider = release_fields(release)
+        self.request_id = uuid.uuid4().hex
+        self._event: dict[str, Any] = {
+            "id": self.request_id, "use_case": use_case, "release": rid,
+            "unit_id": _opt_str("unit_id", unit_id), "ts": time.time(), "latency_ms": None, "status": "ok",
+            "outcome": None, "model": _opt_str("model", model) or rmodel,
+            "provider": _opt_str("provider", provider) or rprovider, "tokens": {}, "cost_usd": None,
+            "scores": {}, "features": {}, "error_category": None, "fallback_reason": None, "attributes": {},
+        }
+        self._started: float | None = None
+        self._finished = False
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """A copy of the event as it stands."""
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self._event.items()}
+
+    def set_tokens(self, input: int | None = None, output: int | None = None, cache_read: int | None = None,
+                   cache_write: int | None = None, reasoning: int | None = None) -> "Tracker":
+        """Token counts by kind; only the kinds given are set."""
+        for kind, n in zip(TOKEN_KINDS, (input, output, cache_read, cache_write, reasoning)):
+            if n is None:
+                continue
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ValueError(f"tokens {kind} must be an integer >= 0, got {n!r}")
+            self._event["tokens"][kind] = n
+        return self
+
+    def set_cost(self, usd: float) -> "Tracker":
+        """Cost of the call in US dollars."""
+        if _finite("cost_usd", usd) < 0:
+            raise ValueError(f"cost_usd must be >= 0, got {usd!r}")
+        self._event["cost_usd"] = float(usd)
+        return self
+
+    def set_model(self, model: str, provider: str | None = None) -> "Tracker":
+        """The model (and provider) that actually answered, e.g. after a fallback."""
+        self._event["model"] = _non_empty_str("model", model)
+        if provider is not None:
+            self._event["provider"] = _non_empty_str("provider", provider)
+        return self
+
+    def score(self, name: str, value: float) -> "Tracker":
+        """A quality score (e.g. groundedness 0..1) computed online."""
+        self._event["scores"][_non_empty_str("score name", name)] = _finite(f"score {name}", value)
+        return self
+
+    def feature(self, name: str, value: float | str) -> "Tracker":
+        """An input feature (number or category) kept for drift detection."""
+        _non_empty_str("feature name", name)
+        if isinstance(value, str):
+            self._event["features"][name] = value
+        else:
+            self._event["features"][name] = _finite(f"feature {name}", value)
+        return self
+
+    def outcome(self, value: str) -> "Tracker":
+        """Business outcome: success, failure, escalated, or overridden (by a human)."""
+        if value not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {value!r}")
+        self._event["outcome"] = value
+        return self
+
+    def error(self, category: str) -> "Tracker":
+        """Error category from the seed's taxonomy; timeout_or_error also marks the call's status as error."""
+        if category not in ERROR_CATEGORIES:
+            raise ValueError(f"error category must be one of {', '.join(ERROR_CATEGORIES)}, got {category!r}")
+        self._event["error_category"] = category
+        return self
+
+    def fallback(self, reason: str) -> "Tracker":
+        """The fallback path served this call; the reason is recorded (timeout, circuit_open, ...)."""
+        self._event["fallback_reason"] = _non_empty_str("fallback reason", reason)
+        return self
+
+    def attribute(self, key: str, value: str | int | float | bool) -> "Tracker":
+        """A free attribute (string, number or boolean)."""
+        _non_empty_str("attribute key", key)
+        if not isinstance(value, (str, int, float, bool)) or (isinstance(value, float) and not math.isfinite(value)):
+            raise ValueError(f"attribute {key} must be a string, finite number or boolean, got {value!r}")
+        self._event["attributes"][key] = value
+        return self
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> "Tracker":
+        """Mark the start time (done by `with`)."""
+        self._event["ts"] = time.time()
+        self._started = time.perf_counter()
+        return self
+
+    def finish(self, exc: BaseException | None = None) -> dict[str, Any]:
+        """Close the record, derive its status and hand the event to the transport (once)."""
+        if self._finished:
+            return self.event
+        self._finished = True
+        if self._started is not None and self._event["latency_ms"] is None:
+            self._event["latency_ms"] = (time.perf_counter() - self._started) * 1000.0
+        if exc is not None:
+            self._event["status"] = "error"
+            if self._event["error_category"] is None:
+                self._event["error_category"] = "timeout_or_error"
+            self._event["attributes"].setdefault("exception", type(exc).__name__)
+        elif self._event["fallback_reason"] is not None:
+            self._event["status"] = "fallback"
+        elif self._event["error_category"] == "timeout_or_error":
+            self._event["status"] = "error"
+        event = self.event
+        try:
+            self._emit(event)
+        except Exception:  # noqa: BLE001 - telemetry must never break the app
+            pass
+        return event
+
+    def __enter__(self) -> "Tracker":
+        self.start()
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        try:
+            _current.reset(self._token)
+        except ValueError:
+            _current.set(None)  # exited in another context: still close the record
+        self.finish(exc)
+        return False  # never swallow the app's exception
+
+
+class TrackSpec:
+    """What `client.track(...)` returns: a context manager yielding a Tracker, and a decorator."""
+
+    def __init__(self, emit: Emit, use_case: str, **kwargs: Any) -> None:
+        _non_empty_str("use_case", use_case)
+        release_fields(kwargs.get("release"))
+        for name in ("unit_id", "model", "provider"):
+            _opt_str(name, kwargs.get(name))
+        self._emit = emit
+        self._use_case = use_case
+        self._kwargs = kwargs
+        self._local = threading.local()  # a spec shared across threads keeps one stack per thread
+
+    def new(self) -> Tracker:
+        """A fresh tracker with this spec's use case and release."""
+        return Tracker(self._emit, self._use_case, **self._kwargs)
+
+    def __enter__(self) -> Tracker:
+        t = self.new()
+        self._stack().append(t)
+        return t.__enter__()
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        return self._stack().pop().__exit__(exc_type, exc, tb)
+
+    def _stack(self) -> list[Tracker]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def __call__(self, fn: F) -> F:
+        if not callable(fn):
+            raise ValueError(f"track(...) decorates a function, got {fn!r}")
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                with self.new():
+                    return await fn(*args, **kwargs)
+            return awrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.new():
+                return fn(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
