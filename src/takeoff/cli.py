@@ -151,7 +151,9 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TAKEOFF_DATA_DIR"] = str(data)
     os.environ["TAKEOFF_DATABASE_URL"] = f"sqlite:///{(data / 'takeoff.db').resolve()}"
-    password = os.environ.get("TAKEOFF_ADMIN_PASSWORD") or "takeoff-demo"
+    import secrets
+
+    password = os.environ.get("TAKEOFF_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
     os.environ["TAKEOFF_ADMIN_PASSWORD"] = password
     settings, engine, factory = _open_db()
     _first_admin(settings, factory)
