@@ -231,3 +231,12 @@ def page(browser):  # type: ignore[no-untyped-def]
     yield pg
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Run browser tests last: sync Playwright keeps an event loop on the main thread until the session ends,
+    which would break later tests that call asyncio.run()."""
+    browser_items = [i for i in items if "browser" in getattr(i, "fixturenames", ()) or "page" in getattr(i, "fixturenames", ())]
+    chosen = set(browser_items)
+    others = [i for i in items if i not in chosen]
+    items[:] = others + browser_items

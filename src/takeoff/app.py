@@ -83,11 +83,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         _optional(f"takeoff.{name}.jobs") if _has(f"takeoff.{name}") else None
     from takeoff.web import pages
 
-    app.include_router(pages.router)
+    page_routers = [pages.router]
     for name in DOMAINS:
         web = _optional(f"takeoff.{name}.web") if _has(f"takeoff.{name}") else None
         if web is not None:
-            app.include_router(web.router)
+            page_routers.append(web.router)
+    for router in page_routers:
+        app.include_router(router)
+    # Navigation shows only pages this build serves (web routers are mounted at the root).
+    app.state.page_paths = {getattr(r, "path", None) for router in page_routers for r in router.routes}
     static = Path(__file__).parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
     return ASGIGuard(app, settings.max_body_bytes)

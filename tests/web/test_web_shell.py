@@ -72,3 +72,12 @@ def test_browser_login_create_token_and_use_it(live_server, page, users):
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/login.*"))
     assert httpx.get(f"{live_server}/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_navigation_lists_the_pages_this_build_serves(client, users):
+    users.create("admin", username="nav")
+    token = _login_form(client)
+    client.post("/login", data={"username": "nav", "password": "password123", "csrf_token": token})
+    html = client.get("/").text
+    for label, href in (("Audit", "/audit"), ("Admin", "/admin/users")):
+        assert f'href="{href}"' in html, label

@@ -355,7 +355,10 @@ def _reconcile(source: SourceConn, table: str, spec: Reconciliation, others: Map
         other = others.get(spec.other_source)
         if other is None:
             opened = other = open_source(spec.other_source)
-        there = _measure(other, spec.other_table, spec.other_measure or spec.measure)
+        try:
+            there = _measure(other, spec.other_table, spec.other_measure or spec.measure)
+        except SourceError as e:  # say which side failed: the owner must know where to look
+            return err(f"other side {spec.other_source}: {e.reason}")
     except SourceError as e:
         return err(e.reason)
     except ValueError as e:

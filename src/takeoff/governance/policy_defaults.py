@@ -120,6 +120,8 @@ class TierPolicy:
     tier: str
     approver_roles: tuple[str, ...]
     checklist: tuple[ChecklistItem, ...]
+    # An eval gate whose confidence interval straddles the threshold blocks the release unless the policy says not.
+    inconclusive_blocks: bool = True
 
     @property
     def mandatory_evidence(self) -> frozenset[str]:
@@ -131,7 +133,7 @@ def validate_tier_policy(policy: Mapping[str, Any]) -> TierPolicy:
     """Validate a tier policy dict (tier, approver_roles, checklist); ValueError with one readable message."""
     if not isinstance(policy, Mapping):
         raise ValueError("tier policy must be a mapping with tier, approver_roles and checklist")
-    extra = sorted(set(policy) - {"tier", "approver_roles", "checklist"})
+    extra = sorted(set(policy) - {"tier", "approver_roles", "checklist", "inconclusive_blocks"})
     if extra:
         raise ValueError(f"tier policy: unknown field {extra[0]!r}")
     tier = policy.get("tier")
@@ -177,7 +179,23 @@ def validate_tier_policy(policy: Mapping[str, Any]) -> TierPolicy:
         items.append(ChecklistItem(id_, title.strip(), kind, mandatory))
     if not any(i.mandatory for i in items):
         raise ValueError(f"tier policy {tier}: at least one checklist item must be mandatory")
-    return TierPolicy(tier=tier, approver_roles=tuple(roles), checklist=tuple(items))
+    inconclusive = policy.get("inconclusive_blocks", True)
+    if not isinstance(inconclusive, bool):
+        raise ValueError(f"tier policy {tier}: inconclusive_blocks must be true or false")
+    return TierPolicy(tier=tier, approver_roles=tuple(roles), checklist=tuple(items), inconclusive_blocks=inconclusive)
+
+
+def policy_to_dict(policy: TierPolicy) -> dict[str, Any]:
+    """A TierPolicy as the plain dict that validate_tier_policy accepts (for storage, API and YAML)."""
+    return {
+        "tier": policy.tier,
+        "approver_roles": list(policy.approver_roles),
+        "checklist": [
+            {"id": i.id, "title": i.title, "evidence_kind": i.evidence_kind, "mandatory": i.mandatory}
+            for i in policy.checklist
+        ],
+        "inconclusive_blocks": policy.inconclusive_blocks,
+    }
 
 
 def default_tier_policy(tier: str) -> TierPolicy:

@@ -1,10 +1,10 @@
 """Portfolio tables: use cases (the unit everything else hangs on) and their lifecycle transitions."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeoff.db import Base, utcnow
@@ -37,6 +37,13 @@ class UseCase(Base):
     risk_tier: Mapped[str | None] = mapped_column(String(8), default=None)
     risk_tier_suggested: Mapped[str | None] = mapped_column(String(8), default=None)
     risk_tier_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The five answers the tier rule reads (governance.tiers.TierFactors) and, when a person chose another tier
+    # than the suggestion, who did, when and why.
+    risk_factors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    risk_override: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The EU AI Act questionnaire as answered and the classification it produced (governance.eu_ai_act).
+    eu_answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    eu_result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     eu_category: Mapped[str | None] = mapped_column(String(16), default=None)
     business_owner: Mapped[str | None] = mapped_column(ForeignKey("users.username"), default=None)
     product_owner: Mapped[str | None] = mapped_column(ForeignKey("users.username"), default=None)
@@ -64,3 +71,21 @@ class UseCaseTransition(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UseCaseScore(Base):
+    """One scorer's dated value / feasibility / risk scores (1-5) for a use case, with the criteria behind them."""
+
+    __tablename__ = "use_case_scores"
+    __table_args__ = (UniqueConstraint("use_case_id", "scorer", "scored_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    use_case_id: Mapped[int] = mapped_column(ForeignKey("use_cases.id", ondelete="CASCADE"), index=True)
+    scorer: Mapped[str] = mapped_column(ForeignKey("users.username"))
+    scored_on: Mapped[date] = mapped_column(Date)
+    value: Mapped[float] = mapped_column(Float)
+    feasibility: Mapped[float] = mapped_column(Float)
+    risk: Mapped[float] = mapped_column(Float)
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # lens → {criterion: 1-5}
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,7 @@
 """Portfolio input/output shapes, including the typed scale targets other floors read as SLOs and gates."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,3 +40,109 @@ class Kpis(Strict):
 
     north_star: Metric
     guardrails: list[Metric] = Field(min_length=2, max_length=2)
+
+
+SLUG = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
+BOTTLENECKS = ("data_access", "approvals", "skills", "tooling")
+
+
+class ScaleDefinition(Strict):
+    """The seed's six dimensions of "what scales means", each written down for this use case."""
+
+    users_and_workflows: str | None = Field(default=None, max_length=2000)
+    regions_and_regulations: str | None = Field(default=None, max_length=2000)
+    breadth: str | None = Field(default=None, max_length=2000)
+    model_vendor_set: str | None = Field(default=None, max_length=2000)
+    cost_and_performance: str | None = Field(default=None, max_length=2000)
+    risk_and_trust: str | None = Field(default=None, max_length=2000)
+
+
+class TierFactorsIn(Strict):
+    """The five answers the risk-tier rule reads."""
+
+    harm_if_wrong: int = Field(ge=1, le=5)
+    decision_mode: Literal["assist", "automate"]
+    personal_data: bool
+    regulated_domain: bool
+    external_users: bool
+
+
+class UseCaseIn(Strict):
+    """Intake of a use case (create, or full replace through apply). Required-info checks happen in the service
+    so one message can name every missing item."""
+
+    key: str = Field(pattern=SLUG)
+    name: str = Field(min_length=1, max_length=200)
+    purpose: str = Field(default="", max_length=5000)
+    team: str = Field(default="", max_length=200)
+    workflows: list[str] = Field(default_factory=list)
+    expected_users: int | None = Field(default=None, ge=0)
+    user_groups: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    system_of_record: str = Field(default="", max_length=200)
+    data_sources: list[str] = Field(default_factory=list)
+    business_owner: str | None = None
+    product_owner: str | None = None
+    on_call: str | None = Field(default=None, max_length=200)
+    biggest_bottleneck: Literal["data_access", "approvals", "skills", "tooling"] | None = None
+    risk_constraint: str = Field(default="", max_length=2000)
+    monthly_volume: int | None = Field(default=None, ge=0)
+    scale: ScaleDefinition = Field(default_factory=ScaleDefinition)
+    targets: ScaleTargets = Field(default_factory=ScaleTargets)
+    kpis: Kpis | None = None
+    risk_tier: Literal["low", "medium", "high"] | None = None
+    risk_factors: TierFactorsIn | None = None
+    risk_justification: str | None = Field(default=None, max_length=2000)
+
+
+class UseCasePatch(Strict):
+    """Partial update of a use case's intake, inventory, scale and targets (risk tier has its own routes)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    purpose: str | None = Field(default=None, min_length=1, max_length=5000)
+    team: str | None = Field(default=None, max_length=200)
+    workflows: list[str] | None = None
+    expected_users: int | None = Field(default=None, ge=0)
+    user_groups: list[str] | None = None
+    regions: list[str] | None = None
+    languages: list[str] | None = None
+    system_of_record: str | None = Field(default=None, max_length=200)
+    data_sources: list[str] | None = Field(default=None, min_length=1)
+    business_owner: str | None = None
+    product_owner: str | None = None
+    on_call: str | None = Field(default=None, max_length=200)
+    biggest_bottleneck: Literal["data_access", "approvals", "skills", "tooling"] | None = None
+    risk_constraint: str | None = Field(default=None, max_length=2000)
+    monthly_volume: int | None = Field(default=None, ge=0)
+    scale: ScaleDefinition | None = None
+    targets: ScaleTargets | None = None
+    kpis: Kpis | None = None
+
+
+class TransitionIn(Strict):
+    """A lifecycle move with its reason."""
+
+    to: str = Field(min_length=1, max_length=16)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+LensIn = float | dict[str, float]
+
+
+class ScoreIn(Strict):
+    """One scorer's scores: each lens a 1-5 number or a dict of the seed's criteria (1-5 each)."""
+
+    value: LensIn
+    feasibility: LensIn
+    risk: LensIn
+    scored_on: date | None = None
+    scorer: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=2000)
+
+
+class OverrideIn(Strict):
+    """A risk-tier override with its justification."""
+
+    tier: Literal["low", "medium", "high"]
+    justification: str = Field(max_length=2000)

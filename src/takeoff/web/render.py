@@ -83,7 +83,7 @@ CurrentPage = Annotated[Page, Depends(_page)]
 
 def nav_items(request: Request) -> list[tuple[str, str]]:
     """Navigation entries whose page exists in this build."""
-    paths = {getattr(r, "path", None) for r in request.app.routes}
+    paths = getattr(request.app.state, "page_paths", set())
     return [(label, path) for label, path in NAV if path in paths]
 
 

@@ -1,8 +1,8 @@
-"""portfolio: use cases and transitions
+"""portfolio use cases transitions scores
 
 Revision ID: port0001
 Revises: 
-Create Date: 2026-11-25 19:01:08.492359
+Create Date: 2026-11-25 19:05:58.309030
 """
 from alembic import op
 import sqlalchemy as sa
@@ -36,6 +36,10 @@ def upgrade() -> None:
     sa.Column('risk_tier', sa.String(length=8), nullable=True),
     sa.Column('risk_tier_suggested', sa.String(length=8), nullable=True),
     sa.Column('risk_tier_reasons', sa.JSON(), nullable=False),
+    sa.Column('risk_factors', sa.JSON(), nullable=False),
+    sa.Column('risk_override', sa.JSON(), nullable=False),
+    sa.Column('eu_answers', sa.JSON(), nullable=False),
+    sa.Column('eu_result', sa.JSON(), nullable=False),
     sa.Column('eu_category', sa.String(length=16), nullable=True),
     sa.Column('business_owner', sa.String(length=64), nullable=True),
     sa.Column('product_owner', sa.String(length=64), nullable=True),
@@ -56,6 +60,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('use_cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_use_cases_status'), ['status'], unique=False)
+
+    op.create_table('use_case_scores',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('use_case_id', sa.Integer(), nullable=False),
+    sa.Column('scorer', sa.String(length=64), nullable=False),
+    sa.Column('scored_on', sa.Date(), nullable=False),
+    sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('feasibility', sa.Float(), nullable=False),
+    sa.Column('risk', sa.Float(), nullable=False),
+    sa.Column('criteria', sa.JSON(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['scorer'], ['users.username'], name=op.f('fk_use_case_scores_scorer_users')),
+    sa.ForeignKeyConstraint(['use_case_id'], ['use_cases.id'], name=op.f('fk_use_case_scores_use_case_id_use_cases'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_use_case_scores')),
+    sa.UniqueConstraint('use_case_id', 'scorer', 'scored_on', name=op.f('uq_use_case_scores_use_case_id'))
+    )
+    with op.batch_alter_table('use_case_scores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_use_case_scores_use_case_id'), ['use_case_id'], unique=False)
 
     op.create_table('use_case_transitions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -80,6 +103,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_use_case_transitions_use_case_id'))
 
     op.drop_table('use_case_transitions')
+    with op.batch_alter_table('use_case_scores', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_use_case_scores_use_case_id'))
+
+    op.drop_table('use_case_scores')
     with op.batch_alter_table('use_cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_use_cases_status'))
 

@@ -1,0 +1,176 @@
+"""Catalog operations: the only writer of catalog tables; prices are effective-dated and never rewritten."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takeoff.actor import Actor
+from takeoff.audit import service as audit
+from takeoff.catalog import pricing
+from takeoff.catalog.models import CatalogModel, ModelPrice
+from takeoff.catalog.schemas import ModelIn, PriceIn
+from takeoff.db import utcnow
+from takeoff.errors import Conflict, Invalid, NotFound
+
+
+def split_ref(ref: str) -> tuple[str | None, str]:
+    """'provider/model' → (provider, model); a bare model id → (None, model)."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise ValueError("a model reference must be 'provider/model' or a model id")
+    ref = ref.strip()
+    if "/" in ref:
+        provider, _, model = ref.partition("/")
+        if provider and model:
+            return provider, model
+    return None, ref
+
+
+def find_model(session: Session, provider: str | None, model: str) -> CatalogModel | None:
+    """The catalog entry for (provider, model); without a provider, the first entry of that model id."""
+    q = select(CatalogModel).where(CatalogModel.model == model)
+    if provider:
+        q = q.where(CatalogModel.provider == provider)
+    return session.scalars(q.order_by(CatalogModel.id).limit(1)).first()
+
+
+def get_model(session: Session, ref: str) -> CatalogModel:
+    """The entry for 'provider/model' (or a bare model id), else 404."""
+    provider, model = split_ref(ref)
+    found = find_model(session, provider, model)
+    if found is None:
+        raise NotFound(f"model '{ref}' is not in the catalog")
+    return found
+
+
+def list_models(session: Session) -> list[CatalogModel]:
+    """Every catalog entry by provider and model."""
+    return list(session.scalars(select(CatalogModel).order_by(CatalogModel.provider, CatalogModel.model)))
+
+
+def prices_of(session: Session, entry: CatalogModel) -> list[ModelPrice]:
+    """The price history of an entry, newest first."""
+    return list(session.scalars(select(ModelPrice).where(ModelPrice.model_id == entry.id)
+                                .order_by(ModelPrice.effective_from.desc())))
+
+
+def _price_dict(p: ModelPrice) -> dict[str, float]:
+    out = {"input": p.input, "output": p.output}
+    for k in ("cache_read", "cache_write", "reasoning"):
+        v = getattr(p, k)
+        out[k] = v if v is not None else (p.input if k.startswith("cache") else p.output)
+    return out
+
+
+def price_for(session: Session, provider: str | None, model: str, at: datetime) -> dict[str, float] | None:
+    """USD per 1M tokens per usage type in force at `at`, or None when the model or a price is unknown."""
+    if not isinstance(model, str) or not model:
+        raise ValueError("model must be a non-empty string")
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        raise ValueError("at must be a timezone-aware datetime")
+    entry = find_model(session, provider, model)
+    if entry is None:
+        return None
+    p = session.scalars(select(ModelPrice).where(ModelPrice.model_id == entry.id, ModelPrice.effective_from <= at)
+                        .order_by(ModelPrice.effective_from.desc()).limit(1)).first()
+    return _price_dict(p) if p is not None else None
+
+
+def cost_usd(prices: dict[str, Any], tokens: dict[str, Any]) -> float:
+    """USD cost of token counts at per-1M prices (see catalog.pricing.cost_usd)."""
+    return pricing.cost_usd(prices, tokens)
+
+
+def current_price(session: Session, entry: CatalogModel) -> dict[str, float] | None:
+    """The price in force now."""
+    return price_for(session, entry.provider, entry.model, utcnow())
+
+
+def model_view(session: Session, entry: CatalogModel, with_history: bool = False) -> dict[str, Any]:
+    """JSON form of an entry with its current price (and history on request)."""
+    out: dict[str, Any] = {
+        "ref": f"{entry.provider}/{entry.model}", "provider": entry.provider, "model": entry.model,
+        "endpoint_kind": entry.endpoint_kind, "context_limit": entry.context_limit, "rate_limits": entry.rate_limits,
+        "data_retention": entry.data_retention, "residency": entry.residency, "contract_terms": entry.contract_terms,
+        "approved_tiers": entry.approved_tiers, "fallback_model": entry.fallback_model, "notes": entry.notes,
+        "price": current_price(session, entry), "updated_at": entry.updated_at.isoformat(),
+    }
+    if with_history:
+        out["prices"] = [{"effective_from": p.effective_from.isoformat(), **_price_dict(p)}
+                         for p in prices_of(session, entry)]
+    return out
+
+
+def _snapshot(entry: CatalogModel) -> dict[str, Any]:
+    return {"provider": entry.provider, "model": entry.model, "endpoint_kind": entry.endpoint_kind,
+            "context_limit": entry.context_limit, "rate_limits": entry.rate_limits,
+            "data_retention": entry.data_retention, "residency": entry.residency,
+            "contract_terms": entry.contract_terms, "approved_tiers": entry.approved_tiers,
+            "fallback_model": entry.fallback_model, "notes": entry.notes}
+
+
+def upsert_model(session: Session, actor: Actor, body: ModelIn) -> CatalogModel:
+    """Create or update the entry for (provider, model); a price in the body is added effective from its date."""
+    if body.fallback_model:
+        fp, fm = split_ref(body.fallback_model)
+        if (fp, fm) == (body.provider, body.model) or (fp is None and fm == body.model):
+            raise Invalid("a model cannot be its own fallback", details=[{"field": "fallback_model",
+                                                                           "message": "names the model itself"}])
+        if find_model(session, fp, fm) is None:
+            raise Invalid(f"fallback model '{body.fallback_model}' is not in the catalog; add it first",
+                          details=[{"field": "fallback_model", "message": "not in the catalog"}])
+    entry = find_model(session, body.provider, body.model)
+    before = _snapshot(entry) if entry is not None else None
+    data = body.model_dump(exclude={"price"})
+    data["rate_limits"] = body.rate_limits.model_dump(exclude_none=True)
+    data["contract_terms"] = body.contract_terms.model_dump(exclude_none=True)
+    data["approved_tiers"] = sorted(set(body.approved_tiers), key=["low", "medium", "high"].index)
+    if entry is None:
+        entry = CatalogModel(created_by=actor.username, **data)
+        session.add(entry)
+    else:
+        for k, v in data.items():
+            setattr(entry, k, v)
+    session.flush()
+    audit.record(session, actor, "catalog.upsert" if before else "catalog.create", "catalog_model",
+                 f"{entry.provider}/{entry.model}", before, _snapshot(entry))
+    if body.price is not None:
+        add_price(session, actor, entry, body.price)
+    return entry
+
+
+def add_price(session: Session, actor: Actor, entry: CatalogModel, price: PriceIn) -> ModelPrice:
+    """Add a price effective from a date (default now); an existing price at that exact date is a 409."""
+    at = price.effective_from or utcnow()
+    exists = session.scalar(select(ModelPrice.id).where(ModelPrice.model_id == entry.id,
+                                                        ModelPrice.effective_from == at))
+    if exists is not None:
+        raise Conflict(f"{entry.provider}/{entry.model} already has a price effective from {at.isoformat()}; "
+                       "prices are never rewritten, add one with a later date")
+    row = ModelPrice(model_id=entry.id, effective_from=at, input=price.input, output=price.output,
+                     cache_read=price.cache_read, cache_write=price.cache_write, reasoning=price.reasoning,
+                     created_by=actor.username)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "catalog.price", "catalog_model", f"{entry.provider}/{entry.model}", None,
+                 {"effective_from": at.isoformat(), **_price_dict(row)})
+    return row
+
+
+def require_approved_for_tier(session: Session, ref: str, tier: str | None) -> CatalogModel:
+    """The catalog entry for ref when approved for tier; else 422 saying why (unknown model, tier not approved)."""
+    provider, model = split_ref(ref)
+    entry = find_model(session, provider, model)
+    if entry is None:
+        raise Invalid(f"model '{ref}' is not in the catalog; only catalog models may be released",
+                      details=[{"field": "model", "message": "not in the catalog"}])
+    if tier is None:
+        raise Invalid("the use case has no risk tier yet; classify it before creating a release",
+                      details=[{"field": "use_case", "message": "no risk tier"}])
+    if not pricing.tier_allows(entry.approved_tiers, tier):
+        approved = ", ".join(entry.approved_tiers) or "no tier"
+        raise Invalid(f"model '{entry.provider}/{entry.model}' is approved for {approved}, not for the use case's "
+                      f"'{tier}' risk tier", details=[{"field": "model", "message": f"not approved for tier {tier}"}])
+    return entry

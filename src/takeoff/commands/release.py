@@ -1,0 +1,146 @@
+"""`takeoff release`: create, list, show, export, diff, approve, reject, attest, promote, rollback."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from takeoff.commands._http import call, fail
+from takeoff.commands.catalog import load_doc
+
+release_app = typer.Typer(help="Release bundles: lifecycle, approvals, canary, rollback.", no_args_is_help=True)
+
+
+def _kv(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in pairs:
+        k, sep, v = p.partition("=")
+        if not sep or not k:
+            fail(f"--param takes KEY=VALUE, got {p!r}")
+        try:
+            out[k] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            out[k] = v
+    return out
+
+
+@release_app.command("create")
+def create(file: Annotated[Path | None, typer.Option("-f", "--file", help="YAML/JSON bundle.")] = None,
+           use_case: Annotated[str | None, typer.Option("--use-case")] = None,
+           model: Annotated[str | None, typer.Option("--model", help="catalog provider/model")] = None,
+           eval_set: Annotated[str | None, typer.Option("--eval-set", help="NAME or NAME@VERSION")] = None,
+           prompt: Annotated[Path | None, typer.Option("--prompt", help="File with the system prompt.")] = None,
+           param: Annotated[list[str] | None, typer.Option("--param", help="KEY=VALUE model parameter.")] = None,
+           code_ref: Annotated[str | None, typer.Option("--code-ref", help="git sha")] = None,
+           spec: Annotated[Path | None, typer.Option("--eval-spec", help="YAML/JSON {target, scorers, ...}")] = None,
+           ) -> None:
+    """Create the next release of a use case; prints its id (UC:VERSION) on the last line."""
+    body: dict[str, Any] = load_doc(file) if file else {}
+    if use_case:
+        body["use_case"] = use_case
+    if model:
+        body["model"] = model
+    if eval_set:
+        name, _, ver = eval_set.partition("@")
+        if ver and not ver.isdigit():
+            fail("--eval-set takes NAME or NAME@VERSION")
+        body["eval_set"] = {"name": name, **({"version": int(ver)} if ver else {})}
+    if prompt:
+        try:
+            body.setdefault("prompts", {})["system"] = prompt.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot read {prompt}: {exc.strerror}")
+    if param:
+        body["parameters"] = {**body.get("parameters", {}), **_kv(param)}
+    if code_ref:
+        body["code_ref"] = code_ref
+    if spec:
+        body["eval"] = load_doc(spec)
+    rel = call("POST", "/api/v1/releases", json=body)
+    typer.echo(f"created {rel['id']} ({rel['status']}), sha256 {rel['content_hash'][:12]}")
+    typer.echo(rel["id"])
+
+
+@release_app.command("list")
+def list_releases(use_case: Annotated[str | None, typer.Option("--use-case")] = None) -> None:
+    """Releases newest first."""
+    params = {"use_case": use_case} if use_case else {}
+    for r in call("GET", "/api/v1/releases", params=params)["items"]:
+        typer.echo(f"{r['id']:30} {r['status']:18} {r['model'] or '-':30} {r['content_hash'][:12]}")
+
+
+@release_app.command("show")
+def show(release_id: str) -> None:
+    """A release with gate, checklist, approvals and transitions as JSON."""
+    typer.echo(json.dumps(call("GET", f"/api/v1/releases/{release_id}"), indent=2, default=str))
+
+
+@release_app.command("export")
+def export(release_id: str,
+           format: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml") -> None:
+    """Print the whole bundle, enough to rebuild the release (`release create -f` takes create_request)."""
+    if format not in ("yaml", "json"):
+        fail("--format must be yaml or json")
+    doc = call("GET", f"/api/v1/releases/{release_id}/export")
+    typer.echo(json.dumps(doc, indent=2) if format == "json" else yaml.safe_dump(doc, sort_keys=False))
+
+
+@release_app.command("diff")
+def diff(a: str, b: str) -> None:
+    """Readable diff from release A to release B."""
+    d = call("GET", f"/api/v1/releases/{a}/diff/{b}")
+    if not d["changes"]:
+        typer.echo("no differences")
+    for c in d["changes"]:
+        typer.echo(f"{c['change']:8} {c['path']}: {json.dumps(c['old'])} -> {json.dumps(c['new'])}")
+
+
+@release_app.command("approve")
+def approve(release_id: str, comment: Annotated[str, typer.Option("--comment")] = "",
+            role: Annotated[str | None, typer.Option("--role")] = None) -> None:
+    """Approve as one of the tier's approver roles."""
+    r = call("POST", f"/api/v1/releases/{release_id}/approve", json={"comment": comment, "role": role})
+    typer.echo(f"{release_id} is {r['status']}")
+
+
+@release_app.command("reject")
+def reject(release_id: str, comment: Annotated[str, typer.Option("--comment", help="Why (required).")],
+           role: Annotated[str | None, typer.Option("--role")] = None) -> None:
+    """Reject with a comment."""
+    r = call("POST", f"/api/v1/releases/{release_id}/reject", json={"comment": comment, "role": role})
+    typer.echo(f"{release_id} is {r['status']}")
+
+
+@release_app.command("attest")
+def attest(release_id: str, item: Annotated[str, typer.Argument(help="Checklist item id, e.g. CL-MONITOR")],
+           statement: Annotated[str, typer.Option("--statement")]) -> None:
+    """Attest a checklist item the system has no evidence for, under your name."""
+    cl = call("POST", f"/api/v1/releases/{release_id}/attest", json={"item_id": item, "statement": statement})
+    typer.echo(f"attested {item}; still missing: {', '.join(cl['missing']) or 'nothing'}")
+
+
+@release_app.command("promote")
+def promote(release_id: str,
+            canary: Annotated[int | None, typer.Option("--canary", min=1, max=99, help="Canary share in %.")] = None,
+            production: Annotated[bool, typer.Option("--production")] = False) -> None:
+    """Promote to canary (--canary N) or production (--production)."""
+    if (canary is None) == (not production):
+        fail("give exactly one of --canary N or --production")
+    body = {"to": "canary", "weight": canary} if canary is not None else {"to": "production"}
+    r = call("POST", f"/api/v1/releases/{release_id}/promote", json=body)
+    shares = ", ".join(f"{x['release_id']} {x['weight']}%" for x in r["active"]["releases"])
+    typer.echo(f"{release_id} is {r['status']}; serving: {shares}")
+
+
+@release_app.command("rollback")
+def rollback(use_case: str, reason: Annotated[str, typer.Option("--reason")] = "manual rollback") -> None:
+    """Return the use case to its previous production release (or end its canary) in one command."""
+    r = call("POST", f"/api/v1/usecases/{use_case}/rollback", json={"reason": reason})
+    typer.echo(f"{use_case} now serves {r['serving']['id']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(release_app, name="release")

@@ -1,0 +1,106 @@
+"""Inputs of the data-foundation API (Pydantic v2, unknown fields refused)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Interface = Literal["api", "warehouse", "lakehouse", "database", "file"]
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+
+
+class ContextConfig(BaseModel):
+    """How a document collection (retrieval source) is laid out and what freshness it must keep."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    freshness_sla_s: float = Field(gt=0, description="documents older than this count as stale")
+    id_column: str = Field(default="doc_id", min_length=1, max_length=200)
+    updated_column: str = Field(default="updated_at", min_length=1, max_length=200)
+    labels_column: str = Field(default="permission_labels", min_length=1, max_length=200)
+    max_stale_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_unlabeled: int = Field(default=0, ge=0)
+
+
+class SourceIn(BaseModel):
+    """Register a data source (system of record) or a document collection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="lowercase key used in URLs and the CLI")
+    entity: str = Field(min_length=1, max_length=200, description="what it is the system of record for")
+    owner: str = Field(min_length=1, max_length=100, description="a username holding the data_owner role")
+    interface: Interface
+    connection: str = Field(min_length=1, max_length=4000, description="SQLAlchemy URL or CSV/Parquet path")
+    table: str = Field(default="", max_length=200, description="table or view the checks read (files: 'data')")
+    kind: Literal["dataset", "collection"] = "dataset"
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+    context: ContextConfig | None = None
+    use_cases: list[str] = Field(default_factory=list)
+    conflict_resolution: str = Field(default="", max_length=4000)
+    description: str = Field(default="", max_length=4000)
+
+
+class SourcePatch(BaseModel):
+    """Change some fields of a data source; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entity: str | None = Field(default=None, min_length=1, max_length=200)
+    owner: str | None = Field(default=None, min_length=1, max_length=100)
+    interface: Interface | None = None
+    connection: str | None = Field(default=None, min_length=1, max_length=4000)
+    table: str | None = Field(default=None, max_length=200)
+    checks: list[dict[str, Any]] | None = None
+    context: ContextConfig | None = None
+    use_cases: list[str] | None = None
+    conflict_resolution: str | None = Field(default=None, max_length=4000)
+    description: str | None = Field(default=None, max_length=4000)
+
+
+class AnnouncementIn(BaseModel):
+    """A schema change announced ahead by the owner: from `date` on, it does not alert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: dt.date
+    description: str = Field(min_length=1, max_length=1000)
+    columns: list[str] = Field(default_factory=list)
+
+
+class AccessRuleIn(BaseModel):
+    """Which roles may read a field; sensitive fields also need an approved, time-limited grant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(min_length=1, max_length=200)
+    roles: list[str] = Field(default_factory=list)
+    sensitive: bool = False
+
+
+class AccessRulesIn(BaseModel):
+    """The full set of access rules of a source (replaces the previous set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[AccessRuleIn]
+
+
+class AccessRequestIn(BaseModel):
+    """Ask for time-limited access to sensitive fields, saying why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[str] = Field(min_length=1)
+    reason: str = Field(min_length=3, max_length=2000)
+    hours: int = Field(default=24, ge=1, le=720)
+
+
+class DecisionIn(BaseModel):
+    """A data owner's decision on an access request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+    note: str = Field(default="", max_length=2000)

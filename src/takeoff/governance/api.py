@@ -1,0 +1,155 @@
+"""Governance API: tier policies, RACI, roles, organization, risk tier, EU AI Act, control library, apply/export."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from takeoff.deps import DB, Allowed
+from takeoff.errors import BadRequest, Invalid
+from takeoff.governance import gitops, policy_defaults, service
+from takeoff.portfolio import service as portfolio
+from takeoff.portfolio.schemas import OverrideIn, TierFactorsIn
+
+router = APIRouter(tags=["governance"])
+
+
+def _policy_view(version: int, p: policy_defaults.TierPolicy) -> dict[str, Any]:
+    return {"version": version, **policy_defaults.policy_to_dict(p)}
+
+
+@router.get("/governance/policies")
+def policies(session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The current policy of each tier with its version."""
+    return {"policies": {t: _policy_view(*service.tier_policy(session, t)) for t in policy_defaults.TIERS}}
+
+
+@router.get("/governance/policies/{tier}")
+def policy(tier: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """A tier's current policy and every earlier version."""
+    return {**_policy_view(*service.tier_policy(session, tier)), "history": service.tier_policy_history(session, tier)}
+
+
+@router.put("/governance/policies/{tier}")
+def put_policy(tier: str, session: DB, actor: Allowed("policy.write"),
+               body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Save a new version of a tier's policy (identical content adds no version)."""
+    body = dict(body)
+    note = str(body.pop("note", "") or "")
+    version, p, changed = service.set_tier_policy(session, actor, tier, body, note=note)
+    return {**_policy_view(version, p), "changed": changed}
+
+
+@router.get("/usecases/{key}/raci")
+def get_raci(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Responsible, accountable, consulted and informed people of a use case."""
+    return service.raci(session, key)
+
+
+@router.put("/usecases/{key}/raci")
+def put_raci(key: str, session: DB, actor: Allowed("governance.write"),
+             body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Replace a use case's RACI (usernames must exist; exactly one accountable)."""
+    r, _ = service.set_raci(session, actor, key, body)
+    return r
+
+
+@router.get("/governance/roles")
+def roles(session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The seed's roles and the people assigned to each."""
+    return {"roles": service.role_assignments(session)}
+
+
+@router.put("/governance/roles")
+def put_roles(session: DB, actor: Allowed("governance.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Assign people to roles (role → usernames; the roles named are replaced)."""
+    return {"roles": service.set_role_assignments(session, actor, body)}
+
+
+@router.get("/governance/organization")
+def get_org(session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Operating model, self-check and its suggestion, constraints, platforms and decision rights."""
+    v = service.organization_view(service.organization(session))
+    return {**v, "suggestion": service.suggestion(v["self_check"]),
+            "decisions": {k: {"label": lab, "permission": perm} for k, (lab, perm) in service.DECISIONS.items()}}
+
+
+@router.patch("/governance/organization")
+def patch_org(session: DB, actor: Allowed("governance.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Update organization settings (only the fields given)."""
+    org, _ = service.update_organization(session, actor, body)
+    v = service.organization_view(org)
+    return {**v, "suggestion": service.suggestion(v["self_check"])}
+
+
+@router.put("/usecases/{key}/risk/factors")
+def put_factors(key: str, body: TierFactorsIn, session: DB, actor: Allowed("usecase.write")) -> dict[str, Any]:
+    """Answer the five tier questions; the suggested tier and its reasons are stored."""
+    return portfolio.view(service.set_risk_factors(session, actor, key, body.model_dump()))
+
+
+@router.post("/usecases/{key}/risk/override")
+def override(key: str, body: OverrideIn, session: DB, actor: Allowed("risk.override")) -> dict[str, Any]:
+    """Choose another tier than the suggestion, with a recorded justification."""
+    return portfolio.view(service.override_tier(session, actor, key, body.tier, body.justification))
+
+
+@router.put("/usecases/{key}/eu-ai-act")
+def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Answer the EU AI Act questionnaire; the category and the answers that triggered it are stored."""
+    uc = service.set_eu_answers(session, actor, key, body)
+    return {"use_case": key, "eu_category": uc.eu_category, "risk_tier": uc.risk_tier, "result": uc.eu_result}
+
+
+@router.post("/governance/eu-ai-act/classify")
+def classify(session: DB, actor: Allowed("read"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Classify questionnaire answers without storing them."""
+    return service.classify_eu(body)
+
+
+@router.get("/usecases/{key}/controls")
+def uc_controls(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Controls that apply to a use case and their coverage of each framework."""
+    return service.use_case_controls(session, portfolio.get(session, key))
+
+
+@router.get("/frameworks")
+def list_frameworks(session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Built-in and loaded frameworks with their item counts."""
+    return {"frameworks": [service.framework_summary(f) for f in service.all_frameworks(session).values()],
+            "coverage": service.framework_coverage(session)}
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post("/frameworks", status_code=201)
+def load_framework(request: Request, session: DB, actor: Allowed("policy.write"),
+                   raw: bytes = Depends(_raw_body)) -> dict[str, Any]:
+    """Load another framework from its YAML text (body as text/yaml, or JSON {"yaml": "..."})."""
+    text = raw.decode("utf-8", errors="replace")
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise BadRequest("the request body is not valid JSON") from None
+        if not isinstance(data, dict) or not isinstance(data.get("yaml"), str):
+            raise Invalid("send the framework as {\"yaml\": \"...\"} or as text/yaml")
+        text = data["yaml"]
+    fw, created = service.load_framework(session, actor, text)
+    return {**service.framework_summary(fw), "created": created}
+
+
+@router.post("/apply")
+def apply(session: DB, actor: Allowed("read"), dry_run: bool = False,
+          body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Apply YAML documents (already parsed by the CLI, with file and line) in one transaction."""
+    return gitops.apply(session, actor, body.get("documents"), dry_run=dry_run)
+
+
+@router.get("/export")
+def export(session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Every document `apply` accepts, reflecting the current state."""
+    return {"documents": gitops.export(session)}

@@ -1,0 +1,86 @@
+"""Monitoring jobs: rule/SLO/quality evaluation, drift checks, canary analysis, webhook deliveries."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from takeoff.db import transaction, utcnow
+from takeoff.jobs.registry import JobContext, every, handler
+from takeoff.monitoring import service
+
+log = logging.getLogger("takeoff.monitoring")
+
+EVALUATE_EVERY_S = 60
+DRIFT_EVERY_S = 900
+CANARY_EVERY_S = 60
+
+
+def _each(ctx: JobContext, items: list[Any], fn: Any, what: str) -> dict[str, int]:
+    """Run fn per item in its own transaction so one failing check never blocks the others."""
+    ok = failed = 0
+    for item in items:
+        try:
+            with transaction(ctx.factory) as s:
+                fn(s, item)
+            ok += 1
+        except Exception:
+            failed += 1
+            log.exception("%s failed for %s", what, item)
+    return {"ok": ok, "failed": failed}
+
+
+@handler("monitoring.evaluate")
+def evaluate(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Every enabled alert rule, then each use case's SLO burn rates and quality alert."""
+    now = utcnow()
+    with transaction(ctx.factory) as s:
+        rule_ids = [r.id for r in service.rules(s) if r.enabled]
+        keys = [uc.key for uc in service.monitored_use_cases(s)]
+
+    def one_rule(s: Any, rule_id: int) -> None:
+        from takeoff.monitoring.models import AlertRule
+
+        rule = s.get(AlertRule, rule_id)
+        if rule is not None and rule.enabled:
+            service.evaluate_rule(s, rule, now)
+
+    def one_uc(s: Any, key: str) -> None:
+        from takeoff.portfolio import service as portfolio
+
+        uc = portfolio.get(s, key)
+        service.evaluate_slos(s, uc, now)
+        service.evaluate_quality(s, uc, now)
+
+    return {"rules": _each(ctx, rule_ids, one_rule, "rule"), "use_cases": _each(ctx, keys, one_uc, "SLO check")}
+
+
+@handler("monitoring.drift")
+def drift(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """A drift check per monitored use case (or the one in the payload)."""
+    now = utcnow()
+    with transaction(ctx.factory) as s:
+        keys = [payload["use_case"]] if payload.get("use_case") else [u.key for u in service.monitored_use_cases(s)]
+    return _each(ctx, keys, lambda s, k: service.run_drift(s, k, now), "drift check")
+
+
+@handler("monitoring.canary")
+def canary(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Canary analysis of every release in canary."""
+    fn = service._optional("takeoff.releases.service", "releases_in_canary")
+    if fn is None:
+        return {"skipped": "releases are not available"}
+    now = utcnow()
+    with transaction(ctx.factory) as s:
+        running = list(fn(s))
+    return _each(ctx, running, lambda s, t: service.analyze_canary(s, t[0], t[1], t[2], now), "canary analysis")
+
+
+@handler("monitoring.deliver")
+def deliver(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Send one webhook; raising makes the worker retry it with backoff."""
+    return service.deliver(ctx.factory, int(payload["delivery_id"]), ctx.attempt)
+
+
+every("monitoring.evaluate", EVALUATE_EVERY_S)
+every("monitoring.drift", DRIFT_EVERY_S)
+every("monitoring.canary", CANARY_EVERY_S)

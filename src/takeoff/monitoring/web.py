@@ -1,0 +1,115 @@
+"""Monitoring pages: /monitoring (SLOs and budgets, rules, alerts, drift, channels and deliveries) and the
+use-case page's monitoring section fragment (budgets, drift, error categories, open incidents, rollback rule)."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import RedirectResponse, Response
+
+from takeoff.errors import AppError
+from takeoff.incidents import service as incidents
+from takeoff.monitoring import service
+from takeoff.monitoring.schemas import ChannelIn, RuleIn, SettingsIn
+from takeoff.portfolio import service as portfolio
+from takeoff.web.render import CurrentPage
+
+router = APIRouter(include_in_schema=False)
+CATEGORY_COLOURS = ["#c62828", "#ef6c00", "#f9a825", "#6a1b9a", "#1565c0", "#2e7d32", "#455a64"]
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f}%"
+
+
+def _page(page: Any, error: str | None = None, status: int = 200) -> Response:
+    s = page.session
+    return page.render("monitoring/index.html", status_code=status, error=error, overview=service.overview(s),
+                       rules=service.rules(s), firing=service.alerts(s, state="firing"),
+                       recent=service.alerts(s, limit=20), drift=service.latest_drift(s),
+                       channels=service.channels(s), deliveries=service.deliveries(s, limit=30),
+                       canary=service.canary_checks(s, limit=10), use_cases=service.monitored_use_cases(s),
+                       metrics=service.TELEMETRY_METRICS + service.MONITOR_METRICS, events=service.EVENTS,
+                       can_write=page.actor.can("monitor.write"), pct=_pct)
+
+
+@router.get("/monitoring")
+def monitoring_page(page: CurrentPage) -> Response:
+    """SLOs and budgets across use cases, alert rules, firing alerts, drift results, channels and deliveries."""
+    page.require("read")
+    return _page(page)
+
+
+@router.post("/monitoring/rules")
+def rule_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", use_case: Annotated[str, Form()] = "",
+              metric: Annotated[str, Form()] = "", op: Annotated[str, Form()] = ">",
+              threshold: Annotated[str, Form()] = "", window: Annotated[str, Form()] = "5m",
+              severity: Annotated[int, Form()] = 3, name: Annotated[str, Form()] = "") -> Response:
+    """Add an alert rule from the page."""
+    page.check_csrf(csrf_token)
+    page.require("monitor.write")
+    try:
+        with page.session.begin_nested():
+            service.create_rule(page.session, page.actor, RuleIn(use_case=use_case, metric=metric, op=op,
+                                                                 threshold=threshold, window=window,
+                                                                 severity=max(1, min(4, severity)), name=name))
+    except AppError as exc:
+        return _page(page, error=exc.message, status=exc.status)
+    except ValueError as exc:  # pydantic ValidationError is a ValueError
+        return _page(page, error=f"invalid rule: {str(exc).splitlines()[0]}", status=422)
+    return RedirectResponse("/monitoring#rules", status_code=303)
+
+
+@router.post("/monitoring/channels")
+def channel_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                 kind: Annotated[str, Form()] = "webhook", url: Annotated[str, Form()] = "",
+                 secret: Annotated[str, Form()] = "", use_case: Annotated[str, Form()] = "") -> Response:
+    """Add a webhook channel from the page."""
+    page.check_csrf(csrf_token)
+    page.require("monitor.write")
+    try:
+        body = ChannelIn(name=name, kind=kind, url=url, secret=secret, use_case=use_case or None)
+        with page.session.begin_nested():
+            service.create_channel(page.session, page.actor, body)
+    except AppError as exc:
+        return _page(page, error=exc.message, status=exc.status)
+    except ValueError as exc:  # pydantic ValidationError is a ValueError
+        return _page(page, error=f"invalid channel: {str(exc).splitlines()[0]}", status=422)
+    return RedirectResponse("/monitoring#channels", status_code=303)
+
+
+def section_context(session: Any, key: str) -> dict[str, Any]:
+    """What the use-case page shows about monitoring."""
+    uc = portfolio.get(session, key)
+    cats = service.error_categories_over_time(session, key)
+    chart = None
+    if cats["total"]:
+        chart = {"type": "bar", "data": {"labels": cats["labels"], "datasets": [
+            {"label": c, "data": cats["series"][c], "backgroundColor": CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]}
+            for i, c in enumerate(cats["categories"])]},
+            "options": {"plugins": {"legend": {"position": "bottom"}},
+                        "scales": {"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True}}}}
+    drift = service.drift_results(session, key, 1)
+    return {"uc": uc, "slos": service.slo_status(session, uc), "settings": service.settings_view(session, key),
+            "drift": drift[0] if drift else None, "chart": chart, "categories": cats,
+            "open_incidents": incidents.list_incidents(session, use_case_key=key, status="open"),
+            "firing": service.alerts(session, state="firing", use_case_key=key),
+            "canary": service.canary_checks(session, key, 3), "pct": _pct}
+
+
+@router.get("/monitoring/usecase/{key}/section")
+def section_fragment(key: str, page: CurrentPage) -> Response:
+    """The monitoring section of the use-case page (loaded by htmx)."""
+    page.require("read")
+    return page.render("monitoring/section_fragment.html", can_write=page.actor.can("monitor.write"),
+                       **section_context(page.session, key))
+
+
+@router.post("/monitoring/usecase/{key}/auto-rollback")
+def auto_rollback_form(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+                       enabled: Annotated[str, Form()] = "") -> Response:
+    """Turn the automatic rollback on or off (htmx swaps the section)."""
+    page.check_csrf(csrf_token)
+    page.require("monitor.write")
+    service.update_settings(page.session, page.actor, key, SettingsIn(auto_rollback=enabled == "on"))
+    return section_fragment(key, page)

@@ -1,0 +1,141 @@
+"""Outcomes HTTP API: KPI measurements (JSON and CSV), ROI, usage policy, enablement, feedback widget,
+weekly adoption scorecard and quarterly reviews (mounted under /api/v1)."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from takeoff.deps import DB, Allowed
+from takeoff.errors import BadRequest, Invalid
+from takeoff.outcomes import service
+from takeoff.outcomes.schemas import CompletionIn
+
+router = APIRouter(tags=["outcomes"])
+
+
+@router.get("/usecases/{key}/kpis")
+def get_kpis(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The north-star KPI and guardrails with measurements, status against target, and telemetry KPIs."""
+    return service.kpi_report(session, key)
+
+
+@router.post("/usecases/{key}/kpis/measurements", status_code=201)
+def post_measurements(key: str, session: DB, actor: Allowed("outcome.write"),
+                      body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Record measurements `{"measurements": [{kpi, value, unit, measured_on}]}` (or one object); all or nothing."""
+    items = body.get("measurements") if "measurements" in body else [body]
+    if not isinstance(items, list):
+        raise Invalid("measurements must be a list", details=[{"field": "measurements", "message": "a list"}])
+    rows = service.record_measurements(session, actor, key, items)
+    return {"recorded": len(rows), "measurements": [service.measurement_view(r) for r in rows]}
+
+
+async def _text_body(request: Request) -> str:
+    raw = await request.body()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the CSV must be UTF-8 text") from None
+
+
+@router.post("/usecases/{key}/kpis/import", status_code=201)
+def import_measurements(key: str, session: DB, actor: Allowed("outcome.write"),
+                        text: str = Depends(_text_body)) -> dict[str, Any]:
+    """Import a CSV (kpi,value,unit,measured_on[,note]); any bad row refuses the file, every bad line named."""
+    return {"imported": len(service.import_csv(session, actor, key, text))}
+
+
+@router.get("/usecases/{key}/roi")
+def get_roi(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """ROI and payback with each figure's formula, the inputs and where each came from (or what is missing)."""
+    return service.roi(session, key)
+
+
+@router.put("/usecases/{key}/roi")
+def put_roi(key: str, session: DB, actor: Allowed("outcome.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Set the ROI assumptions (build cost, unit value, rates...); negative costs are refused (422)."""
+    service.set_roi_assumptions(session, actor, key, body)
+    return service.roi(session, key)
+
+
+@router.get("/usecases/{key}/usage-policy")
+def get_policy(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The usage policy: approved and prohibited uses, red flags requiring escalation, when to trust vs verify."""
+    from takeoff.portfolio import service as portfolio
+
+    portfolio.get(session, key)
+    return {"use_case": key, "policy": service.policy_view(service.usage_policy(session, key))}
+
+
+@router.put("/usecases/{key}/usage-policy")
+def put_policy(key: str, session: DB, actor: Allowed("outcome.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Write the usage policy."""
+    row = service.set_usage_policy(session, actor, key, body)
+    return {"use_case": key, "policy": service.policy_view(row)}
+
+
+@router.get("/usecases/{key}/enablement")
+def get_enablement(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Training items per audience (executives, managers, frontline, builders) and completion per person."""
+    from takeoff.portfolio import service as portfolio
+
+    portfolio.get(session, key)
+    return {"use_case": key, **service.enablement(session, key)}
+
+
+@router.post("/usecases/{key}/training", status_code=201)
+def post_training(key: str, session: DB, actor: Allowed("outcome.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Add a training item for an audience."""
+    row = service.add_training_item(session, actor, key, body)
+    return {"id": row.id, "audience": row.audience, "title": row.title, "url": row.url}
+
+
+@router.post("/training/{item_id}/complete", status_code=201)
+def post_completion(item_id: int, session: DB, actor: Allowed("read"),
+                    body: CompletionIn | None = None) -> dict[str, Any]:
+    """Record a completion (yourself, or another person with outcome.write)."""
+    row = service.complete_training(session, actor, item_id, body.username if body else None)
+    return {"item_id": row.item_id, "username": row.username, "completed_at": row.completed_at.isoformat()}
+
+
+@router.post("/usecases/{key}/feedback", status_code=201)
+def post_feedback(key: str, session: DB, actor: Allowed("telemetry.ingest"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Feedback on a use case (the page widget): rating, comment, time saved; stored with the SDK's feedback."""
+    return {"id": service.record_widget_feedback(session, actor, key, body)}
+
+
+@router.get("/usecases/{key}/scorecard")
+def get_scorecard(key: str, session: DB, actor: Allowed("read"), weeks: int = Query(6, ge=1, le=52)) -> dict[str, Any]:
+    """The weekly adoption scorecard."""
+    return service.weekly_scorecard(session, key, weeks)
+
+
+@router.get("/reviews")
+def get_reviews(session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Quarterly reviews, newest first."""
+    return {"reviews": [{"quarter": r.quarter, "created_by": r.created_by, "created_at": r.created_at.isoformat(),
+                         "actions": len(r.actions)} for r in service.list_reviews(session)]}
+
+
+@router.post("/reviews", status_code=201)
+def post_review(session: DB, actor: Allowed("review.write"), body: dict[str, Any] | None = Body(None)) -> dict[str, Any]:
+    """Start a quarterly review `{"quarter": "2026-Q4"}` (default the current quarter); 409 if it exists."""
+    from takeoff.outcomes.schemas import ReviewIn
+
+    q = service._parse(ReviewIn, body or {})
+    return service.review_view(session, service.start_review(session, actor, q.quarter))
+
+
+@router.get("/reviews/{quarter}")
+def get_review(quarter: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """One review with decisions and the comparison with the previous review."""
+    return service.review_view(session, service.get_review(session, quarter))
+
+
+@router.post("/reviews/{quarter}/decisions", status_code=201)
+def post_decision(quarter: str, session: DB, actor: Allowed("review.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Record an accountable person's decision `{use_case, action, rationale}`."""
+    row = service.decide(session, actor, quarter, body)
+    return {"quarter": quarter, "use_case": row.use_case_key, "action": row.action, "rationale": row.rationale,
+            "decided_by": row.decided_by}

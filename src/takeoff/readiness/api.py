@@ -1,0 +1,23 @@
+"""Readiness HTTP API: the seven-item diagnostic per use case and across the portfolio (mounted under /api/v1)."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from takeoff.deps import DB, Allowed
+from takeoff.readiness import service
+
+router = APIRouter(tags=["readiness"])
+
+
+@router.get("/usecases/{key}/readiness")
+def use_case_readiness(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Each item's status (pass, fail, no_evidence), reason, evidence link and pilot gap, and the verdict."""
+    return service.diagnose(session, key)
+
+
+@router.get("/readiness")
+def portfolio_readiness(session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The diagnostic across the portfolio."""
+    return service.portfolio_view(session)

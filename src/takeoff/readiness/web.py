@@ -1,0 +1,33 @@
+"""Readiness pages: the diagnostic across the portfolio, one use case's diagnostic, and the use-case page section."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from takeoff.readiness import checks, service
+from takeoff.web.render import CurrentPage
+
+router = APIRouter(include_in_schema=False)
+LABELS = {"pass": "pass", "fail": "fail", "no_evidence": "no evidence"}
+
+
+@router.get("/readiness")
+def readiness_page(page: CurrentPage) -> Response:
+    """Every use case × the seven items, with the verdict; each cell links to its reason."""
+    page.require("read")
+    return page.render("readiness/portfolio.html", view=service.portfolio_view(page.session), labels=LABELS,
+                       gaps=checks.GAPS)
+
+
+@router.get("/readiness/fragment/usecase/{key}")
+def readiness_fragment(key: str, page: CurrentPage) -> Response:
+    """htmx fragment on the use-case page: the seven items with reasons, evidence links and the verdict."""
+    page.require("read")
+    return page.render("readiness/fragment.html", d=service.diagnose(page.session, key), labels=LABELS)
+
+
+@router.get("/readiness/{key}")
+def readiness_usecase(key: str, page: CurrentPage) -> Response:
+    """One use case's diagnostic as a page."""
+    page.require("read")
+    return page.render("readiness/usecase.html", d=service.diagnose(page.session, key), labels=LABELS)

@@ -1,0 +1,1 @@
+"""Releases: immutable bundles, lifecycle, pre-release checklist, approvals by tier, canary and rollback."""

@@ -1,0 +1,98 @@
+"""Releases HTTP API: create, read, export, diff, evaluate, approve/reject, attest, promote, rollback, active."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from takeoff.deps import DB, Allowed, CurrentActor
+from takeoff.errors import Forbidden
+from takeoff.evals import service as evals
+from takeoff.releases import service
+from takeoff.releases.schemas import AttestIn, DecisionIn, EvalOverrides, PromoteIn, RejectIn, ReleaseIn, RollbackIn
+
+router = APIRouter(tags=["releases"])
+
+
+@router.post("/releases", status_code=201)
+def create(body: ReleaseIn, session: DB, actor: Allowed("release.create")) -> dict[str, Any]:
+    """Create the next release of a use case from its bundle (model must be approved for the use case's tier)."""
+    return service.view(session, service.create(session, actor, body), detail=True)
+
+
+@router.get("/releases")
+def list_releases(session: DB, actor: Allowed("read"), use_case: str | None = None, status: str | None = None,
+                  limit: int = Query(200, ge=1, le=1000)) -> dict[str, Any]:
+    """Releases newest first."""
+    return {"items": [service.view(session, r) for r in service.list_releases(session, use_case, status, limit)]}
+
+
+@router.get("/releases/{release_id}")
+def get_release(release_id: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """A release with bundle, diff to the previous one, gate, checklist, approvals and transitions."""
+    return service.view(session, service.get(session, release_id), detail=True)
+
+
+@router.get("/releases/{release_id}/export")
+def export(release_id: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The whole bundle, enough to rebuild the release."""
+    return service.export(session, release_id)
+
+
+@router.get("/releases/{release_id}/diff/{other}")
+def diff(release_id: str, other: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """Readable diff from one release to another."""
+    return service.diff(session, release_id, other)
+
+
+@router.post("/releases/{release_id}/evaluate", status_code=202)
+def evaluate(release_id: str, session: DB, actor: Allowed("eval.run"),
+             body: EvalOverrides | None = None) -> dict[str, Any]:
+    """Start an eval run of the release (a job); poll /evalruns/{id} for progress and the gate."""
+    run = service.start_eval(session, actor, release_id, body)
+    return evals.run_view(session, run)
+
+
+@router.post("/releases/{release_id}/approve")
+def approve(release_id: str, body: DecisionIn, session: DB, actor: Allowed("release.approve")) -> dict[str, Any]:
+    """Approve as one of the tier's approver roles (not the author; once per person)."""
+    service.decide(session, actor, release_id, "approve", body.comment, body.role)
+    return service.view(session, service.get(session, release_id), detail=True)
+
+
+@router.post("/releases/{release_id}/reject")
+def reject(release_id: str, body: RejectIn, session: DB, actor: Allowed("release.approve")) -> dict[str, Any]:
+    """Reject with a comment as one of the tier's approver roles."""
+    service.decide(session, actor, release_id, "reject", body.comment, body.role)
+    return service.view(session, service.get(session, release_id), detail=True)
+
+
+@router.post("/releases/{release_id}/attest", status_code=201)
+def attest(release_id: str, body: AttestIn, session: DB, actor: CurrentActor) -> dict[str, Any]:
+    """A named person attests a checklist item the system has no evidence for (release authors or approvers)."""
+    if not (actor.can("release.create") or actor.can("release.approve")):
+        raise Forbidden("permission 'release.create' or 'release.approve' is required to attest",
+                        code="permission_denied", details=[{"permission": "release.approve"}])
+    service.attest(session, actor, release_id, body.item_id, body.statement)
+    return service.checklist(session, service.get(session, release_id))
+
+
+@router.post("/releases/{release_id}/promote")
+def promote(release_id: str, body: PromoteIn, session: DB, actor: Allowed("release.promote")) -> dict[str, Any]:
+    """Promote to canary (weight %) or production; 409 names every missing gate, approval or checklist item."""
+    rel = service.promote(session, actor, release_id, body.to, body.weight)
+    return {**service.view(session, rel), "active": service.active_config(session, rel.use_case_key)}
+
+
+@router.post("/usecases/{key}/rollback")
+def rollback(key: str, session: DB, actor: Allowed("release.rollback"),
+             body: RollbackIn | None = None) -> dict[str, Any]:
+    """Return the use case to its previous production release (or end a running canary)."""
+    rel = service.rollback(session, actor, key, (body or RollbackIn()).reason)
+    return {"serving": service.view(session, rel), "active": service.active_config(session, key)}
+
+
+@router.get("/usecases/{key}/active")
+def active(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The active configuration for the SDK: which release serves which share of traffic."""
+    return service.active_config(session, key)

@@ -1,0 +1,46 @@
+"""Reports API: `GET /api/v1/reports/{name}?format=md|html` renders the module `takeoff.reports.<name>`."""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from takeoff import reports
+from takeoff.deps import DB, Allowed
+from takeoff.errors import Invalid, NotFound
+
+router = APIRouter(tags=["reports"])
+_RESERVED = {"format"}
+
+
+@router.get("/reports")
+def list_reports(actor: Allowed("read")) -> dict[str, Any]:
+    """The reports this build can render."""
+    return {"reports": [{"name": n, "title": reports.title_of(n)} for n in reports.available()]}
+
+
+def render(session: Any, name: str, fmt: str, params: dict[str, str]) -> str:
+    """Render a report by name; 404 for an unknown report, 422 for a bad format or parameter."""
+    if fmt not in ("md", "html"):
+        raise Invalid(f"format must be md or html; got {fmt!r}", details=[{"field": "format", "message": "md or html"}])
+    mod = reports.module(name)
+    if mod is None:
+        raise NotFound(f"no report named '{name}'; reports: {', '.join(reports.available())}")
+    sig = inspect.signature(mod.render)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    accepted = {k: v for k, v in params.items() if takes_any or k in sig.parameters}
+    try:
+        return str(mod.render(session, fmt, **accepted))
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
+@router.get("/reports/{name}")
+def get_report(name: str, request: Request, session: DB, actor: Allowed("read"), format: str = "md") -> Response:
+    """Markdown (text/markdown) or printable HTML (text/html)."""
+    params = {k: v for k, v in request.query_params.items() if k not in _RESERVED}
+    text = render(session, name, format, params)
+    media = "text/html; charset=utf-8" if format == "html" else "text/markdown; charset=utf-8"
+    return Response(text, media_type=media)

@@ -1,0 +1,52 @@
+"""Readiness report: the seven-item diagnostic per use case (or one with `use_case=KEY`), with reasons."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from takeoff.db import utcnow
+from takeoff.readiness import checks, service
+from takeoff.reports import html_page, html_table, md_table
+
+TITLE = "Production readiness"
+LABEL = {"pass": "pass", "fail": "FAIL", "no_evidence": "no evidence"}
+
+
+def _rows(d: dict[str, Any]) -> list[list[object]]:
+    return [[i["title"] + (" (mandatory)" if i["mandatory"] else ""), LABEL[i["status"]], i["reason"], i["gap"]]
+            for i in d["items"]]
+
+
+def render(session: Session, fmt: str, use_case: str | None = None, **params: Any) -> str:
+    """Markdown or printable HTML of the diagnostic, portfolio-wide or for one use case."""
+    if fmt not in ("md", "html"):
+        raise ValueError("format must be md or html")
+    if use_case:
+        views = [service.diagnose(session, use_case)]
+    else:
+        views = service.portfolio_view(session)["use_cases"]
+    stamp = utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    ready = sum(1 for d in views if d["verdict"]["ready"])
+    headers = ["Item", "Status", "Reason", "Pilot gap"]
+    summary_h = ["Use case", "Tier"] + [checks.TITLES[i] for i in checks.ITEMS] + ["Verdict"]
+    summary = [[d["name"], d["risk_tier"] or "-"] + [LABEL[i["status"]] for i in d["items"]] + [d["verdict"]["label"]]
+               for d in views]
+    if fmt == "md":
+        parts = [f"# {TITLE}", "", f"Generated {stamp}. {ready} of {len(views)} use case(s) ready to scale.", ""]
+        if views:
+            parts += [md_table(summary_h, summary), ""]
+        for d in views:
+            parts += [f"## {d['name']} ({d['use_case']}): {d['verdict']['label']}", "",
+                      "; ".join(d["verdict"]["reasons"]), "", md_table(headers, _rows(d)), ""]
+        if not views:
+            parts.append("_No use cases._")
+        return "\n".join(parts)
+    body = f"<h1>{TITLE}</h1><p>Generated {stamp}. {ready} of {len(views)} use case(s) ready to scale.</p>"
+    if views:
+        body += html_table(summary_h, summary)
+    for d in views:
+        body += (f"<h2>{html.escape(d['name'])} ({html.escape(d['use_case'])}): {html.escape(d['verdict']['label'])}</h2>"
+                 f"<p>{html.escape('; '.join(d['verdict']['reasons']))}</p>" + html_table(headers, _rows(d)))
+    return html_page(TITLE, body)

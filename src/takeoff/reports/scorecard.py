@@ -1,0 +1,117 @@
+"""Weekly adoption scorecard report: adoption, feedback themes, KPIs against target and ROI per use case."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from takeoff.db import utcnow
+from takeoff.outcomes import service
+from takeoff.portfolio import service as portfolio
+from takeoff.reports import html_page, html_table, md_table
+
+TITLE = "Weekly adoption scorecard"
+WEEK_H = ["Week of", "Active users", "Repeat users", "AI calls", "Time saved (h)", "Feedback", "Avg rating",
+          "Escalations", "AI incidents"]
+
+
+def _v(x: Any) -> str:
+    return "no data" if x is None else (f"{x:,.2f}" if isinstance(x, float) else str(x))
+
+
+def svg_bars(labels: list[str], values: list[float | None], title: str) -> str:
+    """A small inline SVG bar chart, so the printable HTML carries its chart without JavaScript."""
+    w, h, pad = 520, 140, 20
+    vals = [v or 0.0 for v in values]
+    top = max(vals) if vals and max(vals) > 0 else 1.0
+    bw = (w - 2 * pad) / max(1, len(vals))
+    bars = []
+    for i, (lab, v) in enumerate(zip(labels, vals)):
+        bh = (h - 2 * pad) * v / top
+        x = pad + i * bw
+        bars.append(f"<rect x='{x + 2:.1f}' y='{h - pad - bh:.1f}' width='{bw - 4:.1f}' height='{bh:.1f}' fill='#1565c0'>"
+                    f"<title>{html.escape(lab)}: {v:g}</title></rect>"
+                    f"<text x='{x + bw / 2:.1f}' y='{h - 5}' font-size='9' text-anchor='middle'>{html.escape(lab[5:])}</text>")
+    return (f"<figure><svg role='img' aria-label='{html.escape(title)}' width='{w}' height='{h}' "
+            f"viewBox='0 0 {w} {h}'>{''.join(bars)}</svg><figcaption>{html.escape(title)} (max {top:g})</figcaption></figure>")
+
+
+def _week_rows(card: dict[str, Any]) -> list[list[object]]:
+    return [[w["week"], _v(w["active_users"]), _v(w["repeat_users"]), _v(w["calls"]), _v(w["time_saved_h"]),
+             _v(w["feedback"]), _v(w["avg_rating"]), _v(w["escalations"]), _v(w["incidents"])] for w in card["weeks"]]
+
+
+def _kpi_rows(session: Session, key: str) -> list[list[object]]:
+    out = []
+    for k in service.kpi_report(session, key)["kpis"]:
+        out.append([("north star: " if k["role"] == "north_star" else "guardrail: ") + k["name"], k["unit"],
+                    _v(k.get("baseline")), _v(k.get("target")), _v(k["latest"]), k["status"].replace("_", " ")])
+    return out
+
+
+def _north_star_chart(session: Session, key: str) -> str:
+    kpis = service.kpi_report(session, key)["kpis"]
+    if not kpis or not kpis[0]["measurements"]:
+        return ""
+    ms = kpis[0]["measurements"]
+    return svg_bars([m["measured_on"] for m in ms], [m["value"] for m in ms],
+                    f"{kpis[0]['name']} ({kpis[0]['unit']}), target {kpis[0].get('target')}")
+
+
+def _roi_line(session: Session, key: str) -> str:
+    r = service.roi(session, key)
+    if r["result"] is None:
+        return "ROI: not computed; missing " + "; ".join(r["missing"])
+    res = r["result"]
+    roi = "undefined" if res["roi_percent"] is None else f"{res['roi_percent']:.1f} %"
+    pay = "never" if res["payback_months"] == "never" else f"{res['payback_months']:.2f} months"
+    return f"ROI {roi} ({res['formulas']['roi']}); payback {pay} ({res['formulas']['payback_months']})"
+
+
+def render(session: Session, fmt: str, use_case: str | None = None, weeks: str | int = 6, **params: Any) -> str:
+    """Markdown or printable HTML scorecard for every active use case (or one with `use_case=KEY`)."""
+    if fmt not in ("md", "html"):
+        raise ValueError("format must be md or html")
+    try:
+        n = int(weeks)
+    except (TypeError, ValueError):
+        raise ValueError(f"weeks must be a whole number, got {weeks!r}") from None
+    ucs = [portfolio.get(session, use_case)] if use_case else \
+        [u for u in portfolio.list_use_cases(session) if u.status != "retired"]
+    stamp = utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    md = [f"# {TITLE}", "", f"Generated {stamp}.", ""]
+    body = f"<h1>{TITLE}</h1><p>Generated {stamp}.</p>"
+    kpi_h = ["KPI", "Unit", "Baseline", "Target", "Latest", "Status"]
+    for uc in ucs:
+        card = service.weekly_scorecard(session, uc.key, n)
+        share = "no active users" if card["trained_share"] is None else f"{card['trained_share'] * 100:.0f} %"
+        themes = card["themes"]
+        policy = card["usage_policy"]
+        md += [f"## {uc.name} ({uc.key})", "", md_table(WEEK_H, _week_rows(card)), "",
+               f"Active users trained: {share} ({card['trained_people']} people).", ""]
+        md += [f"- {n_}" for n_ in card["notes"]]
+        md += ["", "### Feedback themes", ""]
+        md += [f"- **{t['label']}** ({t['size']}): " + " / ".join(f"“{e}”" for e in t["examples"]) for t in themes] or ["_No comments._"]
+        md += ["", "### KPIs", "", md_table(kpi_h, _kpi_rows(session, uc.key)), "", _roi_line(session, uc.key), ""]
+        if policy:
+            md += ["### Usage policy", "", "Approved: " + "; ".join(policy["approved_uses"]),
+                   "Prohibited: " + "; ".join(policy["prohibited_uses"]),
+                   "Red flags: " + ("; ".join(policy["red_flags"]) or "none"),
+                   "Trust vs verify: " + policy["trust_vs_verify"], ""]
+        body += (f"<h2>{html.escape(uc.name)} ({html.escape(uc.key)})</h2>"
+                 + svg_bars([w["week"] for w in card["weeks"]], [w["active_users"] for w in card["weeks"]],
+                            "active users per week")
+                 + html_table(WEEK_H, _week_rows(card))
+                 + f"<p>Active users trained: {html.escape(share)} ({card['trained_people']} people).</p>"
+                 + "".join(f"<p><small>{html.escape(x)}</small></p>" for x in card["notes"])
+                 + "<h3>Feedback themes</h3><ul>"
+                 + ("".join(f"<li><strong>{html.escape(t['label'])}</strong> ({t['size']}): "
+                            + " / ".join(f"“{html.escape(e)}”" for e in t["examples"]) + "</li>" for t in themes)
+                    or "<li>No comments.</li>")
+                 + "</ul><h3>KPIs</h3>" + _north_star_chart(session, uc.key) + html_table(kpi_h, _kpi_rows(session, uc.key))
+                 + f"<p>{html.escape(_roi_line(session, uc.key))}</p>")
+    if not ucs:
+        md.append("_No use cases._")
+        body += "<p>No use cases.</p>"
+    return "\n".join(md) if fmt == "md" else html_page(TITLE, body)

@@ -1,0 +1,97 @@
+"""Telemetry HTTP API: event batches, feedback, metric series, baselines (mounted under /api/v1)."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from takeoff.deps import DB, Allowed
+from takeoff.errors import BadRequest, Invalid
+from takeoff.telemetry import rollup, service
+from takeoff.telemetry.ingest import normalize_batch, parse_step, parse_time
+from takeoff.telemetry.schemas import EVENT_BATCH, BaselineIn, FeedbackIn, IngestResult
+
+router = APIRouter(tags=["telemetry"])
+
+
+def _batch_from_body(body: bytes) -> dict[str, Any]:
+    """Parse and validate in pydantic-core straight from bytes (no json.loads + dict walk on the hot path)."""
+    try:
+        return EVENT_BATCH.validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise BadRequest("the request body is not valid JSON", code="malformed_json") from None
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in errors[:50]]
+        raise Invalid(f"invalid input: {', '.join(d['field'] or 'body' for d in details[:10])}",
+                      details=details) from None
+
+
+@router.post("/events", response_model=IngestResult, openapi_extra={"requestBody": {
+    "required": True, "content": {"application/json": {"schema": EVENT_BATCH.json_schema()}}}})
+async def post_events(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> dict[str, int]:
+    """Ingest a batch (idempotent by event id). One invalid or too-late event refuses the whole batch with 422
+    naming `events.<index>.<field>`; nothing is stored then. The answer comes after the commit."""
+    batch = _batch_from_body(await request.body())
+    late_s = request.app.state.settings.late_event_seconds
+    accepted, dups = await run_in_threadpool(service.ingest_events, session, actor, normalize_batch(batch["events"]),
+                                             late_s=late_s)
+    return {"accepted": accepted, "duplicates": dups}
+
+
+@router.post("/feedback", response_model=IngestResult)
+def post_feedback(fb: FeedbackIn, session: DB, actor: Allowed("telemetry.ingest")) -> dict[str, int]:
+    """Record a user's rating of one AI response (idempotent by feedback id)."""
+    accepted, dups = service.record_feedback(session, actor, fb)
+    return {"accepted": accepted, "duplicates": dups}
+
+
+def _param(name: str, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        raise Invalid(str(exc), details=[{"field": name, "message": str(exc)}]) from None
+
+
+@router.get("/metrics/series")
+@router.get("/metrics")
+def get_metrics(session: DB, actor: Allowed("read"), use_case: str = Query(...), metric: str = Query(...),
+                from_: str = Query(..., alias="from"), to: str | None = Query(None), step: str | None = None,
+                release: str | None = None) -> dict[str, Any]:
+    """A metric as a time series answered from rollups: times ISO 8601 or Unix seconds, step "300" or "5m"."""
+    from takeoff.db import utcnow
+
+    start = _param("from", parse_time, from_, "from")
+    end = _param("to", parse_time, to, "to") if to else utcnow()
+    if end <= start:
+        raise Invalid("'to' must be after 'from'", details=[{"field": "to", "message": "must be after 'from'"}])
+    step_s = _param("step", parse_step, step)
+    _param("metric", rollup.check_metric, metric)
+    points = service.series(session, use_case, metric, start, end, step_s, release)
+    return {"use_case": use_case, "release": release, "metric": metric, "unit": rollup.METRIC_HELP.get(
+        metric, rollup.METRIC_HELP["quality_<name>"]), "step_s": step_s, "from": start.isoformat(),
+        "to": end.isoformat(), "points": [{"t": t.isoformat(), "value": v} for t, v in points]}
+
+
+@router.post("/telemetry/baselines", status_code=201)
+def post_baseline(body: BaselineIn, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
+    """Freeze feature bins (drift baseline) from a release's events in a window."""
+    return service.set_baseline(session, actor, body.use_case, body.release, body.start, body.end)
+
+
+@router.get("/telemetry/window")
+def get_window(session: DB, actor: Allowed("read"), use_case: str, from_: str = Query(..., alias="from"),
+               to: str | None = None, release: str | None = None) -> dict[str, Any]:
+    """Totals over a window (counts, latency histogram, tokens, cost, outcomes, scores, features, active units)."""
+    from dataclasses import asdict
+
+    from takeoff.db import utcnow
+
+    start = _param("from", parse_time, from_, "from")
+    end = _param("to", parse_time, to, "to") if to else utcnow()
+    stats = asdict(service.window_stats(session, use_case, release, start, end))
+    for k in ("first_ts", "last_ts"):
+        stats[k] = stats[k].isoformat() if stats[k] else None
+    return stats

@@ -1,0 +1,33 @@
+"""Telemetry jobs: delete raw events past the retention period (rollups stay), hourly."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from takeoff.config import get_settings
+from takeoff.db import transaction, utcnow
+from takeoff.jobs import registry
+from takeoff.telemetry import service
+
+RETENTION_EVERY_S = 3600
+CHUNK = 20_000
+
+
+@registry.handler("telemetry.retention")
+def retention(ctx: registry.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Delete raw events older than the retention (payload `retention_days`, else TAKEOFF_RAW_EVENT_RETENTION_DAYS)."""
+    days = payload.get("retention_days", get_settings().raw_event_retention_days)
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
+        raise ValueError(f"retention_days must be a positive number, got {days!r}")
+    before = utcnow() - timedelta(days=float(days))
+    deleted = 0
+    while True:  # small transactions so ingestion is never blocked for long
+        with transaction(ctx.factory) as s:
+            n = service.delete_old_events(s, before, CHUNK)
+        deleted += n
+        ctx.heartbeat()
+        if n < CHUNK:
+            return {"deleted": deleted, "before": before.isoformat()}
+
+
+registry.every("telemetry.retention", RETENTION_EVERY_S)

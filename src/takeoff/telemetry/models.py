@@ -1,0 +1,107 @@
+"""Telemetry tables: raw events (kept for the retention period), per-minute and per-hour rollups, baselines, feedback.
+
+Rollups are what every reader uses. Each row covers one (grain, bucket start, use case, release) where grain is
+60 s or 3600 s: ingestion folds every new event into both, so a 30-day dashboard reads 720 hourly rows whatever
+the event volume. Histograms and sketches are JSON (see takeoff.telemetry.rollup for their encodings); a batch
+updates a row under a row lock (SELECT ... FOR UPDATE on PostgreSQL, the single writer on SQLite), so concurrent
+batches never lose updates.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from takeoff.db import Base, utcnow
+
+
+class TelemetryEvent(Base):
+    """One usage event as received (JSON batch or mapped OTLP span); the id makes resends idempotent."""
+
+    __tablename__ = "telemetry_events"
+    __table_args__ = (Index("ix_telemetry_events_uc_ts", "use_case", "ts"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64))
+    release: Mapped[str] = mapped_column(String(100), default="")
+    unit_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    latency_ms: Mapped[float | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    provider: Mapped[str | None] = mapped_column(String(100), default=None)
+    cost_usd: Mapped[float | None] = mapped_column(default=None)
+    error_category: Mapped[str | None] = mapped_column(String(100), default=None)
+    fallback_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    # tokens, scores, features and attributes in one JSON document: one serialisation per event on the hot path
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(8), default="json")  # json | otlp
+
+
+class TelemetryRollup(Base):
+    """Aggregates of one bucket (minute or hour) of one use case and release; merged by addition."""
+
+    __tablename__ = "telemetry_rollups"
+    __table_args__ = (UniqueConstraint("grain", "use_case", "release", "bucket", name="uq_telemetry_rollups_key"),
+                      Index("ix_telemetry_rollups_uc_grain_bucket", "use_case", "grain", "bucket"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grain: Mapped[int] = mapped_column()  # seconds: 60 or 3600
+    bucket: Mapped[datetime] = mapped_column()
+    use_case: Mapped[str] = mapped_column(String(64))
+    release: Mapped[str] = mapped_column(String(100), default="")
+    count: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+    fallbacks: Mapped[int] = mapped_column(default=0)
+    latency_n: Mapped[int] = mapped_column(default=0)
+    latency_sum_ms: Mapped[float] = mapped_column(default=0.0)
+    cost_usd: Mapped[float] = mapped_column(default=0.0)
+    tokens_input: Mapped[int] = mapped_column(default=0)
+    tokens_output: Mapped[int] = mapped_column(default=0)
+    tokens_cache_read: Mapped[int] = mapped_column(default=0)
+    tokens_cache_write: Mapped[int] = mapped_column(default=0)
+    tokens_reasoning: Mapped[int] = mapped_column(default=0)
+    first_ts: Mapped[datetime | None] = mapped_column(default=None)
+    last_ts: Mapped[datetime | None] = mapped_column(default=None)
+    latency: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # sparse {"bucket index": n}
+    outcomes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error_categories: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # name -> [n, sum, sumsq]
+    features: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # name -> {"b": baseline id, "c": counts}
+    units: Mapped[list[Any]] = mapped_column(JSON, default=list)  # KMV sketch: the k smallest unit hashes
+
+
+class TelemetryBaseline(Base):
+    """Frozen per-feature bin edges (numeric) or categories of a use case, from a release's own events."""
+
+    __tablename__ = "telemetry_baselines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), index=True)
+    release: Mapped[str] = mapped_column(String(100), default="")
+    start: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column()
+    events: Mapped[int] = mapped_column(default=0)
+    features: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # name -> {"kind", "edges"|"categories"}
+    created_by: Mapped[str] = mapped_column(String(100), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TelemetryFeedback(Base):
+    """In-the-moment feedback on one AI response (rating 1-5, comment, time saved)."""
+
+    __tablename__ = "telemetry_feedback"
+    __table_args__ = (Index("ix_telemetry_feedback_uc_ts", "use_case", "ts"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    use_case: Mapped[str] = mapped_column(String(64))
+    rating: Mapped[int | None] = mapped_column(default=None)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    time_saved_s: Mapped[float | None] = mapped_column(default=None)
+    unit_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    ts: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

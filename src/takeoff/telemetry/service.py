@@ -1,0 +1,536 @@
+"""Telemetry operations: idempotent ingestion into raw events + rollups, and every read (from rollups only).
+
+The only writer of the telemetry tables. Ingestion is not audited per batch (telemetry is data, not a governance
+change, and the hash-chained audit log is serialised); baselines are audited.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import importlib.util
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from takeoff.actor import SYSTEM, Actor
+from takeoff.audit import service as audit
+from takeoff.db import utcnow
+from takeoff.errors import Invalid
+from takeoff.telemetry import histogram, rollup
+from takeoff.telemetry.ingest import release_key, timing_errors
+from takeoff.telemetry.models import TelemetryBaseline, TelemetryEvent, TelemetryFeedback, TelemetryRollup
+from takeoff.telemetry.schemas import FeedbackIn
+
+MAX_SERIES_POINTS = 5000
+EVENTS = TelemetryEvent.__table__
+ROLLUPS = TelemetryRollup.__table__
+
+
+class TelemetryInvalid(Invalid, ValueError):
+    """Bad telemetry input: a 422 for the API and a ValueError for in-process callers."""
+
+
+@dataclass
+class WindowStats:
+    """Rollup totals of one use case (optionally one release) over a time window."""
+
+    count: int = 0
+    errors: int = 0
+    fallbacks: int = 0
+    latency_counts: list[int] = field(default_factory=lambda: [0] * histogram.BUCKET_COUNT)
+    cost_usd: float = 0.0
+    tokens: dict[str, int] = field(default_factory=lambda: {k: 0 for k in rollup.TOKEN_KINDS})
+    outcomes: dict[str, int] = field(default_factory=dict)
+    error_categories: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
+    active_units: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+def _ins(session: Session) -> Callable[..., Any]:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _epoch(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def _dt(x: float) -> datetime:
+    return datetime.fromtimestamp(x, UTC)
+
+
+def _check_window(start: datetime, end: datetime) -> None:
+    for name, v in (("start", start), ("end", end)):
+        if not isinstance(v, datetime) or v.tzinfo is None:
+            raise TelemetryInvalid(f"{name} must be a timezone-aware datetime")
+    if end <= start:
+        raise TelemetryInvalid("end must be after start")
+
+
+def _check_key(use_case_key: str) -> None:
+    if not isinstance(use_case_key, str) or not use_case_key or len(use_case_key) > 64:
+        raise TelemetryInvalid("use_case_key must be a non-empty string of at most 64 characters")
+
+
+def current_baseline(session: Session, use_case_key: str) -> dict[str, Any] | None:
+    """The use case's latest frozen baseline as {"id", "release", "features"}, or None."""
+    b = session.scalar(select(TelemetryBaseline).where(TelemetryBaseline.use_case == use_case_key)
+                       .order_by(TelemetryBaseline.id.desc()).limit(1))
+    if b is None:
+        return None
+    return {"id": b.id, "release": b.release, "start": b.start, "end": b.end, "features": b.features}
+
+
+def _pricer(session: Session) -> Callable[[str | None, str, float, dict[str, int]], float | None] | None:
+    """Cost from the model catalog when it exists (consumed defensively: no catalog → no computed cost)."""
+    try:
+        if importlib.util.find_spec("takeoff.catalog.service") is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    catalog = importlib.import_module("takeoff.catalog.service")
+    if not (hasattr(catalog, "price_for") and hasattr(catalog, "cost_usd")):
+        return None
+    cache: dict[tuple[str | None, str], dict[str, float] | None] = {}
+
+    def price(provider: str | None, model: str, ts: float, tokens: dict[str, int]) -> float | None:
+        key = (provider, model)
+        if key not in cache:
+            try:
+                with session.begin_nested():
+                    cache[key] = catalog.price_for(session, provider, model, _dt(ts))
+            except Exception:  # noqa: BLE001 - a catalog problem must not refuse telemetry
+                cache[key] = None
+        prices = cache[key]
+        if not prices:
+            return None
+        try:
+            return float(catalog.cost_usd(prices, tokens))
+        except Exception:  # noqa: BLE001
+            return None
+
+    return price
+
+
+def _discover(session: Session, actor: Actor, keys: set[str]) -> None:
+    """Register unknown use-case keys as discovered (shadow AI) so telemetry is never dropped."""
+    from takeoff.portfolio import service as portfolio
+    from takeoff.portfolio.models import UseCase
+
+    known = set(session.scalars(select(UseCase.key).where(UseCase.key.in_(sorted(keys)))))
+    for key in sorted(keys - known):
+        portfolio.ensure_discovered(session, actor, key)
+
+
+# ---------------------------------------------------------------------------------------------------- ingestion
+def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any]], *, late_s: int,
+                  source: str = "json", now: datetime | None = None) -> tuple[int, int]:
+    """Store new events (idempotent by id) and fold only the new ones into rollups; returns (accepted, duplicates).
+
+    `events` are normalised dicts (see ingest.normalize). A batch holding an event older than `late_s` is refused
+    whole (422 naming the index); the caller commits, and acknowledges only after the commit.
+    """
+    errors = timing_errors(events, _epoch(now or utcnow()), late_s)
+    if errors:
+        raise TelemetryInvalid(f"{len(errors)} event(s) outside the accepted time range, first at {errors[0]['field']}",
+                               details=errors)
+    if not events:
+        return 0, 0
+    unique: dict[str, dict[str, Any]] = {}
+    for ev in events:
+        unique.setdefault(ev["id"], ev)
+    _discover(session, actor, {ev["use_case"] for ev in unique.values()})
+    price = _pricer(session)
+    rows = []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    for eid in sorted(unique):  # one lock order for concurrent batches sharing ids
+        ev = unique[eid]
+        if ev.get("cost_usd") is None and price is not None and ev.get("model") and ev.get("tokens"):
+            ev["cost_usd"] = price(ev.get("provider"), ev["model"], ev["ts"], ev["tokens"])
+        ts = _dt(ev["ts"])
+        data = {k: ev.get(k) or {} for k in ("tokens", "scores", "features", "attributes")}
+        rows.append((eid, ev["use_case"], ev.get("release") or "", ev.get("unit_id"),
+                     ts.strftime(_SQLITE_TS) if sqlite else ts, ev.get("latency_ms"), ev.get("status") or "ok",
+                     ev.get("outcome"), ev.get("model"), ev.get("provider"), ev.get("cost_usd"),
+                     ev.get("error_category"), ev.get("fallback_reason"), source,
+                     data))
+    new_ids = _insert_events(session, rows, sqlite)
+    if new_ids:
+        fresh = [unique[i] for i in sorted(new_ids)]
+        _merge_rollups(session, fresh)
+    return len(new_ids), len(events) - len(new_ids)
+
+
+_SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME format: raw inserts must match it exactly
+_EVENT_COLS = ("id", "use_case", "release", "unit_id", "ts", "latency_ms", "status", "outcome", "model", "provider",
+               "cost_usd", "error_category", "fallback_reason", "source", "data")
+_PG_TYPES = ("text", "text", "text", "text", "float8", "float8", "text", "text", "text", "text", "float8", "text",
+             "text", "text", "json")
+_INSERT_CHUNK = 1000
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _insert_events(session: Session, rows: list[tuple[Any, ...]], sqlite: bool) -> set[str]:
+    """Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING id: the ids that were new (the hot path, so raw SQL
+    without per-row ORM type processing; values are already in the column formats SQLAlchemy would write)."""
+    conn = session.connection()
+    new: set[str] = set()
+    if not sqlite:  # PostgreSQL: the batch as ONE json parameter, unpacked server-side by json_to_recordset
+        docs = [dict(zip(_EVENT_COLS, row)) for row in rows]
+        for d in docs:
+            d["ts"] = d["ts"].timestamp()
+        spec = ", ".join(f"{c} {t}" for c, t in zip(_EVENT_COLS, _PG_TYPES))
+        sql = (f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)}) "
+               f"SELECT {', '.join('to_timestamp(u.ts)' if c == 'ts' else f'u.{c}' for c in _EVENT_COLS)} "
+               f"FROM json_to_recordset(%s::json) AS u({spec}) ON CONFLICT (id) DO NOTHING RETURNING id")
+        new.update(r[0] for r in conn.exec_driver_sql(sql, (_json(docs),)))
+        return new
+    # SQLite: the same single-JSON-parameter shape through json_each (JSON1 is built into SQLite >= 3.38)
+    docs = [dict(zip(_EVENT_COLS, row)) for row in rows]
+    cols = ", ".join("json(value->'data')" if c == "data" else f"value->>'{c}'" for c in _EVENT_COLS)
+    sql = (f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)}) SELECT {cols} FROM json_each(?) WHERE true "
+           "ON CONFLICT (id) DO NOTHING RETURNING id")
+    new.update(r[0] for r in conn.exec_driver_sql(sql, (_json(docs),)))
+    return new
+
+
+def _merge_rollups(session: Session, events: list[dict[str, Any]]) -> None:
+    """Fold events into minute and hour rollups under row locks (no lost update between concurrent batches)."""
+    by_uc: dict[str, list[dict[str, Any]]] = {}
+    for ev in events:
+        by_uc.setdefault(ev["use_case"], []).append(ev)
+    partials: dict[tuple[int, int, str, str], dict[str, Any]] = {}
+    for uc, evs in by_uc.items():
+        partials.update(rollup.fold(evs, current_baseline(session, uc)))
+    keys = sorted(partials)
+    empty_rows = [{"grain": g, "bucket": _dt(b), "use_case": uc, "release": rel, "count": 0, "errors": 0,
+                   "fallbacks": 0, "latency_n": 0, "latency_sum_ms": 0.0, "cost_usd": 0.0,
+                   **{c: 0 for c in rollup.TOKEN_COLUMNS}, "latency": {}, "outcomes": {}, "error_categories": {},
+                   "scores": {}, "features": {}, "units": []} for g, b, uc, rel in keys]
+    conn = session.connection()
+    conn.execute(_ins(session)(ROLLUPS).on_conflict_do_nothing(
+        index_elements=["grain", "use_case", "release", "bucket"]), empty_rows)
+    groups: dict[tuple[int, str, str], list[datetime]] = {}
+    for g, b, uc, rel in keys:  # one IN list per series: a backfill spanning hours stays one small statement
+        groups.setdefault((g, uc, rel), []).append(_dt(b))
+    cond = or_(*[and_(ROLLUPS.c.grain == g, ROLLUPS.c.use_case == uc, ROLLUPS.c.release == rel,
+                      ROLLUPS.c.bucket.in_(buckets)) for (g, uc, rel), buckets in groups.items()])
+    q = select(ROLLUPS).where(cond).order_by(ROLLUPS.c.grain, ROLLUPS.c.use_case, ROLLUPS.c.release,
+                                             ROLLUPS.c.bucket).with_for_update()
+    updates = []
+    for row in conn.execute(q).mappings():
+        key = (row["grain"], int(_epoch(row["bucket"])), row["use_case"], row["release"])
+        part = partials.get(key)
+        if part is None:
+            continue
+        cur = dict(row)
+        for t in ("first_ts", "last_ts"):
+            cur[t] = _epoch(cur[t]) if cur[t] is not None else None
+        merged = rollup.merge(cur, part)
+        values = {c: merged[c] for c in rollup.COUNTERS}
+        values.update({c: merged[c] for c in ("latency_sum_ms", "cost_usd", "latency", "outcomes",
+                                               "error_categories", "scores", "features", "units")})
+        values["first_ts"] = _dt(merged["first_ts"]) if merged["first_ts"] is not None else None
+        values["last_ts"] = _dt(merged["last_ts"]) if merged["last_ts"] is not None else None
+        values["_id"] = row["id"]
+        updates.append(values)
+    if updates:
+        from sqlalchemy import bindparam
+
+        stmt = update(ROLLUPS).where(ROLLUPS.c.id == bindparam("_id")).values(
+            {c: bindparam(c) for c in updates[0] if c != "_id"})
+        conn.execute(stmt, updates)
+
+
+def record_feedback(session: Session, actor: Actor, fb: FeedbackIn) -> tuple[int, int]:
+    """Store one feedback (idempotent by id); returns (accepted, duplicates)."""
+    use_case = fb.use_case
+    if use_case is None and fb.request_id:
+        use_case = session.scalar(select(TelemetryEvent.use_case).where(TelemetryEvent.id == fb.request_id))
+    if use_case:
+        _discover(session, actor, {use_case})
+    row = {"id": fb.id, "request_id": fb.request_id, "use_case": use_case or "", "rating": fb.rating,
+           "comment": fb.comment or "", "time_saved_s": fb.time_saved_s, "unit_id": fb.unit_id,
+           "ts": _dt(fb.ts) if fb.ts else utcnow(), "received_at": utcnow()}
+    stmt = _ins(session)(TelemetryFeedback.__table__).on_conflict_do_nothing(index_elements=["id"]).returning(
+        TelemetryFeedback.__table__.c.id)
+    new = list(session.connection().execute(stmt, [row]).scalars())
+    return len(new), 1 - len(new)
+
+
+def feedback_for(session: Session, use_case_key: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Feedback of a use case in [start, end) (also feedback that named only a request of that use case)."""
+    _check_key(use_case_key)
+    _check_window(start, end)
+    orphan = and_(TelemetryFeedback.use_case == "", TelemetryFeedback.request_id.in_(
+        select(TelemetryEvent.id).where(TelemetryEvent.use_case == use_case_key)))
+    rows = session.scalars(select(TelemetryFeedback).where(
+        or_(TelemetryFeedback.use_case == use_case_key, orphan), TelemetryFeedback.ts >= start,
+        TelemetryFeedback.ts < end).order_by(TelemetryFeedback.ts))
+    return [{"id": f.id, "request_id": f.request_id, "use_case": use_case_key, "rating": f.rating,
+             "comment": f.comment, "time_saved_s": f.time_saved_s, "unit_id": f.unit_id, "ts": f.ts}
+            for f in rows]
+
+
+def delete_old_events(session: Session, before: datetime, limit: int = 50_000) -> int:
+    """Delete up to `limit` raw events older than `before` (rollups stay); returns how many."""
+    ids = select(TelemetryEvent.id).where(TelemetryEvent.ts < before).limit(limit)
+    res = session.execute(delete(TelemetryEvent).where(TelemetryEvent.id.in_(ids.scalar_subquery())))
+    return int(res.rowcount or 0)
+
+
+# ---------------------------------------------------------------------------------------------------- reads
+def _rows(session: Session, use_case_key: str, release_id: str | None, grain: int, lo: datetime, hi: datetime,
+          cols: Sequence[str]) -> list[Any]:
+    q = select(*[ROLLUPS.c[c] for c in cols]).where(
+        ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= lo, ROLLUPS.c.bucket < hi)
+    if release_id is not None:
+        q = q.where(ROLLUPS.c.release == release_key(use_case_key, release_id))
+    return list(session.execute(q).mappings())
+
+
+def _cover(s: float, e: float, grains: Sequence[int]) -> list[tuple[int, float, float]]:
+    """(grain, lo, hi) ranges covering [s, e): coarsest whole buckets inside, finer ones at the edges."""
+    g = grains[-1]
+    if g == grains[0]:
+        return [(g, math.floor(s / g) * g, e)] if e > s else []
+    g0, g1 = math.ceil(s / g) * g, math.floor(e / g) * g
+    if g0 >= g1:
+        return _cover(s, e, grains[:-1])
+    return _cover(s, g0, grains[:-1]) + [(g, g0, g1)] + _cover(g1, e, grains[:-1])
+
+
+def _window_rows(session: Session, use_case_key: str, release_id: str | None, start: datetime, end: datetime,
+                 cols: Sequence[str]) -> list[Any]:
+    """Rollup rows covering [start, end): day rows for whole days, hour rows for whole hours, minutes at the edges."""
+    out: list[Any] = []
+    for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
+        out += _rows(session, use_case_key, release_id, grain, _dt(lo), end if hi == _epoch(end) else _dt(hi), cols)
+    return out
+
+
+ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "first_ts", "last_ts", "latency", "outcomes",
+            "error_categories", "scores", "features", "units")
+
+
+def window_stats(session: Session, use_case_key: str, release_id: str | None, start: datetime,
+                 end: datetime) -> WindowStats:
+    """Totals of [start, end) from rollups (minute precision at the edges); release None = all releases."""
+    _check_key(use_case_key)
+    _check_window(start, end)
+    agg = rollup.merge_many(_window_rows(session, use_case_key, release_id, start, end, ALL_COLS))
+    base = current_baseline(session, use_case_key)
+    base_id = base["id"] if base else 0
+    features: dict[str, dict[str, Any]] = {}
+    for name, entry in agg["features"].items():
+        if entry["b"] != base_id:
+            continue  # binned on an older baseline: not comparable
+        spec = (base or {}).get("features", {}).get(name, {})
+        if isinstance(entry["c"], list):
+            features[name] = {"kind": "numeric", "edges": spec.get("edges"), "counts": list(entry["c"])}
+        else:
+            features[name] = {"kind": "categorical", "edges": None, "counts": dict(entry["c"])}
+    return WindowStats(
+        count=agg["count"], errors=agg["errors"], fallbacks=agg["fallbacks"],
+        latency_counts=rollup.dense_latency(agg["latency"]), cost_usd=agg["cost_usd"],
+        tokens={k: agg[c] for k, c in zip(rollup.TOKEN_KINDS, rollup.TOKEN_COLUMNS)},
+        outcomes=dict(agg["outcomes"]), error_categories=dict(agg["error_categories"]),
+        scores={k: (int(v[0]), float(v[1]), float(v[2])) for k, v in agg["scores"].items()}, features=features,
+        active_units=rollup.kmv_estimate(agg["units"]), first_ts=agg["first_ts"], last_ts=agg["last_ts"])
+
+
+_METRIC_COLS: dict[str, tuple[str, ...]] = {
+    "throughput": ("count",), "error_rate": ("count", "errors"), "fallback_rate": ("count", "fallbacks"),
+    "tokens": ("tokens_input", "tokens_output"), "cost_per_task": ("count", "cost_usd"),
+    "cost_per_active_user": ("cost_usd", "units"), "override_rate": ("outcomes",),
+    "escalation_rate": ("outcomes",), "active_users": ("units",), "repeat_users": ("units",),
+}
+
+
+def series(session: Session, use_case_key: str, metric: str, start: datetime, end: datetime, step_s: int,
+           release_id: str | None = None) -> list[tuple[datetime, float | None]]:
+    """One metric per step-aligned bucket over [start, end), from rollups (the coarsest grain dividing the step)."""
+    return series_many(session, use_case_key, [metric], start, end, step_s, release_id)[metric]
+
+
+def _metric_cols(metric: str) -> tuple[str, ...]:
+    if metric.startswith("latency_"):
+        return ("latency",)
+    if metric.startswith("quality_"):
+        return ("scores",)
+    return _METRIC_COLS[metric]
+
+
+def series_many(session: Session, use_case_key: str, metrics: Sequence[str], start: datetime, end: datetime,
+                step_s: int, release_id: str | None = None) -> dict[str, list[tuple[datetime, float | None]]]:
+    """Several metrics from ONE pass over the rollup rows (what a dashboard draws)."""
+    _check_key(use_case_key)
+    _check_window(start, end)
+    for metric in metrics:
+        try:
+            rollup.check_metric(metric)
+        except ValueError as exc:
+            raise TelemetryInvalid(str(exc), details=[{"field": "metric", "message": str(exc)}]) from None
+    if isinstance(step_s, bool) or not isinstance(step_s, int) or step_s < 60 or step_s % 60:
+        raise TelemetryInvalid("step_s must be a whole number of minutes (>= 60)")
+    first = math.floor(_epoch(start) / step_s) * step_s
+    n = math.ceil((_epoch(end) - first) / step_s)
+    if n > MAX_SERIES_POINTS:
+        raise TelemetryInvalid(f"{n} points requested; at most {MAX_SERIES_POINTS}: use a larger step",
+                               details=[{"field": "step", "message": "too many points"}])
+    grain = max(g for g in rollup.GRAINS if step_s % g == 0)
+    cols = tuple(dict.fromkeys(c for m in metrics for c in _metric_cols(m)))
+    totals = [rollup.Totals() for _ in range(n)]
+    q = select(ROLLUPS.c.bucket, *[ROLLUPS.c[c] for c in cols]).where(
+        ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(first),
+        ROLLUPS.c.bucket < end)
+    if release_id is not None:
+        q = q.where(ROLLUPS.c.release == release_key(use_case_key, release_id))
+    for row in session.execute(q):  # plain tuples and one branch per column: this loop is the dashboard's cost
+        i = (int(_epoch(row[0])) - first) // step_s
+        if not 0 <= i < n:
+            continue
+        t = totals[i]
+        for col, value in zip(cols, row[1:]):
+            if col == "count":
+                t.count += value
+            elif col == "errors":
+                t.errors += value
+            elif col == "fallbacks":
+                t.fallbacks += value
+            elif col == "cost_usd":
+                t.cost_usd += value
+            elif col in ("tokens_input", "tokens_output"):
+                t.tokens += value
+            elif col == "latency":
+                lat = t.latency
+                for k, v in value.items():
+                    lat[k] = lat.get(k, 0) + v
+            elif col == "outcomes":
+                for k, v in value.items():
+                    t.outcomes[k] = t.outcomes.get(k, 0) + v
+            elif col == "scores":
+                for k, (sn, ss, sq) in value.items():
+                    cur = t.scores.setdefault(k, [0, 0.0, 0.0])
+                    cur[0] += sn
+                    cur[1] += ss
+                    cur[2] += sq
+            elif col == "units" and value:
+                t.units.update(value)
+                t.day_units.setdefault(int(_epoch(row[0])) // 86400, set()).update(value)
+    times = [_dt(first + i * step_s) for i in range(n)]
+    return {m: [(times[i], rollup.metric_value(m, t, step_s)) for i, t in enumerate(totals)] for m in metrics}
+
+
+
+
+def releases_in_window(session: Session, use_case_key: str, start: datetime, end: datetime) -> list[str]:
+    """Release ids ("" = none) with rollups in the window, for splitting dashboards by release."""
+    q = select(ROLLUPS.c.release).where(ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == 3600,
+                                        ROLLUPS.c.bucket >= _dt(math.floor(_epoch(start) / 3600) * 3600),
+                                        ROLLUPS.c.bucket < end).distinct()
+    return sorted(session.scalars(q))
+
+
+def last_event_at(session: Session, use_case_key: str) -> datetime | None:
+    """Time of the latest event of a use case (from rollups), or None if it never sent any."""
+    _check_key(use_case_key)
+    return session.scalar(select(func.max(ROLLUPS.c.last_ts)).where(ROLLUPS.c.use_case == use_case_key,
+                                                                     ROLLUPS.c.grain == 3600))
+
+
+def set_baseline(session: Session, actor: Actor, use_case_key: str, release_id: str | None, start: datetime,
+                 end: datetime) -> dict[str, Any]:
+    """Freeze per-feature bins from the release's raw events in [start, end); later rollups bin on them."""
+    _check_key(use_case_key)
+    _check_window(start, end)
+    rel = release_key(use_case_key, release_id)
+    q = select(TelemetryEvent.data).where(TelemetryEvent.use_case == use_case_key, TelemetryEvent.ts >= start,
+                                              TelemetryEvent.ts < end)
+    if release_id is not None:
+        q = q.where(TelemetryEvent.release == rel)
+    numeric: dict[str, list[float]] = {}
+    categorical: dict[str, Counter[str]] = {}
+    n = 0
+    for data in session.scalars(q):
+        n += 1
+        for name, v in ((data or {}).get("features") or {}).items():
+            if v is None:
+                continue
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                numeric.setdefault(name, []).append(float(v))
+            else:
+                categorical.setdefault(name, Counter())[str(v).lower() if isinstance(v, bool) else str(v)] += 1
+    if n == 0:
+        raise TelemetryInvalid(f"no raw events of '{use_case_key}' {rel or '(any release)'} in that window: "
+                               "cannot freeze a baseline")
+    specs: dict[str, Any] = {}
+    for name in sorted(set(numeric) | set(categorical)):
+        nums, cats = numeric.get(name, []), categorical.get(name, Counter())
+        if len(nums) >= sum(cats.values()):
+            specs[name] = {"kind": "numeric", "edges": histogram.baseline_edges(nums)}
+        else:
+            specs[name] = {"kind": "categorical",
+                           "categories": [c for c, _ in cats.most_common(rollup.MAX_CATEGORIES)]}
+    b = TelemetryBaseline(use_case=use_case_key, release=rel, start=start, end=end, events=n, features=specs,
+                          created_by=actor.username)
+    session.add(b)
+    session.flush()
+    audit.record(session, actor, "telemetry.baseline", "telemetry_baseline", b.id, None,
+                 {"use_case": use_case_key, "release": rel, "start": start.isoformat(), "end": end.isoformat(),
+                  "events": n, "features": sorted(specs)})
+    return {"id": b.id, "use_case": use_case_key, "release": rel, "events": n, "features": specs}
+
+
+def overview(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per use case with telemetry or targets: volume, p95, error rate, cost per task, and status vs targets."""
+    from takeoff.portfolio import service as portfolio
+    from takeoff.portfolio.models import UseCase
+
+    keys = set(session.scalars(select(ROLLUPS.c.use_case).where(ROLLUPS.c.grain == 3600,
+                                                                 ROLLUPS.c.bucket >= start - timedelta(hours=1))
+                               .distinct()))
+    ucs = {u.key: u for u in session.scalars(select(UseCase))}
+    out = []
+    for key in sorted(keys | {k for k, u in ucs.items() if u.status == "production"}):
+        st = window_stats(session, key, None, start, end)
+        p95 = histogram.quantile(st.latency_counts, 0.95) if st.count else None
+        err = st.errors / st.count if st.count else None
+        cpt = st.cost_usd / st.count if st.count else None
+        uc = ucs.get(key)
+        t = portfolio.targets(uc) if uc is not None else None
+        checks = []
+        if t is not None and st.count:
+            if t.latency_p95_ms is not None and p95 is not None:
+                checks.append(("latency p95", p95 <= t.latency_p95_ms))
+            if t.max_error_rate is not None and err is not None:
+                checks.append(("error rate", err <= t.max_error_rate))
+            if t.cost_per_task_usd is not None and cpt is not None:
+                checks.append(("cost per task", cpt <= t.cost_per_task_usd))
+        status = "no data" if not st.count else ("breach" if any(not ok for _, ok in checks)
+                                                 else ("ok" if checks else "no targets"))
+        out.append({"use_case": key, "name": uc.name if uc else key, "discovered": bool(uc and uc.discovered),
+                    "count": st.count, "p95_ms": p95, "error_rate": err, "cost_per_task": cpt,
+                    "active_units": st.active_units, "last_ts": st.last_ts, "status": status,
+                    "breaches": [n for n, ok in checks if not ok],
+                    "targets": t.model_dump() if t is not None else {}})
+    return out
+
+
+__all__ = ["WindowStats", "window_stats", "series", "set_baseline", "last_event_at", "feedback_for",
+           "ingest_events", "record_feedback", "delete_old_events", "overview", "releases_in_window",
+           "current_baseline", "SYSTEM"]

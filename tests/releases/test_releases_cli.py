@@ -1,0 +1,115 @@
+"""CI/CD through the CLI: evalset import, release create && eval run --wait exit codes, promote, rollback, export."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from takeoff.cli import app as cli
+from takeoff.commands import _http
+from takeoff.commands import eval as eval_cmd
+
+from .conftest import cases, jsonl, make_use_case
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def takeoff(app, users, monkeypatch):
+    """Run `takeoff ...` against the app as an ai_engineer; polling drains the job queue."""
+    token = users.token(users.create("ai_engineer", username="ci"))
+    monkeypatch.setattr(_http, "client", lambda timeout=60.0: TestClient(
+        app, headers={"Authorization": f"Bearer {token}"}))
+    monkeypatch.setattr(eval_cmd, "_sleep", lambda s: app.state.worker.drain())
+
+    def run(*args: str):
+        return runner.invoke(cli, list(args))
+
+    return run
+
+
+def _bundle(tmp_path, wrong: int) -> str:
+    spec = {"use_case": "support-reply", "model": "openai/gpt-4o-mini", "prompts": {"system": "Be brief."},
+            "eval_set": {"name": "golden"},
+            "eval": {"target": {"type": "python", "ref": f"{cases.__module__}:echo"},
+                     "scorers": [{"type": "exact"}]}}
+    path = tmp_path / f"bundle{wrong}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def test_create_then_eval_wait_exit_codes(takeoff, env, factory, tmp_path):
+    make_use_case(factory, min_rate=0.8)
+    env.model()
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(jsonl(cases(20)))
+    r = takeoff("evalset", "import", "golden", str(good))
+    assert r.exit_code == 0, r.output
+    assert "golden@1 new version: 20 cases" in r.output
+
+    r = takeoff("release", "create", "-f", _bundle(tmp_path, 0))
+    assert r.exit_code == 0, r.output
+    release_id = r.output.strip().splitlines()[-1]
+    assert release_id == "support-reply:1"
+    r = takeoff("eval", "run", "--release", release_id, "--wait", "--poll", "0.05")
+    assert r.exit_code == 0, r.output
+    assert "gate pass" in r.output
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(jsonl(cases(20, wrong=15)))
+    assert takeoff("evalset", "import", "golden", str(bad)).exit_code == 0
+    r = takeoff("release", "create", "-f", _bundle(tmp_path, 15))
+    assert r.exit_code == 0, r.output
+    r = takeoff("eval", "run", "--release", "support-reply:2", "--wait", "--poll", "0.05")
+    assert r.exit_code == 1, r.output
+    assert "gate fail" in r.output
+
+    r = takeoff("eval", "run", "--release", "support-reply:99", "--wait")
+    assert r.exit_code == 2 and "not found" in r.output
+    r = takeoff("eval", "run", "--wait")
+    assert r.exit_code == 2
+
+    r = takeoff("release", "export", "support-reply:1", "--format", "json")
+    assert r.exit_code == 0
+    doc = json.loads(r.output)
+    assert doc["bundle"]["eval_set"]["version"] == 1 and doc["create_request"]["model"] == "openai/gpt-4o-mini"
+    assert "content_hash" in yaml.safe_load(takeoff("release", "export", "support-reply:1").output)
+
+    r = takeoff("release", "promote", "support-reply:2", "--production")
+    assert r.exit_code == 2 and "gate is fail" in r.output
+    r = takeoff("release", "promote", "support-reply:1", "--canary", "10", "--production")
+    assert r.exit_code == 2
+
+
+def test_malformed_evalset_file_exits_2(takeoff, tmp_path):
+    f = tmp_path / "broken.jsonl"
+    f.write_text('{"input": "x"}\nnot json\n')
+    r = takeoff("evalset", "import", "golden", str(f))
+    assert r.exit_code == 2 and "line 2" in r.output
+    assert takeoff("evalset", "import", "golden", str(tmp_path / "missing.jsonl")).exit_code == 2
+
+
+def test_rollback_in_one_command(takeoff, env, factory):
+    make_use_case(factory)
+    env.model()
+    env.evalset("golden", cases(20))
+    po = env.users.headers("product_owner")
+    for rid in ("support-reply:1", "support-reply:2"):
+        assert env.release(parameters={"v": rid}).status_code == 201
+        env.evaluate(rid)
+        assert env.client.post(f"/api/v1/releases/{rid}/approve", json={}, headers=po).status_code == 200
+        detail = env.client.get(f"/api/v1/releases/{rid}", headers=env.engineer).json()
+        for item in detail["checklist"]["items"]:
+            if item["mandatory"] and not item["satisfied"]:
+                r = takeoff("release", "attest", rid, item["id"], "--statement", "checked")
+                assert r.exit_code == 0, r.output
+        r = takeoff("release", "promote", rid, "--production")
+        assert r.exit_code == 0, r.output
+    r = takeoff("release", "rollback", "support-reply", "--reason", "regression in prod")
+    assert r.exit_code == 0, r.output
+    assert "now serves support-reply:1" in r.output
+    r = takeoff("release", "rollback", "support-reply")
+    assert r.exit_code == 2 and "nothing to roll back" in r.output

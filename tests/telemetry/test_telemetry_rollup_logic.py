@@ -1,0 +1,123 @@
+"""Pure rollup and edge logic: unit sketches, merges, folding grains, time and step parsing, OTLP mapping."""
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from takeoff.telemetry import ingest, otlp, rollup
+from takeoff.telemetry.service import _cover
+
+
+def test_kmv_is_exact_when_small_and_close_when_large():
+    small = sorted(rollup.unit_hash(f"u{i}") for i in range(100))
+    assert rollup.kmv_estimate(small) == 100
+    sketch: list[int] = []
+    for start in range(0, 50_000, 5_000):  # merging sketches of disjoint parts = sketch of the union
+        part = sorted(rollup.unit_hash(f"u{i}") for i in range(start, start + 5_000))[: rollup.KMV_K]
+        sketch = rollup.kmv_merge(sketch, part)
+    assert abs(rollup.kmv_estimate(sketch) - 50_000) / 50_000 < 0.2
+
+
+def test_repeat_users_counts_units_seen_on_two_days():
+    day1 = sorted(rollup.unit_hash(f"u{i}") for i in range(100))
+    day2 = sorted(rollup.unit_hash(f"u{i}") for i in range(60, 200))
+    assert rollup.repeat_estimate([day1, day2]) == 40
+    assert rollup.repeat_estimate([day1]) == 0
+    assert rollup.repeat_estimate([]) == 0
+
+
+def _events(n, seed=0):
+    rnd = random.Random(seed)
+    base = 1_700_000_000.0
+    return [{"id": str(i), "use_case": "uc", "release": "uc:1", "unit_id": f"u{rnd.randrange(30)}",
+             "ts": base + rnd.uniform(0, 3 * 3600), "latency_ms": rnd.uniform(1, 5000),
+             "status": rnd.choice(["ok", "ok", "error", "fallback"]), "outcome": rnd.choice([None, "success", "escalated"]),
+             "tokens": {"input": 10, "output": 2}, "cost_usd": 0.5, "scores": {"q": rnd.random()},
+             "features": {"lang": rnd.choice(["en", "fr"])}, "error_category": None} for i in range(n)]
+
+
+def test_fold_once_per_grain_and_merges_agree():
+    evs = _events(500)
+    parts = rollup.fold(evs)
+    for grain in rollup.GRAINS:
+        rows = [a for (g, *_), a in parts.items() if g == grain]
+        total = rollup.merge_many(rows)
+        assert total["count"] == 500
+        assert sum(total["latency"].values()) == 500
+        assert total["outcomes"].get("escalated", 0) == sum(1 for e in evs if e["outcome"] == "escalated")
+        assert rollup.kmv_estimate(total["units"]) == len({e["unit_id"] for e in evs})
+        assert abs(total["cost_usd"] - 250.0) < 1e-6
+    split = rollup.fold(evs[:250])
+    other = rollup.fold(evs[250:])
+    key = next(k for k in split if k[0] == 86400)
+    merged = rollup.merge(split[key], other.get(key, rollup.empty()))
+    assert merged["count"] == parts[key]["count"] and merged["latency"] == parts[key]["latency"]
+    assert merged["features"]["lang"]["c"] == parts[key]["features"]["lang"]["c"]
+    with pytest.raises(ValueError):
+        rollup.fold(evs, grains=(3600,))
+
+
+def test_metric_values_and_unknown_metric():
+    t = rollup.Totals(count=10, errors=2, fallbacks=1, cost_usd=1.0, outcomes={"success": 3, "overridden": 1})
+    assert rollup.metric_value("error_rate", t, 60) == 0.2
+    assert rollup.metric_value("override_rate", t, 60) == 0.25
+    assert rollup.metric_value("throughput", t, 300) == 2.0
+    assert rollup.metric_value("latency_p95", t, 60) is None
+    assert rollup.metric_value("cost_per_active_user", t, 60) is None
+    assert rollup.metric_value("error_rate", rollup.Totals(), 60) is None
+    with pytest.raises(ValueError, match="unknown metric"):
+        rollup.check_metric("latency_p42x")
+    assert rollup.check_metric("quality_faithfulness") == "quality_faithfulness"
+
+
+def test_parse_time_and_step():
+    t = ingest.parse_time("2026-11-25T10:00:00Z", "from")
+    assert t == datetime(2026, 11, 25, 10, tzinfo=UTC)
+    assert ingest.parse_time("2026-11-25T12:00:00 02:00", "from") == t  # '+' decoded as a space in a query string
+    assert ingest.parse_time(str(int(t.timestamp())), "to") == t
+    assert ingest.parse_time("2026-11-25T10:00:00", "from") == t  # naive means UTC
+    for bad in ("", "soon", "nan", "1e30"):
+        with pytest.raises(ValueError, match="'from'"):
+            ingest.parse_time(bad, "from")
+    assert ingest.parse_step("5m") == 300 and ingest.parse_step("1h") == 3600 and ingest.parse_step("120") == 120
+    assert ingest.parse_step(None) == 60
+    for bad in ("5x", "30", "90s", "-5m", "1000d"):
+        with pytest.raises(ValueError, match="'step'"):
+            ingest.parse_step(bad)
+    assert ingest.release_key("uc", "3") == "uc:3" and ingest.release_key("uc", "uc:3") == "uc:3"
+    assert ingest.release_key("uc", None) == ""
+
+
+def test_cover_uses_coarse_rows_inside_and_fine_rows_at_edges():
+    s, e = 86400 * 10 + 3600 * 5 + 125, 86400 * 13 + 3600 * 2 + 30
+    parts = _cover(s, e, rollup.GRAINS)
+    assert (86400, 86400 * 11, 86400 * 13) in parts
+    assert parts[0] == (60, s - 5, 3600 * 6 + 86400 * 10)
+    covered = sorted((lo, hi) for _, lo, hi in parts)
+    assert all(a[1] == b[0] for a, b in zip(covered, covered[1:]))  # contiguous, no double counting
+
+
+def test_otlp_parse_rejects_bad_bodies_and_maps_deprecated_names():
+    with pytest.raises(otlp.OtlpError):
+        otlp.parse(b"\x0a\xff\xff", "application/x-protobuf")
+    with pytest.raises(otlp.OtlpError):
+        otlp.parse(b"{}", "text/html")
+    with pytest.raises(otlp.OtlpError):
+        otlp.decompress(b"not gzip", "gzip")
+    with pytest.raises(otlp.OtlpError):
+        otlp.decompress(b"x", "br")
+    req = otlp.parse(b'{"resourceSpans": [{"resource": {"attributes": [{"key": "takeoff.use_case", '
+                     b'"value": {"stringValue": "uc"}}]}, "scopeSpans": [{"spans": [{"traceId": '
+                     b'"0102030405060708090a0b0c0d0e0f10", "spanId": "0102030405060708", "name": "x", '
+                     b'"startTimeUnixNano": "1000000000", "endTimeUnixNano": "1500000000", "attributes": ['
+                     b'{"key": "gen_ai.system", "value": {"stringValue": "openai"}}, '
+                     b'{"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "7"}}, '
+                     b'{"key": "gen_ai.usage.weird.new_thing", "value": {"doubleValue": 1.5}}]}]}]}]}',
+                     "application/json")
+    events, skipped = otlp.span_events(req)
+    assert skipped == 0 and len(events) == 1
+    ev = events[0]
+    assert ev["use_case"] == "uc" and ev["provider"] == "openai" and ev["tokens"] == {"input": 7}
+    assert ev["latency_ms"] == 500.0 and ev["id"] == "0102030405060708090a0b0c0d0e0f100102030405060708"
