@@ -101,13 +101,26 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/v1/")) and "text/html" in request.headers.get("accept", "")
 
 
+_TITLES = {403: "Not allowed", 404: "Not found", 409: "Not possible now", 413: "Too large", 422: "Check the input"}
+
+
+def _html_error(request: Request, status: int, message: str) -> HTMLResponse:
+    """A page-shaped error for browsers (API clients get the JSON error shape)."""
+    from takeoff.web.render import render
+
+    return render(request, "error.html", status_code=status, status=status,
+                  title=_TITLES.get(status, "Something is wrong"), message=message)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> JSONResponse:
-        if _wants_html(request) and exc.status in (401,):
-            from fastapi.responses import RedirectResponse
+        if _wants_html(request):
+            if exc.status == 401:
+                from fastapi.responses import RedirectResponse
 
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)  # type: ignore[return-value]
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)  # type: ignore[return-value]
+            return _html_error(request, exc.status, exc.message)  # type: ignore[return-value]
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -125,7 +138,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = str(exc.detail) if exc.status_code not in (404,) else f"no such route: {request.url.path}"
         if _wants_html(request) and exc.status_code == 404:
-            return HTMLResponse("<h1>Not found</h1>", status_code=404)  # type: ignore[return-value]
+            return _html_error(request, 404, f"There is no page at {request.url.path}.")  # type: ignore[return-value]
         return JSONResponse(error_body(code, message), status_code=exc.status_code)
 
     @app.exception_handler(BodyTooLarge)

@@ -81,3 +81,15 @@ def test_navigation_lists_the_pages_this_build_serves(client, users):
     html = client.get("/").text
     for label, href in (("Audit", "/audit"), ("Admin", "/admin/users")):
         assert f'href="{href}"' in html, label
+
+
+def test_browser_requests_get_html_errors_api_clients_json(client, users, admin):
+    users.create("viewer", username="gina")
+    token = _login_form(client)
+    client.post("/login", data={"username": "gina", "password": "password123", "csrf_token": token})
+    page = client.get("/no-such-page", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"] and "Not found" in page.text
+    denied = client.get("/audit", headers={"accept": "text/html"})
+    assert denied.status_code == 403 and "audit.read" in denied.text
+    api = client.get("/api/v1/nothing", headers=admin)
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"

@@ -63,8 +63,11 @@ def _range(value: str | None) -> tuple[str, int, int]:
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
+    """A readable figure: thousands separated, small values with `digits` significant digits, never 1e+03."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
     return f"{x:.{digits}g}"
 
 
