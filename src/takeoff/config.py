@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=60, description="How long a claimed job stays leased without heartbeat.")
     raw_event_retention_days: int = Field(default=30, description="Raw telemetry kept this long; rollups stay.")
     late_event_seconds: int = Field(default=24 * 3600, description="Events later than this are refused.")
+    eval_python_modules: str = Field(default="", description="Comma-separated module prefixes in-process eval "
+                                                             "targets and custom scorers may name (empty: any non-stdlib).")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Select, TypeDecorator, create_engine, event, func, select
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -110,3 +110,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def paginate(session: Session, query: Select[Any], order_by: Any, limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of a query's rows (ordered) with the total count, for list endpoints and pages."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(order_by).limit(limit).offset(offset)).all()
+    return list(rows), total

@@ -5,13 +5,13 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from takeoff.actor import Actor
 from takeoff.audit.chain import GENESIS, ChainProblem, diff, entry_hash, verify
 from takeoff.audit.models import AuditEntry, AuditHead
-from takeoff.db import utcnow
+from takeoff.db import paginate, utcnow
 
 _PG_LOCK_KEY = 7_340_101  # advisory lock serialising appends on PostgreSQL
 
@@ -55,9 +55,7 @@ def list_entries(session: Session, *, actor: str | None = None, action: str | No
         q = q.where(AuditEntry.at >= since)
     if until:
         q = q.where(AuditEntry.at < until)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)).all()
-    return list(rows), total
+    return paginate(session, q, AuditEntry.id.desc(), limit, offset)
 
 
 def _iter_entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:

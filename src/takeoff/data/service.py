@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlglot
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
@@ -40,7 +40,7 @@ from takeoff.data.context import context_stats
 from takeoff.data.evidence import DEFAULT_REQUIRED_KINDS, Evidence, LatestCheck, SourceFacts, data_quality_evidence
 from takeoff.data.models import DataAccessLog, DataAccessRequest, DataAccessRule, DataCheckRun, DataSource
 from takeoff.data.schemas import AccessRequestIn, AccessRuleIn, AnnouncementIn, ContextConfig, SourceIn, SourcePatch
-from takeoff.db import utcnow
+from takeoff.db import paginate, utcnow
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
 
 log = logging.getLogger("takeoff.data")
@@ -757,9 +757,7 @@ def access_log(session: Session, *, actor: str | None = None, source: str | None
         q = q.where(DataAccessLog.at >= since)
     if until:
         q = q.where(DataAccessLog.at < until)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(DataAccessLog.id.desc()).limit(limit).offset(offset)).all()
-    return list(rows), total
+    return paginate(session, q, DataAccessLog.id.desc(), limit, offset)
 
 
 def _aware(value: datetime | None) -> datetime | None:

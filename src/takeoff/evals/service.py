@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -209,9 +208,6 @@ def cases_page(session: Session, v: EvalSetVersion, offset: int = 0, limit: int 
 
 
 # --- runs ---------------------------------------------------------------------------------------------------
-PYTHON_MODULES_ENV = "TAKEOFF_EVAL_PYTHON_MODULES"
-
-
 def python_ref_allowed(ref: Any, allowed_prefixes: list[str] | None) -> bool:
     """Whether an in-process 'module:function' may run: within the allow-list when one is configured, else any
     module outside the standard library (so eval.run cannot become `os:system` on the server)."""
@@ -224,7 +220,9 @@ def python_ref_allowed(ref: Any, allowed_prefixes: list[str] | None) -> bool:
 
 
 def _check_python_refs(target: Any, scorers: Any) -> None:
-    raw = os.environ.get(PYTHON_MODULES_ENV, "")
+    from takeoff.config import get_settings
+
+    raw = get_settings().eval_python_modules
     allowed = [p.strip() for p in raw.split(",") if p.strip()] or None
     refs = []
     if isinstance(target, dict) and target.get("type") == "python":
@@ -234,7 +232,7 @@ def _check_python_refs(target: Any, scorers: Any) -> None:
             refs.append(("custom scorer", spec.get("ref")))
     for what, ref in refs:
         if not python_ref_allowed(ref, allowed):
-            where = f"the modules allowed by {PYTHON_MODULES_ENV}" if allowed else "the standard library"
+            where = "the modules allowed by TAKEOFF_EVAL_PYTHON_MODULES" if allowed else "the standard library"
             raise Invalid(f"eval spec: {what} '{ref}' is refused: in-process code may not come from {where}",
                           details=[{"field": "target" if what == "target" else "scorers", "message": "refused"}])
 

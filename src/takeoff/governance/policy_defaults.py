@@ -11,17 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ROLES: tuple[str, ...] = (
-    "admin",
-    "business_owner",
-    "product_owner",
-    "data_owner",
-    "ai_engineer",
-    "platform_engineer",
-    "risk_partner",
-    "security_partner",
-    "viewer",
-)
+from takeoff.auth.permissions import ROLES  # noqa: E402 - the one list of roles
 TIERS: tuple[str, ...] = ("low", "medium", "high")
 # Evidence kinds a checklist item or control can name; each is produced by a domain or attested by a person.
 EVIDENCE_KINDS: tuple[str, ...] = (
