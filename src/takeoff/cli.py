@@ -161,8 +161,22 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     if seeder is not None:
         typer.echo("seeding the demo workspace…")
         seeder(factory, settings)
+    _start_demo_app(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}", factory)
     typer.echo(f"takeoff demo: http://{host}:{port}/  (user: admin, password: {password})  Ctrl-C to stop")
     _serve(host, port, settings, engine, factory)
+
+
+def _start_demo_app(url: str, factory) -> None:  # type: ignore[no-untyped-def]
+    """Run the demo's stand-in AI application (SDK traffic) in a daemon thread once the server is up."""
+    from takeoff import demo_app
+    from takeoff.actor import Actor
+    from takeoff.auth import service as auth
+    from takeoff.db import transaction
+
+    with transaction(factory) as s:
+        token = auth.create_token(s, Actor("system", ("admin",)), "admin", "demo-app (SDK traffic)", 1).token
+    threading.Thread(target=demo_app.run, args=(url, token, threading.Event()), daemon=True,
+                     name="takeoff-demo-app").start()
 
 
 def _find_demo_seeder():  # type: ignore[no-untyped-def]
