@@ -149,3 +149,20 @@ def test_writes_are_audited(client, admin, factory) -> None:
     with transaction(factory) as s:
         actions = set(s.scalars(select(AuditEntry.action)))
     assert "usecase.create" in actions
+
+
+def test_same_key_registered_concurrently_is_409_not_500(client, admin, factory, monkeypatch) -> None:
+    from takeoff.actor import Actor
+    from takeoff.errors import Conflict
+    from takeoff.portfolio import service
+
+    assert client.post("/api/v1/usecases", json=intake("twin"), headers=admin).status_code == 201
+    monkeypatch.setattr(service, "find", lambda session, key: None)  # the other request passed the check first
+    before = count(factory, AuditEntry)
+    try:
+        with transaction(factory) as s:
+            service.create(s, Actor("root", ("admin",)), intake("twin"))
+        raise AssertionError("expected a conflict")
+    except Conflict as exc:
+        assert "already exists" in exc.message
+    assert count(factory, UseCase) == 1 and count(factory, AuditEntry) == before

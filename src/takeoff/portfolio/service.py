@@ -186,8 +186,12 @@ def create(session: Session, actor: Actor, data: Any) -> UseCase:
         raise Conflict(f"use case '{body.key}' already exists", details=[{"field": "key", "message": "duplicate key"}])
     cols = {**_columns(body), **_resolve_risk(actor, body, None)}
     uc = UseCase(key=body.key, status=lifecycle.PROPOSED, **cols)
-    session.add(uc)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent request may register the same key between the check and here
+            session.add(uc)
+    except IntegrityError:
+        raise Conflict(f"use case '{body.key}' already exists",
+                       details=[{"field": "key", "message": "duplicate key"}]) from None
     audit.record(session, actor, "usecase.create", "use_case", uc.key, None, _jsonable({"key": uc.key, **cols}))
     return uc
 
