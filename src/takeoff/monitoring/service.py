@@ -6,8 +6,6 @@ defensively: without telemetry a check reports "not enough data" instead of fail
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import math
 import re
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
 from takeoff.db import utcnow
+from takeoff.domains import optional as _optional
 from takeoff.errors import Conflict, Invalid, NotFound
 from takeoff.jobs import service as jobs
 from takeoff.monitoring import canary as canary_math
@@ -242,14 +241,6 @@ def canary_side(ws: Any, quality_score: str | None) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- plumbing
-def _optional(module: str, attr: str) -> Any | None:
-    """A function from another domain when it exists (helpers build in parallel), else None."""
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return getattr(importlib.import_module(module), attr, None)
 
 
 def _invalid(exc: ValueError, field: str) -> Invalid:

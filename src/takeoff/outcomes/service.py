@@ -3,8 +3,6 @@ quarterly reviews. The only writer of the outcome tables; reads other domains th
 guarded so a missing capability shows as "no evidence" naming it, never as a made-up figure."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,6 +17,7 @@ from sqlalchemy.orm import Session
 from takeoff.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.db import utcnow
+from takeoff.domains import optional
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.outcomes import review as review_rules
 from takeoff.outcomes import roi as roi_rules
@@ -43,13 +42,7 @@ TELEMETRY_KPIS: dict[str, tuple[str, str]] = {  # telemetry metric -> (label, un
 # ---------------------------------------------------------------------------------------------- capabilities
 def capability(module: str, attr: str) -> Callable[..., Any] | None:
     """`module.attr` when this build has it, else None (the caller then shows "no evidence" naming it)."""
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    mod = importlib.import_module(module)
-    fn = getattr(mod, attr, None)
+    fn = optional(module, attr)
     return fn if callable(fn) else None
 
 

@@ -4,8 +4,6 @@ The only writer of the release tables. Every change is audited in the same trans
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +13,7 @@ from takeoff.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.catalog import service as catalog
 from takeoff.db import utcnow
+from takeoff.domains import optional as _optional
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.evals import service as evals
 from takeoff.evals.models import EvalRun, EvalSetVersion
@@ -295,15 +294,6 @@ def decide(session: Session, actor: Actor, release_id: str, decision: str, comme
 
 
 # --- checklist ----------------------------------------------------------------------------------------------
-def _optional(module: str) -> Any | None:
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(module)
-
-
 def _evidence(session: Session, rel: Release, uc: UseCase, kind: str, g: dict[str, Any] | None,
               missing: list[str]) -> tuple[str, str]:
     """(status pass|fail|no evidence, detail) for one evidence kind, from what the system itself knows."""
