@@ -58,6 +58,20 @@ def _check_budget(value: float | None, name: str) -> float | None:
     return float(value)
 
 
+def _judge_budget(statuses: list[str], reasons: list[str], value: float | None, limit: float, *, unknown: str,
+                  figure: str, budget: str) -> None:
+    """A per-case budget: unknown is inconclusive (never a silent pass), over the limit fails, else passes."""
+    if value is None:
+        statuses.append("inconclusive")
+        reasons.append(unknown)
+    elif value > limit:
+        statuses.append("fail")
+        reasons.append(f"{figure} exceeds the budget of {budget}")
+    else:
+        statuses.append("pass")
+        reasons.append(f"{figure} within the budget of {budget}")
+
+
 def judge_gate(
     summary: RunSummary,
     min_pass_rate: float,
@@ -96,26 +110,14 @@ def judge_gate(
             reasons.append(f"{figures}: the interval straddles the minimum; more cases are needed to decide")
     if latency_budget is not None:
         p95 = summary.latency_p95_ms
-        if p95 is None:
-            statuses.append("inconclusive")
-            reasons.append(f"latency p95 unknown (no successful calls), budget {latency_budget:g} ms")
-        elif p95 > latency_budget:
-            statuses.append("fail")
-            reasons.append(f"latency p95 {p95:.0f} ms exceeds the budget of {latency_budget:g} ms")
-        else:
-            statuses.append("pass")
-            reasons.append(f"latency p95 {p95:.0f} ms within the budget of {latency_budget:g} ms")
+        _judge_budget(statuses, reasons, p95, latency_budget,
+                      unknown=f"latency p95 unknown (no successful calls), budget {latency_budget:g} ms",
+                      figure=f"latency p95 {p95:.0f} ms" if p95 is not None else "", budget=f"{latency_budget:g} ms")
     if cost_budget is not None:
         cpc = summary.cost_per_case_usd
-        if cpc is None:
-            statuses.append("inconclusive")
-            reasons.append(f"cost per case unknown (the target reports no cost), budget ${cost_budget:g}")
-        elif cpc > cost_budget:
-            statuses.append("fail")
-            reasons.append(f"cost per case ${cpc:.6f} exceeds the budget of ${cost_budget:g}")
-        else:
-            statuses.append("pass")
-            reasons.append(f"cost per case ${cpc:.6f} within the budget of ${cost_budget:g}")
+        _judge_budget(statuses, reasons, cpc, cost_budget,
+                      unknown=f"cost per case unknown (the target reports no cost), budget ${cost_budget:g}",
+                      figure=f"cost per case ${cpc:.6f}" if cpc is not None else "", budget=f"${cost_budget:g}")
     status: GateStatus = "fail" if "fail" in statuses else "inconclusive" if "inconclusive" in statuses else "pass"
     blocks = status == "fail" or (status == "inconclusive" and bool(inconclusive_blocks))
     if status == "inconclusive":
