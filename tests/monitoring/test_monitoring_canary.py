@@ -85,3 +85,39 @@ def test_canary_with_few_events_is_not_enough_data_and_healthy_one_is_safe(clien
     out = client.post("/api/v1/monitoring/canary/run", headers=h).json()
     assert out[0]["verdict"] == "safe_to_promote", out
     assert client.get("/api/v1/incidents", headers=h).json() == []
+
+
+def test_canary_dearer_per_task_breaches_on_cost_with_both_means(client, users, factory) -> None:
+    make_use_case(factory, tier="low", targets={})
+    releases(factory)
+    h = users.headers("ai_engineer")
+    client.patch("/api/v1/monitoring/usecases/support-reply/settings", json={"auto_rollback": False}, headers=h)
+    # same errors, latency and quality; the canary costs ~50 % more per task, with spread on both sides
+    post_events(client, h, [ev(release="support-reply:1", cost_usd=0.002 + (i % 5) * 0.0001) for i in range(600)]
+                + [ev(release="support-reply:2", cost_usd=0.003 + (i % 5) * 0.0001) for i in range(600)])
+    out = client.post("/api/v1/monitoring/canary/run", headers=h).json()
+    assert out[0]["verdict"] == "breach", out
+    (metric, canary_value, prod_value, detail), = out[0]["detail"]["breaches"]
+    assert metric == "cost_per_task" and abs(canary_value - 0.0032) < 1e-9 and abs(prod_value - 0.0022) < 1e-9
+    assert "cost per task" in detail
+
+
+def test_canary_cost_within_noise_is_safe_and_rows_without_cost_spread_skip_cost(client, users, factory) -> None:
+    from sqlalchemy import update
+
+    from takeoff.telemetry.models import TelemetryRollup
+
+    make_use_case(factory, tier="low", targets={})
+    releases(factory)
+    h = users.headers("ai_engineer")
+    client.patch("/api/v1/monitoring/usecases/support-reply/settings", json={"canary_min_sample": 100}, headers=h)
+    post_events(client, h, [ev(release="support-reply:1", cost_usd=0.002 + (i % 7) * 0.0002) for i in range(300)]
+                + [ev(release="support-reply:2", cost_usd=0.002 + ((i + 3) % 7) * 0.0002) for i in range(300)])
+    out = client.post("/api/v1/monitoring/canary/run", headers=h).json()
+    assert out[0]["verdict"] == "safe_to_promote", out
+    assert "cost_per_task" in [c["metric"] for c in out[0]["detail"]["checks"]]
+    with transaction(factory) as s:  # rows written before the cost_sq column existed carry 0
+        s.execute(update(TelemetryRollup).values(cost_sq=0.0))
+    out = client.post("/api/v1/monitoring/canary/run", headers=h).json()
+    assert out[0]["verdict"] == "safe_to_promote", out
+    assert "cost_per_task" not in [c["metric"] for c in out[0]["detail"]["checks"]]

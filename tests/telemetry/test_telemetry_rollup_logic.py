@@ -49,11 +49,13 @@ def test_fold_once_per_grain_and_merges_agree():
         assert total["outcomes"].get("escalated", 0) == sum(1 for e in evs if e["outcome"] == "escalated")
         assert rollup.kmv_estimate(total["units"]) == len({e["unit_id"] for e in evs})
         assert abs(total["cost_usd"] - 250.0) < 1e-6
+        assert abs(total["cost_sq"] - 125.0) < 1e-6  # 500 × 0.5²: the spread canary analysis tests cost with
     split = rollup.fold(evs[:250])
     other = rollup.fold(evs[250:])
     key = next(k for k in split if k[0] == 86400)
     merged = rollup.merge(split[key], other.get(key, rollup.empty()))
     assert merged["count"] == parts[key]["count"] and merged["latency"] == parts[key]["latency"]
+    assert abs(merged["cost_sq"] - parts[key]["cost_sq"]) < 1e-9
     assert merged["features"]["lang"]["c"] == parts[key]["features"]["lang"]["c"]
     with pytest.raises(ValueError):
         rollup.fold(evs, grains=(3600,))

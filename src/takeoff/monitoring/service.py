@@ -231,13 +231,21 @@ def drift_specs(reference: Mapping[str, Any], current: Mapping[str, Any],
 
 
 def canary_side(ws: Any, quality_score: str | None) -> dict[str, Any]:
-    """canary.py's stats of one side from WindowStats (cost has no per-task spread in rollups, so it is left out)."""
+    """canary.py's stats of one side from WindowStats; cost per task counts every event (no cost = 0 USD)."""
     side: dict[str, Any] = {"requests": int(ws.count), "errors": int(ws.errors),
-                            "latency_histogram": list(ws.latency_counts)}
+                            "latency_histogram": list(ws.latency_counts),
+                            "cost": {"n": int(ws.count), "sum": float(ws.cost_usd),
+                                     "sum_sq": float(getattr(ws, "cost_sq", 0.0) or 0.0)}}
     s = (ws.scores or {}).get(quality_score) if quality_score else None
     if s:
         side["quality"] = {"n": int(s[0]), "sum": float(s[1]), "sum_sq": float(s[2])}
     return side
+
+
+def _cost_spread_known(ws: Any) -> bool:
+    """False when costs were summed without their squares (rows from before cost_sq): sum_sq < sum²/n is impossible."""
+    total, sq, n = float(ws.cost_usd or 0), float(getattr(ws, "cost_sq", 0) or 0), int(ws.count or 0)
+    return total <= 0 or (n > 0 and sq * n >= total * total * (1 - 1e-9))
 
 
 # --------------------------------------------------------------------------------------------- plumbing
@@ -870,8 +878,10 @@ def analyze_canary(session: Session, key: str, canary_id: str, production_id: st
     else:
         names = sorted(set(can.scores or {}) & set(prod.scores or {}))
         score = "quality" if "quality" in names else (names[0] if names else None)
-        guardrails = {k: v for k, v in canary_math.DEFAULT_GUARDRAILS.items()
-                      if k != "cost_per_task" and (k != "quality_score" or score)}
+        skip = {"quality_score"} if not score else set()
+        if not (_cost_spread_known(can) and _cost_spread_known(prod)):
+            skip.add("cost_per_task")  # rollups written before cost_sq existed: no spread, no fair test
+        guardrails = {k: v for k, v in canary_math.DEFAULT_GUARDRAILS.items() if k not in skip}
         verdict = canary_math.canary_verdict(canary_side(can, score), canary_side(prod, score), guardrails,
                                              min_sample)
         check.verdict = verdict.status

@@ -59,6 +59,7 @@ class TelemetryRollup(Base):
     latency_n: Mapped[int] = mapped_column(default=0)
     latency_sum_ms: Mapped[float] = mapped_column(default=0.0)
     cost_usd: Mapped[float] = mapped_column(default=0.0)
+    cost_sq: Mapped[float] = mapped_column(default=0.0)  # sum of squared per-event costs: cost-per-task spread
     tokens_input: Mapped[int] = mapped_column(default=0)
     tokens_output: Mapped[int] = mapped_column(default=0)
     tokens_cache_read: Mapped[int] = mapped_column(default=0)

@@ -71,7 +71,7 @@ def repeat_estimate(day_sketches: Sequence[Sequence[int]], k: int = KMV_K) -> in
 def empty() -> dict[str, Any]:
     """An empty aggregate with the same keys as a rollup row."""
     agg: dict[str, Any] = {c: 0 for c in COUNTERS}
-    agg.update(latency_sum_ms=0.0, cost_usd=0.0, first_ts=None, last_ts=None, latency={}, outcomes={},
+    agg.update(latency_sum_ms=0.0, cost_usd=0.0, cost_sq=0.0, first_ts=None, last_ts=None, latency={}, outcomes={},
                error_categories={}, scores={}, features={}, units=[])
     return agg
 
@@ -132,7 +132,9 @@ def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: in
         agg["latency_sum_ms"] += float(lat)
         _add_counts(agg["latency"], str(histogram.bucket_index(lat)))
     if ev.get("cost_usd"):
-        agg["cost_usd"] += float(ev["cost_usd"])
+        cost = float(ev["cost_usd"])
+        agg["cost_usd"] += cost
+        agg["cost_sq"] += cost * cost
     tokens = ev.get("tokens") or {}
     for kind, col in zip(TOKEN_KINDS, TOKEN_COLUMNS):
         if tokens.get(kind):
@@ -183,6 +185,7 @@ def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         out[c] = int(a.get(c) or 0) + int(b.get(c) or 0)
     out["latency_sum_ms"] = float(a.get("latency_sum_ms") or 0) + float(b.get("latency_sum_ms") or 0)
     out["cost_usd"] = float(a.get("cost_usd") or 0) + float(b.get("cost_usd") or 0)
+    out["cost_sq"] = float(a.get("cost_sq") or 0) + float(b.get("cost_sq") or 0)
     firsts = [t for t in (a.get("first_ts"), b.get("first_ts")) if t is not None]
     lasts = [t for t in (a.get("last_ts"), b.get("last_ts")) if t is not None]
     out["first_ts"] = min(firsts) if firsts else None
@@ -227,6 +230,7 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             out[c] += int(r.get(c) or 0)
         out["latency_sum_ms"] += float(r.get("latency_sum_ms") or 0)
         out["cost_usd"] += float(r.get("cost_usd") or 0)
+        out["cost_sq"] += float(r.get("cost_sq") or 0)
         for t, pick in (("first_ts", min), ("last_ts", max)):
             if r.get(t) is not None:
                 out[t] = r[t] if out[t] is None else pick(out[t], r[t])

@@ -47,6 +47,7 @@ class WindowStats:
     fallbacks: int = 0
     latency_counts: list[int] = field(default_factory=lambda: [0] * histogram.BUCKET_COUNT)
     cost_usd: float = 0.0
+    cost_sq: float = 0.0  # sum of squared per-event costs (events without a cost count as 0)
     tokens: dict[str, int] = field(default_factory=lambda: {k: 0 for k in rollup.TOKEN_KINDS})
     outcomes: dict[str, int] = field(default_factory=dict)
     error_categories: dict[str, int] = field(default_factory=dict)
@@ -218,7 +219,7 @@ def _merge_rollups(session: Session, events: list[dict[str, Any]]) -> None:
         partials.update(rollup.fold(evs, current_baseline(session, uc)))
     keys = sorted(partials)
     empty_rows = [{"grain": g, "bucket": _dt(b), "use_case": uc, "release": rel, "count": 0, "errors": 0,
-                   "fallbacks": 0, "latency_n": 0, "latency_sum_ms": 0.0, "cost_usd": 0.0,
+                   "fallbacks": 0, "latency_n": 0, "latency_sum_ms": 0.0, "cost_usd": 0.0, "cost_sq": 0.0,
                    **{c: 0 for c in rollup.TOKEN_COLUMNS}, "latency": {}, "outcomes": {}, "error_categories": {},
                    "scores": {}, "features": {}, "units": []} for g, b, uc, rel in keys]
     conn = session.connection()
@@ -242,7 +243,7 @@ def _merge_rollups(session: Session, events: list[dict[str, Any]]) -> None:
             cur[t] = _epoch(cur[t]) if cur[t] is not None else None
         merged = rollup.merge(cur, part)
         values = {c: merged[c] for c in rollup.COUNTERS}
-        values.update({c: merged[c] for c in ("latency_sum_ms", "cost_usd", "latency", "outcomes",
+        values.update({c: merged[c] for c in ("latency_sum_ms", "cost_usd", "cost_sq", "latency", "outcomes",
                                                "error_categories", "scores", "features", "units")})
         values["first_ts"] = _dt(merged["first_ts"]) if merged["first_ts"] is not None else None
         values["last_ts"] = _dt(merged["last_ts"]) if merged["last_ts"] is not None else None
@@ -323,7 +324,7 @@ def _window_rows(session: Session, use_case_key: str, release_id: str | None, st
     return out
 
 
-ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "first_ts", "last_ts", "latency", "outcomes",
+ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "cost_sq", "first_ts", "last_ts", "latency", "outcomes",
             "error_categories", "scores", "features", "units")
 
 
@@ -346,7 +347,7 @@ def window_stats(session: Session, use_case_key: str, release_id: str | None, st
             features[name] = {"kind": "categorical", "edges": None, "counts": dict(entry["c"])}
     return WindowStats(
         count=agg["count"], errors=agg["errors"], fallbacks=agg["fallbacks"],
-        latency_counts=rollup.dense_latency(agg["latency"]), cost_usd=agg["cost_usd"],
+        latency_counts=rollup.dense_latency(agg["latency"]), cost_usd=agg["cost_usd"], cost_sq=agg["cost_sq"],
         tokens={k: agg[c] for k, c in zip(rollup.TOKEN_KINDS, rollup.TOKEN_COLUMNS)},
         outcomes=dict(agg["outcomes"]), error_categories=dict(agg["error_categories"]),
         scores={k: (int(v[0]), float(v[1]), float(v[2])) for k, v in agg["scores"].items()}, features=features,
