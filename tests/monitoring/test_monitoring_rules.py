@@ -71,7 +71,9 @@ def test_rule_fires_once_opens_one_incident_for_on_call_and_resolves(client, use
     assert client.get("/api/v1/monitoring/alerts?state=firing", headers=h).json() == []
     alerts = client.get("/api/v1/monitoring/alerts", headers=h).json()
     assert alerts[0]["state"] == "resolved" and alerts[0]["resolved_at"]
-    assert client.get(f"/api/v1/incidents/{inc['id']}", headers=h).json()["status"] == "open"
+    detail = client.get(f"/api/v1/incidents/{inc['id']}", headers=h).json()
+    assert detail["status"] == "open"
+    assert any(e["kind"] == "alert" and "resolved" in e["text"] for e in detail["timeline"]), detail["timeline"]
 
 
 def test_rule_without_data_neither_fires_nor_crashes(client, users, factory, app) -> None:

@@ -143,6 +143,13 @@ def add_entry(session: Session, actor: Actor, incident_id: int, text: str) -> In
     return e
 
 
+def system_entry(session: Session, incident_id: int, kind: str, text: str, at: datetime | None = None) -> None:
+    """A timeline entry written by takeoff itself (e.g. the alert behind the incident went back to normal)."""
+    inc = session.get(Incident, incident_id)
+    if inc is not None:
+        _entry(session, inc, "takeoff", kind, text, at)
+
+
 def _check_cause(cause: str | None) -> None:
     if cause is not None and cause not in metrics.ROOT_CAUSES:
         raise Invalid(f"unknown root cause category '{cause}'; known: {', '.join(metrics.ROOT_CAUSES)}",

@@ -608,6 +608,12 @@ def _clear(session: Session, key: str, now: datetime, why: str = "back to normal
         return None
     alert.state, alert.fire_key, alert.resolved_at = "resolved", None, now
     audit.record(session, SYSTEM, "alert.resolve", "alert", alert.id, None, {"state": "resolved", "why": why})
+    if alert.incident_id is not None:  # the incident stays open: people confirm recovery, but they see it here
+        from takeoff.incidents import service as incidents
+
+        incidents.system_entry(session, alert.incident_id, "alert",
+                               f"alert '{alert.name}' resolved ({why}); resolve the incident once recovery is confirmed",
+                               now)
     notify(session, alert.use_case_key, "alert.resolved", {"alert_id": alert.id, "name": alert.name, "why": why,
                                                           "incident_id": alert.incident_id})
     return alert
