@@ -80,8 +80,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # One writer at a time: IMMEDIATE takes the write lock up front, so read-then-write
-            # sequences (audit chain, job claims) never fail half-way with SQLITE_BUSY.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # sequences (audit chain, job claims) never fail half-way with SQLITE_BUSY. A connection
+            # marked read-only (engine.execution_options(takeoff_read_only=True)) reads a WAL snapshot
+            # without the lock, so lookups that precede a write don't hold other writers back.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("takeoff_read_only")
+                                 else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_size", 10)

@@ -34,6 +34,7 @@ def _batch_from_body(body: bytes) -> dict[str, Any]:
 async def post_events(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> dict[str, int]:
     """Ingest a batch (idempotent by event id). One invalid or too-late event refuses the whole batch with 422
     naming `events.<index>.<field>`; nothing is stored then. The answer comes after the commit."""
+    await run_in_threadpool(session.commit)  # end the auth read: parsing and folding hold no database lock
     batch = _batch_from_body(await request.body())
     late_s = request.app.state.settings.late_event_seconds
     accepted, dups = await run_in_threadpool(service.ingest_events, session, actor, normalize_batch(batch["events"]),

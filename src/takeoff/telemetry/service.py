@@ -6,7 +6,6 @@ change, and the hash-chained audit log is serialised); baselines are audited.
 from __future__ import annotations
 
 import importlib
-import json
 import importlib.util
 import math
 from collections import Counter
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -124,14 +124,11 @@ def _pricer(session: Session) -> Callable[[str | None, str, float, dict[str, int
     return price
 
 
-def _discover(session: Session, actor: Actor, keys: set[str]) -> None:
-    """Register unknown use-case keys as discovered (shadow AI) so telemetry is never dropped."""
+def _discover_one(session: Session, actor: Actor, key: str) -> None:
+    """Register an unknown use-case key as discovered (shadow AI) so telemetry is never dropped (idempotent)."""
     from takeoff.portfolio import service as portfolio
-    from takeoff.portfolio.models import UseCase
 
-    known = set(session.scalars(select(UseCase.key).where(UseCase.key.in_(sorted(keys)))))
-    for key in sorted(keys - known):
-        portfolio.ensure_discovered(session, actor, key)
+    portfolio.ensure_discovered(session, actor, key)
 
 
 # ---------------------------------------------------------------------------------------------------- ingestion
@@ -141,6 +138,11 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
 
     `events` are normalised dicts (see ingest.normalize). A batch holding an event older than `late_s` is refused
     whole (422 naming the index); the caller commits, and acknowledges only after the commit.
+
+    Two phases, so concurrent batches overlap: lookups (known use cases, baselines, model prices) and the CPU work
+    (rows, rollup partials) run before the first write, on a separate read connection when the caller's session
+    has no transaction open yet (on SQLite that read takes no write lock); the write phase is then the insert,
+    the rollup merge and the caller's commit.
     """
     errors = timing_errors(events, _epoch(now or utcnow()), late_s)
     if errors:
@@ -151,45 +153,83 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     unique: dict[str, dict[str, Any]] = {}
     for ev in events:
         unique.setdefault(ev["id"], ev)
-    _discover(session, actor, {ev["use_case"] for ev in unique.values()})
-    price = _pricer(session)
-    rows = []
+    use_cases = {ev["use_case"] for ev in unique.values()}
     sqlite = session.get_bind().dialect.name == "sqlite"
-    for eid in sorted(unique):  # one lock order for concurrent batches sharing ids
+    if session.in_transaction():  # inside a caller's write (seeding, tests): read what it has written too
+        known, baselines = _lookups(session, use_cases)
+        rows, partials = _prepare(unique, baselines, _pricer(session), source, sqlite)
+    else:
+        with Session(session.get_bind().execution_options(takeoff_read_only=True)) as reader:
+            known, baselines = _lookups(reader, use_cases)
+            rows, partials = _prepare(unique, baselines, _pricer(reader), source, sqlite)
+    for key in sorted(use_cases - known):  # first write: the write phase starts here
+        _discover_one(session, actor, key)
+    new_ids = _insert_events(session, rows, sqlite)
+    if len(new_ids) != len(unique):  # duplicates: fold only the events that were new
+        fresh = [unique[i] for i in sorted(new_ids)]
+        partials = _fold(fresh, baselines)
+    if new_ids:
+        _merge_rollups(session, partials)
+    return len(new_ids), len(events) - len(new_ids)
+
+
+def _lookups(session: Session, use_cases: set[str]) -> tuple[set[str], dict[str, dict[str, Any] | None]]:
+    """Use-case keys that exist, and each use case's current baseline (the reads of an ingest)."""
+    from takeoff.portfolio.models import UseCase
+
+    known = set(session.scalars(select(UseCase.key).where(UseCase.key.in_(sorted(use_cases)))))
+    return known, {uc: current_baseline(session, uc) for uc in sorted(use_cases)}
+
+
+def _prepare(unique: dict[str, dict[str, Any]], baselines: dict[str, dict[str, Any] | None],
+             price: Callable[[str | None, str, float, dict[str, int]], float | None] | None, source: str,
+             sqlite: bool) -> tuple[list[tuple[Any, ...]], dict[tuple[int, int, str, str], dict[str, Any]]]:
+    """Row tuples for the insert (sorted by id: one lock order for concurrent batches) and the rollup partials."""
+    rows = []
+    for eid in sorted(unique):
         ev = unique[eid]
         if ev.get("cost_usd") is None and price is not None and ev.get("model") and ev.get("tokens"):
             ev["cost_usd"] = price(ev.get("provider"), ev["model"], ev["ts"], ev["tokens"])
         ts = _dt(ev["ts"])
         data = {k: ev.get(k) or {} for k in ("tokens", "scores", "features", "attributes")}
         rows.append((eid, ev["use_case"], ev.get("release") or "", ev.get("unit_id"),
-                     ts.strftime(_SQLITE_TS) if sqlite else ts, ev.get("latency_ms"), ev.get("status") or "ok",
+                     ts.isoformat(" ", "microseconds")[:26] if sqlite else ts, ev.get("latency_ms"), ev.get("status") or "ok",
                      ev.get("outcome"), ev.get("model"), ev.get("provider"), ev.get("cost_usd"),
                      ev.get("error_category"), ev.get("fallback_reason"), source,
-                     data))
-    new_ids = _insert_events(session, rows, sqlite)
-    if new_ids:
-        fresh = [unique[i] for i in sorted(new_ids)]
-        _merge_rollups(session, fresh)
-    return len(new_ids), len(events) - len(new_ids)
+                     _json(data) if sqlite else data))
+    return rows, _fold(list(unique.values()), baselines)
 
 
-_SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME format: raw inserts must match it exactly
+def _fold(events: list[dict[str, Any]], baselines: dict[str, dict[str, Any] | None]
+          ) -> dict[tuple[int, int, str, str], dict[str, Any]]:
+    """Rollup partials of events, each use case binned on its own baseline."""
+    by_uc: dict[str, list[dict[str, Any]]] = {}
+    for ev in events:
+        by_uc.setdefault(ev["use_case"], []).append(ev)
+    partials: dict[tuple[int, int, str, str], dict[str, Any]] = {}
+    for uc, evs in by_uc.items():
+        partials.update(rollup.fold(evs, baselines.get(uc)))
+    return partials
+
+
+# SQLite timestamps are written as SQLAlchemy's DATETIME text, "%Y-%m-%d %H:%M:%S.%f" (isoformat with microseconds
+# minus the offset: 4x cheaper than strftime); raw inserts must match it exactly.
 _EVENT_COLS = ("id", "use_case", "release", "unit_id", "ts", "latency_ms", "status", "outcome", "model", "provider",
                "cost_usd", "error_category", "fallback_reason", "source", "data")
 _PG_TYPES = ("text", "text", "text", "text", "float8", "float8", "text", "text", "text", "text", "float8", "text",
              "text", "text", "json")
-_INSERT_CHUNK = 1000
+_SQLITE_IN_CHUNK = 900  # bound parameters per statement stay well under SQLite's limit
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+    """Compact JSON in pydantic-core (Rust), ~4x json.dumps on the ingest hot path; unknown types as str."""
+    return pydantic_core.to_json(value, serialize_unknown=True).decode()
 
 
 def _insert_events(session: Session, rows: list[tuple[Any, ...]], sqlite: bool) -> set[str]:
-    """Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING id: the ids that were new (the hot path, so raw SQL
-    without per-row ORM type processing; values are already in the column formats SQLAlchemy would write)."""
+    """Insert the rows that are new; returns their ids (the hot path: raw SQL without per-row ORM type processing,
+    values already in the column formats SQLAlchemy would write)."""
     conn = session.connection()
-    new: set[str] = set()
     if not sqlite:  # PostgreSQL: the batch as ONE json parameter, unpacked server-side by json_to_recordset
         docs = [dict(zip(_EVENT_COLS, row)) for row in rows]
         for d in docs:
@@ -198,25 +238,24 @@ def _insert_events(session: Session, rows: list[tuple[Any, ...]], sqlite: bool) 
         sql = (f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)}) "
                f"SELECT {', '.join('to_timestamp(u.ts)' if c == 'ts' else f'u.{c}' for c in _EVENT_COLS)} "
                f"FROM json_to_recordset(%s::json) AS u({spec}) ON CONFLICT (id) DO NOTHING RETURNING id")
-        new.update(r[0] for r in conn.exec_driver_sql(sql, (_json(docs),)))
-        return new
-    # SQLite: the same single-JSON-parameter shape through json_each (JSON1 is built into SQLite >= 3.38)
-    docs = [dict(zip(_EVENT_COLS, row)) for row in rows]
-    cols = ", ".join("json(value->'data')" if c == "data" else f"value->>'{c}'" for c in _EVENT_COLS)
-    sql = (f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)}) SELECT {cols} FROM json_each(?) WHERE true "
-           "ON CONFLICT (id) DO NOTHING RETURNING id")
-    new.update(r[0] for r in conn.exec_driver_sql(sql, (_json(docs),)))
-    return new
+        return {r[0] for r in conn.exec_driver_sql(sql, (_json(docs),))}
+    # SQLite: writers are serialised (BEGIN IMMEDIATE), so "which ids exist" then executemany of the others is
+    # exact; executemany binds plain tuples in C, 3-4x cheaper than unpacking one JSON parameter with json_each.
+    ids = [r[0] for r in rows]
+    existing: set[str] = set()
+    for i in range(0, len(ids), _SQLITE_IN_CHUNK):
+        chunk = ids[i:i + _SQLITE_IN_CHUNK]
+        existing.update(r[0] for r in conn.exec_driver_sql(
+            f"SELECT id FROM telemetry_events WHERE id IN ({', '.join('?' * len(chunk))})", tuple(chunk)))
+    fresh = [r for r in rows if r[0] not in existing]
+    if fresh:
+        conn.exec_driver_sql(f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)}) "
+                             f"VALUES ({', '.join('?' * len(_EVENT_COLS))})", fresh)
+    return {r[0] for r in fresh}
 
 
-def _merge_rollups(session: Session, events: list[dict[str, Any]]) -> None:
-    """Fold events into minute and hour rollups under row locks (no lost update between concurrent batches)."""
-    by_uc: dict[str, list[dict[str, Any]]] = {}
-    for ev in events:
-        by_uc.setdefault(ev["use_case"], []).append(ev)
-    partials: dict[tuple[int, int, str, str], dict[str, Any]] = {}
-    for uc, evs in by_uc.items():
-        partials.update(rollup.fold(evs, current_baseline(session, uc)))
+def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], dict[str, Any]]) -> None:
+    """Add rollup partials into the minute, hour and day rows under row locks (no lost update between batches)."""
     keys = sorted(partials)
     empty_rows = [{"grain": g, "bucket": _dt(b), "use_case": uc, "release": rel, "count": 0, "errors": 0,
                    "fallbacks": 0, "latency_n": 0, "latency_sum_ms": 0.0, "cost_usd": 0.0, "cost_sq": 0.0,
@@ -263,7 +302,7 @@ def record_feedback(session: Session, actor: Actor, fb: FeedbackIn) -> tuple[int
     if use_case is None and fb.request_id:
         use_case = session.scalar(select(TelemetryEvent.use_case).where(TelemetryEvent.id == fb.request_id))
     if use_case:
-        _discover(session, actor, {use_case})
+        _discover_one(session, actor, use_case)
     row = {"id": fb.id, "request_id": fb.request_id, "use_case": use_case or "", "rating": fb.rating,
            "comment": fb.comment or "", "time_saved_s": fb.time_saved_s, "unit_id": fb.unit_id,
            "ts": _dt(fb.ts) if fb.ts else utcnow(), "received_at": utcnow()}

@@ -39,6 +39,7 @@ COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17
 @router.post("/v1/traces", tags=["telemetry"], summary="OTLP/HTTP trace export (protobuf or JSON)")
 async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> Response:
     """Ingest GenAI spans; malformed or truncated bodies get 400; spans later than the lateness are rejected."""
+    await run_in_threadpool(session.commit)  # end the auth read: decoding and folding hold no database lock
     body = await request.body()
     ctype = request.headers.get("content-type")
     try:
