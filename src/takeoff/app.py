@@ -43,6 +43,11 @@ def _has(module: str) -> bool:
         return False
 
 
+def serve_app() -> ASGIGuard:
+    """The app of one `takeoff serve --workers N` process (uvicorn's factory; settings from the environment)."""
+    return create_app()
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
                start_worker: bool | None = None) -> ASGIGuard:
     """Build the ASGI app for the given settings (tests pass their own engine and no worker)."""

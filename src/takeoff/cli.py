@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
 import shutil
 import sys
@@ -73,13 +74,23 @@ def migrate() -> None:
     typer.echo(f"database at the latest schema ({engine.dialect.name})")
 
 
-def _serve(host: str, port: int, settings, engine, factory) -> None:  # type: ignore[no-untyped-def]
+def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
     from takeoff.app import create_app
 
-    asgi = create_app(settings, engine=engine)
-    uvicorn.run(asgi, host=host, port=port, log_level="info", access_log=False)
+    if workers == 1:
+        uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info", access_log=False)
+        return
+    # Several processes on one socket (the GIL caps one process near one core): each builds the app from the
+    # environment; migrations and the first admin are done above, once. Prometheus samples are shared on disk.
+    prom = Path(settings.data_dir) / "prometheus"
+    shutil.rmtree(prom, ignore_errors=True)
+    prom.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
+    engine.dispose()
+    uvicorn.run("takeoff.app:serve_app", factory=True, workers=workers, host=host, port=port, log_level="info",
+                access_log=False)
 
 
 def _first_admin(settings, factory) -> str | None:  # type: ignore[no-untyped-def]
@@ -92,14 +103,17 @@ def _first_admin(settings, factory) -> str | None:  # type: ignore[no-untyped-de
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080) -> None:
+          port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080,
+          workers: Annotated[int, typer.Option(help="Server processes (each with its embedded job worker); "
+                                                    "about one per core for heavy ingestion.", min=1, max=64)] = 1
+          ) -> None:
     """Run the server (API, OTLP, web UI) with an embedded job worker; migrations applied at start."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings, engine, factory = _open_db()
     generated = _first_admin(settings, factory)
     if generated:
         typer.echo(f"created user 'admin' with password: {generated}  (shown once; change it or set TAKEOFF_ADMIN_PASSWORD)")
-    _serve(host, port, settings, engine, factory)
+    _serve(host, port, settings, engine, factory, workers)
 
 
 @app.command()

@@ -1,9 +1,11 @@
 """Liveness, readiness and Prometheus metrics endpoints."""
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
 from takeoff import migrate
@@ -44,4 +46,8 @@ def metrics(request: Request) -> Response:
         depth = jobs.queue_depth(s)
     for status in ("queued", "running", "done", "failed"):
         JOBS.labels(status).set(depth.get(status, 0))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # `serve --workers N`: sum every worker process's samples
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -120,8 +120,9 @@ def fold(events: Iterable[Mapping[str, Any]], baseline: Mapping[str, Any] | None
 
 
 def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: int, specs: Mapping[str, Any]) -> None:
+    # The ingest hot path (once per event): locals and direct lookups instead of helper calls.
     agg["count"] += 1
-    status = ev.get("status") or "ok"
+    status = ev.get("status")
     if status == "error":
         agg["errors"] += 1
     elif status == "fallback":
@@ -130,43 +131,74 @@ def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: in
     if lat is not None:
         agg["latency_n"] += 1
         agg["latency_sum_ms"] += float(lat)
-        _add_counts(agg["latency"], str(histogram.bucket_index(lat)))
-    if ev.get("cost_usd"):
-        cost = float(ev["cost_usd"])
+        hist = agg["latency"]
+        b = str(histogram.bucket_index(lat))
+        hist[b] = hist.get(b, 0) + 1
+    cost = ev.get("cost_usd")
+    if cost:
+        cost = float(cost)
         agg["cost_usd"] += cost
         agg["cost_sq"] += cost * cost
-    tokens = ev.get("tokens") or {}
-    for kind, col in zip(TOKEN_KINDS, TOKEN_COLUMNS):
-        if tokens.get(kind):
-            agg[col] += int(tokens[kind])
-    agg["first_ts"] = ts if agg["first_ts"] is None else min(agg["first_ts"], ts)
-    agg["last_ts"] = ts if agg["last_ts"] is None else max(agg["last_ts"], ts)
-    if ev.get("outcome"):
-        _add_counts(agg["outcomes"], ev["outcome"])
-    if ev.get("error_category"):
-        _add_counts(agg["error_categories"], ev["error_category"])
-    for name, value in (ev.get("scores") or {}).items():
-        s = agg["scores"].setdefault(name, [0, 0.0, 0.0])
-        s[0] += 1
-        s[1] += float(value)
-        s[2] += float(value) * float(value)
-    for name, value in (ev.get("features") or {}).items():
+    tokens = ev.get("tokens")
+    if tokens:
+        for kind, n in tokens.items():
+            col = _TOKEN_COLUMN.get(kind)
+            if col is not None and n:
+                agg[col] += int(n)
+    first = agg["first_ts"]
+    if first is None:
+        agg["first_ts"] = agg["last_ts"] = ts
+    elif ts < first:
+        agg["first_ts"] = ts
+    elif ts > agg["last_ts"]:
+        agg["last_ts"] = ts
+    outcome = ev.get("outcome")
+    if outcome:
+        d = agg["outcomes"]
+        d[outcome] = d.get(outcome, 0) + 1
+    category = ev.get("error_category")
+    if category:
+        d = agg["error_categories"]
+        d[category] = d.get(category, 0) + 1
+    scores = ev.get("scores")
+    if scores:
+        into = agg["scores"]
+        for name, value in scores.items():
+            v = float(value)
+            sc = into.get(name)
+            if sc is None:
+                into[name] = [1, v, v * v]
+            else:
+                sc[0] += 1
+                sc[1] += v
+                sc[2] += v * v
+    features = ev.get("features")
+    if features:
+        _fold_features(agg["features"], features, base_id, specs)
+    unit = ev.get("unit_id")
+    if unit:
+        agg["_units"].add(unit_hash(unit))
+
+
+def _fold_features(into: dict[str, Any], features: Mapping[str, Any], base_id: int, specs: Mapping[str, Any]) -> None:
+    for name, value in features.items():
         spec = specs.get(name)
         binned = _bin_feature(spec, value)
         if binned is None:
             continue
         kind, where = binned
         if kind == "numeric":
-            entry = agg["features"].setdefault(name, {"b": base_id, "c": [0] * (len(spec["edges"]) + 1)})  # type: ignore[index]
+            entry = into.setdefault(name, {"b": base_id, "c": [0] * (len(spec["edges"]) + 1)})  # type: ignore[index]
             entry["c"][where] += 1
         else:
-            entry = agg["features"].setdefault(name, {"b": base_id, "c": {}})
+            entry = into.setdefault(name, {"b": base_id, "c": {}})
             if not isinstance(entry["c"], dict):
                 continue  # a numeric baseline feature sent as text: not binnable, not a reason to fail
             counts = entry["c"]
             _add_counts(counts, where if where in counts or len(counts) < MAX_CATEGORIES else OTHER)
-    if ev.get("unit_id"):
-        agg["_units"].add(unit_hash(ev["unit_id"]))
+
+
+_TOKEN_COLUMN = dict(zip(TOKEN_KINDS, TOKEN_COLUMNS))
 
 
 def _merge_dict(a: Mapping[str, int], b: Mapping[str, int], cap: int | None = None) -> dict[str, int]:
