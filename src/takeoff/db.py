@@ -96,6 +96,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
+def read_session(engine: Engine) -> Session:
+    """A session for reads only: on SQLite its transaction is a deferred WAL snapshot that takes no write lock
+    (see the begin listener in make_engine); elsewhere an ordinary session. Never write through it."""
+    return Session(engine.execution_options(takeoff_read_only=True), expire_on_commit=False)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """A session factory that keeps loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)

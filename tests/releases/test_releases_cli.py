@@ -113,3 +113,39 @@ def test_rollback_in_one_command(takeoff, env, factory):
     assert "now serves support-reply:1" in r.output
     r = takeoff("release", "rollback", "support-reply")
     assert r.exit_code == 2 and "nothing to roll back" in r.output
+
+
+def test_export_with_cases_reproduces_the_eval_set_hash(takeoff, env, factory, tmp_path, client, users):
+    make_use_case(factory, min_rate=0.8)
+    env.model()
+    src = tmp_path / "golden.jsonl"
+    rows = cases(30)
+    rows[3]["metadata"] = {"source": "ticket 4411", "lang": "fr"}
+    rows[4]["expected"] = None
+    src.write_bytes(jsonl(rows))
+    assert takeoff("evalset", "import", "golden", str(src)).exit_code == 0
+    r = takeoff("release", "create", "-f", _bundle(tmp_path, 0))
+    release_id = r.output.strip().splitlines()[-1]
+    out = tmp_path / "out" / "cases.jsonl"
+    out.parent.mkdir()
+    r = takeoff("release", "export", release_id, "--format", "json", "--cases-out", str(out))
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["create_request"]["eval_set"] == {"name": "golden", "version": 1}
+    assert len(out.read_text().splitlines()) == 30
+    # the exported cases, imported elsewhere, are the same content: same version hash
+    r = takeoff("evalset", "import", "golden-copy", str(out))
+    assert r.exit_code == 0, r.output
+    h = users.headers("ai_engineer")
+    original = client.get("/api/v1/evalsets/golden/versions/1", headers=h).json()["content_hash"]
+    copy = client.get("/api/v1/evalsets/golden-copy/versions/1", headers=h).json()["content_hash"]
+    assert original == copy
+    resp = client.get("/api/v1/evalsets/golden/versions/1/cases.jsonl", headers=h)
+    assert resp.status_code == 200 and resp.headers["x-content-hash"] == original
+    assert json.loads(resp.text.splitlines()[3])["metadata"] == {"source": "ticket 4411", "lang": "fr"}
+    # bad input: unknown version is a 404 before any byte is streamed; the CLI exits 2 and writes no file
+    assert client.get("/api/v1/evalsets/golden/versions/9/cases.jsonl", headers=h).status_code == 404
+    missing = tmp_path / "missing.jsonl"
+    r = takeoff("evalset", "export", "golden", "9", "-o", str(missing))
+    assert r.exit_code == 2 and not missing.exists() and not missing.with_name("missing.jsonl.part").exists()
+    assert "error:" in r.output

@@ -61,3 +61,30 @@ def diff(name: str, a: int, b: int) -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(evalset_app, name="evalset")
+
+
+def download(name: str, version: int, out: Path) -> str:
+    """Stream a version's cases to a JSONL file; returns the version's content hash."""
+    from takeoff.commands._http import client
+
+    with client(timeout=600) as c, c.stream("GET", f"/api/v1/evalsets/{name}/versions/{version}/cases.jsonl") as r:
+        if r.status_code >= 400:
+            r.read()
+            try:
+                fail(r.json()["error"]["message"])
+            except (ValueError, KeyError):
+                fail(f"HTTP {r.status_code}")
+        tmp = out.with_name(out.name + ".part")
+        with tmp.open("wb") as fh:
+            for chunk in r.iter_bytes():
+                fh.write(chunk)
+        tmp.replace(out)  # a cut download never leaves a truncated file under the real name
+        return r.headers.get("x-content-hash", "")
+
+
+@evalset_app.command("export")
+def export(name: str, version: int,
+           out: Annotated[Path, typer.Option("-o", "--out", help="JSONL file to write.")]) -> None:
+    """Write a version's cases as JSONL (re-importing the file reproduces its content hash)."""
+    digest = download(name, version, out)
+    typer.echo(f"{name}@{version} -> {out} (sha256 {digest[:12]})")

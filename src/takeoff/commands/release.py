@@ -80,11 +80,22 @@ def show(release_id: str) -> None:
 
 @release_app.command("export")
 def export(release_id: str,
-           format: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml") -> None:
-    """Print the whole bundle, enough to rebuild the release (`release create -f` takes create_request)."""
+           format: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml",
+           cases_out: Annotated[Path | None, typer.Option("--cases-out", help="Also write the eval set version's "
+                                                                         "cases to this JSONL file.")] = None) -> None:
+    """Print the whole bundle, enough to rebuild the release (`release create -f` takes create_request);
+    with --cases-out, the eval cases it was judged on too (import them with `takeoff evalset import`)."""
     if format not in ("yaml", "json"):
         fail("--format must be yaml or json")
     doc = call("GET", f"/api/v1/releases/{release_id}/export")
+    if cases_out is not None:
+        es = (doc.get("create_request") or {}).get("eval_set") or {}
+        if not es.get("name") or not es.get("version"):
+            fail(f"release {release_id} names no eval set version")
+        from takeoff.commands.evalset import download
+
+        digest = download(es["name"], int(es["version"]), cases_out)
+        typer.echo(f"# eval set {es['name']}@{es['version']} cases -> {cases_out} (sha256 {digest[:12]})", err=True)
     typer.echo(json.dumps(doc, indent=2) if format == "json" else yaml.safe_dump(doc, sort_keys=False))
 
 

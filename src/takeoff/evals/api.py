@@ -6,6 +6,7 @@ import tempfile
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from takeoff.deps import DB, Allowed
@@ -75,6 +76,16 @@ def get_version(name: str, version: int, session: DB, actor: Allowed("read"), of
     return {**service.version_view(session, v), "cases": [
         {"id": c.case_id, "input": c.input, "expected": c.expected, "tags": c.tags, "metadata": c.meta}
         for c in cases], "offset": offset}
+
+
+@router.get("/evalsets/{name}/versions/{version}/cases.jsonl")
+def download_cases(name: str, version: int, request: Request, session: DB, actor: Allowed("read")) -> StreamingResponse:
+    """All cases of a version as JSONL (the import format: re-importing it reproduces the content hash), streamed."""
+    v = service.get_version(session, name, version)
+    return StreamingResponse(service.iter_cases_jsonl(request.app.state.engine, v.id),
+                             media_type="application/x-ndjson",
+                             headers={"Content-Disposition": f'attachment; filename="{name}-v{version}.jsonl"',
+                                      "X-Content-Hash": v.content_hash})
 
 
 @router.get("/evalsets/{name}/diff")

@@ -8,19 +8,20 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import json
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
-from takeoff.db import transaction, utcnow
+from takeoff.db import read_session, transaction, utcnow
 from takeoff.errors import Conflict, Invalid, NotFound
 from takeoff.evals import evalset_io
 from takeoff.evals.gates import judge_gate, wilson_interval
@@ -205,6 +206,21 @@ def cases_page(session: Session, v: EvalSetVersion, offset: int = 0, limit: int 
     """A page of a version's cases in file order."""
     return list(session.scalars(select(EvalCase).where(EvalCase.version_id == v.id).order_by(EvalCase.position)
                                 .offset(offset).limit(limit)))
+
+
+def iter_cases_jsonl(engine: Engine, version_id: int, chunk: int = 1000) -> Iterator[bytes]:
+    """A version's cases as JSONL in file order, in the import format (re-importing it gives the same content
+    hash), read in keyset-paginated chunks with a short session each so a 100k-case download holds no lock."""
+    last = -1
+    while True:
+        with read_session(engine) as s:
+            rows = list(s.scalars(select(EvalCase).where(EvalCase.version_id == version_id, EvalCase.position > last)
+                                  .order_by(EvalCase.position).limit(chunk)))
+        if not rows:
+            return
+        last = rows[-1].position
+        yield "".join(json.dumps({"id": c.case_id, "input": c.input, "expected": c.expected, "tags": c.tags,
+                                  "metadata": c.meta}, ensure_ascii=False) + "\n" for c in rows).encode()
 
 
 # --- runs ---------------------------------------------------------------------------------------------------

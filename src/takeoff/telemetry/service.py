@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
-from takeoff.db import utcnow
+from takeoff.db import read_session, utcnow
 from takeoff.errors import Invalid
 from takeoff.telemetry import histogram, rollup
 from takeoff.telemetry.ingest import release_key, timing_errors
@@ -159,7 +159,7 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         known, baselines = _lookups(session, use_cases)
         rows, partials = _prepare(unique, baselines, _pricer(session), source, sqlite)
     else:
-        with Session(session.get_bind().execution_options(takeoff_read_only=True)) as reader:
+        with read_session(session.get_bind()) as reader:
             known, baselines = _lookups(reader, use_cases)
             rows, partials = _prepare(unique, baselines, _pricer(reader), source, sqlite)
     for key in sorted(use_cases - known):  # first write: the write phase starts here
