@@ -4,8 +4,9 @@
 the same database) as the people of each role: intake and scoring, RACI, lifecycle, the model catalog, data
 sources with SLA checks run against a real SQLite file, eval sets, eval runs against the small Python targets of
 `takeoff.demo_targets`, releases through approvals, a canary, telemetry through the events API (history older
-than the API's lateness window goes through the telemetry service), a drift and an incident in the invoice use
-case, feedback, KPI measurements, usage policies, training, ROI assumptions and quarterly reviews.
+than the API's lateness window goes through the telemetry service; sparse pilot traffic reaches back to the start of
+last quarter so the quarterly review compares adoption), a drift and an incident in the invoice use case, feedback,
+KPI measurements, usage policies, training, ROI assumptions, audit findings and quarterly reviews.
 
 Each capability is used only when this build has it (module and route present); a missing one is skipped with a
 printed note, never faked. A failing call prints one note and the step moves on (strict=True raises instead).
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import random
 import sqlite3
 import time
@@ -202,11 +202,13 @@ class Demo:
             self.step("eval sets, releases, eval runs, approvals, production and a canary", self.releases,
                       ("/api/v1/releases", "/api/v1/evalsets/{name}/versions"))
             self.step("alert rules on quality and cost", self.alert_rules, ("/api/v1/monitoring/rules",))
-            self.step("six weeks of traffic, a drift in invoices", self.traffic, ("takeoff.telemetry.service",))
+            self.step("six weeks of traffic, a drift in invoices, and last quarter's pilot traffic", self.traffic,
+                      ("takeoff.telemetry.service",))
             self.step("incidents", self.incidents, ("/api/v1/incidents",))
             self.step("feedback from users", self.feedback, ("/api/v1/feedback",))
             self.step("KPI measurements", self.kpis, ("/api/v1/usecases/{key}/kpis/measurements",))
             self.step("usage policies, training and ROI assumptions", self.adoption, ("takeoff.outcomes.service",))
+            self.step("audit findings", self.findings, ("/api/v1/findings",))
             self.step("quarterly reviews", self.reviews, ("/api/v1/reviews",))
         self.out(f"demo seeded in {time.monotonic() - t0:.1f}s; {len(self.notes)} note(s)")
         return self.notes
@@ -469,7 +471,7 @@ class Demo:
             plans[key] = sorted(events, key=lambda e: e["ts"])
         return plans
 
-    def _ingest_old(self, events: list[dict[str, Any]]) -> None:
+    def _ingest_old(self, events: list[dict[str, Any]], late_s: int | None = None) -> None:
         """History older than the events API's lateness window goes through the telemetry service directly."""
         from takeoff.telemetry import ingest, schemas
         from takeoff.telemetry import service as telemetry
@@ -486,16 +488,47 @@ class Demo:
         for i in range(0, len(rows), 2000):
             with transaction(self.factory) as s:
                 telemetry.ingest_events(s, Actor("erin", ("ai_engineer",), via="system"), rows[i:i + 2000],
-                                        late_s=(WEEKS + 2) * 7 * 86400, source="json")
+                                        late_s=late_s or (WEEKS + 2) * 7 * 86400, source="json")
 
 
     def _post_events(self, events: list[dict[str, Any]]) -> None:
         for i in range(0, len(events), 500):
             self.call("erin", "POST", "/api/v1/events", {"events": events[i:i + 500]})
 
+    def _quarters(self) -> tuple[datetime, datetime]:
+        """The start of this quarter and of the previous one (UTC)."""
+        start = datetime(self.now.year, 3 * ((self.now.month - 1) // 3) + 1, 1, tzinfo=UTC)
+        prev_day = start - timedelta(days=1)
+        return start, datetime(prev_day.year, 3 * ((prev_day.month - 1) // 3) + 1, 1, tzinfo=UTC)
+
+    # Pilot traffic before the six-week window, from the start of last quarter, so the quarterly review compares
+    # adoption across both quarters. Sales call summaries started this quarter: its review says "no data" for the
+    # last one. Sparse (one or two calls a person a weekday) to keep the seeding fast; no release id, as the pilot
+    # ran before takeoff versioned it.
+    HISTORY = {"support-reply": (["agent1", "agent2", "agent3", "agent4"], 1),
+               "invoice-anomaly": (["clerk1", "clerk2"], 2)}
+
+    def _history(self, first_planned: dict[str, float]) -> list[dict[str, Any]]:
+        _, prev_start = self._quarters()
+        events: list[dict[str, Any]] = []
+        for key, (units, per_day) in self.HISTORY.items():
+            until = datetime.fromtimestamp(first_planned.get(key, self.now.timestamp()), UTC) - timedelta(days=1)
+            d, n = prev_start.date(), 0
+            while d < until.date():
+                if d.weekday() < 5:
+                    for u in units:
+                        for _ in range(per_day):
+                            ts = datetime(d.year, d.month, d.day, 8, tzinfo=UTC) + timedelta(minutes=self.rng.randint(0, 540))
+                            events.append(self._event(key, 200_000 + n, ts, u, None))
+                            n += 1
+                d += timedelta(days=1)
+        return events
+
     def traffic(self) -> None:
         plans = self._plan()
         api_from = self.now - timedelta(hours=self.settings.late_event_seconds / 3600 - 1)
+        history = self._history({k: v[0]["ts"] for k, v in plans.items() if v})
+        self._ingest_old(history, late_s=int((self.now - self._quarters()[1]).total_seconds()) + 86400)
         for key, events in plans.items():
             self.request_ids[key] = [e["id"] for e in events]
             if key == "invoice-anomaly" and self.has_route("/api/v1/monitoring/usecases/{key}/baseline"):
@@ -503,8 +536,8 @@ class Demo:
                 continue
             self._ingest_old([e for e in events if datetime.fromtimestamp(e["ts"], UTC) < api_from])
             self._post_events([e for e in events if datetime.fromtimestamp(e["ts"], UTC) >= api_from])
-        total = sum(len(v) for v in plans.values())
-        self.out(f"    {total} events")
+        total = sum(len(v) for v in plans.values()) + len(history)
+        self.out(f"    {total} events, {len(history)} of them pilot traffic since the start of last quarter")
 
     def _invoice_with_drift(self, events: list[dict[str, Any]], api_from: datetime) -> None:
         """Baseline on the first weeks, reference on the following days, then an hour of drifted invoices."""
@@ -588,9 +621,17 @@ class Demo:
                                 "false positive rate": ("ratio", 0.3, 0.26), "missed anomaly rate": ("ratio", 0.06, 0.07)},
             "sales-call-summary": {"CRM notes time": ("min", 15.0, 6.0), "summary accuracy": ("score", 3.6, 4.1)},
         }
+        _, prev_start = self._quarters()
+        window = self.now.date() - timedelta(days=7 * WEEKS)
         for key, kpis in series.items():
             body = []
-            for name, (unit, start, end) in kpis.items():
+            for i, (name, (unit, start, end)) in enumerate(kpis.items()):
+                if i == 0:  # the north star's monthly readings during last quarter's pilot, near its baseline
+                    for days in (14, 42, 70):
+                        on = prev_start.date() + timedelta(days=days)
+                        if on < window:
+                            body.append({"kpi": name, "unit": unit, "measured_on": on.isoformat(),
+                                         "value": round(start + self.rng.uniform(-0.04, 0.04) * abs(end - start), 3)})
                 for w in range(WEEKS, -1, -1):
                     frac = (WEEKS - w) / WEEKS
                     value = start + (end - start) * frac + self.rng.uniform(-0.03, 0.03) * abs(end - start)
@@ -647,6 +688,34 @@ class Demo:
                                        "horizon_months": 12}}
         for key, body in rois.items():
             self.call("frank" if key == "invoice-anomaly" else "olivia", "PUT", f"/api/v1/usecases/{key}/roi", body)
+
+    def findings(self) -> None:
+        """Audit findings through the API: recorded by risk and security partners, worked on and closed by owners."""
+        _, prev_start = self._quarters()
+        today = self.now.date()
+        old = self.call("sam", "POST", "/api/v1/findings",
+                        {"use_case": "support-reply", "title": "Usage policy not linked from the agent console",
+                         "severity": "low", "source": "readiness_review", "control_id": "TK-USE-01",
+                         "found_on": min(today, prev_start.date() + timedelta(days=20)).isoformat(),
+                         "description": "Agents could not find the red flags list while drafting."})
+        self.call("olivia", "POST", f"/api/v1/findings/{old['id']}/close",
+                  {"resolution": "Policy linked from the reply drafting panel; covered in frontline training.",
+                   "closed_at": max(self.now - timedelta(days=10),
+                                    datetime.fromisoformat(old["found_on"]).replace(tzinfo=UTC)).isoformat()})
+        self.call("rita", "POST", "/api/v1/findings",
+                  {"use_case": "invoice-anomaly", "title": "Vendor bank-detail changes bypass the four-eyes check",
+                   "severity": "high", "source": "internal_audit", "control_id": "TK-DATA-02", "owner": "dana",
+                   "found_on": (today - timedelta(days=50)).isoformat(),
+                   "due_on": (today + timedelta(days=30)).isoformat(),
+                   "description": "The anomaly model reads vendor master data that AP clerks can edit without review."})
+        crit = self.call("rita", "POST", "/api/v1/findings",
+                         {"use_case": "credit-decision", "title": "Automated declines lack human review and reason codes",
+                          "severity": "critical", "source": "external_audit", "control_id": "TK-HO-01",
+                          "found_on": (today - timedelta(days=5)).isoformat(),
+                          "due_on": (today + timedelta(days=60)).isoformat(),
+                          "description": "EU AI Act high risk: every adverse decision needs a person and its reasons."})
+        self.call("frank", "PATCH", f"/api/v1/findings/{crit['id']}", {"status": "in_progress"})
+        self.out("    3 findings: one closed on support-reply, open on invoice-anomaly and (critical) credit-decision")
 
     def reviews(self) -> None:
         this_q = f"{self.now.year}-Q{(self.now.month - 1) // 3 + 1}"

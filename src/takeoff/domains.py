@@ -1,6 +1,6 @@
 """The domain folders in floor order; each may provide models.py, api.py, web.py and jobs.py."""
 DOMAINS = ("auth", "audit", "jobs", "portfolio", "governance", "catalog", "evals", "releases", "telemetry",
-           "monitoring", "incidents", "data", "outcomes", "readiness", "reports")
+           "monitoring", "incidents", "findings", "data", "outcomes", "readiness", "reports")
 
 
 def optional(module: str, attr: str | None = None):  # type: ignore[no-untyped-def]

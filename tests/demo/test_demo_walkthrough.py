@@ -45,6 +45,19 @@ def test_demo_fills_every_capability(factory, settings, app, monkeypatch):
         assert outcomes.roi(s, "support-reply")["result"]["payback_months"] != "never"
         assert any(w["incidents"] for w in outcomes.weekly_scorecard(s, "invoice-anomaly", weeks=1)["weeks"])
         assert len(outcomes.list_reviews(s)) == 2
+        # audit findings recorded through the API feed the review and the verdict; adoption spans both quarters
+        assert any("open critical audit finding" in r for r in credit["verdict"]["reasons"])
+        latest = outcomes.review_view(s, outcomes.list_reviews(s)[0])
+        snap = {x["use_case"]: x for x in latest["snapshot"]}
+        assert snap["support-reply"]["adoption_trend"] is not None and snap["invoice-anomaly"]["adoption_trend"] is not None
+        assert snap["sales-call-summary"]["adoption_note"] == f"no data for {outcomes.previous_quarter(latest['quarter'])}"
+        gov = {a["use_case"]: a["reasons"] for a in latest["actions"] if a["action"] == "revisit_governance"}
+        assert any("audit finding: Automated declines lack human review" in r for r in gov["credit-decision"])
+    findings = c.get("/findings/fragment/usecase/invoice-anomaly")
+    assert findings.status_code == 200 and "Vendor bank-detail changes" in findings.text
+    quarterly = c.get("/reports/quarterly").text
+    assert "data-chart='adoption'" in quarterly and "data-chart='score-value'" in quarterly
+    assert c.get("/reports/readiness").text.count("data-chart='readiness-usecase'") == len(USE_CASES)
 
 
 @pytest.fixture
@@ -78,6 +91,7 @@ def test_browser_walks_every_page_of_the_demo(factory, settings, live_server, ow
     page.wait_for_url(f"{live_server}/")
     paths = [path for _, path in NAV] + [f"/usecases/{u['key']}" for u in USE_CASES] + [f"/outcomes/{u['key']}" for u in USE_CASES]
     paths += [f"/readiness/{u['key']}" for u in USE_CASES]
+    paths += ["/reports/readiness", "/reports/quarterly", "/reports/scorecard", "/reports/inventory"]
     walked = []
     for path in paths:
         resp = page.goto(f"{live_server}{path}")
@@ -97,4 +111,11 @@ def test_browser_walks_every_page_of_the_demo(factory, settings, live_server, ow
     page.click("#feedback-widget button[type=submit]")
     page.wait_for_selector("text=feedback is recorded")
     assert page.locator("#readiness .readiness").get_attribute("data-verdict") == "ready"
+    # record an audit finding through the section's form (htmx swaps the section)
+    page.click("#findings summary")
+    page.fill("#record-finding input[name=title]", "Browser finding: reply templates lack an owner")
+    page.select_option("#record-finding select[name=severity]", "low")
+    page.click("#record-finding button[type=submit]")
+    page.wait_for_selector("text=Recorded finding")
+    assert page.locator("#findings tr[data-status=open]").count() == 1
     assert not failures, failures

@@ -101,3 +101,14 @@ def test_bad_inputs_raise_value_error():
         c.evaluate("nope")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         c.verdict([])
+
+
+def test_open_critical_audit_finding_blocks_the_verdict():
+    items = c.evaluate(ready())
+    v = c.verdict(items, ["Declines are not reviewed by a person"])
+    assert not v.ready and "open critical audit finding: Declines are not reviewed by a person" in v.reasons
+    assert c.verdict(items, []).ready
+    unknown = c.verdict(items, c.Missing("takeoff.findings.service.open_critical"))
+    assert unknown.ready and any("audit findings unknown" in r for r in unknown.reasons)
+    with pytest.raises(ValueError):
+        c.verdict(items, "a title")  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, str] = {
     "access.approve": "approve access to sensitive fields",
     "outcome.write": "record KPI measurements, costs, usage policies and training",
     "review.write": "record quarterly review decisions",
+    "finding.write": "record, update and close audit findings",
 }
 
 _ALL = frozenset(PERMISSIONS)
@@ -52,9 +53,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "admin": _ALL,
     "business_owner": _BASE
     | {"usecase.write", "usecase.transition", "usecase.score", "release.approve", "release.rollback",
-       "incident.write", "outcome.write", "review.write", "governance.write"},
+       "incident.write", "outcome.write", "review.write", "governance.write", "finding.write"},
     "product_owner": _BASE
-    | {"usecase.write", "usecase.transition", "usecase.score", "release.approve", "incident.write", "outcome.write"},
+    | {"usecase.write", "usecase.transition", "usecase.score", "release.approve", "incident.write", "outcome.write",
+       "finding.write"},
     "data_owner": _BASE | {"datasource.write", "datasource.check", "access.approve", "usecase.score"},
     "ai_engineer": _BASE
     | {"evalset.write", "eval.run", "release.create", "release.promote", "release.rollback", "monitor.write",
@@ -64,9 +66,10 @@ MATRIX: dict[str, frozenset[str]] = {
        "datasource.check"},
     "risk_partner": _BASE
     | {"audit.read", "risk.classify", "risk.override", "policy.write", "governance.write", "release.approve",
-       "usecase.score", "incident.write", "review.write"},
+       "usecase.score", "incident.write", "review.write", "finding.write"},
     "security_partner": _BASE
-    | {"audit.read", "risk.classify", "release.approve", "catalog.write", "incident.write", "access.approve"},
+    | {"audit.read", "risk.classify", "release.approve", "catalog.write", "incident.write", "access.approve",
+       "finding.write"},
     "viewer": frozenset({"read", "token.self"}),
 }
 

@@ -32,8 +32,9 @@ class UseCaseFacts:
     priority_score: float  # 0-100, from the latest re-score
     guardrail_breaches: int = 0  # guardrail metrics breached this quarter
     incidents: int = 0  # incidents opened this quarter
-    audit_findings: int = 0  # open audit findings
+    audit_findings: int = 0  # audit findings open at some time in the quarter
     adoption_trend: float | None = None  # relative change in active users vs last quarter (0.15 = +15 %)
+    finding_titles: tuple[str, ...] = ()  # those findings' titles (with severity), shown as reasons
 
     def __post_init__(self) -> None:
         if not isinstance(self.use_case, str) or not self.use_case.strip():
@@ -47,6 +48,11 @@ class UseCaseFacts:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} of {self.use_case!r} must be a whole number >= 0, got {v!r}")
+        titles = self.finding_titles
+        if not isinstance(titles, tuple) or any(not isinstance(x, str) or not x.strip() for x in titles):
+            raise ValueError(f"finding_titles of {self.use_case!r} must be a tuple of non-empty titles")
+        if len(titles) > self.audit_findings:
+            raise ValueError(f"{self.use_case!r} lists {len(titles)} finding title(s) for {self.audit_findings} finding(s)")
         t = self.adoption_trend
         if t is not None and (not isinstance(t, Real) or isinstance(t, bool) or not math.isfinite(float(t)) or t < -1):
             raise ValueError(f"adoption_trend of {self.use_case!r} must be a change ratio >= -1 (e.g. 0.15), got {t!r}")
@@ -87,7 +93,8 @@ def _for_one(f: UseCaseFacts) -> list[Action]:
     if f.incidents:
         gov.append(f"{f.incidents} incident(s) this quarter: review controls, approvals and oversight they slipped past")
     if f.audit_findings:
-        gov.append(f"{f.audit_findings} open audit finding(s): update the controls they point at")
+        gov.append(f"{f.audit_findings} audit finding(s) open during the quarter: update the controls they point at")
+        gov.extend(f"audit finding: {t}" for t in f.finding_titles)
     if gov:
         out.append(Action(f.use_case, "revisit_governance", gov))
 

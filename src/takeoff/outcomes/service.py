@@ -494,6 +494,29 @@ def previous_quarter(quarter: str) -> str:
     return quarter_of((start - timedelta(days=1)).date())
 
 
+def _finding_label(f: dict[str, Any]) -> str:
+    extra = [f["severity"]] + ([f"control {f['control_id']}"] if f.get("control_id") else [])
+    extra += ["new this quarter"] if f.get("new") else []
+    extra += [f["status"].replace("_", " ")]
+    return f"{f['title']} ({', '.join(extra)})"
+
+
+def _north_star(session: Session, uc: UseCase, prev_start: datetime, end: datetime, start: datetime) -> dict[str, Any] | None:
+    """The north-star KPI's measurements over last quarter and this one, and each quarter's average."""
+    defs = [d for d in kpi_defs(uc) if d["role"] == "north_star"]
+    if not defs:
+        return None
+    d = defs[0]
+    pts = [(m.measured_on, m.value) for m in measurements(session, uc.key, d["name"])
+           if prev_start.date() <= m.measured_on < end.date()]
+    this = [v for day, v in pts if day >= start.date()]
+    last = [v for day, v in pts if day < start.date()]
+    return {"name": d["name"], "unit": d.get("unit"), "direction": d.get("direction"), "target": d.get("target"),
+            "points": [[day.isoformat(), v] for day, v in pts],
+            "this_quarter": round(sum(this) / len(this), 4) if this else None,
+            "last_quarter": round(sum(last) / len(last), 4) if last else None}
+
+
 def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dict[str, Any]:
     start, end = quarter_bounds(quarter)
     hist = portfolio.history(session, uc)
@@ -511,20 +534,40 @@ def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dic
                     rules.kpi_status(d["direction"], m.value, d["target"]) == "off_target":
                 breaches += 1
     inc = _incidents(session, uc.key, start, end)
+    findings_fn = capability("takeoff.findings.service", "for_period")
+    findings = findings_fn(session, uc.key, start, end) if findings_fn else None
     stats_fn = capability("takeoff.telemetry.service", "window_stats")
-    trend = None
+    ps, _ = quarter_bounds(prev_q)
+    trend = a_now = a_prev = None
+    adoption_note = missing_note("takeoff.telemetry.service", "window_stats")
     if stats_fn is not None:
-        ps, _ = quarter_bounds(prev_q)
         clip = min(end, utcnow())
         span = clip - start
+        # The same stretch of both quarters (day 1 to today), so a quarter in progress compares like with like.
         a_now = stats_fn(session, uc.key, None, start, clip).active_units if span.total_seconds() > 0 else 0
-        a_prev = stats_fn(session, uc.key, None, ps, ps + span).active_units if span.total_seconds() > 0 else 0
+        # Quarters differ in length: the previous window never runs into this quarter.
+        a_prev = stats_fn(session, uc.key, None, ps, min(ps + span, start)).active_units if span.total_seconds() > 0 else 0
         trend = rules.change(a_now, a_prev) if a_prev else None
+        if not a_prev and not a_now:
+            adoption_note = f"no data for {prev_q} or {quarter}"
+        elif not a_prev:
+            adoption_note = f"no data for {prev_q}"
+        else:
+            adoption_note = ""
     return {"use_case": uc.key, "name": uc.name, "status": uc.status,
             "priority": cur["priority"] if cur else None, "last_quarter_priority": prev["priority"] if prev else None,
             "value": cur["value"] if cur else None, "feasibility": cur["feasibility"] if cur else None,
-            "risk": cur["risk"] if cur else None, "guardrail_breaches": breaches,
-            "incidents": None if inc is None else len(inc), "adoption_trend": trend}
+            "risk": cur["risk"] if cur else None,
+            "last_quarter_value": prev["value"] if prev else None,
+            "last_quarter_feasibility": prev["feasibility"] if prev else None,
+            "last_quarter_risk": prev["risk"] if prev else None,
+            "guardrail_breaches": breaches,
+            "incidents": None if inc is None else len(inc),
+            "audit_findings": None if findings is None else len(findings),
+            "findings": [_finding_label(f) for f in findings or []],
+            "active_users": a_now, "last_quarter_active_users": a_prev,
+            "adoption_trend": trend, "adoption_note": adoption_note,
+            "north_star": _north_star(session, uc, ps, end, start)}
 
 
 def start_review(session: Session, actor: Actor, quarter: str | None = None) -> QuarterlyReview:
@@ -534,7 +577,9 @@ def start_review(session: Session, actor: Actor, quarter: str | None = None) -> 
     quarter_bounds(quarter)
     if session.scalar(select(QuarterlyReview.id).where(QuarterlyReview.quarter == quarter)) is not None:
         raise Conflict(f"the {quarter} review already exists")
-    notes: list[str] = ["audit findings are not tracked as records in this build; counted as 0"]
+    notes: list[str] = []
+    if capability("takeoff.findings.service", "for_period") is None:
+        notes.append(missing_note("takeoff.findings.service", "for_period") + " (audit findings counted as 0)")
     if capability("takeoff.incidents.service", "list_incidents") is None:
         notes.append(missing_note("takeoff.incidents.service", "list_incidents") + " (incidents counted as 0)")
     snapshot, facts = [], []
@@ -548,7 +593,8 @@ def start_review(session: Session, actor: Actor, quarter: str | None = None) -> 
             continue
         facts.append(review_rules.UseCaseFacts(uc.key, uc.status, float(f["priority"] or 0.0),
                                                guardrail_breaches=f["guardrail_breaches"], incidents=f["incidents"] or 0,
-                                               audit_findings=0, adoption_trend=f["adoption_trend"]))
+                                               audit_findings=f["audit_findings"] or 0,
+                                               adoption_trend=f["adoption_trend"], finding_titles=tuple(f["findings"])))
     actions = [{"use_case": a.use_case, "action": a.action, "reasons": a.reasons}
                for a in review_rules.suggest_actions(facts)]
     row = QuarterlyReview(quarter=quarter, snapshot=snapshot, actions=actions, notes=notes, created_by=actor.username)

@@ -118,6 +118,7 @@ class ReadinessEvidence:
     fallbacks: Fallbacks
     mandatory: frozenset[str] | None = None  # items the tier's policy makes mandatory (None: defaults)
     links: Mapping[str, str] = field(default_factory=dict)
+    critical_findings: Sequence[str] | Missing = ()  # titles of open critical audit findings
 
 
 @dataclass(frozen=True)
@@ -305,21 +306,29 @@ class Verdict:
     reasons: list[str]
 
 
-def verdict(items: Sequence[ItemResult]) -> Verdict:
-    """Ready to scale when most items pass and no mandatory item of the tier fails or lacks evidence."""
+def verdict(items: Sequence[ItemResult], critical_findings: Sequence[str] | Missing = ()) -> Verdict:
+    """Ready to scale when most items pass, no mandatory item of the tier fails or lacks evidence, and no critical
+    audit finding is open (an auditor has named something that must be fixed before the use case grows)."""
     if not items or any(not isinstance(i, ItemResult) for i in items):
         raise ValueError("verdict needs the list of ItemResult from evaluate()")
+    findings = [] if isinstance(critical_findings, Missing) else list(critical_findings)
+    if isinstance(critical_findings, (str, bytes)) or any(not isinstance(t, str) for t in findings):
+        raise ValueError("critical_findings must be a list of finding titles")
     passed = sum(1 for i in items if i.status == "pass")
     reasons = []
     blocking = [i for i in items if i.mandatory and i.status != "pass"]
     for i in blocking:
         reasons.append(f"mandatory item {i.title} is {'failing' if i.status == 'fail' else 'without evidence'}")
+    for t in findings:
+        reasons.append(f"open critical audit finding: {t}")
     most = passed * 2 > len(items)
     if not most:
         reasons.append(f"only {passed} of {len(items)} items pass; most must")
-    ready = most and not blocking
+    ready = most and not blocking and not findings
     if ready:
         reasons.append(f"{passed} of {len(items)} items pass and every mandatory item passes")
+        if isinstance(critical_findings, Missing):
+            reasons.append(f"audit findings unknown ({critical_findings.capability} capability missing)")
     return Verdict(ready, "ready to scale" if ready else "not ready", passed, len(items), reasons)
 
 

@@ -149,19 +149,25 @@ def gather(session: Session, uc: UseCase, cache: Cache | None = None, now: datet
              "evaluation": f"/releases/{rel_id}" if rel_id else f"/usecases/{key}",
              "monitoring": "/monitoring", "security": "/audit", "change_management": f"/outcomes#{key}",
              "fallbacks": f"/usecases/{key}#telemetry"}
+    critical_fn = capability("takeoff.findings.service", "open_critical")
+    critical = critical_fn(session, key) if critical_fn else _missing("takeoff.findings.service", "open_critical")
     return checks.ReadinessEvidence(use_case=key, risk_tier=uc.risk_tier, now=now, data_quality=data,
                                     ownership=ownership, evaluation=evaluation, monitoring=monitoring,
                                     security=_security(session, cache), change_management=change, fallbacks=fallbacks,
-                                    mandatory=_mandatory(session, uc.risk_tier), links=links)
+                                    mandatory=_mandatory(session, uc.risk_tier), links=links,
+                                    critical_findings=critical)
 
 
 def diagnose(session: Session, key: str, cache: Cache | None = None, now: datetime | None = None) -> dict[str, Any]:
     """The seven items with status, reason, evidence link, pilot gap and mandatory flag, plus the verdict."""
     uc = portfolio.get(session, key)
-    items = checks.evaluate(gather(session, uc, cache, now))
-    v = checks.verdict(items)
+    ev = gather(session, uc, cache, now)
+    items = checks.evaluate(ev)
+    v = checks.verdict(items, ev.critical_findings)
+    critical = None if isinstance(ev.critical_findings, Missing) else list(ev.critical_findings)
     return {"use_case": uc.key, "name": uc.name, "risk_tier": uc.risk_tier, "status": uc.status,
-            "items": [asdict(i) for i in items], "verdict": asdict(v), "open_gaps": checks.gaps(items)}
+            "items": [asdict(i) for i in items], "verdict": asdict(v), "open_gaps": checks.gaps(items),
+            "critical_findings": critical}
 
 
 def portfolio_view(session: Session, now: datetime | None = None) -> dict[str, Any]:

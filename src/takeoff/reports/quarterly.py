@@ -1,4 +1,5 @@
-"""Quarterly review report: snapshot, re-scores beside last quarter's, suggested actions, decisions, comparison."""
+"""Quarterly review report: snapshot, re-scores beside last quarter's, adoption and north-star KPI over the two
+quarters (as inline SVG charts in the HTML), suggested actions, decisions, and the comparison with the last review."""
 from __future__ import annotations
 
 import html
@@ -8,16 +9,87 @@ from sqlalchemy.orm import Session
 
 from takeoff.db import utcnow
 from takeoff.outcomes import service
-from takeoff.reports import html_page, html_table, md_table
+from takeoff.reports import _charts, html_page, html_table, md_table
 
 TITLE = "Quarterly review"
-SNAP_H = ["Use case", "Status", "Priority", "Last quarter", "Guardrail breaches", "Incidents", "Adoption trend",
-          "Previous review"]
+SNAP_H = ["Use case", "Status", "Priority", "Last quarter", "Guardrail breaches", "Incidents", "Audit findings",
+          "Adoption trend", "Previous review"]
 ACT_H = ["Use case", "Suggested action", "Reasons", "Decision"]
+DIMENSIONS = (("value", "Value"), ("feasibility", "Feasibility"), ("risk", "Risk"))
 
 
-def _trend(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:+.0f} %"
+def _trend(s: dict[str, Any]) -> str:
+    x = s.get("adoption_trend")
+    if x is not None:
+        return f"{x * 100:+.0f} %"
+    return s.get("adoption_note") or "-"
+
+
+def _findings(s: dict[str, Any]) -> str:
+    if "audit_findings" not in s:
+        return "-"  # a review taken before findings were recorded
+    if s["audit_findings"] is None:
+        return "no evidence"
+    return str(s["audit_findings"]) + (": " + "; ".join(s.get("findings") or []) if s.get("findings") else "")
+
+
+def score_charts(snapshot: list[dict[str, Any]], quarter: str, previous: str) -> str:
+    """Value, feasibility and risk (1-5) and priority (0-100), last quarter beside this quarter, per use case."""
+    scored = [s for s in snapshot if s.get("value") is not None or s.get("last_quarter_value") is not None]
+    if not scored:
+        return f"<p class='nodata'>No use case was scored in {html.escape(previous)} or {html.escape(quarter)}.</p>"
+    names = [s["name"] for s in scored]
+    out = []
+    for key, label in DIMENSIONS:
+        out.append(_charts.grouped_bars(names, [
+            _charts.Series(previous, [s.get(f"last_quarter_{key}") for s in scored], _charts.GREY),
+            _charts.Series(quarter, [s.get(key) for s in scored], _charts.BLUE)],
+            f"{label}: {previous} vs {quarter}", name=f"score-{key}", max_value=5))
+    out.append(_charts.grouped_bars(names, [
+        _charts.Series(previous, [s.get("last_quarter_priority") for s in scored], _charts.GREY),
+        _charts.Series(quarter, [s.get("priority") for s in scored], _charts.BLUE)],
+        f"Priority: {previous} vs {quarter}", name="score-priority", max_value=100))
+    return "<div class='charts'>" + "".join(out) + "</div>"
+
+
+def adoption_chart(snapshot: list[dict[str, Any]], quarter: str, previous: str) -> str:
+    """Active users in the same stretch of last quarter and this one; a quarter without traffic says so."""
+    rows = [s for s in snapshot if "active_users" in s]
+    if not rows:
+        return "<p class='nodata'>Adoption was not part of this review's snapshot.</p>"
+
+    def val(x: int | None) -> int | None:
+        return x if x else None  # no active user in a quarter is "no data", not a figure
+
+    chart = _charts.grouped_bars([s["name"] for s in rows], [
+        _charts.Series(previous, [val(s.get("last_quarter_active_users")) for s in rows], _charts.GREY),
+        _charts.Series(quarter, [val(s.get("active_users")) for s in rows], _charts.BLUE)],
+        f"Active users: {previous} vs {quarter} (same days of each quarter)", name="adoption")
+    notes = [f"{s['name']}: {s['adoption_note']}" for s in rows if s.get("adoption_note")]
+    return chart + "".join(f"<p class='nodata'><small>{html.escape(n)}</small></p>" for n in notes)
+
+
+def kpi_charts(snapshot: list[dict[str, Any]], quarter: str, previous: str) -> str:
+    """Each use case's north-star KPI measurements over the two quarters, with its target line."""
+    out = []
+    for s in snapshot:
+        ns = s.get("north_star")
+        if not ns:
+            continue
+        if not ns["points"]:
+            out.append(f"<p class='nodata'>{html.escape(s['name'])}: no {html.escape(ns['name'])} measurements in "
+                       f"{html.escape(previous)} or {html.escape(quarter)}.</p>")
+            continue
+        avg = lambda v: "no data" if v is None else _charts.fmt(v)  # noqa: E731
+        title = (f"{s['name']}: {ns['name']} ({ns['unit']}); average {previous} {avg(ns['last_quarter'])}, "
+                 f"{quarter} {avg(ns['this_quarter'])}")
+        out.append(_charts.bars([p[0] for p in ns["points"]], [p[1] for p in ns["points"]], title,
+                                name="north-star", tick=lambda d: d[5:], target=ns.get("target"), unit=ns["unit"] or ""))
+    notes = "".join(x for x in out if x.startswith("<p"))
+    figures = "".join(x for x in out if not x.startswith("<p"))
+    if not out:
+        return "<p class='nodata'>No use case has a north-star KPI.</p>"
+    return notes + (f"<div class='charts'>{figures}</div>" if figures else "")
 
 
 def render(session: Session, fmt: str, quarter: str | None = None, **params: Any) -> str:
@@ -34,6 +106,7 @@ def render(session: Session, fmt: str, quarter: str | None = None, **params: Any
         text = "No quarterly review has been started yet."
         return f"# {TITLE}\n\n{text}\n" if fmt == "md" else html_page(TITLE, f"<h1>{TITLE}</h1><p>{text}</p>")
     v = service.review_view(session, rev)
+    prev_q = service.previous_quarter(v["quarter"])
     snap = []
     for s in v["snapshot"]:
         c = v["compare"].get(s["use_case"])
@@ -41,7 +114,7 @@ def render(session: Session, fmt: str, quarter: str | None = None, **params: Any
         snap.append([s["name"], s["status"], s["priority"] if s["priority"] is not None else "not scored",
                      s["last_quarter_priority"] if s["last_quarter_priority"] is not None else "-",
                      s["guardrail_breaches"], s["incidents"] if s["incidents"] is not None else "no evidence",
-                     _trend(s["adoption_trend"]), prev])
+                     _findings(s), _trend(s), prev])
     acts = []
     for a in v["actions"]:
         d = v["decisions"].get(a["use_case"])
@@ -56,5 +129,9 @@ def render(session: Session, fmt: str, quarter: str | None = None, **params: Any
                           "## Suggested actions and decisions", "", md_table(ACT_H, acts), ""])
     body = (f"<h1>{TITLE} {html.escape(v['quarter'])}</h1><p>{html.escape(head)}</p><h2>Snapshot and re-scoring</h2>"
             + html_table(SNAP_H, snap) + "".join(f"<p><small>{html.escape(n)}</small></p>" for n in v["notes"])
+            + f"<h2>Scores: {html.escape(prev_q)} vs {html.escape(v['quarter'])}</h2>"
+            + score_charts(v["snapshot"], v["quarter"], prev_q)
+            + "<h2>Adoption</h2>" + adoption_chart(v["snapshot"], v["quarter"], prev_q)
+            + "<h2>North-star KPI trend</h2>" + kpi_charts(v["snapshot"], v["quarter"], prev_q)
             + "<h2>Suggested actions and decisions</h2>" + html_table(ACT_H, acts))
     return html_page(f"{TITLE} {v['quarter']}", body)

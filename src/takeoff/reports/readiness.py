@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.db import utcnow
 from takeoff.readiness import checks, service
-from takeoff.reports import html_page, html_table, md_table
+from takeoff.reports import _charts, html_page, html_table, md_table
 
 TITLE = "Production readiness"
 LABEL = {"pass": "pass", "fail": "FAIL", "no_evidence": "no evidence"}
@@ -17,6 +17,26 @@ LABEL = {"pass": "pass", "fail": "FAIL", "no_evidence": "no evidence"}
 def _rows(d: dict[str, Any]) -> list[list[object]]:
     return [[i["title"] + (" (mandatory)" if i["mandatory"] else ""), LABEL[i["status"]], i["reason"], i["gap"]]
             for i in d["items"]]
+
+
+def _titles() -> list[str]:
+    return [checks.TITLES[i] for i in checks.ITEMS]
+
+
+def matrix_chart(views: list[dict[str, Any]], title: str, name: str = "readiness-matrix") -> str:
+    """Use cases × the seven items, each cell pass / fail / no evidence; the verdict beside the use case's name."""
+    cells = [[i["status"] for i in d["items"]] for d in views]
+    return _charts.status_matrix([d["name"] for d in views], _titles(), cells, title, name=name, labels=LABEL,
+                                 notes=[d["verdict"]["label"] for d in views])
+
+
+def summary_chart(views: list[dict[str, Any]]) -> str:
+    """Per item, how many use cases pass, fail or have no evidence."""
+    count = {st: [sum(1 for d in views if d["items"][k]["status"] == st) for k in range(len(checks.ITEMS))]
+             for st in LABEL}
+    series = [_charts.Series(LABEL[st], count[st], _charts.STATUS_COLOURS[st]) for st in LABEL]
+    return _charts.stacked_bars(_titles(), series, f"Use cases per item and status ({len(views)} use case(s))",
+                                name="readiness-summary")
 
 
 def render(session: Session, fmt: str, use_case: str | None = None, **params: Any) -> str:
@@ -45,8 +65,13 @@ def render(session: Session, fmt: str, use_case: str | None = None, **params: An
         return "\n".join(parts)
     body = f"<h1>{TITLE}</h1><p>Generated {stamp}. {ready} of {len(views)} use case(s) ready to scale.</p>"
     if views:
-        body += html_table(summary_h, summary)
+        body += (matrix_chart(views, "Readiness: use cases × the seven items") + summary_chart(views)
+                 + html_table(summary_h, summary))
     for d in views:
         body += (f"<h2>{html.escape(d['name'])} ({html.escape(d['use_case'])}): {html.escape(d['verdict']['label'])}</h2>"
-                 f"<p>{html.escape('; '.join(d['verdict']['reasons']))}</p>" + html_table(headers, _rows(d)))
+                 + matrix_chart([d], f"{d['name']}: {d['verdict']['passed']} of {d['verdict']['total']} items pass",
+                                name="readiness-usecase")
+                 + f"<p>{html.escape('; '.join(d['verdict']['reasons']))}</p>" + html_table(headers, _rows(d)))
+    if not views:
+        body += "<p>No use cases.</p>"
     return html_page(TITLE, body)

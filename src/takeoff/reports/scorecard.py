@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from takeoff.db import utcnow
 from takeoff.outcomes import service
 from takeoff.portfolio import service as portfolio
-from takeoff.reports import html_page, html_table, md_table
+from takeoff.reports import _charts, html_page, html_table, md_table
 
 TITLE = "Weekly adoption scorecard"
 WEEK_H = ["Week of", "Active users", "Repeat users", "AI calls", "Time saved (h)", "Feedback", "Avg rating",
@@ -18,23 +18,6 @@ WEEK_H = ["Week of", "Active users", "Repeat users", "AI calls", "Time saved (h)
 
 def _v(x: Any) -> str:
     return "no data" if x is None else (f"{x:,.2f}" if isinstance(x, float) else str(x))
-
-
-def svg_bars(labels: list[str], values: list[float | None], title: str) -> str:
-    """A small inline SVG bar chart, so the printable HTML carries its chart without JavaScript."""
-    w, h, pad = 520, 140, 20
-    vals = [v or 0.0 for v in values]
-    top = max(vals) if vals and max(vals) > 0 else 1.0
-    bw = (w - 2 * pad) / max(1, len(vals))
-    bars = []
-    for i, (lab, v) in enumerate(zip(labels, vals)):
-        bh = (h - 2 * pad) * v / top
-        x = pad + i * bw
-        bars.append(f"<rect x='{x + 2:.1f}' y='{h - pad - bh:.1f}' width='{bw - 4:.1f}' height='{bh:.1f}' fill='#1565c0'>"
-                    f"<title>{html.escape(lab)}: {v:g}</title></rect>"
-                    f"<text x='{x + bw / 2:.1f}' y='{h - 5}' font-size='9' text-anchor='middle'>{html.escape(lab[5:])}</text>")
-    return (f"<figure><svg role='img' aria-label='{html.escape(title)}' width='{w}' height='{h}' "
-            f"viewBox='0 0 {w} {h}'>{''.join(bars)}</svg><figcaption>{html.escape(title)} (max {top:g})</figcaption></figure>")
 
 
 def _week_rows(card: dict[str, Any]) -> list[list[object]]:
@@ -55,8 +38,10 @@ def _north_star_chart(session: Session, key: str) -> str:
     if not kpis or not kpis[0]["measurements"]:
         return ""
     ms = kpis[0]["measurements"]
-    return svg_bars([m["measured_on"] for m in ms], [m["value"] for m in ms],
-                    f"{kpis[0]['name']} ({kpis[0]['unit']}), target {kpis[0].get('target')}")
+    k = kpis[0]
+    return _charts.bars([m["measured_on"] for m in ms], [m["value"] for m in ms],
+                        f"{k['name']} ({k['unit']}), target {k.get('target')}", name="north-star",
+                        tick=lambda d: d[5:], target=k.get("target"), unit=k["unit"])
 
 
 def _roi_line(session: Session, key: str) -> str:
@@ -100,8 +85,8 @@ def render(session: Session, fmt: str, use_case: str | None = None, weeks: str |
                    "Red flags: " + ("; ".join(policy["red_flags"]) or "none"),
                    "Trust vs verify: " + policy["trust_vs_verify"], ""]
         body += (f"<h2>{html.escape(uc.name)} ({html.escape(uc.key)})</h2>"
-                 + svg_bars([w["week"] for w in card["weeks"]], [w["active_users"] for w in card["weeks"]],
-                            "active users per week")
+                 + _charts.bars([w["week"] for w in card["weeks"]], [w["active_users"] for w in card["weeks"]],
+                                "active users per week", name="active-users", tick=lambda d: d[5:])
                  + html_table(WEEK_H, _week_rows(card))
                  + f"<p>Active users trained: {html.escape(share)} ({card['trained_people']} people).</p>"
                  + "".join(f"<p><small>{html.escape(x)}</small></p>" for x in card["notes"])

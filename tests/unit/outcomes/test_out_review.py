@@ -24,7 +24,7 @@ def test_quarterly_review_suggests_each_kind_of_action_with_reasons():
     # most urgent first
     assert [a.action for a in actions] == ["fix_guardrail", "revisit_governance", "retire", "scale", "keep"]
     gov = next(a for a in actions if a.action == "revisit_governance")
-    assert any("1 incident" in r for r in gov.reasons) and any("2 open audit finding" in r for r in gov.reasons)
+    assert any("1 incident" in r for r in gov.reasons) and any("2 audit finding(s) open during the quarter" in r for r in gov.reasons)
     retire = next(a for a in actions if a.action == "retire")
     assert any("priority 12.0 < 20" in r for r in retire.reasons)
     keep = next(a for a in actions if a.action == "keep")

@@ -1,0 +1,83 @@
+"""The audit findings section of the use-case page: listed, recorded, worked on and closed through its forms."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from fastapi.testclient import TestClient
+
+
+def _login(app, username: str) -> TestClient:  # type: ignore[no-untyped-def]
+    c = TestClient(app)
+    c.get("/login")
+    r = c.post("/login", data={"username": username, "password": "password123",
+                               "csrf_token": c.cookies.get("takeoff_login_csrf"), "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return c
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m
+    return m.group(1)
+
+
+def test_section_records_works_on_and_closes(app, client, admin, users, usecase):
+    users.create("risk_partner", username="rita")
+    web = _login(app, "rita")
+    page = web.get(f"/usecases/{usecase}")
+    assert page.status_code == 200 and f'hx-get="/findings/fragment/usecase/{usecase}"' in page.text
+    frag = web.get(f"/findings/fragment/usecase/{usecase}")
+    assert frag.status_code == 200 and "No audit findings recorded" in frag.text and 'id="record-finding"' in frag.text
+    assert "TK-HO-01" in frag.text  # the control library feeds the form
+    csrf = _csrf(frag.text)
+    form = {"csrf_token": csrf, "title": "Declines not reviewed", "severity": "high", "source": "external_audit",
+            "control_id": "TK-HO-01", "owner": "", "found_on": str(date.today()), "due_on": "", "description": "x"}
+    r = web.post(f"/findings/fragment/usecase/{usecase}", data=form)
+    assert r.status_code == 200 and "Recorded finding" in r.text and "Declines not reviewed" in r.text
+    fid = client.get("/api/v1/findings", headers=admin).json()[0]["id"]
+
+    bad = {**form, "title": "Future", "found_on": str(date.today() + timedelta(days=5))}
+    r = web.post(f"/findings/fragment/usecase/{usecase}", data=bad)
+    assert "in the future" in r.text and 'value="Future"' in r.text  # the form keeps what was typed
+    r = web.post(f"/findings/fragment/usecase/{usecase}", data={**form, "due_on": "soon"})
+    assert "due on must be a date" in r.text
+    assert len(client.get("/api/v1/findings", headers=admin).json()) == 1
+
+    r = web.post(f"/findings/fragment/usecase/{usecase}/{fid}/status", data={"csrf_token": csrf, "status": "in_progress"})
+    assert "is now in progress" in r.text
+    r = web.post(f"/findings/fragment/usecase/{usecase}/{fid}/close", data={"csrf_token": csrf, "resolution": ""})
+    assert "needs a resolution" in r.text
+    r = web.post(f"/findings/fragment/usecase/{usecase}/{fid}/close", data={"csrf_token": csrf, "resolution": "fixed"})
+    assert "Closed finding" in r.text and "Resolution: fixed" in r.text
+    assert client.get(f"/api/v1/findings/{fid}", headers=admin).json()["status"] == "closed"
+    assert web.post(f"/findings/fragment/usecase/{usecase}/{fid}/close",
+                    data={"resolution": "x"}).status_code == 403  # no CSRF token
+
+
+def test_viewer_sees_findings_without_forms_and_cannot_post(app, client, admin, users, usecase):
+    client.post("/api/v1/findings", json={"use_case": usecase, "title": "Stale model card", "severity": "low"},
+                headers=admin)
+    users.create("viewer", username="vera")
+    web = _login(app, "vera")
+    frag = web.get(f"/findings/fragment/usecase/{usecase}")
+    assert frag.status_code == 200 and "Stale model card" in frag.text
+    assert 'id="record-finding"' not in frag.text and "Close</button>" not in frag.text
+    csrf = _csrf(web.get(f"/usecases/{usecase}").text)
+    r = web.post(f"/findings/fragment/usecase/{usecase}", data={"csrf_token": csrf, "title": "x", "severity": "low"})
+    assert r.status_code == 403 and "finding.write" in r.text
+    assert len(client.get("/api/v1/findings", headers=admin).json()) == 1
+
+
+def test_a_finding_of_another_use_case_is_not_found_here(app, client, admin, users, usecase):
+    from .conftest import make_use_case
+
+    make_use_case(client, admin, key="other-case")
+    f = client.post("/api/v1/findings", json={"use_case": "other-case", "title": "t", "severity": "low"},
+                    headers=admin).json()
+    users.create("admin", username="webadmin")
+    web = _login(app, "webadmin")
+    csrf = _csrf(web.get(f"/findings/fragment/usecase/{usecase}").text)
+    r = web.post(f"/findings/fragment/usecase/{usecase}/{f['id']}/close", data={"csrf_token": csrf, "resolution": "x"})
+    assert r.status_code == 404
+    assert client.get(f"/api/v1/findings/{f['id']}", headers=admin).json()["status"] == "open"
