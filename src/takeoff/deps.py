@@ -1,8 +1,8 @@
 """FastAPI dependencies shared by every router: the request's session and its authenticated actor."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from takeoff.actor import Actor
 from takeoff.auth import service as auth
 from takeoff.errors import Unauthorized
+from takeoff.governance import decisions
 
 SESSION_COOKIE = "takeoff_session"
 
@@ -66,3 +67,31 @@ def require(permission: str) -> Callable[[Actor], Actor]:
 def Allowed(permission: str) -> type[Actor]:  # noqa: N802 - reads as a type in signatures
     """`actor: Allowed("release.create")` in a route signature."""
     return Annotated[Actor, Depends(require(permission))]  # type: ignore[return-value]
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body (already read and cached by FastAPI), or None when it is not JSON."""
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def Decides(decision: str, when: Mapping[str, Iterable[str]] | None = None) -> type[Actor]:  # noqa: N802
+    """`actor: Decides("ship_to_production", when={"to": ["production"]})` in a route signature.
+
+    Always checks the decision's permission; then, when the JSON body matches `when` (any field having one of its
+    values; always when `when` is None), the role the organization's decision rights give the decision.
+    """
+    permission = decisions.permission_of(decision)  # a typo fails at import time, not at request time
+    match = {field: frozenset(values) for field, values in (when or {}).items()}
+
+    def dep(session: DB, actor: CurrentActor, body: Any = Depends(_json_body)) -> Actor:
+        actor.require(permission)
+        if match and not (isinstance(body, dict) and any(body.get(f) in v for f, v in match.items()
+                                                         if isinstance(body.get(f), str))):
+            return actor
+        decisions.check(session, actor, decision)
+        return actor
+
+    return Annotated[Actor, Depends(dep)]  # type: ignore[return-value]

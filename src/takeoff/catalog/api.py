@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from takeoff.catalog import service
 from takeoff.catalog.schemas import ModelIn, PriceIn
-from takeoff.deps import DB, Allowed
+from takeoff.deps import DB, Allowed, Decides
 
 router = APIRouter(tags=["catalog"])
 
@@ -19,7 +19,7 @@ def list_models(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.post("/catalog/models", status_code=201)
-def upsert_model(body: ModelIn, session: DB, actor: Allowed("catalog.write")) -> dict[str, Any]:
+def upsert_model(body: ModelIn, session: DB, actor: Decides("approve_tools")) -> dict[str, Any]:
     """Create or update a catalog entry (a price in the body is added, effective from its date)."""
     entry = service.upsert_model(session, actor, body)
     return service.model_view(session, entry, with_history=True)

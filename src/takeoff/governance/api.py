@@ -55,6 +55,21 @@ def put_raci(key: str, session: DB, actor: Allowed("governance.write"),
     return r
 
 
+@router.get("/usecases/{key}/roles")
+def get_uc_roles(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The seed's seven roles for one use case and the people wearing each."""
+    return {"use_case": key, "roles": service.use_case_roles(session, key)}
+
+
+@router.put("/usecases/{key}/roles")
+def put_uc_roles(key: str, session: DB, actor: Allowed("governance.write"),
+                 body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Assign people to roles for one use case (role → usernames; the roles named are replaced; one business
+    owner and one product owner, which also need usecase.write)."""
+    roles, changed = service.set_use_case_roles(session, actor, key, body)
+    return {"use_case": key, "roles": roles, "changed": changed}
+
+
 @router.get("/governance/roles")
 def roles(session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """The seed's roles and the people assigned to each."""
@@ -72,7 +87,8 @@ def get_org(session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """Operating model, self-check and its suggestion, constraints, platforms and decision rights."""
     v = service.organization_view(service.organization(session))
     return {**v, "suggestion": service.suggestion(v["self_check"]),
-            "decisions": {k: {"label": lab, "permission": perm} for k, (lab, perm) in service.DECISIONS.items()}}
+            "decisions": {k: {"label": lab, "permission": perm, "suggested_role": service.SUGGESTED_DECISION_RIGHTS[k]}
+                          for k, (lab, perm) in service.DECISIONS.items()}}
 
 
 @router.patch("/governance/organization")

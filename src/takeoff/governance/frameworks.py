@@ -2,13 +2,15 @@
 
 Frameworks (NIST AI RMF, ISO/IEC 42001 Annex A, EU AI Act) are data files in the `frameworks/` folder next to
 this module; an admin loads another framework from any path the same way, without a release of takeoff.
+takeoff's controls name the built-in items they serve (`maps_to`); a loaded framework names, per item, the takeoff
+controls that serve it (`takeoff_controls`), so coverage is computed the same way for both.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import yaml
 FRAMEWORKS_DIR = Path(__file__).with_name("frameworks")
 BUILTIN_FRAMEWORK_IDS: tuple[str, ...] = ("nist-ai-rmf-1.0", "iso-iec-42001-2023", "eu-ai-act-2024-1689")
 CONTROLS_FILE = FRAMEWORKS_DIR / "takeoff-controls.yaml"
+CONTROL_ID_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d{2}$"
 
 TIERS: tuple[str, ...] = ("low", "medium", "high")
 EU_CATEGORIES: tuple[str, ...] = ("prohibited", "high_risk", "limited_risk", "minimal_risk")
@@ -64,6 +67,8 @@ FRAMEWORK_SCHEMA: dict[str, Any] = {
                 "kind": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"},
                 "title": _TEXT,
                 "children": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/item"}},
+                "takeoff_controls": {"type": "array", "uniqueItems": True,
+                                     "items": {"type": "string", "pattern": CONTROL_ID_PATTERN}},
             },
         }
     },
@@ -85,7 +90,7 @@ CONTROLS_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["id", "title", "statement", "evidence", "evidence_kind", "applies_to", "maps_to"],
                 "properties": {
-                    "id": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d{2}$"},
+                    "id": {"type": "string", "pattern": CONTROL_ID_PATTERN},
                     "title": _TEXT,
                     "statement": _TEXT,
                     "evidence": {"enum": list(EVIDENCE_MODES)},
@@ -124,6 +129,7 @@ class FrameworkItem:
     title: str
     parent_id: str | None = None
     children: tuple[FrameworkItem, ...] = ()
+    takeoff_controls: tuple[str, ...] = ()  # takeoff control ids that serve this item (loaded frameworks)
 
 
 @dataclass(frozen=True)
@@ -305,6 +311,7 @@ def _build_items(raw: Iterable[Mapping[str, Any]], parent: str | None) -> tuple[
             title=str(r["title"]),
             parent_id=parent,
             children=_build_items(r.get("children", ()), str(r["id"])),
+            takeoff_controls=tuple(r.get("takeoff_controls", ())),
         )
         for r in raw
     )
@@ -318,8 +325,26 @@ def _resolve(name_or_path: str | Path) -> Path:
     return Path(name_or_path)
 
 
-def load_framework(name_or_path: str | Path) -> Framework:
-    """Load and validate a framework YAML, by built-in id (e.g. `nist-ai-rmf-1.0`) or from any file path."""
+def _check_control_refs(data: Mapping[str, Any], node: yaml.Node | None, path: Path,
+                        control_ids: Iterable[str]) -> None:
+    """Every `takeoff_controls` id must name a control of the library; ValueError naming file, line and field."""
+    known = set(control_ids)
+    stack: list[tuple[list[Any], Mapping[str, Any]]] = [(["items", i], it) for i, it in enumerate(data["items"])]
+    stack.reverse()
+    while stack:
+        loc, item = stack.pop()
+        for j, ref in enumerate(item.get("takeoff_controls", ())):
+            if ref not in known:
+                where = [*loc, "takeoff_controls", j]
+                raise ValueError(f"{path}: line {_node_line(node, where)}: field {_field_name(where)}: "
+                                 f"unknown takeoff control {ref!r} (item {item['id']!r})")
+        stack.extend(reversed([([*loc, "children", k], c) for k, c in enumerate(item.get("children", ()))]))
+
+
+def load_framework(name_or_path: str | Path, control_ids: Iterable[str] | None = None) -> Framework:
+    """Load and validate a framework YAML, by built-in id (e.g. `nist-ai-rmf-1.0`) or from any file path.
+
+    With `control_ids` (the control library's ids), every item's `takeoff_controls` must name one of them."""
     if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
         raise ValueError("framework must be a built-in framework id or a path to a YAML file")
     path = _resolve(name_or_path)
@@ -330,6 +355,8 @@ def load_framework(name_or_path: str | Path) -> Framework:
         )
     data, node = _read_yaml(path)
     _validate_schema(data, node, FRAMEWORK_SCHEMA, path)
+    if control_ids is not None:
+        _check_control_refs(data, node, path, control_ids)
     items = _build_items(data["items"], None)
     fw = Framework(
         id=data["id"],
@@ -460,6 +487,31 @@ def validate_control_mappings(
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise ValueError(f"control mappings do not resolve: {shown}{more}")
+
+
+def with_framework_mappings(
+    controls: Iterable[Control], frameworks: Mapping[str, Framework] | Iterable[Framework]
+) -> tuple[Control, ...]:
+    """The controls with each framework's `takeoff_controls` folded into their `maps_to` (ids the library lacks are
+    ignored), so a loaded framework's coverage is computed exactly like a built-in one's."""
+    extra: dict[str, dict[str, list[str]]] = {}
+    for fw in _as_framework_map(frameworks).values():
+        for item in fw.iter_items():
+            for cid in item.takeoff_controls:
+                extra.setdefault(cid, {}).setdefault(fw.id, []).append(item.id)
+    out: list[Control] = []
+    for c in controls:
+        if not isinstance(c, Control):
+            raise ValueError("controls must be Control objects")
+        add = extra.get(c.id)
+        if not add:
+            out.append(c)
+            continue
+        maps = dict(c.maps_to)
+        for fid, ids in add.items():
+            maps[fid] = tuple(dict.fromkeys([*maps.get(fid, ()), *ids]))
+        out.append(replace(c, maps_to=maps))
+    return tuple(out)
 
 
 def controls_for(

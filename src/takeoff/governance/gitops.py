@@ -1,4 +1,5 @@
-"""GitOps: apply YAML documents (UseCase, TierPolicy, Raci, Scores, Organization) idempotently, and export them.
+"""GitOps: apply YAML documents (UseCase, TierPolicy, Raci, UseCaseRoles, Scores, Organization) idempotently, and
+export them.
 
 All documents are validated first; then every change is applied inside one savepoint of the request's
 transaction (rolled back for a dry run), so a refused batch writes nothing. Errors name file, line and field.
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from takeoff.actor import Actor
-from takeoff.errors import AppError, Invalid
+from takeoff.errors import AppError, Forbidden, Invalid
 from takeoff.governance import policy_defaults
 from takeoff.governance import service as gov
 from takeoff.portfolio import service as portfolio
@@ -23,10 +24,11 @@ KINDS: dict[str, str] = {
     "TierPolicy": "policy.write",
     "UseCase": "usecase.write",
     "Raci": "governance.write",
+    "UseCaseRoles": "governance.write",
     "Scores": "usecase.score",
 }
 # Applied in this order so a batch may define a use case and then its RACI and scores.
-ORDER = ("Organization", "TierPolicy", "UseCase", "Raci", "Scores")
+ORDER = ("Organization", "TierPolicy", "UseCase", "Raci", "UseCaseRoles", "Scores")
 MAX_DOCUMENTS = 1000
 
 
@@ -63,7 +65,7 @@ class _Doc:
             return str(b.get("key"))
         if k == "TierPolicy":
             return str(b.get("tier"))
-        if k in ("Raci", "Scores"):
+        if k in ("Raci", "UseCaseRoles", "Scores"):
             return str(b.get("use_case"))
         return "organization"
 
@@ -108,6 +110,8 @@ def _prevalidate(session: Session, actor: Actor, docs: list[_Doc]) -> None:
                 if not isinstance(body.pop("use_case", None), str):
                     raise d.error("use_case (a use case key) is required", "use_case")
                 gov.validate_raci(session, body)
+            elif kind == "UseCaseRoles":
+                _validate_uc_roles(session, d, body)
             elif kind == "Scores":
                 if not isinstance(body.get("use_case"), str):
                     raise d.error("use_case (a use case key) is required", "use_case")
@@ -141,6 +145,26 @@ def _prevalidate(session: Session, actor: Actor, docs: list[_Doc]) -> None:
             if exc.message.startswith(d.file):
                 raise
             raise _from_app_error(d, exc) from None
+
+
+def _validate_uc_roles(session: Session, d: _Doc, body: Mapping[str, Any]) -> None:
+    """A UseCaseRoles document: use_case and roles (the owners live on the UseCase document)."""
+    if not isinstance(body.get("use_case"), str):
+        raise d.error("use_case (a use case key) is required", "use_case")
+    extra = sorted(set(body) - {"use_case", "roles"})
+    if extra:
+        raise d.error("unknown field; a UseCaseRoles document has use_case and roles", extra[0])
+    roles = body.get("roles")
+    if not isinstance(roles, Mapping) or not roles:
+        raise d.error("roles must be a mapping of role → usernames", "roles")
+    for role in roles:
+        if role in gov.OWNER_ROLES:
+            raise d.error(f"set {role} on the UseCase document, not here", f"roles.{role}")
+    try:
+        gov.validate_use_case_roles(session, roles)
+    except Invalid as exc:
+        field = (exc.details[0].get("field") if exc.details else "") or ""
+        raise d.error(exc.message, f"roles.{field}" if field else "roles") from None
 
 
 def _validate_roles(session: Session, roles: Any) -> None:
@@ -187,6 +211,11 @@ def _apply_one(session: Session, actor: Actor, d: _Doc) -> dict[str, Any]:
         before = gov.raci(session, key)
         after, changed = gov.set_raci(session, actor, key, body)
         change.update(action="updated" if changed else "unchanged", diff=_diff(before, after) if changed else {})
+    elif kind == "UseCaseRoles":
+        key = body["use_case"]
+        before = gov.use_case_roles(session, key)
+        after, changed = gov.set_use_case_roles(session, actor, key, body["roles"])
+        change.update(action="updated" if changed else "unchanged", diff=_diff(before, after) if changed else {})
     elif kind == "Scores":
         key = body["use_case"]
         diff: dict[str, list[Any]] = {}
@@ -230,6 +259,8 @@ def apply(session: Session, actor: Actor, documents: Any, *, dry_run: bool) -> d
         for d in ordered:
             try:
                 changes.append(_apply_one(session, actor, d))
+            except Forbidden as exc:  # a refusal stays a refusal (403), located in the file
+                raise Forbidden(f"{d.where(None)}: {exc.message}", code=exc.code, details=exc.details) from None
             except AppError as exc:
                 raise _from_app_error(d, exc) if not exc.message.startswith(d.file) else exc from None
     except BaseException:
@@ -267,6 +298,10 @@ def export(session: Session) -> list[dict[str, Any]]:
         r = gov.raci(session, uc.key)
         if any(r.values()):
             out.append({"kind": "Raci", "use_case": uc.key, **r})
+    for uc in ucs:
+        roles = {r: n for r, n in gov.use_case_roles(session, uc.key).items() if n and r not in gov.OWNER_ROLES}
+        if roles:
+            out.append({"kind": "UseCaseRoles", "use_case": uc.key, "roles": roles})
     for uc in ucs:
         rows = portfolio.scores(session, uc)
         if rows:

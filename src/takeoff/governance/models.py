@@ -1,4 +1,5 @@
-"""Governance tables: organization settings, versioned tier policies, RACI, role assignments, loaded frameworks."""
+"""Governance tables: organization settings, versioned tier policies, RACI, role assignments (organization-wide and
+per use case), loaded frameworks."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -77,4 +78,19 @@ class FrameworkRecord(Base):
     version: Mapped[str] = mapped_column(String(40))
     yaml_text: Mapped[str] = mapped_column(Text)
     loaded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UseCaseRole(Base):
+    """A person wearing one of the seed's roles for one use case (data owner, AI engineer, risk partner, ...).
+
+    The business and product owner of a use case are its own columns (use_cases.business_owner/product_owner)."""
+
+    __tablename__ = "use_case_roles"
+    __table_args__ = (UniqueConstraint("use_case_id", "role", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    use_case_id: Mapped[int] = mapped_column(ForeignKey("use_cases.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

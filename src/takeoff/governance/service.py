@@ -15,8 +15,9 @@ from takeoff.audit import service as audit
 from takeoff.auth.models import User
 from takeoff.auth.permissions import MATRIX
 from takeoff.errors import Conflict, Invalid
-from takeoff.governance import eu_ai_act, frameworks, operating_model, policy_defaults, tiers
-from takeoff.governance.models import FrameworkRecord, Organization, RoleAssignment, TierPolicyVersion, UseCaseRaci
+from takeoff.governance import decisions, eu_ai_act, frameworks, operating_model, policy_defaults, tiers
+from takeoff.governance.models import (FrameworkRecord, Organization, RoleAssignment, TierPolicyVersion, UseCaseRaci,
+                                       UseCaseRole)
 from takeoff.governance.policy_defaults import TierPolicy
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
@@ -27,21 +28,9 @@ SEED_ROLES: tuple[str, ...] = (
     "business_owner", "product_owner", "data_owner", "ai_engineer", "platform_engineer", "risk_partner",
     "security_partner",
 )
-# The seed's decision rights and the permission a role needs to hold each one (enforced by auth.permissions).
-DECISIONS: dict[str, tuple[str, str]] = {
-    "fund_use_cases": ("who funds use cases", "usecase.write"),
-    "approve_tools": ("who approves tools and vendors", "catalog.write"),
-    "set_risk_tier": ("who sets the risk tier", "risk.override"),
-    "ship_to_production": ("who ships to production", "release.promote"),
-    "incident_owner": ("who is on the hook for incidents", "incident.write"),
-}
-DEFAULT_DECISION_RIGHTS: dict[str, str] = {
-    "fund_use_cases": "business_owner",
-    "approve_tools": "platform_engineer",
-    "set_risk_tier": "risk_partner",
-    "ship_to_production": "ai_engineer",
-    "incident_owner": "ai_engineer",
-}
+# The seed's decision rights: decision -> (label, permission a role needs to hold it); enforced by governance.decisions.
+DECISIONS = decisions.DECISIONS
+SUGGESTED_DECISION_RIGHTS = decisions.SUGGESTED_DECISION_RIGHTS
 CONSTRAINT_KEYS: tuple[str, ...] = ("regulations", "privacy", "latency", "budget", "vendor_restrictions")
 PLATFORM_KEYS: tuple[str, ...] = ("experimentation", "deployment", "monitoring", "access_control")
 
@@ -216,6 +205,81 @@ def set_role_assignments(session: Session, actor: Actor, data: Mapping[str, Any]
     return after
 
 
+# --- roles → people, per use case -----------------------------------------------------------------------
+
+# The two roles a use case holds in its own columns, one person each (lifecycle and readiness read them).
+OWNER_ROLES: tuple[str, ...] = ("business_owner", "product_owner")
+
+
+def use_case_roles(session: Session, use_case_key: str) -> dict[str, list[str]]:
+    """The seed's seven roles for one use case, each with its people (owners come from the use case's columns)."""
+    uc = portfolio.get(session, use_case_key)
+    out: dict[str, list[str]] = {r: [] for r in SEED_ROLES}
+    for role in OWNER_ROLES:
+        if getattr(uc, role):
+            out[role] = [getattr(uc, role)]
+    rows = session.scalars(select(UseCaseRole).where(UseCaseRole.use_case_id == uc.id)
+                           .order_by(UseCaseRole.role, UseCaseRole.id))
+    for row in rows:
+        out.setdefault(row.role, []).append(row.username)
+    return out
+
+
+def validate_use_case_roles(session: Session, data: Any) -> dict[str, list[str]]:
+    """Check role → usernames for a use case: the seed's roles only, existing people, one owner per owner role."""
+    if not isinstance(data, Mapping):
+        raise Invalid("use-case roles must be an object of role → list of usernames")
+    out: dict[str, list[str]] = {}
+    for role, names in data.items():
+        if role not in SEED_ROLES:
+            raise Invalid(f"unknown role '{role}'; roles are {', '.join(SEED_ROLES)}",
+                          details=[{"field": str(role), "message": "unknown role"}])
+        if names is None:
+            names = []
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise Invalid(f"{role}: must be a list of usernames", details=[{"field": role, "message": "list"}])
+        names = list(dict.fromkeys(n.strip() for n in names))
+        if role in OWNER_ROLES and len(names) > 1:
+            raise Invalid(f"{role}: a use case has one {role.replace('_', ' ')}; got {len(names)} people",
+                          details=[{"field": role, "message": "one person"}])
+        _check_users(session, names, role)
+        out[role] = names
+    return out
+
+
+def set_use_case_roles(session: Session, actor: Actor, use_case_key: str,
+                       data: Any) -> tuple[dict[str, list[str]], bool]:
+    """Replace the people of each role named in `data` for one use case; returns (all roles, changed).
+
+    Everything is validated before anything is written. Changing the business or product owner also needs
+    usecase.write, as the intake form does."""
+    actor.require("governance.write")
+    uc = portfolio.get(session, use_case_key)
+    new = validate_use_case_roles(session, data)
+    before = use_case_roles(session, use_case_key)
+    owners = {r: (new[r][0] if new[r] else None) for r in OWNER_ROLES if r in new and new[r] != before[r]}
+    if owners:
+        actor.require("usecase.write")
+    if all(before[r] == names for r, names in new.items()):
+        return before, False
+    if owners:
+        portfolio.write_fields(session, actor, uc, "usecase.update", owners)
+    for role, names in new.items():
+        if role in OWNER_ROLES or before[role] == names:
+            continue
+        for row in session.scalars(select(UseCaseRole).where(UseCaseRole.use_case_id == uc.id,
+                                                             UseCaseRole.role == role)).all():
+            session.delete(row)
+        session.flush()
+        session.add_all(UseCaseRole(use_case_id=uc.id, role=role, username=n) for n in names)
+    session.flush()
+    after = use_case_roles(session, use_case_key)
+    audit.record(session, actor, "usecase.roles", "use_case", uc.key, before, after)
+    return after, True
+
+
 # --- organization ---------------------------------------------------------------------------------------
 
 
@@ -223,8 +287,9 @@ def organization(session: Session) -> Organization:
     """The organization settings row (created with defaults on first read)."""
     org = session.get(Organization, 1)
     if org is None:
+        # No decision is assigned until someone saves decision rights: until then the permissions alone decide.
         org = Organization(id=1, name="", operating_model=None, self_check={}, constraints={}, platforms={},
-                           decision_rights=dict(DEFAULT_DECISION_RIGHTS))
+                           decision_rights={})
         session.add(org)
         session.flush()
     return org
@@ -257,6 +322,10 @@ def validate_organization(data: Mapping[str, Any]) -> dict[str, Any]:
     if extra:
         raise Invalid(f"organization: unknown field '{extra[0]}'", details=[{"field": extra[0], "message": "unknown"}])
     out = dict(data)
+    name = out.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        raise Invalid("name: the organization's name is text of at most 200 characters",
+                      details=[{"field": "name", "message": "text, at most 200 characters"}])
     om = out.get("operating_model")
     if om is not None and om not in operating_model.OPERATING_MODELS:
         raise Invalid(f"operating_model must be one of {', '.join(operating_model.OPERATING_MODELS)}; got {om!r}",
@@ -280,22 +349,48 @@ def validate_organization(data: Mapping[str, Any]) -> dict[str, Any]:
         if bad:
             raise Invalid(f"{key}: unknown field '{bad[0]}'; use {', '.join(known)}",
                           details=[{"field": f"{key}.{bad[0]}", "message": "unknown"}])
+        for name, item in val.items():
+            problem = _setting_problem(item)
+            if problem:
+                raise Invalid(f"{key}.{name}: {problem}", details=[{"field": f"{key}.{name}", "message": problem}])
     dr = out.get("decision_rights")
     if dr is not None:
         if not isinstance(dr, Mapping):
             raise Invalid("decision_rights must be an object", details=[{"field": "decision_rights", "message": "object"}])
+        clean: dict[str, str] = {}
         for decision, role in dr.items():
             if decision not in DECISIONS:
                 raise Invalid(f"decision_rights: unknown decision '{decision}'; decisions are {', '.join(DECISIONS)}",
                               details=[{"field": f"decision_rights.{decision}", "message": "unknown decision"}])
-            if role not in MATRIX:
+            if role in (None, ""):
+                continue  # unassigned: the permission alone decides
+            if not isinstance(role, str) or role not in MATRIX:
                 raise Invalid(f"decision_rights.{decision}: unknown role '{role}'",
                               details=[{"field": f"decision_rights.{decision}", "message": "unknown role"}])
             perm = DECISIONS[decision][1]
             if perm not in MATRIX[role]:
                 raise Invalid(f"decision_rights.{decision}: role '{role}' lacks permission '{perm}' that this decision needs",
                               details=[{"field": f"decision_rights.{decision}", "message": f"needs {perm}"}])
+            clean[decision] = role
+        out["decision_rights"] = clean
     return out
+
+
+MAX_SETTING_CHARS = 2000
+
+
+def _setting_problem(value: Any) -> str | None:
+    """Why a constraint or platform value is unacceptable (text, a number, or a list of texts), or None."""
+    if isinstance(value, bool) or value is None:
+        return "must be text, a number or a list of texts"
+    if isinstance(value, (int, float)):
+        return None
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(i, str) for i in items):
+        return "must be text, a number or a list of texts"
+    if sum(len(i) for i in items) > MAX_SETTING_CHARS:
+        return f"at most {MAX_SETTING_CHARS} characters"
+    return None
 
 
 def update_organization(session: Session, actor: Actor, data: Mapping[str, Any]) -> tuple[Organization, bool]:
@@ -339,8 +434,9 @@ def set_risk_factors(session: Session, actor: Actor, key: str, factors: Mapping[
 
 
 def override_tier(session: Session, actor: Actor, key: str, tier: str, justification: str) -> UseCase:
-    """Choose another tier than the suggestion: needs risk.override and a written justification (recorded)."""
-    actor.require("risk.override")
+    """Choose another tier than the suggestion: the set_risk_tier decision (risk.override, and the role the
+    organization gave it) and a written justification (recorded)."""
+    decisions.require(session, actor, "set_risk_tier")
     uc = portfolio.get(session, key)
     suggested = uc.risk_tier_suggested or uc.risk_tier or tier
     try:
@@ -387,15 +483,18 @@ def set_eu_answers(session: Session, actor: Actor, key: str, answers: Mapping[st
 # --- control library ------------------------------------------------------------------------------------
 
 
-def _load_text(text: str) -> frameworks.Framework:
-    """Validate framework YAML text with frameworks.load_framework; errors name the line and field."""
+def _load_text(text: str, check_controls: bool = True) -> frameworks.Framework:
+    """Validate framework YAML text with frameworks.load_framework; errors name the line and field.
+
+    With check_controls, every `takeoff_controls` id must name a control of takeoff's library."""
     if not isinstance(text, str) or not text.strip():
         raise Invalid("framework YAML is empty")
+    ids = [c.id for c in controls()] if check_controls else None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "framework.yaml"
         path.write_text(text, encoding="utf-8")
         try:
-            fw = frameworks.load_framework(path)
+            fw = frameworks.load_framework(path, control_ids=ids)
         except ValueError as exc:
             raise Invalid(str(exc).replace(str(path), "framework.yaml")) from None
     return fw
@@ -406,7 +505,8 @@ def all_frameworks(session: Session) -> dict[str, frameworks.Framework]:
     out = dict(_builtin())
     for row in session.scalars(select(FrameworkRecord).order_by(FrameworkRecord.framework_id)):
         try:
-            out[row.framework_id] = _load_text(row.yaml_text)
+            # A control the library later dropped must not hide the framework: coverage ignores unknown ids.
+            out[row.framework_id] = _load_text(row.yaml_text, check_controls=False)
         except Invalid:
             continue  # validated on load; a later schema change must not break the page
     return out
@@ -463,19 +563,27 @@ def _coverage_view(cov: Mapping[str, frameworks.FrameworkCoverage]) -> dict[str,
                   "uncovered": list(c.uncovered)} for fid, c in cov.items()}
 
 
-def framework_coverage(session: Session) -> dict[str, Any]:
-    """Per framework: how many assessable items takeoff's whole control library covers (built-ins only map)."""
-    fws = _builtin()
-    return _coverage_view(frameworks.coverage(controls(), fws))
+def _mapped(fws: Mapping[str, frameworks.Framework]) -> tuple[frameworks.Control, ...]:
+    """The control library with the loaded frameworks' `takeoff_controls` folded into each control's mapping."""
+    return frameworks.with_framework_mappings(controls(), fws)
 
 
-def use_case_controls(session: Session, uc: UseCase) -> dict[str, Any]:
-    """Controls applying to a use case (by tier and EU category) and their coverage per framework."""
+def framework_coverage(session: Session, fws: Mapping[str, frameworks.Framework] | None = None) -> dict[str, Any]:
+    """Per framework (built-in and loaded): how many assessable items takeoff's whole control library covers."""
+    fws = all_frameworks(session) if fws is None else fws
+    return _coverage_view(frameworks.coverage(_mapped(fws), fws))
+
+
+def use_case_controls(session: Session, uc: UseCase,
+                      fws: Mapping[str, frameworks.Framework] | None = None) -> dict[str, Any]:
+    """Controls applying to a use case (by tier and EU category) and their coverage of every framework, built-in
+    or loaded."""
+    fws = all_frameworks(session) if fws is None else fws
     tier = uc.risk_tier or "low"
     gpai = bool((uc.eu_result or {}).get("gpai"))
     eu = uc.eu_category if uc.eu_category in frameworks.EU_CATEGORIES else None
-    applicable = frameworks.controls_for(tier, eu, gpai=gpai, controls=controls())
-    cov = frameworks.coverage(applicable, _builtin())
+    applicable = frameworks.controls_for(tier, eu, gpai=gpai, controls=_mapped(fws))
+    cov = frameworks.coverage(applicable, fws)
     return {"tier": tier, "eu_category": uc.eu_category,
             "controls": [{"id": c.id, "title": c.title, "evidence": c.evidence, "evidence_kind": c.evidence_kind}
                          for c in applicable],

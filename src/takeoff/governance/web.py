@@ -1,12 +1,14 @@
-"""The governance page: operating model and self-check, decision rights, roles → people, tier policies, controls."""
+"""The governance page: operating model and self-check, organization constraints and platforms, decision rights,
+roles → people, tier policies, controls. Its forms call the same service functions as the API."""
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from takeoff.auth.permissions import MATRIX
 from takeoff.errors import AppError
 from takeoff.governance import operating_model, policy_defaults, service
 from takeoff.portfolio import service as portfolio
@@ -15,7 +17,34 @@ from takeoff.web.render import CurrentPage
 router = APIRouter(include_in_schema=False)
 
 
-def _page(page: Any, error: str | None = None, status: int = 200) -> Response:
+def setting_text(value: Any) -> str:
+    """A constraint or platform value as the form shows it: one item per line."""
+    if value is None:
+        return ""
+    return "\n".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def setting_value(text: str, current: Any) -> Any:
+    """A form's text back as a value: unchanged text keeps the stored value (and its type); one line is text, several
+    lines a list; empty is None (the key is dropped)."""
+    if current is not None and text.strip() == setting_text(current).strip():
+        return current
+    lines = [ln.strip() for ln in text.replace("\r", "").split("\n") if ln.strip()]
+    if not lines:
+        return None
+    return lines[0] if len(lines) == 1 else lines
+
+
+def decision_roles() -> dict[str, list[str]]:
+    """Per decision, the roles that hold its permission (the only ones it may be given)."""
+    return {d: [r for r in MATRIX if perm in MATRIX[r]] for d, (_, perm) in service.DECISIONS.items()}
+
+
+def _split(text: str) -> list[str]:
+    return [x.strip() for x in text.replace("\n", ",").split(",") if x.strip()]
+
+
+def _page(page: Any, error: str | None = None, status: int = 200, typed: dict[str, Any] | None = None) -> Response:
     s = page.session
     org = service.organization_view(service.organization(s))
     try:
@@ -29,18 +58,21 @@ def _page(page: Any, error: str | None = None, status: int = 200) -> Response:
                                  sort_keys=False)
         policies.append({"tier": tier, "version": version, "policy": p, "yaml": as_yaml,
                          "history": service.tier_policy_history(s, tier)})
+    fws = service.all_frameworks(s)
     per_uc = []
     for uc in portfolio.list_use_cases(s):
         if uc.status == "retired":
             continue
-        c = service.use_case_controls(s, uc)
+        c = service.use_case_controls(s, uc, fws)
         per_uc.append({"key": uc.key, "tier": c["tier"], "eu": uc.eu_category, "controls": len(c["controls"]),
                        "coverage": c["coverage"]})
-    fws = service.all_frameworks(s)
     return page.render("governance/index.html", status_code=status, org=org, suggestion=suggestion, error=error,
-                       decisions=service.DECISIONS, roles=service.role_assignments(s), policies=policies,
+                       decisions=service.DECISIONS, suggested=service.SUGGESTED_DECISION_RIGHTS,
+                       decision_roles=decision_roles(), roles=service.role_assignments(s), policies=policies,
                        frameworks=[service.framework_summary(f) for f in fws.values()],
-                       coverage=service.framework_coverage(s), per_uc=per_uc, models=operating_model.OPERATING_MODELS,
+                       coverage=service.framework_coverage(s, fws), per_uc=per_uc,
+                       models=operating_model.OPERATING_MODELS, constraint_keys=service.CONSTRAINT_KEYS,
+                       platform_keys=service.PLATFORM_KEYS, setting_text=setting_text, typed=typed or {},
                        can_write=page.actor.can("governance.write"), can_policy=page.actor.can("policy.write"))
 
 
@@ -91,3 +123,74 @@ def policy_submit(tier: str, page: CurrentPage, csrf_token: Annotated[str, Form(
     except AppError as exc:
         return _page(page, exc.message, exc.status)
     return RedirectResponse("/governance#tier-policies", status_code=303)
+
+
+def _save_organization(page: Any, body: dict[str, Any], anchor: str, typed: dict[str, Any]) -> Response:
+    """Apply one organization change; a refusal re-renders the page with the message and what was typed."""
+    try:
+        with page.session.begin_nested():
+            service.update_organization(page.session, page.actor, body)
+    except AppError as exc:
+        return _page(page, exc.message, exc.status, typed)
+    return RedirectResponse(f"/governance#{anchor}", status_code=303)
+
+
+@router.post("/governance/organization")
+async def organization_submit(request: Request, page: CurrentPage) -> Response:
+    """Save the organization's name, operating model, constraints and platforms (an emptied field is removed)."""
+    form = await request.form()
+    page.check_csrf(str(form.get("csrf_token") or ""))
+    page.require("governance.write")
+    current = service.organization_view(service.organization(page.session))
+    typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "organization"}
+    body: dict[str, Any] = {"name": str(form.get("name") or "").strip(),
+                            "operating_model": str(form.get("operating_model") or "") or None}
+    for group, keys in (("constraints", service.CONSTRAINT_KEYS), ("platforms", service.PLATFORM_KEYS)):
+        values = {}
+        for k in keys:
+            v = setting_value(str(form.get(f"{group}.{k}") or ""), current[group].get(k))
+            if v is not None:
+                values[k] = v
+        body[group] = values
+    return _save_organization(page, body, "organization", typed)
+
+
+@router.post("/governance/decision-rights")
+async def decision_rights_submit(request: Request, page: CurrentPage) -> Response:
+    """Give each decision to a role (or to none: the permission alone decides); enforced from the next request."""
+    form = await request.form()
+    page.check_csrf(str(form.get("csrf_token") or ""))
+    page.require("governance.write")
+    typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "decision-rights"}
+    rights = {d: str(form.get(f"decision.{d}") or "") or None for d in service.DECISIONS}
+    return _save_organization(page, {"decision_rights": rights}, "decision-rights", typed)
+
+
+@router.post("/governance/roles")
+async def roles_submit(request: Request, page: CurrentPage) -> Response:
+    """Assign people to the seed's roles organization-wide (comma-separated usernames per role)."""
+    form = await request.form()
+    page.check_csrf(str(form.get("csrf_token") or ""))
+    page.require("governance.write")
+    typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "roles"}
+    body = {r: _split(str(form.get(f"role.{r}") or "")) for r in service.SEED_ROLES}
+    try:
+        with page.session.begin_nested():
+            service.set_role_assignments(page.session, page.actor, body)
+    except AppError as exc:
+        return _page(page, exc.message, exc.status, typed)
+    return RedirectResponse("/governance#roles", status_code=303)
+
+
+@router.post("/governance/frameworks")
+def framework_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+                     framework: Annotated[str, Form()] = "") -> Response:
+    """Load (or replace) a framework from its YAML; an error names the line and field and stores nothing."""
+    page.check_csrf(csrf_token)
+    page.require("policy.write")
+    try:
+        with page.session.begin_nested():
+            service.load_framework(page.session, page.actor, framework)
+    except AppError as exc:
+        return _page(page, exc.message, exc.status, {"_form": "framework", "framework": framework})
+    return RedirectResponse("/governance#control-library", status_code=303)

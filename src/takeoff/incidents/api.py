@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from takeoff.deps import DB, Allowed
+from takeoff.deps import DB, Allowed, Decides
 from takeoff.incidents import service
 from takeoff.incidents.schemas import EntryIn, IncidentIn, IncidentPatch, ResolveIn
 
@@ -43,7 +43,7 @@ def get_incident(incident_id: int, session: DB, actor: Allowed("read")) -> dict[
 
 @router.patch("/incidents/{incident_id}")
 def update_incident(incident_id: int, body: IncidentPatch, session: DB,
-                    actor: Allowed("incident.write")) -> dict[str, Any]:
+                    actor: Decides("incident_owner")) -> dict[str, Any]:
     """Change severity, linked release, root cause, postmortem, title or start time."""
     return service.view(service.update(session, actor, incident_id, body), detail=True, session=session)
 
@@ -56,6 +56,6 @@ def add_entry(incident_id: int, body: EntryIn, session: DB, actor: Allowed("inci
 
 
 @router.post("/incidents/{incident_id}/resolve")
-def resolve(incident_id: int, body: ResolveIn, session: DB, actor: Allowed("incident.write")) -> dict[str, Any]:
+def resolve(incident_id: int, body: ResolveIn, session: DB, actor: Decides("incident_owner")) -> dict[str, Any]:
     """Resolve with a resolution and root cause category (409 when already resolved)."""
     return service.view(service.resolve(session, actor, incident_id, body), detail=True, session=session)

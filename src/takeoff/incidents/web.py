@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from takeoff.errors import AppError, Invalid
+from takeoff.governance import decisions
 from takeoff.incidents import metrics, service
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
 from takeoff.portfolio import service as portfolio
@@ -98,6 +99,7 @@ def update_form(incident_id: int, page: CurrentPage, csrf_token: Annotated[str, 
     page.check_csrf(csrf_token)
     page.require("incident.write")
     try:
+        decisions.check(page.session, page.actor, "incident_owner")
         patch = IncidentPatch(severity=severity, root_cause_category=root_cause_category or None,
                               release_id=release_id.strip() or None, postmortem=postmortem)
         with page.session.begin_nested():
@@ -116,6 +118,7 @@ def resolve_form(incident_id: int, page: CurrentPage, csrf_token: Annotated[str,
     page.check_csrf(csrf_token)
     page.require("incident.write")
     try:
+        decisions.check(page.session, page.actor, "incident_owner")
         body = ResolveIn(resolution=resolution, root_cause_category=root_cause_category or None)
         with page.session.begin_nested():
             service.resolve(page.session, page.actor, incident_id, body)

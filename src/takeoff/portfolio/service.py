@@ -14,7 +14,7 @@ from takeoff.audit import service as audit
 from takeoff.auth.models import User
 from takeoff.db import utcnow
 from takeoff.errors import Conflict, Invalid, NotFound
-from takeoff.governance import tiers
+from takeoff.governance import decisions, tiers
 from takeoff.portfolio import lifecycle, scoring
 from takeoff.portfolio.models import UseCase, UseCaseScore, UseCaseTransition
 from takeoff.portfolio.schemas import ScaleTargets, ScoreIn, UseCaseIn, UseCasePatch
@@ -133,8 +133,9 @@ def _check_people(session: Session, names: dict[str, str | None]) -> None:
                           details=[{"field": field, "message": f"unknown person '{name}'"}])
 
 
-def _resolve_risk(actor: Actor, uc: UseCaseIn, existing: UseCase | None) -> dict[str, Any]:
-    """Risk columns from intake: the suggestion from factors, or a chosen tier (an override needs its right)."""
+def _resolve_risk(session: Session, actor: Actor, uc: UseCaseIn, existing: UseCase | None) -> dict[str, Any]:
+    """Risk columns from intake: the suggestion from factors, or a chosen tier (an override is the set_risk_tier
+    decision: risk.override and the role the organization gave it)."""
     eu = existing.eu_category if existing is not None else None
     if uc.risk_factors is None:
         out: dict[str, Any] = {"risk_tier": tiers.apply_eu_floor(uc.risk_tier, eu)}  # type: ignore[arg-type]
@@ -156,7 +157,7 @@ def _resolve_risk(actor: Actor, uc: UseCaseIn, existing: UseCase | None) -> dict
             and previous.get("justification") == (uc.risk_justification or "").strip()):
         out.update(risk_tier=chosen)
         return out
-    actor.require("risk.override")
+    decisions.require(session, actor, "set_risk_tier")
     try:
         o = tiers.check_override(suggested, chosen, uc.risk_justification or "", eu_category=eu)
     except ValueError as exc:
@@ -184,7 +185,7 @@ def create(session: Session, actor: Actor, data: Any) -> UseCase:
     _check_people(session, {"business_owner": body.business_owner, "product_owner": body.product_owner})
     if find(session, body.key) is not None:
         raise Conflict(f"use case '{body.key}' already exists", details=[{"field": "key", "message": "duplicate key"}])
-    cols = {**_columns(body), **_resolve_risk(actor, body, None)}
+    cols = {**_columns(body), **_resolve_risk(session, actor, body, None)}
     uc = UseCase(key=body.key, status=lifecycle.PROPOSED, **cols)
     try:
         with session.begin_nested():  # a concurrent request may register the same key between the check and here
@@ -238,7 +239,7 @@ def upsert(session: Session, actor: Actor, data: Any) -> tuple[UseCase, str]:
         return create(session, actor, body), "created"
     if doc_of(uc) == normalize_doc(body.model_dump(mode="json")):
         return uc, "unchanged"
-    fields = {**_columns(body), **_resolve_risk(actor, body, uc)}
+    fields = {**_columns(body), **_resolve_risk(session, actor, body, uc)}
     write_fields(session, actor, uc, "usecase.update", fields)
     return uc, "updated"
 
@@ -289,13 +290,21 @@ def allowed(uc: UseCase) -> list[str]:
                                      paused_from=uc.paused_from if uc.status == lifecycle.PAUSED else None)
 
 
+# Moving a use case into these statuses commits money and people to it: the seed's "what use cases get funded".
+FUNDED_STATUSES: tuple[str, ...] = (lifecycle.PILOT, lifecycle.PRODUCTION)
+
+
 def transition(session: Session, actor: Actor, key: str, to: str, reason: str) -> UseCaseTransition:
-    """Move a use case through its lifecycle, recording who, when and why (409 when not allowed)."""
+    """Move a use case through its lifecycle, recording who, when and why (409 when not allowed).
+
+    Moving into pilot or production is the fund_use_cases decision (the role the organization gave it, if any)."""
     actor.require("usecase.transition")
     uc = get(session, key)
     if to not in lifecycle.STATUSES:
         raise Invalid(f"status must be one of {', '.join(lifecycle.STATUSES)}; got {to!r}",
                       details=[{"field": "to", "message": "unknown status"}])
+    if to in FUNDED_STATUSES:
+        decisions.require(session, actor, "fund_use_cases")
     try:
         t = lifecycle.make_transition(uc.key, uc.status, to, actor=actor.username, reason=reason, at=utcnow(),
                                       has_business_owner=bool(uc.business_owner), eu_category=uc.eu_category,

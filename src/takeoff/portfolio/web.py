@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from takeoff.errors import AppError
-from takeoff.governance import eu_ai_act
+from takeoff.governance import decisions, eu_ai_act
 from takeoff.governance import service as gov
 from takeoff.portfolio import lifecycle, service
 from takeoff.portfolio.schemas import ScoreIn
@@ -108,7 +108,9 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200) ->
         "portfolio/detail.html", eu_questions=eu_questions(), areas=list(eu_ai_act.ANNEX_III_AREAS), status_code=status, uc=uc, view=service.view(uc), error=error,
         transitions=service.transitions(s, uc), scores=service.scores(s, uc),
         aggregate=service.aggregate_view(agg) if agg else None, history=service.history(s, uc),
-        raci=gov.raci(s, key), controls=gov.use_case_controls(s, uc), policy=policy, policy_version=version,
+        raci=gov.raci(s, key), uc_roles=gov.use_case_roles(s, key), owner_roles=gov.OWNER_ROLES,
+        funding_role=decisions.holder(decisions.decision_rights(s), "fund_use_cases"),
+        controls=gov.use_case_controls(s, uc), policy=policy, policy_version=version,
         sections=section_templates(), can=page.actor.can)
 
 
@@ -208,3 +210,13 @@ def raci_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] 
     body = {"responsible": _split(responsible), "accountable": _split(accountable), "consulted": _split(consulted),
             "informed": _split(informed)}
     return _act(page, key, lambda: gov.set_raci(page.session, page.actor, key, body))
+
+
+@router.post("/usecases/{key}/roles")
+async def roles_submit(key: str, request: Request, page: CurrentPage) -> Response:
+    """Name the people wearing each of the seed's roles for this use case (comma-separated usernames)."""
+    form = await request.form()
+    page.check_csrf(str(form.get("csrf_token") or ""))
+    page.require("governance.write")
+    body = {r: _split(str(form.get(r) or "")) for r in gov.SEED_ROLES if r in form}
+    return _act(page, key, lambda: gov.set_use_case_roles(page.session, page.actor, key, body))

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from takeoff.deps import DB, Allowed, CurrentActor
+from takeoff.deps import DB, Allowed, CurrentActor, Decides
 from takeoff.errors import Forbidden
 from takeoff.evals import service as evals
 from takeoff.releases import service
@@ -78,7 +78,8 @@ def attest(release_id: str, body: AttestIn, session: DB, actor: CurrentActor) ->
 
 
 @router.post("/releases/{release_id}/promote")
-def promote(release_id: str, body: PromoteIn, session: DB, actor: Allowed("release.promote")) -> dict[str, Any]:
+def promote(release_id: str, body: PromoteIn, session: DB,
+            actor: Decides("ship_to_production", when={"to": ["production"]})) -> dict[str, Any]:
     """Promote to canary (weight %) or production; 409 names every missing gate, approval or checklist item."""
     rel = service.promote(session, actor, release_id, body.to, body.weight)
     return {**service.view(session, rel), "active": service.active_config(session, rel.use_case_key)}

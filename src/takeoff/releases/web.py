@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takeoff.errors import AppError
 from takeoff.evals import service as evals
+from takeoff.governance import decisions
 from takeoff.releases import service
 from takeoff.web.render import CurrentPage
 
@@ -106,6 +107,8 @@ def promote(release_id: str, page: CurrentPage, to: Annotated[str, Form()] = "",
         if to not in ("canary", "production"):
             raise AppError("choose canary or production")
         w = int(weight) if weight.strip().isdigit() else None
+        if to == "production":
+            decisions.check(page.session, page.actor, "ship_to_production")
         service.promote(page.session, page.actor, release_id, to, w)
 
     return _act(page, release_id, "release.promote", act)
