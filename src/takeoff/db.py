@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -75,6 +77,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: the events' id index stays in memory
+            cur.execute("PRAGMA mmap_size=268435456")
+            if checkpointer is not None:
+                cur.execute("PRAGMA wal_autocheckpoint=0")  # commits never pay for a checkpoint: see below
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -86,10 +92,44 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("takeoff_read_only")
                                  else "BEGIN IMMEDIATE")
 
+        database = engine.url.database
+        checkpointer = _Checkpointer(database) if database and database != ":memory:" else None
+        if checkpointer is not None:
+            checkpointer.start()
+            event.listen(engine, "engine_disposed", lambda _e: checkpointer.stop.set())
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, pool_pre_ping=True, json_serializer=_dumps, **kwargs)
+
+
+class _Checkpointer(threading.Thread):
+    """Copies the SQLite WAL into the database file from a background thread (PASSIVE: never blocks a writer or
+    a reader), instead of SQLite's automatic checkpoint inside whichever commit crosses 1000 pages; that commit
+    paid the copy and an fsync, measured as 40 % of ingest time on long runs. Stops with the engine, or when the
+    file is gone (it opens the file read-write only, never creating one)."""
+
+    def __init__(self, path: str, interval_s: float = 1.0) -> None:
+        super().__init__(daemon=True, name="takeoff-wal-checkpoint")
+        self.path, self.interval_s, self.stop = path, interval_s, threading.Event()
+
+    def run(self) -> None:
+        import sqlite3
+
+        conn = None
+        try:
+            while not self.stop.wait(self.interval_s):
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=1,
+                                               isolation_level=None, check_same_thread=False)
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    if not os.path.exists(self.path):
+                        return  # the database was removed (a test's temporary file): nothing left to do
+        finally:
+            if conn is not None:
+                conn.close()
 
 
 def _dumps(value: Any) -> str:
