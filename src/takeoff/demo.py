@@ -210,6 +210,9 @@ class Demo:
             self.step("usage policies, training and ROI assumptions", self.adoption, ("takeoff.outcomes.service",))
             self.step("audit findings", self.findings, ("/api/v1/findings",))
             self.step("quarterly reviews", self.reviews, ("/api/v1/reviews",))
+            # last, so the decision rights it assigns judge the people's later actions, not the seeding's
+            self.step("organization: operating model, constraints, platforms, roles and decision rights",
+                      self.organization, ("/api/v1/governance/organization", "/api/v1/usecases/{key}/roles"))
         self.out(f"demo seeded in {time.monotonic() - t0:.1f}s; {len(self.notes)} note(s)")
         return self.notes
 
@@ -688,6 +691,32 @@ class Demo:
                                        "horizon_months": 12}}
         for key, body in rois.items():
             self.call("frank" if key == "invoice-anomaly" else "olivia", "PUT", f"/api/v1/usecases/{key}/roi", body)
+
+    def organization(self) -> None:
+        """The operating model from the seed's self-check, the inventory's constraints and platforms, who wears
+        each role, and the decision rights (the suggested ones, saved by an admin so they are enforced)."""
+        org = self.call("admin", "GET", "/api/v1/governance/organization")
+        self_check = {"standards_maturity": 3, "domains": 4, "demand": "high", "regulated": True}
+        suggested = self.call("admin", "PATCH", "/api/v1/governance/organization", {"self_check": self_check})
+        model = (suggested.get("suggestion") or {}).get("model") or "hub_and_spoke"
+        self.call("admin", "PATCH", "/api/v1/governance/organization", {
+            "name": "Acme Lending & Services", "operating_model": model,
+            "constraints": {"regulations": ["EU AI Act", "GDPR", "consumer credit rules"],
+                            "privacy": "no customer PII leaves the EU; prompts are not retained by vendors",
+                            "latency": "agent-facing answers under 2 s p95",
+                            "budget": "AI run cost under 40k USD a month across the portfolio",
+                            "vendor_restrictions": ["models approved in the catalog only", "no training on our data"]},
+            "platforms": {"experimentation": "notebooks + takeoff eval sets", "deployment": "takeoff releases",
+                          "monitoring": "takeoff telemetry and alerts", "access_control": "SSO groups per role"},
+            "decision_rights": {k: v["suggested_role"] for k, v in org["decisions"].items()}})
+        self.call("admin", "PUT", "/api/v1/governance/roles", {
+            "business_owner": ["olivia", "frank"], "product_owner": ["paul"], "data_owner": ["dana"],
+            "ai_engineer": ["erin"], "platform_engineer": ["pat"], "risk_partner": ["rita"],
+            "security_partner": ["sam"]})
+        for uc in USE_CASES:
+            self.call("admin", "PUT", f"/api/v1/usecases/{uc['key']}/roles", {
+                "data_owner": ["dana"], "ai_engineer": ["erin"], "platform_engineer": ["pat"],
+                "risk_partner": ["rita"], "security_partner": ["sam"]})
 
     def findings(self) -> None:
         """Audit findings through the API: recorded by risk and security partners, worked on and closed by owners."""

@@ -45,6 +45,13 @@ def test_demo_fills_every_capability(factory, settings, app, monkeypatch):
         assert outcomes.roi(s, "support-reply")["result"]["payback_months"] != "never"
         assert any(w["incidents"] for w in outcomes.weekly_scorecard(s, "invoice-anomaly", weeks=1)["weeks"])
         assert len(outcomes.list_reviews(s)) == 2
+        # the organization is filled: operating model from the self-check, constraints, enforced decision rights
+        from takeoff.governance import service as governance
+
+        org = governance.organization_view(governance.organization(s))
+        assert org["operating_model"] == "hub_and_spoke" and org["constraints"]["regulations"]
+        assert org["decision_rights"]["ship_to_production"] == "ai_engineer"
+        assert governance.use_case_roles(s, "credit-decision")["data_owner"] == ["dana"]
         # audit findings recorded through the API feed the review and the verdict; adoption spans both quarters
         assert any("open critical audit finding" in r for r in credit["verdict"]["reasons"])
         latest = outcomes.review_view(s, outcomes.list_reviews(s)[0])
