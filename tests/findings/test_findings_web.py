@@ -81,3 +81,27 @@ def test_a_finding_of_another_use_case_is_not_found_here(app, client, admin, use
     r = web.post(f"/findings/fragment/usecase/{usecase}/{f['id']}/close", data={"csrf_token": csrf, "resolution": "x"})
     assert r.status_code == 404
     assert client.get(f"/api/v1/findings/{f['id']}", headers=admin).json()["status"] == "open"
+
+
+def test_portfolio_page_lists_open_findings_and_filters(app, client, admin, users, usecase):
+    for title, sev in (("Declines lack reason codes", "critical"), ("Model card out of date", "low")):
+        assert client.post("/api/v1/findings", json={"use_case": usecase, "title": title, "severity": sev},
+                           headers=admin).status_code == 201
+    fid = client.get("/api/v1/findings", headers=admin).json()[-1]["id"]
+    client.post(f"/api/v1/findings/{fid}/close", json={"resolution": "card refreshed"}, headers=admin)
+    users.create("viewer", username="victor")
+    web = _login(app, "victor")
+    page = web.get("/")
+    assert 'href="/findings"' in page.text  # in the navigation
+    r = web.get("/findings")
+    assert r.status_code == 200 and "Declines lack reason codes" in r.text and "Model card out of date" not in r.text
+    assert f'href="/usecases/{usecase}#findings"' in r.text
+    r = web.get("/findings?status=all")
+    assert "Declines lack reason codes" in r.text and "Model card out of date" in r.text
+    r = web.get("/findings?status=all&severity=low")
+    assert "Declines lack reason codes" not in r.text and "Model card out of date" in r.text
+    # bad filters: a readable message on the page, never a 500
+    r = web.get("/findings?severity=enormous")
+    assert r.status_code == 200 and 'role="alert"' in r.text and "severity" in r.text
+    r = web.get("/findings?use_case=nope")
+    assert r.status_code == 200 and 'role="alert"' in r.text and "No findings match" in r.text

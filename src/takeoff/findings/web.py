@@ -45,6 +45,23 @@ def _date(raw: str, field: str) -> str | None:
         raise Invalid(f"{field} must be a date (YYYY-MM-DD), got {raw!r}") from None
 
 
+@router.get("/findings")
+def findings_page(page: CurrentPage, status: str = "open", severity: str = "", use_case: str = "") -> Response:
+    """Audit findings across the portfolio (open ones by default), most severe and oldest first."""
+    page.require("read")
+    error = None
+    try:
+        rows = service.list_findings(page.session, use_case_key=use_case or None, severity=severity or None,
+                                     status=None if status in ("open", "all") else status,
+                                     open_only=status == "open")
+    except (Invalid, NotFound) as exc:
+        rows, error = [], exc.message
+    views = [service.view(f) for f in rows]
+    return page.render("findings/list.html", findings=views, status=status, severity=severity, use_case=use_case,
+                       error=error, severities=rules.SEVERITIES, statuses=rules.STATUSES,
+                       overdue=sum(1 for v in views if v["overdue"]))
+
+
 @router.get("/findings/fragment/usecase/{key}")
 def findings_fragment(key: str, page: CurrentPage) -> Response:
     """htmx fragment on the use-case page: the audit findings and the form to record one."""

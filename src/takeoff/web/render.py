@@ -31,6 +31,7 @@ NAV: list[tuple[str, str]] = [
     ("Telemetry", "/telemetry"),
     ("Monitoring", "/monitoring"),
     ("Incidents", "/incidents"),
+    ("Findings", "/findings"),
     ("Data", "/datasources"),
     ("Outcomes", "/outcomes"),
     ("Readiness", "/readiness"),
