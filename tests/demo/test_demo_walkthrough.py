@@ -65,6 +65,10 @@ def test_demo_fills_every_capability(factory, settings, app, monkeypatch):
     quarterly = c.get("/reports/quarterly").text
     assert "data-chart='adoption'" in quarterly and "data-chart='score-value'" in quarterly
     assert c.get("/reports/readiness").text.count("data-chart='readiness-usecase'") == len(USE_CASES)
+    # the web pages draw the same charts, not only the printable reports
+    assert "data-chart='readiness-summary'" in c.get("/readiness").text
+    review_page = c.get(f"/outcomes/reviews/{latest['quarter']}").text
+    assert "data-chart='adoption'" in review_page and "data-chart='score-value'" in review_page
 
 
 @pytest.fixture

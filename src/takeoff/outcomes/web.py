@@ -7,6 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from markupsafe import Markup
+
+from takeoff.domains import optional
 from takeoff.errors import AppError
 from takeoff.outcomes import service
 from takeoff.outcomes.schemas import AUDIENCES
@@ -61,7 +64,18 @@ def _review(page: Any, quarter: str, error: str | None = None, status: int = 200
     accountable = {s["use_case"]: service.accountable_for(page.session, portfolio.get(page.session, s["use_case"]))
                    for s in view["snapshot"]}
     return page.render("outcomes/review.html", status_code=status, r=view, accountable=accountable, error=error,
-                       can_review=page.actor.can("review.write"))
+                       can_review=page.actor.can("review.write"), charts=_review_charts(view))
+
+
+def _review_charts(view: dict[str, Any]) -> Markup | None:
+    """The printable report's charts (scores beside last quarter's, adoption, KPI trend), drawn on the page too."""
+    quarterly = optional("takeoff.reports.quarterly")
+    if quarterly is None:
+        return None
+    prev = service.previous_quarter(view["quarter"])
+    snap = view["snapshot"]
+    return Markup(quarterly.score_charts(snap, view["quarter"], prev) + quarterly.adoption_chart(snap, view["quarter"], prev)
+                  + quarterly.kpi_charts(snap, view["quarter"], prev))
 
 
 @router.get("/outcomes/reviews/{quarter}")

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from markupsafe import Markup
+
+from takeoff.domains import optional
 
 from takeoff.readiness import checks, service
 from takeoff.web.render import CurrentPage
@@ -15,8 +18,10 @@ LABELS = {"pass": "pass", "fail": "fail", "no_evidence": "no evidence"}
 def readiness_page(page: CurrentPage) -> Response:
     """Every use case × the seven items, with the verdict; each cell links to its reason."""
     page.require("read")
-    return page.render("readiness/portfolio.html", view=service.portfolio_view(page.session), labels=LABELS,
-                       gaps=checks.GAPS)
+    view = service.portfolio_view(page.session)
+    report = optional("takeoff.reports.readiness")
+    chart = Markup(report.summary_chart(view["use_cases"])) if report is not None and view["use_cases"] else None
+    return page.render("readiness/portfolio.html", view=view, labels=LABELS, gaps=checks.GAPS, chart=chart)
 
 
 @router.get("/readiness/fragment/usecase/{key}")
