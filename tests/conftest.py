@@ -32,6 +32,25 @@ def _pg_base_url() -> str | None:
     return url
 
 
+def web_login(app: Any, username: str, password: str = "password123") -> TestClient:
+    """A browser-like client signed in as `username` through the login form (its CSRF cookie included)."""
+    c = TestClient(app)
+    c.get("/login")
+    r = c.post("/login", data={"username": username, "password": password,
+                               "csrf_token": c.cookies.get("takeoff_login_csrf"), "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return c
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    import re
+
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no csrf_token field on the page"
+    return m.group(1)
+
+
 def create_pg_database(prefix: str = "takeoff_t") -> tuple[str, Any]:
     """Create a uniquely named PostgreSQL database; returns its URL and a drop() function."""
     base = _pg_base_url()

@@ -3,34 +3,18 @@ from __future__ import annotations
 
 import re
 
-from fastapi.testclient import TestClient
-
-
-def _login(app, username: str) -> TestClient:
-    c = TestClient(app)
-    c.get("/login")
-    token = c.cookies.get("takeoff_login_csrf")
-    resp = c.post("/login", data={"username": username, "password": "password123", "csrf_token": token, "next": "/"},
-                  follow_redirects=False)
-    assert resp.status_code == 303, resp.text
-    return c
-
-
-def _csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m
-    return m.group(1)
+from tests.conftest import csrf_of, web_login
 
 
 def test_pages_show_sources_runs_and_never_the_secret(app, client, registered, owner, use_case, users):
     client.put("/api/v1/datasources/orders/access-rules", headers=owner["headers"],
                json={"rules": [{"field": "ssn", "roles": ["ai_engineer"], "sensitive": True}]})
-    web = _login(app, owner["name"])
+    web = web_login(app, owner["name"])
     listing = web.get("/datasources")
     assert listing.status_code == 200 and "orders" in listing.text and "never checked" in listing.text
     page = web.get("/datasources/orders")
     assert page.status_code == 200
-    resp = web.post("/datasources/orders/check", data={"csrf_token": _csrf(page.text)}, follow_redirects=True)
+    resp = web.post("/datasources/orders/check", data={"csrf_token": csrf_of(page.text)}, follow_redirects=True)
     assert resp.status_code == 200 and "check run" in resp.text and "latest-results" in resp.text
     assert "data-chart" in resp.text  # figures over runs
     assert "orders.db" not in resp.text and "sqlite://…" in resp.text
@@ -51,21 +35,21 @@ def test_request_and_approve_through_forms(app, client, registered, owner, users
     client.put("/api/v1/datasources/orders/access-rules", headers=owner["headers"],
                json={"rules": [{"field": "ssn", "roles": ["ai_engineer"], "sensitive": True}]})
     users.create("ai_engineer", username="ana")
-    eng = _login(app, "ana")
+    eng = web_login(app, "ana")
     page = eng.get("/datasources/orders")
     assert "no access" in page.text
     resp = eng.post("/datasources/orders/access-requests", follow_redirects=True,
-                    data={"fields": "ssn", "reason": "fraud case 12", "hours": "4", "csrf_token": _csrf(page.text)})
+                    data={"fields": "ssn", "reason": "fraud case 12", "hours": "4", "csrf_token": csrf_of(page.text)})
     assert "sent to the data owners" in resp.text
     refused = eng.post("/datasources/orders/access-requests", follow_redirects=True,
-                       data={"fields": "email", "reason": "why not", "hours": "4", "csrf_token": _csrf(page.text)})
+                       data={"fields": "email", "reason": "why not", "hours": "4", "csrf_token": csrf_of(page.text)})
     assert "not a sensitive field" in refused.text
-    own = _login(app, owner["name"])
+    own = web_login(app, owner["name"])
     listing = own.get("/datasources")
     assert "fraud case 12" in listing.text
     rid = re.search(r"/datasources/access-requests/(\d+)/decision", listing.text).group(1)
     done = own.post(f"/datasources/access-requests/{rid}/decision", follow_redirects=True,
-                    data={"approve": "yes", "note": "", "next": "/datasources", "csrf_token": _csrf(listing.text)})
+                    data={"approve": "yes", "note": "", "next": "/datasources", "csrf_token": csrf_of(listing.text)})
     assert "approved" in done.text
     page = eng.get("/datasources/orders")
     assert "may read (grant)" in page.text
@@ -88,7 +72,7 @@ def test_collection_page_shows_context_pipeline(app, client, owner, use_case, so
             "context": {"freshness_sla_s": 30 * 86400, "max_stale_share": 0.5, "max_unlabeled": 1}}
     assert client.post("/api/v1/datasources", json=docs, headers=owner["headers"]).status_code == 201
     assert client.post("/api/v1/datasources/kb/check", headers=owner["headers"]).json()["status"] == "pass"
-    page = _login(app, owner["name"]).get("/datasources/kb")
+    page = web_login(app, owner["name"]).get("/datasources/kb")
     assert page.status_code == 200
     assert "Context pipeline" in page.text and "3 documents" in page.text and "33.3% older than the freshness SLA" in page.text
     assert "1 without a permission label" in page.text

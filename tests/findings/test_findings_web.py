@@ -1,36 +1,20 @@
 """The audit findings section of the use-case page: listed, recorded, worked on and closed through its forms."""
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
-from fastapi.testclient import TestClient
-
-
-def _login(app, username: str) -> TestClient:  # type: ignore[no-untyped-def]
-    c = TestClient(app)
-    c.get("/login")
-    r = c.post("/login", data={"username": username, "password": "password123",
-                               "csrf_token": c.cookies.get("takeoff_login_csrf"), "next": "/"}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m
-    return m.group(1)
+from tests.conftest import csrf_of, web_login
 
 
 def test_section_records_works_on_and_closes(app, client, admin, users, usecase):
     users.create("risk_partner", username="rita")
-    web = _login(app, "rita")
+    web = web_login(app, "rita")
     page = web.get(f"/usecases/{usecase}")
     assert page.status_code == 200 and f'hx-get="/findings/fragment/usecase/{usecase}"' in page.text
     frag = web.get(f"/findings/fragment/usecase/{usecase}")
     assert frag.status_code == 200 and "No audit findings recorded" in frag.text and 'id="record-finding"' in frag.text
     assert "TK-HO-01" in frag.text  # the control library feeds the form
-    csrf = _csrf(frag.text)
+    csrf = csrf_of(frag.text)
     form = {"csrf_token": csrf, "title": "Declines not reviewed", "severity": "high", "source": "external_audit",
             "control_id": "TK-HO-01", "owner": "", "found_on": str(date.today()), "due_on": "", "description": "x"}
     r = web.post(f"/findings/fragment/usecase/{usecase}", data=form)
@@ -59,11 +43,11 @@ def test_viewer_sees_findings_without_forms_and_cannot_post(app, client, admin, 
     client.post("/api/v1/findings", json={"use_case": usecase, "title": "Stale model card", "severity": "low"},
                 headers=admin)
     users.create("viewer", username="vera")
-    web = _login(app, "vera")
+    web = web_login(app, "vera")
     frag = web.get(f"/findings/fragment/usecase/{usecase}")
     assert frag.status_code == 200 and "Stale model card" in frag.text
     assert 'id="record-finding"' not in frag.text and "Close</button>" not in frag.text
-    csrf = _csrf(web.get(f"/usecases/{usecase}").text)
+    csrf = csrf_of(web.get(f"/usecases/{usecase}").text)
     r = web.post(f"/findings/fragment/usecase/{usecase}", data={"csrf_token": csrf, "title": "x", "severity": "low"})
     assert r.status_code == 403 and "finding.write" in r.text
     assert len(client.get("/api/v1/findings", headers=admin).json()) == 1
@@ -76,8 +60,8 @@ def test_a_finding_of_another_use_case_is_not_found_here(app, client, admin, use
     f = client.post("/api/v1/findings", json={"use_case": "other-case", "title": "t", "severity": "low"},
                     headers=admin).json()
     users.create("admin", username="webadmin")
-    web = _login(app, "webadmin")
-    csrf = _csrf(web.get(f"/findings/fragment/usecase/{usecase}").text)
+    web = web_login(app, "webadmin")
+    csrf = csrf_of(web.get(f"/findings/fragment/usecase/{usecase}").text)
     r = web.post(f"/findings/fragment/usecase/{usecase}/{f['id']}/close", data={"csrf_token": csrf, "resolution": "x"})
     assert r.status_code == 404
     assert client.get(f"/api/v1/findings/{f['id']}", headers=admin).json()["status"] == "open"
@@ -90,7 +74,7 @@ def test_portfolio_page_lists_open_findings_and_filters(app, client, admin, user
     fid = client.get("/api/v1/findings", headers=admin).json()[-1]["id"]
     client.post(f"/api/v1/findings/{fid}/close", json={"resolution": "card refreshed"}, headers=admin)
     users.create("viewer", username="victor")
-    web = _login(app, "victor")
+    web = web_login(app, "victor")
     page = web.get("/")
     assert 'href="/findings"' in page.text  # in the navigation
     r = web.get("/findings")

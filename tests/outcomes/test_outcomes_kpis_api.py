@@ -44,7 +44,7 @@ def test_csv_import_reports_every_bad_line_and_imports_nothing(client, admin, us
            f"handle time,10.5,min,{TODAY}\n"
            f"handle time,abc,min,{TODAY}\n"
            f"csat,4.3,percent,{TODAY}\n"
-           f"csat,4.3,score,{TODAY + timedelta(days=1)}\n"
+           f"csat,4.3,score,{date.today() + timedelta(days=2)}\n"  # +2: still future across midnight
            f"csat,4.4,score,not-a-date\n")
     r = client.post(f"/api/v1/usecases/{usecase}/kpis/import", content=csv.encode(),
                     headers={**admin, "content-type": "text/csv"})

@@ -1,38 +1,21 @@
 """Outcome and readiness pages, the feedback widget, forms refusing bad input, and the printable reports."""
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
-from fastapi.testclient import TestClient
-
-
-def _login(app, username: str) -> TestClient:
-    c = TestClient(app)
-    c.get("/login")
-    token = c.cookies.get("takeoff_login_csrf")
-    r = c.post("/login", data={"username": username, "password": "password123", "csrf_token": token, "next": "/"},
-               follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return c
-
-
-def _csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m
-    return m.group(1)
+from tests.conftest import csrf_of, web_login
 
 
 def test_pages_render_and_widget_records_feedback(app, client, admin, users, usecase):
     users.create("admin", username="webadmin")
-    web = _login(app, "webadmin")
+    web = web_login(app, "webadmin")
     detail = web.get(f"/usecases/{usecase}")
     assert detail.status_code == 200
     assert f'hx-get="/outcomes/fragment/usecase/{usecase}"' in detail.text
     assert f'hx-get="/readiness/fragment/usecase/{usecase}"' in detail.text
     frag = web.get(f"/outcomes/fragment/usecase/{usecase}")
     assert frag.status_code == 200 and "No usage policy yet" in frag.text
-    csrf = _csrf(frag.text)
+    csrf = csrf_of(frag.text)
     r = web.post(f"/outcomes/fragment/usecase/{usecase}/feedback",
                  data={"csrf_token": csrf, "rating": "5", "comment": "the draft saved me ten minutes", "minutes_saved": "10"},
                  headers={"X-CSRF-Token": csrf})
@@ -49,8 +32,8 @@ def test_pages_render_and_widget_records_feedback(app, client, admin, users, use
 
 def test_forms_refuse_bad_input_and_write_nothing(app, client, admin, users, usecase):
     users.create("admin", username="webadmin")
-    web = _login(app, "webadmin")
-    csrf = _csrf(web.get(f"/outcomes/{usecase}").text)
+    web = web_login(app, "webadmin")
+    csrf = csrf_of(web.get(f"/outcomes/{usecase}").text)
     future = str(date.today() + timedelta(days=2))
     r = web.post(f"/outcomes/{usecase}/measurements",
                  data={"csrf_token": csrf, "kpi": "handle time", "value": "9", "unit": "min", "measured_on": future})
@@ -83,13 +66,13 @@ def test_reports_render_md_and_html(client, admin, usecase):
 
 def test_viewer_reads_pages_without_write_forms_and_cannot_post(app, users, usecase):
     users.create("viewer", username="vera")
-    web = _login(app, "vera")
+    web = web_login(app, "vera")
     page = web.get(f"/outcomes/{usecase}")
     assert page.status_code == 200
     assert "Save assumptions" not in page.text and "Edit the usage policy" not in page.text
     frag = web.get(f"/outcomes/fragment/usecase/{usecase}")
     assert frag.status_code == 200 and 'id="feedback-widget"' not in frag.text  # viewers lack telemetry.ingest
-    r = web.post(f"/outcomes/{usecase}/policy", data={"csrf_token": _csrf(page.text), "approved_uses": "a",
+    r = web.post(f"/outcomes/{usecase}/policy", data={"csrf_token": csrf_of(page.text), "approved_uses": "a",
                                                       "prohibited_uses": "b", "trust_vs_verify": "c"})
     assert r.status_code == 403 and "outcome.write" in r.text
     assert web.get("/outcomes").status_code == 200 and web.get("/readiness").status_code == 200

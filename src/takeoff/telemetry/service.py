@@ -190,10 +190,10 @@ def _prepare(unique: dict[str, dict[str, Any]], baselines: dict[str, dict[str, A
         ev = unique[eid]
         if ev.get("cost_usd") is None and price is not None and ev.get("model") and ev.get("tokens"):
             ev["cost_usd"] = price(ev.get("provider"), ev["model"], ev["ts"], ev["tokens"])
-        ts = _dt(ev["ts"])
+        ts = _dt(ev["ts"]).isoformat(" ", "microseconds")[:26] if sqlite else float(ev["ts"])  # PG: to_timestamp()
         data = {k: ev.get(k) or {} for k in ("tokens", "scores", "features", "attributes")}
         rows.append((eid, ev["use_case"], ev.get("release") or "", ev.get("unit_id"),
-                     ts.isoformat(" ", "microseconds")[:26] if sqlite else ts, ev.get("latency_ms"), ev.get("status") or "ok",
+                     ts, ev.get("latency_ms"), ev.get("status") or "ok",
                      ev.get("outcome"), ev.get("model"), ev.get("provider"), ev.get("cost_usd"),
                      ev.get("error_category"), ev.get("fallback_reason"), source,
                      _json(data) if sqlite else data))
@@ -232,8 +232,6 @@ def _insert_events(session: Session, rows: list[tuple[Any, ...]], sqlite: bool) 
     conn = session.connection()
     if not sqlite:  # PostgreSQL: the batch as ONE json parameter, unpacked server-side by json_to_recordset
         docs = [dict(zip(_EVENT_COLS, row)) for row in rows]
-        for d in docs:
-            d["ts"] = d["ts"].timestamp()
         spec = ", ".join(f"{c} {t}" for c, t in zip(_EVENT_COLS, _PG_TYPES))
         sql = (f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)}) "
                f"SELECT {', '.join('to_timestamp(u.ts)' if c == 'ts' else f'u.{c}' for c in _EVENT_COLS)} "
