@@ -1,6 +1,7 @@
-"""The takeoff client for AI applications: active release by canary split, tracking, guard, feedback.
+"""The takeoff client for AI applications: active release by canary split, tracking, recording, guard, feedback.
 
 Nothing here touches the network at import or construction; `active()` never raises because of the server.
+An application may hand in its own HTTP client or transport (e.g. a Starlette TestClient on an in-process app).
 """
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Literal, Mapping, Sequence
 from urllib.parse import quote
 
 import httpx
 
 from .guard import _MISSING, Guard, GuardRejected
-from .tracking import TrackSpec, Tracker, current_tracker, release_fields
-from .transport import Transport
+from .tracking import TrackSpec, Tracker, current_tracker, recorded_event, release_fields, unix_seconds
+from .transport import USER_AGENT, Transport, check_http
 
 log = logging.getLogger("takeoff.sdk")
 
@@ -105,7 +107,12 @@ def _check_releases(payload: Any) -> list[dict[str, Any]]:
 
 
 class Client:
-    """Client(url, token): one per process is enough; it is thread safe."""
+    """Client(url, token): one per process is enough; it is thread safe.
+
+    `http_client` (any httpx.Client, e.g. a Starlette TestClient; the caller keeps and closes it) or
+    `http_transport` (an httpx.BaseTransport the SDK's own clients use) replaces the network for both the
+    `active()` fetches and the background sender; the URL is then the one that client answers on.
+    """
 
     def __init__(self, url: str, token: str, *, defaults: Mapping[str, Any] | None = None,
                  cache_ttl_s: float = 30.0, retry_interval_s: float = 5.0, timeout_s: float = 2.0,
@@ -114,7 +121,9 @@ class Client:
                  breaker_failures: int = 5, breaker_cool_down_s: float = 30.0,
                  rate_limit_per_s: float | None = None, rate_limit_burst: float | None = None,
                  daily_budget_usd: Mapping[str, float] | None = None, guard_timeout_s: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
+                 http_client: httpx.Client | None = None, http_transport: httpx.BaseTransport | None = None) -> None:
+        check_http(http_client, http_transport)
         for name, value in (("cache_ttl_s", cache_ttl_s), ("retry_interval_s", retry_interval_s),
                             ("timeout_s", timeout_s)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -122,7 +131,8 @@ class Client:
         self.transport = Transport(url, token, max_queue=max_queue, batch_size=batch_size,
                                    flush_interval_s=flush_interval_s, timeout_s=timeout_s * 2.5,
                                    backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
-                                   exit_flush_timeout_s=exit_flush_timeout_s)
+                                   exit_flush_timeout_s=exit_flush_timeout_s, http_client=http_client,
+                                   http_transport=http_transport)
         self.url = self.transport.url
         self._token = token
         self._defaults = {k: _as_default(k, v) for k, v in (defaults or {}).items()}
@@ -139,7 +149,9 @@ class Client:
         # use_case -> (releases, fetched_at); failures -> next time a fetch may be tried
         self._cache: dict[str, tuple[list[dict[str, Any]], float]] = {}
         self._next_try: dict[str, float] = {}
-        self._http: httpx.Client | None = None
+        self._http: httpx.Client | None = None  # our own, made on the first fetch
+        self._injected_http = http_client  # used as is, closed by its owner
+        self._http_transport = http_transport
 
     # ---- active release ----------------------------------------------------------------------
     def active(self, use_case: str, unit_id: str | None = None, default: Any = None) -> ActiveConfig | None:
@@ -196,12 +208,11 @@ class Client:
 
     def _fetch(self, use_case: str) -> list[dict[str, Any]]:
         with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(timeout=self.timeout_s,
-                                          headers={"Authorization": f"Bearer {self._token}",
-                                                   "User-Agent": "takeoff-sdk"})
-            http = self._http
-        resp = http.get(f"{self.url}/api/v1/usecases/{quote(use_case, safe='')}/active")
+            if self._injected_http is None and self._http is None:
+                self._http = httpx.Client(timeout=self.timeout_s, transport=self._http_transport)
+            http = self._injected_http if self._injected_http is not None else self._http
+        resp = http.get(f"{self.url}/api/v1/usecases/{quote(use_case, safe='')}/active",
+                        headers={"Authorization": f"Bearer {self._token}", "User-Agent": USER_AGENT})
         resp.raise_for_status()
         return _check_releases(resp.json())
 
@@ -213,6 +224,27 @@ class Client:
               model: str | None = None, provider: str | None = None) -> TrackSpec:
         """`with client.track(...) as t:` or `@client.track(...)`: one event per call, sent in the background."""
         return TrackSpec(self._emit, use_case, release=release, unit_id=unit_id, model=model, provider=provider)
+
+    def record(self, use_case: str, *, ts: datetime | float, latency_ms: float, release: Any = None,
+               unit_id: str | None = None, status: str = "ok", outcome: str | None = None,
+               tokens: Mapping[str, int] | None = None, cost_usd: float | None = None, model: str | None = None,
+               provider: str | None = None, scores: Mapping[str, float] | None = None,
+               features: Mapping[str, float | str | bool] | None = None, error_category: str | None = None,
+               fallback_reason: str | None = None, attributes: Mapping[str, str | int | float | bool] | None = None,
+               event_id: str | None = None) -> str:
+        """Queue an event of a call that already happened (backfills, imports); returns its request id.
+
+        `ts` is a timezone-aware datetime or Unix seconds. Bad input raises ValueError (this runs in setup code,
+        unlike `track`); the event then goes through the same queue, batches and retries as tracked events, in
+        batches of recorded events only. The server refuses events older than its lateness window
+        (TAKEOFF_LATE_EVENT_SECONDS): such a batch is counted in `stats()["dropped"]["http_422"]`.
+        """
+        event = recorded_event(use_case, ts=ts, latency_ms=latency_ms, release=release, unit_id=unit_id,
+                               status=status, outcome=outcome, tokens=tokens, cost_usd=cost_usd, model=model,
+                               provider=provider, scores=scores, features=features, error_category=error_category,
+                               fallback_reason=fallback_reason, attributes=attributes, event_id=event_id)
+        self.transport.submit("record", event)
+        return str(event["id"])
 
     # ---- guard -------------------------------------------------------------------------------
     def guard(self, call: Callable[[], Any], *, fallback: Any = _MISSING, use_case: str | None = None,
@@ -260,8 +292,11 @@ class Client:
     # ---- feedback ----------------------------------------------------------------------------
     def feedback(self, request_id: str, rating: int, comment: str | None = None,
                  time_saved_s: float | None = None, *, use_case: str | None = None,
-                 unit_id: str | None = None) -> str:
-        """Queue a user's rating (1..5) of a tracked request; returns the feedback id."""
+                 unit_id: str | None = None, ts: datetime | float | None = None) -> str:
+        """Queue a user's rating (1..5) of a tracked request; returns the feedback id.
+
+        `ts` (a timezone-aware datetime or Unix seconds; default now) dates feedback given earlier, for imports.
+        """
         if not isinstance(request_id, str) or not request_id:
             raise ValueError(f"request_id must be a non-empty string, got {request_id!r}")
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
@@ -275,11 +310,12 @@ class Client:
         for name, value in (("use_case", use_case), ("unit_id", unit_id)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
+        when = time.time() if ts is None else unix_seconds("ts", ts)
         fid = uuid.uuid4().hex
         self.transport.submit("feedback", {
             "id": fid, "request_id": request_id, "use_case": use_case, "rating": rating, "comment": comment,
             "time_saved_s": None if time_saved_s is None else float(time_saved_s), "unit_id": unit_id,
-            "ts": time.time()})
+            "ts": when})
         return fid
 
     # ---- lifecycle ---------------------------------------------------------------------------

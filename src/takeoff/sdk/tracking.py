@@ -12,12 +12,16 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 STATUSES = ("ok", "error", "fallback")
 OUTCOMES = ("success", "failure", "escalated", "overridden")
 ERROR_CATEGORIES = ("wrong_answer", "unsafe_output", "missing_context", "format_error", "timeout_or_error")
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+FUTURE_SKEW_S = 3600.0  # the server refuses events stamped more than an hour ahead of its clock
+MAX_ID_LENGTH = 128  # the server's limit on event and feedback ids
 
 Emit = Callable[[dict[str, Any]], Any]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,6 +50,30 @@ def _finite(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
+
+
+def unix_seconds(name: str, value: Any, now_s: float | None = None) -> float:
+    """Unix seconds of a timezone-aware datetime or a positive finite number, at most an hour ahead of now."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name} must be a timezone-aware datetime (e.g. datetime.now(UTC)), got naive {value!r}")
+        seconds = value.timestamp()
+    elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a timezone-aware datetime or finite Unix seconds, got {value!r}")
+    else:
+        seconds = float(value)
+    if seconds <= 0:
+        raise ValueError(f"{name} must be after 1970-01-01T00:00:00Z, got {value!r}")
+    if seconds > (time.time() if now_s is None else now_s) + FUTURE_SKEW_S:
+        raise ValueError(f"{name} is more than an hour in the future: {value!r}")
+    return seconds
+
+
+def check_id(name: str, value: Any) -> str:
+    """An id given by the caller: a non-empty string the server accepts (at most 128 characters)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"{name} must be a non-empty string of at most {MAX_ID_LENGTH} characters, got {value!r}")
+    return value
 
 
 def release_fields(release: Any) -> tuple[str | None, str | None, str | None]:
@@ -114,10 +142,10 @@ class Tracker:
         self._event["scores"][_non_empty_str("score name", name)] = _finite(f"score {name}", value)
         return self
 
-    def feature(self, name: str, value: float | str) -> "Tracker":
-        """An input feature (number or category) kept for drift detection."""
+    def feature(self, name: str, value: float | str | bool) -> "Tracker":
+        """An input feature (number, or a category: string or boolean) kept for drift detection."""
         _non_empty_str("feature name", name)
-        if isinstance(value, str):
+        if isinstance(value, (str, bool)):
             self._event["features"][name] = value
         else:
             self._event["features"][name] = _finite(f"feature {name}", value)
@@ -240,3 +268,54 @@ class TrackSpec:
             with self.new():
                 return fn(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
+
+
+def _mapping(name: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be a dict or None, got {value!r}")
+    return value
+
+
+def _nowhere(event: dict[str, Any]) -> None:
+    """The emit of a tracker used only to build and check an event; the caller submits the event itself."""
+
+
+def recorded_event(use_case: str, *, ts: datetime | float, latency_ms: float, release: Any = None,
+                   unit_id: str | None = None, status: str = "ok", outcome: str | None = None,
+                   tokens: Mapping[str, int] | None = None, cost_usd: float | None = None, model: str | None = None,
+                   provider: str | None = None, scores: Mapping[str, float] | None = None,
+                   features: Mapping[str, float | str | bool] | None = None, error_category: str | None = None,
+                   fallback_reason: str | None = None, attributes: Mapping[str, str | int | float | bool] | None = None,
+                   event_id: str | None = None) -> dict[str, Any]:
+    """The event of a call that already happened (backfills, imports), checked by the same setters as a tracked call.
+
+    Raises ValueError with one message on the first bad field; `status` is taken as given (not derived).
+    """
+    t = Tracker(_nowhere, use_case, release=release, unit_id=unit_id, model=model, provider=provider)
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    if _finite("latency_ms", latency_ms) < 0:
+        raise ValueError(f"latency_ms must be >= 0, got {latency_ms!r}")
+    if tokens is not None:
+        unknown = sorted(str(k) for k in _mapping("tokens", tokens) if k not in TOKEN_KINDS)
+        if unknown:
+            raise ValueError(f"tokens kinds must be among {', '.join(TOKEN_KINDS)}, got {', '.join(unknown)}")
+        t.set_tokens(**tokens)
+    if cost_usd is not None:
+        t.set_cost(cost_usd)
+    for name, value in _mapping("scores", {} if scores is None else scores).items():
+        t.score(name, value)
+    for name, value in _mapping("features", {} if features is None else features).items():
+        t.feature(name, value)
+    for key, value in _mapping("attributes", {} if attributes is None else attributes).items():
+        t.attribute(key, value)
+    if outcome is not None:
+        t.outcome(outcome)
+    if error_category is not None:
+        t.error(error_category)
+    if fallback_reason is not None:
+        t.fallback(fallback_reason)
+    event = t.event
+    event.update(id=t.request_id if event_id is None else check_id("event_id", event_id),
+                 ts=unix_seconds("ts", ts), latency_ms=float(latency_ms), status=status)
+    return event

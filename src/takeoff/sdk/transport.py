@@ -2,25 +2,50 @@
 
 The caller never waits: `submit` either puts the item in the queue at once or counts it as dropped.
 Items keep their id across retries, and the server is idempotent on it, so a retried batch is stored once.
+Recorded past events ("record") go to the same endpoint in batches of their own: the server refuses a batch whole
+when one event is older than its lateness window, and a backfill must not take live events down with it.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import queue
 import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import httpx
 
 log = logging.getLogger("takeoff.sdk")
 
-Kind = Literal["event", "feedback"]
+Kind = Literal["event", "record", "feedback"]
 MAX_BATCH = 1000  # the server refuses larger batches
-_PATHS = {"event": "/api/v1/events", "feedback": "/api/v1/feedback"}
+_PATHS = {"event": "/api/v1/events", "record": "/api/v1/events", "feedback": "/api/v1/feedback"}
+USER_AGENT = "takeoff-sdk"
+
+
+def check_http(http_client: Any, http_transport: Any) -> None:
+    """Validate an injected HTTP client or transport (at most one of them; None means the SDK's own)."""
+    if http_client is not None and http_transport is not None:
+        raise ValueError("give http_client or http_transport, not both")
+    if http_client is not None and not isinstance(http_client, httpx.Client):
+        raise ValueError(f"http_client must be an httpx.Client (e.g. a Starlette TestClient), got {http_client!r}")
+    if http_transport is not None and not isinstance(http_transport, httpx.BaseTransport):
+        raise ValueError(f"http_transport must be an httpx.BaseTransport, got {http_transport!r}")
+
+
+@contextlib.contextmanager
+def open_http(http_client: httpx.Client | None, http_transport: httpx.BaseTransport | None,
+              timeout_s: float) -> Iterator[httpx.Client]:
+    """The HTTP client to send with: the injected one (left open, its owner closes it) or an own one, closed after."""
+    if http_client is not None:
+        yield http_client
+        return
+    with httpx.Client(timeout=timeout_s, transport=http_transport) as own:
+        yield own
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
@@ -55,7 +80,8 @@ class Transport:
 
     def __init__(self, url: str, token: str, *, max_queue: int = 10_000, batch_size: int = 500,
                  flush_interval_s: float = 1.0, timeout_s: float = 5.0, backoff_base_s: float = 0.5,
-                 backoff_max_s: float = 30.0, exit_flush_timeout_s: float = 5.0) -> None:
+                 backoff_max_s: float = 30.0, exit_flush_timeout_s: float = 5.0,
+                 http_client: httpx.Client | None = None, http_transport: httpx.BaseTransport | None = None) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {url!r}")
         if not isinstance(token, str):
@@ -70,8 +96,11 @@ class Transport:
                             ("exit_flush_timeout_s", exit_flush_timeout_s)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
+        check_http(http_client, http_transport)
         self.url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": "takeoff-sdk"}
+        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
+        self._http_client = http_client
+        self._http_transport = http_transport
         self.max_queue = max_queue
         self.batch_size = batch_size
         self.flush_interval_s = float(flush_interval_s)
@@ -93,9 +122,9 @@ class Transport:
 
     # ---- caller side -------------------------------------------------------------------------
     def submit(self, kind: Kind, payload: dict[str, Any]) -> bool:
-        """Queue one event or feedback without ever blocking; False (and a counted drop) when it cannot."""
+        """Queue one event, recorded past event or feedback without ever blocking; False (a counted drop) when it cannot."""
         if kind not in _PATHS:
-            raise ValueError(f"kind must be 'event' or 'feedback', got {kind!r}")
+            raise ValueError(f"kind must be one of {', '.join(_PATHS)}, got {kind!r}")
         if not isinstance(payload, dict):
             raise ValueError("payload must be a dict")
         if self._closed:
@@ -193,7 +222,7 @@ class Transport:
                 self._idle.notify_all()
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout_s, headers=self._headers) as http:
+        with open_http(self._http_client, self._http_transport, self.timeout_s) as http:
             while True:
                 self._wake.wait(self.flush_interval_s)
                 self._wake.clear()
@@ -211,9 +240,10 @@ class Transport:
                     break
             if not items:
                 return
-            events = [p for k, p in items if k == "event"]
-            if events:
-                self._deliver(http, "event", {"events": events}, len(events))
+            for batch_kind in ("event", "record"):
+                events = [p for k, p in items if k == batch_kind]
+                if events:
+                    self._deliver(http, batch_kind, {"events": events}, len(events))
             for fb in (p for k, p in items if k == "feedback"):
                 self._deliver(http, "feedback", fb, 1)
 
@@ -250,7 +280,8 @@ class Transport:
     def _post(self, http: httpx.Client, kind: Kind, body: dict[str, Any]
               ) -> tuple[Literal["ok", "retry", "refused"], str | int | None, float | None]:
         try:
-            resp = http.post(self.url + _PATHS[kind], json=body)
+            # headers per request, so an injected client sends them too; its timeouts are its owner's to set
+            resp = http.post(self.url + _PATHS[kind], json=body, headers=self._headers)
         except httpx.HTTPError:
             return "retry", None, None
         except Exception as exc:  # noqa: BLE001 - e.g. a payload that is not JSON: it will never go out
