@@ -3,10 +3,14 @@
 `seed(factory, settings)` (called by `takeoff demo`) talks to the HTTP API in-process (FastAPI's TestClient on
 the same database) as the people of each role: intake and scoring, RACI, lifecycle, the model catalog, data
 sources with SLA checks run against a real SQLite file, eval sets, eval runs against the small Python targets of
-`takeoff.demo_targets`, releases through approvals, a canary, telemetry through the events API (history older
-than the API's lateness window goes through the telemetry service; sparse pilot traffic reaches back to the start of
-last quarter so the quarterly review compares adoption), a drift and an incident in the invoice use case, feedback,
+`takeoff.demo_targets`, releases through approvals, a canary, telemetry and feedback sent by the SDK
+(`takeoff.sdk.Client.record` and `feedback`, injected with that TestClient; sparse pilot traffic reaches back to the
+start of last quarter so the quarterly review compares adoption), a drift and an incident in the invoice use case,
 KPI measurements, usage policies, training, ROI assumptions, audit findings and quarterly reviews.
+
+The seeding app accepts events as late as the start of last quarter plus a day (`seeding_settings`), so the history
+goes through the same events API and SDK as live traffic; the server started afterwards keeps the configured
+`TAKEOFF_LATE_EVENT_SECONDS`. Before a step reads telemetry the SDK is flushed; a dropped event is a printed note.
 
 Each capability is used only when this build has it (module and route present); a missing one is skipped with a
 printed note, never faked. A failing call prints one note and the step moves on (strict=True raises instead).
@@ -28,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from takeoff.actor import Actor
 from takeoff.config import Settings
 from takeoff.db import transaction, utcnow
+from takeoff.sdk import Client as SdkClient
 
 PASSWORD_ENV_DEFAULT = "takeoff-demo"
 WEEKS = 6
@@ -44,6 +49,7 @@ PEOPLE: dict[str, tuple[str, list[str]]] = {  # username -> (display name, roles
 }
 FRONTLINE = [f"agent{i}" for i in range(1, 9)] + ["clerk1", "clerk2", "clerk3", "rep1", "rep2", "rep3", "rep4"]
 MODEL, FALLBACK = "demo/rules-small", "demo/rules-tiny"
+FLUSH_TIMEOUT_S = 60.0  # longer than the whole seeding should take: past it, a printed note
 
 
 def _kpi(name: str, unit: str, direction: str, baseline: float | None, target: float) -> dict[str, Any]:
@@ -129,6 +135,19 @@ class DemoError(RuntimeError):
     """A call of the demo's flow that the product refused."""
 
 
+def quarter_starts(now: datetime) -> tuple[datetime, datetime]:
+    """The start of this quarter and of the previous one (UTC)."""
+    start = datetime(now.year, 3 * ((now.month - 1) // 3) + 1, 1, tzinfo=UTC)
+    prev_day = start - timedelta(days=1)
+    return start, datetime(prev_day.year, 3 * ((prev_day.month - 1) // 3) + 1, 1, tzinfo=UTC)
+
+
+def seeding_settings(settings: Settings, now: datetime) -> Settings:
+    """Settings of the in-process seeding app: events accepted back to last quarter's start plus a day of slack."""
+    reach = int((now - quarter_starts(now)[1]).total_seconds()) + 86400
+    return settings.model_copy(update={"late_event_seconds": max(settings.late_event_seconds, reach)})
+
+
 def _has(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -147,15 +166,17 @@ class Demo:
 
         self.t_start = time.monotonic()
         self.factory, self.settings, self.out, self.strict, self.password = factory, settings, out, strict, password
-        self.app = create_app(settings, engine=factory.kw["bind"], start_worker=False)
+        self.now = utcnow()
+        self.app = create_app(seeding_settings(settings, self.now), engine=factory.kw["bind"], start_worker=False)
         self.client = TestClient(self.app)
         self.inner = self.app.app if hasattr(self.app, "app") else self.app
         self.paths = set(self.inner.openapi().get("paths", {}))  # the API routes this build serves
         self.tokens: dict[str, dict[str, str]] = {}
         self.notes: list[str] = []
         self.rng = random.Random(20261125)
-        self.now = utcnow()
         self.request_ids: dict[str, list[str]] = {}
+        self.sdk: SdkClient | None = None  # the demo application's SDK client, made once erin has a token
+        self._dropped_seen = 0
 
     # ---- plumbing ---------------------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -192,29 +213,37 @@ class Demo:
         t0 = time.monotonic()
         self.out(f"  (app ready in {t0 - self.t_start:.1f}s)")
         with self.client:
-            self.step("people and API tokens for every role", self.people)
-            self.step("the four use cases from the seed's scoring table", self.use_cases)
-            self.step("scores by several scorers, this quarter and last", self.scores, ("/api/v1/usecases/{key}/scores",))
-            self.step("RACI per use case", self.raci, ("/api/v1/usecases/{key}/raci",))
-            self.step("lifecycle: pilots and production", self.lifecycle, ("/api/v1/usecases/{key}/transitions",))
-            self.step("model catalog with prices and a fallback", self.catalog, ("/api/v1/catalog/models",))
-            self.step("data sources with SLA checks on real data", self.data_sources, ("/api/v1/datasources",))
-            self.step("eval sets, releases, eval runs, approvals, production and a canary", self.releases,
-                      ("/api/v1/releases", "/api/v1/evalsets/{name}/versions"))
-            self.step("alert rules on quality and cost", self.alert_rules, ("/api/v1/monitoring/rules",))
-            self.step("six weeks of traffic, a drift in invoices, and last quarter's pilot traffic", self.traffic,
-                      ("takeoff.telemetry.service",))
-            self.step("incidents", self.incidents, ("/api/v1/incidents",))
-            self.step("feedback from users", self.feedback, ("/api/v1/feedback",))
-            self.step("KPI measurements", self.kpis, ("/api/v1/usecases/{key}/kpis/measurements",))
-            self.step("usage policies, training and ROI assumptions", self.adoption, ("takeoff.outcomes.service",))
-            self.step("audit findings", self.findings, ("/api/v1/findings",))
-            self.step("quarterly reviews", self.reviews, ("/api/v1/reviews",))
-            # last, so the decision rights it assigns judge the people's later actions, not the seeding's
-            self.step("organization: operating model, constraints, platforms, roles and decision rights",
-                      self.organization, ("/api/v1/governance/organization", "/api/v1/usecases/{key}/roles"))
+            try:
+                self._steps()
+            finally:
+                if self.sdk is not None:
+                    self.sdk.close()
         self.out(f"demo seeded in {time.monotonic() - t0:.1f}s; {len(self.notes)} note(s)")
         return self.notes
+
+    def _steps(self) -> None:
+        """The seeding steps in order; each is skipped with a note when this build lacks what it needs."""
+        self.step("people and API tokens for every role", self.people)
+        self.step("the four use cases from the seed's scoring table", self.use_cases)
+        self.step("scores by several scorers, this quarter and last", self.scores, ("/api/v1/usecases/{key}/scores",))
+        self.step("RACI per use case", self.raci, ("/api/v1/usecases/{key}/raci",))
+        self.step("lifecycle: pilots and production", self.lifecycle, ("/api/v1/usecases/{key}/transitions",))
+        self.step("model catalog with prices and a fallback", self.catalog, ("/api/v1/catalog/models",))
+        self.step("data sources with SLA checks on real data", self.data_sources, ("/api/v1/datasources",))
+        self.step("eval sets, releases, eval runs, approvals, production and a canary", self.releases,
+                  ("/api/v1/releases", "/api/v1/evalsets/{name}/versions"))
+        self.step("alert rules on quality and cost", self.alert_rules, ("/api/v1/monitoring/rules",))
+        self.step("six weeks of traffic, a drift in invoices, and last quarter's pilot traffic", self.traffic,
+                  ("/api/v1/events",))
+        self.step("incidents", self.incidents, ("/api/v1/incidents",))
+        self.step("feedback from users", self.feedback, ("/api/v1/feedback",))
+        self.step("KPI measurements", self.kpis, ("/api/v1/usecases/{key}/kpis/measurements",))
+        self.step("usage policies, training and ROI assumptions", self.adoption, ("takeoff.outcomes.service",))
+        self.step("audit findings", self.findings, ("/api/v1/findings",))
+        self.step("quarterly reviews", self.reviews, ("/api/v1/reviews",))
+        # last, so the decision rights it assigns judge the people's later actions, not the seeding's
+        self.step("organization: operating model, constraints, platforms, roles and decision rights",
+                  self.organization, ("/api/v1/governance/organization", "/api/v1/usecases/{key}/roles"))
 
     # ---- people -----------------------------------------------------------------------------------
     def people(self) -> None:
@@ -423,8 +452,9 @@ class Demo:
                               "model": MODEL.split("/")[1], "provider": "demo",
                               "tokens": {"input": rng.randint(400, 900), "output": rng.randint(80, 250)}}
         r = rng.random()
-        if r < 0.02:
-            ev.update(status="error", error_category=rng.choice(["timeout", "rate_limit"]))
+        if r < 0.02:  # the vendor's reason kept as an attribute; the category is the seed's taxonomy
+            ev.update(status="error", error_category="timeout_or_error",
+                      attributes={"vendor_error": rng.choice(["timeout", "rate_limit"])})
         elif r < 0.05:
             ev.update(status="fallback", fallback_reason="timeout", model=FALLBACK.split("/")[1])
         o = rng.random()
@@ -474,35 +504,39 @@ class Demo:
             plans[key] = sorted(events, key=lambda e: e["ts"])
         return plans
 
-    def _ingest_old(self, events: list[dict[str, Any]], late_s: int | None = None) -> None:
-        """History older than the events API's lateness window goes through the telemetry service directly."""
-        from takeoff.telemetry import ingest, schemas
-        from takeoff.telemetry import service as telemetry
+    def _sdk(self) -> SdkClient:
+        """The demo application's SDK client: erin's token, sending through the in-process seeding app."""
+        if self.sdk is None:
+            token = self.tokens["erin"]["Authorization"].removeprefix("Bearer ")
+            self.sdk = SdkClient(str(self.client.base_url), token, http_client=self.client)
+        return self.sdk
 
-        if not events:
+    def _record(self, events: list[dict[str, Any]]) -> None:
+        """Queue past events through the SDK, as an application backfilling its calls would."""
+        sdk = self._sdk()
+        for ev in events:
+            try:
+                sdk.record(ev["use_case"], event_id=ev["id"], **{k: v for k, v in ev.items() if k not in ("id", "use_case")})
+            except ValueError as exc:
+                raise DemoError(f"the SDK refused event {ev['id']}: {exc}") from None
+
+    def _flushed(self, what: str) -> None:
+        """Wait until the SDK delivered what it queued, so the next call reads complete telemetry; note any loss."""
+        sdk = self._sdk()
+        done = sdk.flush(FLUSH_TIMEOUT_S)
+        stats = sdk.stats()
+        lost, self._dropped_seen = stats["dropped_total"] - self._dropped_seen, stats["dropped_total"]
+        if done and not lost:
             return
-        # The same validation and normalisation the events API applies (its shape varies across builds).
-        if hasattr(schemas, "EVENT_BATCH") and hasattr(ingest, "normalize_batch"):
-            rows = ingest.normalize_batch(schemas.EVENT_BATCH.validate_python({"events": events})["events"])
-        elif hasattr(ingest, "normalize"):
-            rows = [ingest.normalize(schemas.EventIn.model_validate(e)) for e in events]
-        else:
-            raise DemoError("the telemetry build has no event normaliser; history not loaded")
-        for i in range(0, len(rows), 2000):
-            with transaction(self.factory) as s:
-                telemetry.ingest_events(s, Actor("erin", ("ai_engineer",), via="system"), rows[i:i + 2000],
-                                        late_s=late_s or (WEEKS + 2) * 7 * 86400, source="json")
-
-
-    def _post_events(self, events: list[dict[str, Any]]) -> None:
-        for i in range(0, len(events), 500):
-            self.call("erin", "POST", "/api/v1/events", {"events": events[i:i + 500]})
+        problem = (f"{what}: the SDK dropped {lost} item(s) {stats['dropped']}" if lost else
+                   f"{what}: the SDK had {stats['pending']} item(s) unsent after {FLUSH_TIMEOUT_S:g}s")
+        self.note(problem)
+        if self.strict:
+            raise DemoError(problem)
 
     def _quarters(self) -> tuple[datetime, datetime]:
         """The start of this quarter and of the previous one (UTC)."""
-        start = datetime(self.now.year, 3 * ((self.now.month - 1) // 3) + 1, 1, tzinfo=UTC)
-        prev_day = start - timedelta(days=1)
-        return start, datetime(prev_day.year, 3 * ((prev_day.month - 1) // 3) + 1, 1, tzinfo=UTC)
+        return quarter_starts(self.now)
 
     # Pilot traffic before the six-week window, from the start of last quarter, so the quarterly review compares
     # adoption across both quarters. Sales call summaries started this quarter: its review says "no data" for the
@@ -528,39 +562,40 @@ class Demo:
         return events
 
     def traffic(self) -> None:
+        """All telemetry through the SDK: last quarter's pilot traffic, six weeks per use case, the invoice drift."""
         plans = self._plan()
-        api_from = self.now - timedelta(hours=self.settings.late_event_seconds / 3600 - 1)
         history = self._history({k: v[0]["ts"] for k, v in plans.items() if v})
-        self._ingest_old(history, late_s=int((self.now - self._quarters()[1]).total_seconds()) + 86400)
+        self._record(history)
         for key, events in plans.items():
             self.request_ids[key] = [e["id"] for e in events]
             if key == "invoice-anomaly" and self.has_route("/api/v1/monitoring/usecases/{key}/baseline"):
-                self._invoice_with_drift(events, api_from)
+                self._invoice_with_drift(events)
                 continue
-            self._ingest_old([e for e in events if datetime.fromtimestamp(e["ts"], UTC) < api_from])
-            self._post_events([e for e in events if datetime.fromtimestamp(e["ts"], UTC) >= api_from])
-        total = sum(len(v) for v in plans.values()) + len(history)
-        self.out(f"    {total} events, {len(history)} of them pilot traffic since the start of last quarter")
+            self._record(events)
+        self._flushed("traffic")
+        stats = self._sdk().stats()
+        self.out(f"    {stats['sent']} events sent by the SDK, {len(history)} of them pilot traffic since the start "
+                 f"of last quarter; {stats['dropped_total']} dropped")
 
-    def _invoice_with_drift(self, events: list[dict[str, Any]], api_from: datetime) -> None:
+    def _invoice_with_drift(self, events: list[dict[str, Any]]) -> None:
         """Baseline on the first weeks, reference on the following days, then an hour of drifted invoices."""
         key = "invoice-anomaly"
         at = lambda e: datetime.fromtimestamp(e["ts"], UTC)  # noqa: E731
         base_end = self.now - timedelta(days=10)
         ref_end = self.now - timedelta(days=2)
-        self._ingest_old([e for e in events if at(e) < base_end])
+        self._record([e for e in events if at(e) < base_end])
+        self._flushed("invoice baseline")  # the baseline reads these events' features
         first = min(at(e) for e in events)
         self.call("erin", "POST", f"/api/v1/monitoring/usecases/{key}/baseline",
                   {"start": first.isoformat(), "end": base_end.isoformat(),
                    "reference_start": base_end.isoformat(), "reference_end": ref_end.isoformat()})
-        recent = [e for e in events if at(e) >= base_end]
-        self._ingest_old([e for e in recent if at(e) < api_from])
-        self._post_events([e for e in recent if at(e) >= api_from])
+        self._record([e for e in events if at(e) >= base_end])
         rel = self._active(key)["releases"]
         drifted = [self._event(key, 100_000 + i, self.now - timedelta(minutes=self.rng.randint(1, 50)),
                                self.rng.choice(["clerk1", "clerk2", "clerk3"]), rel[0]["release_id"] if rel else None,
                                drift=True) for i in range(120)]
-        self._post_events(drifted)
+        self._record(drifted)
+        self._flushed("invoice drift check")
         self.request_ids[key] += [e["id"] for e in drifted]
         try:
             res = self.call("erin", "POST", f"/api/v1/monitoring/usecases/{key}/drift")
@@ -597,21 +632,23 @@ class Demo:
     }
 
     def feedback(self) -> None:
-        n = 0
+        """Users rate tracked requests through the SDK, dated over the six weeks; one rating from the web form."""
+        sdk = self._sdk()
         for key, comments in self.COMMENTS.items():
             ids = self.request_ids.get(key) or []
+            if not ids:
+                self.note(f"{key} has no tracked requests: its users' feedback is not sent")
+                continue
             for week in range(WEEKS, -1, -1):
                 for _ in range(self.rng.randint(3, 7) if week < 5 else 2):
                     ts = self.now - timedelta(days=7 * week + self.rng.uniform(0, 6.5) if week else self.rng.uniform(0.01, 0.9))
                     text = self.rng.choice(comments)
                     bad = any(w in text.lower() for w in ("wrong", "missed", "too many", "false", "noisy", "stiff", "formal", "missing"))
-                    body = {"id": f"demo-fb-{key}-{n}", "use_case": key, "rating": self.rng.randint(1, 3) if bad else self.rng.randint(4, 5),
-                            "comment": text, "time_saved_s": 0 if bad else self.rng.choice([120, 240, 360, 600]),
-                            "unit_id": self.rng.choice(FRONTLINE), "ts": ts.timestamp()}
-                    if ids:
-                        body["request_id"] = self.rng.choice(ids)
-                    self.call("admin", "POST", "/api/v1/feedback", body)
-                    n += 1
+                    rating = self.rng.randint(1, 3) if bad else self.rng.randint(4, 5)
+                    time_saved = 0 if bad else self.rng.choice([120, 240, 360, 600])
+                    unit = self.rng.choice(FRONTLINE)
+                    sdk.feedback(self.rng.choice(ids), rating, text, time_saved, use_case=key, unit_id=unit, ts=ts)
+        self._flushed("feedback")
         if self.has_route("/api/v1/usecases/{key}/feedback"):
             self.call("olivia", "POST", "/api/v1/usecases/support-reply/feedback",
                       {"rating": 5, "comment": "Customers notice the faster replies", "time_saved_s": 300})

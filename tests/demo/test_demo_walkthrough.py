@@ -5,6 +5,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,10 +19,30 @@ from takeoff.web.render import NAV
 BAD_TEXT = re.compile(r"Traceback|Internal Server Error|internal error", re.I)
 
 
-def test_demo_fills_every_capability(factory, settings, app, monkeypatch):
+def _spy_on_sdk_batches(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """Event id -> ts of every event batch the SDK's sender got acknowledged (the SDK is the demo's only way in)."""
+    from takeoff.sdk.transport import Transport
+
+    sent: dict[str, float] = {}
+    real_post = Transport._post
+
+    def spy(self: Transport, http: Any, kind: Any, body: dict[str, Any]) -> Any:
+        verdict = real_post(self, http, kind, body)
+        if kind in ("event", "record") and verdict[0] == "ok":
+            sent.update({e["id"]: e["ts"] for e in body["events"]})
+        return verdict
+
+    monkeypatch.setattr(Transport, "_post", spy)
+    return sent
+
+
+def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch):
     monkeypatch.delenv("TAKEOFF_ADMIN_PASSWORD", raising=False)
+    sdk_sent = _spy_on_sdk_batches(monkeypatch)
+    lines: list[str] = []
     with ThreadPoolExecutor(1) as pool:  # eval runs start their own event loop; keep them off pytest's thread
-        assert pool.submit(seed, factory, settings, strict=True, out=lambda _: None).result() == []
+        assert pool.submit(seed, factory, settings, strict=True, out=lines.append).result() == []
+    assert any(line.strip().startswith("invoice drift check: drift ['amount', 'vendor_known'") for line in lines)
     c = TestClient(app)
     c.get("/login")
     r = c.post("/login", data={"username": "admin", "password": PASSWORD_ENV_DEFAULT,
@@ -69,6 +90,30 @@ def test_demo_fills_every_capability(factory, settings, app, monkeypatch):
     assert "data-chart='readiness-summary'" in c.get("/readiness").text
     review_page = c.get(f"/outcomes/reviews/{latest['quarter']}").text
     assert "data-chart='adoption'" in review_page and "data-chart='score-value'" in review_page
+    _history_went_through_the_sdk(factory, settings, app, users, sdk_sent)
+
+
+def _history_went_through_the_sdk(factory: Any, settings: Any, app: Any, users: Any, sdk_sent: dict[str, float]) -> None:
+    """Every stored event, last quarter's pilot history included, was delivered by the SDK; the server's
+    lateness is the configured one, so the wide window was the seeding app's alone."""
+    import time
+
+    from sqlalchemy import select
+
+    from takeoff.db import transaction
+    from takeoff.demo import quarter_starts
+    from takeoff.telemetry.models import TelemetryEvent
+
+    with transaction(factory) as s:
+        stored = dict(s.execute(select(TelemetryEvent.id, TelemetryEvent.ts)).tuples().all())
+    assert len(stored) > 1000 and set(stored) == set(sdk_sent)
+    oldest = min(sdk_sent.values())
+    assert oldest < time.time() - settings.late_event_seconds - 30 * 86400
+    assert oldest < quarter_starts(datetime.now(UTC))[1].timestamp() + 7 * 86400
+    assert settings.late_event_seconds == 24 * 3600
+    old = {"id": "too-late", "use_case": "support-reply", "ts": oldest, "latency_ms": 1.0}
+    r = TestClient(app).post("/api/v1/events", json={"events": [old]}, headers=users.headers("ai_engineer"))
+    assert r.status_code == 422 and "lateness" in r.text
 
 
 @pytest.fixture
