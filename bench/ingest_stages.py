@@ -1,5 +1,6 @@
 """Where one ingest's time goes, in process (no HTTP): ms per batch of 500 events for validation, lookups,
-preparation (rows + fold), insert, rollup merge and commit, and events/s single-threaded.
+preparation (rows + fold), insert, delta append and commit, plus the rollup compaction (run every --compact-every
+batches in the same thread, as the server's compactor does every 0.5 s), and events/s single-threaded.
 
     .venv/bin/python bench/ingest_stages.py [--events 100000] [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
@@ -29,6 +30,7 @@ from takeoff.actor import Actor  # noqa: E402
 from takeoff.db import Base, make_engine, make_sessionmaker  # noqa: E402
 from takeoff.telemetry import rollup, service  # noqa: E402
 from takeoff.telemetry.api import _batch_from_body  # noqa: E402
+from takeoff.telemetry.compaction import compact_all  # noqa: E402
 from takeoff.telemetry.ingest import normalize_batch  # noqa: E402
 
 SPENT: collections.Counter[str] = collections.Counter()
@@ -49,12 +51,13 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--url", default=None, help="database URL (default: a temporary SQLite file)")
+    ap.add_argument("--compact-every", type=int, default=20, help="batches between compactions (0: never)")
     args = ap.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'stages.db'}"
     engine = make_engine(url)
     migrate.upgrade(engine)
     factory = make_sessionmaker(engine)
-    for name in ("_lookups", "_prepare", "_insert_events", "_merge_rollups"):
+    for name in ("_lookups", "_prepare", "_insert_events", "_append_deltas"):
         setattr(service, name, timed(name, getattr(service, name)))
     rollup.fold = timed("  of which fold", rollup.fold)
     actor = Actor("bench", ("admin",))
@@ -75,8 +78,12 @@ def main() -> None:
         one(json.dumps({"events": make_events(10, "bench-stages")}).encode())  # warm-up
         SPENT.clear()
         started = time.perf_counter()
-        for body in bodies:
+        for i, body in enumerate(bodies, 1):
             one(body)
+            if args.compact_every and (i % args.compact_every == 0 or i == len(bodies)):
+                t = time.perf_counter()
+                compact_all(factory)
+                SPENT["compaction (amortised)"] += time.perf_counter() - t
         elapsed = time.perf_counter() - started
         print(f"ingest stages, {args.events} events in batches of {args.batch}, {engine.dialect.name}, one thread:")
         for name, seconds in SPENT.most_common():

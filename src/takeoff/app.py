@@ -60,15 +60,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         thread = None
+        compactor = None
         if run_worker:
             worker: Worker = app.state.worker
             thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True, name="takeoff-worker")
             thread.start()
+            compaction = _optional("takeoff.telemetry.compaction") if _has("takeoff.telemetry") else None
+            if compaction is not None:  # merges the rollup deltas that ingestion appends
+                compactor = compaction.Compactor(factory, stop)
+                compactor.start()
         yield
         stop.set()
         if thread is not None:
             app.state.worker.wake.set()
             thread.join(timeout=10)
+        if compactor is not None:
+            compactor.join(timeout=10)
 
     app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/openapi.json", dependencies=[Depends(route_label)])

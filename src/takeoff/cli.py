@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import pkgutil
@@ -132,6 +133,10 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
         t = threading.Thread(target=w.run_forever, args=(stop,), daemon=True)
         t.start()
         threads.append(t)
+    from takeoff.telemetry.compaction import Compactor
+
+    compactor = Compactor(factory, stop)  # merges the rollup deltas that ingestion appends
+    compactor.start()
     typer.echo(f"{concurrency} worker(s) running; Ctrl-C to stop")
     try:
         while any(t.is_alive() for t in threads):
@@ -139,6 +144,7 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
                 t.join(timeout=1)
     except KeyboardInterrupt:
         stop.set()
+        compactor.join(timeout=10)
 
 
 def _load_job_modules() -> None:
@@ -175,6 +181,10 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     if seeder is not None:
         typer.echo("seeding the demo workspace…")
         seeder(factory, settings)
+        if importlib.util.find_spec("takeoff.telemetry.compaction") is not None:
+            from takeoff.telemetry.compaction import compact_all
+
+            compact_all(factory)  # the pages' first reads find merged rollups, not the seeding's deltas
     _start_demo_app(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}", factory)
     typer.echo(f"takeoff demo: http://{host}:{port}/  (user: admin, password: {password})  Ctrl-C to stop")
     _serve(host, port, settings, engine, factory)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from takeoff.db import make_engine
+from tests.telemetry.rollup_totals import rollup_totals
 
 from .test_telemetry_crash import TAKEOFF, _free_port
 
@@ -76,12 +77,17 @@ def test_two_server_processes_store_each_event_once(backend, tmp_path) -> None:
         try:
             with engine.connect() as conn:
                 n_rows = conn.scalar(text("SELECT count(*) FROM telemetry_events WHERE use_case='workers-uc'"))
-                totals = {g: conn.scalar(text(f"SELECT sum(count) FROM telemetry_rollups WHERE use_case='workers-uc' "
-                                              f"AND grain={g}")) for g in (60, 3600, 86400)}
+                counted = rollup_totals(conn, "workers-uc")  # merged rows + pending deltas
+                deadline = time.time() + 30
+                merged = rollup_totals(conn, "workers-uc")
+                while merged.pending and time.time() < deadline:  # both processes' compactors drain the deltas
+                    time.sleep(0.2)
+                    merged = rollup_totals(conn, "workers-uc")
         finally:
             engine.dispose()
         assert n_rows == 12 * 200
-        assert totals == {60: 2400, 3600: 2400, 86400: 2400}
+        assert counted == merged == {60: 2400, 3600: 2400, 86400: 2400}
+        assert merged.pending == 0, "the servers' compactors left deltas behind"
         metrics = httpx.get(base + "/metrics", timeout=10).text
         served = sum(float(m) for m in re.findall(
             r'takeoff_http_requests_total\{[^}]*method="POST"[^}]*route="/api/v1/events"[^}]*status="200"[^}]*\} (\S+)',

@@ -111,8 +111,14 @@ def fold(events: Iterable[Mapping[str, Any]], baseline: Mapping[str, Any] | None
         _fold_one(agg, ev, ts, base_id, specs)
     for agg in minutes.values():
         agg["units"] = heapq.nsmallest(KMV_K, agg.pop("_units"))
+    return coarsen(minutes, grains)
+
+
+def coarsen(minutes: Mapping[tuple[int, int, str, str], dict[str, Any]], grains: Sequence[int] = GRAINS
+            ) -> dict[tuple[int, int, str, str], dict[str, Any]]:
+    """Minute partials plus the partials of each coarser grain, summed from the minutes (each event folded once)."""
     out = dict(minutes)
-    for grain in grains[1:]:  # coarser buckets are sums of the minutes: fold each event once
+    for grain in grains[1:]:
         for (_, b, uc, rel), agg in minutes.items():
             key = (grain, b // grain * grain, uc, rel)
             out[key] = merge(out[key], agg) if key in out else merge(empty(), agg)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,12 +27,15 @@ from takeoff.db import read_session, utcnow
 from takeoff.errors import Invalid
 from takeoff.telemetry import histogram, rollup
 from takeoff.telemetry.ingest import release_key, timing_errors
-from takeoff.telemetry.models import TelemetryBaseline, TelemetryEvent, TelemetryFeedback, TelemetryRollup
+from takeoff.telemetry.models import (TelemetryBaseline, TelemetryEvent, TelemetryFeedback, TelemetryRollup,
+                                      TelemetryRollupDelta)
 from takeoff.telemetry.schemas import FeedbackIn
 
 MAX_SERIES_POINTS = 5000
 EVENTS = TelemetryEvent.__table__
 ROLLUPS = TelemetryRollup.__table__
+DELTAS = TelemetryRollupDelta.__table__
+COMPACT_CHUNK = 2000  # deltas merged per compaction transaction
 
 
 class TelemetryInvalid(Invalid, ValueError):
@@ -140,9 +144,10 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     whole (422 naming the index); the caller commits, and acknowledges only after the commit.
 
     Two phases, so concurrent batches overlap: lookups (known use cases, baselines, model prices) and the CPU work
-    (rows, rollup partials) run before the first write, on a separate read connection when the caller's session
-    has no transaction open yet (on SQLite that read takes no write lock); the write phase is then the insert,
-    the rollup merge and the caller's commit.
+    (rows, minute partials) run before the first write, on a separate read connection when the caller's session
+    has no transaction open yet (on SQLite that read takes no write lock); the write phase is then the insert of
+    the new events, the append of their minute partials as rollup deltas (merged later by `compact_rollups`; no
+    hot rollup row is read or locked here) and the caller's commit.
     """
     errors = timing_errors(events, _epoch(now or utcnow()), late_s)
     if errors:
@@ -169,7 +174,7 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         fresh = [unique[i] for i in sorted(new_ids)]
         partials = _fold(fresh, baselines)
     if new_ids:
-        _merge_rollups(session, partials)
+        _append_deltas(session, partials, sqlite)
     return len(new_ids), len(events) - len(new_ids)
 
 
@@ -190,13 +195,12 @@ def _prepare(unique: dict[str, dict[str, Any]], baselines: dict[str, dict[str, A
         ev = unique[eid]
         if ev.get("cost_usd") is None and price is not None and ev.get("model") and ev.get("tokens"):
             ev["cost_usd"] = price(ev.get("provider"), ev["model"], ev["ts"], ev["tokens"])
-        ts = _dt(ev["ts"]).isoformat(" ", "microseconds")[:26] if sqlite else float(ev["ts"])  # PG: to_timestamp()
+        ts = _sqlite_time(ev["ts"]) if sqlite else _dt(ev["ts"])
         data = {k: ev.get(k) or {} for k in ("tokens", "scores", "features", "attributes")}
         rows.append((eid, ev["use_case"], ev.get("release") or "", ev.get("unit_id"),
                      ts, ev.get("latency_ms"), ev.get("status") or "ok",
                      ev.get("outcome"), ev.get("model"), ev.get("provider"), ev.get("cost_usd"),
-                     ev.get("error_category"), ev.get("fallback_reason"), source,
-                     _json(data) if sqlite else data))
+                     ev.get("error_category"), ev.get("fallback_reason"), source, _json(data)))
     return rows, _fold(list(unique.values()), baselines)
 
 
@@ -208,7 +212,7 @@ def _fold(events: list[dict[str, Any]], baselines: dict[str, dict[str, Any] | No
         by_uc.setdefault(ev["use_case"], []).append(ev)
     partials: dict[tuple[int, int, str, str], dict[str, Any]] = {}
     for uc, evs in by_uc.items():
-        partials.update(rollup.fold(evs, baselines.get(uc)))
+        partials.update(rollup.fold(evs, baselines.get(uc), grains=(60,)))  # coarser grains at compaction
     return partials
 
 
@@ -216,8 +220,6 @@ def _fold(events: list[dict[str, Any]], baselines: dict[str, dict[str, Any] | No
 # minus the offset: 4x cheaper than strftime); raw inserts must match it exactly.
 _EVENT_COLS = ("id", "use_case", "release", "unit_id", "ts", "latency_ms", "status", "outcome", "model", "provider",
                "cost_usd", "error_category", "fallback_reason", "source", "data")
-_PG_TYPES = ("text", "text", "text", "text", "float8", "float8", "text", "text", "text", "text", "float8", "text",
-             "text", "text", "json")
 _SQLITE_IN_CHUNK = 900  # bound parameters per statement stay well under SQLite's limit
 
 
@@ -230,13 +232,8 @@ def _insert_events(session: Session, rows: list[tuple[Any, ...]], sqlite: bool) 
     """Insert the rows that are new; returns their ids (the hot path: raw SQL without per-row ORM type processing,
     values already in the column formats SQLAlchemy would write)."""
     conn = session.connection()
-    if not sqlite:  # PostgreSQL: the batch as ONE json parameter, unpacked server-side by json_to_recordset
-        docs = [dict(zip(_EVENT_COLS, row)) for row in rows]
-        spec = ", ".join(f"{c} {t}" for c, t in zip(_EVENT_COLS, _PG_TYPES))
-        sql = (f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)}) "
-               f"SELECT {', '.join('to_timestamp(u.ts)' if c == 'ts' else f'u.{c}' for c in _EVENT_COLS)} "
-               f"FROM json_to_recordset(%s::json) AS u({spec}) ON CONFLICT (id) DO NOTHING RETURNING id")
-        return {r[0] for r in conn.exec_driver_sql(sql, (_json(docs),))}
+    if not sqlite:
+        return _insert_events_pg(session, rows)
     # SQLite: writers are serialised (BEGIN IMMEDIATE), so "which ids exist" then executemany of the others is
     # exact; executemany binds plain tuples in C, 3-4x cheaper than unpacking one JSON parameter with json_each.
     ids = [r[0] for r in rows]
@@ -250,6 +247,82 @@ def _insert_events(session: Session, rows: list[tuple[Any, ...]], sqlite: bool) 
         conn.exec_driver_sql(f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)}) "
                              f"VALUES ({', '.join('?' * len(_EVENT_COLS))})", fresh)
     return {r[0] for r in fresh}
+
+
+def _sqlite_time(x: float) -> str:
+    return _dt(x).isoformat(" ", "microseconds")[:26]
+
+
+def _append_deltas(session: Session, partials: dict[tuple[int, int, str, str], dict[str, Any]], sqlite: bool) -> None:
+    """Append a batch's minute partials as rollup deltas: inserts only, so concurrent batches never wait on each
+    other's rollup rows."""
+    conn = session.connection()
+    cols = "bucket, use_case, release, agg"
+    if sqlite:
+        conn.exec_driver_sql(f"INSERT INTO telemetry_rollup_deltas ({cols}) VALUES (?, ?, ?, ?)",
+                             [(_sqlite_time(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in sorted(partials.items())])
+    else:
+        conn.exec_driver_sql(f"INSERT INTO telemetry_rollup_deltas ({cols}) VALUES (to_timestamp(%s), %s, %s, %s::json)",
+                             [(float(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in sorted(partials.items())])
+
+
+def compact_rollups(session: Session, limit: int = COMPACT_CHUNK) -> int:
+    """Merge up to `limit` pending deltas into the minute, hour and day rollups and delete them, in the caller's
+    transaction (so a delta is counted exactly once); returns how many were merged. Concurrent compactors on
+    PostgreSQL take disjoint deltas (SKIP LOCKED); on SQLite writers are serialised anyway."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise TelemetryInvalid(f"limit must be an integer >= 1, got {limit!r}")
+    q = select(DELTAS.c.id, DELTAS.c.bucket, DELTAS.c.use_case, DELTAS.c.release, DELTAS.c.agg
+               ).order_by(DELTAS.c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    rows = list(session.execute(q))
+    if not rows:
+        return 0
+    grouped: dict[tuple[int, int, str, str], list[dict[str, Any]]] = {}
+    for _, bucket, uc, rel, agg in rows:
+        grouped.setdefault((60, int(_epoch(bucket)), uc, rel), []).append(agg)
+    minutes = {key: aggs[0] if len(aggs) == 1 else rollup.merge_many(aggs) for key, aggs in grouped.items()}
+    _merge_rollups(session, rollup.coarsen(minutes))
+    ids = [r[0] for r in rows]
+    for i in range(0, len(ids), _SQLITE_IN_CHUNK):
+        session.execute(delete(DELTAS).where(DELTAS.c.id.in_(ids[i:i + _SQLITE_IN_CHUNK])))
+    return len(rows)
+
+
+def pending_deltas(session: Session) -> int:
+    """How many rollup deltas wait for compaction (a gauge of the compactor's lag)."""
+    return int(session.scalar(select(func.count()).select_from(DELTAS)) or 0)
+
+
+def _insert_events_pg(session: Session, rows: list[tuple[Any, ...]]) -> set[str]:
+    """PostgreSQL: skip the ids already stored, COPY the others straight into the table (about half the server
+    time of INSERT ... ON CONFLICT over json_to_recordset); if a concurrent batch stored one of the same ids in
+    between, the unique index refuses the COPY, and the batch goes in through INSERT ... ON CONFLICT DO NOTHING."""
+    from psycopg.errors import UniqueViolation
+
+    conn = session.connection()
+    existing = {r[0] for r in conn.exec_driver_sql("SELECT id FROM telemetry_events WHERE id = ANY(%s)",
+                                                   ([r[0] for r in rows],))}
+    fresh = [r for r in rows if r[0] not in existing]
+    if not fresh:
+        return set()
+    cols = ", ".join(_EVENT_COLS)
+    try:
+        raw = conn.connection.driver_connection  # inside the session's transaction: psycopg makes this a SAVEPOINT
+        with raw.transaction(), raw.cursor() as cursor, cursor.copy(f"COPY telemetry_events ({cols}) FROM STDIN") as copy:
+            for row in fresh:
+                copy.write_row(row)
+        return {r[0] for r in fresh}
+    except UniqueViolation:
+        one = f"({', '.join(['%s'] * (len(_EVENT_COLS) - 1))}, %s::json)"
+        stored: set[str] = set()
+        for i in range(0, len(fresh), 1000):  # 15 parameters a row: well under PostgreSQL's 65535
+            chunk = fresh[i:i + 1000]
+            sql = (f"INSERT INTO telemetry_events ({cols}) VALUES {', '.join([one] * len(chunk))} "
+                   "ON CONFLICT (id) DO NOTHING RETURNING id")
+            stored.update(r[0] for r in conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row)))
+        return stored
 
 
 def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], dict[str, Any]]) -> None:
@@ -325,10 +398,18 @@ def feedback_for(session: Session, use_case_key: str, start: datetime, end: date
 
 
 def delete_old_events(session: Session, before: datetime, limit: int = 50_000) -> int:
-    """Delete up to `limit` raw events older than `before` (rollups stay); returns how many."""
-    ids = select(TelemetryEvent.id).where(TelemetryEvent.ts < before).limit(limit)
-    res = session.execute(delete(TelemetryEvent).where(TelemetryEvent.id.in_(ids.scalar_subquery())))
-    return int(res.rowcount or 0)
+    """Delete up to `limit` raw events older than `before` (rollups stay); returns how many.
+
+    Walks the use cases in key order through the (use_case, ts) index, the only index on time (see the model)."""
+    deleted = 0
+    uc = session.scalar(select(func.min(TelemetryEvent.use_case)))
+    while uc is not None and deleted < limit:
+        ids = select(TelemetryEvent.id).where(TelemetryEvent.use_case == uc, TelemetryEvent.ts < before
+                                              ).limit(limit - deleted)
+        res = session.execute(delete(TelemetryEvent).where(TelemetryEvent.id.in_(ids.scalar_subquery())))
+        deleted += int(res.rowcount or 0)
+        uc = session.scalar(select(func.min(TelemetryEvent.use_case)).where(TelemetryEvent.use_case > uc))
+    return deleted
 
 
 # ---------------------------------------------------------------------------------------------------- reads
@@ -352,13 +433,32 @@ def _cover(s: float, e: float, grains: Sequence[int]) -> list[tuple[int, float, 
     return _cover(s, g0, grains[:-1]) + [(g, g0, g1)] + _cover(g1, e, grains[:-1])
 
 
+def _pending(session: Session, use_case_key: str, release_id: str | None, lo: datetime, hi: datetime
+             ) -> list[dict[str, Any]]:
+    """Deltas not yet compacted whose minute lies in [lo, hi), as rollup-row dicts (bucket and times as datetimes),
+    so every read adds them and is exact before compaction; the compactor keeps them few."""
+    q = select(DELTAS.c.bucket, DELTAS.c.agg).where(DELTAS.c.use_case == use_case_key, DELTAS.c.bucket >= lo,
+                                                    DELTAS.c.bucket < hi)
+    if release_id is not None:
+        q = q.where(DELTAS.c.release == release_key(use_case_key, release_id))
+    out = []
+    for bucket, agg in session.execute(q):
+        row = dict(agg)
+        row["bucket"] = bucket
+        for t in ("first_ts", "last_ts"):
+            row[t] = _dt(row[t]) if row.get(t) is not None else None
+        out.append(row)
+    return out
+
+
 def _window_rows(session: Session, use_case_key: str, release_id: str | None, start: datetime, end: datetime,
                  cols: Sequence[str]) -> list[Any]:
-    """Rollup rows covering [start, end): day rows for whole days, hour rows for whole hours, minutes at the edges."""
+    """Rollup rows covering [start, end): day rows for whole days, hour rows for whole hours, minutes at the edges;
+    plus the pending deltas of the same minutes."""
     out: list[Any] = []
     for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
         out += _rows(session, use_case_key, release_id, grain, _dt(lo), end if hi == _epoch(end) else _dt(hi), cols)
-    return out
+    return out + _pending(session, use_case_key, release_id, _dt(math.floor(_epoch(start) / 60) * 60), end)
 
 
 ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "cost_sq", "first_ts", "last_ts", "latency", "outcomes",
@@ -438,7 +538,9 @@ def series_many(session: Session, use_case_key: str, metrics: Sequence[str], sta
         ROLLUPS.c.bucket < end)
     if release_id is not None:
         q = q.where(ROLLUPS.c.release == release_key(use_case_key, release_id))
-    for row in session.execute(q):  # plain tuples and one branch per column: this loop is the dashboard's cost
+    pending = [(d["bucket"], *[d.get(c) for c in cols])
+               for d in _pending(session, use_case_key, release_id, _dt(first), end)]
+    for row in itertools.chain(session.execute(q), pending):  # plain tuples, one branch per column: the dashboard's cost
         i = (int(_epoch(row[0])) - first) // step_s
         if not 0 <= i < n:
             continue
@@ -481,14 +583,23 @@ def releases_in_window(session: Session, use_case_key: str, start: datetime, end
     q = select(ROLLUPS.c.release).where(ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == 3600,
                                         ROLLUPS.c.bucket >= _dt(math.floor(_epoch(start) / 3600) * 3600),
                                         ROLLUPS.c.bucket < end).distinct()
-    return sorted(session.scalars(q))
+    pending = select(DELTAS.c.release).where(DELTAS.c.use_case == use_case_key,
+                                             DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 3600) * 3600),
+                                             DELTAS.c.bucket < end).distinct()
+    return sorted(set(session.scalars(q)) | set(session.scalars(pending)))
 
 
 def last_event_at(session: Session, use_case_key: str) -> datetime | None:
     """Time of the latest event of a use case (from rollups), or None if it never sent any."""
     _check_key(use_case_key)
-    return session.scalar(select(func.max(ROLLUPS.c.last_ts)).where(ROLLUPS.c.use_case == use_case_key,
+    last = session.scalar(select(func.max(ROLLUPS.c.last_ts)).where(ROLLUPS.c.use_case == use_case_key,
                                                                      ROLLUPS.c.grain == 3600))
+    newest = session.scalar(select(func.max(DELTAS.c.bucket)).where(DELTAS.c.use_case == use_case_key))
+    if newest is not None and (last is None or newest + timedelta(minutes=1) > last):
+        for row in _pending(session, use_case_key, None, newest, newest + timedelta(minutes=1)):
+            if row["last_ts"] is not None and (last is None or row["last_ts"] > last):
+                last = row["last_ts"]
+    return last
 
 
 def set_baseline(session: Session, actor: Actor, use_case_key: str, release_id: str | None, start: datetime,
@@ -542,6 +653,8 @@ def overview(session: Session, start: datetime, end: datetime) -> list[dict[str,
     keys = set(session.scalars(select(ROLLUPS.c.use_case).where(ROLLUPS.c.grain == 3600,
                                                                  ROLLUPS.c.bucket >= start - timedelta(hours=1))
                                .distinct()))
+    keys |= set(session.scalars(select(DELTAS.c.use_case).where(DELTAS.c.bucket >= start - timedelta(hours=1))
+                                .distinct()))
     ucs = {u.key: u for u in session.scalars(select(UseCase))}
     out = []
     for key in sorted(keys | {k for k, u in ucs.items() if u.status == "production"}):
@@ -569,6 +682,6 @@ def overview(session: Session, start: datetime, end: datetime) -> list[dict[str,
     return out
 
 
-__all__ = ["WindowStats", "window_stats", "series", "set_baseline", "last_event_at", "feedback_for",
+__all__ = ["WindowStats", "window_stats", "compact_rollups", "pending_deltas", "series", "set_baseline", "last_event_at", "feedback_for",
            "ingest_events", "record_feedback", "delete_old_events", "overview", "releases_in_window",
            "current_baseline", "SYSTEM"]

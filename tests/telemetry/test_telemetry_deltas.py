@@ -1,0 +1,144 @@
+"""Rollup deltas: ingestion appends, the compactor merges; every read is the same before and after compaction."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from takeoff.actor import Actor
+from takeoff.db import transaction
+from takeoff.telemetry import service
+from takeoff.telemetry.compaction import Compactor, compact_all
+
+ACTOR = Actor("test", ("admin",))
+
+
+def _events(n: int, start: float, spread_s: float, release: str = "1") -> list[dict]:
+    return [{"id": uuid.uuid4().hex, "use_case": "deltas-uc", "release": f"deltas-uc:{release}", "unit_id": f"u{i % 9}",
+             "ts": start + spread_s * i / n, "latency_ms": 50.0 + i % 400, "status": "error" if i % 10 == 0 else "ok",
+             "outcome": "overridden" if i % 7 == 0 else "success", "tokens": {"input": 10, "output": 2},
+             "cost_usd": 0.001 * (1 + i % 3), "scores": {"q": (i % 5) / 4}, "features": {"lang": "en" if i % 2 else "de"},
+             "attributes": {}} for i in range(n)]
+
+
+def _ingest(factory, events: list[dict]) -> None:
+    for i in range(0, len(events), 300):
+        with transaction(factory) as s:
+            service.ingest_events(s, ACTOR, events[i:i + 300], late_s=3 * 86400)
+
+
+def _reads(factory, start: datetime, end: datetime) -> dict:
+    with transaction(factory) as s:
+        return {
+            "window": asdict(service.window_stats(s, "deltas-uc", None, start, end)),
+            "release": asdict(service.window_stats(s, "deltas-uc", "deltas-uc:2", start, end)),
+            "series": service.series_many(s, "deltas-uc", ["throughput", "error_rate", "latency_p95", "cost_per_task",
+                                                          "override_rate", "active_users", "repeat_users", "quality_q"],
+                                          start, end, 3600),
+            "releases": service.releases_in_window(s, "deltas-uc", start, end),
+            "last": service.last_event_at(s, "deltas-uc"),
+            "overview": [o for o in service.overview(s, start, end) if o["use_case"] == "deltas-uc"],
+        }
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rounded(v) for v in value)
+    return value
+
+
+def test_reads_are_the_same_before_and_after_compaction(factory) -> None:
+    now = time.time()
+    events = _events(1500, now - 2 * 86400, 2 * 86400 - 120) + _events(200, now - 600, 500, release="2")
+    _ingest(factory, events)
+    start, end = datetime.fromtimestamp(now - 3 * 86400, UTC), datetime.fromtimestamp(now + 60, UTC)
+    with transaction(factory) as s:
+        pending = service.pending_deltas(s)
+    assert pending > 100  # two days of events spread over many minutes: one delta per minute and release
+    before = _reads(factory, start, end)
+    assert before["window"]["count"] == 1700 and before["release"]["count"] == 200
+    assert before["releases"] == ["deltas-uc:1", "deltas-uc:2"]
+    assert before["overview"][0]["count"] == 1700
+    merged = compact_all(factory, chunk=97)  # several chunks
+    assert merged == pending
+    with transaction(factory) as s:
+        assert service.pending_deltas(s) == 0
+    after = _reads(factory, start, end)
+    assert _rounded(after) == _rounded(before)  # sums taken in another order differ in the last float bits
+
+
+def test_half_compacted_reads_count_each_event_once(factory) -> None:
+    now = time.time()
+    _ingest(factory, _events(600, now - 7200, 7000))
+    with transaction(factory) as s:
+        service.compact_rollups(s, limit=10)  # some deltas merged, most pending
+        assert service.pending_deltas(s) > 0
+    start, end = datetime.fromtimestamp(now - 86400, UTC), datetime.fromtimestamp(now + 60, UTC)
+    with transaction(factory) as s:
+        st = service.window_stats(s, "deltas-uc", None, start, end)
+        assert st.count == 600 and st.errors == 60
+        points = service.series(s, "deltas-uc", "throughput", start, end, 86400 * 2)
+        assert sum(v or 0 for _, v in points) * (86400 * 2 / 60) == pytest.approx(600)
+
+
+def test_compactor_thread_drains_deltas_and_stops(factory) -> None:
+    _ingest(factory, _events(300, time.time() - 3000, 2900))
+    stop = threading.Event()
+    c = Compactor(factory, stop, interval_s=0.05)
+    c.start()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with transaction(factory) as s:
+            if service.pending_deltas(s) == 0:
+                break
+        time.sleep(0.05)
+    stop.set()
+    c.join(timeout=10)
+    assert not c.is_alive()
+    with transaction(factory) as s:
+        assert service.pending_deltas(s) == 0
+        st = service.window_stats(s, "deltas-uc", None, datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC))
+        assert st.count == 300
+
+
+def test_compact_limit_is_validated(factory) -> None:
+    with transaction(factory) as s:
+        for bad in (0, -1, True, 1.5, "10"):
+            with pytest.raises(ValueError, match="limit"):
+                service.compact_rollups(s, bad)
+
+
+def test_postgres_copy_refused_by_a_concurrent_duplicate_falls_back_to_on_conflict(factory, engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    ev = _events(3, time.time(), 1)
+    with transaction(factory) as s:
+        service.ingest_events(s, ACTOR, ev[:1], late_s=3600)
+    with transaction(factory) as s:
+        rows, _ = service._prepare({e["id"]: e for e in ev}, {}, None, "json", False)
+        # the first id "appears" between the existence check and the COPY, as when another process stores it
+        real = s.connection().exec_driver_sql
+
+        def blind_check(sql, *args, **kw):
+            if sql.startswith("SELECT id FROM telemetry_events"):
+                return real("SELECT id FROM telemetry_events WHERE false AND id = ANY(%s)", *args, **kw)
+            return real(sql, *args, **kw)
+
+        conn = s.connection()
+        conn.exec_driver_sql = blind_check  # type: ignore[method-assign]
+        stored = service._insert_events_pg(s, rows)
+    assert stored == {ev[1]["id"], ev[2]["id"]}
+    with transaction(factory) as s:
+        from sqlalchemy import func, select
+
+        from takeoff.telemetry.models import TelemetryEvent
+
+        assert s.scalar(select(func.count()).select_from(TelemetryEvent).where(TelemetryEvent.use_case == "deltas-uc")) == 3
