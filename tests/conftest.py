@@ -95,6 +95,10 @@ def wipe(engine: Engine) -> None:
     """Empty every table (faster than re-migrating between tests)."""
     from sqlalchemy import inspect
 
+    from takeoff.telemetry.service import clear_lookup_cache
+
+    clear_lookup_cache()  # use cases never vanish in the product, so ingestion caches that they exist
+
     existing = set(inspect(engine).get_table_names())
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in existing]
     with engine.begin() as conn:
@@ -122,7 +126,8 @@ def factory(engine: Engine):  # type: ignore[no-untyped-def]
 def settings(engine: Engine, tmp_path: Path) -> Settings:
     """Settings pointing at the test database, with a fixed secret."""
     return Settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False),
-                    secret_key="test-secret-key-0123456789", embedded_worker=False, max_body_bytes=1_000_000)
+                    secret_key="test-secret-key-0123456789", embedded_worker=False, rollup_compaction=False,
+                    max_body_bytes=1_000_000)
 
 
 @pytest.fixture

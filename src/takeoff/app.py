@@ -65,10 +65,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             worker: Worker = app.state.worker
             thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True, name="takeoff-worker")
             thread.start()
-            compaction = _optional("takeoff.telemetry.compaction") if _has("takeoff.telemetry") else None
-            if compaction is not None:  # merges the rollup deltas that ingestion appends
-                compactor = compaction.Compactor(factory, stop)
-                compactor.start()
+        compaction = _optional("takeoff.telemetry.compaction") if _has("takeoff.telemetry") else None
+        if compaction is not None and settings.rollup_compaction:  # merges the deltas that ingestion appends
+            compactor = compaction.Compactor(factory, stop)
+            compactor.start()
         yield
         stop.set()
         if thread is not None:

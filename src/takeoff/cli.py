@@ -136,7 +136,8 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
     from takeoff.telemetry.compaction import Compactor
 
     compactor = Compactor(factory, stop)  # merges the rollup deltas that ingestion appends
-    compactor.start()
+    if settings.rollup_compaction:
+        compactor.start()
     typer.echo(f"{concurrency} worker(s) running; Ctrl-C to stop")
     try:
         while any(t.is_alive() for t in threads):
@@ -144,7 +145,8 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
                 t.join(timeout=1)
     except KeyboardInterrupt:
         stop.set()
-        compactor.join(timeout=10)
+        if compactor.is_alive():
+            compactor.join(timeout=10)
 
 
 def _load_job_modules() -> None:

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, description="Lifetime of a browser login session.")
     cookie_secure: bool = Field(default=False, description="Mark cookies Secure (set when served over HTTPS).")
     embedded_worker: bool = Field(default=True, description="Run a job worker inside `takeoff serve`.")
+    rollup_compaction: bool = Field(default=True, description="Merge telemetry rollup deltas in every `serve` "
+                                                              "process (and `worker`); off only for tests.")
     job_lease_seconds: int = Field(default=60, description="How long a claimed job stays leased without heartbeat.")
     raw_event_retention_days: int = Field(default=30, description="Raw telemetry kept this long; rollups stay.")
     late_event_seconds: int = Field(default=24 * 3600, description="Events later than this are refused.")

@@ -9,6 +9,8 @@ import importlib
 import importlib.util
 import itertools
 import math
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pydantic_core
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -165,7 +167,7 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         rows, partials = _prepare(unique, baselines, _pricer(session), source, sqlite)
     else:
         with read_session(session.get_bind()) as reader:
-            known, baselines = _lookups(reader, use_cases)
+            known, baselines = _LOOKUPS.get(reader, use_cases)
             rows, partials = _prepare(unique, baselines, _pricer(reader), source, sqlite)
     for key in sorted(use_cases - known):  # first write: the write phase starts here
         _discover_one(session, actor, key)
@@ -176,6 +178,54 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     if new_ids:
         _append_deltas(session, partials, sqlite)
     return len(new_ids), len(events) - len(new_ids)
+
+
+class _LookupCache:
+    """Known use cases and their current baselines, per database, for LOOKUP_TTL_S: the reads every batch repeats.
+
+    Only positive answers are kept (an unknown key is looked up again, then registered as discovered). A baseline
+    frozen in this process is seen at once (set_baseline invalidates); one frozen by another process is used
+    for binning at most LOOKUP_TTL_S later.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, use_cases: set[str]) -> tuple[set[str], dict[str, dict[str, Any] | None]]:
+        db = str(session.get_bind().url)
+        now = time.monotonic()
+        with self._lock:
+            hit = {uc: self._entries.get((db, uc)) for uc in use_cases}
+        missing = {uc for uc, e in hit.items() if e is None or e[0] < now}
+        known = use_cases - missing
+        baselines = {uc: e[1] for uc, e in hit.items() if uc in known and e is not None}
+        if missing:
+            found, fresh = _lookups(session, missing)
+            known |= found
+            baselines.update(fresh)
+            with self._lock:
+                for uc in found:
+                    self._entries[(db, uc)] = (now + LOOKUP_TTL_S, fresh.get(uc))
+        return known, baselines
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def forget(self, use_case: str) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if k[1] == use_case]:
+                del self._entries[key]
+
+
+LOOKUP_TTL_S = 2.0
+_LOOKUPS = _LookupCache()
+
+
+def clear_lookup_cache() -> None:
+    """Forget every cached use-case lookup (use cases are never deleted; a test that empties tables calls this)."""
+    _LOOKUPS.clear()
 
 
 def _lookups(session: Session, use_cases: set[str]) -> tuple[set[str], dict[str, dict[str, Any] | None]]:
@@ -639,6 +689,8 @@ def set_baseline(session: Session, actor: Actor, use_case_key: str, release_id: 
                           created_by=actor.username)
     session.add(b)
     session.flush()
+    _LOOKUPS.forget(use_case_key)  # and again once committed: a batch in between may have cached the old one
+    event.listen(session, "after_commit", lambda _s: _LOOKUPS.forget(use_case_key), once=True)
     audit.record(session, actor, "telemetry.baseline", "telemetry_baseline", b.id, None,
                  {"use_case": use_case_key, "release": rel, "start": start.isoformat(), "end": end.isoformat(),
                   "events": n, "features": sorted(specs)})
