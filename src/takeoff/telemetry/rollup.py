@@ -76,10 +76,6 @@ def empty() -> dict[str, Any]:
     return agg
 
 
-def _add_counts(into: dict[str, int], key: str, n: int = 1) -> None:
-    into[key] = into.get(key, 0) + n
-
-
 def _bin_feature(spec: Mapping[str, Any] | None, value: Any) -> tuple[str, Any] | None:
     """(kind, bin) of one feature value under a baseline spec; None when it cannot be binned."""
     if value is None:
@@ -138,7 +134,7 @@ def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: in
         agg["latency_n"] += 1
         agg["latency_sum_ms"] += float(lat)
         hist = agg["latency"]
-        b = str(histogram.bucket_index(lat))
+        b = _BUCKET_KEYS[histogram.bucket_index(lat)]
         hist[b] = hist.get(b, 0) + 1
     cost = ev.get("cost_usd")
     if cost:
@@ -183,7 +179,17 @@ def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: in
         _fold_features(agg["features"], features, base_id, specs)
     unit = ev.get("unit_id")
     if unit:
-        agg["_units"].add(unit_hash(unit))
+        h = _UNIT_HASHES.get(unit)
+        if h is None:
+            if len(_UNIT_HASHES) >= _UNIT_CACHE_MAX:
+                _UNIT_HASHES.clear()
+            h = _UNIT_HASHES[unit] = unit_hash(unit)
+        agg["_units"].add(h)
+
+
+_BUCKET_KEYS = tuple(str(i) for i in range(histogram.BUCKET_COUNT + 1))  # the sparse histogram's keys, made once
+_UNIT_HASHES: dict[str, int] = {}  # unit id -> unit_hash: the same users come back batch after batch
+_UNIT_CACHE_MAX = 200_000
 
 
 def _fold_features(into: dict[str, Any], features: Mapping[str, Any], base_id: int, specs: Mapping[str, Any]) -> None:
@@ -193,15 +199,23 @@ def _fold_features(into: dict[str, Any], features: Mapping[str, Any], base_id: i
         if binned is None:
             continue
         kind, where = binned
+        entry = into.get(name)
         if kind == "numeric":
-            entry = into.setdefault(name, {"b": base_id, "c": [0] * (len(spec["edges"]) + 1)})  # type: ignore[index]
+            if entry is None:
+                entry = into[name] = {"b": base_id, "c": [0] * (len(spec["edges"]) + 1)}  # type: ignore[index]
             entry["c"][where] += 1
         else:
-            entry = into.setdefault(name, {"b": base_id, "c": {}})
-            if not isinstance(entry["c"], dict):
-                continue  # a numeric baseline feature sent as text: not binnable, not a reason to fail
+            if entry is None:
+                entry = into[name] = {"b": base_id, "c": {}}
             counts = entry["c"]
-            _add_counts(counts, where if where in counts or len(counts) < MAX_CATEGORIES else OTHER)
+            if not isinstance(counts, dict):
+                continue  # a numeric baseline feature sent as text: not binnable, not a reason to fail
+            if where in counts:
+                counts[where] += 1
+            elif len(counts) < MAX_CATEGORIES:
+                counts[where] = 1
+            else:
+                counts[OTHER] = counts.get(OTHER, 0) + 1
 
 
 _TOKEN_COLUMN = dict(zip(TOKEN_KINDS, TOKEN_COLUMNS))
