@@ -142,3 +142,20 @@ def test_postgres_copy_refused_by_a_concurrent_duplicate_falls_back_to_on_confli
         from takeoff.telemetry.models import TelemetryEvent
 
         assert s.scalar(select(func.count()).select_from(TelemetryEvent).where(TelemetryEvent.use_case == "deltas-uc")) == 3
+
+
+def test_metrics_expose_pending_deltas(client, users, factory) -> None:
+    import re
+
+    h = users.headers("ai_engineer")
+    r = client.post("/api/v1/events", json={"events": _events(50, time.time() - 1800, 1500)}, headers=h)
+    assert r.status_code == 200, r.text
+
+    def gauge() -> float:
+        m = re.search(r"^takeoff_rollup_deltas_pending (\S+)$", client.get("/metrics").text, re.M)
+        assert m, "gauge missing"
+        return float(m.group(1))
+
+    assert gauge() > 0  # the test app runs no compactor
+    compact_all(factory)
+    assert gauge() == 0
