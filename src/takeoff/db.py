@@ -61,12 +61,15 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned for takeoff: SQLite in WAL with serialized writers, PostgreSQL pooled."""
     if is_sqlite(url):
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            json_serializer=_dumps,
-            **kwargs,
-        )
+        from sqlalchemy.engine import make_url
+
+        from takeoff import sqlite_lock
+
+        path = make_url(url).database
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
+        if path and path != ":memory:" and not path.startswith("file:"):
+            connect_args["factory"] = sqlite_lock.connection_class(sqlite_lock.WriterLock(os.path.abspath(path)))
+        engine = create_engine(url, connect_args=connect_args, json_serializer=_dumps, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -89,8 +92,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # sequences (audit chain, job claims) never fail half-way with SQLITE_BUSY. A connection
             # marked read-only (engine.execution_options(takeoff_read_only=True)) reads a WAL snapshot
             # without the lock, so lookups that precede a write don't hold other writers back.
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("takeoff_read_only")
-                                 else "BEGIN IMMEDIATE")
+            # Writers queue on takeoff.sqlite_lock first, so the lock passes to the next one at once.
+            if conn.get_execution_options().get("takeoff_read_only"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                sqlite_lock.begin(conn.connection.dbapi_connection)
 
         database = engine.url.database
         checkpointer = _Checkpointer(database) if database and database != ":memory:" else None

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.actor import Actor
 from takeoff.auth import service as auth
+from takeoff.db import read_session
 from takeoff.errors import Unauthorized
 from takeoff.governance import decisions
 
@@ -38,7 +39,11 @@ def _actor(request: Request, session: DB) -> Actor:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        return auth.actor_for_token(session, secret.strip())
+        with read_session(request.app.state.engine) as reader:  # no write lock for the lookup (SQLite)
+            actor, due = auth.lookup_token(reader, secret.strip())
+        if due:
+            auth.touch_token(session, actor.token_id)
+        return actor
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         found = auth.resolve_session(session, cookie)

@@ -172,6 +172,17 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
 
 def actor_for_token(session: Session, secret: str) -> Actor:
     """The actor a bearer token stands for, or 401; records last use at most once a minute."""
+    actor, due = lookup_token(session, secret)
+    if due:
+        touch_token(session, actor.token_id)
+    return actor
+
+
+def lookup_token(session: Session, secret: str) -> tuple[Actor, bool]:
+    """The actor a bearer token stands for, and whether its last use is due to be recorded (reads only), or 401.
+
+    Reads only, so callers can run it on a lock-free read session (SQLite: no write lock held while a request is
+    parsed) and write `touch_token` only when it is due, about once a minute per token."""
     if not secret.startswith(TOKEN_PREFIX):
         raise Unauthorized(BAD_TOKEN)
     row = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
@@ -182,10 +193,14 @@ def actor_for_token(session: Session, secret: str) -> Actor:
     token, user = row
     if token.revoked_at or (token.expires_at and token.expires_at <= now) or not user.active:
         raise Unauthorized(BAD_TOKEN)
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    due = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
     roles = tuple(r for r in token.roles if r in user.roles)
-    return Actor(username=user.username, roles=roles, user_id=user.id, via="token", token_id=token.id)
+    return Actor(username=user.username, roles=roles, user_id=user.id, via="token", token_id=token.id), due
+
+
+def touch_token(session: Session, token_id: int | None) -> None:
+    """Record that a token was used now."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
 
 
 def actor_for_user(user: User, via: str = "session") -> Actor:

@@ -6,6 +6,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from takeoff.actor import Actor
 
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
@@ -34,12 +37,20 @@ def _batch_from_body(body: bytes) -> dict[str, Any]:
 async def post_events(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> dict[str, int]:
     """Ingest a batch (idempotent by event id). One invalid or too-late event refuses the whole batch with 422
     naming `events.<index>.<field>`; nothing is stored then. The answer comes after the commit."""
-    await run_in_threadpool(session.commit)  # end the auth read: parsing and folding hold no database lock
-    batch = _batch_from_body(await request.body())
-    late_s = request.app.state.settings.late_event_seconds
-    accepted, dups = await run_in_threadpool(service.ingest_events, session, actor, normalize_batch(batch["events"]),
-                                             late_s=late_s)
+    body = await request.body()
+    accepted, dups = await run_in_threadpool(_ingest_and_commit, session, actor, body,
+                                             request.app.state.settings.late_event_seconds)
     return {"accepted": accepted, "duplicates": dups}
+
+
+def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int) -> tuple[int, int]:
+    """Parse, ingest and commit in one worker thread: the write transaction (and on SQLite the write lock) ends the
+    moment its statements are done, not after a hop back through the event loop."""
+    session.commit()  # a token's last-use stamp, if one was due
+    batch = _batch_from_body(body)
+    result = service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s)
+    session.commit()
+    return result
 
 
 @router.post("/feedback", response_model=IngestResult)
