@@ -8,6 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from takeoff.actor import Actor
 
 from takeoff.db import utcnow
 from takeoff.deps import DB, Allowed
@@ -39,23 +42,33 @@ COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17
 @router.post("/v1/traces", tags=["telemetry"], summary="OTLP/HTTP trace export (protobuf or JSON)")
 async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> Response:
     """Ingest GenAI spans; malformed or truncated bodies get 400; spans later than the lateness are rejected."""
-    await run_in_threadpool(session.commit)  # end the auth read: decoding and folding hold no database lock
     body = await request.body()
     ctype = request.headers.get("content-type")
+    rejected = await run_in_threadpool(_ingest_spans, session, actor, body, ctype,
+                                       request.headers.get("content-encoding"),
+                                       request.app.state.settings.late_event_seconds)
+    payload, media = otlp.response(ctype, rejected,
+                                   f"{rejected} span(s) outside the accepted time range" if rejected else "")
+    return Response(payload, media_type=media)
+
+
+def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
+                  late_s: int) -> int:
+    """Decode, ingest and commit in one worker thread (as POST /api/v1/events); returns the spans rejected as late."""
+    session.commit()  # a token's last-use stamp, if one was due
     try:
-        req = otlp.parse(otlp.decompress(body, request.headers.get("content-encoding")), ctype)
+        req = otlp.parse(otlp.decompress(body, encoding), ctype)
         events, _skipped = otlp.span_events(req)
     except otlp.OtlpError as exc:
         raise BadRequest(str(exc), code="bad_otlp") from None
     for ev in events:
         if ev["id"] is None:  # a span without a span id still gets a stable identity
             ev["id"] = hashlib.sha256(repr(sorted(ev.items())).encode()).hexdigest()[:48]
-    late_s = request.app.state.settings.late_event_seconds
     bad = {int(d["field"].split(".")[1]) for d in timing_errors(events, utcnow().timestamp(), late_s)}
-    good = [ev for i, ev in enumerate(events) if i not in bad]
-    await run_in_threadpool(service.ingest_events, session, actor, good, late_s=late_s, source="otlp")
-    payload, media = otlp.response(ctype, len(bad), f"{len(bad)} span(s) outside the accepted time range" if bad else "")
-    return Response(payload, media_type=media)
+    service.ingest_events(session, actor, [ev for i, ev in enumerate(events) if i not in bad], late_s=late_s,
+                          source="otlp")
+    session.commit()
+    return len(bad)
 
 
 def _range(value: str | None) -> tuple[str, int, int]:
