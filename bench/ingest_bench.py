@@ -5,8 +5,8 @@ and OTLP/HTTP spans/s until queryable, beside Arize Phoenix's own OTLP ingestion
     .venv/bin/python bench/ingest_bench.py --events 20000 --spans 2000 --skip-phoenix
     TAKEOFF_BENCH_PG=postgresql+psycopg://postgres@127.0.0.1:5432/test  (default) picks the PostgreSQL server
 
-"Ingested" means queryable: takeoff acknowledges only after the commit (and rollups are updated in the same
-transaction), and the script still polls the metrics read until every span is counted. Phoenix (20.26.1, in
+"Ingested" means queryable: takeoff acknowledges only after the commit (the batch's rollup deltas are written in the
+same transaction and every read adds them), and the script still polls the metrics read until every span is counted. Phoenix (20.26.1, in
 bench/.venv-phoenix, created on first use) is timed the same way: POST all bodies, then poll its GraphQL
 recordCount until it reaches the number of spans sent.
 """
@@ -89,8 +89,41 @@ def make_events(n: int, use_case: str) -> list[dict]:
              "attributes": {}} for i in range(n)]
 
 
+def _proc_cpu(pid: str) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[str]:
+    out, todo = [], [str(pid)]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += subprocess.run(["pgrep", "-P", p], capture_output=True, text=True).stdout.split()
+    return out
+
+
+def cpu_snapshot(srv: "Takeoff") -> dict[str, float]:
+    """CPU seconds used so far by the server's processes, PostgreSQL's processes and this script."""
+    pg = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()
+    return {"server": sum(_proc_cpu(p) for p in _tree(srv.proc.pid)), "postgres": sum(_proc_cpu(p) for p in pg),
+            "senders": time.process_time(), "wall": time.perf_counter()}
+
+
+def cpu_line(before: dict[str, float], after: dict[str, float], batches: int) -> str:
+    """Where the machine's CPU went, per batch: shows whether a run was CPU-bound and on what."""
+    d = {k: after[k] - before[k] for k in before}
+    busy = (d["server"] + d["postgres"] + d["senders"]) / (d["wall"] * (os.cpu_count() or 1))
+    return (f"  CPU per batch: server {d['server'] / batches * 1000:.0f} ms, PostgreSQL {d['postgres'] / batches * 1000:.0f}"
+            f" ms, senders {d['senders'] / batches * 1000:.0f} ms; all cores {busy:.0%} busy")
+
+
 def bench_events(srv: Takeoff, n: int, batch: int, clients: int) -> float:
-    """Events/s through POST /api/v1/events with `clients` concurrent senders (each acked after commit)."""
+    """Events/s through POST /api/v1/events with `clients` concurrent senders (each acked after commit, and
+    queryable then: reads add the rollup deltas not yet compacted). Prints the CPU split of the timed part."""
     use_case = f"bench-{uuid.uuid4().hex[:6]}"
     events = make_events(n, use_case)
     # bodies are encoded before the clock starts: the senders stand for apps on other machines, so their JSON
@@ -112,13 +145,16 @@ def bench_events(srv: Takeoff, n: int, batch: int, clients: int) -> float:
                 if r.status_code != 200:
                     raise RuntimeError(r.text[:300])
 
+    before = cpu_snapshot(srv)
     t0 = time.perf_counter()
     threads = [threading.Thread(target=sender) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return n / (time.perf_counter() - t0)
+    rate = n / (time.perf_counter() - t0)
+    print(cpu_line(before, cpu_snapshot(srv), len(batches)), flush=True)
+    return rate
 
 
 def make_span_bodies(n: int, per_body: int, service: str) -> list[bytes]:
