@@ -159,3 +159,15 @@ def test_metrics_expose_pending_deltas(client, users, factory) -> None:
     assert gauge() > 0  # the test app runs no compactor
     compact_all(factory)
     assert gauge() == 0
+
+
+def test_a_backfill_over_thousands_of_minutes_is_one_ingest(factory) -> None:
+    now = time.time()
+    events = _events(12_000, now - 11 * 86400, 10 * 86400)  # one event every 72 s: 12k minutes, 12k deltas
+    with transaction(factory) as s:
+        assert service.ingest_events(s, ACTOR, events, late_s=12 * 86400) == (12_000, 0)
+    with transaction(factory) as s:
+        assert service.pending_deltas(s) == 12_000
+        st = service.window_stats(s, "deltas-uc", None, datetime.fromtimestamp(now - 12 * 86400, UTC),
+                                  datetime.fromtimestamp(now, UTC))
+        assert st.count == 12_000

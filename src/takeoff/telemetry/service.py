@@ -311,9 +311,13 @@ def _append_deltas(session: Session, partials: dict[tuple[int, int, str, str], d
     if sqlite:
         conn.exec_driver_sql(f"INSERT INTO telemetry_rollup_deltas ({cols}) VALUES (?, ?, ?, ?)",
                              [(_sqlite_time(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in sorted(partials.items())])
-    else:
-        conn.exec_driver_sql(f"INSERT INTO telemetry_rollup_deltas ({cols}) VALUES (to_timestamp(%s), %s, %s, %s::json)",
-                             [(float(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in sorted(partials.items())])
+    else:  # one statement a chunk (a backfill spans many minutes; 4 parameters a row, PostgreSQL allows 65535)
+        items = sorted(partials.items())
+        for i in range(0, len(items), 5000):
+            rows = items[i:i + 5000]
+            values = ", ".join(["(to_timestamp(%s), %s, %s, %s::json)"] * len(rows))
+            conn.exec_driver_sql(f"INSERT INTO telemetry_rollup_deltas ({cols}) VALUES {values}",
+                                 tuple(v for (_, b, uc, rel), agg in rows for v in (float(b), uc, rel, _json(agg))))
 
 
 def compact_rollups(session: Session, limit: int = COMPACT_CHUNK) -> int:
