@@ -135,8 +135,8 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
         threads.append(t)
     from takeoff.telemetry.compaction import Compactor
 
-    compactor = Compactor(factory, stop)  # merges the rollup deltas that ingestion appends
-    if settings.rollup_compaction:
+    compactor = Compactor(factory, stop) if settings.rollup_compaction else None  # merges ingestion's deltas
+    if compactor is not None:
         compactor.start()
     typer.echo(f"{concurrency} worker(s) running; Ctrl-C to stop")
     try:
@@ -145,7 +145,7 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
                 t.join(timeout=1)
     except KeyboardInterrupt:
         stop.set()
-        if compactor.is_alive():
+        if compactor is not None:
             compactor.join(timeout=10)
 
 

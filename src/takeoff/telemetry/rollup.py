@@ -16,6 +16,7 @@ Encodings kept in rollup rows (all JSON, all merge by addition or union):
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
@@ -179,17 +180,11 @@ def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: in
         _fold_features(agg["features"], features, base_id, specs)
     unit = ev.get("unit_id")
     if unit:
-        h = _UNIT_HASHES.get(unit)
-        if h is None:
-            if len(_UNIT_HASHES) >= _UNIT_CACHE_MAX:
-                _UNIT_HASHES.clear()
-            h = _UNIT_HASHES[unit] = unit_hash(unit)
-        agg["_units"].add(h)
+        agg["_units"].add(_cached_unit_hash(unit))
 
 
 _BUCKET_KEYS = tuple(str(i) for i in range(histogram.BUCKET_COUNT + 1))  # the sparse histogram's keys, made once
-_UNIT_HASHES: dict[str, int] = {}  # unit id -> unit_hash: the same users come back batch after batch
-_UNIT_CACHE_MAX = 200_000
+_cached_unit_hash = functools.lru_cache(maxsize=200_000)(unit_hash)  # the same users come back batch after batch
 
 
 def _fold_features(into: dict[str, Any], features: Mapping[str, Any], base_id: int, specs: Mapping[str, Any]) -> None:

@@ -311,13 +311,26 @@ def _append_deltas(session: Session, partials: dict[tuple[int, int, str, str], d
     if sqlite:
         conn.exec_driver_sql(f"INSERT INTO telemetry_rollup_deltas ({cols}) VALUES (?, ?, ?, ?)",
                              [(_sqlite_time(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in sorted(partials.items())])
-    else:  # one statement a chunk (a backfill spans many minutes; 4 parameters a row, PostgreSQL allows 65535)
-        items = sorted(partials.items())
-        for i in range(0, len(items), 5000):
-            rows = items[i:i + 5000]
-            values = ", ".join(["(to_timestamp(%s), %s, %s, %s::json)"] * len(rows))
-            conn.exec_driver_sql(f"INSERT INTO telemetry_rollup_deltas ({cols}) VALUES {values}",
-                                 tuple(v for (_, b, uc, rel), agg in rows for v in (float(b), uc, rel, _json(agg))))
+    else:
+        _insert_values_pg(session, f"INSERT INTO telemetry_rollup_deltas ({cols})", "(to_timestamp(%s), %s, %s, %s::json)",
+                          [(float(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in sorted(partials.items())])
+
+
+def _insert_values_pg(session: Session, insert: str, row_sql: str, rows: Sequence[tuple[Any, ...]],
+                      suffix: str = "") -> list[Any]:
+    """One multi-row `INSERT ... VALUES` per chunk (PostgreSQL takes at most 65535 parameters a statement);
+    returns the rows of `suffix` (e.g. RETURNING id)."""
+    if not rows:
+        return []
+    per = 60_000 // len(rows[0])
+    out: list[Any] = []
+    for i in range(0, len(rows), per):
+        chunk = rows[i:i + per]
+        result = session.connection().exec_driver_sql(f"{insert} VALUES {', '.join([row_sql] * len(chunk))} {suffix}",
+                                                      tuple(v for row in chunk for v in row))
+        if suffix:
+            out += list(result)
+    return out
 
 
 def compact_rollups(session: Session, limit: int = COMPACT_CHUNK) -> int:
@@ -370,13 +383,8 @@ def _insert_events_pg(session: Session, rows: list[tuple[Any, ...]]) -> set[str]
         return {r[0] for r in fresh}
     except UniqueViolation:
         one = f"({', '.join(['%s'] * (len(_EVENT_COLS) - 1))}, %s::json)"
-        stored: set[str] = set()
-        for i in range(0, len(fresh), 1000):  # 15 parameters a row: well under PostgreSQL's 65535
-            chunk = fresh[i:i + 1000]
-            sql = (f"INSERT INTO telemetry_events ({cols}) VALUES {', '.join([one] * len(chunk))} "
-                   "ON CONFLICT (id) DO NOTHING RETURNING id")
-            stored.update(r[0] for r in conn.exec_driver_sql(sql, tuple(v for row in chunk for v in row)))
-        return stored
+        return {r[0] for r in _insert_values_pg(session, f"INSERT INTO telemetry_events ({cols})", one, fresh,
+                                                "ON CONFLICT (id) DO NOTHING RETURNING id")}
 
 
 def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], dict[str, Any]]) -> None:
@@ -649,11 +657,10 @@ def last_event_at(session: Session, use_case_key: str) -> datetime | None:
     last = session.scalar(select(func.max(ROLLUPS.c.last_ts)).where(ROLLUPS.c.use_case == use_case_key,
                                                                      ROLLUPS.c.grain == 3600))
     newest = session.scalar(select(func.max(DELTAS.c.bucket)).where(DELTAS.c.use_case == use_case_key))
-    if newest is not None and (last is None or newest + timedelta(minutes=1) > last):
-        for row in _pending(session, use_case_key, None, newest, newest + timedelta(minutes=1)):
-            if row["last_ts"] is not None and (last is None or row["last_ts"] > last):
-                last = row["last_ts"]
-    return last
+    if newest is None:
+        return last
+    pending = [r["last_ts"] for r in _pending(session, use_case_key, None, newest, newest + timedelta(minutes=1))]
+    return max(t for t in [last, *pending] if t is not None)
 
 
 def set_baseline(session: Session, actor: Actor, use_case_key: str, release_id: str | None, start: datetime,
