@@ -13,6 +13,7 @@ recordCount until it reaches the number of spans sent.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -23,12 +24,15 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from takeoff.sdk.ids import uuid7_hex
 
 ROOT = Path(__file__).resolve().parent.parent
 TAKEOFF = str(Path(sys.executable).parent / "takeoff")
@@ -79,9 +83,11 @@ class Takeoff:
             self.proc.kill()
 
 
-def make_events(n: int, use_case: str) -> list[dict]:
+def make_events(n: int, use_case: str, ids: str = "sdk") -> list[dict]:
+    """n events shaped like the SDK's; ids as the SDK makes them (time-ordered UUIDv7) or random uuid4 ones."""
     now = time.time()
-    return [{"id": uuid.uuid4().hex, "use_case": use_case, "release": f"{use_case}:{1 + i % 2}", "unit_id": f"u{i % 997}",
+    new_id = uuid7_hex if ids == "sdk" else (lambda: uuid.uuid4().hex)
+    return [{"id": new_id(), "use_case": use_case, "release": f"{use_case}:{1 + i % 2}", "unit_id": f"u{i % 997}",
              "ts": now - (i % 600) / 10, "latency_ms": 50.0 + (i * 37) % 2000, "status": "error" if i % 50 == 0 else "ok",
              "outcome": "success" if i % 3 else None, "model": "gpt-4o", "provider": "openai",
              "tokens": {"input": 500 + i % 100, "output": 80, "cache_read": 100}, "cost_usd": 0.0012,
@@ -121,11 +127,11 @@ def cpu_line(before: dict[str, float], after: dict[str, float], batches: int) ->
             f" ms, senders {d['senders'] / batches * 1000:.0f} ms; all cores {busy:.0%} busy")
 
 
-def bench_events(srv: Takeoff, n: int, batch: int, clients: int) -> float:
+def bench_events(srv: Takeoff, n: int, batch: int, clients: int, ids: str = "sdk") -> float:
     """Events/s through POST /api/v1/events with `clients` concurrent senders (each acked after commit, and
     queryable then: reads add the rollup deltas not yet compacted). Prints the CPU split of the timed part."""
     use_case = f"bench-{uuid.uuid4().hex[:6]}"
-    events = make_events(n, use_case)
+    events = make_events(n, use_case, ids)
     # bodies are encoded before the clock starts: the senders stand for apps on other machines, so their JSON
     # encoding is not the server's cost (it would take a third of this 2-core machine's CPU otherwise)
     batches = [json.dumps({"events": events[i:i + batch]}).encode() for i in range(0, n, batch)]
@@ -277,6 +283,25 @@ def pg_database() -> tuple[str, callable]:
     return make_url(PG).set(database=name).render_as_string(hide_password=False), drop
 
 
+@contextlib.contextmanager
+def fresh_server(backend: str, workers: int) -> Iterator[Takeoff]:
+    """A `takeoff serve` on a new empty database (a temporary SQLite file, or a new PostgreSQL database)."""
+    work = Path(tempfile.mkdtemp(prefix=f"takeoff-bench-{backend}-"))
+    drop = None
+    if backend == "sqlite":
+        url = f"sqlite:///{work / 'bench.db'}"
+    else:
+        url, drop = pg_database()
+    srv = Takeoff(url, work, workers)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        if drop:
+            drop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=100_000)
@@ -286,6 +311,7 @@ def main() -> None:
     ap.add_argument("--spans", type=int, default=10_000)
     ap.add_argument("--skip-phoenix", action="store_true")
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--skip-random-ids", action="store_true", help="skip the second run with uuid4 event ids")
     ap.add_argument("--phoenix-timeout", type=float, default=300)
     args = ap.parse_args()
     print(f"ingest bench: {args.events} events in batches of {args.batch}, {args.clients} client threads, "
@@ -297,23 +323,17 @@ def main() -> None:
     print(f"  OTLP payload: {sum(map(len, bodies)) / 1e6:.1f} MB protobuf in {len(bodies)} requests", flush=True)
     results = {}
     for name, _ in backends:
-        work = Path(tempfile.mkdtemp(prefix=f"takeoff-bench-{name}-"))
-        drop = None
-        url = f"sqlite:///{work / 'bench.db'}" if name == "sqlite" else None
-        if url is None:
-            url, drop = pg_database()
-        srv = Takeoff(url, work, args.workers)
-        try:
-            eps = bench_events(srv, args.events, args.batch, args.clients)
-            sps = bench_otlp_takeoff(srv, bodies, args.spans, service)
-            results[name] = (eps, sps)
-            print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s (goal >= 20,000)   "
-                  f"OTLP /v1/traces {sps:8,.0f} spans/s until queryable", flush=True)
-        finally:
-            srv.stop()
-            shutil.rmtree(work, ignore_errors=True)
-            if drop:
-                drop()
+        for ids in ("sdk",) + (() if args.skip_random_ids else ("random",)):
+            with fresh_server(name, args.workers) as srv:
+                eps = bench_events(srv, args.events, args.batch, args.clients, ids)
+                if ids == "random":  # what a sender with random ids gets: each id lands on its own index page
+                    print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s with random uuid4 ids "
+                          "instead of the SDK's time-ordered ones", flush=True)
+                    continue
+                sps = bench_otlp_takeoff(srv, bodies, args.spans, service)
+                results[name] = (eps, sps)
+                print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s (goal >= 20,000)   "
+                      f"OTLP /v1/traces {sps:8,.0f} spans/s until queryable", flush=True)
     if args.skip_phoenix:
         print("Arize Phoenix          : skipped (--skip-phoenix)")
         return

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from .guard import _MISSING, Guard, GuardRejected
+from .ids import uuid7_hex
 from .tracking import TrackSpec, Tracker, current_tracker, recorded_event, release_fields, unix_seconds
 from .transport import USER_AGENT, Transport, check_http
 
@@ -311,7 +312,7 @@ class Client:
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
         when = time.time() if ts is None else unix_seconds("ts", ts)
-        fid = uuid.uuid4().hex
+        fid = uuid7_hex()
         self.transport.submit("feedback", {
             "id": fid, "request_id": request_id, "use_case": use_case, "rating": rating, "comment": comment,
             "time_saved_s": None if time_saved_s is None else float(time_saved_s), "unit_id": unit_id,

@@ -11,10 +11,11 @@ import inspect
 import math
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Callable, TypeVar
+
+from .ids import uuid7_hex
 
 STATUSES = ("ok", "error", "fallback")
 OUTCOMES = ("success", "failure", "escalated", "overridden")
@@ -96,7 +97,7 @@ class Tracker:
         self._emit = emit
         self.use_case = _non_empty_str("use_case", use_case)
         rid, rmodel, rprovider = release_fields(release)
-        self.request_id = uuid.uuid4().hex
+        self.request_id = uuid7_hex()  # time-ordered: see ids.py
         self._event: dict[str, Any] = {
             "id": self.request_id, "use_case": use_case, "release": rid,
             "unit_id": _opt_str("unit_id", unit_id), "ts": time.time(), "latency_ms": None, "status": "ok",

@@ -1,0 +1,22 @@
+"""Event and feedback ids: UUIDv7 (RFC 9562) as 32 hex characters, so ids made later sort later.
+
+A time-ordered id lands at the right edge of the server's unique id index instead of on a random page of it: on
+this project's ingest bench that is about a sixth of the index pages written per batch, and a third more events/s
+(bench/README.md). The 74 random bits keep ids unique across processes and machines without coordination.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+_MS_MASK = (1 << 48) - 1
+_RAND_A_MASK = (1 << 12) - 1
+_RAND_B_MASK = (1 << 62) - 1
+
+
+def uuid7_hex(unix_ms: int | None = None) -> str:
+    """A version-7 UUID in hex: 48 bits of Unix milliseconds, version 7, 12 random bits, variant 10, 62 random bits."""
+    ms = (time.time_ns() // 1_000_000 if unix_ms is None else unix_ms) & _MS_MASK
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 64) & _RAND_A_MASK) << 64 | (0b10 << 62) | (rand & _RAND_B_MASK)
+    return f"{value:032x}"
