@@ -67,8 +67,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         path = make_url(url).database
         connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
+        writer_lock = None
         if path and path != ":memory:" and not path.startswith("file:"):
-            connect_args["factory"] = sqlite_lock.connection_class(sqlite_lock.WriterLock(os.path.abspath(path)))
+            writer_lock = sqlite_lock.WriterLock(os.path.abspath(path))
+            connect_args["factory"] = sqlite_lock.connection_class(writer_lock)
         engine = create_engine(url, connect_args=connect_args, json_serializer=_dumps, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -99,7 +101,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 sqlite_lock.begin(conn.connection.dbapi_connection)
 
         database = engine.url.database
-        checkpointer = _Checkpointer(database) if database and database != ":memory:" else None
+        checkpointer = _Checkpointer(database, writer_lock) if database and database != ":memory:" else None
         if checkpointer is not None:
             checkpointer.start()
             event.listen(engine, "engine_disposed", lambda _e: checkpointer.stop.set())
@@ -109,15 +111,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, json_serializer=_dumps, **kwargs)
 
 
-class _Checkpointer(threading.Thread):
-    """Copies the SQLite WAL into the database file from a background thread (PASSIVE: never blocks a writer or
-    a reader), instead of SQLite's automatic checkpoint inside whichever commit crosses 1000 pages; that commit
-    paid the copy and an fsync, measured as 40 % of ingest time on long runs. Stops with the engine, or when the
-    file is gone (it opens the file read-write only, never creating one)."""
+RESTART_WAIT_MS = 20  # longest a WAL restart holds writers back waiting for readers
 
-    def __init__(self, path: str, interval_s: float = 1.0) -> None:
+
+class _Checkpointer(threading.Thread):
+    """Copies the SQLite WAL into the database file from a background thread, instead of SQLite's automatic
+    checkpoint inside whichever commit crosses 1000 pages (that commit paid the copy and an fsync, measured as 40 %
+    of ingest time on long runs). Stops with the engine, or when the file is gone (it opens the file read-write
+    only, never creating one).
+
+    A PASSIVE checkpoint never blocks anyone, but under sustained writes it never catches up with the last commit,
+    so SQLite never rewinds the WAL: it grew by ~5 KB per ingested event, without bound. Once the WAL holds more
+    than `restart_bytes`, the checkpoint is a RESTART taken under the writer lock (writers queue for the few ms it
+    takes to copy the frames the PASSIVE pass left), and the next commit writes the WAL from its start again.
+    """
+
+    def __init__(self, path: str, writer_lock: Any = None, interval_s: float = 1.0,
+                 restart_bytes: int = 64 * 1024 * 1024) -> None:
         super().__init__(daemon=True, name="takeoff-wal-checkpoint")
-        self.path, self.interval_s, self.stop = path, interval_s, threading.Event()
+        self.path, self.writer_lock, self.interval_s = path, writer_lock, interval_s
+        self.restart_bytes, self.stop = restart_bytes, threading.Event()
 
     def run(self) -> None:
         import sqlite3
@@ -129,13 +142,27 @@ class _Checkpointer(threading.Thread):
                     if conn is None:
                         conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=1,
                                                isolation_level=None, check_same_thread=False)
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+                    _busy, frames, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if self.writer_lock is not None and frames * page_size > self.restart_bytes:
+                        self.restart(conn)
                 except sqlite3.Error:
                     if not os.path.exists(self.path):
                         return  # the database was removed (a test's temporary file): nothing left to do
         finally:
             if conn is not None:
                 conn.close()
+
+    def restart(self, conn: Any) -> tuple[int, int, int]:
+        """Checkpoint the whole WAL and let the next writer start it over. Readers that still need the WAL get
+        RESTART_WAIT_MS, then it gives up until the next round (busy=1): writers never wait longer than that."""
+        self.writer_lock.acquire()
+        try:
+            conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            return tuple(conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone())
+        finally:
+            conn.execute("PRAGMA busy_timeout=1000")
+            self.writer_lock.release()
 
 
 def _dumps(value: Any) -> str:

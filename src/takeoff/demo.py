@@ -477,7 +477,7 @@ class Demo:
         """Events per use case, oldest first: adoption grows week by week; weekdays only, office hours."""
         plans: dict[str, list[dict[str, Any]]] = {}
         spec = {"support-reply": ([f"agent{i}" for i in range(1, 9)], 6, 5),
-                "invoice-anomaly": (["clerk1", "clerk2", "clerk3"], 8, 4),
+                "invoice-anomaly": (["clerk1", "clerk2", "clerk3"], 12, 4),  # the drift baseline needs >= 100 events on any date
                 "sales-call-summary": (["rep1", "rep2", "rep3", "rep4"], 3, 3)}
         for key, (units, per_day, weeks) in spec.items():
             active = self._active(key)["releases"]

@@ -123,7 +123,7 @@ def test_postgres_copy_refused_by_a_concurrent_duplicate_falls_back_to_on_confli
     with transaction(factory) as s:
         service.ingest_events(s, ACTOR, ev[:1], late_s=3600)
     with transaction(factory) as s:
-        rows, _ = service._prepare({e["id"]: e for e in ev}, {}, None, "json", False)
+        rows, _ = service._prepare({e["id"]: e for e in ev}, set(), {}, None, "json", False)
         # the first id "appears" between the existence check and the COPY, as when another process stores it
         real = s.connection().exec_driver_sql
 
@@ -171,3 +171,26 @@ def test_a_backfill_over_thousands_of_minutes_is_one_ingest(factory) -> None:
         st = service.window_stats(s, "deltas-uc", None, datetime.fromtimestamp(now - 12 * 86400, UTC),
                                   datetime.fromtimestamp(now, UTC))
         assert st.count == 12_000
+
+
+def test_sqlite_insert_refused_by_a_concurrent_duplicate_checks_again_under_the_lock(factory, engine, monkeypatch) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the optimistic insert is SQLite's")
+    ev = _events(4, time.time(), 1)
+    with transaction(factory) as s:
+        service.ingest_events(s, ACTOR, ev[1:2], late_s=3600)
+    real = service._stored_ids
+    calls = []
+
+    def blind_snapshot(session, ids):  # the read snapshot predates the other batch's commit
+        calls.append(len(ids))
+        return set() if len(calls) == 1 else real(session, ids)
+
+    monkeypatch.setattr(service, "_stored_ids", blind_snapshot)
+    with transaction(factory) as s:
+        assert service.ingest_events(s, ACTOR, ev, late_s=3600) == (3, 1)
+    assert len(calls) == 2  # the refused insert asked again, inside the write transaction
+    compact_all(factory)
+    with transaction(factory) as s:
+        st = service.window_stats(s, "deltas-uc", None, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC))
+        assert st.count == 4  # each event once in the rollups, the duplicate not folded twice

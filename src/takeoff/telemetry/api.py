@@ -13,6 +13,7 @@ from takeoff.actor import Actor
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
 from takeoff.telemetry import rollup, service
+from takeoff.telemetry.decode import decode_events
 from takeoff.telemetry.ingest import normalize_batch, parse_step, parse_time
 from takeoff.telemetry.schemas import EVENT_BATCH, BaselineIn, FeedbackIn, IngestResult
 
@@ -20,7 +21,11 @@ router = APIRouter(tags=["telemetry"])
 
 
 def _batch_from_body(body: bytes) -> dict[str, Any]:
-    """Parse and validate in pydantic-core straight from bytes (no json.loads + dict walk on the hot path)."""
+    """Parse and validate straight from bytes: msgspec first (the hot path), pydantic for whatever it refuses
+    (pydantic's coercions and error details are the contract; see telemetry/decode.py)."""
+    events = decode_events(body)
+    if events is not None:
+        return {"events": events}
     try:
         return EVENT_BATCH.validate_json(body)
     except ValidationError as exc:
@@ -46,11 +51,12 @@ async def post_events(request: Request, session: DB, actor: Allowed("telemetry.i
 def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int) -> tuple[int, int]:
     """Parse, ingest and commit in one worker thread: the write transaction (and on SQLite the write lock) ends the
     moment its statements are done, not after a hop back through the event loop."""
-    session.commit()  # a token's last-use stamp, if one was due
-    batch = _batch_from_body(body)
-    result = service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s)
-    session.commit()
-    return result
+    session.commit()  # a token's last-use stamp, if one was due: before the slot, never holding the write lock in it
+    with service.INGEST_SLOT:
+        batch = _batch_from_body(body)
+        result = service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s)
+        session.commit()
+        return result
 
 
 @router.post("/feedback", response_model=IngestResult)

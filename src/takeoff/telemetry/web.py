@@ -55,7 +55,13 @@ async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.i
 def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
                   late_s: int) -> int:
     """Decode, ingest and commit in one worker thread (as POST /api/v1/events); returns the spans rejected as late."""
-    session.commit()  # a token's last-use stamp, if one was due
+    session.commit()  # a token's last-use stamp, if one was due: before the slot, never holding the write lock in it
+    with service.INGEST_SLOT:  # one ingest at a time per process, as POST /api/v1/events
+        return _ingest_spans_now(session, actor, body, ctype, encoding, late_s)
+
+
+def _ingest_spans_now(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
+                      late_s: int) -> int:
     try:
         req = otlp.parse(otlp.decompress(body, encoding), ctype)
         events, _skipped = otlp.span_events(req)

