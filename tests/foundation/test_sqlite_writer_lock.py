@@ -11,37 +11,22 @@ import pytest
 from sqlalchemy import text
 
 from takeoff import sqlite_lock
-from takeoff.db import make_engine, read_session
+from takeoff.db import read_session
+from tests.foundation.sqlite_file import writer_lock_of
 
 
-@pytest.fixture
-def engine(tmp_path):
-    e = make_engine(f"sqlite:///{tmp_path / 'lock.db'}")
-    with e.begin() as conn:
-        conn.execute(text("CREATE TABLE t (n INTEGER)"))
-    yield e
-    e.dispose()
-
-
-def _lock_of(engine) -> sqlite_lock.WriterLock:
-    with engine.connect() as conn:
-        raw = conn.connection.dbapi_connection
-        assert hasattr(raw, "begin_write"), "file databases get the locking connection class"
-    return type(raw).writer_lock
-
-
-def test_concurrent_writers_all_commit_one_at_a_time(engine) -> None:
+def test_concurrent_writers_all_commit_one_at_a_time(sqlite_file) -> None:
     inside, most, errors = [0], [0], []
     guard = threading.Lock()
 
     def writer(i: int) -> None:
         try:
             for j in range(20):
-                with engine.begin() as conn:
+                with sqlite_file.begin() as conn:
                     with guard:
                         inside[0] += 1
                         most[0] = max(most[0], inside[0])
-                    conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": i * 100 + j})
+                    conn.execute(text("INSERT INTO t (n) VALUES (:n)"), {"n": i * 100 + j})
                     time.sleep(0.001)
                     with guard:
                         inside[0] -= 1
@@ -55,43 +40,43 @@ def test_concurrent_writers_all_commit_one_at_a_time(engine) -> None:
         t.join(timeout=60)
     assert not errors
     assert most[0] == 1  # never two write transactions at once
-    with engine.connect() as conn:
+    with sqlite_file.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM t")) == 80
 
 
-def test_rollback_close_and_failed_statements_release_the_lock(engine) -> None:
-    lock = _lock_of(engine)
+def test_rollback_close_and_failed_statements_release_the_lock(sqlite_file) -> None:
+    lock = writer_lock_of(sqlite_file)
     with pytest.raises(Exception):
-        with engine.begin() as conn:
+        with sqlite_file.begin() as conn:
             conn.execute(text("INSERT INTO nope VALUES (1)"))  # fails inside the transaction: rolled back
     assert lock._local.acquire(timeout=1)
     lock._local.release()
-    conn = engine.connect()
+    conn = sqlite_file.connect()
     conn.begin()
-    conn.execute(text("INSERT INTO t VALUES (1)"))
+    conn.execute(text("INSERT INTO t (n) VALUES (1)"))
     conn.close()  # closed mid-transaction: the pool rolls back
     assert lock._local.acquire(timeout=1)
     lock._local.release()
-    with engine.begin() as c2:
-        c2.execute(text("INSERT INTO t VALUES (2)"))
-    with engine.connect() as c3:
+    with sqlite_file.begin() as c2:
+        c2.execute(text("INSERT INTO t (n) VALUES (2)"))
+    with sqlite_file.connect() as c3:
         assert c3.scalar(text("SELECT count(*) FROM t")) == 1
 
 
-def test_read_sessions_do_not_queue_behind_a_writer(engine) -> None:
-    writer = engine.connect()
+def test_read_sessions_do_not_queue_behind_a_writer(sqlite_file) -> None:
+    writer = sqlite_file.connect()
     writer.begin()
-    writer.execute(text("INSERT INTO t VALUES (7)"))  # holds the writer lock
+    writer.execute(text("INSERT INTO t (n) VALUES (7)"))  # holds the writer lock
     try:
-        with read_session(engine) as s:  # a WAL snapshot: no lock, answers at once
+        with read_session(sqlite_file) as s:  # a WAL snapshot: no lock, answers at once
             assert s.scalar(text("SELECT count(*) FROM t")) == 0
     finally:
         writer.rollback()
         writer.close()
 
 
-def test_another_process_holding_the_lock_makes_a_writer_wait_then_fail_cleanly(engine, tmp_path) -> None:
-    lock = _lock_of(engine)
+def test_another_process_holding_the_lock_makes_a_writer_wait_then_fail_cleanly(sqlite_file, tmp_path) -> None:
+    lock = writer_lock_of(sqlite_file)
     holder = subprocess.Popen([sys.executable, "-c", (
         "import fcntl, os, sys, time\n"
         f"fd = os.open({lock.path!r}, os.O_RDWR | os.O_CREAT)\n"
@@ -106,8 +91,8 @@ def test_another_process_holding_the_lock_makes_a_writer_wait_then_fail_cleanly(
         assert short._local.acquire(timeout=0)  # the failed attempt left the thread lock free
         short._local.release()
         started = time.monotonic()
-        with engine.begin() as conn:  # waits for the other process, then writes
-            conn.execute(text("INSERT INTO t VALUES (3)"))
+        with sqlite_file.begin() as conn:  # waits for the other process, then writes
+            conn.execute(text("INSERT INTO t (n) VALUES (3)"))
         assert time.monotonic() - started < 10
     finally:
         holder.wait(timeout=10)

@@ -1,8 +1,8 @@
 """Event and feedback ids: UUIDv7 (RFC 9562) as 32 hex characters, so ids made later sort later.
 
 A time-ordered id lands at the right edge of the server's unique id index instead of on a random page of it: on
-this project's ingest bench that is about a sixth of the index pages written per batch, and a third more events/s
-(bench/README.md). The 74 random bits keep ids unique across processes and machines without coordination.
+SQLite about a sixth of the index pages written per batch, and a third more events/s on this project's ingest
+bench (bench/README.md). The 74 random bits keep ids unique across processes and machines without coordination.
 """
 from __future__ import annotations
 

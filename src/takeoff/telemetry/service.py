@@ -5,6 +5,7 @@ change, and the hash-chained audit log is serialised); baselines are audited.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import itertools
@@ -13,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -139,12 +140,22 @@ def _discover_one(session: Session, actor: Actor, key: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- ingestion
-INGEST_SLOT = threading.Lock()
-"""One ingest at a time per server process (HTTP and OTLP; serve runs a process per core). Two batches in one
-process only shared its GIL: the one inside the SQLite write lock waited for the GIL after every statement while
-the other validated, so the lock was held 3-4x its work and the other process idled on it. Measured with
-bench/ingest_bench.py, runs interleaved: SQLite 20.7-21.0k vs 18.9-19.4k events/s, PostgreSQL 21.6-26.5k vs
-20.4-22.7k. Requests queue in the thread pool meanwhile, their bodies already read."""
+_INGEST_SLOT = threading.Lock()
+
+
+@contextlib.contextmanager
+def ingest_slot(session: Session) -> Iterator[None]:
+    """One ingest at a time per server process (HTTP and OTLP; serve runs a process per core), committed inside.
+
+    Two batches in one process only shared its GIL: the one inside the SQLite write lock waited for the GIL after
+    every statement while the other validated, so the lock was held 3-4x its work and the other process idled on
+    it. The session's pending write (a token's last-use stamp) is committed before waiting: a thread holding the
+    SQLite write lock while it waits for the slot would deadlock with the slot's holder waiting for that lock.
+    Requests queue in the thread pool meanwhile, their bodies already read."""
+    session.commit()
+    with _INGEST_SLOT:
+        yield
+        session.commit()
 
 
 def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any]], *, late_s: int,
@@ -171,15 +182,14 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         unique.setdefault(ev["id"], ev)
     use_cases = {ev["use_case"] for ev in unique.values()}
     sqlite = session.get_bind().dialect.name == "sqlite"
-    if session.in_transaction():  # inside a caller's write (seeding, tests): read what it has written too
-        known, baselines = _lookups(session, use_cases)
-        stored = _stored_ids(session, list(unique)) if sqlite else set()
-        rows, partials = _prepare(unique, stored, baselines, _pricer(session), source, sqlite)
-    else:
-        with read_session(session.get_bind()) as reader:
+    with contextlib.ExitStack() as stack:
+        if session.in_transaction():  # inside a caller's write (seeding, tests): read what it has written too
+            reader, (known, baselines) = session, _lookups(session, use_cases)
+        else:
+            reader = stack.enter_context(read_session(session.get_bind()))
             known, baselines = _LOOKUPS.get(reader, use_cases)
-            stored = _stored_ids(reader, list(unique)) if sqlite else set()
-            rows, partials = _prepare(unique, stored, baselines, _pricer(reader), source, sqlite)
+        stored = _stored_ids(reader, list(unique)) if sqlite else set()
+        rows, partials = _prepare(unique, stored, baselines, _pricer(reader), source, sqlite)
     for key in sorted(use_cases - known):  # first write: the write phase starts here
         _discover_one(session, actor, key)
     new_ids = _insert_events(session, rows, sqlite)
@@ -305,8 +315,8 @@ def _insert_events(session: Session, rows: list[tuple[Any, ...]], sqlite: bool) 
     insert = f"INSERT INTO telemetry_events ({', '.join(_EVENT_COLS)})"
     inserted: set[str] = set()
     try:
-        for chunk in _sqlite_chunks(session, rows):
-            _insert_values_sqlite(session, insert, chunk)
+        for chunk in _chunks(session, rows):
+            _insert_values(session, insert, chunk)
             inserted.update(r[0] for r in chunk)
         return inserted
     except IntegrityError:
@@ -314,7 +324,7 @@ def _insert_events(session: Session, rows: list[tuple[Any, ...]], sqlite: bool) 
     rest = [r for r in rows if r[0] not in inserted]
     existing = _stored_ids(session, [r[0] for r in rest])
     fresh = [r for r in rest if r[0] not in existing]
-    _insert_values_sqlite(session, insert, fresh)
+    _insert_values(session, insert, fresh)
     return inserted | {r[0] for r in fresh}
 
 
@@ -329,25 +339,41 @@ def _stored_ids(session: Session, ids: Sequence[str]) -> set[str]:
     return existing
 
 
-def _insert_values_sqlite(session: Session, insert: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Multi-row `INSERT ... VALUES (...), (...)`: one statement step for the whole chunk. executemany steps once
-    per row and takes the GIL back after each step; while another thread of the process runs Python (the next
-    batch's validation) each of those waits up to a switch interval, all inside the write lock: measured here
-    as 500 rows in 7.5 ms instead of 1.2 s next to a busy thread (2.5 vs 3.2 ms when alone)."""
-    one = f"({', '.join('?' * len(rows[0]))})" if rows else ""
-    for chunk in _sqlite_chunks(session, rows):
-        session.connection().exec_driver_sql(f"{insert} VALUES {', '.join([one] * len(chunk))}",
-                                             tuple(v for row in chunk for v in row))
+def _insert_values(session: Session, insert: str, rows: Sequence[tuple[Any, ...]], row_sql: str | None = None,
+                   suffix: str = "") -> list[Any]:
+    """Multi-row `INSERT ... VALUES (...), (...)` in chunks that fit the database's bound-parameter limit; returns
+    the rows of `suffix` (e.g. RETURNING id). `row_sql` is one row's placeholders (default: plain ones).
+
+    On SQLite this replaces executemany, which steps once per row and takes the GIL back after each step: next to a
+    busy thread of the same process each hand-back waits up to a switch interval, all inside the write lock
+    (bench/sqlite_insert_gil.py: 500 rows, executemany vs one statement)."""
+    out: list[Any] = []
+    if not rows:
+        return out
+    one = row_sql or f"({', '.join(('?' if _is_sqlite(session) else '%s') for _ in rows[0])})"
+    for chunk in _chunks(session, rows):
+        result = session.connection().exec_driver_sql(f"{insert} VALUES {', '.join([one] * len(chunk))} {suffix}",
+                                                      tuple(v for row in chunk for v in row))
+        if suffix:
+            out += list(result)
+    return out
 
 
-def _sqlite_chunks(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[Sequence[tuple[Any, ...]]]:
-    """Rows in chunks whose bound parameters fit this SQLite build's limit (32766 since 3.32, 999 before)."""
+def _chunks(session: Session, rows: Sequence[tuple[Any, ...]]) -> list[Sequence[tuple[Any, ...]]]:
+    """Rows in chunks whose bound parameters fit one statement (PostgreSQL 65535; SQLite 32766 since 3.32, 999
+    before: this build's own limit)."""
     if not rows:
         return []
-    raw = session.connection().connection.dbapi_connection
-    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") else 999
-    per = max(1, min(limit, 32766) // len(rows[0]))
+    limit = 60_000
+    if _is_sqlite(session):
+        raw = session.connection().connection.dbapi_connection
+        limit = min(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766) if hasattr(raw, "getlimit") else 999
+    per = max(1, limit // len(rows[0]))
     return [rows[i:i + per] for i in range(0, len(rows), per)]
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def _sqlite_time(x: float) -> str:
@@ -357,30 +383,12 @@ def _sqlite_time(x: float) -> str:
 def _append_deltas(session: Session, partials: dict[tuple[int, int, str, str], dict[str, Any]], sqlite: bool) -> None:
     """Append a batch's minute partials as rollup deltas: inserts only, so concurrent batches never wait on each
     other's rollup rows."""
-    cols = "bucket, use_case, release, agg"
+    insert, keyed = "INSERT INTO telemetry_rollup_deltas (bucket, use_case, release, agg)", sorted(partials.items())
     if sqlite:
-        _insert_values_sqlite(session, f"INSERT INTO telemetry_rollup_deltas ({cols})",
-                              [(_sqlite_time(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in sorted(partials.items())])
+        _insert_values(session, insert, [(_sqlite_time(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in keyed])
     else:
-        _insert_values_pg(session, f"INSERT INTO telemetry_rollup_deltas ({cols})", "(to_timestamp(%s), %s, %s, %s::json)",
-                          [(float(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in sorted(partials.items())])
-
-
-def _insert_values_pg(session: Session, insert: str, row_sql: str, rows: Sequence[tuple[Any, ...]],
-                      suffix: str = "") -> list[Any]:
-    """One multi-row `INSERT ... VALUES` per chunk (PostgreSQL takes at most 65535 parameters a statement);
-    returns the rows of `suffix` (e.g. RETURNING id)."""
-    if not rows:
-        return []
-    per = 60_000 // len(rows[0])
-    out: list[Any] = []
-    for i in range(0, len(rows), per):
-        chunk = rows[i:i + per]
-        result = session.connection().exec_driver_sql(f"{insert} VALUES {', '.join([row_sql] * len(chunk))} {suffix}",
-                                                      tuple(v for row in chunk for v in row))
-        if suffix:
-            out += list(result)
-    return out
+        _insert_values(session, insert, [(float(b), uc, rel, _json(agg)) for (_, b, uc, rel), agg in keyed],
+                       "(to_timestamp(%s), %s, %s, %s::json)")
 
 
 def compact_rollups(session: Session, limit: int = COMPACT_CHUNK) -> int:
@@ -433,8 +441,8 @@ def _insert_events_pg(session: Session, rows: list[tuple[Any, ...]]) -> set[str]
         return {r[0] for r in fresh}
     except UniqueViolation:
         one = f"({', '.join(['%s'] * (len(_EVENT_COLS) - 1))}, %s::json)"
-        return {r[0] for r in _insert_values_pg(session, f"INSERT INTO telemetry_events ({cols})", one, fresh,
-                                                "ON CONFLICT (id) DO NOTHING RETURNING id")}
+        return {r[0] for r in _insert_values(session, f"INSERT INTO telemetry_events ({cols})", fresh, one,
+                                             "ON CONFLICT (id) DO NOTHING RETURNING id")}
 
 
 def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], dict[str, Any]]) -> None:
@@ -710,7 +718,7 @@ def last_event_at(session: Session, use_case_key: str) -> datetime | None:
     if newest is None:
         return last
     pending = [r["last_ts"] for r in _pending(session, use_case_key, None, newest, newest + timedelta(minutes=1))]
-    return max(t for t in [last, *pending] if t is not None)
+    return max((t for t in [last, *pending] if t is not None), default=None)
 
 
 def set_baseline(session: Session, actor: Actor, use_case_key: str, release_id: str | None, start: datetime,

@@ -55,25 +55,18 @@ async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.i
 def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
                   late_s: int) -> int:
     """Decode, ingest and commit in one worker thread (as POST /api/v1/events); returns the spans rejected as late."""
-    session.commit()  # a token's last-use stamp, if one was due: before the slot, never holding the write lock in it
-    with service.INGEST_SLOT:  # one ingest at a time per process, as POST /api/v1/events
-        return _ingest_spans_now(session, actor, body, ctype, encoding, late_s)
-
-
-def _ingest_spans_now(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
-                      late_s: int) -> int:
-    try:
-        req = otlp.parse(otlp.decompress(body, encoding), ctype)
-        events, _skipped = otlp.span_events(req)
-    except otlp.OtlpError as exc:
-        raise BadRequest(str(exc), code="bad_otlp") from None
-    for ev in events:
-        if ev["id"] is None:  # a span without a span id still gets a stable identity
-            ev["id"] = hashlib.sha256(repr(sorted(ev.items())).encode()).hexdigest()[:48]
-    bad = {int(d["field"].split(".")[1]) for d in timing_errors(events, utcnow().timestamp(), late_s)}
-    service.ingest_events(session, actor, [ev for i, ev in enumerate(events) if i not in bad], late_s=late_s,
-                          source="otlp")
-    session.commit()
+    with service.ingest_slot(session):  # one ingest at a time per process, committed inside
+        try:
+            req = otlp.parse(otlp.decompress(body, encoding), ctype)
+            events, _skipped = otlp.span_events(req)
+        except otlp.OtlpError as exc:
+            raise BadRequest(str(exc), code="bad_otlp") from None
+        for ev in events:
+            if ev["id"] is None:  # a span without a span id still gets a stable identity
+                ev["id"] = hashlib.sha256(repr(sorted(ev.items())).encode()).hexdigest()[:48]
+        bad = {int(d["field"].split(".")[1]) for d in timing_errors(events, utcnow().timestamp(), late_s)}
+        service.ingest_events(session, actor, [ev for i, ev in enumerate(events) if i not in bad], late_s=late_s,
+                              source="otlp")
     return len(bad)
 
 
