@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -83,12 +84,28 @@ class Takeoff:
             self.proc.kill()
 
 
-def make_events(n: int, use_case: str, ids: str = "sdk") -> list[dict]:
-    """n events shaped like the SDK's; ids as the SDK makes them (time-ordered UUIDv7) or random uuid4 ones."""
+STREAM_RATE = 20_000  # events/s the "stream" timestamps advance at: the goal's rate
+
+
+def make_events(n: int, use_case: str, order: str = "stream", seed: int = 7) -> list[dict]:
+    """n events shaped like the SDK's, in one of two traffic shapes:
+
+    - "stream": what SDKs send live. Ids are the SDK's (time-ordered UUIDv7); times advance at STREAM_RATE in send
+      order, each up to one flush interval (1 s) older than its place, as from apps flushing every second.
+    - "replay": a backfill or a foreign sender, nothing in order. Random uuid4 ids, and every batch's times spread
+      over the same minute, so each batch's entries land all over the (use_case, ts) and id indexes.
+    """
+    if order not in ("stream", "replay"):
+        raise ValueError(f"order must be 'stream' or 'replay', got {order!r}")
+    rng = random.Random(seed)
     now = time.time()
-    new_id = uuid7_hex if ids == "sdk" else (lambda: uuid.uuid4().hex)
+    if order == "stream":
+        new_id, start = uuid7_hex, now - n / STREAM_RATE - 1.0
+        ts = [start + i / STREAM_RATE + rng.random() for i in range(n)]
+    else:
+        new_id, ts = (lambda: uuid.uuid4().hex), [now - (i % 600) / 10 for i in range(n)]
     return [{"id": new_id(), "use_case": use_case, "release": f"{use_case}:{1 + i % 2}", "unit_id": f"u{i % 997}",
-             "ts": now - (i % 600) / 10, "latency_ms": 50.0 + (i * 37) % 2000, "status": "error" if i % 50 == 0 else "ok",
+             "ts": ts[i], "latency_ms": 50.0 + (i * 37) % 2000, "status": "error" if i % 50 == 0 else "ok",
              "outcome": "success" if i % 3 else None, "model": "gpt-4o", "provider": "openai",
              "tokens": {"input": 500 + i % 100, "output": 80, "cache_read": 100}, "cost_usd": 0.0012,
              "scores": {"faithfulness": (i % 10) / 10}, "features": {"length": i % 300, "lang": "en" if i % 4 else "fr"},
@@ -127,11 +144,11 @@ def cpu_line(before: dict[str, float], after: dict[str, float], batches: int) ->
             f" ms, senders {d['senders'] / batches * 1000:.0f} ms; all cores {busy:.0%} busy")
 
 
-def bench_events(srv: Takeoff, n: int, batch: int, clients: int, ids: str = "sdk") -> float:
+def bench_events(srv: Takeoff, n: int, batch: int, clients: int, order: str = "stream") -> float:
     """Events/s through POST /api/v1/events with `clients` concurrent senders (each acked after commit, and
     queryable then: reads add the rollup deltas not yet compacted). Prints the CPU split of the timed part."""
     use_case = f"bench-{uuid.uuid4().hex[:6]}"
-    events = make_events(n, use_case, ids)
+    events = make_events(n, use_case, order)
     # bodies are encoded before the clock starts: the senders stand for apps on other machines, so their JSON
     # encoding is not the server's cost (it would take a third of this 2-core machine's CPU otherwise)
     batches = [json.dumps({"events": events[i:i + batch]}).encode() for i in range(0, n, batch)]
@@ -311,7 +328,7 @@ def main() -> None:
     ap.add_argument("--spans", type=int, default=10_000)
     ap.add_argument("--skip-phoenix", action="store_true")
     ap.add_argument("--skip-postgres", action="store_true")
-    ap.add_argument("--skip-random-ids", action="store_true", help="skip the second run with uuid4 event ids")
+    ap.add_argument("--skip-replay", action="store_true", help="skip the second run with replayed (out-of-order) events")
     ap.add_argument("--phoenix-timeout", type=float, default=300)
     args = ap.parse_args()
     print(f"ingest bench: {args.events} events in batches of {args.batch}, {args.clients} client threads, "
@@ -323,12 +340,12 @@ def main() -> None:
     print(f"  OTLP payload: {sum(map(len, bodies)) / 1e6:.1f} MB protobuf in {len(bodies)} requests", flush=True)
     results = {}
     for name, _ in backends:
-        for ids in ("sdk",) + (() if args.skip_random_ids else ("random",)):
+        for order in ("stream",) + (() if args.skip_replay else ("replay",)):
             with fresh_server(name, args.workers) as srv:
-                eps = bench_events(srv, args.events, args.batch, args.clients, ids)
-                if ids == "random":  # what a sender with random ids gets: each id lands on its own index page
-                    print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s with random uuid4 ids "
-                          "instead of the SDK's time-ordered ones", flush=True)
+                eps = bench_events(srv, args.events, args.batch, args.clients, order)
+                if order == "replay":  # the adverse shape: every batch's entries land all over both indexes
+                    print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s replayed out of order "
+                          "(random ids, every batch over the same minute)", flush=True)
                     continue
                 sps = bench_otlp_takeoff(srv, bodies, args.spans, service)
                 results[name] = (eps, sps)
