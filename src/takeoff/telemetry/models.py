@@ -16,6 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from takeoff.db import Base, utcnow
 
+BigCount = BigInteger().with_variant(Integer, "sqlite")  # SQLite's INTEGER is 64-bit already
+
 
 class TelemetryEvent(Base):
     """One usage event as received (JSON batch or mapped OTLP span); the id makes resends idempotent."""
@@ -55,18 +57,19 @@ class TelemetryRollup(Base):
     bucket: Mapped[datetime] = mapped_column()
     use_case: Mapped[str] = mapped_column(String(64))
     release: Mapped[str] = mapped_column(String(100), default="")
-    count: Mapped[int] = mapped_column(default=0)
-    errors: Mapped[int] = mapped_column(default=0)
-    fallbacks: Mapped[int] = mapped_column(default=0)
-    latency_n: Mapped[int] = mapped_column(default=0)
+    # Counters are 64-bit on PostgreSQL (int4 overflows: a day row passes 2^31 tokens at ~50 events/s of 500 tokens)
+    count: Mapped[int] = mapped_column(BigCount, default=0)
+    errors: Mapped[int] = mapped_column(BigCount, default=0)
+    fallbacks: Mapped[int] = mapped_column(BigCount, default=0)
+    latency_n: Mapped[int] = mapped_column(BigCount, default=0)
     latency_sum_ms: Mapped[float] = mapped_column(default=0.0)
     cost_usd: Mapped[float] = mapped_column(default=0.0)
     cost_sq: Mapped[float] = mapped_column(default=0.0)  # sum of squared per-event costs: cost-per-task spread
-    tokens_input: Mapped[int] = mapped_column(default=0)
-    tokens_output: Mapped[int] = mapped_column(default=0)
-    tokens_cache_read: Mapped[int] = mapped_column(default=0)
-    tokens_cache_write: Mapped[int] = mapped_column(default=0)
-    tokens_reasoning: Mapped[int] = mapped_column(default=0)
+    tokens_input: Mapped[int] = mapped_column(BigCount, default=0)
+    tokens_output: Mapped[int] = mapped_column(BigCount, default=0)
+    tokens_cache_read: Mapped[int] = mapped_column(BigCount, default=0)
+    tokens_cache_write: Mapped[int] = mapped_column(BigCount, default=0)
+    tokens_reasoning: Mapped[int] = mapped_column(BigCount, default=0)
     first_ts: Mapped[datetime | None] = mapped_column(default=None)
     last_ts: Mapped[datetime | None] = mapped_column(default=None)
     latency: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # sparse {"bucket index": n}

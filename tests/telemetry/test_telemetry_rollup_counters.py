@@ -1,0 +1,36 @@
+"""Rollup counters hold sums past 2^31 on both backends (PostgreSQL's int4 overflowed and stopped compaction)."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from takeoff.actor import Actor
+from takeoff.db import transaction
+from takeoff.telemetry import service
+from takeoff.telemetry.compaction import compact_all
+from takeoff.telemetry.models import TelemetryRollup
+
+ACTOR = Actor("test", ("admin",))
+PER_EVENT = 900_000_000  # tokens of one kind in one event; five of them pass 2^31 in one minute
+
+
+def test_token_sums_past_int32_are_compacted_and_read_back(factory) -> None:
+    now = time.time() - 120
+    events = [{"id": uuid.uuid4().hex, "use_case": "counters-uc", "release": "counters-uc:1", "ts": now + i,
+               "tokens": {"input": PER_EVENT, "output": 1, "cache_read": PER_EVENT, "cache_write": PER_EVENT,
+                          "reasoning": PER_EVENT}} for i in range(5)]
+    with transaction(factory) as s:
+        assert service.ingest_events(s, ACTOR, events, late_s=86400) == (5, 0)
+    compact_all(factory)
+    with transaction(factory) as s:
+        assert service.pending_deltas(s) == 0
+        rows = s.scalars(select(TelemetryRollup).where(TelemetryRollup.use_case == "counters-uc")).all()
+        assert {r.grain for r in rows} >= {60, 3600}
+        assert all(r.tokens_input == 5 * PER_EVENT and r.tokens_reasoning == 5 * PER_EVENT for r in rows)
+        start = datetime.fromtimestamp(now - 60, UTC)
+        stats = service.window_stats(s, "counters-uc", None, start, start + timedelta(hours=1))
+    assert stats.tokens["input"] == stats.tokens["cache_write"] == 5 * PER_EVENT > 2**31
+    assert stats.count == 5
