@@ -1,8 +1,14 @@
-"""Pure cost arithmetic for token usage (OpenTelemetry GenAI counting conventions)."""
+"""Pure pricing rules: cost arithmetic for token usage (OpenTelemetry GenAI counting) and which catalog id a
+reported model id is priced as."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import bisect
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 USAGE_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
 
@@ -36,6 +42,55 @@ def cost_usd(prices: Mapping[str, Any], tokens: Mapping[str, Any]) -> float:
     total = (plain_in * p_in + t["cache_read"] * p_cr + t["cache_write"] * p_cw
              + plain_out * p_out + t["reasoning"] * p_rs)
     return total / 1e6
+
+
+# Trailing suffixes that name a snapshot or a moving alias of the same model, never a different model.
+_MM = r"(?:0[1-9]|1[0-2])"
+_DD = r"(?:0[1-9]|[12][0-9]|3[01])"
+VERSION_SUFFIXES: tuple[re.Pattern[str], ...] = (
+    re.compile(r"@[^@/\s]+$"),                            # Vertex AI: claude-3-5-sonnet@20240620, gemini-pro@001
+    re.compile(rf"-(?:19|20)[0-9]{{2}}-{_MM}-{_DD}$"),     # OpenAI: gpt-4o-2024-08-06
+    re.compile(rf"-(?:19|20)[0-9]{{2}}{_MM}{_DD}$"),       # Anthropic: claude-3-5-sonnet-20241022
+    re.compile(r"-[0-9]{3}$"),                            # Google: gemini-1.5-pro-002
+    re.compile(r"-latest$"),                              # moving alias: claude-3-5-sonnet-latest
+)
+
+
+def strip_version_suffix(model: str) -> str | None:
+    """The id without its last snapshot/alias suffix, or None when it ends in none (or nothing would be left)."""
+    for pattern in VERSION_SUFFIXES:
+        m = pattern.search(model)
+        if m and m.start() > 0:
+            return model[: m.start()]
+    return None
+
+
+def model_id_candidates(model: str) -> list[str]:
+    """The ids a reported model id may be priced as, most specific first: itself, then itself minus one trailing
+    version suffix at a time (`-YYYY-MM-DD`, `-YYYYMMDD`, `-NNN`, `@…`, `-latest`).
+
+    Only those suffixes are stripped because they name a snapshot of the same model; a name part (`-mini`,
+    `-preview`, `-audio`, `-v2`, `-0125`) is never stripped, since pricing one model as another is worse than not
+    pricing it: `gpt-4o-mini-2024-07-18` may be priced as `gpt-4o-mini`, never as `gpt-4o`.
+    """
+    if not isinstance(model, str) or not model:
+        raise ValueError("model must be a non-empty string")
+    out = [model]
+    while (shorter := strip_version_suffix(out[-1])) is not None:
+        out.append(shorter)
+    return out
+
+
+def resolve_model_id(model: str, known: Iterable[str]) -> str | None:
+    """The most specific of model_id_candidates(model) that is a known (catalog) id, else None."""
+    ids = set(known)
+    return next((c for c in model_id_candidates(model) if c in ids), None)
+
+
+def price_in_force(schedule: Sequence[tuple[datetime, T]], at: datetime) -> T | None:
+    """The price of the latest (effective_from, price) at or before `at` in an oldest-first schedule, else None."""
+    i = bisect.bisect_right([since for since, _ in schedule], at)
+    return schedule[i - 1][1] if i else None
 
 
 def tier_allows(approved_tiers: list[str] | tuple[str, ...], tier: str | None) -> bool:

@@ -36,6 +36,18 @@ def find_model(session: Session, provider: str | None, model: str) -> CatalogMod
     return session.scalars(q.order_by(CatalogModel.id).limit(1)).first()
 
 
+def resolve_model(session: Session, provider: str | None, model: str) -> CatalogModel | None:
+    """The entry a reported model id is priced as (pricing.resolve_model_id: exact id, else the id without its
+    snapshot suffix, e.g. gpt-4o-2024-08-06 → gpt-4o); only that provider's entries when a provider is given."""
+    candidates = pricing.model_id_candidates(model)
+    q = select(CatalogModel).where(CatalogModel.model.in_(candidates))
+    if provider:
+        q = q.where(CatalogModel.provider == provider)
+    entries = list(session.scalars(q.order_by(CatalogModel.id)))
+    chosen = pricing.resolve_model_id(model, (e.model for e in entries))
+    return next((e for e in entries if e.model == chosen), None)
+
+
 def get_model(session: Session, ref: str) -> CatalogModel:
     """The entry for 'provider/model' (or a bare model id), else 404."""
     provider, model = split_ref(ref)
@@ -64,18 +76,34 @@ def _price_dict(p: ModelPrice) -> dict[str, float]:
     return out
 
 
+def price_schedule(session: Session, provider: str | None, model: str) -> list[tuple[datetime, dict[str, float]]]:
+    """Every (effective_from, price) of the entry `model` resolves to (resolve_model), oldest first; empty when no
+    entry matches. One query prices any number of events of that model at their own times (price_in_force)."""
+    if not isinstance(model, str) or not model:
+        raise ValueError("model must be a non-empty string")
+    entry = resolve_model(session, provider, model)
+    if entry is None:
+        return []
+    rows = session.scalars(select(ModelPrice).where(ModelPrice.model_id == entry.id)
+                           .order_by(ModelPrice.effective_from))
+    return [(p.effective_from, _price_dict(p)) for p in rows]
+
+
+def price_in_force(schedule: list[tuple[datetime, dict[str, float]]], at: datetime) -> dict[str, float] | None:
+    """The price of a price_schedule in force at `at` (see catalog.pricing.price_in_force)."""
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        raise ValueError("at must be a timezone-aware datetime")
+    return pricing.price_in_force(schedule, at)
+
+
 def price_for(session: Session, provider: str | None, model: str, at: datetime) -> dict[str, float] | None:
-    """USD per 1M tokens per usage type in force at `at`, or None when the model or a price is unknown."""
+    """USD per 1M tokens per usage type in force at `at` for the entry `model` resolves to (resolve_model), or None
+    when no entry matches or it has no price yet at `at` (never a less specific entry's price)."""
     if not isinstance(model, str) or not model:
         raise ValueError("model must be a non-empty string")
     if not isinstance(at, datetime) or at.tzinfo is None:
         raise ValueError("at must be a timezone-aware datetime")
-    entry = find_model(session, provider, model)
-    if entry is None:
-        return None
-    p = session.scalars(select(ModelPrice).where(ModelPrice.model_id == entry.id, ModelPrice.effective_from <= at)
-                        .order_by(ModelPrice.effective_from.desc()).limit(1)).first()
-    return _price_dict(p) if p is not None else None
+    return price_in_force(price_schedule(session, provider, model), at)
 
 
 def cost_usd(prices: dict[str, Any], tokens: dict[str, Any]) -> float:

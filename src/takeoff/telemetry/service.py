@@ -102,30 +102,29 @@ def current_baseline(session: Session, use_case_key: str) -> dict[str, Any] | No
 
 
 def _pricer(session: Session) -> Callable[[str | None, str, float, dict[str, int]], float | None] | None:
-    """Cost from the model catalog when it exists (consumed defensively: no catalog → no computed cost)."""
+    """Cost from the model catalog when it exists, at the price in force at each event's time (consumed
+    defensively: no catalog → no computed cost). A model's whole price schedule is read once per batch."""
     try:
         if importlib.util.find_spec("takeoff.catalog.service") is None:
             return None
     except ModuleNotFoundError:
         return None
     catalog = importlib.import_module("takeoff.catalog.service")
-    if not (hasattr(catalog, "price_for") and hasattr(catalog, "cost_usd")):
+    if not all(hasattr(catalog, f) for f in ("price_schedule", "price_in_force", "cost_usd")):
         return None
-    cache: dict[tuple[str | None, str], dict[str, float] | None] = {}
+    cache: dict[tuple[str | None, str], list[tuple[datetime, dict[str, float]]]] = {}
 
     def price(provider: str | None, model: str, ts: float, tokens: dict[str, int]) -> float | None:
         key = (provider, model)
         if key not in cache:
             try:
                 with session.begin_nested():
-                    cache[key] = catalog.price_for(session, provider, model, _dt(ts))
+                    cache[key] = catalog.price_schedule(session, provider, model)
             except Exception:  # noqa: BLE001 - a catalog problem must not refuse telemetry
-                cache[key] = None
-        prices = cache[key]
-        if not prices:
-            return None
+                cache[key] = []
         try:
-            return float(catalog.cost_usd(prices, tokens))
+            prices = catalog.price_in_force(cache[key], _dt(ts))
+            return float(catalog.cost_usd(prices, tokens)) if prices else None
         except Exception:  # noqa: BLE001
             return None
 
