@@ -18,7 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
-from .guard import _MISSING, Guard, GuardRejected
+from .forksafe import reset_after_fork
+from .guard import _MISSING, DEFAULT_MAX_WORKERS, DEFAULT_TIMEOUT_S, BlockCosts, Guard, GuardRejected
 from .ids import uuid7_hex
 from .tracking import TrackSpec, Tracker, current_tracker, recorded_event, release_fields, unix_seconds
 from .transport import USER_AGENT, Transport, check_http
@@ -121,7 +122,9 @@ class Client:
                  backoff_base_s: float = 0.5, backoff_max_s: float = 30.0, exit_flush_timeout_s: float = 5.0,
                  breaker_failures: int = 5, breaker_cool_down_s: float = 30.0,
                  rate_limit_per_s: float | None = None, rate_limit_burst: float | None = None,
-                 daily_budget_usd: Mapping[str, float] | None = None, guard_timeout_s: float | None = None,
+                 daily_budget_usd: Mapping[str, float] | None = None,
+                 guard_timeout_s: float | None = DEFAULT_TIMEOUT_S, guard_max_workers: int = DEFAULT_MAX_WORKERS,
+                 max_error_attempts: int = 5,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
                  http_client: httpx.Client | None = None, http_transport: httpx.BaseTransport | None = None) -> None:
         check_http(http_client, http_transport)
@@ -132,7 +135,8 @@ class Client:
         self.transport = Transport(url, token, max_queue=max_queue, batch_size=batch_size,
                                    flush_interval_s=flush_interval_s, timeout_s=timeout_s * 2.5,
                                    backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
-                                   exit_flush_timeout_s=exit_flush_timeout_s, http_client=http_client,
+                                   exit_flush_timeout_s=exit_flush_timeout_s,
+                                   max_error_attempts=max_error_attempts, http_client=http_client,
                                    http_transport=http_transport)
         self.url = self.transport.url
         self._token = token
@@ -144,7 +148,7 @@ class Client:
         self.guard_controls = Guard(failure_threshold=breaker_failures, cool_down_s=breaker_cool_down_s,
                                     rate_limit_per_s=rate_limit_per_s, rate_limit_burst=rate_limit_burst,
                                     daily_budget_usd=dict(daily_budget_usd or {}), timeout_s=guard_timeout_s,
-                                    clock=clock, wall_clock=wall_clock)
+                                    max_workers=guard_max_workers, clock=clock, wall_clock=wall_clock)
         self._lock = threading.Lock()
         self._fetch_locks: dict[str, threading.Lock] = {}
         # use_case -> (releases, fetched_at); failures -> next time a fetch may be tried
@@ -153,6 +157,13 @@ class Client:
         self._http: httpx.Client | None = None  # our own, made on the first fetch
         self._injected_http = http_client  # used as is, closed by its owner
         self._http_transport = http_transport
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child: free locks, and forget (without closing) the parent's pooled connections."""
+        self._lock = threading.Lock()
+        self._fetch_locks = {}
+        self._http = None
 
     # ---- active release ----------------------------------------------------------------------
     def active(self, use_case: str, unit_id: str | None = None, default: Any = None) -> ActiveConfig | None:
@@ -256,6 +267,8 @@ class Client:
 
         Inside a `track` block the fallback reason goes on that block's event; otherwise the guard records
         its own event. Without a fallback, a refusal raises GuardRejected and a failure re-raises.
+        A budget reserves `estimated_cost_usd`; the actual cost from `cost_of`, else the cost the block's event
+        carries when it ends (`t.set_cost`), replaces it. `timeout_s` None means the client's guard_timeout_s.
         """
         t = tracker if tracker is not None else current_tracker()
         if use_case is None:
@@ -280,11 +293,30 @@ class Client:
             elif isinstance(exc, GuardRejected):
                 t.fallback(exc.reason)
             raise
+        self._charge(t, use_case, outcome, own)
         if outcome.fallback_reason is not None:
             t.fallback(outcome.fallback_reason)
         if own:
             t.finish()
         return outcome.value
+
+    def _charge(self, t: Tracker, use_case: str, outcome: Any, own: bool) -> None:
+        """Note the call's budget charge on its block (settled by the block's cost) and its cost on its own event."""
+        try:
+            self._block_costs(t).record(use_case, outcome)
+            if own and outcome.cost_usd is not None:
+                t.set_cost(outcome.cost_usd)
+        except Exception:  # noqa: BLE001 - bookkeeping must never fail a call that succeeded
+            log.debug("takeoff sdk: budget bookkeeping failed", exc_info=True)
+
+    def _block_costs(self, t: Tracker) -> BlockCosts:
+        """The budget charges of t's block: made and hooked on t's finish by the block's first guarded call."""
+        for hook in t.finish_hooks:
+            if isinstance(hook, BlockCosts) and hook.guard is self.guard_controls:
+                return hook
+        costs = BlockCosts(self.guard_controls)
+        t.on_finish(costs)
+        return costs
 
     def set_budget(self, use_case: str, daily_limit_usd: float) -> None:
         """Set the daily cost budget of a use case (estimated cost is reserved before each guarded call)."""
@@ -321,11 +353,12 @@ class Client:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Delivery counters (sent, dropped by reason, retries, queue size) and breaker states."""
+        """Delivery counters (sent, dropped by reason, retries, queue size, last refusal), breaker states, budgets."""
         s = self.transport.stats()
         with self.guard_controls._lock:
             names = list(self.guard_controls._breakers)
         s["breakers"] = {m: self.guard_controls.breaker(m).state for m in names}
+        s["budgets"] = self.guard_controls.budget_stats()
         return s
 
     def flush(self, timeout_s: float = 5.0) -> bool:

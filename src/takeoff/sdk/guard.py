@@ -1,15 +1,25 @@
 """Vendor controls around one model call: timeout, circuit breaker, rate limit, daily cost budget, fallback.
 
-Every piece is thread safe and takes an injectable clock so tests never sleep.
+Every piece is thread safe, takes an injectable clock so tests never sleep, and resets its locks in a forked child.
+A budget lives in this process's memory: N processes (replicas, prefork workers) hold N budgets.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
+import logging
 import math
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
+
+from .forksafe import reset_after_fork
+
+log = logging.getLogger("takeoff.sdk")
+
+DEFAULT_TIMEOUT_S = 30.0  # a guarded LLM call that has not answered in 30 s is served by the fallback
+DEFAULT_MAX_WORKERS = 64  # timeout worker threads, made on demand: queueing behind a small pool eats the timeout
 
 BreakerState = Literal["closed", "open", "half_open"]
 
@@ -57,6 +67,12 @@ class CircuitBreaker:
         self._state: BreakerState = "closed"
         self._failures = 0
         self._opened_at = 0.0
+        self._probe_in_flight = False
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child gets a free lock; a probe in flight in the parent will never report here."""
+        self._lock = threading.Lock()
         self._probe_in_flight = False
 
     @property
@@ -114,6 +130,11 @@ class TokenBucket:
         self._lock = threading.Lock()
         self._tokens = self.burst
         self._last = clock()
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child gets a free lock (another thread may have held the parent's at the fork)."""
+        self._lock = threading.Lock()
 
     def try_acquire(self, n: float = 1.0) -> bool:
         """Take n tokens if available, without waiting; False means the call must not go out."""
@@ -131,20 +152,26 @@ class TokenBucket:
 class Reservation:
     """Estimated cost held against a budget until the call ends; commit the actual cost or release it."""
 
-    def __init__(self, budget: "CostBudget", day: int, micros: int) -> None:
+    def __init__(self, budget: "CostBudget", day: int, micros: int, epoch: int = 0) -> None:
         self._budget = budget
         self.day = day
         self.micros = micros
-        self._done = False
+        self.epoch = epoch  # the budget's process generation (a forked child starts a new one)
+        self.state: Literal["held", "committed", "released"] = "held"
+        self.spent_micros = 0  # what the commit charged (and any correction since)
 
     def commit(self, actual_usd: float | None = None) -> None:
         """Turn the reservation into spend (the estimate, or the actual cost when known); idempotent."""
         actual = self.micros if actual_usd is None else usd_to_micros(actual_usd)
-        self._budget._settle(self, actual)
+        self._budget._settle(self, actual, "committed")
 
     def release(self) -> None:
         """Give the reservation back without spending (the call did not happen or was not billed); idempotent."""
-        self._budget._settle(self, 0)
+        self._budget._settle(self, 0, "released")
+
+    def correct(self, actual_usd: float) -> None:
+        """Replace what a commit charged (e.g. the estimate) by the actual cost, learnt later; ignored unless committed."""
+        self._budget._correct(self, usd_to_micros(actual_usd))
 
 
 class CostBudget:
@@ -161,6 +188,14 @@ class CostBudget:
         self._day = self._today()
         self._spent = 0
         self._reserved = 0
+        self._epoch = 0
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child gets a free lock and none of the parent's calls in flight (they settle in the parent)."""
+        self._lock = threading.Lock()
+        self._reserved = 0
+        self._epoch += 1
 
     def _today(self) -> int:
         return int(self._clock() // 86400)
@@ -178,18 +213,30 @@ class CostBudget:
             if self._spent + self._reserved + micros > self.limit_micros:
                 return None
             self._reserved += micros
-            return Reservation(self, self._day, micros)
+            return Reservation(self, self._day, micros, self._epoch)
 
-    def _settle(self, r: Reservation, spent_micros: int) -> None:
+    def _settle(self, r: Reservation, spent_micros: int, state: Literal["committed", "released"]) -> None:
         with self._lock:
-            if r._done:
+            if r.state != "held":
                 return
-            r._done = True
+            r.state = state
+            r.spent_micros = spent_micros
             self._roll()
             if r.day != self._day:
                 return  # yesterday's reservation: its day is already closed
-            self._reserved -= r.micros
+            if r.epoch == self._epoch:
+                self._reserved -= r.micros  # a reservation made before a fork was never held in this process
             self._spent += spent_micros
+
+    def _correct(self, r: Reservation, micros: int) -> None:
+        with self._lock:
+            if r.state != "committed":
+                return
+            self._roll()
+            if r.day != self._day:
+                return
+            self._spent += micros - r.spent_micros
+            r.spent_micros = micros
 
     @property
     def spent_usd(self) -> float:
@@ -225,6 +272,53 @@ class GuardOutcome:
     fallback_reason: str | None
     latency_ms: float
     error: BaseException | None = None
+    cost_usd: float | None = None         # the actual cost, when cost_of gave one
+    charge: Reservation | None = None     # the committed reservation of a call whose cost was only estimated
+
+
+class BlockCosts:
+    """The budget charges of the guarded calls in one tracked block, settled by the block's cost at its end.
+
+    A guarded call without `cost_of` is charged its estimate; when the block's event then carries a cost
+    (`t.set_cost`), that cost replaces the estimates of its use case's budget. When no cost is known at all
+    (no estimate, no cost_of, no tracked cost), the budget cannot be enforced and the guard warns once.
+    """
+
+    def __init__(self, guard: "Guard") -> None:
+        self.guard = guard
+        self._estimated: dict[str, list[Reservation]] = {}  # use case -> charges that are only the estimate
+        self._exact: dict[str, int] = {}  # use case -> micro-dollars charged from cost_of
+
+    def record(self, use_case: str, outcome: GuardOutcome) -> None:
+        """Remember what a guarded call of a budgeted use case was charged, and whether it was only estimated."""
+        if self.guard.budget(use_case) is None:
+            return
+        if outcome.charge is not None:
+            self._estimated.setdefault(use_case, []).append(outcome.charge)
+        elif outcome.cost_usd is not None:
+            self._exact[use_case] = self._exact.get(use_case, 0) + usd_to_micros(outcome.cost_usd)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Tracker finish hook: settle with the event's cost_usd."""
+        self.settle(event.get("cost_usd"))
+
+    def settle(self, tracked_cost_usd: float | None) -> None:
+        """Replace the estimates by the tracked cost (one budget only: a cost cannot be split); warn if none known."""
+        estimated, exact = self._estimated, self._exact
+        self._estimated, self._exact = {}, {}
+        use_cases = set(estimated) | set(exact)
+        if tracked_cost_usd is not None and len(use_cases) == 1:
+            use_case = use_cases.pop()
+            charges = estimated.get(use_case, [])
+            if charges:
+                left = max(0, usd_to_micros(tracked_cost_usd) - exact.get(use_case, 0))
+                charges[0].correct(left / _MICRO)
+                for r in charges[1:]:
+                    r.correct(0.0)
+            return
+        for use_case, charges in estimated.items():
+            if use_case not in exact and all(r.spent_micros == 0 for r in charges):
+                self.guard.note_unpriced(use_case)
 
 
 class Guard:
@@ -232,8 +326,8 @@ class Guard:
 
     def __init__(self, *, failure_threshold: int = 5, cool_down_s: float = 30.0,
                  rate_limit_per_s: float | None = None, rate_limit_burst: float | None = None,
-                 daily_budget_usd: dict[str, float] | None = None, timeout_s: float | None = None,
-                 max_workers: int = 16, clock: Callable[[], float] = time.monotonic,
+                 daily_budget_usd: dict[str, float] | None = None, timeout_s: float | None = DEFAULT_TIMEOUT_S,
+                 max_workers: int = DEFAULT_MAX_WORKERS, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self._failure_threshold = failure_threshold
         self._cool_down_s = cool_down_s
@@ -253,6 +347,31 @@ class Guard:
             self.set_budget(use_case, usd)
         self._max_workers = max_workers
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._unpriced: dict[str, int] = {}  # use case -> guarded calls whose cost was never known
+        reset_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child gets a free lock and no worker pool: the parent's workers do not exist here."""
+        self._lock = threading.Lock()
+        self._executor = None
+
+    def note_unpriced(self, use_case: str) -> None:
+        """Count a guarded call with a budget but no known cost; the first one per use case logs a warning."""
+        with self._lock:
+            first = use_case not in self._unpriced
+            self._unpriced[use_case] = self._unpriced.get(use_case, 0) + 1
+        if first:
+            log.warning("takeoff sdk: the daily budget of %r cannot be enforced: a guarded call had no "
+                        "estimated_cost_usd, no cost_of and no tracked cost (t.set_cost)", use_case)
+
+    def budget_stats(self) -> dict[str, dict[str, float | int]]:
+        """Per use case with a budget: today's limit, spend, reservations, remaining, and unpriced calls."""
+        with self._lock:
+            budgets = dict(self._budgets)
+            unpriced = dict(self._unpriced)
+        return {uc: {"limit_usd": b.limit_micros / _MICRO, "spent_usd": b.spent_usd, "reserved_usd": b.reserved_usd,
+                     "remaining_usd": b.remaining_usd, "unpriced_calls": unpriced.get(uc, 0)}
+                for uc, b in budgets.items()}
 
     def breaker(self, model: str) -> CircuitBreaker:
         """The breaker for a model, created on first use."""
@@ -284,7 +403,7 @@ class Guard:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
                     max_workers=self._max_workers, thread_name_prefix="takeoff-guard")
             executor = self._executor
-        future = executor.submit(call)
+        future = executor.submit(contextvars.copy_context().run, call)  # current_tracker() etc. inside the call
         try:
             return future.result(timeout=timeout_s)
         except concurrent.futures.TimeoutError:
@@ -308,13 +427,13 @@ class Guard:
         usd_to_micros(estimated_cost_usd)  # reject a bad estimate before anything is reserved
         started = time.perf_counter()
 
-        def use_fallback(reason: str, error: BaseException | None) -> GuardOutcome:
+        def use_fallback(reason: str, error: BaseException | None, charge: Reservation | None = None) -> GuardOutcome:
             if fallback is _MISSING:
                 if error is not None:
                     raise error
                 raise GuardRejected(reason)
             value = fallback() if callable(fallback) else fallback
-            return GuardOutcome(value, "fallback", reason, self._elapsed_ms(started), error)
+            return GuardOutcome(value, "fallback", reason, self._elapsed_ms(started), error, charge=charge)
 
         if self.limiter is not None and not self.limiter.try_acquire():
             return use_fallback("rate_limited", None)
@@ -333,23 +452,30 @@ class Guard:
             breaker.record_failure()
             if reservation is not None:
                 reservation.commit()  # the vendor may still bill a call we stopped waiting for
-            return use_fallback("timeout", exc)
+            return use_fallback("timeout", exc, reservation)
         except Exception as exc:  # noqa: BLE001 - any vendor failure takes the fallback path
             breaker.record_failure()
             if reservation is not None:
                 reservation.release()
             return use_fallback(f"error:{type(exc).__name__}", exc)
         breaker.record_success()
+        actual = self._actual_cost(cost_of, value)
         if reservation is not None:
-            actual = None
-            if cost_of is not None:
-                try:
-                    actual = cost_of(value)
-                    usd_to_micros(actual)
-                except Exception:  # noqa: BLE001 - a bad cost function must not fail a good call
-                    actual = None
             reservation.commit(actual)
-        return GuardOutcome(value, "ok", None, self._elapsed_ms(started))
+        return GuardOutcome(value, "ok", None, self._elapsed_ms(started), cost_usd=actual,
+                            charge=reservation if actual is None else None)
+
+    @staticmethod
+    def _actual_cost(cost_of: Callable[[Any], float] | None, value: Any) -> float | None:
+        """cost_of(value) in USD, or None when there is no cost function or it fails or answers nonsense."""
+        if cost_of is None:
+            return None
+        try:
+            actual = cost_of(value)
+            usd_to_micros(actual)
+        except Exception:  # noqa: BLE001 - a bad cost function must not fail a good call
+            return None
+        return float(actual)
 
     @staticmethod
     def _elapsed_ms(started: float) -> float:

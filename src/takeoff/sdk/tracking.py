@@ -107,6 +107,19 @@ class Tracker:
         }
         self._started: float | None = None
         self._finished = False
+        self._finish_hooks: list[Callable[[dict[str, Any]], Any]] = []
+
+    @property
+    def finish_hooks(self) -> tuple[Callable[[dict[str, Any]], Any], ...]:
+        """The callables that see the final event when the record closes (e.g. a budget settling on its cost)."""
+        return tuple(self._finish_hooks)
+
+    def on_finish(self, hook: Callable[[dict[str, Any]], Any]) -> "Tracker":
+        """Call hook(event) when the record closes, before it is sent; a failing hook never breaks the app."""
+        if not callable(hook):
+            raise ValueError(f"hook must be callable, got {hook!r}")
+        self._finish_hooks.append(hook)
+        return self
 
     @property
     def event(self) -> dict[str, Any]:
@@ -203,6 +216,11 @@ class Tracker:
         elif self._event["error_category"] == "timeout_or_error":
             self._event["status"] = "error"
         event = self.event
+        for hook in self._finish_hooks:
+            try:
+                hook(self.event)
+            except Exception:  # noqa: BLE001 - telemetry must never break the app
+                pass
         try:
             self._emit(event)
         except Exception:  # noqa: BLE001 - telemetry must never break the app

@@ -4,6 +4,9 @@ The caller never waits: `submit` either puts the item in the queue at once or co
 Items keep their id across retries, and the server is idempotent on it, so a retried batch is stored once.
 Recorded past events ("record") go to the same endpoint in batches of their own: the server refuses a batch whole
 when one event is older than its lateness window, and a backfill must not take live events down with it.
+A server that is down or overloaded (connection errors, 408/429/502/503/504) is waited for without limit; a batch
+that keeps failing otherwise (500) is dropped after `max_error_attempts`, and a 422 naming its bad events
+(`events.<index>.<field>`) drops only those and resends the rest, so one bad batch never blocks the queue.
 """
 from __future__ import annotations
 
@@ -12,19 +15,25 @@ import contextlib
 import logging
 import queue
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator, Literal, NamedTuple
 
 import httpx
+
+from .forksafe import reset_after_fork
 
 log = logging.getLogger("takeoff.sdk")
 
 Kind = Literal["event", "record", "feedback"]
+Verdict = Literal["ok", "retry", "error", "refused"]
 MAX_BATCH = 1000  # the server refuses larger batches
 _PATHS = {"event": "/api/v1/events", "record": "/api/v1/events", "feedback": "/api/v1/feedback"}
 USER_AGENT = "takeoff-sdk"
+TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})  # down or overloaded: wait for it, without limit
+_EVENT_FIELD = re.compile(r"^events\.(\d+)(?:\.|$)")
 
 
 def check_http(http_client: Any, http_transport: Any) -> None:
@@ -58,13 +67,69 @@ def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random 
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
-def classify_status(status_code: int) -> Literal["ok", "retry", "refused"]:
-    """What to do with a batch after an HTTP answer: 2xx done, 408/429/5xx retry, other 4xx refused for good."""
+def classify_status(status_code: int) -> Verdict:
+    """What to do with a batch after an HTTP answer.
+
+    2xx done; 408/429/502/503/504 "retry" (the server is down or overloaded: retried until it is back);
+    other 5xx "error" (retried a bounded number of times, then dropped); other answers "refused" at once
+    (the server has judged the request itself: the same bytes get the same answer).
+    """
     if 200 <= status_code < 300:
         return "ok"
-    if status_code in (408, 429) or status_code >= 500:
+    if status_code in TRANSIENT_STATUSES:
         return "retry"
+    if status_code >= 500:
+        return "error"
     return "refused"
+
+
+def server_message(resp: httpx.Response, limit: int = 300) -> str:
+    """The server's explanation of a refusal, for the log: its error message and named fields, else the raw text."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return resp.text[:limit]
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict):
+        fields = [f"{d.get('field')}: {d.get('message')}" for d in err.get("details") or [] if isinstance(d, dict)]
+        text = "; ".join([str(err.get("message", ""))] + fields[:3])
+    elif isinstance(data, dict) and "detail" in data:
+        text = str(data["detail"])
+    else:
+        text = str(data)
+    return text[:limit]
+
+
+def named_bad_events(answer: Any, n_events: int) -> list[int] | None:
+    """Indices of the events a 422 answer names (`events.<i>.<field>`), or None unless every detail names one.
+
+    A detail that names no event (or an index past the batch) means the split would be a guess: then None,
+    and the caller drops the batch whole.
+    """
+    err = answer.get("error") if isinstance(answer, dict) else None
+    details = err.get("details") if isinstance(err, dict) else None
+    if not isinstance(details, list) or not details:
+        return None
+    bad: set[int] = set()
+    for d in details:
+        name = d.get("field") if isinstance(d, dict) else None
+        m = _EVENT_FIELD.match(name) if isinstance(name, str) else None
+        if m is None or int(m.group(1)) >= n_events:
+            return None
+        bad.add(int(m.group(1)))
+    return sorted(bad)
+
+
+class Answer(NamedTuple):
+    """The outcome of one POST: verdict first (what to do), then what the stats and the log need."""
+
+    verdict: Verdict
+    reason: str | None = None        # drop reason when the items are not accepted: http_<code>, unsendable:<Exc>
+    duplicates: int = 0              # events the server already had (a retried batch)
+    retry_after: float | None = None
+    status: int | None = None
+    message: str = ""
+    bad: tuple[int, ...] = ()        # for a 422 that names its bad events: their indices in the batch
 
 
 @dataclass
@@ -73,20 +138,26 @@ class _Stats:
     duplicates: int = 0
     retries: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    last_refusal: dict[str, Any] | None = None
 
 
 class Transport:
-    """One background sender thread per client, started lazily on the first submit (never at import)."""
+    """One background sender thread per client, started lazily on the first submit (never at import).
+
+    In a forked child the queue, locks and counters start empty and the child starts its own sender on its first
+    submit; what the parent had queued stays the parent's to send.
+    """
 
     def __init__(self, url: str, token: str, *, max_queue: int = 10_000, batch_size: int = 500,
                  flush_interval_s: float = 1.0, timeout_s: float = 5.0, backoff_base_s: float = 0.5,
-                 backoff_max_s: float = 30.0, exit_flush_timeout_s: float = 5.0,
+                 backoff_max_s: float = 30.0, exit_flush_timeout_s: float = 5.0, max_error_attempts: int = 5,
                  http_client: httpx.Client | None = None, http_transport: httpx.BaseTransport | None = None) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {url!r}")
         if not isinstance(token, str):
             raise ValueError("token must be a string")
-        for name, value in (("max_queue", max_queue), ("batch_size", batch_size)):
+        for name, value in (("max_queue", max_queue), ("batch_size", batch_size),
+                            ("max_error_attempts", max_error_attempts)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if batch_size > MAX_BATCH:
@@ -108,7 +179,15 @@ class Transport:
         self.backoff_base_s = float(backoff_base_s)
         self.backoff_max_s = float(backoff_max_s)
         self.exit_flush_timeout_s = float(exit_flush_timeout_s)
-        self._q: queue.Queue[tuple[Kind, dict[str, Any]]] = queue.Queue(maxsize=max_queue)
+        self.max_error_attempts = max_error_attempts
+        self._closed = False
+        self._at_exit_registered = False
+        self._fresh_state()
+        reset_after_fork(self)
+
+    def _fresh_state(self) -> None:
+        """Empty queue, new locks and events, zero counters, no sender thread: a new client's state."""
+        self._q: queue.Queue[tuple[Kind, dict[str, Any]]] = queue.Queue(maxsize=self.max_queue)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0  # submitted and not yet sent or dropped
@@ -117,8 +196,14 @@ class Transport:
         self._stop = threading.Event()
         self._deadline: float | None = None
         self._thread: threading.Thread | None = None
-        self._closed = False
         self._warned: set[str] = set()
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child: drop the parent's queue, locks and dead thread; the next submit starts a sender.
+
+        The atexit hook registered in the parent is inherited, so the child's pending events are flushed at exit.
+        """
+        self._fresh_state()
 
     # ---- caller side -------------------------------------------------------------------------
     def submit(self, kind: Kind, payload: dict[str, Any]) -> bool:
@@ -185,12 +270,14 @@ class Transport:
             log.warning("takeoff sdk: %d events sent, %d dropped %s", s["sent"], s["dropped_total"], s["dropped"])
 
     def stats(self) -> dict[str, Any]:
-        """Delivery counters: sent, duplicates (already stored), retries, dropped by reason, queue size, pending."""
+        """Delivery counters: sent, duplicates (already stored), retries, dropped by reason, queue size, pending,
+        and the last refusal by the server (reason, status, message, items, attempts, ts) or None."""
         with self._lock:
+            last = self._stats.last_refusal
             return {"sent": self._stats.sent, "duplicates": self._stats.duplicates,
                     "retries": self._stats.retries, "dropped": dict(self._stats.dropped),
                     "dropped_total": sum(self._stats.dropped.values()), "queue_size": self._q.qsize(),
-                    "pending": self._pending}
+                    "pending": self._pending, "last_refusal": dict(last) if last else None}
 
     # ---- sender side -------------------------------------------------------------------------
     def _ensure_started(self) -> None:
@@ -202,18 +289,31 @@ class Transport:
             # daemon, so a hung server never keeps the app alive; atexit drains the queue first
             self._thread = threading.Thread(target=self._run, name="takeoff-sdk-sender", daemon=True)
             self._thread.start()
-            atexit.register(self._at_exit)
+            if not self._at_exit_registered:  # a forked child inherits the parent's registration
+                atexit.register(self._at_exit)
+                self._at_exit_registered = True
 
     def _at_exit(self) -> None:
         self.close(self.exit_flush_timeout_s)
 
-    def _drop(self, reason: str, n: int) -> None:
+    def _drop(self, reason: str, n: int, why: str = "") -> None:
+        """Count n items as dropped for reason; the first drop of each reason logs one warning (with why)."""
         with self._lock:
             self._stats.dropped[reason] = self._stats.dropped.get(reason, 0) + n
             first = reason not in self._warned
             self._warned.add(reason)
         if first:
-            log.warning("takeoff sdk: dropping events (%s); see client.stats()", reason)
+            log.warning("takeoff sdk: dropping events (%s)%s; see client.stats()", reason, f": {why}" if why else "")
+
+    def _give_up(self, answer: Answer, n: int, attempts: int) -> None:
+        """The server will not take these n items: count them under the answer's reason, keep it as last_refusal."""
+        reason = answer.reason or "refused"
+        with self._lock:
+            self._stats.last_refusal = {"reason": reason, "status": answer.status, "message": answer.message,
+                                        "items": n, "attempts": attempts, "ts": time.time()}
+        status = f"HTTP {answer.status}" if answer.status is not None else reason
+        self._drop(reason, n, f"{n} item(s) after {attempts} attempt(s), {status}: {answer.message}")
+        self._resolve(n)
 
     def _resolve(self, n: int) -> None:
         with self._idle:
@@ -243,63 +343,97 @@ class Transport:
             for batch_kind in ("event", "record"):
                 events = [p for k, p in items if k == batch_kind]
                 if events:
-                    self._deliver(http, batch_kind, {"events": events}, len(events))
+                    self._deliver(http, batch_kind, events)
             for fb in (p for k, p in items if k == "feedback"):
-                self._deliver(http, "feedback", fb, 1)
+                self._deliver(http, "feedback", [fb])
 
-    def _deliver(self, http: httpx.Client, kind: Kind, body: dict[str, Any], n: int) -> None:
-        attempt = 0
-        while True:
-            verdict, reason, retry_after = self._post(http, kind, body)
-            if verdict == "ok":
+    def _deliver(self, http: httpx.Client, kind: Kind, items: list[dict[str, Any]]) -> None:
+        """Send one batch (or one feedback) until it is accepted, refused or given up on; the queue then moves on.
+
+        Transient failures are retried with backoff for as long as it takes (the same ids, so exactly once at the
+        server); an "error" answer at most max_error_attempts times; a 422 naming bad events drops just those.
+        """
+        attempt = errors = posts = 0
+        while items:
+            answer = self._post(http, kind, items[0] if kind == "feedback" else {"events": items})
+            posts += 1
+            if answer.verdict == "ok":
                 with self._lock:
-                    self._stats.sent += n
-                    if isinstance(reason, int):
-                        self._stats.duplicates += reason
-                self._resolve(n)
+                    self._stats.sent += len(items)
+                    self._stats.duplicates += answer.duplicates
+                self._resolve(len(items))
                 return
-            if verdict == "refused":
-                self._drop(str(reason), n)
-                self._resolve(n)
-                return
+            if answer.verdict == "refused":
+                if not answer.bad:
+                    self._give_up(answer, len(items), posts)
+                    return
+                bad = set(answer.bad)
+                self._give_up(answer, len(bad), posts)
+                items = [e for i, e in enumerate(items) if i not in bad]  # resend the good ones at once
+                continue
+            if answer.verdict == "error":
+                errors += 1
+                if errors >= self.max_error_attempts:
+                    self._give_up(answer, len(items), posts)
+                    return
             attempt += 1
             with self._lock:
                 self._stats.retries += 1
-            delay = max(backoff_delay(attempt, self.backoff_base_s, self.backoff_max_s), retry_after or 0.0)
-            delay = min(delay, self.backoff_max_s)
-            if self._stop.is_set():
-                remaining = (self._deadline or 0.0) - time.monotonic()
-                if remaining <= 0:
-                    self._drop("unsent_at_exit", n)
-                    self._resolve(n)
-                    return
-                time.sleep(min(delay, 0.25, remaining))
-            else:
-                self._stop.wait(delay)  # close() cuts the wait short to start the final drain
+            if not self._wait_before_retry(attempt, answer.retry_after):
+                self._drop("unsent_at_exit", len(items))
+                self._resolve(len(items))
+                return
 
-    def _post(self, http: httpx.Client, kind: Kind, body: dict[str, Any]
-              ) -> tuple[Literal["ok", "retry", "refused"], str | int | None, float | None]:
+    def _wait_before_retry(self, attempt: int, retry_after: float | None) -> bool:
+        """Back off before retry number `attempt`; False when closing and the exit deadline has passed."""
+        delay = max(backoff_delay(attempt, self.backoff_base_s, self.backoff_max_s), retry_after or 0.0)
+        delay = min(delay, self.backoff_max_s)
+        if self._stop.is_set():
+            remaining = (self._deadline or 0.0) - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(delay, 0.25, remaining))
+        else:
+            self._stop.wait(delay)  # close() cuts the wait short to start the final drain
+        return True
+
+    def _post(self, http: httpx.Client, kind: Kind, body: dict[str, Any]) -> Answer:
+        """POST one batch or feedback and classify the answer (never raises)."""
         try:
             # headers per request, so an injected client sends them too; its timeouts are its owner's to set
             resp = http.post(self.url + _PATHS[kind], json=body, headers=self._headers)
         except httpx.HTTPError:
-            return "retry", None, None
+            return Answer("retry")
         except Exception as exc:  # noqa: BLE001 - e.g. a payload that is not JSON: it will never go out
-            return "refused", f"unsendable:{type(exc).__name__}", None
+            return Answer("refused", f"unsendable:{type(exc).__name__}", message=str(exc)[:300])
         verdict = classify_status(resp.status_code)
-        if verdict == "refused":
-            return verdict, f"http_{resp.status_code}", None
+        if verdict == "ok":
+            return Answer("ok", duplicates=_duplicates(resp))
         if verdict == "retry":
+            return Answer("retry", retry_after=_retry_after(resp), status=resp.status_code)
+        bad: list[int] | None = None
+        if resp.status_code == 422 and kind != "feedback":
             try:
-                retry_after = float(resp.headers.get("Retry-After", ""))
+                bad = named_bad_events(resp.json(), len(body["events"]))
             except ValueError:
-                retry_after = None
-            return verdict, None, retry_after
-        duplicates = 0
-        try:
-            data = resp.json()
-            if isinstance(data, dict) and isinstance(data.get("duplicates"), int):
-                duplicates = data["duplicates"]
-        except ValueError:
-            pass
-        return "ok", duplicates, None
+                bad = None
+        return Answer(verdict, f"http_{resp.status_code}", status=resp.status_code, message=server_message(resp),
+                      bad=tuple(bad or ()))
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait (Retry-After in seconds), if it said so."""
+    try:
+        return float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+def _duplicates(resp: httpx.Response) -> int:
+    """How many of an accepted batch's events the server already had (0 when it does not say)."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return 0
+    value = data.get("duplicates") if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

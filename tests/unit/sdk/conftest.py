@@ -4,13 +4,16 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
 
 class FakeTakeoff:
-    """Records every request; can answer with an error code, hang, or be down (port closed)."""
+    """Records every request; can answer with an error code, hang, be down (port closed), or answer per request.
+
+    `respond(path, body)` returning (status, json body) answers a POST instead of the normal handling (None: normal).
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -21,6 +24,8 @@ class FakeTakeoff:
         self.active_hits = 0
         self.auth: list[str | None] = []
         self.fail_code: int | None = None
+        self.respond: Callable[[str, Any], tuple[int, Any] | None] | None = None
+        self.posts: list[tuple[str, Any]] = []        # every POST that reached the server, answered or not
         self.hang = threading.Event()   # set = requests hang until released
         self.release = threading.Event()
         self.port = 0
@@ -75,6 +80,12 @@ class FakeTakeoff:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if not self._gate():
+                    return
+                with fake.lock:
+                    fake.posts.append((self.path, body))
+                answer = fake.respond(self.path, body) if fake.respond is not None else None
+                if answer is not None:
+                    self._answer(*answer)
                     return
                 if self.path == "/api/v1/events":
                     accepted = duplicates = 0

@@ -238,3 +238,74 @@ def test_app_keeps_working_while_server_is_down_and_events_arrive_later(fake_ser
     assert reasons[:2] == ["timeout"] * 2 and set(reasons[2:]) == {"circuit_open"}
     assert client.stats()["dropped_total"] == 0
     client.close()
+
+
+def test_tracked_cost_replaces_the_estimate_in_the_budget(fake_server):
+    client = make_client(fake_server.url, daily_budget_usd={"uc": 1.0})
+    with client.track("uc") as t:
+        assert client.guard(lambda: "x", estimated_cost_usd=0.01) == "x"
+        assert client.stats()["budgets"]["uc"]["spent_usd"] == pytest.approx(0.01)  # the estimate, meanwhile
+        t.set_cost(0.3)
+    assert client.stats()["budgets"]["uc"]["spent_usd"] == pytest.approx(0.3)
+    client.close()
+
+
+def test_without_an_estimate_the_tracked_cost_still_enforces_the_budget(fake_server):
+    client = make_client(fake_server.url, daily_budget_usd={"uc": 0.5})
+    served = []
+    for _ in range(5):
+        with client.track("uc") as t:
+            served.append(client.guard(lambda: "model", fallback="canned"))
+            if served[-1] == "model":
+                t.set_cost(0.2)
+    # 0, 0.2, 0.4 spent before each granted call; at 0.6 the budget refuses
+    assert served == ["model", "model", "model", "canned", "canned"]
+    assert client.stats()["budgets"]["uc"]["spent_usd"] == pytest.approx(0.6)
+    assert client.stats()["budgets"]["uc"]["unpriced_calls"] == 0
+    client.close()
+
+
+def test_exact_and_estimated_costs_in_one_block_add_up_to_the_tracked_cost(fake_server):
+    client = make_client(fake_server.url, daily_budget_usd={"uc": 1.0})
+    with client.track("uc") as t:
+        client.guard(lambda: {"usd": 0.1}, cost_of=lambda r: r["usd"])
+        client.guard(lambda: "second", estimated_cost_usd=0.05)
+        t.set_cost(0.4)
+    assert client.stats()["budgets"]["uc"]["spent_usd"] == pytest.approx(0.4)
+    client.close()
+
+
+def test_a_budget_that_never_learns_a_cost_warns_once(fake_server, caplog):
+    import logging
+
+    client = make_client(fake_server.url, daily_budget_usd={"uc": 1.0})
+    with caplog.at_level(logging.WARNING, logger="takeoff.sdk"):
+        client.guard(lambda: "a", use_case="uc")
+        with client.track("uc"):
+            client.guard(lambda: "b")
+        with client.track("uc") as t:       # priced by the tracked cost: no warning for this one
+            client.guard(lambda: "c")
+            t.set_cost(0.01)
+    warnings = [r.getMessage() for r in caplog.records if "cannot be enforced" in r.getMessage()]
+    assert len(warnings) == 1 and "'uc'" in warnings[0]
+    assert client.stats()["budgets"]["uc"]["unpriced_calls"] == 2
+    client.close()
+
+
+def test_standalone_guard_event_carries_the_cost_of_its_result(fake_server):
+    client = make_client(fake_server.url, daily_budget_usd={"uc": 1.0})
+    client.guard(lambda: {"usd": 0.07}, use_case="uc", cost_of=lambda r: r["usd"])
+    assert client.flush(10)
+    (event,) = fake_server.events.values()
+    assert event["cost_usd"] == 0.07 and client.stats()["budgets"]["uc"]["spent_usd"] == pytest.approx(0.07)
+    client.close()
+
+
+def test_guard_times_out_after_30_s_by_default_and_the_call_sees_its_tracker(fake_server):
+    assert make_client(fake_server.url).guard_controls.timeout_s == 30.0
+    assert make_client(fake_server.url, guard_timeout_s=None).guard_controls.timeout_s is None
+    client = make_client(fake_server.url)
+    with client.track("uc") as t:
+        inside = client.guard(current_tracker)  # runs on a worker thread, with the caller's context
+    assert inside is t
+    client.close()

@@ -215,3 +215,38 @@ def test_bad_guard_call_inputs_raise_value_error():
         CostBudget(1.0).reserve(float("inf"))
     with pytest.raises(ValueError):
         TokenBucket(1).try_acquire(0)
+
+
+def test_a_correction_replaces_the_committed_estimate_once_committed_only():
+    budget = CostBudget(1.0, wall_clock=FakeClock(0))
+    r = budget.reserve(0.1)
+    r.correct(0.5)                      # not committed yet: ignored
+    r.commit()
+    r.correct(0.4)
+    assert budget.spent_usd == pytest.approx(0.4)
+    r.correct(0.3)                      # a later, better figure replaces the previous one
+    assert budget.spent_usd == pytest.approx(0.3)
+    released = budget.reserve(0.2)
+    released.release()
+    released.correct(0.2)               # a call that was not billed stays free
+    assert (budget.spent_usd, budget.reserved_usd) == (pytest.approx(0.3), 0.0)
+
+
+def test_guard_timeout_is_30_s_by_default_and_none_runs_on_the_callers_thread():
+    assert Guard().timeout_s == 30.0
+    caller = threading.current_thread()
+    g = Guard(timeout_s=None)
+    assert g.call(threading.current_thread, use_case="uc").value is caller
+    g = Guard()
+    assert g.call(threading.current_thread, use_case="uc").value is not caller  # a worker enforces the timeout
+    g.shutdown()
+
+
+def test_the_guarded_call_sees_the_callers_context_variables():
+    import contextvars
+
+    var = contextvars.ContextVar("request_id", default=None)
+    var.set("req-42")
+    g = Guard(timeout_s=5)
+    assert g.call(var.get, use_case="uc").value == "req-42"
+    g.shutdown()

@@ -82,6 +82,25 @@ def test_history_older_than_the_lateness_needs_a_server_that_accepts_it(settings
     assert ids == {live.request_id, rid}
 
 
+def test_too_old_events_are_dropped_alone_and_the_rest_of_their_batch_is_stored(app, users, factory):
+    """The server's 422 names each too-late event (`events.<i>.ts`): only those are dropped, the batch is resent."""
+    token = users.token(users.create("ai_engineer"))
+    now = datetime.now(UTC)
+    with TestClient(app) as tc:  # 24 h lateness
+        sdk = Client(str(tc.base_url), token, http_client=tc, flush_interval_s=30, backoff_base_s=0.01,
+                     backoff_max_s=0.05)  # one batch, sent at flush()
+        ages = [timedelta(days=5), timedelta(hours=1), timedelta(days=3), timedelta(minutes=2), timedelta(hours=20)]
+        ids = [sdk.record("support-reply", ts=now - age, latency_ms=10.0) for age in ages]
+        assert sdk.flush(20)
+        s = sdk.stats()
+        assert s["dropped"] == {"http_422": 2} and s["sent"] == 3
+        assert s["last_refusal"]["status"] == 422 and s["last_refusal"]["items"] == 2
+        sdk.close()
+    with transaction(factory) as session:
+        stored = set(session.scalars(select(TelemetryEvent.id).where(TelemetryEvent.id.in_(ids))))
+    assert stored == {ids[1], ids[3], ids[4]}
+
+
 NOW = datetime.now(UTC)
 
 
