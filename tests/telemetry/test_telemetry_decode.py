@@ -10,7 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from takeoff.telemetry.decode import decode_events
-from takeoff.telemetry.schemas import EVENT_BATCH
+from takeoff.telemetry.schemas import EVENT_BATCH, MAX_COST_USD, MAX_LATENCY_MS, MAX_SCORE, MAX_TOKENS
+
+NAN, INF = float("nan"), float("inf")
 
 FULL = {"id": "e1", "use_case": "uc", "release": "uc:1", "unit_id": "u1", "ts": 1_800_000_000.5, "latency_ms": 12.5,
         "status": "ok", "outcome": "success", "model": "gpt-4o", "provider": "openai",
@@ -21,7 +23,12 @@ FULL = {"id": "e1", "use_case": "uc", "release": "uc:1", "unit_id": "u1", "ts": 
 ODD: list[Any] = [None, 0, -1, 1, 1.5, -0.0, 1e308, 10**30, True, False, "", "x", "1.5", "ok", "é" * 99, "é" * 101,
                   "x" * 129, "x" * 201, [], [1], {}, {"a": 1}, {"": 1}, {"a": "x" * 201}, {"a": [1]}, {"a": None},
                   {"input": -1}, {"input": 1.5}, {"input": True}, {"input": "3"}, {"bogus": 1},
-                  {f"k{i}": 1 for i in range(51)}, {f"k{i}": 1 for i in range(101)}, "success", "overridden", "error"]
+                  {f"k{i}": 1 for i in range(51)}, {f"k{i}": 1 for i in range(101)}, "success", "overridden", "error",
+                  # non-finite (json.dumps writes NaN / Infinity) and the numeric bounds, bare and inside objects
+                  NAN, INF, -INF, [NAN], {"a": NAN}, {"a": [1, {"b": INF}]}, {"input": INF}, {"a": -INF},
+                  MAX_TOKENS, MAX_TOKENS + 1, MAX_COST_USD, MAX_COST_USD * 1.5, MAX_LATENCY_MS, MAX_LATENCY_MS * 1.5,
+                  {"input": MAX_TOKENS}, {"input": MAX_TOKENS + 1}, {"a": MAX_SCORE}, {"a": -MAX_SCORE * 1.5},
+                  {"a": 1e300}, 10**400, {"a": 10**400}]
 
 
 def typed(v: Any) -> Any:
@@ -78,6 +85,43 @@ def test_every_field_with_odd_values(field):
                                  b'{"events": [{"id": "a", "use_case": "u", "ts": 1, "latency_ms": -1e-300}]}'])
 def test_odd_bodies(raw):
     check(raw)
+
+
+NONFINITE_EVENTS = [f'{{"id": "a", "use_case": "u", "ts": 1, {where}}}' for where in (
+    '"attributes": {"x": NaN}', '"attributes": {"x": [1, {"y": Infinity}]}', '"attributes": {"x": -1e400}',
+    '"attributes": {"x": {"y": {"z": [1e999]}}}', '"scores": {"q": NaN}', '"scores": {"q": 1e400}',
+    '"features": {"f": -Infinity}', '"features": {"f": 1e400}', '"cost_usd": Infinity', '"cost_usd": 1e400',
+    '"latency_ms": NaN', '"latency_ms": 1e400', '"tokens": {"input": 1e400}', '"ts": 1e400')]
+
+
+@pytest.mark.parametrize("event", NONFINITE_EVENTS)
+def test_nonfinite_numbers_anywhere_are_refused_by_both(event):
+    body = f'{{"events": [{{"id": "ok", "use_case": "u", "ts": 1}}, {event}]}}'.encode()
+    assert decode_events(body) is None  # msgspec refuses NaN/Infinity literals and 1e400 outright
+    with pytest.raises(ValidationError) as exc:
+        EVENT_BATCH.validate_json(body)
+    assert all(e["loc"][:2] == ("events", 1) for e in exc.value.errors())
+
+
+def test_bounds_are_the_same_on_both_sides():
+    at_max = {"id": "a", "use_case": "u", "ts": 1, "tokens": {"input": MAX_TOKENS}, "cost_usd": MAX_COST_USD,
+              "latency_ms": MAX_LATENCY_MS, "scores": {"lo": -MAX_SCORE, "hi": MAX_SCORE}}
+    assert check(body_of(at_max))
+    for field, over in (("tokens", {"input": MAX_TOKENS + 1}), ("cost_usd", MAX_COST_USD * 1.01),
+                        ("latency_ms", MAX_LATENCY_MS * 1.01), ("scores", {"lo": -MAX_SCORE * 1.01})):
+        body = body_of({**at_max, field: over})
+        assert decode_events(body) is None and pydantic_events(body) is None, field
+
+
+def test_a_body_nested_too_deeply_is_a_400_not_a_recursion_error():
+    from takeoff.errors import BadRequest
+    from takeoff.telemetry.api import _batch_from_body
+
+    nested = b"[" * 5000 + b"]" * 5000
+    body = b'{"events": [{"id": "a", "use_case": "u", "ts": 1, "attributes": {"x": ' + nested + b"}}]}"
+    assert decode_events(body) is None
+    with pytest.raises(BadRequest):
+        _batch_from_body(body)
 
 
 def test_batch_size_limit_is_the_same():

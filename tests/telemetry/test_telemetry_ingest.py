@@ -124,3 +124,30 @@ def test_latency_quantiles_from_rollups_match_the_data(client, users, factory):
         p95 = histogram.quantile(st.latency_counts, 0.95)
         assert abs(p95 - 950) / 950 < histogram.RELATIVE_BUCKET_WIDTH
         assert st.active_units == 0
+
+
+def test_out_of_range_numbers_are_refused_not_a_500(client, users, factory):
+    """Values whose rollup sums overflowed (a 500 on PostgreSQL, a compactor stuck on SQLite) are refused up front."""
+    from takeoff.telemetry.schemas import MAX_COST_USD, MAX_LATENCY_MS, MAX_SCORE, MAX_TOKENS
+
+    h = users.headers("ai_engineer")
+    for bad, field in ((ev(tokens={"input": 10**30}), "events.1.tokens.input"),
+                       (ev(tokens={"output": 2**63 - 1}), "events.1.tokens.output"),
+                       (ev(cost_usd=1e200), "events.1.cost_usd"), (ev(scores={"q": 1e200}), "events.1.scores.q"),
+                       (ev(latency_ms=1e308), "events.1.latency_ms"),
+                       (ev(release="9" * 100), "events.1.release")):  # "support-reply:99…9" is no release id
+        r = post(client, h, [ev(), bad])
+        assert r.status_code == 422, (field, r.status_code, r.text)
+        assert [d["field"] for d in r.json()["error"]["details"]] == [field]
+    with transaction(factory) as s:
+        assert service.last_event_at(s, "support-reply") is None
+    at_max = [ev(tokens={k: MAX_TOKENS for k in ("input", "output", "cache_read", "cache_write", "reasoning")},
+                 cost_usd=MAX_COST_USD, latency_ms=MAX_LATENCY_MS, scores={"q": -MAX_SCORE}) for _ in range(3)]
+    assert post(client, h, at_max).status_code == 200
+    now = datetime.now(UTC)
+    with transaction(factory) as s:
+        service.compact_rollups(s)
+    with transaction(factory) as s:
+        st = service.window_stats(s, "support-reply", None, now - timedelta(hours=1), now + timedelta(minutes=1))
+        assert st.count == 3 and st.tokens["input"] == 3 * MAX_TOKENS and st.cost_usd == 3 * MAX_COST_USD
+        assert st.scores["q"] == (3, -3 * MAX_SCORE, 3 * MAX_SCORE**2)

@@ -126,6 +126,7 @@ def test_malformed_truncated_and_wrong_bodies_get_400(client, users):
         (b"[1, 2]", "application/json", None),
         (json.dumps(_json_body(trace_id="zz")).encode(), "application/json", None),
         (json.dumps({"resourceSpans": "nope"}).encode(), "application/json", None),
+        (b'{"resourceSpans": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json", None),  # too deep
         (gzip.compress(good)[:-10], "application/x-protobuf", "gzip"),
         (good, "text/plain", None),
     ]
@@ -146,3 +147,152 @@ def test_malformed_truncated_and_wrong_bodies_get_400(client, users):
 
 def test_otlp_route_is_in_the_openapi_document(client):
     assert "/v1/traces" in client.get("/openapi.json").json()["paths"]
+
+
+# --- which spans are usage events, and what of a GenAI span is kept -------------------------------------------------
+
+def _anyvalue(v):
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    out = AnyValue()
+    if isinstance(v, str):
+        out.string_value = v
+    elif isinstance(v, int):
+        out.int_value = v
+    elif isinstance(v, float):
+        out.double_value = v
+    else:
+        out.array_value.values.extend(_anyvalue(x) for x in v)
+    return out
+
+
+def _export(resource, spans):
+    """One resource with a span per (attributes, age in seconds or None for a span without timestamps)."""
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    for k, v in resource.items():
+        rs.resource.attributes.add(key=k).value.CopyFrom(_anyvalue(v))
+    ss = rs.scope_spans.add()
+    for i, (attrs, age_s) in enumerate(spans):
+        sp = ss.spans.add(trace_id=bytes(range(16)), span_id=(i + 1).to_bytes(8, "big"), name=f"span {i}")
+        if age_s is not None:
+            end = time.time_ns() - int(age_s * 1e9)
+            sp.start_time_unix_nano, sp.end_time_unix_nano = end - 100_000_000, end
+        for k, v in attrs.items():
+            sp.attributes.add(key=k).value.CopyFrom(_anyvalue(v))
+    return req
+
+
+def _post(client, users, req, ctype="application/x-protobuf"):
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+    h = {**users.headers("ai_engineer"), "Content-Type": ctype}
+    if ctype == "application/json":
+        data = json_format.MessageToDict(req)
+        for rs in data["resourceSpans"]:
+            for sp in rs["scopeSpans"][0]["spans"]:
+                sp["traceId"], sp["spanId"] = (bytes(range(16)).hex(),
+                                               __import__("base64").b64decode(sp["spanId"]).hex())
+        r = client.post("/v1/traces", content=json.dumps(data), headers=h)
+    else:
+        r = client.post("/v1/traces", content=req.SerializeToString(), headers=h)
+    assert r.status_code == 200, r.text
+    resp = ExportTraceServiceResponse()
+    if ctype == "application/json":
+        json_format.Parse(r.content, resp)
+    else:
+        resp.ParseFromString(r.content)
+    return resp
+
+
+def _rows(factory, use_case):
+    from sqlalchemy import select
+
+    from takeoff.telemetry.models import TelemetryEvent
+    with transaction(factory) as s:
+        return list(s.scalars(select(TelemetryEvent).where(TelemetryEvent.use_case == use_case)
+                              .order_by(TelemetryEvent.id)))
+
+
+TAGGED = {"service.name": "tagged-svc", "takeoff.use_case": "tagged", "takeoff.release": "tagged:1"}
+
+
+def test_a_resource_tag_does_not_make_every_span_a_usage_event(client, users, factory):
+    from takeoff.telemetry import otlp
+
+    req = _export(TAGGED, [
+        ({"http.route": "/health", "http.response.status_code": 200}, 0),  # HTTP server span: skipped
+        ({"db.system": "postgresql", "db.statement": "SELECT 1"}, 0),  # database span: skipped
+        ({}, 0),  # a bare span: skipped
+        ({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}, 0),  # GenAI: kept
+        ({"takeoff.release": "7", "takeoff.unit_id": "u1"}, 0),  # tagged on the span itself: kept
+        ({"gen_ai.usage.input_tokens": 3}, 0),  # usage alone makes it GenAI
+    ])
+    events, skipped = otlp.span_events(req)
+    assert skipped == 3 and len(events) == 3
+    resp = _post(client, users, req)
+    assert resp.partial_success.rejected_spans == 0  # skipped spans are accepted, not refused
+    rows = _rows(factory, "tagged")
+    assert [r.id[-1] for r in rows] == ["4", "5", "6"]
+    assert [r.release for r in rows] == ["tagged:1", "tagged:7", "tagged:1"]  # the span's own release wins
+
+
+@pytest.mark.parametrize("ctype", ["application/x-protobuf", "application/json"])
+def test_genai_attributes_map_onto_the_event(client, users, factory, ctype):
+    req = _export({"service.name": "gen-svc", "takeoff.release": "gen-svc:1"}, [
+        ({"gen_ai.provider.name": "anthropic", "gen_ai.operation.name": "chat", "gen_ai.request.model": "claude",
+          "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
+          "gen_ai.usage.cache_read.input_tokens": 30, "gen_ai.usage.cache_creation.input_tokens": 40,
+          "gen_ai.usage.reasoning.output_tokens": 5, "gen_ai.response.finish_reasons": ["stop", "length"],
+          "takeoff.release": "gen-svc:9", "gen_ai.request.temperature": 0.2}, 0),
+    ])
+    assert _post(client, users, req, ctype).partial_success.rejected_spans == 0
+    (row,) = _rows(factory, "gen-svc")
+    assert row.release == "gen-svc:9" and row.provider == "anthropic" and row.model == "claude"
+    assert row.data["tokens"] == {"input": 100, "output": 20, "cache_read": 30, "cache_write": 40, "reasoning": 5}
+    assert row.data["attributes"] == {"gen_ai.operation.name": "chat", "gen_ai.response.finish_reasons":
+                                      ["stop", "length"], "gen_ai.request.temperature": 0.2}
+    st = _window(factory, "gen-svc")
+    assert st.tokens["cache_write"] == 40
+
+
+def test_every_genai_operation_maps(client, users, factory):
+    ops = ["chat", "text_completion", "generate_content", "embeddings", "execute_tool", "invoke_agent",
+           "create_agent"]
+    req = _export({"service.name": "ops-svc"}, [
+        ({"gen_ai.operation.name": op, "gen_ai.provider.name": "openai"}
+         | ({"gen_ai.usage.input_tokens": 8} if op == "embeddings" else {})
+         | ({"gen_ai.tool.name": "search"} if op == "execute_tool" else {}), 0) for op in ops])
+    assert _post(client, users, req).partial_success.rejected_spans == 0
+    rows = _rows(factory, "ops-svc")
+    assert [r.data["attributes"]["gen_ai.operation.name"] for r in rows] == ops
+    assert rows[ops.index("embeddings")].data["tokens"] == {"input": 8}
+
+
+@pytest.mark.parametrize("ctype", ["application/x-protobuf", "application/json"])
+def test_late_and_timeless_spans_are_refused_in_partial_success(client, users, factory, ctype):
+    genai = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}
+    req = _export({"service.name": "late-svc"}, [(genai, 0), (genai, 2 * 86400), (genai, None), ({}, 2 * 86400)])
+    resp = _post(client, users, req, ctype)
+    assert resp.partial_success.rejected_spans == 2  # the old GenAI span and the one without a time, not the HTTP one
+    message = resp.partial_success.error_message
+    assert message.startswith("2 span(s) refused") and "lateness" in message and "ts" in message
+    assert [r.id[-1] for r in _rows(factory, "late-svc")] == ["1"]
+
+
+def test_the_shared_check_leaves_out_what_eventin_refuses():
+    from takeoff.telemetry import otlp
+
+    ev = {"id": "e1", "use_case": "uc", "ts": time.time(), "release": "9" * 100, "latency_ms": 2e13,
+          "cost_usd": float("inf"), "tokens": {"input": 5, "output": 10**12}, "scores": {"a": float("nan"), "b": 1.0},
+          "features": {"f": float("-inf"), "g": "x", "": 1}, "attributes": {"t": float("nan"), "k": [1, "v"]}}
+    checked, why = otlp.usable_event(ev)
+    assert why == "" and checked is not None
+    assert "latency_ms" not in checked and "cost_usd" not in checked
+    assert checked["tokens"] == {"input": 5} and checked["scores"] == {"b": 1.0}
+    assert checked["features"] == {"g": "x"} and checked["attributes"] == {"k": [1, "v"]}
+    assert checked["release"] == "9" * 100
+    kept, refused = otlp.check_events([checked], time.time(), 86400)
+    assert refused == [] and kept[0]["release"] == ""  # "uc:99…9" does not fit a release id
+    assert otlp.usable_event({"id": "e2", "use_case": "uc", "ts": 0.0})[0] is None

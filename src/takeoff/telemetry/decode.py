@@ -5,6 +5,10 @@
 goes through it, so its lax coercions (a number sent as a string) and its full list of errors are unchanged.
 msgspec is stricter, never laxer: everything it accepts pydantic accepts with the same values, which
 tests/telemetry/test_telemetry_decode.py checks field by field on valid, edge and invalid events.
+
+Non-finite numbers need no check here: msgspec's JSON decoder refuses the NaN and Infinity literals and numbers out
+of float range (1e400) outright, so such a body always goes to pydantic, which names each one
+(`events.<i>.attributes.<path>`); the parity tests hold this decoder to that.
 """
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from takeoff.telemetry.schemas import MAX_BATCH
+from takeoff.telemetry.schemas import MAX_BATCH, MAX_COST_USD, MAX_LATENCY_MS, MAX_SCORE, MAX_TOKENS
 
-NonNegative = Annotated[int, Meta(ge=0)]
+NonNegative = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
-NonNegativeFloat = Annotated[float, Meta(ge=0)]
+Latency = Annotated[float, Meta(ge=0, le=MAX_LATENCY_MS)]
+Cost = Annotated[float, Meta(ge=0, le=MAX_COST_USD)]
+Score = Annotated[float, Meta(ge=-MAX_SCORE, le=MAX_SCORE)]
 
 
 def _text(n: int) -> Any:
@@ -41,14 +47,14 @@ class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
     release: _text(100) | None | UnsetType = UNSET
     unit_id: _text(200) | None | UnsetType = UNSET
     ts: Annotated[float, Meta(gt=0)]
-    latency_ms: NonNegativeFloat | None | UnsetType = UNSET
+    latency_ms: Latency | None | UnsetType = UNSET
     status: Literal["ok", "error", "fallback"] | UnsetType = UNSET
     outcome: Literal["success", "failure", "escalated", "overridden"] | None | UnsetType = UNSET
     model: _text(200) | None | UnsetType = UNSET
     provider: _text(100) | None | UnsetType = UNSET
     tokens: _Tokens | UnsetType = UNSET
-    cost_usd: NonNegativeFloat | None | UnsetType = UNSET
-    scores: Annotated[dict[Name, float], Meta(max_length=50)] | UnsetType = UNSET
+    cost_usd: Cost | None | UnsetType = UNSET
+    scores: Annotated[dict[Name, Score], Meta(max_length=50)] | UnsetType = UNSET
     features: Annotated[dict[Name, FeatureValue], Meta(max_length=100)] | UnsetType = UNSET
     error_category: _text(100) | None | UnsetType = UNSET
     fallback_reason: _text(200) | None | UnsetType = UNSET
@@ -66,6 +72,6 @@ def decode_events(body: bytes) -> list[dict[str, Any]] | None:
     """The batch's events as plain dicts, or None when this decoder refuses the body (then ask pydantic)."""
     try:
         batch = _DECODER.decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):  # too deeply nested: pydantic says 400
         return None
     return msgspec.to_builtins(batch.events)  # plain dicts of the fields that were sent, as pydantic makes

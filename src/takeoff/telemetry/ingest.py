@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 
+MAX_RELEASE_ID = 100  # the width of telemetry_events.release (PostgreSQL refuses a longer value)
 FUTURE_SKEW_S = 3600  # a client clock this far ahead is wrong; its events would land in buckets not yet shown
 _STEP = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -29,6 +30,13 @@ def normalize_batch(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ev["release"] = release_key(ev["use_case"], ev.get("release"))
         ev["tokens"] = {k: v for k, v in (ev.get("tokens") or {}).items() if v}
     return events
+
+
+def release_errors(events: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Details naming each normalised event whose qualified release id ("<use case>:<version>") is too long to store."""
+    return [{"field": f"events.{i}.release",
+             "message": f"release id '{ev['release'][:40]}…' is longer than {MAX_RELEASE_ID} characters"}
+            for i, ev in enumerate(events) if len(ev["release"]) > MAX_RELEASE_ID]
 
 
 def timing_errors(events: Sequence[dict[str, Any]], now_s: float, late_s: int) -> list[dict[str, str]]:
