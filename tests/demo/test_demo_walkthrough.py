@@ -116,6 +116,16 @@ def _history_went_through_the_sdk(factory: Any, settings: Any, app: Any, users: 
     assert r.status_code == 422 and "lateness" in r.text
 
 
+def _dashboard_draws_every_chart(page: Any, range_key: str) -> None:
+    """The use-case page's telemetry section drew a Chart.js chart in every canvas (own_page fails on JS errors)."""
+    from takeoff.telemetry.web import CHARTS
+
+    section = f"#telemetry-dashboard[data-range='{range_key}']"
+    page.wait_for_selector(f"{section} canvas[data-drawn]")
+    drawn = page.eval_on_selector_all(f"{section} canvas[data-chart]", "els => els.map(e => !!Chart.getChart(e))")
+    assert len(drawn) == len(CHARTS) and all(drawn), drawn
+
+
 @pytest.fixture
 def own_page() -> Iterator[Any]:
     """A Chromium page from a Playwright started and stopped here: the shared session-wide browser keeps an event
@@ -161,6 +171,9 @@ def test_browser_walks_every_page_of_the_demo(factory, settings, live_server, ow
         assert not BAD_TEXT.search(text), f"{path} shows an error: {BAD_TEXT.search(text).group(0)}"
     assert {"/outcomes", "/readiness", "/usecases"} <= set(walked)
     page.goto(f"{live_server}/usecases/support-reply")
+    _dashboard_draws_every_chart(page, "24h")
+    page.click("#telemetry-dashboard nav a:text-is('30d')")  # a range switch swaps the section and draws again
+    _dashboard_draws_every_chart(page, "30d")
     page.wait_for_selector("#feedback-widget")
     page.select_option("#feedback-widget select[name=rating]", "5")
     page.fill("#feedback-widget input[name=comment]", "Browser feedback: saved me time")

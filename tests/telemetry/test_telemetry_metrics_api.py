@@ -1,15 +1,20 @@
-"""Metrics API and dashboards: series from rollups, parameter errors naming the parameter, pages, retention."""
+"""Metrics API and dashboards: series from rollups, parameter errors naming the parameter, pages (charts per release
+with target lines, every range, the overview's statuses), retention."""
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
+import pytest
 from sqlalchemy import func, select
 
 from takeoff.db import transaction
 from takeoff.jobs import service as jobs
-from takeoff.telemetry import service
+from takeoff.telemetry import histogram, service, web
 from takeoff.telemetry.models import TelemetryEvent
 
 
@@ -141,5 +146,140 @@ def test_overview_page_and_dashboard_fragment(client, users):
     page = client.get("/telemetry")
     assert page.status_code == 200 and 'data-usecase="triage"' in page.text and "discovered" in page.text
     frag = client.get("/telemetry/usecase/triage/dashboard?range=1h")
-    assert frag.status_code == 200 and frag.text.count("data-chart=") == 8 and "triage:2" in frag.text
+    assert frag.status_code == 200 and frag.text.count("data-chart=") == len(web.CHARTS) and "triage:2" in frag.text
     assert client.get("/telemetry/usecase/nope/dashboard").status_code == 404
+
+
+def _hour_events(h0: float) -> list[dict]:
+    """Two whole hours [h0, h0 + 2h) of known events after two hours of history (see the test for the figures)."""
+    history = [ev(h0 - 2 * 3600 + 60, unit_id="u9"), ev(h0 - 2 * 3600 + 90, unit_id="u8"),
+               ev(h0 - 3600 + 60, unit_id="u0"), ev(h0 - 3600 + 90, unit_id="u1")]
+    first = [ev(h0 + 60 + i, unit_id=u) for i, u in enumerate(["u0", "u5", "u8"])]
+    units = ["u0", "u1", "u2", "u3", "u9"]
+    outcomes = ["overridden"] * 4 + ["escalated"] * 2 + ["success"] * 10 + [None] * 4
+    second = [ev(h0 + 3600 + 60 + 10 * i, unit_id=units[i % 5], latency_ms=100.0 if i < 10 else 1000.0,
+                 status="error" if i < 2 else ("fallback" if i < 5 else "ok"), outcome=outcomes[i],
+                 tokens={"input": 10, "output": 5, "reasoning": 7}, cost_usd=0.01,
+                 scores={"helpful": 1.0 if i % 2 else 0.5}) for i in range(20)]
+    return history + first + second
+
+
+def test_every_metric_over_http_has_its_expected_value(client, users):
+    h = users.headers("ai_engineer")
+    h0 = (int(time.time()) // 7200) * 7200 - 7200  # two whole past hours, aligned for a 2 h step too
+    assert client.post("/api/v1/events", json={"events": _hour_events(h0)}, headers=h).status_code == 200
+
+    def values(metric: str, step: str = "1h") -> list:
+        r = client.get("/api/v1/metrics", params={"use_case": "triage", "metric": metric, "from": h0,
+                                                  "to": h0 + 7200, "step": step}, headers=h)
+        assert r.status_code == 200, r.text
+        return [p["value"] for p in r.json()["points"]]
+
+    width = 1 + histogram.RELATIVE_BUCKET_WIDTH  # a quantile is within its log-scale bucket
+    _, p50 = values("latency_p50")
+    _, p99 = values("latency_p99")
+    assert 100 <= p50 <= 100 * width and 1000 <= p99 <= 1000 * width
+    assert values("error_rate")[1] == pytest.approx(0.1) and values("fallback_rate")[1] == pytest.approx(0.15)
+    assert values("tokens") == [3 * 15.0, 20 * 15.0]  # input + output; reasoning tokens are not counted
+    assert values("cost_per_task")[1] == pytest.approx(0.01)
+    assert values("cost_per_active_user")[1] == pytest.approx(0.2 / 5)
+    assert values("override_rate")[1] == pytest.approx(4 / 16) and values("escalation_rate")[1] == pytest.approx(2 / 16)
+    assert values("quality_helpful")[1] == pytest.approx(0.75)
+    assert values("active_users") == [3, 5]
+    # came back within the range's length (2 h) before their hour: u0 and u8 in the first, u0 and u1 in the second
+    # (u9 was last seen 3 h earlier); under the old "2+ days within the bucket" both were 0
+    assert values("repeat_users") == [2, 2]
+    assert values("repeat_users", "2h") == [4]  # u0, u1, u8, u9 were all active in the 2 h before
+    unit = client.get("/api/v1/metrics", params={"use_case": "triage", "metric": "repeat_users", "from": h0},
+                      headers=h).json()["unit"]
+    assert "also active" in unit
+
+
+def _use_case(factory, key: str, status: str = "production", **targets) -> None:
+    from takeoff.portfolio.models import UseCase
+
+    with transaction(factory) as s:
+        s.add(UseCase(key=key, name=key.title(), status=status, targets=targets))
+
+
+def _charts(html: str) -> dict[str, dict]:
+    """The Chart.js configs of a dashboard fragment, by chart key."""
+    found = re.findall(r'data-metric="([^"]+)">.*?(?:data-chart=\'([^\']*)\'|</article>)', html, re.S)
+    return {key: json.loads(unescape(cfg)) if cfg else None for key, cfg in found}
+
+
+def test_dashboard_draws_every_metric_per_release_with_target_lines(client, users, factory):
+    _use_case(factory, "triage", latency_p95_ms=300, max_error_rate=0.05, uptime_pct=99.5, cost_per_task_usd=0.02,
+              throughput_per_min=5, min_eval_pass_rate=0.8)
+    _seed(client, users.headers("ai_engineer"))
+    _login(client, users)
+    charts = _charts(client.get("/telemetry/usecase/triage/dashboard?range=1h").text)
+    assert set(charts) == {c.key for c in web.CHARTS}
+    assert all(charts.values())
+    by_label = {k: {d["label"]: d for d in c["data"]["datasets"]} for k, c in charts.items()}
+    for rel in ("triage:1", "triage:2"):  # split by release: a line per release and metric
+        assert {f"p50 · {rel}", f"p95 · {rel}", f"p99 · {rel}"} <= set(by_label["latency"])
+        assert {f"active · {rel}", f"repeat · {rel}"} <= set(by_label["users"])
+        assert {rel} <= set(by_label["fallback_rate"]) and {rel} <= set(by_label["override_rate"])
+        assert f"helpful · {rel}" in by_label["quality"]
+    n = len(charts["latency"]["data"]["labels"])
+    targets = {k: {d["target"]: d["data"] for d in c["data"]["datasets"] if "target" in d} for k, c in charts.items()}
+    assert targets["latency"] == {"latency_p95_ms": [300.0] * n}
+    assert targets["throughput"] == {"throughput_per_min": [5.0] * n}
+    assert targets["error_rate"]["max_error_rate"] == [0.05] * n
+    assert targets["error_rate"]["uptime_pct"] == [pytest.approx(0.005)] * n  # uptime as the error rate it allows
+    assert targets["cost_per_task"] == {"cost_per_task_usd": [0.02] * n}
+    assert targets["quality"] == {"min_eval_pass_rate": [0.8] * n}
+    assert targets["fallback_rate"] == {} and targets["tokens"] == {} and targets["users"] == {}
+    err = by_label["error_rate"]["triage:2"]["data"]
+    assert [v for v in err if v is not None] == [1.0]  # release 2's events all failed, release 1's none
+    assert [v for v in by_label["error_rate"]["triage:1"]["data"] if v is not None] == [0.0]
+
+
+def test_every_range_keeps_its_points_bounded(client, users):
+    h = users.headers("ai_engineer")
+    now = time.time()
+    old = [ev(now - 20 * 3600, unit_id="old")]  # inside 24h and longer ranges, outside 1h and 6h
+    assert client.post("/api/v1/events", json={"events": old}, headers=h).status_code == 200
+    _seed(client, h)
+    _login(client, users)
+    for key, (secs, step) in web.RANGES.items():
+        frag = client.get(f"/telemetry/usecase/triage/dashboard?range={key}")
+        assert frag.status_code == 200 and f'data-step="{step}"' in frag.text, key
+        labels = _charts(frag.text)["throughput"]["data"]["labels"]
+        assert secs // step <= len(labels) <= secs // step + 1 <= 200, (key, len(labels))
+        counts = [d["data"] for d in _charts(frag.text)["throughput"]["data"]["datasets"]]
+        total = sum(v for data in counts for v in data if v is not None) * step / 60
+        assert round(total) == (16 if secs >= 86400 else 15), key
+
+
+def test_overview_lists_every_use_case_not_retired_with_its_status(client, users, factory):
+    now = time.time()
+    _use_case(factory, "fine", latency_p95_ms=500, max_error_rate=0.1, uptime_pct=90, cost_per_task_usd=0.05,
+              min_eval_pass_rate=0.5, throughput_per_min=0.01, unacceptable_failures=["pii_leak"])
+    _use_case(factory, "broken", latency_p95_ms=500, unacceptable_failures=["pii_leak"])
+    _use_case(factory, "quiet", latency_p95_ms=500, throughput_per_min=1000)
+    _use_case(factory, "waiting", status="pilot", latency_p95_ms=500)
+    _use_case(factory, "gone", status="retired", latency_p95_ms=500)
+    events = [ev(now - 300 + i, use_case="fine") for i in range(10)]
+    events += [ev(now - 300 + i, use_case="broken", latency_ms=5000.0) for i in range(9)]
+    events += [ev(now - 200, use_case="broken", status="error", error_category="pii_leak")]
+    events += [ev(now - 300 + i, use_case="quiet") for i in range(3)]
+    events += [ev(now - 300, use_case="shadow")]
+    assert client.post("/api/v1/events", json={"events": events}, headers=users.headers("ai_engineer")).status_code == 200
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    with transaction(factory) as s:
+        rows = {r["use_case"]: r for r in service.overview(s, end - timedelta(hours=24), end)}
+    assert set(rows) == {"fine", "broken", "quiet", "waiting", "shadow"}  # not the retired one
+    assert rows["fine"]["status"] == "ok" and len(rows["fine"]["checks"]) == 7 and rows["fine"]["breaches"] == []
+    assert rows["broken"]["status"] == "breach"
+    assert set(rows["broken"]["breaches"]) == {"latency p95", "unacceptable failures"}
+    assert rows["quiet"]["status"] == "below target" and rows["quiet"]["breaches"] == ["throughput"]
+    assert rows["waiting"]["status"] == "no telemetry" and rows["waiting"]["stage"] == "pilot"
+    assert rows["waiting"]["last_event_at"] is None
+    assert rows["shadow"]["discovered"] and rows["shadow"]["status"] == "no targets"
+    _login(client, users)
+    page = client.get("/telemetry?range=24h").text
+    for key, status in (("fine", "ok"), ("broken", "breach"), ("waiting", "no telemetry"), ("quiet", "below target")):
+        assert f'data-usecase="{key}" data-status="{status}"' in page
+    assert 'data-usecase="gone"' not in page

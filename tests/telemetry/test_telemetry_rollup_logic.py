@@ -20,12 +20,75 @@ def test_kmv_is_exact_when_small_and_close_when_large():
     assert abs(rollup.kmv_estimate(sketch) - 50_000) / 50_000 < 0.2
 
 
-def test_repeat_users_counts_units_seen_on_two_days():
-    day1 = sorted(rollup.unit_hash(f"u{i}") for i in range(100))
-    day2 = sorted(rollup.unit_hash(f"u{i}") for i in range(60, 200))
-    assert rollup.repeat_estimate([day1, day2]) == 40
-    assert rollup.repeat_estimate([day1]) == 0
-    assert rollup.repeat_estimate([]) == 0
+def _sketch(ids) -> list[int]:
+    return sorted(rollup.unit_hash(u) for u in set(ids))[: rollup.KMV_K]
+
+
+def test_repeat_users_are_units_that_were_active_in_the_lookback_before_their_bucket():
+    history = [_sketch(["u9", "u8"]), _sketch(["u0", "u1"])]  # the two buckets before the range (lookback 2)
+    a = _sketch(["u0", "u5", "u8"])  # u0 a bucket ago, u8 two buckets ago: both back
+    b = _sketch(["u0", "u1", "u2", "u3", "u9"])  # u0 (a), u1 (history[1]); u9 only 3 buckets ago: not counted
+    assert rollup.returning_estimates(history + [a, b, []], 2) == [2.0, 2.0, 0.0]
+    # first visits only: nobody came back (the old "2+ days within the bucket" counted nothing at a 1-day step)
+    assert rollup.returning_estimates([[], _sketch(["x", "y"])], 1) == [0.0]
+    with pytest.raises(ValueError, match="lookback"):
+        rollup.returning_estimates([a], 0)
+
+
+def test_repeat_users_estimate_stays_close_when_buckets_overflow_the_sketch():
+    before = _sketch(f"u{i}" for i in range(5_000))
+    now = _sketch(f"u{i}" for i in range(3_000, 8_000))  # 2,000 of its 5,000 units came back
+    [est] = rollup.returning_estimates([before, now], 1)
+    assert est is not None and abs(est - 2_000) / 2_000 < 0.2
+    # a small bucket after a huge one: too few of its units fall under the huge bucket's cover to tell
+    huge = _sketch(f"h{i}" for i in range(200_000))
+    assert rollup.returning_estimates([huge, _sketch(["a", "b", "c"])], 1) == [None]
+    # ... whereas below 256 units per bucket the answer is exact, however many buckets there are
+    days = [_sketch(f"d{d}-{i}" for i in range(200)) for d in range(5)]
+    days.append(_sketch([f"d{d}-{i}" for d in range(5) for i in range(10)] + ["new"]))
+    assert rollup.returning_estimates(days, 5) == [50.0]
+
+
+def test_union_sketch_and_sparse_quantiles_agree_with_the_plain_computations():
+    import heapq
+
+    from takeoff.telemetry import histogram
+
+    rnd = random.Random(7)
+    for _ in range(50):
+        pool = [rnd.getrandbits(rollup.HASH_BITS) for _ in range(rnd.choice([10, 300, 3000]))]
+        parts = [heapq.nsmallest(rollup.KMV_K, set(rnd.sample(pool, rnd.randint(0, len(pool)))))
+                 for _ in range(rnd.randint(0, 20))]
+        assert rollup.union_sketch(parts) == heapq.nsmallest(rollup.KMV_K, set().union(*map(set, parts)))
+        sparse = {str(rnd.randrange(histogram.BUCKET_COUNT)): rnd.randint(1, 50) for _ in range(rnd.randint(1, 40))}
+        for q in (0.0, 0.5, 0.95, 0.99, 1.0):
+            assert rollup.latency_quantile(sparse, q) == histogram.quantile(rollup.dense_latency(sparse), q)
+    assert rollup.latency_quantile({}, 0.5) is None
+
+
+def test_target_checks_cover_every_target_kind_and_the_status_rules():
+    targets = {"latency_p95_ms": 1000, "max_error_rate": 0.05, "uptime_pct": 95.0, "cost_per_task_usd": 0.01,
+               "min_eval_pass_rate": 0.8, "throughput_per_min": 10, "unacceptable_failures": ["PII leak"]}
+    good = rollup.Observed(count=100, latency_p95_ms=900.0, error_rate=0.05, cost_per_task_usd=0.01,
+                           throughput_per_min=12.0, pass_rate=0.9, error_categories={"timeout": 5})
+    checks = rollup.target_checks(targets, good)
+    assert sorted(c.target for c in checks) == sorted(rollup.TARGET_KINDS)
+    assert all(c.ok for c in checks)  # a rate equal to its target is within it
+    assert rollup.target_status(100, targets, checks) == "ok"
+    slow = rollup.target_checks(targets, rollup.Observed(**{**good.__dict__, "throughput_per_min": 2.0}))
+    assert [c.name for c in slow if not c.ok] == ["throughput"]
+    assert rollup.target_status(100, targets, slow) == "below target"  # adoption missed is not a breach
+    bad = rollup.Observed(**{**good.__dict__, "error_rate": 0.06, "error_categories": {" pii leak": 1}})
+    failed = {c.name for c in rollup.target_checks(targets, bad) if not c.ok}
+    assert failed == {"error rate", "uptime", "unacceptable failures"}
+    assert rollup.target_status(100, targets, rollup.target_checks(targets, bad)) == "breach"
+    assert rollup.target_status(0, targets, []) == "no telemetry"
+    assert rollup.target_status(5, {}, rollup.target_checks({}, good)) == "no targets"
+    unmeasured = rollup.target_checks({"latency_p95_ms": 100}, rollup.Observed(count=5))
+    assert unmeasured == [] and rollup.target_status(5, {"latency_p95_ms": 100}, unmeasured) == "not measured"
+    assert rollup.pass_rate({"pass": [4, 3.0, 3.0]}, {"success": 1}) == 0.75
+    assert rollup.pass_rate({}, {"success": 3, "failure": 1, "escalated": 9}) == 0.75
+    assert rollup.pass_rate({}, {"escalated": 2}) is None
 
 
 def _events(n, seed=0):
@@ -69,6 +132,8 @@ def test_metric_values_and_unknown_metric():
     assert rollup.metric_value("latency_p95", t, 60) is None
     assert rollup.metric_value("cost_per_active_user", t, 60) is None
     assert rollup.metric_value("error_rate", rollup.Totals(), 60) is None
+    with pytest.raises(ValueError, match="returning_estimates"):  # needs the buckets before it, not one bucket
+        rollup.metric_value("repeat_users", t, 60)
     with pytest.raises(ValueError, match="unknown metric"):
         rollup.check_metric("latency_p42x")
     assert rollup.check_metric("quality_faithfulness") == "quality_faithfulness"

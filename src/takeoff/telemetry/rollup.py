@@ -9,9 +9,13 @@ Encodings kept in rollup rows (all JSON, all merge by addition or union):
   Numeric features are binned only once a baseline exists (there are no edges before).
 - units: a KMV ("k minimum values") sketch: the KMV_K smallest 52-bit hashes of the unit ids seen. It is exact
   below KMV_K distinct units, about 1/sqrt(KMV_K - 2) ≈ 6 % relative error above, merges across buckets by union,
-  and, because a hash among the k smallest of a union is also among the k smallest of every part that holds it,
-  it tells exactly which sampled units were active in several days: that is how repeat users are estimated.
+  and, because a hash at or below a sketch's largest (or in a sketch that is not full) is in the sketch exactly
+  when its unit is in that part, it tells which sampled units were also active earlier: that is how repeat
+  (returning) users are estimated (`returning_estimates`).
   A capped plain set would not merge past its cap, and a HyperLogLog cannot answer the repeat-user question.
+
+The scale-target rules (`target_checks`, `target_status`) live here too: they compare these metrics with a use
+case's targets and are pure, so the overview and its tests share them.
 """
 from __future__ import annotations
 
@@ -19,9 +23,13 @@ import bisect
 import functools
 import hashlib
 import heapq
+import itertools
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from takeoff.telemetry import histogram
 
@@ -57,16 +65,92 @@ def kmv_estimate(sketch: Sequence[int], k: int = KMV_K) -> int:
     return int(round((k - 1) * (1 << HASH_BITS) / (kth + 1)))
 
 
-def repeat_estimate(day_sketches: Sequence[Sequence[int]], k: int = KMV_K) -> int:
-    """Units active on at least two of the given days, estimated from the days' KMV sketches."""
-    union: list[int] = []
-    for s in day_sketches:
-        union = kmv_merge(union, s, k)
-    if not union:
-        return 0
-    sets = [set(s) for s in day_sketches]
-    repeat = sum(1 for h in union if sum(1 for s in sets if h in s) >= 2)
-    return int(round(kmv_estimate(union, k) * repeat / len(union)))
+def union_sketch(sketches: Iterable[Sequence[int]], k: int = KMV_K) -> list[int]:
+    """The KMV sketch of the union of parts from the parts' sketches (sorted). Only hashes at or below the smallest
+    largest hash of a full part can be among the union's k smallest, so the rest is dropped before the sort."""
+    parts = [s for s in sketches if len(s)]
+    if not parts:
+        return []
+    cover = min((max(s) for s in parts if len(s) >= k), default=_NO_COVER_LIMIT)
+    hashes = np.fromiter(itertools.chain.from_iterable(parts), dtype=np.int64, count=sum(len(s) for s in parts))
+    hashes = hashes[hashes <= cover]
+    if len(hashes) > 4 * k:  # the 4k smallest usually hold k distinct ones (one unit is in several parts)
+        few = _distinct_sorted(np.partition(hashes, 4 * k)[:4 * k])
+        if len(few) >= k:
+            return few[:k].tolist()
+    return _distinct_sorted(hashes)[:k].tolist()
+
+
+def _distinct_sorted(hashes: np.ndarray) -> np.ndarray:
+    """The distinct values of an int array, sorted (a sort and a neighbour compare: faster than np.unique here)."""
+    if not len(hashes):
+        return hashes
+    ordered = np.sort(hashes)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def returning_estimates(sketches: Sequence[Sequence[int]], lookback: int, k: int = KMV_K) -> list[float | None]:
+    """Repeat users per bucket: of the units in bucket i, how many were also active in the `lookback` buckets
+    before it; `sketches` are the buckets' KMV sketches in time order, the first `lookback` of them only history.
+
+    A unit's presence in an earlier bucket can be read from that bucket's sketch only for hashes at or below its
+    largest hash (all hashes when it is not full), so bucket i is sampled by its hashes at or below the smallest
+    such cover in its lookback: exact while every bucket holds fewer than k units, a hash-threshold sample of
+    bucket i's units otherwise (fewer sampled units, so a wider error, when an earlier bucket is much busier).
+    None where that sample is empty (too few of bucket i's units fall under the cover to tell)."""
+    if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1:
+        raise ValueError(f"lookback must be an integer >= 1, got {lookback!r}")
+    sizes = [len(s) for s in sketches]
+    hashes = np.fromiter(itertools.chain.from_iterable(sketches), dtype=np.int64, count=sum(sizes))
+    starts = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
+    covers = [_NO_COVER_LIMIT] * len(sketches)  # a bucket's cover: its largest hash when full
+    if any(n >= k for n in sizes):
+        filled = [i for i, n in enumerate(sizes) if n]  # consecutive segments of the hash array, one per bucket
+        for i, top in zip(filled, np.maximum.reduceat(hashes, starts[filled]).tolist()):
+            if sizes[i] >= k:
+                covers[i] = top
+    window_cover = _sliding_min(covers, lookback)  # per bucket: the smallest cover of the lookback before it
+    # every (hash, bucket) pair, sorted by hash then bucket: a hash's previous bucket is the pair before it
+    buckets = np.repeat(np.arange(len(sketches), dtype=np.int64), sizes)
+    order = np.lexsort((buckets, hashes))
+    hashes, buckets = hashes[order], buckets[order]
+    previous = np.full(len(hashes), -(1 << 62), dtype=np.int64)
+    same = hashes[1:] == hashes[:-1]
+    previous[1:][same] = buckets[:-1][same]
+    sampled = hashes <= np.asarray(window_cover, dtype=np.int64)[buckets]
+    came_back = sampled & (previous >= buckets - lookback)
+    n_sampled = np.bincount(buckets[sampled], minlength=len(sketches)).tolist()
+    n_back = np.bincount(buckets[came_back], minlength=len(sketches)).tolist()
+    out: list[float | None] = []
+    for i in range(lookback, len(sketches)):
+        if not sizes[i]:
+            out.append(0.0)
+        elif not n_sampled[i]:
+            out.append(None)
+        else:
+            units = sizes[i] if sizes[i] < k else int(round((k - 1) * (1 << HASH_BITS) / (covers[i] + 1)))
+            out.append(float(round(units * n_back[i] / n_sampled[i])))
+    return out
+
+
+def _sliding_min(values: Sequence[int], width: int) -> list[int]:
+    """out[i] = min(values[i - width:i]) (the limit itself when that is empty), by a monotonic deque."""
+    out: list[int] = []
+    window: deque[int] = deque()  # indices whose values increase: the front is the window's minimum
+    for i, v in enumerate(values):
+        while window and window[0] < i - width:
+            window.popleft()
+        out.append(values[window[0]] if window else _NO_COVER_LIMIT)
+        while window and values[window[-1]] >= v:
+            window.pop()
+        window.append(i)
+    return out
+
+
+_NO_COVER_LIMIT = 1 << HASH_BITS  # above every hash: a sketch that is not full holds every unit of its bucket
 
 
 def empty() -> dict[str, Any]:
@@ -307,6 +391,27 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def latency_quantile(sparse: Mapping[str, int] | Sequence[tuple[int, int]], q: float) -> float | None:
+    """histogram.quantile of a sparse rollup histogram (or its sorted (bin, count) pairs), without building the
+    dense list (a dashboard reads three quantiles of every point)."""
+    counts = sorted((int(i), int(n)) for i, n in sparse.items() if n) if isinstance(sparse, Mapping) else sparse
+    total = sum(n for _, n in counts)
+    if not total:
+        return None
+    target, cumulative = float(q) * total, 0
+    for i, n in counts:
+        if cumulative + n >= target:
+            frac = (target - cumulative) / n
+            if i == 0:
+                return frac * histogram.LATENCY_MIN_MS
+            if i == histogram.BUCKET_COUNT - 1:
+                return histogram.LATENCY_EDGES_MS[-1]
+            lo, hi = histogram.LATENCY_EDGES_MS[i - 1], histogram.LATENCY_EDGES_MS[i]
+            return lo * (hi / lo) ** frac
+        cumulative += n
+    return histogram.LATENCY_EDGES_MS[-1]  # pragma: no cover - unreachable as target <= total
+
+
 def dense_latency(sparse: Mapping[str, int]) -> list[int]:
     """The fixed-bin latency list (histogram.BUCKET_COUNT long) of a sparse rollup histogram."""
     out = [0] * histogram.BUCKET_COUNT
@@ -327,10 +432,32 @@ class Totals:
     latency: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
     scores: dict[str, list[float]] = field(default_factory=dict)
-    units: set[int] = field(default_factory=set)
-    day_units: dict[int, set[int]] = field(default_factory=dict)
+    unit_rows: list[Sequence[int]] = field(default_factory=list)  # the rows' KMV sketches, merged when read
+    _sketch: Sequence[int] | None = field(default=None, repr=False, compare=False)
+    _units: int | None = field(default=None, repr=False, compare=False)
+    _latency: list[tuple[int, int]] | None = field(default=None, repr=False, compare=False)
+
+    def latency_bins(self) -> list[tuple[int, int]]:
+        """The non-empty latency bins as sorted (index, count) pairs (computed once: three quantiles read them)."""
+        if self._latency is None:
+            self._latency = sorted([(int(i), n) for i, n in self.latency.items() if n])
+        return self._latency
+
+    def unit_sketch(self) -> Sequence[int]:
+        """The KMV sketch of the bucket's units (computed once: several metrics read it); a bucket of one row
+        is that row's sketch, with no merge."""
+        if self._sketch is None:
+            self._sketch = self.unit_rows[0] if len(self.unit_rows) == 1 else union_sketch(self.unit_rows)
+        return self._sketch
+
+    def active_units(self) -> int:
+        """Distinct units of the bucket, estimated from its sketch (computed once)."""
+        if self._units is None:
+            self._units = kmv_estimate(self.unit_sketch())
+        return self._units
 
 
+QUALITY_ALL = "quality_*"  # in a dashboard read: one quality_<score> per score name present
 METRICS = ("latency_p50", "latency_p95", "latency_p99", "throughput", "error_rate", "fallback_rate", "tokens",
            "cost_per_task", "cost_per_active_user", "override_rate", "escalation_rate", "active_users",
            "repeat_users")
@@ -341,7 +468,8 @@ METRIC_HELP = {
     "cost_per_task": "USD per event", "cost_per_active_user": "USD per distinct active unit",
     "override_rate": "overridden / events with an outcome", "escalation_rate": "escalated / events with an outcome",
     "active_users": "distinct units (approximate above 256)",
-    "repeat_users": "units active on 2+ UTC days within the bucket",
+    "repeat_users": "units active in the bucket that were also active in the range's length before it "
+                    "(returning users; exact below 256 units per bucket)",
     "quality_<name>": "mean of the quality score <name>",
 }
 
@@ -360,13 +488,11 @@ def metric_value(metric: str, t: Totals, step_s: int) -> float | None:
     if metric == "tokens":
         return float(t.tokens)
     if metric == "active_users":
-        return float(kmv_estimate(heapq.nsmallest(KMV_K, t.units)))
+        return float(t.active_units())
     if metric == "repeat_users":
-        return float(repeat_estimate([heapq.nsmallest(KMV_K, d) for d in t.day_units.values()]))
+        raise ValueError("repeat_users depends on the buckets before this one: use returning_estimates")
     if metric.startswith("latency_p"):
-        if not t.latency:
-            return None
-        return histogram.quantile(dense_latency(t.latency), int(metric[len("latency_p"):]) / 100.0)
+        return latency_quantile(t.latency_bins(), int(metric[len("latency_p"):]) / 100.0)
     if metric.startswith("quality_"):
         s = t.scores.get(metric[len("quality_"):])
         return s[1] / s[0] if s and s[0] else None
@@ -375,7 +501,7 @@ def metric_value(metric: str, t: Totals, step_s: int) -> float | None:
         key = "overridden" if metric == "override_rate" else "escalated"
         return t.outcomes.get(key, 0) / with_outcome if with_outcome else None
     if metric == "cost_per_active_user":
-        users = kmv_estimate(heapq.nsmallest(KMV_K, t.units))
+        users = t.active_units()
         return t.cost_usd / users if users else None
     if t.count == 0:
         return None
@@ -386,3 +512,85 @@ def metric_value(metric: str, t: Totals, step_s: int) -> float | None:
     if metric == "cost_per_task":
         return t.cost_usd / t.count
     raise ValueError(f"unknown metric {metric!r}")
+
+
+# ---------------------------------------------------------------------------------------------- scale targets
+@dataclass(frozen=True)
+class Observed:
+    """What a window's rollups show, in the units of the scale targets (None: nothing to measure it by)."""
+
+    count: int = 0
+    latency_p95_ms: float | None = None
+    error_rate: float | None = None
+    cost_per_task_usd: float | None = None
+    throughput_per_min: float | None = None  # the busiest whole hour's events per minute
+    pass_rate: float | None = None  # mean of the "pass" score, else success / (success + failure)
+    error_categories: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """One scale target against what telemetry shows; an adoption target missed is "below target", not a breach."""
+
+    name: str
+    target: str  # the portfolio.schemas.ScaleTargets field
+    observed: float | None
+    limit: Any
+    ok: bool
+    guardrail: bool = True
+
+
+TARGET_KINDS = ("latency_p95_ms", "max_error_rate", "uptime_pct", "cost_per_task_usd", "min_eval_pass_rate",
+                "throughput_per_min", "unacceptable_failures")
+
+
+def pass_rate(scores: Mapping[str, Sequence[float]], outcomes: Mapping[str, int]) -> float | None:
+    """The share of good answers, as the monitoring quality SLO reads it: a 0/1 "pass" score, else outcomes."""
+    s = scores.get("pass")
+    if s and s[0]:
+        return float(s[1]) / float(s[0])
+    success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
+    return success / (success + failure) if success + failure else None
+
+
+def _at_most(x: float, limit: float) -> bool:
+    return x <= limit + 1e-9 * max(1.0, abs(limit))  # a rate equal to its target is within it
+
+
+def target_checks(targets: Mapping[str, Any], seen: Observed) -> list[TargetCheck]:
+    """Every scale target that the window can be measured against, each with its verdict."""
+    checks: list[TargetCheck] = []
+
+    def add(name: str, kind: str, observed: float | None, ok: Any, guardrail: bool = True) -> None:
+        limit = targets.get(kind)
+        if limit is not None and observed is not None:
+            checks.append(TargetCheck(name, kind, observed, limit, bool(ok(observed, float(limit))), guardrail))
+
+    add("latency p95", "latency_p95_ms", seen.latency_p95_ms, _at_most)
+    add("error rate", "max_error_rate", seen.error_rate, _at_most)
+    add("uptime", "uptime_pct", None if seen.error_rate is None else 100.0 * (1.0 - seen.error_rate),
+        lambda up, limit: _at_most(100.0 - up, 100.0 - limit))
+    add("cost per task", "cost_per_task_usd", seen.cost_per_task_usd, _at_most)
+    add("eval pass rate", "min_eval_pass_rate", seen.pass_rate, lambda x, limit: _at_most(-x, -limit))
+    add("throughput", "throughput_per_min", seen.throughput_per_min, lambda x, limit: _at_most(-x, -limit),
+        guardrail=False)
+    unacceptable = {str(c).strip().lower() for c in targets.get("unacceptable_failures") or []}
+    if unacceptable and seen.count:
+        n = sum(c for cat, c in seen.error_categories.items() if cat.strip().lower() in unacceptable)
+        checks.append(TargetCheck("unacceptable failures", "unacceptable_failures", float(n),
+                                  sorted(unacceptable), n == 0))
+    return checks
+
+
+def target_status(count: int, targets: Mapping[str, Any], checks: Sequence[TargetCheck]) -> str:
+    """The overview's verdict: no telemetry, breach (a guardrail missed), below target (adoption), ok,
+    not measured (targets set, but nothing in the window measures them) or no targets."""
+    if not count:
+        return "no telemetry"
+    if any(not c.ok and c.guardrail for c in checks):
+        return "breach"
+    if any(not c.ok for c in checks):
+        return "below target"
+    if checks:
+        return "ok"
+    return "not measured" if any(targets.get(k) not in (None, []) for k in TARGET_KINDS) else "no targets"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import itertools
 import math
 import sqlite3
 import threading
@@ -20,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pydantic_core
-from sqlalchemy import and_, delete, event, func, or_, select, update
+from sqlalchemy import JSON, Text, and_, cast, delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -625,6 +624,7 @@ def series(session: Session, use_case_key: str, metric: str, start: datetime, en
 
 
 def _metric_cols(metric: str) -> tuple[str, ...]:
+    """The rollup columns a metric is computed from."""
     if metric.startswith("latency_"):
         return ("latency",)
     if metric.startswith("quality_"):
@@ -634,7 +634,61 @@ def _metric_cols(metric: str) -> tuple[str, ...]:
 
 def series_many(session: Session, use_case_key: str, metrics: Sequence[str], start: datetime, end: datetime,
                 step_s: int, release_id: str | None = None) -> dict[str, list[tuple[datetime, float | None]]]:
-    """Several metrics from ONE pass over the rollup rows (what a dashboard draws)."""
+    """Several metrics from ONE pass over the rollup rows; repeat users also read the unit sketches of the range's
+    length before it (rollup.returning_estimates)."""
+    first, n, grain = _series_args(use_case_key, metrics, start, end, step_s)
+    totals = _bucketed(session, use_case_key, release_id, grain, _cols(metrics), first, n, step_s, end).get(None)
+    totals = totals or [rollup.Totals() for _ in range(n)]
+    history = _history(session, use_case_key, release_id, grain, first, n, step_s, metrics).get(None)
+    values = _points(metrics, totals, history or [rollup.Totals() for _ in range(n)], step_s)
+    times = [_dt(first + i * step_s) for i in range(n)]
+    return {m: list(zip(times, values[m])) for m in metrics}
+
+
+@dataclass
+class Dashboard:
+    """What a use-case dashboard draws, from one rollup read: per release, every metric's values over the
+    step-aligned buckets starting at times[0]; and the totals of all releases over those buckets."""
+
+    times: list[datetime]
+    by_release: dict[str, dict[str, list[float | None]]]
+    score_names: list[str]
+    count: int = 0
+    errors: int = 0
+    fallbacks: int = 0
+    cost_usd: float = 0.0
+    active_units: int = 0
+
+
+def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str], start: datetime, end: datetime,
+                     step_s: int) -> Dashboard:
+    """Every release's series of `metrics` over [start, end) in one pass (rollup.QUALITY_ALL stands for a
+    quality_<score> per score name present), with the totals the dashboard's summary line shows."""
+    first, n, grain = _series_args(use_case_key, [m for m in metrics if m != rollup.QUALITY_ALL], start, end, step_s)
+    cols = _cols([m for m in metrics if m != rollup.QUALITY_ALL]
+                 + ["throughput", "error_rate", "fallback_rate", "cost_per_task", "active_users"]
+                 + (["quality_"] if rollup.QUALITY_ALL in metrics else []))
+    per_release = _bucketed(session, use_case_key, None, grain, cols, first, n, step_s, end, by_release=True)
+    names = sorted({name for totals in per_release.values() for t in totals for name in t.scores})
+    wanted = [x for m in metrics for x in ([f"quality_{name}" for name in names] if m == rollup.QUALITY_ALL else [m])]
+    history = _history(session, use_case_key, None, grain, first, n, step_s, wanted, by_release=True)
+    out = Dashboard(times=[_dt(first + i * step_s) for i in range(n)], score_names=names, by_release={
+        rel: _points(wanted, per_release[rel], history.get(rel) or [rollup.Totals() for _ in range(n)], step_s)
+        for rel in sorted(per_release)})
+    for totals in per_release.values():
+        for t in totals:
+            out.count += t.count
+            out.errors += t.errors
+            out.fallbacks += t.fallbacks
+            out.cost_usd += t.cost_usd
+    out.active_units = rollup.kmv_estimate(rollup.union_sketch(
+        t.unit_sketch() for totals in per_release.values() for t in totals))
+    return out
+
+
+def _series_args(use_case_key: str, metrics: Sequence[str], start: datetime, end: datetime, step_s: int
+                 ) -> tuple[int, int, int]:
+    """Validated (first bucket start, number of points, rollup grain) of a series read."""
     _check_key(use_case_key)
     _check_window(start, end)
     for metric in metrics:
@@ -649,52 +703,103 @@ def series_many(session: Session, use_case_key: str, metrics: Sequence[str], sta
     if n > MAX_SERIES_POINTS:
         raise TelemetryInvalid(f"{n} points requested; at most {MAX_SERIES_POINTS}: use a larger step",
                                details=[{"field": "step", "message": "too many points"}])
-    grain = max(g for g in rollup.GRAINS if step_s % g == 0)
-    cols = tuple(dict.fromkeys(c for m in metrics for c in _metric_cols(m)))
-    totals = [rollup.Totals() for _ in range(n)]
-    q = select(ROLLUPS.c.bucket, *[ROLLUPS.c[c] for c in cols]).where(
-        ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(first),
-        ROLLUPS.c.bucket < end)
+    return first, n, max(g for g in rollup.GRAINS if step_s % g == 0)
+
+
+def _cols(metrics: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(c for m in metrics for c in _metric_cols(m)))
+
+
+def _history(session: Session, use_case_key: str, release_id: str | None, grain: int, first: int, n: int,
+             step_s: int, metrics: Sequence[str], by_release: bool = False) -> dict[str | None, list[rollup.Totals]]:
+    """The unit sketches of the n buckets before the first one, when repeat users are asked for (their lookback)."""
+    if "repeat_users" not in metrics:
+        return {}
+    return _bucketed(session, use_case_key, release_id, grain, ("units",), first - n * step_s, n, step_s,
+                     _dt(first), by_release)
+
+
+def _bucketed(session: Session, use_case_key: str, release_id: str | None, grain: int, cols: Sequence[str],
+              first: int, n: int, step_s: int, end: datetime, by_release: bool = False
+              ) -> dict[str | None, list[rollup.Totals]]:
+    """Rollup rows and pending deltas of [first, end) summed into n step buckets, per release or all under None."""
+    out: dict[str | None, list[rollup.Totals]] = {}
+    for bucket, release, *values in _series_rows(session, use_case_key, release_id, grain, cols, _dt(first), end):
+        i = (int(_epoch(bucket)) - first) // step_s
+        if 0 <= i < n:
+            group = release if by_release else None
+            totals = out.get(group)
+            if totals is None:
+                totals = out[group] = [rollup.Totals() for _ in range(n)]
+            _add_to_totals(totals[i], cols, values)
+    return out
+
+
+def _points(metrics: Sequence[str], totals: list[rollup.Totals], history: list[rollup.Totals], step_s: int
+            ) -> dict[str, list[float | None]]:
+    """Each metric's value per bucket; repeat users look back over the history buckets too."""
+    out = {m: [rollup.metric_value(m, t, step_s) for t in totals] for m in metrics if m != "repeat_users"}
+    if "repeat_users" in metrics:
+        out["repeat_users"] = rollup.returning_estimates([t.unit_sketch() for t in history + totals], len(totals))
+    return out
+
+
+_JSON_COLS = frozenset(c.name for c in ROLLUPS.columns if isinstance(c.type, JSON))
+
+
+def _series_rows(session: Session, use_case_key: str, release_id: str | None, grain: int, cols: Sequence[str],
+                 lo: datetime, hi: datetime) -> Iterator[tuple[Any, ...]]:
+    """(bucket, release, *cols) of the rollup rows of one grain in [lo, hi), then of the pending deltas there.
+
+    JSON columns are fetched as text and parsed by pydantic-core (Rust): about half the time of the driver's
+    json.loads, and parsing is most of a dashboard read."""
+    json_at = [2 + i for i, c in enumerate(cols) if c in _JSON_COLS]
+    q = select(ROLLUPS.c.bucket, ROLLUPS.c.release,
+               *[cast(ROLLUPS.c[c], Text) if c in _JSON_COLS else ROLLUPS.c[c] for c in cols]).where(
+        ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= lo, ROLLUPS.c.bucket < hi)
+    pending = select(DELTAS.c.bucket, DELTAS.c.release, DELTAS.c.agg).where(
+        DELTAS.c.use_case == use_case_key, DELTAS.c.bucket >= lo, DELTAS.c.bucket < hi)
     if release_id is not None:
         q = q.where(ROLLUPS.c.release == release_key(use_case_key, release_id))
-    pending = [(d["bucket"], *[d.get(c) for c in cols])
-               for d in _pending(session, use_case_key, release_id, _dt(first), end)]
-    for row in itertools.chain(session.execute(q), pending):  # plain tuples, one branch per column: the dashboard's cost
-        i = (int(_epoch(row[0])) - first) // step_s
-        if not 0 <= i < n:
-            continue
-        t = totals[i]
-        for col, value in zip(cols, row[1:]):
-            if col == "count":
-                t.count += value
-            elif col == "errors":
-                t.errors += value
-            elif col == "fallbacks":
-                t.fallbacks += value
-            elif col == "cost_usd":
-                t.cost_usd += value
-            elif col in ("tokens_input", "tokens_output"):
-                t.tokens += value
-            elif col == "latency":
-                lat = t.latency
-                for k, v in value.items():
-                    lat[k] = lat.get(k, 0) + v
-            elif col == "outcomes":
-                for k, v in value.items():
-                    t.outcomes[k] = t.outcomes.get(k, 0) + v
-            elif col == "scores":
-                for k, (sn, ss, sq) in value.items():
-                    cur = t.scores.setdefault(k, [0, 0.0, 0.0])
-                    cur[0] += sn
-                    cur[1] += ss
-                    cur[2] += sq
-            elif col == "units" and value:
-                t.units.update(value)
-                t.day_units.setdefault(int(_epoch(row[0])) // 86400, set()).update(value)
-    times = [_dt(first + i * step_s) for i in range(n)]
-    return {m: [(times[i], rollup.metric_value(m, t, step_s)) for i, t in enumerate(totals)] for m in metrics}
+        pending = pending.where(DELTAS.c.release == release_key(use_case_key, release_id))
+    for row in session.execute(q):
+        if json_at:
+            row = list(row)
+            for i in json_at:
+                row[i] = pydantic_core.from_json(row[i]) if row[i] is not None else None
+        yield row
+    for bucket, release, agg in session.execute(pending):
+        yield (bucket, release, *[agg.get(c) for c in cols])
 
 
+def _add_to_totals(t: rollup.Totals, cols: Sequence[str], values: Sequence[Any]) -> None:
+    """Add one row's columns into a query bucket's totals (plain tuples, one branch per column: the dashboard's cost)."""
+    for col, value in zip(cols, values):
+        if col == "count":
+            t.count += value
+        elif col == "errors":
+            t.errors += value
+        elif col == "fallbacks":
+            t.fallbacks += value
+        elif col == "cost_usd":
+            t.cost_usd += value
+        elif col in ("tokens_input", "tokens_output"):
+            t.tokens += value
+        elif col == "latency":
+            lat = t.latency
+            for k, v in value.items():
+                lat[k] = lat.get(k, 0) + v
+        elif col == "outcomes":
+            for k, v in value.items():
+                t.outcomes[k] = t.outcomes.get(k, 0) + v
+        elif col == "scores":
+            for k, (sn, ss, sq) in value.items():
+                cur = t.scores.setdefault(k, [0, 0.0, 0.0])
+                cur[0] += sn
+                cur[1] += ss
+                cur[2] += sq
+        elif col == "units" and value:
+            t.unit_rows.append(value)
 
 
 def releases_in_window(session: Session, use_case_key: str, start: datetime, end: datetime) -> list[str]:
@@ -766,42 +871,62 @@ def set_baseline(session: Session, actor: Actor, use_case_key: str, release_id: 
 
 
 def overview(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Per use case with telemetry or targets: volume, p95, error rate, cost per task, and status vs targets."""
-    from takeoff.portfolio import service as portfolio
+    """Every use case of the portfolio that is not retired, and every one that sent telemetry in the window
+    (discovered ones, retired ones still in use): volume, key metrics and its status against every scale target."""
     from takeoff.portfolio.models import UseCase
 
-    keys = set(session.scalars(select(ROLLUPS.c.use_case).where(ROLLUPS.c.grain == 3600,
-                                                                 ROLLUPS.c.bucket >= start - timedelta(hours=1))
-                               .distinct()))
-    keys |= set(session.scalars(select(DELTAS.c.use_case).where(DELTAS.c.bucket >= start - timedelta(hours=1))
-                                .distinct()))
+    _check_window(start, end)
     ucs = {u.key: u for u in session.scalars(select(UseCase))}
-    out = []
-    for key in sorted(keys | {k for k, u in ucs.items() if u.status == "production"}):
-        st = window_stats(session, key, None, start, end)
-        p95 = histogram.quantile(st.latency_counts, 0.95) if st.count else None
-        err = st.errors / st.count if st.count else None
-        cpt = st.cost_usd / st.count if st.count else None
-        uc = ucs.get(key)
-        t = portfolio.targets(uc) if uc is not None else None
-        checks = []
-        if t is not None and st.count:
-            if t.latency_p95_ms is not None and p95 is not None:
-                checks.append(("latency p95", p95 <= t.latency_p95_ms))
-            if t.max_error_rate is not None and err is not None:
-                checks.append(("error rate", err <= t.max_error_rate))
-            if t.cost_per_task_usd is not None and cpt is not None:
-                checks.append(("cost per task", cpt <= t.cost_per_task_usd))
-        status = "no data" if not st.count else ("breach" if any(not ok for _, ok in checks)
-                                                 else ("ok" if checks else "no targets"))
-        out.append({"use_case": key, "name": uc.name if uc else key, "discovered": bool(uc and uc.discovered),
-                    "count": st.count, "p95_ms": p95, "error_rate": err, "cost_per_task": cpt,
-                    "active_units": st.active_units, "last_ts": st.last_ts, "status": status,
-                    "breaches": [n for n, ok in checks if not ok],
-                    "targets": t.model_dump() if t is not None else {}})
-    return out
+    keys = _keys_with_telemetry(session, start, end) | {k for k, u in ucs.items() if u.status != "retired"}
+    return [_overview_row(session, key, ucs.get(key), start, end) for key in sorted(keys)]
 
 
-__all__ = ["WindowStats", "window_stats", "compact_rollups", "pending_deltas", "series", "set_baseline", "last_event_at", "feedback_for",
+def _keys_with_telemetry(session: Session, start: datetime, end: datetime) -> set[str]:
+    """Use-case keys with hour rollups or pending deltas in (or just before) the window."""
+    lo = start - timedelta(hours=1)
+    keys = set(session.scalars(select(ROLLUPS.c.use_case).where(ROLLUPS.c.grain == 3600, ROLLUPS.c.bucket >= lo,
+                                                                 ROLLUPS.c.bucket < end).distinct()))
+    return keys | set(session.scalars(select(DELTAS.c.use_case).where(DELTAS.c.bucket >= lo, DELTAS.c.bucket < end)
+                                      .distinct()))
+
+
+def _overview_row(session: Session, key: str, uc: Any, start: datetime, end: datetime) -> dict[str, Any]:
+    """One use case's overview line: window totals, the metrics its targets name, and the checks against them."""
+    from takeoff.portfolio import service as portfolio
+
+    st = window_stats(session, key, None, start, end)
+    seen = rollup.Observed(
+        count=st.count, latency_p95_ms=histogram.quantile(st.latency_counts, 0.95) if st.count else None,
+        error_rate=st.errors / st.count if st.count else None,
+        cost_per_task_usd=st.cost_usd / st.count if st.count else None,
+        throughput_per_min=_peak_throughput(session, key, start, end, st.count) if st.count else None,
+        pass_rate=rollup.pass_rate(st.scores, st.outcomes), error_categories=st.error_categories)
+    targets = portfolio.targets(uc).model_dump() if uc is not None else {}
+    checks = rollup.target_checks(targets, seen)
+    return {"use_case": key, "name": uc.name if uc else key, "discovered": bool(uc and uc.discovered),
+            "stage": uc.status if uc else None, "count": st.count, "p95_ms": seen.latency_p95_ms,
+            "error_rate": seen.error_rate, "cost_per_task": seen.cost_per_task_usd,
+            "throughput_per_min": seen.throughput_per_min, "pass_rate": seen.pass_rate,
+            "active_units": st.active_units, "last_ts": st.last_ts,
+            "last_event_at": st.last_ts if st.count else last_event_at(session, key),
+            "status": rollup.target_status(st.count, targets, checks),
+            "breaches": [c.name for c in checks if not c.ok],
+            "checks": [{"name": c.name, "target": c.target, "observed": c.observed, "limit": c.limit, "ok": c.ok,
+                        "guardrail": c.guardrail} for c in checks],
+            "targets": targets}
+
+
+def _peak_throughput(session: Session, key: str, start: datetime, end: datetime, count: int) -> float:
+    """Events per minute of the busiest clock hour inside the window (an hour still running counts as a whole
+    hour); a window shorter than that hour is averaged over its length."""
+    first = math.ceil(_epoch(start) / 3600) * 3600
+    if _epoch(end) - first < 3600:
+        return count / ((_epoch(end) - _epoch(start)) / 60.0)
+    points = series(session, key, "throughput", _dt(first), end, 3600)
+    return max((v for _, v in points if v is not None), default=0.0)
+
+
+__all__ = ["WindowStats", "window_stats", "compact_rollups", "pending_deltas", "series", "series_many",
+           "Dashboard", "dashboard_series", "set_baseline", "last_event_at", "feedback_for",
            "ingest_events", "record_feedback", "delete_old_events", "overview", "releases_in_window",
            "current_baseline", "SYSTEM"]

@@ -1,8 +1,10 @@
-"""Telemetry at the root: OTLP/HTTP `POST /v1/traces`, the /telemetry overview page, the use-case dashboard fragment."""
+"""Telemetry at the root: OTLP/HTTP `POST /v1/traces`, the /telemetry overview page, the use-case dashboard fragment
+(its charts, split by release, with the scale targets drawn as lines)."""
 from __future__ import annotations
 
-import hashlib
 import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,59 +17,82 @@ from takeoff.actor import Actor
 from takeoff.db import utcnow
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, NotFound
-from takeoff.telemetry import otlp, service
-from takeoff.telemetry.ingest import timing_errors
+from takeoff.telemetry import otlp, rollup, service
 from takeoff.web.render import CurrentPage
 
 # OTLP is a public ingestion API (in the OpenAPI document); the pages are not.
 router = APIRouter()
 
-RANGES: dict[str, tuple[int, int]] = {  # range -> (seconds, step seconds): at most a few hundred points per chart
-    "1h": (3600, 60), "6h": (6 * 3600, 300), "24h": (86400, 900), "7d": (7 * 86400, 3600),
+RANGES: dict[str, tuple[int, int]] = {  # range -> (seconds, step seconds): at most 168 points, coarse rollup rows
+    "1h": (3600, 60), "6h": (6 * 3600, 300), "24h": (86400, 3600), "7d": (7 * 86400, 3600),
     "30d": (30 * 86400, 86400), "90d": (90 * 86400, 86400),
 }
-CHARTS: list[tuple[str, str, str | None]] = [  # (metric, title, scale target drawn as a line)
-    ("latency_p95", "Latency p95 (ms)", "latency_p95_ms"),
-    ("throughput", "Throughput (events/min)", "throughput_per_min"),
-    ("error_rate", "Error rate", "max_error_rate"),
-    ("fallback_rate", "Fallback rate", None),
-    ("cost_per_task", "Cost per task (USD)", "cost_per_task_usd"),
-    ("tokens", "Tokens (input + output)", None),
-    ("active_users", "Active users", None),
-    ("escalation_rate", "Escalation rate", None),
-]
+QUALITY = rollup.QUALITY_ALL  # expanded to one quality_<score> line per score name the range holds
+
+
+def _uptime_as_error_rate(uptime_pct: float) -> float:
+    """An uptime target drawn on the error-rate chart: the error rate it allows."""
+    return 1.0 - uptime_pct / 100.0
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One dashboard chart: its metrics (a line each, per release) and the scale targets drawn on it as lines."""
+
+    key: str
+    title: str
+    metrics: tuple[str, ...]
+    targets: tuple[tuple[str, str, Callable[[float], float]], ...] = ()  # (ScaleTargets field, legend, to chart units)
+
+
+CHARTS: tuple[Chart, ...] = (
+    Chart("latency", "Latency p50 / p95 / p99 (ms)", ("latency_p50", "latency_p95", "latency_p99"),
+          (("latency_p95_ms", "target p95", float),)),
+    Chart("throughput", "Throughput (events/min)", ("throughput",), (("throughput_per_min", "target", float),)),
+    Chart("error_rate", "Error rate", ("error_rate",),
+          (("max_error_rate", "target max", float), ("uptime_pct", "uptime target", _uptime_as_error_rate))),
+    Chart("fallback_rate", "Fallback rate", ("fallback_rate",)),
+    Chart("cost_per_task", "Cost per task (USD)", ("cost_per_task",), (("cost_per_task_usd", "target", float),)),
+    Chart("cost_per_active_user", "Cost per active user (USD)", ("cost_per_active_user",)),
+    Chart("tokens", "Tokens (input + output)", ("tokens",)),
+    Chart("quality", "Quality scores (mean)", (QUALITY,), (("min_eval_pass_rate", "target pass rate", float),)),
+    Chart("override_rate", "Human override rate", ("override_rate",)),
+    Chart("escalation_rate", "Escalation rate", ("escalation_rate",)),
+    Chart("users", "Active and repeat users", ("active_users", "repeat_users")),
+)
+LINE_LABELS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99": "p99", "active_users": "active",
+               "repeat_users": "repeat"}
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+DASHES: list[list[int]] = [[], [6, 3], [2, 2], [10, 2, 2, 2]]  # one per metric of a chart; the color is the release
+TARGET_COLORS = ["#d62728", "#7b1113"]
 
 
 @router.post("/v1/traces", tags=["telemetry"], summary="OTLP/HTTP trace export (protobuf or JSON)")
 async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> Response:
-    """Ingest GenAI spans; malformed or truncated bodies get 400; spans later than the lateness are rejected."""
+    """Ingest GenAI spans; malformed or truncated bodies get 400; spans without a usable time or later than the
+    lateness are refused (partial_success); values EventIn refuses are left out of their span's event."""
     body = await request.body()
     ctype = request.headers.get("content-type")
-    rejected = await run_in_threadpool(_ingest_spans, session, actor, body, ctype,
-                                       request.headers.get("content-encoding"),
-                                       request.app.state.settings.late_event_seconds)
-    payload, media = otlp.response(ctype, rejected,
-                                   f"{rejected} span(s) outside the accepted time range" if rejected else "")
+    refused = await run_in_threadpool(_ingest_spans, session, actor, body, ctype,
+                                      request.headers.get("content-encoding"),
+                                      request.app.state.settings.late_event_seconds)
+    payload, media = otlp.response(ctype, refused)
     return Response(payload, media_type=media)
 
 
 def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
-                  late_s: int) -> int:
-    """Decode, ingest and commit in one worker thread (as POST /api/v1/events); returns the spans rejected as late."""
+                  late_s: int) -> list[str]:
+    """Decode, check, ingest and commit in one worker thread (as POST /api/v1/events); returns why spans were
+    refused."""
     with service.ingest_slot(session):  # one ingest at a time per process, committed inside
         try:
             req = otlp.parse(otlp.decompress(body, encoding), ctype)
             events, _skipped = otlp.span_events(req)
         except otlp.OtlpError as exc:
             raise BadRequest(str(exc), code="bad_otlp") from None
-        for ev in events:
-            if ev["id"] is None:  # a span without a span id still gets a stable identity
-                ev["id"] = hashlib.sha256(repr(sorted(ev.items())).encode()).hexdigest()[:48]
-        bad = {int(d["field"].split(".")[1]) for d in timing_errors(events, utcnow().timestamp(), late_s)}
-        service.ingest_events(session, actor, [ev for i, ev in enumerate(events) if i not in bad], late_s=late_s,
-                              source="otlp")
-    return len(bad)
+        events, refused = otlp.check_events(events, utcnow().timestamp(), late_s)
+        service.ingest_events(session, actor, events, late_s=late_s, source="otlp")
+    return refused
 
 
 def _range(value: str | None) -> tuple[str, int, int]:
@@ -86,7 +111,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 @router.get("/telemetry", include_in_schema=False)
 def overview_page(page: CurrentPage, range: str | None = Query(None)) -> Any:  # noqa: A002 - the UI's word
-    """Every use case with telemetry: volume, p95, error rate, cost per task and its status against targets."""
+    """Every use case not retired, and every one with telemetry: key metrics and the status against its targets."""
     page.require("read")
     key, secs, _ = _range(range)
     end = utcnow()
@@ -94,37 +119,61 @@ def overview_page(page: CurrentPage, range: str | None = Query(None)) -> Any:  #
     return page.render("telemetry/overview.html", rows=rows, range=key, ranges=list(RANGES), fmt=_fmt)
 
 
+def chart_metrics(chart: Chart, score_names: Sequence[str]) -> list[str]:
+    """The metrics a chart draws: quality expands to one line per score name present."""
+    return [m2 for m in chart.metrics
+            for m2 in ([f"quality_{n}" for n in sorted(score_names)] if m == QUALITY else [m])]
+
+
+def target_lines(chart: Chart, targets: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The chart's scale targets that the use case sets, in the chart's units."""
+    return [{"target": name, "label": label, "value": convert(float(targets[name]))}
+            for name, label, convert in chart.targets if targets.get(name) is not None]
+
+
+def chart_config(chart: Chart, metrics: Sequence[str], by_release: Mapping[str, Mapping[str, list[float | None]]],
+                 labels: list[str], lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A Chart.js line config: a dataset per (release, metric), color by release and dash by metric, targets as
+    red dashed lines across the whole range."""
+    datasets: list[dict[str, Any]] = []
+    named = len(metrics) > 1 or QUALITY in chart.metrics  # a score's line says which score, even alone
+    for i, (rel, values) in enumerate(by_release.items()):
+        release = rel or "(no release)"
+        for j, metric in enumerate(metrics):
+            name = LINE_LABELS.get(metric, metric.removeprefix("quality_"))
+            datasets.append({"label": f"{name} · {release}" if named else release, "data": values[metric],
+                             "spanGaps": True, "borderColor": COLORS[i % len(COLORS)],
+                             "borderDash": DASHES[j % len(DASHES)], "pointRadius": 0, "borderWidth": 1.5})
+    for k, line in enumerate(lines):
+        datasets.append({"label": f"{line['label']} ({line['value']:g})", "data": [line["value"]] * len(labels),
+                         "borderColor": TARGET_COLORS[k % len(TARGET_COLORS)], "borderDash": [8, 4],
+                         "pointRadius": 0, "borderWidth": 1, "target": line["target"]})
+    return {"type": "line", "data": {"labels": labels, "datasets": datasets},
+            "options": {"animation": False, "responsive": True, "maintainAspectRatio": False,
+                        "plugins": {"legend": {"position": "bottom"}}, "scales": {"y": {"beginAtZero": True}}}}
+
+
 def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str, Any]:
-    """Chart.js configs of every dashboard metric over the range, one line per release, targets as dashed lines."""
+    """Every dashboard chart over the range from one rollup query for all releases and metrics, plus one for the
+    repeat users' lookback (service.dashboard_series; no per-chart or per-point query), a line per release and
+    metric, the scale targets as dashed lines."""
     from takeoff.portfolio import service as portfolio
 
     key, secs, step = _range(range_key)
     end = utcnow()
-    start = end - timedelta(seconds=secs)
     targets = portfolio.targets(uc).model_dump()
-    releases = service.releases_in_window(session, uc.key, start, end)
-    per_release = {rel: service.series_many(session, uc.key, [m for m, _, _ in CHARTS], start, end, step, rel)
-                   for rel in (releases or [None])}
+    data = service.dashboard_series(session, uc.key, [m for c in CHARTS for m in c.metrics],
+                                    end - timedelta(seconds=secs), end, step)
+    labels = [t.strftime("%m-%d" if step >= 86400 else "%m-%d %H:%M") for t in data.times]
     charts = []
-    for metric, title, target_name in CHARTS:
-        datasets: list[dict[str, Any]] = []
-        labels: list[str] = []
-        for i, (rel, by_metric) in enumerate(per_release.items()):
-            points = by_metric[metric]
-            labels = [t.strftime("%m-%d %H:%M") for t, _ in points]
-            datasets.append({"label": rel or "(no release)", "data": [v for _, v in points], "spanGaps": True,
-                             "borderColor": COLORS[i % len(COLORS)], "pointRadius": 0, "borderWidth": 1.5})
-        target = targets.get(target_name) if target_name else None
-        if target is not None:
-            datasets.append({"label": "target", "data": [target] * len(labels), "borderColor": "#d62728",
-                             "borderDash": [6, 4], "pointRadius": 0, "borderWidth": 1})
-        charts.append({"metric": metric, "title": title, "target": target, "config": {
-            "type": "line", "data": {"labels": labels, "datasets": datasets},
-            "options": {"animation": False, "responsive": True, "plugins": {"legend": {"position": "bottom"}},
-                        "scales": {"y": {"beginAtZero": True}}}}})
-    stats = service.window_stats(session, uc.key, None, start, end)
-    return {"uc": uc, "range": key, "ranges": list(RANGES), "charts": charts, "releases": releases,
-            "stats": stats, "last_event_at": service.last_event_at(session, uc.key)}
+    for chart in CHARTS:
+        metrics = chart_metrics(chart, data.score_names)
+        lines = target_lines(chart, targets)
+        charts.append({"key": chart.key, "title": chart.title, "metrics": metrics, "targets": lines,
+                       "config": chart_config(chart, metrics, data.by_release, labels, lines) if metrics else None})
+    return {"uc": uc, "range": key, "ranges": list(RANGES), "step_s": step, "since": data.times[0],
+            "charts": charts, "releases": list(data.by_release), "summary": data,
+            "last_event_at": None if data.count else service.last_event_at(session, uc.key)}
 
 
 @router.get("/telemetry/usecase/{key}/dashboard", include_in_schema=False)
