@@ -176,7 +176,7 @@ def test_a_backfill_over_thousands_of_minutes_is_one_ingest(factory) -> None:
 def test_sqlite_insert_refused_by_a_concurrent_duplicate_checks_again_under_the_lock(factory, engine, monkeypatch) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("the optimistic insert is SQLite's")
-    ev = _events(4, time.time(), 1)
+    ev = _events(4, time.time() - 5, 1)  # in the past: the read below ends at now
     with transaction(factory) as s:
         service.ingest_events(s, ACTOR, ev[1:2], late_s=3600)
     real = service._stored_ids
