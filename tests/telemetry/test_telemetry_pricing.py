@@ -72,7 +72,9 @@ def test_event_without_cost_is_priced_per_usage_type_and_own_costs_are_kept(clie
     assert _cost_per_task(client, h, "own-cost", now - 7200) == [pytest.approx(0.5)]
 
 
-def test_price_change_prices_older_events_at_the_older_price(client, admin, users, factory):
+@pytest.mark.parametrize("one_batch", [False, True], ids=["two batches", "one batch"])
+def test_price_change_prices_each_event_at_the_price_of_its_time(client, admin, users, factory, one_batch):
+    """Older events get the older price, also inside one batch (the batch's price cache must not pin one price)."""
     h = users.headers("ai_engineer")
     now = time.time()
     _register(client, admin, "gpt-4o", PRICES, since=now - 4 * 3600)
@@ -81,22 +83,8 @@ def test_price_change_prices_older_events_at_the_older_price(client, admin, user
                     headers=admin)
     assert r.status_code == 201, r.text
     before, after = _ev("repriced", now - 3 * 3600), _ev("repriced", now - 3600)
-    _post(client, h, [before])
-    _post(client, h, [after])
-    assert _costs(factory, "repriced") == {before["id"]: pytest.approx(EXPECTED),
-                                           after["id"]: pytest.approx(2 * EXPECTED)}
-
-
-def test_one_batch_across_a_price_change_prices_each_event_at_its_time(client, admin, users, factory):
-    h = users.headers("ai_engineer")
-    now = time.time()
-    _register(client, admin, "gpt-4o", PRICES, since=now - 4 * 3600)
-    doubled = {k: v * 2 for k, v in PRICES.items()}
-    r = client.post("/api/v1/catalog/prices/openai/gpt-4o", json={**doubled, "effective_from": _iso(now - 2 * 3600)},
-                    headers=admin)
-    assert r.status_code == 201, r.text
-    before, after = _ev("repriced", now - 3 * 3600), _ev("repriced", now - 3600)
-    _post(client, h, [after, before])
+    for batch in ([[after, before]] if one_batch else [[before], [after]]):
+        _post(client, h, batch)
     assert _costs(factory, "repriced") == {before["id"]: pytest.approx(EXPECTED),
                                            after["id"]: pytest.approx(2 * EXPECTED)}
 
