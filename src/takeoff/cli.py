@@ -78,10 +78,10 @@ def migrate() -> None:
 def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    from takeoff.app import create_app
+    from takeoff.app import create_app, freeze_startup_heap
 
     if workers == 1:
-        uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(freeze_startup_heap(create_app(settings, engine=engine)), host=host, port=port, log_level="info", access_log=False)
         return
     # Several processes on one socket (the GIL caps one process near one core): each builds the app from the
     # environment; migrations and the first admin are done above, once. Prometheus samples are shared on disk.

@@ -391,25 +391,36 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def latency_quantile(sparse: Mapping[str, int] | Sequence[tuple[int, int]], q: float) -> float | None:
-    """histogram.quantile of a sparse rollup histogram (or its sorted (bin, count) pairs), without building the
-    dense list (a dashboard reads three quantiles of every point)."""
-    counts = sorted((int(i), int(n)) for i, n in sparse.items() if n) if isinstance(sparse, Mapping) else sparse
-    total = sum(n for _, n in counts)
-    if not total:
+def latency_cdf(sparse: Mapping[str, int]) -> tuple[list[int], list[int]]:
+    """The non-empty bins of a sparse rollup histogram, sorted, and their cumulative counts (read once per point:
+    the dashboard takes three quantiles of each)."""
+    bins, cumulative, total = [], [], 0
+    for i, n in sorted((int(i), int(n)) for i, n in sparse.items() if n):
+        total += n
+        bins.append(i)
+        cumulative.append(total)
+    return bins, cumulative
+
+
+def quantile_of_cdf(bins: Sequence[int], cumulative: Sequence[int], q: float) -> float | None:
+    """histogram.quantile from latency_cdf's output: a bisection instead of a walk over the bins."""
+    if not cumulative:
         return None
-    target, cumulative = float(q) * total, 0
-    for i, n in counts:
-        if cumulative + n >= target:
-            frac = (target - cumulative) / n
-            if i == 0:
-                return frac * histogram.LATENCY_MIN_MS
-            if i == histogram.BUCKET_COUNT - 1:
-                return histogram.LATENCY_EDGES_MS[-1]
-            lo, hi = histogram.LATENCY_EDGES_MS[i - 1], histogram.LATENCY_EDGES_MS[i]
-            return lo * (hi / lo) ** frac
-        cumulative += n
-    return histogram.LATENCY_EDGES_MS[-1]  # pragma: no cover - unreachable as target <= total
+    target = float(q) * cumulative[-1]
+    k = min(bisect.bisect_left(cumulative, target), len(bins) - 1)
+    i, before = bins[k], (cumulative[k - 1] if k else 0)
+    frac = (target - before) / (cumulative[k] - before)
+    if i == 0:
+        return frac * histogram.LATENCY_MIN_MS
+    if i == histogram.BUCKET_COUNT - 1:
+        return histogram.LATENCY_EDGES_MS[-1]
+    lo, hi = histogram.LATENCY_EDGES_MS[i - 1], histogram.LATENCY_EDGES_MS[i]
+    return lo * (hi / lo) ** frac
+
+
+def latency_quantile(sparse: Mapping[str, int], q: float) -> float | None:
+    """histogram.quantile of a sparse rollup histogram, without building the dense list."""
+    return quantile_of_cdf(*latency_cdf(sparse), q)
 
 
 def dense_latency(sparse: Mapping[str, int]) -> list[int]:
@@ -435,12 +446,12 @@ class Totals:
     unit_rows: list[Sequence[int]] = field(default_factory=list)  # the rows' KMV sketches, merged when read
     _sketch: Sequence[int] | None = field(default=None, repr=False, compare=False)
     _units: int | None = field(default=None, repr=False, compare=False)
-    _latency: list[tuple[int, int]] | None = field(default=None, repr=False, compare=False)
+    _latency: tuple[list[int], list[int]] | None = field(default=None, repr=False, compare=False)
 
-    def latency_bins(self) -> list[tuple[int, int]]:
-        """The non-empty latency bins as sorted (index, count) pairs (computed once: three quantiles read them)."""
+    def latency_cdf(self) -> tuple[list[int], list[int]]:
+        """latency_cdf of the bucket's histogram (computed once: three quantiles read it)."""
         if self._latency is None:
-            self._latency = sorted([(int(i), n) for i, n in self.latency.items() if n])
+            self._latency = latency_cdf(self.latency)
         return self._latency
 
     def unit_sketch(self) -> Sequence[int]:
@@ -492,7 +503,7 @@ def metric_value(metric: str, t: Totals, step_s: int) -> float | None:
     if metric == "repeat_users":
         raise ValueError("repeat_users depends on the buckets before this one: use returning_estimates")
     if metric.startswith("latency_p"):
-        return latency_quantile(t.latency_bins(), int(metric[len("latency_p"):]) / 100.0)
+        return quantile_of_cdf(*t.latency_cdf(), int(metric[len("latency_p"):]) / 100.0)
     if metric.startswith("quality_"):
         s = t.scores.get(metric[len("quality_"):])
         return s[1] / s[0] if s and s[0] else None
