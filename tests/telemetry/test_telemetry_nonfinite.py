@@ -16,11 +16,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from sqlalchemy import text
 
 from takeoff.db import transaction
 from takeoff.telemetry import service
+from tests.telemetry.otlp_values import any_value
 
 NONFINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]  # as the body's text: json.loads reads 1e400 as inf
 # (where the value goes, as JSON text with {} for the value; the field pydantic names)
@@ -77,26 +77,11 @@ def test_every_nonfinite_value_of_an_event_is_named(client, users):
 NAN, INF = float("nan"), float("inf")
 
 
-def _any(v: Any) -> AnyValue:
-    out = AnyValue()
-    if isinstance(v, str):
-        out.string_value = v
-    elif isinstance(v, bool):
-        out.bool_value = v
-    elif isinstance(v, int):
-        out.int_value = v
-    elif isinstance(v, float):
-        out.double_value = v
-    else:
-        out.array_value.values.extend(_any(x) for x in v)
-    return out
-
-
 def _set(kvs: Any, attrs: dict[str, Any]) -> None:
     for k, v in attrs.items():
         kv = kvs.add()
         kv.key = k
-        kv.value.CopyFrom(_any(v))
+        kv.value.CopyFrom(any_value(v))
 
 
 def _export(spans: list[tuple[dict[str, Any], dict[str, float]]]) -> ExportTraceServiceRequest:

@@ -19,6 +19,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from takeoff.db import transaction
 from takeoff.telemetry import service
+from tests.telemetry.otlp_values import any_value
 
 
 @pytest.fixture
@@ -151,27 +152,12 @@ def test_otlp_route_is_in_the_openapi_document(client):
 
 # --- which spans are usage events, and what of a GenAI span is kept -------------------------------------------------
 
-def _anyvalue(v):
-    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-
-    out = AnyValue()
-    if isinstance(v, str):
-        out.string_value = v
-    elif isinstance(v, int):
-        out.int_value = v
-    elif isinstance(v, float):
-        out.double_value = v
-    else:
-        out.array_value.values.extend(_anyvalue(x) for x in v)
-    return out
-
-
 def _export(resource, spans):
     """One resource with a span per (attributes, age in seconds or None for a span without timestamps)."""
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
     for k, v in resource.items():
-        rs.resource.attributes.add(key=k).value.CopyFrom(_anyvalue(v))
+        rs.resource.attributes.add(key=k).value.CopyFrom(any_value(v))
     ss = rs.scope_spans.add()
     for i, (attrs, age_s) in enumerate(spans):
         sp = ss.spans.add(trace_id=bytes(range(16)), span_id=(i + 1).to_bytes(8, "big"), name=f"span {i}")
@@ -179,7 +165,7 @@ def _export(resource, spans):
             end = time.time_ns() - int(age_s * 1e9)
             sp.start_time_unix_nano, sp.end_time_unix_nano = end - 100_000_000, end
         for k, v in attrs.items():
-            sp.attributes.add(key=k).value.CopyFrom(_anyvalue(v))
+            sp.attributes.add(key=k).value.CopyFrom(any_value(v))
     return req
 
 
