@@ -156,7 +156,7 @@ class _Checkpointer(threading.Thread):
     def restart(self, conn: Any) -> tuple[int, int, int]:
         """Checkpoint the whole WAL and let the next writer start it over. Readers that still need the WAL get
         RESTART_WAIT_MS, then it gives up until the next round (busy=1): writers never wait longer than that."""
-        self.writer_lock.acquire()
+        self.writer_lock.acquire(priority=True)  # sustained writers would otherwise starve it
         try:
             conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
             return tuple(conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone())

@@ -26,19 +26,38 @@ class WriterLock:
         self.timeout_s = timeout_s
         self._local = threading.Lock()
         self._fd: int | None = None
+        self._priority_waiting = 0  # priority acquirers waiting in this process: ordinary ones stand back
+        self._count_lock = threading.Lock()
 
     def _file(self) -> int:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         return self._fd
 
-    def acquire(self) -> None:
-        """Block until this thread is the only writer of the database in every process (or OperationalError)."""
-        if not self._local.acquire(timeout=self.timeout_s):
+    def acquire(self, priority: bool = False) -> None:
+        """Block until this thread is the only writer of the database in every process (or OperationalError).
+
+        A threading.Lock is not fair: a writer that releases it and takes it again at once (sustained ingestion)
+        wins over a thread woken to take it. `priority` (the WAL restart) makes this process's ordinary writers
+        stand back until it has the lock, so the checkpointer is not starved while the WAL grows."""
+        deadline = time.monotonic() + self.timeout_s
+        if priority:
+            with self._count_lock:
+                self._priority_waiting += 1
+        else:
+            while self._priority_waiting and time.monotonic() < deadline:
+                time.sleep(0.0002)
+        try:
+            got = self._local.acquire(timeout=max(0.0, deadline - time.monotonic()))
+        finally:
+            if priority:
+                with self._count_lock:
+                    self._priority_waiting -= 1
+        if not got:
             raise sqlite3.OperationalError("database is locked (another writer in this process held it too long)")
         try:
             fd = self._file()
-            deadline, pause = time.monotonic() + self.timeout_s, 0.0001
+            pause = 0.0001
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

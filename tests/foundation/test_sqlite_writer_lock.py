@@ -96,3 +96,32 @@ def test_another_process_holding_the_lock_makes_a_writer_wait_then_fail_cleanly(
         assert time.monotonic() - started < 10
     finally:
         holder.wait(timeout=10)
+
+
+def test_a_priority_acquirer_goes_before_waiting_and_returning_writers(tmp_path) -> None:
+    """The WAL restart takes the lock with priority: a writer already waiting, or one that releases and asks again
+    at once, stands back (a threading.Lock alone let a sustained writer starve the checkpointer)."""
+    lock = sqlite_lock.WriterLock(str(tmp_path / "db.sqlite"))
+    order: list[str] = []
+    lock.acquire()  # the sustained writer holds it
+
+    def take(name: str, priority: bool) -> None:
+        lock.acquire(priority=priority)
+        order.append(name)
+        time.sleep(0.01)
+        lock.release()
+
+    ordinary = threading.Thread(target=take, args=("writer", False))
+    restart = threading.Thread(target=take, args=("restart", True))
+    restart.start()
+    time.sleep(0.05)  # the restart is waiting
+    ordinary.start()
+    time.sleep(0.05)
+    lock.release()
+    lock.acquire()  # the sustained writer asks again at once
+    order.append("returning writer")
+    lock.release()
+    restart.join(2)
+    ordinary.join(2)
+    assert order[0] == "restart", order
+    assert sorted(order) == ["restart", "returning writer", "writer"]
