@@ -89,7 +89,7 @@ def resolve_model_id(model: str, known: Iterable[str]) -> str | None:
 
 def price_in_force(schedule: Sequence[tuple[datetime, T]], at: datetime) -> T | None:
     """The price of the latest (effective_from, price) at or before `at` in an oldest-first schedule, else None."""
-    i = bisect.bisect_right([since for since, _ in schedule], at)
+    i = bisect.bisect_right(schedule, at, key=lambda entry: entry[0])  # per event: no key list built each call
     return schedule[i - 1][1] if i else None
 
 

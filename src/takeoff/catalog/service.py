@@ -43,9 +43,11 @@ def resolve_model(session: Session, provider: str | None, model: str) -> Catalog
     q = select(CatalogModel).where(CatalogModel.model.in_(candidates))
     if provider:
         q = q.where(CatalogModel.provider == provider)
-    entries = list(session.scalars(q.order_by(CatalogModel.id)))
-    chosen = pricing.resolve_model_id(model, (e.model for e in entries))
-    return next((e for e in entries if e.model == chosen), None)
+    by_id: dict[str, CatalogModel] = {}
+    for e in session.scalars(q.order_by(CatalogModel.id)):
+        by_id.setdefault(e.model, e)  # the first entry of an id, as find_model
+    chosen = pricing.resolve_model_id(model, by_id)
+    return by_id.get(chosen) if chosen is not None else None
 
 
 def get_model(session: Session, ref: str) -> CatalogModel:
@@ -99,11 +101,7 @@ def price_in_force(schedule: list[tuple[datetime, dict[str, float]]], at: dateti
 def price_for(session: Session, provider: str | None, model: str, at: datetime) -> dict[str, float] | None:
     """USD per 1M tokens per usage type in force at `at` for the entry `model` resolves to (resolve_model), or None
     when no entry matches or it has no price yet at `at` (never a less specific entry's price)."""
-    if not isinstance(model, str) or not model:
-        raise ValueError("model must be a non-empty string")
-    if not isinstance(at, datetime) or at.tzinfo is None:
-        raise ValueError("at must be a timezone-aware datetime")
-    return price_in_force(price_schedule(session, provider, model), at)
+    return price_in_force(price_schedule(session, provider, model), at)  # both check their arguments
 
 
 def cost_usd(prices: dict[str, Any], tokens: dict[str, Any]) -> float:

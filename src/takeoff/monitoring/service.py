@@ -32,7 +32,7 @@ from takeoff.monitoring.models import (Alert, AlertRule, CanaryCheck, Channel, D
 from takeoff.monitoring.schemas import BaselineIn, ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
-from takeoff.telemetry import histogram
+from takeoff.telemetry import histogram, rollup
 
 log = logging.getLogger("takeoff.monitoring")
 
@@ -180,11 +180,7 @@ def good_total(slo: slo_math.SLO, ws: Any, cost_slices: tuple[float, float] | No
         total = float(sum(counts))
         return (min(slo_math.latency_good_count(counts, slo.threshold), total) if total else 0.0), total
     if slo.name == "quality":
-        s = (ws.scores or {}).get("pass")
-        if s and s[0]:
-            return max(0.0, min(float(s[1]), float(s[0]))), float(s[0])
-        success, failure = ws.outcomes.get("success", 0), ws.outcomes.get("failure", 0)
-        return float(success), float(success + failure)
+        return rollup.quality_good_total(ws.scores or {}, ws.outcomes)
     return cost_slices or (0.0, 0.0)
 
 

@@ -555,13 +555,20 @@ TARGET_KINDS = ("latency_p95_ms", "max_error_rate", "uptime_pct", "cost_per_task
                 "throughput_per_min", "unacceptable_failures")
 
 
-def pass_rate(scores: Mapping[str, Sequence[float]], outcomes: Mapping[str, int]) -> float | None:
-    """The share of good answers, as the monitoring quality SLO reads it: a 0/1 "pass" score, else outcomes."""
+def quality_good_total(scores: Mapping[str, Sequence[float]], outcomes: Mapping[str, int]) -> tuple[float, float]:
+    """(good, total) answers of a window: a 0/1 "pass" score when one is sent, else success vs failure outcomes
+    (the monitoring quality SLO and the overview's pass rate both read this)."""
     s = scores.get("pass")
     if s and s[0]:
-        return float(s[1]) / float(s[0])
+        return max(0.0, min(float(s[1]), float(s[0]))), float(s[0])
     success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)
-    return success / (success + failure) if success + failure else None
+    return float(success), float(success + failure)
+
+
+def pass_rate(scores: Mapping[str, Sequence[float]], outcomes: Mapping[str, int]) -> float | None:
+    """The share of good answers (quality_good_total), or None when nothing says."""
+    good, total = quality_good_total(scores, outcomes)
+    return good / total if total else None
 
 
 def _at_most(x: float, limit: float) -> bool:

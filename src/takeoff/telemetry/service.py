@@ -29,7 +29,7 @@ from takeoff.audit import service as audit
 from takeoff.db import read_session, utcnow
 from takeoff.errors import Invalid
 from takeoff.telemetry import histogram, rollup
-from takeoff.telemetry.ingest import release_key, timing_errors
+from takeoff.telemetry.ingest import release_errors, release_key, timing_errors
 from takeoff.telemetry.models import (TelemetryBaseline, TelemetryEvent, TelemetryFeedback, TelemetryRollup,
                                       TelemetryRollupDelta)
 from takeoff.telemetry.schemas import FeedbackIn
@@ -173,6 +173,9 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     if errors:
         raise TelemetryInvalid(f"{len(errors)} event(s) outside the accepted time range, first at {errors[0]['field']}",
                                details=errors)
+    errors = release_errors(events)  # only qualifying a release can make it longer than its column
+    if errors:
+        raise TelemetryInvalid(f"invalid input: {', '.join(d['field'] for d in errors[:10])}", details=errors[:50])
     if not events:
         return 0, 0
     unique: dict[str, dict[str, Any]] = {}
@@ -348,7 +351,7 @@ def _insert_values(session: Session, insert: str, rows: Sequence[tuple[Any, ...]
     out: list[Any] = []
     if not rows:
         return out
-    one = row_sql or f"({', '.join(('?' if _is_sqlite(session) else '%s') for _ in rows[0])})"
+    one = row_sql or f"({', '.join(['?' if _is_sqlite(session) else '%s'] * len(rows[0]))})"
     for chunk in _chunks(session, rows):
         result = session.connection().exec_driver_sql(f"{insert} VALUES {', '.join([one] * len(chunk))} {suffix}",
                                                       tuple(v for row in chunk for v in row))

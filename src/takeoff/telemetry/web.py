@@ -90,8 +90,9 @@ def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None
             events, _skipped = otlp.span_events(req)
         except otlp.OtlpError as exc:
             raise BadRequest(str(exc), code="bad_otlp") from None
-        events, refused = otlp.check_events(events, utcnow().timestamp(), late_s)
-        service.ingest_events(session, actor, events, late_s=late_s, source="otlp")
+        now = utcnow()  # one clock for both checks: a span passing the first must not fail the second
+        events, refused = otlp.check_events(events, now.timestamp(), late_s)
+        service.ingest_events(session, actor, events, late_s=late_s, source="otlp", now=now)
     return refused
 
 
