@@ -303,7 +303,8 @@ class Client:
     def _charge(self, t: Tracker, use_case: str, outcome: Any, own: bool) -> None:
         """Note the call's budget charge on its block (settled by the block's cost) and its cost on its own event."""
         try:
-            self._block_costs(t).record(use_case, outcome)
+            if self.guard_controls.budget(use_case) is not None:  # no budget: nothing to settle at the block's end
+                self._block_costs(t).record(use_case, outcome)
             if own and outcome.cost_usd is not None:
                 t.set_cost(outcome.cost_usd)
         except Exception:  # noqa: BLE001 - bookkeeping must never fail a call that succeeded

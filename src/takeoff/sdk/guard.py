@@ -290,9 +290,8 @@ class BlockCosts:
         self._exact: dict[str, int] = {}  # use case -> micro-dollars charged from cost_of
 
     def record(self, use_case: str, outcome: GuardOutcome) -> None:
-        """Remember what a guarded call of a budgeted use case was charged, and whether it was only estimated."""
-        if self.guard.budget(use_case) is None:
-            return
+        """Remember what a guarded call of a budgeted use case (the caller checks it has a budget) was charged, and
+        whether it was only estimated."""
         if outcome.charge is not None:
             self._estimated.setdefault(use_case, []).append(outcome.charge)
         elif outcome.cost_usd is not None:

@@ -218,7 +218,7 @@ class Tracker:
         event = self.event
         for hook in self._finish_hooks:
             try:
-                hook(self.event)
+                hook(event)  # the copy that is sent: hooks read it, one copy for all
             except Exception:  # noqa: BLE001 - telemetry must never break the app
                 pass
         try:
