@@ -18,7 +18,9 @@ PER_EVENT = 900_000_000  # tokens of one kind in one event; five of them pass 2^
 
 
 def test_token_sums_past_int32_are_compacted_and_read_back(factory) -> None:
-    now = time.time() - 120
+    # Ten minutes into the previous hour: the five events share one minute, one hour and one day row whatever the
+    # clock says (time.time() - 120 let them straddle a minute boundary, and that minute's rows held fewer than five).
+    now = float((int(time.time()) // 3600 - 1) * 3600 + 600)
     events = [{"id": uuid.uuid4().hex, "use_case": "counters-uc", "release": "counters-uc:1", "ts": now + i,
                "tokens": {"input": PER_EVENT, "output": 1, "cache_read": PER_EVENT, "cache_write": PER_EVENT,
                           "reasoning": PER_EVENT}} for i in range(5)]
