@@ -49,6 +49,34 @@ def test_repeat_users_estimate_stays_close_when_buckets_overflow_the_sketch():
     assert rollup.returning_estimates(days, 5) == [50.0]
 
 
+def _returning_reference(sketches, lookback, k=rollup.KMV_K):
+    """returning_estimates' rule written out with sets, one bucket at a time."""
+    limit = 1 << rollup.HASH_BITS
+    covers = [s[-1] if len(s) >= k else limit for s in sketches]
+    out = []
+    for i in range(lookback, len(sketches)):
+        if not sketches[i]:
+            out.append(0.0)
+            continue
+        cover = min(covers[i - lookback:i])
+        earlier = set().union(*map(set, sketches[i - lookback:i]))
+        sampled = [h for h in sketches[i] if h <= cover]
+        if not sampled:
+            out.append(None)
+            continue
+        units = rollup.kmv_estimate(sketches[i])
+        out.append(float(round(units * sum(h in earlier for h in sampled) / len(sampled))))
+    return out
+
+
+@pytest.mark.parametrize("n_buckets", [12, 2100])  # packed-key sort, and the lexsort past 2^11 buckets
+def test_repeat_users_agree_with_a_set_reference_on_both_sort_paths(n_buckets):
+    rnd = random.Random(n_buckets)
+    pool = [rnd.getrandbits(rollup.HASH_BITS) for _ in range(2000)]
+    sketches = [sorted(set(rnd.sample(pool, rnd.choice([0, 5, 200, 400]))))[: rollup.KMV_K] for _ in range(n_buckets)]
+    assert rollup.returning_estimates(sketches, 6) == _returning_reference(sketches, 6)
+
+
 def test_union_sketch_and_sparse_quantiles_agree_with_the_plain_computations():
     import heapq
 
