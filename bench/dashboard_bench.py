@@ -12,7 +12,13 @@ ingesting 1e7 events through HTTP would take longer than this bench is worth, an
 events, so their number does not enter the query. What grows with the event count is the content of each rollup
 row (more non-empty latency bins, fuller unit sketches), not the number of rows.
 
-Timed operations, each repeated (--repeat), p50 / p95 printed per size:
+How it is timed: every size is seeded first; then --rounds fresh processes (a server process's heap, not this
+script's, which holds what generating 1e7 events' rollups left behind) each open every size and take them in turn,
+one call of each per pass, --repeat passes. This machine's speed moves by up to 2x over seconds; timing the sizes
+one after the other put that drift, and the seeding's heap, into the ratio (1.5 to 2.3 across runs of one code),
+while taking them in turn puts it on every size alike. p50 / p95 are over the pooled samples.
+
+Timed operations, p50 / p95 printed per size:
 - "section" (the goal's figure): the whole 30-day telemetry section of the use-case page, as
   GET /telemetry/usecase/{key}/dashboard?range=30d computes it: web.dashboard_context (one rollup query for every
   release and chart: latency p50/p95/p99, throughput, error, fallback, override and escalation rates, tokens, cost
@@ -34,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -128,14 +135,17 @@ def generate_rollups(engine, n: int, now: float) -> None:
             conn.execute(table.insert(), batch)
 
 
-def samples_of(fn, repeat: int) -> list[float]:
-    """Milliseconds of `repeat` calls after one warm-up call (statement cache, page cache)."""
-    fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def round_robin(fns: dict[int, Callable[[], None]], repeat: int) -> dict[int, list[float]]:
+    """Milliseconds of `repeat` calls of each function, taken in turn (one call of each per pass) after one warm-up
+    call each (statement cache, page cache): a change in the machine's speed falls on every size alike."""
+    for fn in fns.values():
         fn()
-        out.append((time.perf_counter() - t0) * 1000)
+    out: dict[int, list[float]] = {n: [] for n in fns}
+    for _ in range(repeat):
+        for n, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            out[n].append((time.perf_counter() - t0) * 1000)
     return out
 
 
@@ -164,10 +174,9 @@ def seed(url: str, n: int) -> dict[str, float]:
     return {"setup_s": setup, "rows": n_rows, "pending": pending}
 
 
-def measure(url: str, repeat: int) -> dict[str, list[float]]:
-    """Time the section (heap as it is, then frozen as `takeoff serve` runs it) and one chart, in this process."""
-    engine = make_engine(url)
-    factory = make_sessionmaker(engine)
+def section_and_chart(url: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The two timed reads of one seeded database: the page's whole section, and one chart's series."""
+    factory = make_sessionmaker(make_engine(url))
     fragment = TEMPLATES.get_template("telemetry/dashboard_fragment.html")
 
     def section() -> None:
@@ -181,59 +190,64 @@ def measure(url: str, repeat: int) -> dict[str, list[float]]:
         with transaction(factory) as s:
             service.series(s, UC, "latency_p95", end - timedelta(days=DAYS), end, STEP)
 
-    out = {"unfrozen": samples_of(section, repeat)}
+    return section, one_chart
+
+
+def measure(urls: dict[int, str], repeat: int) -> dict[str, dict[int, list[float]]]:
+    """Time every size's section (the heap as it is, then frozen as `takeoff serve` runs it) and one chart, the
+    sizes taken in turn, in this process."""
+    reads = {n: section_and_chart(url) for n, url in urls.items()}
+    out = {"unfrozen": round_robin({n: r[0] for n, r in reads.items()}, repeat)}
     gc.collect()
     gc.freeze()  # as `takeoff serve` runs (app.freeze_startup_heap): the startup heap out of the collector's walk
-    out["section"] = samples_of(section, repeat)
-    out["chart"] = samples_of(one_chart, repeat)
-    engine.dispose()
+    out["section"] = round_robin({n: r[0] for n, r in reads.items()}, repeat)
+    out["chart"] = round_robin({n: r[1] for n, r in reads.items()}, repeat)
     return out
 
 
-def measure_in_child(url: str, repeat: int) -> dict[str, list[float]]:
+def measure_in_child(urls: dict[int, str], repeat: int) -> dict[str, dict[int, list[float]]]:
     """measure() in a fresh interpreter, as a server process reads the database: the seeding's heap (1e7 events'
-    rollups built in Python) and the sizes measured before are not in it."""
-    done = subprocess.run([sys.executable, __file__, "--measure", url, "--repeat", str(repeat)], check=True,
-                          capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    rollups built in Python) is not in it."""
+    done = subprocess.run([sys.executable, __file__, "--measure", json.dumps(urls), "--repeat", str(repeat)],
+                          check=True, capture_output=True, text=True)
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    return {kind: {int(n): v for n, v in per_size.items()} for kind, per_size in raw.items()}
 
 
 def run_backend(urls: dict[int, str], repeat: int, rounds: int) -> None:
-    """Seed every size, then time them in interleaved rounds (each size once per round, in a fresh process, the
-    order rotated), so a drift of the machine's speed during the run falls on every size alike."""
+    """Seed every size, then time them in `rounds` fresh processes, each taking the sizes in turn."""
     info = {n: seed(url, n) for n, url in urls.items()}
-    pooled: dict[int, dict[str, list[float]]] = {n: {"unfrozen": [], "section": [], "chart": []} for n in urls}
-    sizes = list(urls)
-    for r in range(rounds):
-        for n in sizes[r % len(sizes):] + sizes[:r % len(sizes)]:
-            for kind, values in measure_in_child(urls[n], repeat).items():
-                pooled[n][kind] += values
+    pooled: dict[str, dict[int, list[float]]] = {k: {n: [] for n in urls} for k in ("unfrozen", "section", "chart")}
+    for _ in range(rounds):
+        for kind, per_size in measure_in_child(urls, repeat).items():
+            for n, values in per_size.items():
+                pooled[kind][n] += values
     p95 = {}
-    for n in sizes:
-        (d50, d95), (u50, u95), (c50, c95) = (p50_p95(pooled[n][k]) for k in ("section", "unfrozen", "chart"))
-        p95[n] = (d95, u95)
+    for n in urls:
+        (d50, d95), (u50, u95), (c50, c95) = (p50_p95(pooled[k][n]) for k in ("section", "unfrozen", "chart"))
+        p95[n] = (d95, u95, d50)
         i = info[n]
         print(f"  {n:>10,} events ({'ingested + compacted' if n <= 100_000 else 'rollups generated'} in "
               f"{i['setup_s']:5.1f} s, {i['rows']:,} rollup rows, {i['pending']} deltas pending): section p50 "
               f"{d50:6.1f} ms p95 {d95:6.1f} ms (heap not frozen: p50 {u50:5.1f} p95 {u95:5.1f}) | one chart p50 "
               f"{c50:5.1f} ms p95 {c95:5.1f} ms", flush=True)
-    lo, hi = min(sizes), max(sizes)
+    lo, hi = min(urls), max(urls)
     print(f"  goal section p95 < 50 ms: {'met' if all(v[0] < 50 for v in p95.values()) else 'NOT met'}; "
           f"{hi:,} vs {lo:,} section p95 ratio {p95[hi][0] / p95[lo][0]:.2f} (goal <= 1.5: "
-          f"{'met' if p95[hi][0] <= 1.5 * p95[lo][0] else 'NOT met'}; heap not frozen {p95[hi][1] / p95[lo][1]:.2f})",
-          flush=True)
+          f"{'met' if p95[hi][0] <= 1.5 * p95[lo][0] else 'NOT met'}; p50 ratio {p95[hi][2] / p95[lo][2]:.2f}; heap "
+          f"not frozen {p95[hi][1] / p95[lo][1]:.2f})", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="30-day use-case dashboard section time vs stored events")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000, 10_000_000])
-    ap.add_argument("--repeat", type=int, default=40, help="timed runs per size and round")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (a fresh process per size and round)")
+    ap.add_argument("--repeat", type=int, default=60, help="timed runs per size and round")
+    ap.add_argument("--rounds", type=int, default=3, help="fresh measuring processes, each timing every size")
     ap.add_argument("--postgres", action="store_true", help="also run on a temporary PostgreSQL database")
-    ap.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)  # the child: time one seeded database
+    ap.add_argument("--measure", metavar="URLS", help=argparse.SUPPRESS)  # the child: {size: url} to time
     args = ap.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.repeat)))
+        print(json.dumps(measure({int(n): url for n, url in json.loads(args.measure).items()}, args.repeat)))
         return
     for backend in ["sqlite"] + (["postgresql"] if args.postgres else []):
         print(f"{backend}: the use-case page's 30-day telemetry section ({len(web.CHARTS)} charts), "
