@@ -92,6 +92,9 @@ def test_union_sketch_and_sparse_quantiles_agree_with_the_plain_computations():
         for q in (0.0, 0.5, 0.95, 0.99, 1.0):
             assert rollup.latency_quantile(sparse, q) == histogram.quantile(rollup.dense_latency(sparse), q)
     assert rollup.latency_quantile({}, 0.5) is None
+    zeros = {"3": 0, "40": 2, "7": 0, "12": 5}  # an empty bin kept in the sparse form is skipped, not divided by
+    for q in (0.0, 0.5, 1.0):
+        assert rollup.latency_quantile(zeros, q) == histogram.quantile(rollup.dense_latency(zeros), q)
 
 
 def test_target_checks_cover_every_target_kind_and_the_status_rules():
