@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from takeoff.telemetry.decode import decode_events
+from takeoff.telemetry.decode import decode_batch
 from takeoff.telemetry.schemas import EVENT_BATCH, MAX_COST_USD, MAX_LATENCY_MS, MAX_SCORE, MAX_TOKENS
 
 NAN, INF = float("nan"), float("inf")
@@ -40,16 +40,16 @@ def typed(v: Any) -> Any:
     return (type(v).__name__, v)
 
 
-def pydantic_events(body: bytes) -> list[dict[str, Any]] | None:
+def pydantic_batch(body: bytes) -> dict[str, Any] | None:
     try:
-        return EVENT_BATCH.validate_json(body)["events"]
+        return EVENT_BATCH.validate_json(body)
     except ValidationError:
         return None
 
 
 def check(body: bytes) -> bool:
     """Asserts the fast path is never laxer than pydantic and agrees on values; True when it accepted."""
-    fast, slow = decode_events(body), pydantic_events(body)
+    fast, slow = decode_batch(body), pydantic_batch(body)
     if fast is not None:
         assert slow is not None, f"msgspec accepted what pydantic refuses: {body[:300]!r}"
         assert typed(fast) == typed(slow), body[:300]
@@ -62,7 +62,8 @@ def body_of(*events: Any) -> bytes:
 
 def test_a_full_and_a_minimal_event_decode_to_the_same_dicts():
     assert check(body_of(FULL, {"id": "e2", "use_case": "uc", "ts": 1}))
-    assert decode_events(body_of({"id": "e2", "use_case": "uc", "ts": 1})) == [{"id": "e2", "use_case": "uc", "ts": 1.0}]
+    assert decode_batch(body_of({"id": "e2", "use_case": "uc", "ts": 1})) == {
+        "events": [{"id": "e2", "use_case": "uc", "ts": 1.0}]}
 
 
 @pytest.mark.parametrize("field", sorted(FULL) + ["unknown_field"])
@@ -97,7 +98,7 @@ NONFINITE_EVENTS = [f'{{"id": "a", "use_case": "u", "ts": 1, {where}}}' for wher
 @pytest.mark.parametrize("event", NONFINITE_EVENTS)
 def test_nonfinite_numbers_anywhere_are_refused_by_both(event):
     body = f'{{"events": [{{"id": "ok", "use_case": "u", "ts": 1}}, {event}]}}'.encode()
-    assert decode_events(body) is None  # msgspec refuses NaN/Infinity literals and 1e400 outright
+    assert decode_batch(body) is None  # msgspec refuses NaN/Infinity literals and 1e400 outright
     with pytest.raises(ValidationError) as exc:
         EVENT_BATCH.validate_json(body)
     assert all(e["loc"][:2] == ("events", 1) for e in exc.value.errors())
@@ -110,7 +111,7 @@ def test_bounds_are_the_same_on_both_sides():
     for field, over in (("tokens", {"input": MAX_TOKENS + 1}), ("cost_usd", MAX_COST_USD * 1.01),
                         ("latency_ms", MAX_LATENCY_MS * 1.01), ("scores", {"lo": -MAX_SCORE * 1.01})):
         body = body_of({**at_max, field: over})
-        assert decode_events(body) is None and pydantic_events(body) is None, field
+        assert decode_batch(body) is None and pydantic_batch(body) is None, field
 
 
 def test_a_body_nested_too_deeply_is_a_400_not_a_recursion_error():
@@ -119,7 +120,7 @@ def test_a_body_nested_too_deeply_is_a_400_not_a_recursion_error():
 
     nested = b"[" * 5000 + b"]" * 5000
     body = b'{"events": [{"id": "a", "use_case": "u", "ts": 1, "attributes": {"x": ' + nested + b"}}]}"
-    assert decode_events(body) is None
+    assert decode_batch(body) is None
     with pytest.raises(BadRequest):
         _batch_from_body(body)
 
@@ -134,7 +135,7 @@ def test_what_only_pydantic_coerces_still_goes_through_pydantic():
     from takeoff.telemetry.api import _batch_from_body
 
     lax = body_of({"id": "e", "use_case": "uc", "ts": "1700000000"})
-    assert decode_events(lax) is None
+    assert decode_batch(lax) is None
     assert _batch_from_body(lax)["events"][0]["ts"] == 1_700_000_000.0
 
 
@@ -152,3 +153,18 @@ def test_seeded_random_mutations():
                 ev[key] = rng.choice(ODD)
         accepted += check(body_of(ev))
     assert 0 < accepted < 3000  # both sides of the fence were exercised
+
+
+DROP = {"use_case": "uc", "release": "uc:2", "reason": "queue_full", "count": 12}
+
+
+@pytest.mark.parametrize("field", sorted(DROP) + ["bogus"])
+def test_drop_report_fields_with_odd_values(field):
+    """The `dropped` report: msgspec never laxer than pydantic, the same values when both accept."""
+    ev = {"id": "e", "use_case": "uc", "ts": 1}
+    for value in ODD + [MAX_TOKENS, MAX_TOKENS + 1, "x" * 64, "x" * 65]:
+        check(json.dumps({"events": [ev], "dropped": [{**DROP, field: value}]}).encode())
+    for drop in ({k: v for k, v in DROP.items() if k != field}, DROP):
+        check(json.dumps({"events": [ev], "dropped": [drop]}).encode())
+    assert check(json.dumps({"events": [ev], "dropped": [DROP] * 100}).encode())
+    assert not check(json.dumps({"events": [ev], "dropped": [DROP] * 101}).encode())

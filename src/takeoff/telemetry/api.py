@@ -13,8 +13,8 @@ from takeoff.actor import Actor
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
 from takeoff.telemetry import rollup, service
-from takeoff.telemetry.decode import decode_events
-from takeoff.telemetry.ingest import normalize_batch, parse_step, parse_time
+from takeoff.telemetry.decode import decode_batch
+from takeoff.telemetry.ingest import normalize_batch, normalize_drops, parse_step, parse_time
 from takeoff.telemetry.schemas import EVENT_BATCH, BaselineIn, FeedbackIn, IngestResult
 
 router = APIRouter(tags=["telemetry"])
@@ -23,9 +23,9 @@ router = APIRouter(tags=["telemetry"])
 def _batch_from_body(body: bytes) -> dict[str, Any]:
     """Parse and validate straight from bytes: msgspec first (the hot path), pydantic for whatever it refuses
     (pydantic's coercions and error details are the contract; see telemetry/decode.py)."""
-    events = decode_events(body)
-    if events is not None:
-        return {"events": events}
+    batch = decode_batch(body)
+    if batch is not None:
+        return batch
     try:
         return EVENT_BATCH.validate_json(body)
     except ValidationError as exc:
@@ -41,7 +41,8 @@ def _batch_from_body(body: bytes) -> dict[str, Any]:
     "required": True, "content": {"application/json": {"schema": EVENT_BATCH.json_schema()}}}})
 async def post_events(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> dict[str, int]:
     """Ingest a batch (idempotent by event id). One invalid or too-late event refuses the whole batch with 422
-    naming `events.<index>.<field>`; nothing is stored then. The answer comes after the commit."""
+    naming `events.<index>.<field>`; nothing is stored then. An SDK's `dropped` report rides on a batch of events
+    and is counted when the batch stores a new one. The answer comes after the commit."""
     body = await request.body()
     accepted, dups = await run_in_threadpool(_ingest_and_commit, session, actor, body,
                                              request.app.state.settings.late_event_seconds)
@@ -52,7 +53,9 @@ def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int)
     """Parse, ingest and commit in one worker thread: the write transaction (and on SQLite the write lock) ends the
     moment its statements are done, not after a hop back through the event loop."""
     with service.ingest_slot(session):
-        return service.ingest_events(session, actor, normalize_batch(_batch_from_body(body)["events"]), late_s=late_s)
+        batch = _batch_from_body(body)
+        return service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s,
+                                     dropped=normalize_drops(batch.get("dropped") or []))
 
 
 @router.post("/feedback", response_model=IngestResult)

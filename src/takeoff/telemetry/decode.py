@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from takeoff.telemetry.schemas import MAX_BATCH, MAX_COST_USD, MAX_LATENCY_MS, MAX_SCORE, MAX_TOKENS
+from takeoff.telemetry.schemas import (MAX_BATCH, MAX_COST_USD, MAX_DROP_ENTRIES, MAX_LATENCY_MS, MAX_SCORE,
+                                      MAX_TOKENS)
 
 NonNegative = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -61,17 +62,26 @@ class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
     attributes: Annotated[dict[str, Any], Meta(max_length=100)] | UnsetType = UNSET
 
 
+class _Drop(Struct, forbid_unknown_fields=True, kw_only=True):
+    use_case: Annotated[str, Meta(min_length=1, max_length=64)]
+    release: _text(100) | None | UnsetType = UNSET
+    reason: Annotated[str, Meta(min_length=1, max_length=64)]
+    count: Annotated[int, Meta(ge=1, le=MAX_TOKENS)]
+
+
 class _Batch(Struct, forbid_unknown_fields=True):
     events: Annotated[list[_Event], Meta(max_length=MAX_BATCH)]
+    dropped: Annotated[list[_Drop], Meta(max_length=MAX_DROP_ENTRIES)] | UnsetType = UNSET
 
 
 _DECODER = msgspec.json.Decoder(_Batch)
 
 
-def decode_events(body: bytes) -> list[dict[str, Any]] | None:
-    """The batch's events as plain dicts, or None when this decoder refuses the body (then ask pydantic)."""
+def decode_batch(body: bytes) -> dict[str, Any] | None:
+    """The batch as plain dicts ({"events": [...]} and "dropped" when sent), or None when this decoder refuses the
+    body (then ask pydantic)."""
     try:
         batch = _DECODER.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):  # too deeply nested: pydantic says 400
         return None
-    return msgspec.to_builtins(batch.events)  # plain dicts of the fields that were sent, as pydantic makes
+    return msgspec.to_builtins(batch)  # plain dicts of the fields that were sent, as pydantic makes

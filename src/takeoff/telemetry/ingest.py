@@ -32,9 +32,17 @@ def normalize_batch(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return events
 
 
-def release_errors(events: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    """Details naming each normalised event whose qualified release id ("<use case>:<version>") is too long to store."""
-    return [{"field": f"events.{i}.release",
+def normalize_drops(dropped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validated drop reports (schemas.DropIn dicts) with release ids qualified as events' are."""
+    for d in dropped:
+        d["release"] = release_key(d["use_case"], d.get("release"))
+    return dropped
+
+
+def release_errors(events: Sequence[dict[str, Any]], what: str = "events") -> list[dict[str, str]]:
+    """Details naming each normalised event (or drop report) whose qualified release id ("<use case>:<version>") is
+    too long to store."""
+    return [{"field": f"{what}.{i}.release",
              "message": f"release id '{ev['release'][:40]}…' is longer than {MAX_RELEASE_ID} characters"}
             for i, ev in enumerate(events) if len(ev["release"]) > MAX_RELEASE_ID]
 

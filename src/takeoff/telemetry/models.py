@@ -95,6 +95,7 @@ class TelemetryRollup(Base):
     scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # name -> [n, sum, sumsq]
     features: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # name -> {"b": baseline id, "c": counts}
     units: Mapped[list[int]] = mapped_column(Sketch, default=list)  # KMV sketch: the k smallest unit hashes
+    dropped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason -> events SDKs dropped (tele0006)
 
 
 class TelemetryRollupDelta(Base):

@@ -172,8 +172,26 @@ def empty() -> dict[str, Any]:
     """An empty aggregate with the same keys as a rollup row."""
     agg: dict[str, Any] = {c: 0 for c in COUNTERS}
     agg.update(latency_sum_ms=0.0, cost_usd=0.0, cost_sq=0.0, first_ts=None, last_ts=None, latency={}, outcomes={},
-               error_categories={}, scores={}, features={}, units=[])
+               error_categories={}, scores={}, features={}, units=[], dropped={})
     return agg
+
+
+def add_drops(partials: dict[tuple[int, int, str, str], dict[str, Any]], dropped: Iterable[Mapping[str, Any]],
+              now_s: float) -> dict[tuple[int, int, str, str], dict[str, Any]]:
+    """Minute partials with SDK drop reports ({use_case, release, reason, count}) added to the minute of now_s, in
+    each (use case, release) partial's `dropped` {reason: events}; the reports' events never arrived, so nothing
+    else of the partial changes."""
+    out = dict(partials)
+    minute = int(now_s // 60) * 60
+    for d in dropped:
+        key = (60, minute, d["use_case"], d.get("release") or "")
+        agg = out.get(key)
+        if agg is None:
+            agg = out[key] = empty()
+        elif agg is partials.get(key):
+            agg = out[key] = {**agg, "dropped": dict(agg.get("dropped") or {})}
+        agg["dropped"][d["reason"]] = agg["dropped"].get(d["reason"], 0) + int(d["count"])
+    return out
 
 
 def _bin_feature(spec: Mapping[str, Any] | None, value: Any) -> tuple[str, Any] | None:
@@ -340,6 +358,7 @@ def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     out["outcomes"] = _merge_dict(a.get("outcomes") or {}, b.get("outcomes") or {})
     out["error_categories"] = _merge_dict(a.get("error_categories") or {}, b.get("error_categories") or {},
                                           MAX_CATEGORIES)
+    out["dropped"] = _merge_dict(a.get("dropped") or {}, b.get("dropped") or {}, MAX_CATEGORIES)
     scores = {k: list(v) for k, v in (a.get("scores") or {}).items()}
     for name, (n, s, ss) in (b.get("scores") or {}).items():
         cur = scores.setdefault(name, [0, 0.0, 0.0])
@@ -369,6 +388,7 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     latency: dict[str, int] = {}
     outcomes: dict[str, int] = {}
     categories: dict[str, int] = {}
+    dropped: dict[str, int] = {}
     scores: dict[str, list[float]] = {}
     features: dict[str, Any] = {}
     for r in rows:
@@ -381,7 +401,7 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             if r.get(t) is not None:
                 out[t] = r[t] if out[t] is None else pick(out[t], r[t])
         for src, dst in ((r.get("latency"), latency), (r.get("outcomes"), outcomes),
-                         (r.get("error_categories"), categories)):
+                         (r.get("error_categories"), categories), (r.get("dropped"), dropped)):
             for k, n in (src or {}).items():
                 dst[k] = dst.get(k, 0) + n
         for name, (n, sm, sq) in (r.get("scores") or {}).items():
@@ -397,12 +417,17 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         if r.get("units"):
             units.update(r["units"])
     out.update(latency=latency, outcomes=outcomes, scores=scores, features=features,
-               units=heapq.nsmallest(KMV_K, units))
-    if len(categories) > MAX_CATEGORIES:
-        top = sorted(categories.items(), key=lambda kv: -kv[1])
-        categories = dict(top[:MAX_CATEGORIES])
-        categories[OTHER] = categories.get(OTHER, 0) + sum(n for _, n in top[MAX_CATEGORIES:])
-    out["error_categories"] = categories
+               units=heapq.nsmallest(KMV_K, units), error_categories=_capped(categories), dropped=_capped(dropped))
+    return out
+
+
+def _capped(counts: dict[str, int]) -> dict[str, int]:
+    """At most MAX_CATEGORIES keys: the largest counts, the rest summed under OTHER."""
+    if len(counts) <= MAX_CATEGORIES:
+        return counts
+    top = sorted(counts.items(), key=lambda kv: -kv[1])
+    out = dict(top[:MAX_CATEGORIES])
+    out[OTHER] = out.get(OTHER, 0) + sum(n for _, n in top[MAX_CATEGORIES:])
     return out
 
 
@@ -459,6 +484,7 @@ class Totals:
     latency: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
     scores: dict[str, list[float]] = field(default_factory=dict)
+    dropped: int = 0  # events SDKs reported dropping before delivery
     unit_rows: list[Sequence[int]] = field(default_factory=list)  # the rows' KMV sketches, merged when read
     _sketch: Sequence[int] | None = field(default=None, repr=False, compare=False)
     _units: int | None = field(default=None, repr=False, compare=False)
@@ -487,7 +513,7 @@ class Totals:
 QUALITY_ALL = "quality_*"  # in a dashboard read: one quality_<score> per score name present
 METRICS = ("latency_p50", "latency_p95", "latency_p99", "throughput", "error_rate", "fallback_rate", "tokens",
            "cost_per_task", "cost_per_active_user", "override_rate", "escalation_rate", "active_users",
-           "repeat_users")
+           "repeat_users", "dropped_events")
 METRIC_HELP = {
     "latency_p50": "median latency, ms", "latency_p95": "95th percentile latency, ms",
     "latency_p99": "99th percentile latency, ms", "throughput": "events per minute",
@@ -497,6 +523,7 @@ METRIC_HELP = {
     "active_users": "distinct units (approximate above 256)",
     "repeat_users": "units active in the bucket that were also active in the range's length before it "
                     "(returning users; exact below 256 units per bucket)",
+    "dropped_events": "events the SDKs dropped before delivery (queue full, refused), by arrival of their report",
     "quality_<name>": "mean of the quality score <name>",
 }
 
@@ -514,6 +541,8 @@ def metric_value(metric: str, t: Totals, step_s: int) -> float | None:
         return t.count / (step_s / 60.0)
     if metric == "tokens":
         return float(t.tokens)
+    if metric == "dropped_events":
+        return float(t.dropped)
     if metric == "active_users":
         return float(t.active_units())
     if metric == "repeat_users":

@@ -106,11 +106,26 @@ class EventIn(TypedDict):
 EVENT_IN = TypeAdapter(EventIn)  # one event: the check every mapped OTLP span passes, as a JSON batch's events do
 
 
+MAX_DROP_ENTRIES = 100
+
+
+@with_config(ConfigDict(extra="forbid"))
+class DropIn(TypedDict):
+    """Events an SDK dropped before delivery (queue full, refused, given up on), reported with a later batch."""
+
+    use_case: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    release: NotRequired[_text(100) | None]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    count: Annotated[int, Field(ge=1, le=MAX_TOKENS)]
+
+
 @with_config(ConfigDict(extra="forbid"))
 class EventBatch(TypedDict):
-    """POST /api/v1/events: a batch is validated whole; one bad event refuses the batch (422 naming it)."""
+    """POST /api/v1/events: a batch is validated whole; one bad event refuses the batch (422 naming it). `dropped`
+    is counted only when the batch stores at least one new event, so a resent batch never counts it twice."""
 
     events: Annotated[list[EventIn], Field(max_length=MAX_BATCH)]
+    dropped: NotRequired[Annotated[list[DropIn], Field(max_length=MAX_DROP_ENTRIES)]]
 
 
 EVENT_BATCH = TypeAdapter(EventBatch)

@@ -63,6 +63,7 @@ class WindowStats:
     active_units: int = 0
     first_ts: datetime | None = None
     last_ts: datetime | None = None
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> events SDKs dropped before delivery
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -157,11 +158,16 @@ def ingest_slot(session: Session) -> Iterator[None]:
 
 
 def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any]], *, late_s: int,
-                  source: str = "json", now: datetime | None = None) -> tuple[int, int]:
+                  source: str = "json", now: datetime | None = None, dropped: Sequence[dict[str, Any]] = ()
+                  ) -> tuple[int, int]:
     """Store new events (idempotent by id) and fold only the new ones into rollups; returns (accepted, duplicates).
 
     `events` are normalised dicts (see ingest.normalize). A batch holding an event older than `late_s` is refused
     whole (422 naming the index); the caller commits, and acknowledges only after the commit.
+
+    `dropped` (ingest.normalize_drops) is an SDK's report of events it dropped before delivery; it is added to the
+    minute of arrival only when the batch stores at least one new event, so the resend of a stored batch (a lost
+    answer) does not count it twice. A report therefore needs events beside it (422 otherwise).
 
     Two phases, so concurrent batches overlap: lookups (known use cases, baselines, model prices) and the CPU work
     (rows, minute partials) run before the first write, on a separate read connection when the caller's session
@@ -169,19 +175,24 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     the new events, the append of their minute partials as rollup deltas (merged later by `compact_rollups`; no
     hot rollup row is read or locked here) and the caller's commit.
     """
-    errors = timing_errors(events, _epoch(now or utcnow()), late_s)
+    now_s = _epoch(now or utcnow())
+    errors = timing_errors(events, now_s, late_s)
     if errors:
         raise TelemetryInvalid(f"{len(errors)} event(s) outside the accepted time range, first at {errors[0]['field']}",
                                details=errors)
-    errors = release_errors(events)  # only qualifying a release can make it longer than its column
+    # only qualifying a release can make it longer than its column
+    errors = release_errors(events) + release_errors(dropped, "dropped")
     if errors:
         raise TelemetryInvalid(f"invalid input: {', '.join(d['field'] for d in errors[:10])}", details=errors[:50])
+    if dropped and not events:
+        raise TelemetryInvalid("a drop report rides on a batch of events (it is counted when one of them is new)",
+                               details=[{"field": "dropped", "message": "needs at least one event in the batch"}])
     if not events:
         return 0, 0
     unique: dict[str, dict[str, Any]] = {}
     for ev in events:
         unique.setdefault(ev["id"], ev)
-    use_cases = {ev["use_case"] for ev in unique.values()}
+    use_cases = {ev["use_case"] for ev in unique.values()} | {d["use_case"] for d in dropped}
     sqlite = session.get_bind().dialect.name == "sqlite"
     with contextlib.ExitStack() as stack:
         if session.in_transaction():  # inside a caller's write (seeding, tests): read what it has written too
@@ -198,7 +209,7 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         fresh = [unique[i] for i in sorted(new_ids)]
         partials = _fold(fresh, baselines)
     if new_ids:
-        _append_deltas(session, partials, sqlite)
+        _append_deltas(session, rollup.add_drops(partials, dropped, now_s) if dropped else partials, sqlite)
     return len(new_ids), len(events) - len(new_ids)
 
 
@@ -452,7 +463,7 @@ def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], d
     empty_rows = [{"grain": g, "bucket": _dt(b), "use_case": uc, "release": rel, "count": 0, "errors": 0,
                    "fallbacks": 0, "latency_n": 0, "latency_sum_ms": 0.0, "cost_usd": 0.0, "cost_sq": 0.0,
                    **{c: 0 for c in rollup.TOKEN_COLUMNS}, "latency": {}, "outcomes": {}, "error_categories": {},
-                   "scores": {}, "features": {}, "units": []} for g, b, uc, rel in keys]
+                   "scores": {}, "features": {}, "units": [], "dropped": {}} for g, b, uc, rel in keys]
     conn = session.connection()
     conn.execute(_ins(session)(ROLLUPS).on_conflict_do_nothing(
         index_elements=["grain", "use_case", "release", "bucket"]), empty_rows)
@@ -475,7 +486,7 @@ def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], d
         merged = rollup.merge(cur, part)
         values = {c: merged[c] for c in rollup.COUNTERS}
         values.update({c: merged[c] for c in ("latency_sum_ms", "cost_usd", "cost_sq", "latency", "outcomes",
-                                               "error_categories", "scores", "features", "units")})
+                                               "error_categories", "scores", "features", "units", "dropped")})
         values["first_ts"] = _dt(merged["first_ts"]) if merged["first_ts"] is not None else None
         values["last_ts"] = _dt(merged["last_ts"]) if merged["last_ts"] is not None else None
         values["_id"] = row["id"]
@@ -583,7 +594,7 @@ def _window_rows(session: Session, use_case_key: str, release_id: str | None, st
 
 
 ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "cost_sq", "first_ts", "last_ts", "latency", "outcomes",
-            "error_categories", "scores", "features", "units")
+            "error_categories", "scores", "features", "units", "dropped")
 
 
 def window_stats(session: Session, use_case_key: str, release_id: str | None, start: datetime,
@@ -609,7 +620,8 @@ def window_stats(session: Session, use_case_key: str, release_id: str | None, st
         tokens={k: agg[c] for k, c in zip(rollup.TOKEN_KINDS, rollup.TOKEN_COLUMNS)},
         outcomes=dict(agg["outcomes"]), error_categories=dict(agg["error_categories"]),
         scores={k: (int(v[0]), float(v[1]), float(v[2])) for k, v in agg["scores"].items()}, features=features,
-        active_units=rollup.kmv_estimate(agg["units"]), first_ts=agg["first_ts"], last_ts=agg["last_ts"])
+        active_units=rollup.kmv_estimate(agg["units"]), first_ts=agg["first_ts"], last_ts=agg["last_ts"],
+        dropped=dict(agg["dropped"]))
 
 
 _METRIC_COLS: dict[str, tuple[str, ...]] = {
@@ -617,6 +629,7 @@ _METRIC_COLS: dict[str, tuple[str, ...]] = {
     "tokens": ("tokens_input", "tokens_output"), "cost_per_task": ("count", "cost_usd"),
     "cost_per_active_user": ("cost_usd", "units"), "override_rate": ("outcomes",),
     "escalation_rate": ("outcomes",), "active_users": ("units",), "repeat_users": ("units",),
+    "dropped_events": ("dropped",),
 }
 
 
@@ -661,6 +674,7 @@ class Dashboard:
     fallbacks: int = 0
     cost_usd: float = 0.0
     active_units: int = 0
+    dropped: int = 0  # events SDKs reported dropping before delivery
 
 
 def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str], start: datetime, end: datetime,
@@ -669,7 +683,7 @@ def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str]
     quality_<score> per score name present), with the totals the dashboard's summary line shows."""
     first, n, grain = _series_args(use_case_key, [m for m in metrics if m != rollup.QUALITY_ALL], start, end, step_s)
     cols = _cols([m for m in metrics if m != rollup.QUALITY_ALL]
-                 + ["throughput", "error_rate", "fallback_rate", "cost_per_task", "active_users"]
+                 + ["throughput", "error_rate", "fallback_rate", "cost_per_task", "active_users", "dropped_events"]
                  + (["quality_"] if rollup.QUALITY_ALL in metrics else []))
     per_release = _bucketed(session, use_case_key, None, grain, cols, first, n, step_s, end, by_release=True)
     names = sorted({name for totals in per_release.values() for t in totals for name in t.scores})
@@ -684,6 +698,7 @@ def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str]
             out.errors += t.errors
             out.fallbacks += t.fallbacks
             out.cost_usd += t.cost_usd
+            out.dropped += t.dropped
     out.active_units = rollup.kmv_estimate(rollup.union_sketch(
         t.unit_sketch() for totals in per_release.values() for t in totals))
     return out
@@ -803,6 +818,8 @@ def _add_to_totals(t: rollup.Totals, cols: Sequence[str], values: Sequence[Any])
                 cur[2] += sq
         elif col == "units" and value:
             t.unit_rows.append(value)
+        elif col == "dropped" and value:  # None in a delta appended before drop reports existed
+            t.dropped += sum(value.values())
 
 
 def releases_in_window(session: Session, use_case_key: str, start: datetime, end: datetime) -> list[str]:
