@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pydantic_core
-from sqlalchemy import JSON, Text, and_, cast, delete, event, func, or_, select, update
+from sqlalchemy import JSON, LargeBinary, Text, and_, cast, delete, event, func, or_, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -772,8 +772,7 @@ def _series_rows(session: Session, use_case_key: str, release_id: str | None, gr
     JSON columns are fetched as text and parsed by pydantic-core (Rust): about half the time of the driver's
     json.loads, and parsing is most of a dashboard read."""
     json_at = [2 + i for i, c in enumerate(cols) if c in _JSON_COLS]
-    q = select(ROLLUPS.c.bucket, ROLLUPS.c.release,
-               *[cast(ROLLUPS.c[c], Text) if c in _JSON_COLS else ROLLUPS.c[c] for c in cols]).where(
+    q = select(ROLLUPS.c.bucket, ROLLUPS.c.release, *[_raw_col(c) for c in cols]).where(
         ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= lo, ROLLUPS.c.bucket < hi)
     pending = select(DELTAS.c.bucket, DELTAS.c.release, DELTAS.c.agg).where(
         DELTAS.c.use_case == use_case_key, DELTAS.c.bucket >= lo, DELTAS.c.bucket < hi)
@@ -790,6 +789,16 @@ def _series_rows(session: Session, use_case_key: str, release_id: str | None, gr
         yield (bucket, release, *[agg.get(c) for c in cols])
 
 
+def _raw_col(name: str) -> Any:
+    """A rollup column as a dashboard read fetches it: JSON as text (parsed by pydantic-core), the unit sketch as
+    its packed bytes (rollup.as_hashes reads them in place), others as they are."""
+    if name in _JSON_COLS:
+        return cast(ROLLUPS.c[name], Text)
+    if name == "units":
+        return type_coerce(ROLLUPS.c.units, LargeBinary)
+    return ROLLUPS.c[name]
+
+
 def _add_to_totals(t: rollup.Totals, cols: Sequence[str], values: Sequence[Any]) -> None:
     """Add one row's columns into a query bucket's totals (plain tuples, one branch per column: the dashboard's cost)."""
     for col, value in zip(cols, values):
@@ -803,11 +812,17 @@ def _add_to_totals(t: rollup.Totals, cols: Sequence[str], values: Sequence[Any])
             t.cost_usd += value
         elif col in ("tokens_input", "tokens_output"):
             t.tokens += value
-        elif col == "latency":
+        elif col == "latency":  # a bucket's first row lends its dict (each read parses its own): no copy
             lat = t.latency
+            if not lat:
+                t.latency = value
+                continue
             for k, v in value.items():
                 lat[k] = lat.get(k, 0) + v
         elif col == "outcomes":
+            if not t.outcomes:
+                t.outcomes = value
+                continue
             for k, v in value.items():
                 t.outcomes[k] = t.outcomes.get(k, 0) + v
         elif col == "scores":
