@@ -354,7 +354,8 @@ class Client:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Delivery counters (sent, dropped by reason, retries, queue size, last refusal), breaker states, budgets."""
+        """Delivery counters (sent, dropped by reason, retries, queue size, last refusal, drops reported to the
+        server or not yet), breaker states, budgets."""
         s = self.transport.stats()
         with self.guard_controls._lock:
             names = list(self.guard_controls._breakers)

@@ -7,11 +7,15 @@ when one event is older than its lateness window, and a backfill must not take l
 A server that is down or overloaded (connection errors, 408/429/502/503/504) is waited for without limit; a batch
 that keeps failing otherwise (500) is dropped after `max_error_attempts`, and a 422 naming its bad events
 (`events.<index>.<field>`) drops only those and resends the rest, so one bad batch never blocks the queue.
+Drops of events (not feedback, not the ones at exit) are reported to the server per (use case, release, reason),
+riding on the next event batch that gets stored: the server counts a report only with a batch that stores new
+events, so a retried batch carries the same report and it is counted once.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import queue
 import random
@@ -34,6 +38,9 @@ _PATHS = {"event": "/api/v1/events", "record": "/api/v1/events", "feedback": "/a
 USER_AGENT = "takeoff-sdk"
 TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})  # down or overloaded: wait for it, without limit
 _EVENT_FIELD = re.compile(r"^events\.(\d+)(?:\.|$)")
+MAX_REPORT_ENTRIES = 100            # "dropped" entries per batch, as the server takes them
+MAX_REPORT_COUNT = 1_000_000_000    # count per entry; more waits for the next batch
+_UNREPORTED_REASONS = frozenset({"unsent_at_exit", "client_closed"})  # the process is ending: nothing carries them
 
 
 def check_http(http_client: Any, http_transport: Any) -> None:
@@ -120,16 +127,42 @@ def named_bad_events(answer: Any, n_events: int) -> list[int] | None:
     return sorted(bad)
 
 
+def names_report(answer: Any) -> bool:
+    """Whether a 422 answer names the drop report (`dropped` or `dropped.<i>.<field>`)."""
+    err = answer.get("error") if isinstance(answer, dict) else None
+    details = err.get("details") if isinstance(err, dict) else None
+    if not isinstance(details, list):
+        return False
+    for d in details:
+        name = d.get("field") if isinstance(d, dict) else None
+        if isinstance(name, str) and (name == "dropped" or name.startswith("dropped.")):
+            return True
+    return False
+
+
+def report_key(reason: str, payload: Any) -> tuple[str, str | None, str] | None:
+    """(use_case, release, reason) under which a dropped event is reported, or None when it cannot be."""
+    use_case = payload.get("use_case") if isinstance(payload, dict) else None
+    if not isinstance(use_case, str) or not 1 <= len(use_case) <= 64:
+        return None
+    release = payload.get("release")
+    if not isinstance(release, str) or len(release) > 100:
+        release = None
+    return use_case, release, reason[:64]
+
+
 class Answer(NamedTuple):
     """The outcome of one POST: verdict first (what to do), then what the stats and the log need."""
 
     verdict: Verdict
     reason: str | None = None        # drop reason when the items are not accepted: http_<code>, unsendable:<Exc>
     duplicates: int = 0              # events the server already had (a retried batch)
+    accepted: int | None = None      # new events the server stored (None when it does not say)
     retry_after: float | None = None
     status: int | None = None
     message: str = ""
     bad: tuple[int, ...] = ()        # for a 422 that names its bad events: their indices in the batch
+    bad_report: bool = False         # a 422 that names the batch's drop report (`dropped...`)
 
 
 @dataclass
@@ -138,6 +171,8 @@ class _Stats:
     duplicates: int = 0
     retries: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    drops_reported: int = 0          # dropped events the server has been told of (on a stored batch)
+    drops_unreported: int = 0        # dropped events waiting to be reported (queued here or riding on a batch)
     last_refusal: dict[str, Any] | None = None
 
 
@@ -197,6 +232,8 @@ class Transport:
         self._deadline: float | None = None
         self._thread: threading.Thread | None = None
         self._warned: set[str] = set()
+        # dropped events not yet reported, by (use_case, release, reason); insertion order is oldest first
+        self._unreported: dict[tuple[str, str | None, str], int] = {}
 
     def _after_fork_in_child(self) -> None:
         """In a forked child: drop the parent's queue, locks and dead thread; the next submit starts a sender.
@@ -223,7 +260,7 @@ class Transport:
         except queue.Full:
             with self._lock:
                 self._pending -= 1
-            self._drop("queue_full", 1)
+            self._drop("queue_full", 1, report=() if kind == "feedback" else (payload,))
             return False
         if self._q.qsize() >= self.batch_size:
             self._wake.set()
@@ -271,13 +308,16 @@ class Transport:
 
     def stats(self) -> dict[str, Any]:
         """Delivery counters: sent, duplicates (already stored), retries, dropped by reason, queue size, pending,
-        and the last refusal by the server (reason, status, message, items, attempts, ts) or None."""
+        the last refusal by the server (reason, status, message, items, attempts, ts) or None, and the dropped
+        events reported to the server (drops_reported) or waiting to be (drops_unreported)."""
         with self._lock:
             last = self._stats.last_refusal
             return {"sent": self._stats.sent, "duplicates": self._stats.duplicates,
                     "retries": self._stats.retries, "dropped": dict(self._stats.dropped),
                     "dropped_total": sum(self._stats.dropped.values()), "queue_size": self._q.qsize(),
-                    "pending": self._pending, "last_refusal": dict(last) if last else None}
+                    "pending": self._pending, "last_refusal": dict(last) if last else None,
+                    "drops_reported": self._stats.drops_reported,
+                    "drops_unreported": self._stats.drops_unreported}
 
     # ---- sender side -------------------------------------------------------------------------
     def _ensure_started(self) -> None:
@@ -296,24 +336,75 @@ class Transport:
     def _at_exit(self) -> None:
         self.close(self.exit_flush_timeout_s)
 
-    def _drop(self, reason: str, n: int, why: str = "") -> None:
-        """Count n items as dropped for reason; the first drop of each reason logs one warning (with why)."""
+    def _drop(self, reason: str, n: int, why: str = "", report: Any = ()) -> None:
+        """Count n items as dropped for reason; the first drop of each reason logs one warning (with why).
+
+        `report` holds the dropped payloads that are events: they wait, per (use_case, release, reason), to be
+        reported to the server with a later batch (not at exit or after close: nothing would carry them).
+        """
         with self._lock:
             self._stats.dropped[reason] = self._stats.dropped.get(reason, 0) + n
             first = reason not in self._warned
             self._warned.add(reason)
+            if reason not in _UNREPORTED_REASONS:
+                for payload in report:
+                    key = report_key(reason, payload)
+                    if key is not None:
+                        self._unreported[key] = self._unreported.get(key, 0) + 1
+                        self._stats.drops_unreported += 1
         if first:
             log.warning("takeoff sdk: dropping events (%s)%s; see client.stats()", reason, f": {why}" if why else "")
 
-    def _give_up(self, answer: Answer, n: int, attempts: int) -> None:
-        """The server will not take these n items: count them under the answer's reason, keep it as last_refusal."""
+    def _give_up(self, answer: Answer, kind: Kind, items: list[dict[str, Any]], attempts: int) -> None:
+        """The server will not take these items: count them under the answer's reason, keep it as last_refusal."""
         reason = answer.reason or "refused"
+        n = len(items)
         with self._lock:
             self._stats.last_refusal = {"reason": reason, "status": answer.status, "message": answer.message,
                                         "items": n, "attempts": attempts, "ts": time.time()}
         status = f"HTTP {answer.status}" if answer.status is not None else reason
-        self._drop(reason, n, f"{n} item(s) after {attempts} attempt(s), {status}: {answer.message}")
+        self._drop(reason, n, f"{n} item(s) after {attempts} attempt(s), {status}: {answer.message}",
+                   report=() if kind == "feedback" else items)
         self._resolve(n)
+
+    def _take_report(self) -> list[dict[str, Any]]:
+        """Take up to MAX_REPORT_ENTRIES unreported drop counts (one entry per key, at most MAX_REPORT_COUNT each)."""
+        report: list[dict[str, Any]] = []
+        with self._lock:
+            for key in list(itertools.islice(self._unreported, MAX_REPORT_ENTRIES)):
+                n = self._unreported.pop(key)
+                take = min(n, MAX_REPORT_COUNT)
+                if n > take:
+                    self._unreported[key] = n - take  # the rest goes with a later batch
+                use_case, release, reason = key
+                report.append({"use_case": use_case, "release": release, "reason": reason, "count": take})
+        return report
+
+    def _put_back(self, report: list[dict[str, Any]]) -> None:
+        """A batch that was not stored: its report was not counted, so a later batch carries it."""
+        with self._lock:
+            for entry in report:
+                key = (entry["use_case"], entry["release"], entry["reason"])
+                self._unreported[key] = self._unreported.get(key, 0) + entry["count"]
+
+    def _discard_report(self, report: list[dict[str, Any]], answer: Answer) -> None:
+        """The server refused the report itself (it should not): drop the report, not the events; warn once."""
+        self._settle_report(report, reported=False)
+        with self._lock:
+            first = "bad_drop_report" not in self._warned
+            self._warned.add("bad_drop_report")
+        if first:
+            log.warning("takeoff sdk: the server refused the drop report (HTTP %s: %s); resending the batch without "
+                        "it, %d dropped event(s) not reported", answer.status, answer.message,
+                        sum(e["count"] for e in report))
+
+    def _settle_report(self, report: list[dict[str, Any]], reported: bool) -> None:
+        """The report is done with: counted by the server (reported) or discarded."""
+        n = sum(entry["count"] for entry in report)
+        with self._lock:
+            self._stats.drops_unreported -= n
+            if reported:
+                self._stats.drops_reported += n
 
     def _resolve(self, n: int) -> None:
         with self._idle:
@@ -352,34 +443,72 @@ class Transport:
 
         Transient failures are retried with backoff for as long as it takes (the same ids, so exactly once at the
         server); an "error" answer at most max_error_attempts times; a 422 naming bad events drops just those.
+        An event batch carries the pending drop report; every resend of it carries the same one, and a batch that
+        is not stored gives the report back for a later batch to carry.
         """
+        report = self._take_report() if kind != "feedback" else []
+        try:
+            self._send(http, kind, items, report)
+        finally:
+            if report:  # not settled by _send: the batch was not stored
+                self._put_back(report)
+
+    def _send(self, http: httpx.Client, kind: Kind, items: list[dict[str, Any]],
+              report: list[dict[str, Any]]) -> None:
+        """_deliver's loop; it empties `report` once the report is counted by the server or discarded."""
+        def give_back() -> None:  # before the items resolve, so a flush() that returns sees it back
+            if report:
+                self._put_back(report)
+                report.clear()
+
         attempt = errors = posts = 0
+        maybe_stored = False  # an earlier attempt may have been stored with its answer lost
         while items:
-            answer = self._post(http, kind, items[0] if kind == "feedback" else {"events": items})
+            if kind == "feedback":
+                body: dict[str, Any] = items[0]
+            else:
+                body = {"events": items, "dropped": report} if report else {"events": items}
+            answer = self._post(http, kind, body)
             posts += 1
             if answer.verdict == "ok":
+                if answer.accepted == 0 and not maybe_stored:
+                    give_back()  # nothing new stored (the events were all known): the server did not count it
+                elif report:
+                    self._settle_report(report, reported=True)
+                    report.clear()
                 with self._lock:
                     self._stats.sent += len(items)
                     self._stats.duplicates += answer.duplicates
                 self._resolve(len(items))
                 return
             if answer.verdict == "refused":
+                if answer.bad_report and report:
+                    self._discard_report(report, answer)
+                    report.clear()
+                    continue  # the same events once more, without the report
                 if not answer.bad:
-                    self._give_up(answer, len(items), posts)
+                    give_back()
+                    self._give_up(answer, kind, items, posts)
                     return
                 bad = set(answer.bad)
-                self._give_up(answer, len(bad), posts)
-                items = [e for i, e in enumerate(items) if i not in bad]  # resend the good ones at once
+                rest = [e for i, e in enumerate(items) if i not in bad]
+                if not rest:
+                    give_back()
+                self._give_up(answer, kind, [e for i, e in enumerate(items) if i in bad], posts)
+                items = rest  # resend the good ones at once, with the same report
                 continue
+            maybe_stored = True  # "retry" or "error": the request may have been stored before the answer was lost
             if answer.verdict == "error":
                 errors += 1
                 if errors >= self.max_error_attempts:
-                    self._give_up(answer, len(items), posts)
+                    give_back()
+                    self._give_up(answer, kind, items, posts)
                     return
             attempt += 1
             with self._lock:
                 self._stats.retries += 1
             if not self._wait_before_retry(attempt, answer.retry_after):
+                give_back()
                 self._drop("unsent_at_exit", len(items))
                 self._resolve(len(items))
                 return
@@ -408,17 +537,21 @@ class Transport:
             return Answer("refused", f"unsendable:{type(exc).__name__}", message=str(exc)[:300])
         verdict = classify_status(resp.status_code)
         if verdict == "ok":
-            return Answer("ok", duplicates=_duplicates(resp))
+            return Answer("ok", duplicates=_count(resp, "duplicates") or 0, accepted=_count(resp, "accepted"))
         if verdict == "retry":
             return Answer("retry", retry_after=_retry_after(resp), status=resp.status_code)
         bad: list[int] | None = None
+        bad_report = False
         if resp.status_code == 422 and kind != "feedback":
             try:
-                bad = named_bad_events(resp.json(), len(body["events"]))
+                data = resp.json()
             except ValueError:
-                bad = None
+                data = None
+            bad_report = "dropped" in body and names_report(data)
+            if not bad_report:
+                bad = named_bad_events(data, len(body["events"]))
         return Answer(verdict, f"http_{resp.status_code}", status=resp.status_code, message=server_message(resp),
-                      bad=tuple(bad or ()))
+                      bad=tuple(bad or ()), bad_report=bad_report)
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
@@ -429,11 +562,11 @@ def _retry_after(resp: httpx.Response) -> float | None:
         return None
 
 
-def _duplicates(resp: httpx.Response) -> int:
-    """How many of an accepted batch's events the server already had (0 when it does not say)."""
+def _count(resp: httpx.Response, key: str) -> int | None:
+    """A count in an accepted batch's answer ("accepted", "duplicates"), or None when it does not say."""
     try:
         data = resp.json()
     except ValueError:
-        return 0
-    value = data.get("duplicates") if isinstance(data, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+        return None
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
