@@ -84,8 +84,11 @@ def price_schedule(session: Session, provider: str | None, model: str) -> list[t
     if not isinstance(model, str) or not model:
         raise ValueError("model must be a non-empty string")
     entry = resolve_model(session, provider, model)
-    if entry is None:
-        return []
+    return [] if entry is None else _schedule_of(session, entry)
+
+
+def _schedule_of(session: Session, entry: CatalogModel) -> list[tuple[datetime, dict[str, float]]]:
+    """An entry's (effective_from, price) list, oldest first."""
     rows = session.scalars(select(ModelPrice).where(ModelPrice.model_id == entry.id)
                            .order_by(ModelPrice.effective_from))
     return [(p.effective_from, _price_dict(p)) for p in rows]
@@ -110,8 +113,8 @@ def cost_usd(prices: dict[str, Any], tokens: dict[str, Any]) -> float:
 
 
 def current_price(session: Session, entry: CatalogModel) -> dict[str, float] | None:
-    """The price in force now."""
-    return price_for(session, entry.provider, entry.model, utcnow())
+    """The entry's own price in force now (the entry is known: no id resolution)."""
+    return pricing.price_in_force(_schedule_of(session, entry), utcnow())
 
 
 def model_view(session: Session, entry: CatalogModel, with_history: bool = False) -> dict[str, Any]:
