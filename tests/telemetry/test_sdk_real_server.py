@@ -15,7 +15,7 @@ from sqlalchemy import text
 from takeoff.db import make_engine
 from takeoff.sdk import Client
 from tests.telemetry.rollup_totals import rollup_totals
-from tests.telemetry.test_telemetry_crash import TAKEOFF, _free_port, _start
+from tests.telemetry.test_telemetry_crash import TAKEOFF, _free_port, _start, _stop
 
 UC = "sdk-outage"
 
@@ -105,9 +105,4 @@ def test_app_works_while_the_server_is_down_and_every_event_arrives_once_when_it
     finally:
         if client is not None:
             client.close(timeout_s=1)
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(proc)

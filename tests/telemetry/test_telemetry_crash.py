@@ -42,6 +42,16 @@ def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     raise AssertionError(f"takeoff serve did not start: {log.read_text()[-2000:]}")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate a server started by _start (SIGTERM, then SIGKILL after 15 s)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_kill_9_during_ingestion_loses_no_acknowledged_event(backend, tmp_path):
     drop = None
@@ -116,11 +126,6 @@ def test_kill_9_during_ingestion_loses_no_acknowledged_event(backend, tmp_path):
         assert before == after_compaction == {60: n_rows, 3600: n_rows, 86400: n_rows}  # each stored event once
         assert after_compaction.pending == 0
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(proc)
         if drop is not None:
             drop()
