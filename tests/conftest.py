@@ -1,6 +1,7 @@
 """Shared fixtures: every database test runs on SQLite and on PostgreSQL (TAKEOFF_TEST_POSTGRES_URL)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -71,6 +73,28 @@ def create_pg_database(prefix: str = "takeoff_t") -> tuple[str, Any]:
         admin.dispose()
 
     return url, drop
+
+
+@contextlib.contextmanager
+def database_at(backend: str, tmp_path: Path, revision: str) -> Iterator[tuple[Engine, Any]]:
+    """A fresh database of `backend` migrated only up to `revision`, with its Alembic config (upgrade tests); the
+    database is dropped afterwards."""
+    drop = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'up.db'}"
+    else:
+        url, drop = create_pg_database("takeoff_upgrade")
+    engine = make_engine(url)
+    try:
+        cfg = migrate.alembic_config(url)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        yield engine, cfg
+    finally:
+        engine.dispose()
+        if drop is not None:
+            drop()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

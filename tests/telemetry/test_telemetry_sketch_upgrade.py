@@ -12,10 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 
-from takeoff import migrate
 import takeoff.models_all  # noqa: F401
-from takeoff.db import Base, make_engine, make_sessionmaker
+from takeoff import migrate
+from takeoff.db import Base, make_sessionmaker
 from takeoff.telemetry.models import TelemetryRollup
+from tests.conftest import database_at
 
 COLUMNS = ("grain, bucket, use_case, release, count, errors, fallbacks, latency_n, latency_sum_ms, cost_usd, cost_sq, "
            "tokens_input, tokens_output, tokens_cache_read, tokens_cache_write, tokens_reasoning, latency, outcomes, "
@@ -24,22 +25,10 @@ COLUMNS = ("grain, bucket, use_case, release, count, errors, fallbacks, latency_
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_tele0005_packs_every_sketch_and_downgrades_back(backend: str, tmp_path: Path) -> None:
-    drop = None
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'up.db'}"
-    else:
-        from tests.conftest import create_pg_database
-
-        url, drop = create_pg_database("takeoff_sketch")
-    engine = make_engine(url)
     rnd = random.Random(5)
     sketches = [sorted(rnd.sample(range(1 << 52), n)) for n in (0, 1, 7, 256, 256, 3, 0, 100)]
     sketches += [[i] for i in range(5_000)]  # past one conversion batch (5,000 rows)
-    try:
-        cfg = migrate.alembic_config(url)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "tele0004")
+    with database_at(backend, tmp_path, "tele0004") as (engine, cfg):
         with engine.begin() as conn:
             conn.execute(text(f"INSERT INTO telemetry_rollups ({COLUMNS}) VALUES (60, :bucket, 'uc', '', 1, 0, 0, "
                               "0, 0, 0, 0, 0, 0, 0, 0, 0, '{}', '{}', '{}', '{}', '{}', :units)"),
@@ -61,7 +50,3 @@ def test_tele0005_packs_every_sketch_and_downgrades_back(backend: str, tmp_path:
         with engine.connect() as conn:
             back = conn.execute(text("SELECT units FROM telemetry_rollups ORDER BY bucket")).scalars().all()
         assert [json.loads(v) if isinstance(v, str) else v for v in back] == sketches
-    finally:
-        engine.dispose()
-        if drop is not None:
-            drop()
