@@ -100,3 +100,12 @@ def test_add_drops_leaves_the_batch_partials_alone_and_reasons_are_capped():
     assert len(merged["dropped"]) == rollup.MAX_CATEGORIES + 1 and sum(merged["dropped"].values()) == 150
     many = rollup.merge_many({"dropped": {f"r{i}": 1}} for i in range(150))["dropped"]
     assert len(many) == rollup.MAX_CATEGORIES + 1 and sum(many.values()) == 150
+
+
+@pytest.mark.parametrize("field", ["use_case", "release", "reason"])
+def test_a_nul_character_in_a_drop_report_is_a_422_naming_it(client, users, field):
+    h = users.headers("ai_engineer")
+    drop = {"use_case": "triage", "release": "triage:1", "reason": "queue_full", "count": 1, field: "a\x00b"}
+    r = client.post("/api/v1/events", json={"events": [ev()], "dropped": [drop]}, headers=h)
+    assert r.status_code == 422, r.text
+    assert [d["field"] for d in r.json()["error"]["details"]] == [f"dropped.0.{field}"]

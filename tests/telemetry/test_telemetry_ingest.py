@@ -5,6 +5,8 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from takeoff.db import transaction
 from takeoff.telemetry import histogram, service
 
@@ -151,3 +153,29 @@ def test_out_of_range_numbers_are_refused_not_a_500(client, users, factory):
         st = service.window_stats(s, "support-reply", None, now - timedelta(hours=1), now + timedelta(minutes=1))
         assert st.count == 3 and st.tokens["input"] == 3 * MAX_TOKENS and st.cost_usd == 3 * MAX_COST_USD
         assert st.scores["q"] == (3, -3 * MAX_SCORE, 3 * MAX_SCORE**2)
+
+
+@pytest.mark.parametrize("field", ["id", "use_case", "release", "unit_id", "model", "provider", "error_category",
+                                   "fallback_reason"])
+def test_a_nul_character_in_a_text_field_is_a_422_naming_it_not_a_500(client, users, factory, field):
+    """PostgreSQL's text columns cannot store NUL (it was a 500 there); JSON-stored parts keep it escaped."""
+    from sqlalchemy import func, select
+
+    from takeoff.telemetry.models import TelemetryEvent
+
+    h = users.headers("ai_engineer")
+    r = post(client, h, [ev(), ev(**{field: "a\x00b"})])
+    assert r.status_code == 422, r.text
+    assert [d["field"] for d in r.json()["error"]["details"]] == [f"events.1.{field}"]
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(TelemetryEvent)) == 0
+    kept = post(client, h, [ev(attributes={"note": "a\x00b"}, scores={"n\x00": 1.0})])
+    assert kept.status_code == 200 and kept.json()["accepted"] == 1
+
+
+@pytest.mark.parametrize("field", ["id", "request_id", "use_case", "comment", "unit_id"])
+def test_a_nul_character_in_feedback_is_a_422_naming_it(client, users, field):
+    fb = {"id": uuid.uuid4().hex, "request_id": "r1", "use_case": "support-reply", "rating": 4, field: "a\x00b"}
+    r = client.post("/api/v1/feedback", json=fb, headers=users.headers("ai_engineer"))
+    assert r.status_code == 422, r.text
+    assert field in r.text

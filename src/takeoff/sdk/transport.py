@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
+import json
 import logging
 import queue
 import random
@@ -140,15 +141,39 @@ def names_report(answer: Any) -> bool:
     return False
 
 
+def _storable(text: str) -> bool:
+    """Text the server stores and httpx sends: no NUL (a PostgreSQL text column refuses it), encodable as UTF-8."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
 def report_key(reason: str, payload: Any) -> tuple[str, str | None, str] | None:
-    """(use_case, release, reason) under which a dropped event is reported, or None when it cannot be."""
+    """(use_case, release, reason) under which a dropped event is reported, or None when it cannot be: an entry the
+    server would refuse must never ride on batches (each would be refused or resent without the report)."""
     use_case = payload.get("use_case") if isinstance(payload, dict) else None
-    if not isinstance(use_case, str) or not 1 <= len(use_case) <= 64:
+    if not isinstance(use_case, str) or not 1 <= len(use_case) <= 64 or not _storable(use_case):
         return None
     release = payload.get("release")
-    if not isinstance(release, str) or len(release) > 100:
+    if not isinstance(release, str) or not _storable(release):
         release = None
-    return use_case, release, reason[:64]
+    elif len(f"{use_case}:{release}" if release.isdigit() else release) > 100:  # as the server qualifies it
+        release = None
+    reason = reason[:64]
+    return (use_case, release, reason) if reason and _storable(reason) else None
+
+
+def _sendable(report: list[dict[str, Any]]) -> bool:
+    """Whether a report encodes as httpx will send it (JSON, UTF-8)."""
+    try:
+        json.dumps(report, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class Answer(NamedTuple):
@@ -458,7 +483,10 @@ class Transport:
         """_deliver's loop; it empties `report` once the report is counted by the server or discarded."""
         def give_back() -> None:  # before the items resolve, so a flush() that returns sees it back
             if report:
-                self._put_back(report)
+                if maybe_stored:  # an earlier try may have been stored, and the report counted: never count it twice
+                    self._settle_report(report, reported=True)
+                else:
+                    self._put_back(report)
                 report.clear()
 
         attempt = errors = posts = 0
@@ -482,7 +510,8 @@ class Transport:
                 self._resolve(len(items))
                 return
             if answer.verdict == "refused":
-                if answer.bad_report and report:
+                if report and (answer.bad_report or (answer.reason or "").startswith("unsendable")
+                               and not _sendable(report)):
                     self._discard_report(report, answer)
                     report.clear()
                     continue  # the same events once more, without the report

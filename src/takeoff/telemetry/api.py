@@ -55,7 +55,8 @@ def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int)
     with service.ingest_slot(session):
         batch = _batch_from_body(body)
         return service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s,
-                                     dropped=normalize_drops(batch.get("dropped") or []))
+                                     dropped=normalize_drops(batch.get("dropped") or []),
+                                     may_hold_nul=b"\\u0000" in body)
 
 
 @router.post("/feedback", response_model=IngestResult)

@@ -39,6 +39,17 @@ def normalize_drops(dropped: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return dropped
 
 
+EVENT_TEXT_FIELDS = ("id", "use_case", "release", "unit_id", "model", "provider", "error_category", "fallback_reason")
+DROP_TEXT_FIELDS = ("use_case", "release", "reason")
+
+
+def nul_errors(items: Sequence[dict[str, Any]], what: str, fields: Sequence[str]) -> list[dict[str, str]]:
+    """Details naming each text field that holds a NUL character: PostgreSQL's text columns cannot store one (it was
+    a 500 there), so both backends refuse it. JSON-stored parts (attributes, scores, features) keep theirs escaped."""
+    return [{"field": f"{what}.{i}.{f}", "message": "must not contain a NUL character (\\u0000)"}
+            for i, item in enumerate(items) for f in fields if isinstance(item.get(f), str) and "\x00" in item[f]]
+
+
 def release_errors(events: Sequence[dict[str, Any]], what: str = "events") -> list[dict[str, str]]:
     """Details naming each normalised event (or drop report) whose qualified release id ("<use case>:<version>") is
     too long to store."""

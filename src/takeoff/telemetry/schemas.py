@@ -148,6 +148,13 @@ class FeedbackIn(Strict):
     def _finite_numbers(cls, v: float | None) -> float | None:
         return _finite(v)
 
+    @field_validator("id", "request_id", "use_case", "comment", "unit_id")
+    @classmethod
+    def _no_nul(cls, v: str | None) -> str | None:
+        if v is not None and "\x00" in v:  # PostgreSQL's text columns cannot store it (a 500 there)
+            raise ValueError("must not contain a NUL character (\\u0000)")
+        return v
+
 
 class IngestResult(BaseModel):
     """What an ingestion call acknowledges (after the commit)."""

@@ -29,7 +29,8 @@ from takeoff.audit import service as audit
 from takeoff.db import read_session, utcnow
 from takeoff.errors import Invalid
 from takeoff.telemetry import histogram, rollup
-from takeoff.telemetry.ingest import release_errors, release_key, timing_errors
+from takeoff.telemetry.ingest import (DROP_TEXT_FIELDS, EVENT_TEXT_FIELDS, nul_errors, release_errors, release_key,
+                                      timing_errors)
 from takeoff.telemetry.models import (TelemetryBaseline, TelemetryEvent, TelemetryFeedback, TelemetryRollup,
                                       TelemetryRollupDelta)
 from takeoff.telemetry.schemas import FeedbackIn
@@ -158,8 +159,8 @@ def ingest_slot(session: Session) -> Iterator[None]:
 
 
 def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any]], *, late_s: int,
-                  source: str = "json", now: datetime | None = None, dropped: Sequence[dict[str, Any]] = ()
-                  ) -> tuple[int, int]:
+                  source: str = "json", now: datetime | None = None, dropped: Sequence[dict[str, Any]] = (),
+                  may_hold_nul: bool = True) -> tuple[int, int]:
     """Store new events (idempotent by id) and fold only the new ones into rollups; returns (accepted, duplicates).
 
     `events` are normalised dicts (see ingest.normalize). A batch holding an event older than `late_s` is refused
@@ -168,6 +169,9 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     `dropped` (ingest.normalize_drops) is an SDK's report of events it dropped before delivery; it is added to the
     minute of arrival only when the batch stores at least one new event, so the resend of a stored batch (a lost
     answer) does not count it twice. A report therefore needs events beside it (422 otherwise).
+
+    `may_hold_nul=False` skips the NUL check of the text fields: the JSON endpoint knows a body without the escape
+    `\\u0000` cannot hold one (a raw NUL is not valid JSON).
 
     Two phases, so concurrent batches overlap: lookups (known use cases, baselines, model prices) and the CPU work
     (rows, minute partials) run before the first write, on a separate read connection when the caller's session
@@ -182,6 +186,8 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
                                details=errors)
     # only qualifying a release can make it longer than its column
     errors = release_errors(events) + release_errors(dropped, "dropped")
+    if may_hold_nul:
+        errors += nul_errors(events, "events", EVENT_TEXT_FIELDS) + nul_errors(dropped, "dropped", DROP_TEXT_FIELDS)
     if errors:
         raise TelemetryInvalid(f"invalid input: {', '.join(d['field'] for d in errors[:10])}", details=errors[:50])
     if dropped and not events:
@@ -202,13 +208,17 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
             known, baselines = _LOOKUPS.get(reader, use_cases)
         stored = _stored_ids(reader, list(unique)) if sqlite else set()
         rows, partials = _prepare(unique, stored, baselines, _pricer(reader), source, sqlite)
-    for key in sorted(use_cases - known):  # first write: the write phase starts here
+    unknown = use_cases - known
+    reported_only = unknown - {ev["use_case"] for ev in unique.values()}  # discovered only if the report counts
+    for key in sorted(unknown - reported_only):  # first write: the write phase starts here
         _discover_one(session, actor, key)
     new_ids = _insert_events(session, rows, sqlite)
     if len(new_ids) != len(rows):  # a concurrent batch stored some of them first: fold only the new ones
         fresh = [unique[i] for i in sorted(new_ids)]
         partials = _fold(fresh, baselines)
     if new_ids:
+        for key in sorted(reported_only):
+            _discover_one(session, actor, key)
         _append_deltas(session, rollup.add_drops(partials, dropped, now_s) if dropped else partials, sqlite)
     return len(new_ids), len(events) - len(new_ids)
 
