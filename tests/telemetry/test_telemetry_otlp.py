@@ -282,3 +282,16 @@ def test_the_shared_check_leaves_out_what_eventin_refuses():
     kept, refused = otlp.check_events([checked], time.time(), 86400)
     assert refused == [] and kept[0]["release"] == ""  # "uc:99…9" does not fit a release id
     assert otlp.usable_event({"id": "e2", "use_case": "uc", "ts": 0.0})[0] is None
+
+
+def test_a_nul_in_a_span_value_leaves_it_out_and_a_nul_use_case_refuses_the_span(client, users, factory):
+    """PostgreSQL's text columns cannot hold NUL: a model name with one is left out, a use case with one has no
+    event to make (partial_success), never a 500."""
+    req = _export({"service.name": "nul-svc"}, [
+        ({"gen_ai.request.model": "gpt\x00x", "gen_ai.operation.name": "chat"}, 0),
+        ({"gen_ai.request.model": "gpt-4o", "takeoff.use_case": "bad\x00uc"}, 0),
+    ])
+    resp = _post(client, users, req)
+    assert resp.partial_success.rejected_spans == 1 and "NUL" in resp.partial_success.error_message
+    rows = _rows(factory, "nul-svc")
+    assert len(rows) == 1 and rows[0].model is None

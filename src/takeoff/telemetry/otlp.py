@@ -37,7 +37,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from pydantic import ValidationError
 
-from takeoff.telemetry.ingest import MAX_RELEASE_ID, normalize_batch, timing_errors
+from takeoff.telemetry.ingest import EVENT_TEXT_FIELDS, MAX_RELEASE_ID, normalize_batch, nul_errors, timing_errors
 from takeoff.telemetry.schemas import EVENT_IN
 
 OUTCOMES = {"success", "failure", "escalated", "overridden"}
@@ -290,9 +290,16 @@ def check_events(events: Sequence[dict[str, Any]], now_s: float, late_s: int
     for ev in normalize_batch(valid):
         if len(ev["release"]) > MAX_RELEASE_ID:
             ev["release"] = ""
-    late = {int(d["field"].split(".")[1]): d["message"] for d in timing_errors(valid, now_s, late_s)}
-    refused += [f"span {valid[i]['id']}: {msg}" for i, msg in late.items()]
-    return [ev for i, ev in enumerate(valid) if i not in late], refused
+    out: dict[int, str] = {}  # index -> why the span is refused
+    for d in nul_errors(valid, "events", EVENT_TEXT_FIELDS):  # a NUL PostgreSQL cannot store: the value is left out
+        i, name = int(d["field"].split(".")[1]), d["field"].split(".")[2]
+        if name in ("id", "use_case"):
+            out[i] = f"{name} {d['message']}"  # without them there is no event
+        else:
+            valid[i][name] = "" if name == "release" else None
+    out.update({int(d["field"].split(".")[1]): d["message"] for d in timing_errors(valid, now_s, late_s)})
+    refused += [f"span {valid[i]['id']}: {msg}" for i, msg in out.items()]
+    return [ev for i, ev in enumerate(valid) if i not in out], refused
 
 
 def response(content_type: str | None, refused: Sequence[str] = ()) -> tuple[bytes, str]:
