@@ -137,14 +137,16 @@ def generate_rollups(engine, n: int, now: float) -> None:
 
 def round_robin(fns: dict[int, Callable[[], None]], repeat: int) -> dict[int, list[float]]:
     """Milliseconds of `repeat` calls of each function, taken in turn (one call of each per pass) after one warm-up
-    call each (statement cache, page cache): a change in the machine's speed falls on every size alike."""
+    call each (statement cache, page cache): a change in the machine's speed falls on every size alike. The order
+    rotates every pass, so what one call leaves behind (garbage for the collector) follows each size as often."""
     for fn in fns.values():
         fn()
     out: dict[int, list[float]] = {n: [] for n in fns}
-    for _ in range(repeat):
-        for n, fn in fns.items():
+    order = list(fns)
+    for p in range(repeat):
+        for n in order[p % len(order):] + order[:p % len(order)]:
             t0 = time.perf_counter()
-            fn()
+            fns[n]()
             out[n].append((time.perf_counter() - t0) * 1000)
     return out
 
