@@ -86,14 +86,15 @@ def test_a_report_needs_events_and_at_most_100_entries(client, users):
     assert many.status_code == 422 and many.json()["error"]["details"][0]["field"] == "dropped"
 
 
-def test_add_drops_leaves_the_batch_partials_alone_and_reasons_are_capped():
+def test_add_drops_counts_into_the_minute_partials_and_reasons_are_capped():
     partial = {**rollup.empty(), "count": 3}
     key = (60, 600, "uc", "uc:1")
-    out = rollup.add_drops({key: partial}, [{"use_case": "uc", "release": "uc:1", "reason": "q", "count": 2},
-                                            {"use_case": "uc", "release": "uc:1", "reason": "q", "count": 1},
-                                            {"use_case": "uc", "release": "", "reason": "q", "count": 4}], 659.0)
-    assert partial["dropped"] == {} and out[key]["dropped"] == {"q": 3} and out[key]["count"] == 3
-    assert out[(60, 600, "uc", "")]["dropped"] == {"q": 4} and out[(60, 600, "uc", "")]["count"] == 0
+    partials = {key: partial}
+    rollup.add_drops(partials, [{"use_case": "uc", "release": "uc:1", "reason": "q", "count": 2},
+                                {"use_case": "uc", "release": "uc:1", "reason": "q", "count": 1},
+                                {"use_case": "uc", "release": "", "reason": "q", "count": 4}], 659.0)
+    assert partials[key]["dropped"] == {"q": 3} and partials[key]["count"] == 3  # the events' counts untouched
+    assert partials[(60, 600, "uc", "")]["dropped"] == {"q": 4} and partials[(60, 600, "uc", "")]["count"] == 0
     merged = rollup.empty()
     for i in range(150):
         merged = rollup.merge(merged, {"dropped": {f"r{i}": 1}})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from datetime import UTC, datetime
 
 import pytest
@@ -77,7 +78,7 @@ def test_repeat_users_agree_with_a_set_reference_on_both_sort_paths(n_buckets):
     assert rollup.returning_estimates(sketches, 6) == _returning_reference(sketches, 6)
 
 
-def test_union_sketch_and_sparse_quantiles_agree_with_the_plain_computations():
+def test_union_hashes_and_sparse_quantiles_agree_with_the_plain_computations():
     import heapq
 
     from takeoff.telemetry import histogram
@@ -87,7 +88,9 @@ def test_union_sketch_and_sparse_quantiles_agree_with_the_plain_computations():
         pool = [rnd.getrandbits(rollup.HASH_BITS) for _ in range(rnd.choice([10, 300, 3000]))]
         parts = [heapq.nsmallest(rollup.KMV_K, set(rnd.sample(pool, rnd.randint(0, len(pool)))))
                  for _ in range(rnd.randint(0, 20))]
-        assert rollup.union_sketch(parts) == heapq.nsmallest(rollup.KMV_K, set().union(*map(set, parts)))
+        expected = heapq.nsmallest(rollup.KMV_K, set().union(*map(set, parts)))
+        assert rollup.union_hashes(parts).tolist() == expected
+        assert rollup.union_hashes([struct.pack(f"<{len(p)}q", *p) for p in parts]).tolist() == expected  # packed
         sparse = {str(rnd.randrange(histogram.BUCKET_COUNT)): rnd.randint(1, 50) for _ in range(rnd.randint(1, 40))}
         for q in (0.0, 0.5, 0.95, 0.99, 1.0):
             assert rollup.latency_quantile(sparse, q) == histogram.quantile(rollup.dense_latency(sparse), q)

@@ -61,7 +61,7 @@ def kmv_estimate(sketch: Sequence[int], k: int = KMV_K) -> int:
     n = len(sketch)
     if n < k:
         return n
-    kth = int(sketch[-1])  # sketches are sorted: every producer (fold, kmv_merge, union_sketch) returns them so
+    kth = int(sketch[-1])  # sketches are sorted: every producer (fold, kmv_merge, union_hashes) returns them so
     return int(round((k - 1) * (1 << HASH_BITS) / (kth + 1)))
 
 
@@ -72,15 +72,11 @@ def as_hashes(sketch: Sequence[int] | bytes) -> np.ndarray:
     return np.asarray(sketch, dtype=np.int64)
 
 
-def union_sketch(sketches: Iterable[Sequence[int] | bytes], k: int = KMV_K) -> list[int]:
-    """The KMV sketch of the union of parts from the parts' sorted sketches (sorted list)."""
-    return union_hashes(sketches, k).tolist()
-
-
 def union_hashes(sketches: Iterable[Sequence[int] | bytes], k: int = KMV_K) -> np.ndarray:
-    """union_sketch as an int64 array. Only hashes at or below the smallest largest hash of a full part can be among
-    the union's k smallest, so the rest is dropped before the sort; past 4k hashes a partition keeps the 4k
-    smallest, which usually hold k distinct ones (one unit is in several parts)."""
+    """The KMV sketch of the union of parts from the parts' sorted sketches (a sorted int64 array). Only hashes at
+    or below the smallest largest hash of a full part can be among the union's k smallest, so the rest is dropped
+    before the sort; past 4k hashes a partition keeps the 4k smallest, which usually hold k distinct ones (one unit
+    is in several parts)."""
     parts = [as_hashes(s) for s in sketches if len(s)]
     if len(parts) <= 1:
         return parts[0][:k] if parts else np.empty(0, dtype=np.int64)
@@ -181,21 +177,13 @@ def empty() -> dict[str, Any]:
 
 
 def add_drops(partials: dict[tuple[int, int, str, str], dict[str, Any]], dropped: Iterable[Mapping[str, Any]],
-              now_s: float) -> dict[tuple[int, int, str, str], dict[str, Any]]:
-    """Minute partials with SDK drop reports ({use_case, release, reason, count}) added to the minute of now_s, in
-    each (use case, release) partial's `dropped` {reason: events}; the reports' events never arrived, so nothing
-    else of the partial changes."""
-    out = dict(partials)
+              now_s: float) -> None:
+    """Add SDK drop reports ({use_case, release, reason, count}) into the minute partials of now_s, each (use case,
+    release) partial's `dropped` {reason: events}; the reports' events never arrived, so nothing else changes."""
     minute = int(now_s // 60) * 60
     for d in dropped:
-        key = (60, minute, d["use_case"], d.get("release") or "")
-        agg = out.get(key)
-        if agg is None:
-            agg = out[key] = empty()
-        elif agg is partials.get(key):
-            agg = out[key] = {**agg, "dropped": dict(agg.get("dropped") or {})}
-        agg["dropped"][d["reason"]] = agg["dropped"].get(d["reason"], 0) + int(d["count"])
-    return out
+        counts = partials.setdefault((60, minute, d["use_case"], d.get("release") or ""), empty())["dropped"]
+        counts[d["reason"]] = counts.get(d["reason"], 0) + int(d["count"])
 
 
 def _bin_feature(spec: Mapping[str, Any] | None, value: Any) -> tuple[str, Any] | None:

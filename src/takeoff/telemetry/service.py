@@ -198,7 +198,8 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     unique: dict[str, dict[str, Any]] = {}
     for ev in events:
         unique.setdefault(ev["id"], ev)
-    use_cases = {ev["use_case"] for ev in unique.values()} | {d["use_case"] for d in dropped}
+    event_use_cases = {ev["use_case"] for ev in unique.values()}
+    use_cases = event_use_cases | {d["use_case"] for d in dropped}
     sqlite = session.get_bind().dialect.name == "sqlite"
     with contextlib.ExitStack() as stack:
         if session.in_transaction():  # inside a caller's write (seeding, tests): read what it has written too
@@ -209,17 +210,17 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         stored = _stored_ids(reader, list(unique)) if sqlite else set()
         rows, partials = _prepare(unique, stored, baselines, _pricer(reader), source, sqlite)
     unknown = use_cases - known
-    reported_only = unknown - {ev["use_case"] for ev in unique.values()}  # discovered only if the report counts
-    for key in sorted(unknown - reported_only):  # first write: the write phase starts here
+    for key in sorted(unknown & event_use_cases):  # first write: the write phase starts here
         _discover_one(session, actor, key)
     new_ids = _insert_events(session, rows, sqlite)
     if len(new_ids) != len(rows):  # a concurrent batch stored some of them first: fold only the new ones
         fresh = [unique[i] for i in sorted(new_ids)]
         partials = _fold(fresh, baselines)
     if new_ids:
-        for key in sorted(reported_only):
+        for key in sorted(unknown - event_use_cases):  # named only by the report: discovered once it counts
             _discover_one(session, actor, key)
-        _append_deltas(session, rollup.add_drops(partials, dropped, now_s) if dropped else partials, sqlite)
+        rollup.add_drops(partials, dropped, now_s)
+        _append_deltas(session, partials, sqlite)
     return len(new_ids), len(events) - len(new_ids)
 
 
@@ -709,7 +710,7 @@ def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str]
             out.fallbacks += t.fallbacks
             out.cost_usd += t.cost_usd
             out.dropped += t.dropped
-    out.active_units = rollup.kmv_estimate(rollup.union_sketch(
+    out.active_units = rollup.kmv_estimate(rollup.union_hashes(
         t.unit_sketch() for totals in per_release.values() for t in totals))
     return out
 

@@ -92,7 +92,8 @@ def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None
             raise BadRequest(str(exc), code="bad_otlp") from None
         now = utcnow()  # one clock for both checks: a span passing the first must not fail the second
         events, refused = otlp.check_events(events, now.timestamp(), late_s)
-        service.ingest_events(session, actor, events, late_s=late_s, source="otlp", now=now)
+        service.ingest_events(session, actor, events, late_s=late_s, source="otlp", now=now,
+                              may_hold_nul=False)  # check_events left NULs out already
     return refused
 
 
