@@ -24,7 +24,8 @@ Timed operations, p50 / p95 printed per size:
   release and chart: latency p50/p95/p99, throughput, error, fallback, override and escalation rates, tokens, cost
   per task and per active user, quality scores, active and repeat users; one more for the repeat users' lookback;
   the summary line and the target lines) and the fragment's template rendered to HTML;
-- "one chart": GET /api/v1/metrics' service call, latency_p95 over 30 days, step 1 day, all releases.
+- "one chart": GET /api/v1/metrics' service call, latency_p95 over 30 days, step 1 day, all releases;
+- with --ranges, the same section over each of the page's other ranges (outside the goal).
 Goal: section p95 < 50 ms, and 1e7 no slower than 1.5x 1e4 (the ratio of the largest to the smallest size).
 """
 from __future__ import annotations
@@ -40,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -176,14 +177,15 @@ def seed(url: str, n: int) -> dict[str, float]:
     return {"setup_s": setup, "rows": n_rows, "pending": pending}
 
 
-def section_and_chart(url: str) -> tuple[Callable[[], None], Callable[[], None]]:
-    """The two timed reads of one seeded database: the page's whole section, and one chart's series."""
+def section_and_chart(url: str, range_key: str = RANGE) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The two timed reads of one seeded database: the page's whole section over range_key, and one chart's
+    30-day series."""
     factory = make_sessionmaker(make_engine(url))
     fragment = TEMPLATES.get_template("telemetry/dashboard_fragment.html")
 
     def section() -> None:
         with transaction(factory) as s:
-            ctx = web.dashboard_context(s, portfolio.find(s, UC), RANGE)  # what the page's route does
+            ctx = web.dashboard_context(s, portfolio.find(s, UC), range_key)  # what the page's route does
             html = fragment.render(fmt=web._fmt, **ctx)
         assert html.count("data-chart=") == len(web.CHARTS), "every chart is drawn"
 
@@ -195,35 +197,38 @@ def section_and_chart(url: str) -> tuple[Callable[[], None], Callable[[], None]]
     return section, one_chart
 
 
-def measure(urls: dict[int, str], repeat: int) -> dict[str, dict[int, list[float]]]:
+def measure(urls: dict[int, str], repeat: int, ranges: Sequence[str] = ()) -> dict[str, dict[int, list[float]]]:
     """Time every size's section (the heap as it is, then frozen as `takeoff serve` runs it) and one chart, the
-    sizes taken in turn, in this process."""
+    sizes taken in turn, in this process; then, frozen, the section over each of `ranges` ("section <range>")."""
     reads = {n: section_and_chart(url) for n, url in urls.items()}
     out = {"unfrozen": round_robin({n: r[0] for n, r in reads.items()}, repeat)}
     gc.collect()
     gc.freeze()  # as `takeoff serve` runs (app.freeze_startup_heap): the startup heap out of the collector's walk
     out["section"] = round_robin({n: r[0] for n, r in reads.items()}, repeat)
     out["chart"] = round_robin({n: r[1] for n, r in reads.items()}, repeat)
+    for r in ranges:
+        out[f"section {r}"] = round_robin({n: section_and_chart(url, r)[0] for n, url in urls.items()}, repeat)
     return out
 
 
-def measure_in_child(urls: dict[int, str], repeat: int) -> dict[str, dict[int, list[float]]]:
+def measure_in_child(urls: dict[int, str], repeat: int, ranges: Sequence[str] = ()
+                     ) -> dict[str, dict[int, list[float]]]:
     """measure() in a fresh interpreter, as a server process reads the database: the seeding's heap (1e7 events'
     rollups built in Python) is not in it."""
-    done = subprocess.run([sys.executable, __file__, "--measure", json.dumps(urls), "--repeat", str(repeat)],
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, __file__, "--measure", json.dumps(urls), "--repeat", str(repeat),
+                           "--ranges", *ranges], check=True, capture_output=True, text=True)
     raw = json.loads(done.stdout.strip().splitlines()[-1])
     return {kind: {int(n): v for n, v in per_size.items()} for kind, per_size in raw.items()}
 
 
-def run_backend(urls: dict[int, str], repeat: int, rounds: int) -> None:
+def run_backend(urls: dict[int, str], repeat: int, rounds: int, ranges: Sequence[str] = ()) -> None:
     """Seed every size, then time them in `rounds` fresh processes, each taking the sizes in turn."""
     info = {n: seed(url, n) for n, url in urls.items()}
-    pooled: dict[str, dict[int, list[float]]] = {k: {n: [] for n in urls} for k in ("unfrozen", "section", "chart")}
+    pooled: dict[str, dict[int, list[float]]] = {}
     for _ in range(rounds):
-        for kind, per_size in measure_in_child(urls, repeat).items():
+        for kind, per_size in measure_in_child(urls, repeat, ranges).items():
             for n, values in per_size.items():
-                pooled[kind][n] += values
+                pooled.setdefault(kind, {}).setdefault(n, []).extend(values)
     p95 = {}
     for n in urls:
         (d50, d95), (u50, u95), (c50, c95) = (p50_p95(pooled[k][n]) for k in ("section", "unfrozen", "chart"))
@@ -238,6 +243,9 @@ def run_backend(urls: dict[int, str], repeat: int, rounds: int) -> None:
           f"{hi:,} vs {lo:,} section p95 ratio {p95[hi][0] / p95[lo][0]:.2f} (goal <= 1.5: "
           f"{'met' if p95[hi][0] <= 1.5 * p95[lo][0] else 'NOT met'}; p50 ratio {p95[hi][2] / p95[lo][2]:.2f}; heap "
           f"not frozen {p95[hi][1] / p95[lo][1]:.2f})", flush=True)
+    for r in ranges:  # outside the goal: the page's other ranges (the data spans 30 days, so 90d holds 30 of them)
+        print(f"  section over {r:>3}, p50 / p95 ms: " + ", ".join(
+            f"{n:,} events {'%.1f / %.1f' % p50_p95(pooled[f'section {r}'][n])}" for n in urls), flush=True)
 
 
 def main() -> None:
@@ -246,17 +254,21 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=60, help="timed runs per size and round")
     ap.add_argument("--rounds", type=int, default=3, help="fresh measuring processes, each timing every size")
     ap.add_argument("--postgres", action="store_true", help="also run on a temporary PostgreSQL database")
+    ap.add_argument("--ranges", nargs="*", default=[], choices=list(web.RANGES),
+                    help="also time the section over these ranges (outside the goal), e.g. 1h 6h 24h 7d 90d")
     ap.add_argument("--measure", metavar="URLS", help=argparse.SUPPRESS)  # the child: {size: url} to time
     args = ap.parse_args()
     if args.measure:
-        print(json.dumps(measure({int(n): url for n, url in json.loads(args.measure).items()}, args.repeat)))
+        print(json.dumps(measure({int(n): url for n, url in json.loads(args.measure).items()}, args.repeat,
+                                 args.ranges)))
         return
     for backend in ["sqlite"] + (["postgresql"] if args.postgres else []):
         print(f"{backend}: the use-case page's 30-day telemetry section ({len(web.CHARTS)} charts), "
               f"{len(RELEASES)} releases, {args.rounds} rounds of {args.repeat} runs per size", flush=True)
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
-                run_backend({n: f"sqlite:///{tmp}/dash_{n}.db" for n in args.sizes}, args.repeat, args.rounds)
+                run_backend({n: f"sqlite:///{tmp}/dash_{n}.db" for n in args.sizes}, args.repeat, args.rounds,
+                            args.ranges)
             continue
         names = {n: f"bench_dash_{uuid.uuid4().hex[:8]}" for n in args.sizes}
         admin = create_engine(PG, isolation_level="AUTOCOMMIT")
@@ -265,7 +277,7 @@ def main() -> None:
                 for name in names.values():
                     c.execute(text(f'CREATE DATABASE "{name}"'))
             run_backend({n: make_url(PG).set(database=name).render_as_string(False) for n, name in names.items()},
-                        args.repeat, args.rounds)
+                        args.repeat, args.rounds, args.ranges)
         finally:
             with admin.connect() as c:
                 for name in names.values():
