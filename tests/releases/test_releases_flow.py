@@ -204,3 +204,26 @@ def test_a_run_cannot_swap_the_target_the_bundle_names(env, factory):
     assert r.status_code == 422 and "fixes its eval target" in r.json()["error"]["message"]
     r = env.client.post("/api/v1/releases/support-reply:1/evaluate", json={"repeats": 3}, headers=env.engineer)
     assert r.status_code == 202 and r.json()["repeats"] == 3
+
+
+def test_high_tier_release_reaches_production_and_canary(env, factory):
+    """A high-tier release whose checklist verifies the audit chain is really promoted, not only audited as such
+    (the chain walk once detached the release from the session, so its status change was never written)."""
+    make_use_case(factory, tier="high")
+    env.model(tiers=("low", "medium", "high"))
+    env.evalset("golden", cases(20))
+    assert env.release().status_code == 201
+    env.evaluate("support-reply:1")
+    for role in ("business_owner", "risk_partner", "security_partner"):
+        r = env.client.post("/api/v1/releases/support-reply:1/approve", json={"comment": "ok"},
+                            headers=env.users.headers(role))
+        assert r.status_code == 200, r.text
+    assert r.json()["status"] == "approved"
+    _attest_missing(env, "support-reply:1")
+    r = env.client.post("/api/v1/releases/support-reply:1/promote", json={"to": "production"}, headers=env.engineer)
+    assert r.status_code == 200, r.text
+    assert env.client.get("/api/v1/releases/support-reply:1", headers=env.engineer).json()["status"] == "production"
+    active = env.client.get("/api/v1/usecases/support-reply/active", headers=env.engineer).json()
+    assert [x["release_id"] for x in active["releases"]] == ["support-reply:1"]
+    audit = env.client.get("/api/v1/audit?object_id=support-reply:1", headers=env.admin).json()
+    assert any(e["action"] == "release.production" for e in audit["items"]), audit

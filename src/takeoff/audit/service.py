@@ -58,18 +58,22 @@ def list_entries(session: Session, *, actor: str | None = None, action: str | No
     return paginate(session, q, AuditEntry.id.desc(), limit, offset)
 
 
-def _iter_entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
+def _iter_entries(session: Session, batch: int = 1000) -> Iterator[Any]:
+    """The chain's rows in id order, read as plain rows in batches: no ORM object enters the caller's session, so
+    verifying never detaches, expires or flushes what the caller is changing (it once did, with expunge_all, and
+    a promotion whose checklist verified the chain was audited but never written)."""
+    cols = (AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.object_type,
+            AuditEntry.object_id, AuditEntry.diff, AuditEntry.prev_hash, AuditEntry.hash)
     last = 0
     while True:
-        rows = session.scalars(select(AuditEntry).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)).all()
+        rows = session.execute(select(*cols).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].id
-        session.expunge_all()
 
 
 def verify_chain(session: Session) -> tuple[int, ChainProblem | None]:
     """Recompute the whole chain in batches; (entries checked, first problem or None)."""
-    head = session.get(AuditHead, 1)
+    head = session.execute(select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)).first()
     return verify(_iter_entries(session), head.last_id if head else 0, head.last_hash if head else GENESIS)
