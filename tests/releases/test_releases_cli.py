@@ -75,7 +75,8 @@ def test_create_then_eval_wait_exit_codes(takeoff, env, factory, tmp_path):
     r = takeoff("release", "export", "support-reply:1", "--format", "json")
     assert r.exit_code == 0
     doc = json.loads(r.output)
-    assert doc["bundle"]["eval_set"]["version"] == 1 and doc["create_request"]["model"] == "openai/gpt-4o-mini"
+    assert doc["eval_set"]["version"] == 1 and doc["create_request"]["model"] == "openai/gpt-4o-mini"
+    assert "version" not in doc["bundle"]["eval_set"]  # the bundle names its eval set by content only
     assert "content_hash" in yaml.safe_load(takeoff("release", "export", "support-reply:1").output)
 
     r = takeoff("release", "promote", "support-reply:2", "--production")
@@ -131,7 +132,7 @@ def test_export_with_cases_reproduces_the_eval_set_hash(takeoff, env, factory, t
     r = takeoff("release", "export", release_id, "--format", "json", "--cases-out", str(out))
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["create_request"]["eval_set"] == {"name": "golden", "version": 1}
+    assert doc["create_request"]["eval_set"] == {"name": "golden", "content_hash": doc["eval_set"]["content_hash"]}
     assert len(out.read_text().splitlines()) == 30
     # the exported cases, imported elsewhere, are the same content: same version hash
     r = takeoff("evalset", "import", "golden-copy", str(out))

@@ -17,11 +17,24 @@ def import_(name: Annotated[str, typer.Argument(help="Eval set name (created on 
             file: Annotated[Path, typer.Argument(help="JSONL or CSV file.")],
             format: Annotated[str | None, typer.Option("--format", help="jsonl or csv (default: from suffix).")] = None,
             use_case: Annotated[str | None, typer.Option("--use-case")] = None,
-            note: Annotated[str, typer.Option("--note")] = "") -> None:
+            note: Annotated[str, typer.Option("--note")] = "",
+            expect_sha256: Annotated[str | None, typer.Option(
+                "--expect-sha256", help="Refuse (exit 2, nothing uploaded) unless the file's content hash is this "
+                                        "one, e.g. a release export's eval_set.content_hash.")] = None) -> None:
     """Upload a file as the set's next version; identical content returns the existing version."""
     fmt = format or ("csv" if file.suffix.lower() == ".csv" else "jsonl")
     if not file.is_file():
         fail(f"{file} does not exist")
+    if expect_sha256:
+        from takeoff.evals import evalset_io
+
+        try:
+            report = evalset_io.validate_file(file, fmt, keep_case_hashes=False)  # type: ignore[arg-type]
+        except ValueError as exc:
+            fail(str(exc))
+        if report.ok and report.content_hash != expect_sha256.lower():
+            fail(f"{file} has content sha256 {str(report.content_hash)[:12]}, not the expected "
+                 f"{expect_sha256.lower()[:12]}; nothing imported")
     params = {"format": fmt, "create": "true", "note": note}
     if use_case:
         params["use_case"] = use_case

@@ -27,11 +27,26 @@ def _kv(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def eval_set_ref(text: str) -> dict[str, Any]:
+    """NAME, NAME@VERSION or NAME@SHA256 (64 hex digits, the version's content hash) as the API's eval_set."""
+    name, _, at = text.partition("@")
+    if not name:
+        fail("--eval-set takes NAME, NAME@VERSION or NAME@SHA256")
+    if not at:
+        return {"name": name}
+    if at.isdigit():
+        return {"name": name, "version": int(at)}
+    if len(at) == 64 and all(c in "0123456789abcdef" for c in at.lower()):
+        return {"name": name, "content_hash": at.lower()}
+    fail("--eval-set takes NAME, NAME@VERSION or NAME@SHA256 (the 64-digit content hash)")
+
+
 @release_app.command("create")
 def create(file: Annotated[Path | None, typer.Option("-f", "--file", help="YAML/JSON bundle.")] = None,
            use_case: Annotated[str | None, typer.Option("--use-case")] = None,
            model: Annotated[str | None, typer.Option("--model", help="catalog provider/model")] = None,
-           eval_set: Annotated[str | None, typer.Option("--eval-set", help="NAME or NAME@VERSION")] = None,
+           eval_set: Annotated[str | None, typer.Option("--eval-set", help="NAME, NAME@VERSION (this server's label) "
+                                                                     "or NAME@SHA256 (the content hash)")] = None,
            prompt: Annotated[Path | None, typer.Option("--prompt", help="File with the system prompt.")] = None,
            param: Annotated[list[str] | None, typer.Option("--param", help="KEY=VALUE model parameter.")] = None,
            code_ref: Annotated[str | None, typer.Option("--code-ref", help="git sha")] = None,
@@ -44,10 +59,7 @@ def create(file: Annotated[Path | None, typer.Option("-f", "--file", help="YAML/
     if model:
         body["model"] = model
     if eval_set:
-        name, _, ver = eval_set.partition("@")
-        if ver and not ver.isdigit():
-            fail("--eval-set takes NAME or NAME@VERSION")
-        body["eval_set"] = {"name": name, **({"version": int(ver)} if ver else {})}
+        body["eval_set"] = eval_set_ref(eval_set)
     if prompt:
         try:
             body.setdefault("prompts", {})["system"] = prompt.read_text(encoding="utf-8")
@@ -89,13 +101,18 @@ def export(release_id: str,
         fail("--format must be yaml or json")
     doc = call("GET", f"/api/v1/releases/{release_id}/export")
     if cases_out is not None:
-        es = (doc.get("create_request") or {}).get("eval_set") or {}
+        es = doc.get("eval_set") or {}
         if not es.get("name") or not es.get("version"):
-            fail(f"release {release_id} names no eval set version")
+            fail(f"release {release_id}'s eval set content (sha256 {str(es.get('content_hash'))[:12]}) is not on "
+                 "this server")
         from takeoff.commands.evalset import download
 
         digest = download(es["name"], int(es["version"]), cases_out)
-        typer.echo(f"# eval set {es['name']}@{es['version']} cases -> {cases_out} (sha256 {digest[:12]})", err=True)
+        if digest != es.get("content_hash"):
+            cases_out.unlink(missing_ok=True)
+            fail(f"the cases downloaded hash to {digest[:12]}, not the bundle's {str(es.get('content_hash'))[:12]}")
+        typer.echo(f"# eval set {es['name']}@{es['version']} cases -> {cases_out} (sha256 {digest[:12]}); "
+                   f"import them with: takeoff evalset import {es['name']} {cases_out}", err=True)
     typer.echo(json.dumps(doc, indent=2) if format == "json" else yaml.safe_dump(doc, sort_keys=False))
 
 

@@ -1,4 +1,9 @@
-"""Pure rules for release bundles: canonical content hash and a readable diff between two bundles."""
+"""Pure rules for release bundles: canonical content hash and a readable diff between two bundles.
+
+A bundle names its eval set by name and content hash, never by the per-server version number, so the same content
+gives the same bundle hash on any server. Bundles written before that carry `eval_set.version` too; their stored hash
+still verifies against them (`verifies`), and `reproducible` gives the bundle a reproduction creates today.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +22,25 @@ def content_hash(bundle: Mapping[str, Any]) -> str:
     if not isinstance(bundle, Mapping):
         raise ValueError("a release bundle must be a mapping")
     return hashlib.sha256(canonical(bundle).encode()).hexdigest()
+
+
+def eval_set_ref(name: str, content_hash: str) -> dict[str, str]:
+    """How a bundle names the eval set version it is judged on: by content, the same on every server."""
+    return {"name": name, "content_hash": content_hash}
+
+
+def reproducible(bundle: Mapping[str, Any]) -> dict[str, Any]:
+    """The bundle as a reproduction creates it: a legacy eval set version number (a per-server label) dropped."""
+    out = dict(bundle)
+    es = out.get("eval_set")
+    if isinstance(es, Mapping) and "version" in es:
+        out["eval_set"] = eval_set_ref(str(es.get("name")), str(es.get("content_hash")))
+    return out
+
+
+def verifies(bundle: Mapping[str, Any], stored_hash: str) -> bool:
+    """Whether a stored bundle still hashes to the hash recorded when it was created (it was not altered)."""
+    return content_hash(bundle) == stored_hash
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -13,8 +13,13 @@ class Strict(BaseModel):
 
 
 class EvalSetRef(Strict):
+    """An eval set version, by content (content_hash, the same on every server) or by this server's version label;
+    neither means the latest version. Both must name the same version."""
+
     name: str = Field(min_length=1, max_length=100)
-    version: int | None = Field(default=None, ge=1, description="default: the latest version at creation")
+    version: int | None = Field(default=None, ge=1, description="this server's version label; default: the latest")
+    content_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                                     description="sha256 of the version's cases (as `evalset import` prints it)")
 
 
 class DataSnapshot(Strict):

@@ -16,13 +16,13 @@ from takeoff.db import utcnow
 from takeoff.domains import optional as _optional
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.evals import service as evals
-from takeoff.evals.models import EvalRun, EvalSetVersion
+from takeoff.evals.models import EvalRun, EvalSet, EvalSetVersion
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.releases import bundle as bundles
 from takeoff.releases import lifecycle
 from takeoff.releases.models import Release, ReleaseApproval, ReleaseAttestation, ReleaseTransition
-from takeoff.releases.schemas import EvalOverrides, ReleaseIn
+from takeoff.releases.schemas import EvalOverrides, EvalSetRef, ReleaseIn
 
 NO_EVIDENCE = "no evidence"
 
@@ -112,6 +112,50 @@ def active_config(session: Session, use_case_key: str) -> dict[str, Any]:
     return {"use_case": use_case_key, "releases": items}
 
 
+# --- eval set versions by content ---------------------------------------------------------------------------
+def _version_by_content(session: Session, name: str, content_hash: str) -> EvalSetVersion | None:
+    """The latest version of the named set with this content (a set may return to earlier content)."""
+    return session.scalars(select(EvalSetVersion).join(EvalSet, EvalSet.id == EvalSetVersion.eval_set_id)
+                           .where(EvalSet.name == name, EvalSetVersion.content_hash == content_hash)
+                           .order_by(EvalSetVersion.version.desc()).limit(1)).first()
+
+
+def resolve_eval_set(session: Session, ref: EvalSetRef) -> EvalSetVersion:
+    """The version a create request names: by content hash, by this server's label, or the latest; else 422."""
+    def bad(msg: str) -> Invalid:
+        return Invalid(msg, details=[{"field": "eval_set", "message": msg}])
+
+    try:
+        if ref.content_hash is None:
+            return evals.get_version(session, ref.name, ref.version)
+        evals.get_set(session, ref.name)
+    except NotFound as exc:
+        raise bad(exc.message) from None
+    v = _version_by_content(session, ref.name, ref.content_hash)
+    if v is None:
+        raise bad(f"eval set '{ref.name}' has no version with content sha256 {ref.content_hash[:12]}; import its "
+                  f"cases first (takeoff evalset import {ref.name} FILE)")
+    if ref.version is not None and ref.version != v.version:
+        try:
+            labelled = evals.get_version(session, ref.name, ref.version)
+        except NotFound:
+            labelled = None
+        if labelled is None or labelled.content_hash != ref.content_hash:
+            raise bad(f"eval set '{ref.name}' version {ref.version} does not have content sha256 "
+                      f"{ref.content_hash[:12]} (that content is version {v.version} here); give one of them")
+        v = labelled
+    return v
+
+
+def bundle_eval_version(session: Session, bundle: dict[str, Any]) -> EvalSetVersion | None:
+    """The version of this server that holds the content a bundle is judged on (None when it was never imported)."""
+    es = bundle.get("eval_set") or {}
+    name, digest = es.get("name"), es.get("content_hash")
+    if not name or not digest:
+        return None
+    return _version_by_content(session, str(name), str(digest))
+
+
 # --- creation -----------------------------------------------------------------------------------------------
 def _move(session: Session, actor: Actor | str, rel: Release, to: str, reason: str = "") -> None:
     if not lifecycle.can_move(rel.status, to):
@@ -137,10 +181,7 @@ def create(session: Session, actor: Actor, body: ReleaseIn) -> Release:
     if body.fallback_model:
         fb = catalog.require_approved_for_tier(session, body.fallback_model, uc.risk_tier)
         fallback = f"{fb.provider}/{fb.model}"
-    try:
-        version = evals.get_version(session, body.eval_set.name, body.eval_set.version)
-    except NotFound as exc:
-        raise Invalid(exc.message, details=[{"field": "eval_set", "message": exc.message}]) from None
+    version = resolve_eval_set(session, body.eval_set)
     if body.eval is not None:
         evals.validate_spec(body.eval.target, body.eval.scorers)
     content: dict[str, Any] = {
@@ -150,7 +191,7 @@ def create(session: Session, actor: Actor, body: ReleaseIn) -> Release:
         "prompts": body.prompts,
         "retrieval": body.retrieval,
         "data_snapshot": body.data_snapshot.model_dump() if body.data_snapshot else None,
-        "eval_set": {"name": body.eval_set.name, "version": version.version, "content_hash": version.content_hash},
+        "eval_set": bundles.eval_set_ref(body.eval_set.name, version.content_hash),
         "eval": body.eval.model_dump() if body.eval else None,
         "code_ref": body.code_ref,
         "fallback_model": fallback,
@@ -162,7 +203,8 @@ def create(session: Session, actor: Actor, body: ReleaseIn) -> Release:
     session.add(rel)
     session.flush()
     audit.record(session, actor, "release.create", "release", rel.release_id, None,
-                 {"content_hash": digest, "model": content["model"], "eval_set": content["eval_set"]})
+                 {"content_hash": digest, "model": content["model"],
+                  "eval_set": {**content["eval_set"], "version": version.version}})
     return rel
 
 
@@ -186,8 +228,11 @@ def start_eval(session: Session, actor: Actor, release_id: str, overrides: EvalO
     if not spec.get("target") or not spec.get("scorers"):
         raise Invalid(f"release {rel.release_id} has no eval target and scorers in its bundle; pass them",
                       details=[{"field": "target", "message": "required"}])
-    es = rel.bundle["eval_set"]
-    version = evals.get_version(session, es["name"], es["version"])
+    version = bundle_eval_version(session, rel.bundle)
+    if version is None:
+        es = rel.bundle.get("eval_set") or {}
+        raise Conflict(f"eval set '{es.get('name')}' has no version with content sha256 "
+                       f"{str(es.get('content_hash'))[:12]} on this server; import its cases first")
     run = evals.create_run(session, actor, version, spec["target"], spec["scorers"],
                            repeats=int(spec.get("repeats") or 1), concurrency=int(spec.get("concurrency") or 8),
                            release_id=rel.release_id, use_case_key=rel.use_case_key)
@@ -220,9 +265,12 @@ evals.GATE_HOOKS.append(_on_gate)
 
 
 def _gate_on_bundle_set(session: Session, rel: Release, version_id: int | None) -> bool:
+    """Whether a run's eval set version has the content the bundle names (same set, same content hash)."""
     v = session.get(EvalSetVersion, version_id) if version_id is not None else None
     es = rel.bundle.get("eval_set") or {}
-    return v is not None and v.content_hash == es.get("content_hash") and v.version == es.get("version")
+    if v is None or v.content_hash != es.get("content_hash"):
+        return False
+    return session.scalar(select(EvalSet.name).where(EvalSet.id == v.eval_set_id)) == es.get("name")
 
 
 def gate(session: Session, rel: Release) -> dict[str, Any] | None:
@@ -475,7 +523,7 @@ def view(session: Session, rel: Release, detail: bool = False) -> dict[str, Any]
     out: dict[str, Any] = {"id": rel.release_id, "use_case": rel.use_case_key, "version": rel.version,
                            "status": rel.status, "content_hash": rel.content_hash, "tier": rel.tier,
                            "policy_version": rel.policy_version, "canary_weight": rel.canary_weight,
-                           "model": rel.bundle.get("model"), "eval_set": rel.bundle.get("eval_set"),
+                           "model": rel.bundle.get("model"), "eval_set": _eval_set_view(session, rel),
                            "created_by": rel.created_by, "created_at": rel.created_at.isoformat(),
                            "notes": rel.notes}
     if detail:
@@ -500,18 +548,29 @@ def view(session: Session, rel: Release, detail: bool = False) -> dict[str, Any]
     return out
 
 
+def _eval_set_view(session: Session, rel: Release) -> dict[str, Any]:
+    """The bundle's eval set (name, content hash) with this server's version label for that content (or None)."""
+    es = dict(rel.bundle.get("eval_set") or {})
+    v = bundle_eval_version(session, rel.bundle)
+    return {**es, "version": v.version if v is not None else None}
+
+
 def export(session: Session, release_id: str) -> dict[str, Any]:
-    """Everything needed to rebuild the release: the bundle (as a create request), its hash and eval set cases ref."""
+    """Everything needed to rebuild the release on any server: the bundle, its hash, a create request naming the
+    eval set by content, and this server's version label of that content (to download its cases)."""
     rel = get(session, release_id)
     b = dict(rel.bundle)
     es = b.get("eval_set") or {}
     return {"release": rel.release_id, "content_hash": rel.content_hash, "status": rel.status,
             "created_by": rel.created_by, "created_at": rel.created_at.isoformat(),
+            "hash_verifies": bundles.verifies(b, rel.content_hash),
+            "reproduces_as": bundles.content_hash(bundles.reproducible(b)),
+            "eval_set": _eval_set_view(session, rel),
             "bundle": b,
             "create_request": {"use_case": rel.use_case_key, "model": b.get("model"),
                                "parameters": b.get("parameters") or {}, "prompts": b.get("prompts") or {},
                                "retrieval": b.get("retrieval") or {}, "data_snapshot": b.get("data_snapshot"),
-                               "eval_set": {"name": es.get("name"), "version": es.get("version")},
+                               "eval_set": {"name": es.get("name"), "content_hash": es.get("content_hash")},
                                "eval": b.get("eval"), "code_ref": b.get("code_ref", ""),
                                "fallback_model": b.get("fallback_model"), "notes": rel.notes}}
 
