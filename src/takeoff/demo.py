@@ -131,6 +131,19 @@ SCALE = {
 }
 
 
+# The EU AI Act questionnaire as the risk partner answers it for each use case (governance.eu_ai_act).
+EU_ANSWERS: dict[str, dict[str, Any]] = {
+    # drafts reply text that agents send: synthetic text, to be marked as AI-generated (Art. 50(2))
+    "support-reply": {"generates_synthetic_content": True},
+    # flags supplier invoices, no natural person is assessed: in no Annex III point
+    "invoice-anomaly": {},
+    # consumer credit decisions: creditworthiness of natural persons, Annex III 5(b), from applicants' profiles
+    "credit-decision": {"annex_iii_points": ["5(b)"], "profiles_people": True},
+    # writes call summaries into the CRM: synthetic text (Art. 50(2))
+    "sales-call-summary": {"generates_synthetic_content": True},
+}
+
+
 class DemoError(RuntimeError):
     """A call of the demo's flow that the product refused."""
 
@@ -225,6 +238,7 @@ class Demo:
         """The seeding steps in order; each is skipped with a note when this build lacks what it needs."""
         self.step("people and API tokens for every role", self.people)
         self.step("the four use cases from the seed's scoring table", self.use_cases)
+        self.step("EU AI Act classification of every use case", self.eu_ai_act, ("/api/v1/usecases/{key}/eu-ai-act",))
         self.step("scores by several scorers, this quarter and last", self.scores, ("/api/v1/usecases/{key}/scores",))
         self.step("RACI per use case", self.raci, ("/api/v1/usecases/{key}/raci",))
         self.step("lifecycle: pilots and production", self.lifecycle, ("/api/v1/usecases/{key}/transitions",))
@@ -269,6 +283,12 @@ class Demo:
             body = {k: v for k, v in uc.items() if k not in ("score", "last_quarter", "status")}
             body["scale"] = SCALE[uc["key"]]
             self.call("olivia", "POST", "/api/v1/usecases", body)
+
+    def eu_ai_act(self) -> None:
+        for uc in USE_CASES:
+            r = self.call("rita", "PUT", f"/api/v1/usecases/{uc['key']}/eu-ai-act", EU_ANSWERS[uc["key"]])
+            arts = ", ".join(t["article"] for t in r["result"]["triggers"]) or "no article"
+            self.out(f"  {uc['key']}: {r['eu_category'].replace('_', ' ')} ({arts}), tier {r['risk_tier']}")
 
     def scores(self) -> None:
         last_q = (self.now.date().replace(day=1) - timedelta(days=95))

@@ -103,7 +103,7 @@ def test_override_needs_the_right_and_a_justification(client, admin, users, fact
 
 def test_eu_ai_act_prohibited_blocks_pilot_and_high_risk_raises_tier(client, admin) -> None:
     client.post("/api/v1/usecases", json=intake("scoring"), headers=admin)
-    r = client.put("/api/v1/usecases/scoring/eu-ai-act", json={"social_scoring": True, "annex_iii_area": "employment"},
+    r = client.put("/api/v1/usecases/scoring/eu-ai-act", json={"social_scoring": True, "annex_iii_points": ["4(b)"]},
                    headers=admin)
     assert r.status_code == 200 and r.json()["eu_category"] == "prohibited"
     assert r.json()["result"]["triggers"][0]["article"] == "Art.5(1)(c)"
@@ -111,9 +111,9 @@ def test_eu_ai_act_prohibited_blocks_pilot_and_high_risk_raises_tier(client, adm
     assert r.status_code == 409 and "prohibited" in r.json()["error"]["message"]
     assert client.get("/api/v1/usecases/scoring", headers=admin).json()["status"] == "proposed"
     client.post("/api/v1/usecases", json=intake("hiring"), headers=admin)
-    r = client.put("/api/v1/usecases/hiring/eu-ai-act", json={"annex_iii_area": "employment"}, headers=admin)
+    r = client.put("/api/v1/usecases/hiring/eu-ai-act", json={"annex_iii_points": ["4(a)"]}, headers=admin)
     assert r.json()["eu_category"] == "high_risk" and r.json()["risk_tier"] == "high"
-    r = client.put("/api/v1/usecases/hiring/eu-ai-act", json={"annex_iii_area": "astrology"}, headers=admin)
+    r = client.put("/api/v1/usecases/hiring/eu-ai-act", json={"annex_iii_points": ["astrology"]}, headers=admin)
     assert r.status_code == 422
     controls = client.get("/api/v1/usecases/hiring/controls", headers=admin).json()
     assert controls["tier"] == "high" and controls["coverage"]["eu-ai-act-2024-1689"]["covered"] > 0

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
-from takeoff.governance import gitops, policy_defaults, service
+from takeoff.governance import eu_ai_act, gitops, policy_defaults, service
+from takeoff.governance.schemas import EUClassificationOut, EUUseCaseOut
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.schemas import OverrideIn, TierFactorsIn
 
@@ -111,17 +112,33 @@ def override(key: str, body: OverrideIn, session: DB, actor: Allowed("risk.overr
     return portfolio.view(service.override_tier(session, actor, key, body.tier, body.justification))
 
 
+_EU_BODY = Body(..., description="EU AI Act answers (see governance.eu_ai_act.EUAnswers)", openapi_examples={
+    "credit scoring": {"value": {"annex_iii_points": ["5(b)"], "profiles_people": True}},
+    "chatbot": {"value": {"interacts_with_people": True, "generates_synthetic_content": True}},
+})
+
+
 @router.put("/usecases/{key}/eu-ai-act")
-def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-    """Answer the EU AI Act questionnaire; the category and the answers that triggered it are stored."""
+def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: dict[str, Any] = _EU_BODY) -> EUUseCaseOut:
+    """Answer the EU AI Act questionnaire; the category, the articles that triggered it and the tier are stored."""
     uc = service.set_eu_answers(session, actor, key, body)
-    return {"use_case": key, "eu_category": uc.eu_category, "risk_tier": uc.risk_tier, "result": uc.eu_result}
+    return EUUseCaseOut.model_validate({"use_case": key, "eu_category": uc.eu_category, "risk_tier": uc.risk_tier,
+                                        "risk_tier_suggested": uc.risk_tier_suggested, "result": uc.eu_result})
+
+
+@router.get("/usecases/{key}/eu-ai-act")
+def get_eu(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """The stored answers and classification (answers of an earlier questionnaire as stored, and in today's shape)."""
+    uc = portfolio.get(session, key)
+    answers, legacy = eu_ai_act.upgrade_stored(uc.eu_answers)
+    return {"use_case": key, "eu_category": uc.eu_category, "answers": dict(uc.eu_answers or {}),
+            "answers_now": answers, "not_carried_over": list(legacy), "result": uc.eu_result or None}
 
 
 @router.post("/governance/eu-ai-act/classify")
-def classify(session: DB, actor: Allowed("read"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def classify(session: DB, actor: Allowed("read"), body: dict[str, Any] = _EU_BODY) -> EUClassificationOut:
     """Classify questionnaire answers without storing them."""
-    return service.classify_eu(body)
+    return EUClassificationOut.model_validate(service.classify_eu(body))
 
 
 @router.get("/usecases/{key}/controls")

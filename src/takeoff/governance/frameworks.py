@@ -107,6 +107,7 @@ CONTROLS_SCHEMA: dict[str, Any] = {
                                 "items": {"enum": list(EU_CATEGORIES)},
                             },
                             "gpai": {"type": "boolean"},
+                            "transparency": {"type": "boolean"},
                         },
                     },
                     "maps_to": {
@@ -209,6 +210,7 @@ class Control:
     eu_categories: tuple[str, ...]
     maps_to: dict[str, tuple[str, ...]]
     gpai: bool = False
+    transparency: bool = False  # applies to any system with EU AI Act Art. 50 duties, whatever its category
 
     @property
     def automatic(self) -> bool:
@@ -437,7 +439,8 @@ def load_controls(path: str | Path | None = None) -> tuple[Control, ...]:
             raise ValueError(f"{source}: line {line}: field controls[{idx}].id: duplicate control id {raw['id']!r}")
         seen.add(raw["id"])
         applies = raw["applies_to"]
-        if not applies["tiers"] and not applies["eu_categories"] and not applies.get("gpai", False):
+        if (not applies["tiers"] and not applies["eu_categories"] and not applies.get("gpai", False)
+                and not applies.get("transparency", False)):
             line = _node_line(node, ["controls", idx, "applies_to"])
             raise ValueError(
                 f"{source}: line {line}: field controls[{idx}].applies_to: control {raw['id']} applies to nothing"
@@ -453,6 +456,7 @@ def load_controls(path: str | Path | None = None) -> tuple[Control, ...]:
                 eu_categories=tuple(applies["eu_categories"]),
                 maps_to={fid: tuple(ids) for fid, ids in raw["maps_to"].items()},
                 gpai=bool(applies.get("gpai", False)),
+                transparency=bool(applies.get("transparency", False)),
             )
         )
     return tuple(controls)
@@ -519,9 +523,11 @@ def controls_for(
     eu_category: str | None = None,
     *,
     gpai: bool = False,
+    transparency: bool = False,
     controls: Iterable[Control] | None = None,
 ) -> tuple[Control, ...]:
-    """Controls that apply to a use case: its tier is listed, OR its EU AI Act category is, OR it is a GPAI model."""
+    """Controls that apply to a use case: its tier is listed, OR its EU AI Act category is, OR it is a GPAI model,
+    OR it has Art. 50 transparency duties (which stack on any category)."""
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {', '.join(TIERS)}; got {tier!r}")
     if eu_category is not None and eu_category not in EU_CATEGORIES:
@@ -531,6 +537,7 @@ def controls_for(
         c
         for c in pool
         if tier in c.tiers or (eu_category is not None and eu_category in c.eu_categories) or (gpai and c.gpai)
+        or (transparency and c.transparency)
     )
 
 

@@ -420,13 +420,26 @@ def suggest(factors: Mapping[str, Any]) -> tiers.TierSuggestion:
         raise _invalid(exc, "risk_factors") from None
 
 
+def _suggestion(factors: Mapping[str, Any] | None, eu_result: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The suggested tier and its reasons: the five factors' rule, raised to the EU AI Act floor with the articles
+    that raise it (a prohibited or high-risk classification suggests high even with no factors answered)."""
+    base = suggest(factors) if factors else None
+    tier, reasons = (base.tier, list(base.reasons)) if base else (None, [])
+    category = (eu_result or {}).get("category")
+    floor = tiers.tier_floor_for_eu(category) if category in tiers.EU_CATEGORIES else "low"
+    if floor == "high":
+        arts = ", ".join(t.get("article", "") for t in (eu_result or {}).get("triggers", []))
+        reasons.append(f"EU AI Act: {str(category).replace('_', ' ')} ({arts}) requires tier high")
+        tier = "high"
+    return {"risk_tier_suggested": tier, "risk_tier_reasons": reasons}
+
+
 def set_risk_factors(session: Session, actor: Actor, key: str, factors: Mapping[str, Any]) -> UseCase:
     """Store the tier factors and the suggested tier with reasons; without an override the tier follows it."""
     actor.require("usecase.write")
     uc = portfolio.get(session, key)
     s = suggest(factors)
-    fields: dict[str, Any] = {"risk_factors": dict(factors), "risk_tier_suggested": s.tier,
-                              "risk_tier_reasons": list(s.reasons)}
+    fields: dict[str, Any] = {"risk_factors": dict(factors), **_suggestion(factors, uc.eu_result)}
     if not uc.risk_override:
         fields["risk_tier"] = tiers.apply_eu_floor(s.tier, uc.eu_category)
     portfolio.write_fields(session, actor, uc, "risk.suggest", fields)
@@ -449,29 +462,41 @@ def override_tier(session: Session, actor: Actor, key: str, tier: str, justifica
     return uc
 
 
+def _triggers(ts: tuple[eu_ai_act.Trigger, ...]) -> list[dict[str, str]]:
+    return [{"answer": t.answer, "article": t.article, "reason": t.reason} for t in ts]
+
+
 def classification_view(c: eu_ai_act.EUClassification) -> dict[str, Any]:
-    """An EU AI Act classification as JSON."""
-    return {"category": c.category,
-            "triggers": [{"answer": t.answer, "article": t.article, "reason": t.reason} for t in c.triggers],
-            "obligations": list(c.obligations), "gpai": c.gpai, "gpai_systemic_risk": c.gpai_systemic_risk,
-            "gpai_obligations": list(c.gpai_obligations), "notes": list(c.notes)}
+    """An EU AI Act classification as JSON (the shape stored in a use case's eu_result)."""
+    return {"category": c.category, "triggers": _triggers(c.triggers), "obligations": list(c.obligations),
+            "annex_iii_points": list(c.annex_iii_points), "transparency": _triggers(c.transparency),
+            "gpai": c.gpai, "gpai_systemic_risk": c.gpai_systemic_risk, "gpai_obligations": list(c.gpai_obligations),
+            "gpai_triggers": _triggers(c.gpai_triggers), "art_6_3_assessment": c.art_6_3_assessment,
+            "tier_floor": c.tier_floor, "notes": list(c.notes)}
 
 
 def classify_eu(answers: Mapping[str, Any]) -> dict[str, Any]:
-    """Classify questionnaire answers; 422 on unknown questions or wrong types."""
+    """Classify questionnaire answers; 422 naming the field on unknown questions, wrong types or contradictions."""
     try:
         return classification_view(eu_ai_act.classify(answers))
-    except ValueError as exc:
-        raise _invalid(exc, "eu_answers") from None
+    except eu_ai_act.AnswersError as exc:
+        raise _invalid(exc, exc.field or "eu_answers") from None
+
+
+def has_transparency_duties(eu_result: Mapping[str, Any] | None) -> bool:
+    """Whether a stored classification carries Art. 50 duties (read from its obligations, so older results too)."""
+    return any(str(o).startswith("Art.50") for o in (eu_result or {}).get("obligations", []))
 
 
 def set_eu_answers(session: Session, actor: Actor, key: str, answers: Mapping[str, Any]) -> UseCase:
-    """Store the EU AI Act questionnaire and its result; prohibited/high-risk raise the tier to high."""
+    """Store the EU AI Act questionnaire and its result; prohibited/high-risk raise the suggested and current tier to
+    high, with the articles as the reason."""
     actor.require("risk.classify")
     uc = portfolio.get(session, key)
     result = classify_eu(answers)
     category = result["category"]
-    fields: dict[str, Any] = {"eu_answers": dict(answers), "eu_result": result, "eu_category": category}
+    fields: dict[str, Any] = {"eu_answers": dict(answers), "eu_result": result, "eu_category": category,
+                              **_suggestion(uc.risk_factors or None, result)}
     if uc.risk_tier:
         fields["risk_tier"] = tiers.apply_eu_floor(uc.risk_tier, category)
     else:
@@ -582,7 +607,8 @@ def use_case_controls(session: Session, uc: UseCase,
     tier = uc.risk_tier or "low"
     gpai = bool((uc.eu_result or {}).get("gpai"))
     eu = uc.eu_category if uc.eu_category in frameworks.EU_CATEGORIES else None
-    applicable = frameworks.controls_for(tier, eu, gpai=gpai, controls=_mapped(fws))
+    applicable = frameworks.controls_for(tier, eu, gpai=gpai, transparency=has_transparency_duties(uc.eu_result),
+                                         controls=_mapped(fws))
     cov = frameworks.coverage(applicable, fws)
     return {"tier": tier, "eu_category": uc.eu_category,
             "controls": [{"id": c.id, "title": c.title, "evidence": c.evidence, "evidence_kind": c.evidence_kind}

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from takeoff.errors import AppError
+from takeoff.errors import AppError, Invalid
 from takeoff.governance import decisions, eu_ai_act
 from takeoff.governance import service as gov
 from takeoff.portfolio import lifecycle, service
@@ -105,7 +105,7 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200) ->
     agg = service.aggregate(s, uc)
     version, policy = gov.tier_policy(s, uc.risk_tier) if uc.risk_tier else (None, None)
     return page.render(
-        "portfolio/detail.html", eu_questions=eu_questions(), areas=list(eu_ai_act.ANNEX_III_AREAS), status_code=status, uc=uc, view=service.view(uc), error=error,
+        "portfolio/detail.html", eu_form=eu_form(uc.eu_answers), status_code=status, uc=uc, view=service.view(uc), error=error,
         transitions=service.transitions(s, uc), scores=service.scores(s, uc),
         aggregate=service.aggregate_view(agg) if agg else None, history=service.history(s, uc),
         raci=gov.raci(s, key), uc_roles=gov.use_case_roles(s, key), owner_roles=gov.OWNER_ROLES,
@@ -161,30 +161,50 @@ def override_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form
     return _act(page, key, lambda: gov.override_tier(page.session, page.actor, key, tier, justification))
 
 
-def eu_questions() -> list[tuple[str, str]]:
-    """The yes/no questions of the EU AI Act questionnaire, with a readable label, in the Act's order."""
-    labels = {**{k: f"{a}: {r}" for k, (a, r) in eu_ai_act.PROHIBITED_PRACTICES.items()},
-              "annex_i_product": "Art.6(1): is, or is a safety component of, a product under Annex I",
-              **{k: f"{a} exemption: {r}" for k, (a, r) in eu_ai_act.ART_6_3_EXEMPTIONS.items()},
-              "profiles_people": "Art.6(3): profiles natural persons",
-              **{k: f"{a}: {r}" for k, (a, r) in eu_ai_act.ART_50_TRIGGERS.items()},
-              "is_gpai_model": "Arts.51-55: is a general-purpose AI model",
-              "gpai_systemic_risk": "Art.51: general-purpose AI model with systemic risk"}
-    return [(name, labels.get(name, name.replace("_", " "))) for name, f in eu_ai_act.EUAnswers.model_fields.items()
-            if name != "annex_iii_area"]
+def eu_form(stored: Any) -> dict[str, Any]:
+    """What the EU AI Act form shows: questions by section, Annex III points by area, and the stored answers in
+    today's shape (with what an older questionnaire's answers could not carry over)."""
+    answers, legacy = eu_ai_act.upgrade_stored(stored if isinstance(stored, dict) else {})
+    areas = [(n, title, [(p, eu_ai_act.ANNEX_III_POINTS[p]) for p in eu_ai_act.ANNEX_III_POINTS
+                         if p.split("(")[0] == n]) for n, title in eu_ai_act.ANNEX_III_AREAS.items()]
+    return {"sections": eu_ai_act.questions(), "areas": areas, "answers": answers, "legacy": legacy,
+            "rbi_exceptions": eu_ai_act.rbi_exception_choices()}
+
+
+def eu_answers_from_form(form: Any) -> dict[str, Any]:
+    """Form fields as questionnaire answers: ticked boxes, the chosen points, the exception, compute and text."""
+    answers: dict[str, Any] = {name: True for _, qs in eu_ai_act.questions() for name, _ in qs if form.get(name) == "on"}
+    points = [str(p) for p in form.getlist("annex_iii_points") if p]
+    if points:
+        answers["annex_iii_points"] = points
+    exception = str(form.get("realtime_rbi_exception") or "")
+    if exception:
+        answers["realtime_rbi_exception"] = exception
+    text = str(form.get("art_6_3_assessment") or "").strip()
+    if text:
+        answers["art_6_3_assessment"] = text
+    flops = str(form.get("gpai_training_flops") or "").strip()
+    if flops:
+        try:
+            compact = flops.replace(" ", "").replace("_", "")
+            answers["gpai_training_flops"] = float("1e" + compact[3:] if compact.startswith("10^") else compact)
+        except ValueError:
+            raise Invalid(f"gpai_training_flops: {flops!r} is not a number (write e.g. 3e25)",
+                          details=[{"field": "gpai_training_flops", "message": "not a number"}]) from None
+    return answers
 
 
 @router.post("/usecases/{key}/eu-ai-act")
 async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
-    """Answer the EU AI Act questionnaire (checkboxes + Annex III area)."""
+    """Answer the EU AI Act questionnaire (checkboxes, Annex III points, exceptions, compute, Art. 6(3) text)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
     page.require("risk.classify")
-    answers: dict[str, Any] = {name: form.get(name) == "on" for name, _ in eu_questions() if form.get(name) == "on"}
-    area = str(form.get("annex_iii_area") or "")
-    if area:
-        answers["annex_iii_area"] = area
-    return _act(page, key, lambda: gov.set_eu_answers(page.session, page.actor, key, answers))
+
+    def submit() -> None:
+        gov.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
+
+    return _act(page, key, submit)
 
 
 @router.post("/usecases/{key}/risk-factors")
