@@ -73,6 +73,15 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         assert org["operating_model"] == "hub_and_spoke" and org["constraints"]["regulations"]
         assert org["decision_rights"]["ship_to_production"] == "ai_engineer"
         assert governance.use_case_roles(s, "credit-decision")["data_owner"] == ["dana"]
+        # every use case is classified under the EU AI Act through the API; credit decisions are Annex III 5(b)
+        from takeoff.portfolio import service as portfolio
+
+        eu = {u["key"]: portfolio.get(s, u["key"]) for u in USE_CASES}
+        assert {k: uc.eu_category for k, uc in eu.items()} == {
+            "support-reply": "limited_risk", "invoice-anomaly": "minimal_risk", "credit-decision": "high_risk",
+            "sales-call-summary": "limited_risk"}
+        assert [t["article"] for t in eu["credit-decision"].eu_result["triggers"]] == ["AnnexIII.5(b)"]
+        assert eu["credit-decision"].risk_tier == "high"
         # audit findings recorded through the API feed the review and the verdict; adoption spans both quarters
         assert any("open critical audit finding" in r for r in credit["verdict"]["reasons"])
         latest = outcomes.review_view(s, outcomes.list_reviews(s)[0])
@@ -81,6 +90,7 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         assert snap["sales-call-summary"]["adoption_note"] == f"no data for {outcomes.previous_quarter(latest['quarter'])}"
         gov = {a["use_case"]: a["reasons"] for a in latest["actions"] if a["action"] == "revisit_governance"}
         assert any("audit finding: Automated declines lack human review" in r for r in gov["credit-decision"])
+    assert "not classified" not in c.get("/usecases/credit-decision").text
     findings = c.get("/findings/fragment/usecase/invoice-anomaly")
     assert findings.status_code == 200 and "Vendor bank-detail changes" in findings.text
     quarterly = c.get("/reports/quarterly").text

@@ -38,7 +38,8 @@ SYSTEMIC_RISK_FLOPS = 1e25  # Art. 51(2): presumed high-impact capabilities abov
 PROHIBITED_PRACTICES: dict[str, tuple[str, str]] = {
     "manipulative_techniques": (
         "Art.5(1)(a)",
-        "uses subliminal, manipulative or deceptive techniques that materially distort behaviour, causing significant harm",
+        "uses subliminal, manipulative or deceptive techniques that materially distort behaviour, causing "
+        "significant harm",
     ),
     "exploits_vulnerabilities": (
         "Art.5(1)(b)",
@@ -137,7 +138,10 @@ ANNEX_III_EXCLUSIONS: dict[str, tuple[str, str]] = {
 
 ART_6_3_CONDITIONS: dict[str, tuple[str, str]] = {
     "narrow_procedural_task": ("Art.6(3)(a)", "performs a narrow procedural task"),
-    "improves_completed_human_activity": ("Art.6(3)(b)", "improves the result of a previously completed human activity"),
+    "improves_completed_human_activity": (
+        "Art.6(3)(b)",
+        "improves the result of a previously completed human activity",
+    ),
     "detects_patterns_without_replacing_review": (
         "Art.6(3)(c)",
         "detects decision-making patterns or deviations without replacing or influencing the previously completed "
@@ -394,9 +398,9 @@ def _transparency(a: EUAnswers, points: set[str]) -> tuple[list[Trigger], list[s
         if a.emotion_recognition_work_education and a.emotion_recognition_medical_or_safety:
             implied.append("Art.5(1)(f) exception")
         if implied:
-            hits.append(Trigger("annex_iii_points" if implied[0] in points else "emotion_recognition_work_education",
-                                "Art.50(3)", f"recognises emotions or categorises people by biometrics ({', '.join(implied)}): "
-                                             "inform the people exposed to it"))
+            answer = "annex_iii_points" if implied[0] in points else "emotion_recognition_work_education"
+            hits.append(Trigger(answer, "Art.50(3)", "recognises emotions or categorises people by biometrics "
+                                                     f"({', '.join(implied)}): inform the people exposed to it"))
     return hits, notes
 
 

@@ -173,7 +173,8 @@ def eu_form(stored: Any) -> dict[str, Any]:
 
 def eu_answers_from_form(form: Any) -> dict[str, Any]:
     """Form fields as questionnaire answers: ticked boxes, the chosen points, the exception, compute and text."""
-    answers: dict[str, Any] = {name: True for _, qs in eu_ai_act.questions() for name, _ in qs if form.get(name) == "on"}
+    answers: dict[str, Any] = {name: True for _, qs in eu_ai_act.questions() for name, _ in qs
+                               if form.get(name) == "on"}
     points = [str(p) for p in form.getlist("annex_iii_points") if p]
     if points:
         answers["annex_iii_points"] = points
