@@ -43,7 +43,7 @@ def import_(name: Annotated[str, typer.Argument(help="Eval set name (created on 
                  headers={"Content-Type": "application/x-ndjson" if fmt == "jsonl" else "text/csv"})
     d = v.get("diff") or {}
     state = "new version" if v.get("created") else "unchanged, existing version"
-    typer.echo(f"{name}@{v['version']} {state}: {v['n_cases']} cases, sha256 {v['content_hash'][:12]}, "
+    typer.echo(f"{name}@{v['version']} {state}: {v['n_cases']} cases, sha256 {v['content_hash']}, "
                f"+{d.get('added', {}).get('count', 0)} -{d.get('removed', {}).get('count', 0)} "
                f"~{d.get('changed', {}).get('count', 0)}")
 
