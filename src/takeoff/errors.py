@@ -56,14 +56,14 @@ class RateLimited(AppError):
 
     status, code = 429, "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int, details: list[Any] | None = None,
+    def __init__(self, message: str, *, retry_after: int | None = None, details: list[Any] | None = None,
                  code: str | None = None) -> None:
         super().__init__(message, details=details, code=code)
-        self.retry_after = max(1, int(retry_after))
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 address, per-token API and ingestion rate limits — 429 in the error shape with Retry-After, on both backends."""
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -125,6 +126,19 @@ def test_account_lockout_refuses_even_the_right_password_is_audited_and_ends(set
     assert entry.diff["failures"]["to"] == 3
     clock.advance(540)
     assert sign_in(c, token, "alice", "password123").status_code == 303
+
+
+def test_failures_add_up_across_server_processes(settings, engine, users, clock):
+    """Two apps on one database stand for two `serve` processes: the count is in the database, not in either."""
+    users.create("viewer", username="frank")
+    one = app_with(settings, engine, login_max_failures=3, login_delay_s=0)
+    two = app_with(settings, engine, login_max_failures=3, login_delay_s=0)
+    c1, t1 = form_client(one)
+    c2, t2 = form_client(two, "203.0.113.8")
+    assert sign_in(c1, t1, "frank", "wrong-pass").status_code == 401
+    assert sign_in(c2, t2, "frank", "wrong-pass").status_code == 401
+    assert sign_in(c1, t1, "frank", "wrong-pass").status_code == 429
+    assert sign_in(c2, t2, "frank", "password123").status_code == 429
 
 
 def test_wrong_password_then_right_one_signs_in_and_clears_the_account(settings, engine, users, clock):
@@ -260,3 +274,26 @@ def test_zero_turns_the_limits_off(settings, engine, users):
     h = {"Authorization": f"Bearer {users.token(users.create('viewer'))}"}
     assert all(c.get("/api/v1/me", headers=h).status_code == 200 for _ in range(30))
     assert all(c.get("/api/v1/me", headers={"Authorization": "Bearer tko_x"}).status_code == 401 for _ in range(30))
+
+
+def _json_body(span_id: str) -> dict:
+    """An OTLP/JSON export of one GenAI span."""
+    now = time.time_ns()
+    return {"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "otlp-throttle"}}]},
+        "scopeSpans": [{"scope": {"name": "x"}, "spans": [{
+            "traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id, "name": "chat m", "kind": 3,
+            "startTimeUnixNano": str(now - 250_000_000), "endTimeUnixNano": str(now),
+            "attributes": [{"key": "gen_ai.request.model", "value": {"stringValue": "m"}}], "status": {}}]}]}]}
+
+
+def test_otlp_spans_count_against_the_events_allowance(settings, engine, users):
+    app = app_with(settings, engine, ingest_events_per_second=1)
+    c = TestClient(app)
+    h = {"Authorization": f"Bearer {users.token(users.create('ai_engineer'))}", "Content-Type": "application/json"}
+    time.sleep(1.01 - time.time() % 1)  # both exports in one one-second window
+    first = c.post("/v1/traces", content=json.dumps(_json_body(span_id="eee19b7ec3c1b001")), headers=h)
+    second = c.post("/v1/traces", content=json.dumps(_json_body(span_id="eee19b7ec3c1b002")), headers=h)
+    assert first.status_code == 200, first.text
+    assert second.status_code == 429 and second.headers["retry-after"] == "1"
+    assert second.json()["error"]["code"] == "rate_limited"
