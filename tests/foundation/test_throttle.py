@@ -94,14 +94,14 @@ def test_client_address_believes_forwarded_for_only_from_trusted_proxies():
         TokenLimits(Settings(trusted_proxies="10.0.0.0/8, proxy.local"))
 
 
-def test_default_ingestion_limits_admit_the_benchmark_goal_twice_over():
-    """bench/ingest_bench.py aims at 20,000 events/s in batches of 500 from one token: even with every batch on one
-    server process, twice that in one second passes the default limits."""
+def test_default_ingestion_limits_admit_the_benchmarks_fastest_run():
+    """bench/ingest_bench.py sends batches of 500 from one token (goal 20,000 events/s; its fastest run ~50k): even
+    with every batch on one server process, 100 batches in one second pass the default limits."""
     limits = TokenLimits(Settings())
     from takeoff.actor import Actor
 
     actor = Actor("bench", ("admin",), via="token", token_id=1)
-    for _ in range(80):
+    for _ in range(100):
         limits.check_request(actor, "/api/v1/events")
         limits.charge_events(actor, 500)
 
