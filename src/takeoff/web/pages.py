@@ -48,7 +48,8 @@ def login(request: Request, session: DB, username: Annotated[str, Form()] = "", 
         return render(request, "login.html", status_code=401, csrf=cookie_token, next=next, error=exc.message)
     except RateLimited as exc:  # returned, not raised: the failure just counted must commit
         page = render(request, "login.html", status_code=429, csrf=cookie_token, next=next,
-                      error=f"Too many failed sign-in attempts. Try again in {exc.retry_after} seconds.")
+                      error=f"Too many failed sign-in attempts. Try again in {exc.retry_after} second"
+                            f"{'' if exc.retry_after == 1 else 's'}.")
         page.headers.update(exc.headers)
         return page
     cookie, _ = auth.create_session(session, user, settings.session_hours)
