@@ -43,6 +43,21 @@ def clock(monkeypatch) -> Clock:  # type: ignore[no-untyped-def]
     return c
 
 
+@pytest.fixture
+def frozen_limits(monkeypatch):  # type: ignore[no-untyped-def]
+    """Stop the rate limiters' wall clock mid-window, so a slow request cannot carry a count into the next window."""
+    import types
+
+    import limits.storage.memory
+    import limits.strategies
+
+    import takeoff.ratelimit
+
+    frozen = types.SimpleNamespace(time=lambda: 1_800_000_000.25)
+    for module in (limits.strategies, limits.storage.memory, takeoff.ratelimit):
+        monkeypatch.setattr(module, "time", frozen)
+
+
 def app_with(settings: Settings, engine, **changes):  # type: ignore[no-untyped-def]
     """The app under changed throttle settings."""
     return create_app(settings.model_copy(update=changes), engine=engine, start_worker=False)
@@ -225,7 +240,7 @@ def test_bad_bearer_tokens_lock_the_address_then_pass_after_the_lockout(settings
 
 # ---- per-token rate limits ----
 
-def test_api_rate_limit_is_per_token_with_retry_after(settings, engine, users):
+def test_api_rate_limit_is_per_token_with_retry_after(settings, engine, users, frozen_limits):
     app = app_with(settings, engine, api_rate_limit_per_minute=3)
     c = TestClient(app)
     h1 = {"Authorization": f"Bearer {users.token(users.create('viewer'))}"}
@@ -235,7 +250,7 @@ def test_api_rate_limit_is_per_token_with_retry_after(settings, engine, users):
     assert r.status_code == 429
     body = r.json()["error"]
     assert body["code"] == "rate_limited" and "3 API requests per minute" in body["message"]
-    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert r.headers["retry-after"] == "60"  # the frozen clock stands at the start of a minute
     assert c.get("/api/v1/me", headers=h2).status_code == 200
 
 
@@ -244,7 +259,7 @@ def _events(n: int) -> list[dict]:
              "latency_ms": 50.0, "status": "ok"} for _ in range(n)]
 
 
-def test_ingestion_events_per_second_refuses_the_batch_and_stores_nothing(settings, engine, factory, users):
+def test_ingestion_events_per_second_refuses_the_batch_and_stores_nothing(settings, engine, factory, users, frozen_limits):
     from takeoff.telemetry.models import TelemetryEvent
 
     app = app_with(settings, engine, ingest_events_per_second=5)
@@ -258,11 +273,10 @@ def test_ingestion_events_per_second_refuses_the_batch_and_stores_nothing(settin
         assert len(list(s.scalars(select(TelemetryEvent.id)))) == 4
 
 
-def test_ingestion_requests_per_second_and_api_limit_are_counted_apart(settings, engine, users):
+def test_ingestion_requests_per_second_and_api_limit_are_counted_apart(settings, engine, users, frozen_limits):
     app = app_with(settings, engine, ingest_rate_limit_per_second=2, api_rate_limit_per_minute=100)
     c = TestClient(app)
     h = {"Authorization": f"Bearer {users.token(users.create('ai_engineer'))}"}
-    time.sleep(1.01 - time.time() % 1)  # the three requests in one one-second window (limits counts by wall clock)
     codes = [c.post("/api/v1/events", json={"events": _events(1)}, headers=h).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert c.get("/api/v1/me", headers=h).status_code == 200  # the API allowance is separate
@@ -287,11 +301,10 @@ def _json_body(span_id: str) -> dict:
             "attributes": [{"key": "gen_ai.request.model", "value": {"stringValue": "m"}}], "status": {}}]}]}]}
 
 
-def test_otlp_spans_count_against_the_events_allowance(settings, engine, users):
+def test_otlp_spans_count_against_the_events_allowance(settings, engine, users, frozen_limits):
     app = app_with(settings, engine, ingest_events_per_second=1)
     c = TestClient(app)
     h = {"Authorization": f"Bearer {users.token(users.create('ai_engineer'))}", "Content-Type": "application/json"}
-    time.sleep(1.01 - time.time() % 1)  # both exports in one one-second window
     first = c.post("/v1/traces", content=json.dumps(_json_body(span_id="eee19b7ec3c1b001")), headers=h)
     second = c.post("/v1/traces", content=json.dumps(_json_body(span_id="eee19b7ec3c1b002")), headers=h)
     assert first.status_code == 200, first.text
