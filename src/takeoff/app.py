@@ -25,6 +25,7 @@ from takeoff.domains import DOMAINS
 from takeoff.errors import AppError, error_body
 from takeoff.jobs.worker import Worker
 from takeoff.observability import ASGIGuard, BodyTooLarge, route_label
+from takeoff.ratelimit import TokenLimits
 
 log = logging.getLogger("takeoff")
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.factory = factory
     app.state.worker = Worker(factory, lease_s=settings.job_lease_seconds)
+    app.state.limits = TokenLimits(settings)  # per-token request and event rates, counted in this process
     _install_error_handlers(app)
 
     from takeoff import health
@@ -126,7 +128,8 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/v1/")) and "text/html" in request.headers.get("accept", "")
 
 
-_TITLES = {403: "Not allowed", 404: "Not found", 409: "Not possible now", 413: "Too large", 422: "Check the input"}
+_TITLES = {403: "Not allowed", 404: "Not found", 409: "Not possible now", 413: "Too large", 422: "Check the input",
+           429: "Too many requests"}
 
 
 def _html_error(request: Request, status: int, message: str) -> HTMLResponse:
@@ -145,8 +148,11 @@ def _install_error_handlers(app: FastAPI) -> None:
                 from fastapi.responses import RedirectResponse
 
                 return RedirectResponse(f"/login?next={request.url.path}", status_code=303)  # type: ignore[return-value]
-            return _html_error(request, exc.status, exc.message)  # type: ignore[return-value]
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+            page = _html_error(request, exc.status, exc.message)
+            page.headers.update(exc.headers)
+            return page  # type: ignore[return-value]
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status,
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

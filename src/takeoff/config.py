@@ -30,6 +30,26 @@ class Settings(BaseSettings):
     eval_python_modules: str = Field(default="", description="Comma-separated module prefixes in-process eval "
                                                              "targets and custom scorers may name (empty: any non-stdlib).")
 
+    # Sign-in throttling and rate limits (docs/security.md); every count 0 turns its limit off.
+    login_max_failures: int = Field(default=5, ge=0, description="Failed sign-ins per account before a lockout.")
+    login_address_max_failures: int = Field(default=20, ge=0, description="Failed sign-ins per client address "
+                                                                           "(any usernames) before a lockout.")
+    login_lockout_s: int = Field(default=900, ge=1, description="Seconds a lockout lasts; failures older than this "
+                                                                "are forgotten.")
+    login_delay_s: float = Field(default=1.0, ge=0, description="First delay after the free half of the allowance; "
+                                                                "doubles per failure.")
+    login_max_delay_s: float = Field(default=60.0, ge=0, description="Cap of the doubling delay.")
+    token_max_failures: int = Field(default=20, ge=0, description="Bad bearer tokens per client address before a "
+                                                                  "lockout (same delays and lockout as sign-in).")
+    trusted_proxies: str = Field(default="", description="Comma-separated proxy addresses or networks whose "
+                                                         "X-Forwarded-For names the client (empty: none).")
+    api_rate_limit_per_minute: int = Field(default=3000, ge=0, description="API requests per token per minute, "
+                                                                           "per server process.")
+    ingest_rate_limit_per_second: int = Field(default=200, ge=0, description="Ingestion requests (events, feedback, "
+                                                                             "OTLP) per token per second, per process.")
+    ingest_events_per_second: int = Field(default=100_000, ge=0, description="Ingested events per token per second, "
+                                                                             "per process.")
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data folder."""

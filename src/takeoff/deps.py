@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -9,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from takeoff.actor import Actor
 from takeoff.auth import service as auth
+from takeoff.auth import throttle
 from takeoff.db import read_session
 from takeoff.errors import Unauthorized
 from takeoff.governance import decisions
+from takeoff.ratelimit import request_address
 
 SESSION_COOKIE = "takeoff_session"
 
@@ -39,15 +42,7 @@ def _actor(request: Request, session: DB) -> Actor:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        engine = request.app.state.engine
-        if engine.dialect.name == "sqlite":  # a WAL snapshot: no write lock held while the request is parsed
-            with read_session(engine) as reader:
-                actor, due = auth.lookup_token(reader, secret.strip())
-        else:  # PostgreSQL reads take no lock that matters: spare a connection checkout
-            actor, due = auth.lookup_token(session, secret.strip())
-        if due:
-            auth.touch_token(session, actor.token_id)
-        return actor
+        return _bearer(request, session, secret.strip())
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         found = auth.resolve_session(session, cookie)
@@ -58,6 +53,29 @@ def _actor(request: Request, session: DB) -> Actor:
                 raise Unauthorized("missing or wrong CSRF token", code="csrf")
             return auth.actor_for_user(user)
     raise Unauthorized(auth.BAD_TOKEN)
+
+
+def _bearer(request: Request, session: Session, secret: str) -> Actor:
+    """The token's actor; an address that sent too many bad tokens waits (429), and each token is rate limited."""
+    settings = request.app.state.settings
+    address = request_address(request)
+    engine = request.app.state.engine
+    # SQLite: a WAL snapshot, no write lock held while the request is parsed; PostgreSQL reads take no lock that
+    # matters, so spare a connection checkout.
+    reads = read_session(engine) if engine.dialect.name == "sqlite" else nullcontext(session)
+    with reads as reader:
+        throttle.check_token_address(reader, settings, address)
+        try:
+            actor, due = auth.lookup_token(reader, secret)
+        except Unauthorized:
+            actor = None
+    if actor is None:
+        locked = throttle.token_failed(request.app.state.factory, settings, address)
+        raise locked or Unauthorized(auth.BAD_TOKEN)
+    if due:
+        auth.touch_token(session, actor.token_id)
+    request.app.state.limits.check_request(actor, request.url.path)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(_actor)]

@@ -17,6 +17,11 @@ class AppError(Exception):
         if code:
             self.code = code
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers that go with the error (Retry-After on a 429)."""
+        return {}
+
 
 class BadRequest(AppError):
     status, code = 400, "bad_request"
@@ -47,7 +52,18 @@ class TooLarge(AppError):
 
 
 class RateLimited(AppError):
+    """429: too many attempts or requests; `retry_after` seconds go out as the Retry-After header."""
+
     status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, details: list[Any] | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(message, details=details, code=code)
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:

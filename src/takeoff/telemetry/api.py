@@ -12,6 +12,7 @@ from takeoff.actor import Actor
 
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
+from takeoff.ratelimit import TokenLimits
 from takeoff.telemetry import rollup, service
 from takeoff.telemetry.decode import decode_batch
 from takeoff.telemetry.ingest import normalize_batch, normalize_drops, parse_step, parse_time
@@ -45,15 +46,18 @@ async def post_events(request: Request, session: DB, actor: Allowed("telemetry.i
     and is counted when the batch stores a new one. The answer comes after the commit."""
     body = await request.body()
     accepted, dups = await run_in_threadpool(_ingest_and_commit, session, actor, body,
-                                             request.app.state.settings.late_event_seconds)
+                                             request.app.state.settings.late_event_seconds, request.app.state.limits)
     return {"accepted": accepted, "duplicates": dups}
 
 
-def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int) -> tuple[int, int]:
+def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int,
+                       limits: TokenLimits | None = None) -> tuple[int, int]:
     """Parse, ingest and commit in one worker thread: the write transaction (and on SQLite the write lock) ends the
     moment its statements are done, not after a hop back through the event loop."""
     with service.ingest_slot(session):
         batch = _batch_from_body(body)
+        if limits is not None:  # events per second per token: 429 before anything is written
+            limits.charge_events(actor, len(batch["events"]))
         return service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s,
                                      dropped=normalize_drops(batch.get("dropped") or []),
                                      may_hold_nul=b"\\u0000" in body)

@@ -9,9 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takeoff.audit import service as audit
 from takeoff.auth import service as auth
+from takeoff.auth import throttle
 from takeoff.auth.permissions import ROLES
 from takeoff.deps import DB, SESSION_COOKIE
-from takeoff.errors import AppError, Unauthorized
+from takeoff.errors import AppError, RateLimited, Unauthorized
+from takeoff.ratelimit import request_address
 from takeoff.web.render import LOGIN_CSRF_COOKIE, CurrentPage, new_login_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -39,11 +41,17 @@ def login(request: Request, session: DB, username: Annotated[str, Form()] = "", 
     if not csrf_token or not hmac.compare_digest(csrf_token, cookie_token):
         return render(request, "login.html", status_code=403, csrf=cookie_token or new_login_csrf(), next=next,
                       error="The form expired; please sign in again.")
+    settings = request.app.state.settings
     try:
-        user = auth.authenticate(session, username.strip(), password)
+        user = throttle.sign_in(session, settings, username.strip(), password, request_address(request))
     except Unauthorized as exc:
         return render(request, "login.html", status_code=401, csrf=cookie_token, next=next, error=exc.message)
-    settings = request.app.state.settings
+    except RateLimited as exc:  # returned, not raised: the failure just counted must commit
+        page = render(request, "login.html", status_code=429, csrf=cookie_token, next=next,
+                      error=f"Too many failed sign-in attempts. Try again in {exc.retry_after} second"
+                            f"{'' if exc.retry_after == 1 else 's'}.")
+        page.headers.update(exc.headers)
+        return page
     cookie, _ = auth.create_session(session, user, settings.session_hours)
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=settings.cookie_secure,
