@@ -96,6 +96,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.factory = factory
     app.state.worker = Worker(factory, lease_s=settings.job_lease_seconds)
+    from takeoff.audit import key as audit_key
+
+    audit_key.remember(engine, settings.resolved_secret_key)  # the audit chain's HMAC key for this database
     _install_error_handlers(app)
 
     from takeoff import health
