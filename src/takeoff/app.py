@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     audit_key.remember(engine, settings.resolved_secret_key)  # the audit chain's HMAC key for this database
     _install_error_handlers(app)
+    from takeoff.web.headers import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders, trust_proxy=settings.trust_proxy_headers, cookie_secure=settings.cookie_secure)
 
     from takeoff import health
 

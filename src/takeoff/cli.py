@@ -110,7 +110,8 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
     from takeoff.app import create_app, freeze_startup_heap
 
     if workers == 1:
-        uvicorn.run(freeze_startup_heap(create_app(settings, engine=engine)), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(freeze_startup_heap(create_app(settings, engine=engine)), host=host, port=port, log_level="info",
+                    access_log=False, proxy_headers=settings.trust_proxy_headers)
         return
     # Several processes on one socket (the GIL caps one process near one core): each builds the app from the
     # environment; migrations and the first admin are done above, once. Prometheus samples are shared on disk.
@@ -120,7 +121,7 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
     engine.dispose()
     uvicorn.run("takeoff.app:serve_app", factory=True, workers=workers, host=host, port=port, log_level="info",
-                access_log=False)
+                access_log=False, proxy_headers=settings.trust_proxy_headers)
 
 
 def _first_admin(settings, factory) -> str | None:  # type: ignore[no-untyped-def]

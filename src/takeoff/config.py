@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Request bodies over this get 413.")
     session_hours: int = Field(default=12, description="Lifetime of a browser login session.")
     cookie_secure: bool = Field(default=False, description="Mark cookies Secure (set when served over HTTPS).")
+    trust_proxy_headers: bool = Field(default=False, description="Honour X-Forwarded-Proto/-For: only when every "
+                                                                 "request comes through the reverse proxy in front.")
     embedded_worker: bool = Field(default=True, description="Run a job worker inside `takeoff serve`.")
     rollup_compaction: bool = Field(default=True, description="Merge telemetry rollup deltas in every `serve` "
                                                               "process (and `worker`); off only for tests.")
