@@ -8,6 +8,7 @@ settings, which is what `takeoff serve` reads too.
 from __future__ import annotations
 
 import weakref
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -18,6 +19,7 @@ _INFO = b"takeoff/audit/chain/v1"
 _KEYS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 
 
+@lru_cache(maxsize=8)
 def derive(secret_key: str) -> bytes:
     """The chain's HMAC key (HKDF-SHA256 of the server secret, so the secret itself is never the MAC key)."""
     if not isinstance(secret_key, str) or len(secret_key) < 8:
