@@ -103,6 +103,7 @@ def test_every_demo_page_works_under_the_csp(factory, settings, live_server, csp
 
     start = ["/", "/tokens", "/audit"] + [p for _, p in NAV] + [f"/usecases/{u['key']}" for u in USE_CASES]
     visited = _crawl(page, live_server, start)
+    print(f"visited {len(visited)} pages under the CSP: {' '.join(visited)}")
     assert len(visited) >= 40 and {"/usecases", "/releases", "/audit"} <= set(visited), visited
     assert not violations, violations
 
