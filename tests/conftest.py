@@ -23,6 +23,10 @@ from takeoff.config import Settings
 from takeoff.db import Base, make_engine, make_sessionmaker, transaction
 
 BACKENDS = ["sqlite", "postgres"]
+TEST_SECRET_KEY = "test-secret-key-0123456789"
+# The audit chain is keyed by the server secret: code that records without an app (fixtures, the server-side CLI)
+# must key it like the apps of the `settings` fixture do.
+os.environ.setdefault("TAKEOFF_SECRET_KEY", TEST_SECRET_KEY)
 
 
 def _pg_base_url() -> str | None:
@@ -150,7 +154,7 @@ def factory(engine: Engine):  # type: ignore[no-untyped-def]
 def settings(engine: Engine, tmp_path: Path) -> Settings:
     """Settings pointing at the test database, with a fixed secret."""
     return Settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False),
-                    secret_key="test-secret-key-0123456789", embedded_worker=False, rollup_compaction=False,
+                    secret_key=TEST_SECRET_KEY, embedded_worker=False, rollup_compaction=False,
                     max_body_bytes=1_000_000)
 
 

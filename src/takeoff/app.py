@@ -98,7 +98,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.factory = factory
     app.state.worker = Worker(factory, lease_s=settings.job_lease_seconds)
     app.state.limits = TokenLimits(settings)  # per-token request and event rates, counted in this process
+    from takeoff.audit import key as audit_key
+
+    audit_key.remember(engine, settings.resolved_secret_key)  # the audit chain's HMAC key for this database
     _install_error_handlers(app)
+    from takeoff.web.headers import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders, trusted_proxies=settings.trusted_proxies, cookie_secure=settings.cookie_secure)
 
     from takeoff import health
 

@@ -38,8 +38,9 @@ def _settings():  # type: ignore[no-untyped-def]
     return get_settings()
 
 
-def _open_db(migrate_first: bool = True):  # type: ignore[no-untyped-def]
-    """Engine and session factory for TAKEOFF_DATABASE_URL, migrated to the latest schema."""
+def _open_db(migrate_first: bool = True, rekey: bool = False):  # type: ignore[no-untyped-def]
+    """Engine and session factory for TAKEOFF_DATABASE_URL, migrated to the latest schema; with `rekey` (the
+    starting commands: migrate, serve, worker, demo) a legacy unkeyed audit chain is keyed too."""
     from takeoff import migrate
     from takeoff.db import make_engine, make_sessionmaker
 
@@ -51,7 +52,29 @@ def _open_db(migrate_first: bool = True):  # type: ignore[no-untyped-def]
     except Exception as exc:  # a bad URL or unreachable database is an input problem for the operator
         fail(f"cannot open database {settings.resolved_database_url.split('@')[-1]}: {exc.__class__.__name__}: "
              f"{str(exc).splitlines()[0] if str(exc) else ''}")
-    return settings, engine, make_sessionmaker(engine)
+    from takeoff.audit import key as audit_key
+
+    audit_key.remember(engine, settings.resolved_secret_key)
+    factory = make_sessionmaker(engine)
+    if migrate_first and rekey:
+        _rekey_audit(factory)
+    return settings, engine, factory
+
+
+def _rekey_audit(factory) -> None:  # type: ignore[no-untyped-def]
+    """Key a legacy (unkeyed) audit chain once the schema is current; a broken one is left alone, with a warning."""
+    from takeoff.audit import service as audit
+    from takeoff.db import transaction
+
+    try:
+        with transaction(factory) as s:
+            done = audit.rekey(s)
+    except audit.RekeyRefused as exc:
+        typer.echo(f"warning: the unkeyed audit chain does not verify ({exc}); not rekeyed. Inspect it with "
+                   "`takeoff audit verify`; `takeoff audit rekey --accept-broken` keys it as it is", err=True)
+        return
+    if done is not None:
+        typer.echo(f"audit chain keyed: {done.entries} legacy entries rehashed with the server's key", err=True)
 
 
 def _cli_actor():  # type: ignore[no-untyped-def]
@@ -71,8 +94,14 @@ def main_callback(version: Annotated[bool, typer.Option("--version", help="Print
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations and exit."""
-    _, engine, _ = _open_db()
+    _, engine, factory = _open_db(rekey=True)
     typer.echo(f"database at the latest schema ({engine.dialect.name})")
+    from takeoff.audit import service as audit
+    from takeoff.db import transaction
+
+    with transaction(factory) as s:
+        if audit.has_legacy_entries(s):
+            fail("the audit chain is still unkeyed (see the warning above)", 1)
 
 
 def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +110,8 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
     from takeoff.app import create_app, freeze_startup_heap
 
     if workers == 1:
-        uvicorn.run(freeze_startup_heap(create_app(settings, engine=engine)), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(freeze_startup_heap(create_app(settings, engine=engine)), host=host, port=port, log_level="info",
+                    access_log=False, proxy_headers=False)  # forwarded headers: TAKEOFF_TRUSTED_PROXIES
         return
     # Several processes on one socket (the GIL caps one process near one core): each builds the app from the
     # environment; migrations and the first admin are done above, once. Prometheus samples are shared on disk.
@@ -91,7 +121,7 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
     engine.dispose()
     uvicorn.run("takeoff.app:serve_app", factory=True, workers=workers, host=host, port=port, log_level="info",
-                access_log=False)
+                access_log=False, proxy_headers=False)  # forwarded headers: TAKEOFF_TRUSTED_PROXIES
 
 
 def _first_admin(settings, factory) -> str | None:  # type: ignore[no-untyped-def]
@@ -110,7 +140,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0
           ) -> None:
     """Run the server (API, OTLP, web UI) with an embedded job worker; migrations applied at start."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings, engine, factory = _open_db()
+    settings, engine, factory = _open_db(rekey=True)
     generated = _first_admin(settings, factory)
     if generated:
         typer.echo(f"created user 'admin' with password: {generated}  (shown once; change it or set TAKEOFF_ADMIN_PASSWORD)")
@@ -121,7 +151,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0
 def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this process.", min=1, max=64)] = 1) -> None:
     """Run job workers against TAKEOFF_DATABASE_URL (any number of machines may run them)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings, _, factory = _open_db()
+    settings, _, factory = _open_db(rekey=True)
     import takeoff.app  # noqa: F401 - registers every domain's job handlers
     from takeoff.jobs.worker import Worker
 
@@ -177,7 +207,7 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
 
     password = os.environ.get("TAKEOFF_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
     os.environ["TAKEOFF_ADMIN_PASSWORD"] = password
-    settings, engine, factory = _open_db()
+    settings, engine, factory = _open_db(rekey=True)
     _first_admin(settings, factory)
     seeder = _find_demo_seeder()
     if seeder is not None:
@@ -295,18 +325,88 @@ def token_list(user: Annotated[str | None, typer.Option(help="Only this user's t
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 naming the first broken entry."""
+def audit_verify(checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="A file written by `takeoff audit checkpoint`: the chain must still reach it unchanged.")
+        ] = None) -> None:
+    """Recompute the keyed audit chain; exit 1 naming the first broken entry, 2 for an unusable checkpoint."""
     from takeoff.audit import service as audit
     from takeoff.db import transaction
 
     _, _, factory = _open_db()
     with transaction(factory) as s:
-        count, problem = audit.verify_chain(s)
+        mark = _read_checkpoint(s, checkpoint) if checkpoint is not None else None
+        count, problem = audit.verify_chain(s, checkpoint=mark)
     if problem:
         typer.echo(f"audit chain BROKEN at entry {problem.entry_id}: {problem.reason}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"audit chain verifies: {count} entries")
+    against = f"; it reaches the checkpoint of {mark.at} ({mark.entries} entries up to entry {mark.last_id})" if mark else ""
+    typer.echo(f"audit chain verifies: {count} entries{against}")
+
+
+def _read_checkpoint(session, path: Path):  # type: ignore[no-untyped-def]
+    """The checkpoint in `path`, its signature checked with this server's key; exit 2 when it cannot be used."""
+    import json
+
+    from takeoff.audit.chain import CheckpointError, read_checkpoint
+    from takeoff.audit.key import key_for
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError) as exc:
+        fail(f"cannot read the checkpoint {path}: {exc.__class__.__name__}: {exc}")
+    except ValueError as exc:
+        fail(f"the checkpoint {path} is not JSON: {exc}")
+    try:
+        return read_checkpoint(key_for(session), doc)
+    except CheckpointError as exc:
+        fail(f"{path}: {exc}")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Print the signed head of a chain that verifies (JSON) to store outside the database; exit 1 if it is broken."""
+    import json
+
+    from takeoff.audit import service as audit
+    from takeoff.db import transaction
+
+    _, _, factory = _open_db()
+    with transaction(factory) as s:
+        doc, problem = audit.checkpoint(s)
+    if problem is not None or doc is None:
+        typer.echo(f"audit chain BROKEN at entry {problem.entry_id if problem else '?'}: "
+                   f"{problem.reason if problem else ''}; no checkpoint signed", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(doc, indent=2))
+
+
+@audit_app.command("rekey")
+def audit_rekey(accept_broken: Annotated[bool, typer.Option(
+        "--accept-broken", help="Key a legacy chain even though it does not verify (the problem is recorded).")
+        ] = False) -> None:
+    """Key a legacy (unkeyed) chain with the server's key; `takeoff migrate` does this when the chain verifies."""
+    from takeoff.audit import service as audit
+    from takeoff.db import transaction
+
+    _, _, factory = _open_db(migrate_first=False)
+    from takeoff import migrate as migrations
+
+    if migrations.pending(factory.kw["bind"]):
+        fail("the database schema is not current: run `takeoff migrate` first")
+    try:
+        with transaction(factory) as s:
+            done = audit.rekey(s, accept_broken=accept_broken)
+    except audit.RekeyRefused as exc:
+        typer.echo(f"audit chain not rekeyed: the unkeyed chain is BROKEN at entry {exc.problem.entry_id}: "
+                   f"{exc.problem.reason}", err=True)
+        raise typer.Exit(1) from None
+    if done is None:
+        typer.echo("audit chain already keyed: nothing to do")
+    elif done.legacy_problem is not None:
+        typer.echo(f"audit chain keyed: {done.entries} entries, accepting the legacy chain's break at entry "
+                   f"{done.legacy_problem.entry_id} (recorded in the audit.rekey entry)")
+    else:
+        typer.echo(f"audit chain keyed: {done.entries} entries")
 
 
 def _register_client_commands() -> None:

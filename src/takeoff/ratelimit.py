@@ -40,7 +40,8 @@ def trusted_networks(setting: str) -> tuple[Network, ...]:
     return tuple(nets)
 
 
-def _trusted(address: str, nets: tuple[Network, ...]) -> bool:
+def is_trusted(address: str, nets: tuple[Network, ...]) -> bool:
+    """True when the address is inside one of the trusted proxy networks."""
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:
@@ -53,10 +54,10 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
     X-Forwarded-For entry that is not itself a trusted proxy (entries left of it are the client's to forge)."""
     address = peer or "unknown"
     nets = trusted_networks(trusted_proxies) if trusted_proxies else ()
-    if not nets or not forwarded_for or not _trusted(address, nets):
+    if not nets or not forwarded_for or not is_trusted(address, nets):
         return address
     for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-        if not _trusted(hop, nets):
+        if not is_trusted(hop, nets):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:

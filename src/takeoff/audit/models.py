@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeoff.db import Base
@@ -24,6 +24,8 @@ class AuditEntry(Base):
     diff: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # 1: keyed HMAC chain; 0: a legacy unkeyed entry, keyed by `takeoff migrate` (takeoff.audit.chain)
+    chain_version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="0")
 
 
 class AuditHead(Base):

@@ -1,27 +1,40 @@
-"""Audit operations: append within the caller's transaction, list, verify."""
+"""Audit operations: append within the caller's transaction, list, verify, checkpoint, rekey a legacy chain."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from takeoff.actor import Actor
-from takeoff.audit.chain import GENESIS, ChainProblem, diff, entry_hash, verify
+from takeoff.audit.chain import (CHAIN_VERSION, GENESIS, ChainProblem, Checkpoint, diff, entry_hash, sign_checkpoint,
+                                 verify)
+from takeoff.audit.key import key_for
 from takeoff.audit.models import AuditEntry, AuditHead
 from takeoff.db import paginate, utcnow
 
 _PG_LOCK_KEY = 7_340_101  # advisory lock serialising appends on PostgreSQL
 
 
-def record(session: Session, actor: Actor | str, action: str, object_type: str, object_id: Any,
-           before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None) -> AuditEntry:
-    """Append one entry in the caller's transaction, so the change and its record commit together."""
+def _lock_chain(session: Session) -> AuditHead | None:
+    """Serialise with every other append (PostgreSQL advisory lock; SQLite's write transaction already is)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    return session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+
+
+def record(session: Session, actor: Actor | str, action: str, object_type: str, object_id: Any,
+           before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None) -> AuditEntry:
+    """Append one keyed entry in the caller's transaction, so the change and its record commit together."""
+    return _append(session, key_for(session), actor, action, object_type, object_id, before, after)
+
+
+def _append(session: Session, key: bytes, actor: Actor | str, action: str, object_type: str, object_id: Any,
+            before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> AuditEntry:
+    head = _lock_chain(session)
     if head is None:
         head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
         session.add(head)
@@ -30,8 +43,8 @@ def record(session: Session, actor: Actor | str, action: str, object_type: str, 
     changes = diff(before, after)
     at = utcnow()
     entry = AuditEntry(at=at, actor=name, action=action, object_type=object_type, object_id=str(object_id),
-                       diff=changes, prev_hash=head.last_hash,
-                       hash=entry_hash(head.last_hash, at, name, action, object_type, str(object_id), changes))
+                       diff=changes, prev_hash=head.last_hash, chain_version=CHAIN_VERSION,
+                       hash=entry_hash(key, head.last_hash, at, name, action, object_type, str(object_id), changes))
     session.add(entry)
     session.flush()
     head.last_id, head.last_hash = entry.id, entry.hash
@@ -63,7 +76,7 @@ def _iter_entries(session: Session, batch: int = 1000) -> Iterator[Any]:
     verifying never detaches, expires or flushes what the caller is changing (it once did, with expunge_all, and
     a promotion whose checklist verified the chain was audited but never written)."""
     cols = (AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.object_type,
-            AuditEntry.object_id, AuditEntry.diff, AuditEntry.prev_hash, AuditEntry.hash)
+            AuditEntry.object_id, AuditEntry.diff, AuditEntry.prev_hash, AuditEntry.hash, AuditEntry.chain_version)
     last = 0
     while True:
         rows = session.execute(select(*cols).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)).all()
@@ -73,7 +86,82 @@ def _iter_entries(session: Session, batch: int = 1000) -> Iterator[Any]:
         last = rows[-1].id
 
 
-def verify_chain(session: Session) -> tuple[int, ChainProblem | None]:
-    """Recompute the whole chain in batches; (entries checked, first problem or None)."""
+def _head(session: Session) -> tuple[int, str]:
     head = session.execute(select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)).first()
-    return verify(_iter_entries(session), head.last_id if head else 0, head.last_hash if head else GENESIS)
+    return (head.last_id, head.last_hash) if head else (0, GENESIS)
+
+
+def verify_chain(session: Session, checkpoint: Checkpoint | None = None,
+                 key: bytes | None = None) -> tuple[int, ChainProblem | None]:
+    """Recompute the whole keyed chain in batches (and compare it with a checkpoint when given);
+    (entries checked, first problem or None)."""
+    head_id, head_hash = _head(session)
+    return verify(_iter_entries(session), head_id, head_hash, key or key_for(session), checkpoint=checkpoint)
+
+
+def checkpoint(session: Session, key: bytes | None = None) -> tuple[dict[str, Any] | None, ChainProblem | None]:
+    """The signed head of a chain that verifies, to be stored outside the database; (None, problem) when it does
+    not verify (a broken chain is never signed)."""
+    key = key or key_for(session)
+    _lock_chain(session)  # no append between the verification and the head it signs
+    count, problem = verify_chain(session, key=key)
+    if problem is not None:
+        return None, problem
+    head_id, head_hash = _head(session)
+    return sign_checkpoint(key, count, head_id, head_hash, utcnow()), None
+
+
+@dataclass(frozen=True)
+class Rekeyed:
+    """What a rekey did: how many entries it rewrote, and the legacy chain's problem when one was accepted."""
+
+    entries: int
+    legacy_problem: ChainProblem | None
+
+
+class RekeyRefused(Exception):
+    """The legacy chain does not verify, so signing it with the key would launder whatever broke it."""
+
+    def __init__(self, problem: ChainProblem) -> None:
+        super().__init__(f"entry {problem.entry_id}: {problem.reason}")
+        self.problem = problem
+
+
+def has_legacy_entries(session: Session) -> bool:
+    """True while unkeyed (version 0) entries remain."""
+    return bool(session.scalar(select(exists().where(AuditEntry.chain_version == 0))))
+
+
+def rekey(session: Session, key: bytes | None = None, *, accept_broken: bool = False) -> Rekeyed | None:
+    """Key a legacy chain: verify it unkeyed first (RekeyRefused when broken, unless accept_broken), then rewrite
+    every hash keyed and append an `audit.rekey` entry. None when there is nothing to rekey."""
+    key = key or key_for(session)
+    head = _lock_chain(session)
+    if not has_legacy_entries(session):
+        return None
+    head_id, head_hash = _head(session)
+    count, problem = verify(_iter_entries(session), head_id, head_hash, key, legacy_ok=True)
+    if problem is not None and not accept_broken:
+        raise RekeyRefused(problem)
+    table = AuditEntry.__table__
+    stmt = (update(table).where(table.c.id == bindparam("b_id"))
+            .values(prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"), chain_version=CHAIN_VERSION))
+    prev, last_id, rewritten, batch = GENESIS, 0, 0, []
+    for e in _iter_entries(session):
+        new = entry_hash(key, prev, e.at, e.actor, e.action, e.object_type, e.object_id, e.diff)
+        batch.append({"b_id": e.id, "b_prev": prev, "b_hash": new})
+        prev, last_id, rewritten = new, e.id, rewritten + 1
+        if len(batch) >= 1000:
+            session.execute(stmt, batch)
+            batch = []
+    if batch:
+        session.execute(stmt, batch)
+    if head is None:
+        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
+        session.add(head)
+    head.last_id, head.last_hash = last_id, prev
+    session.flush()
+    _append(session, key, "system", "audit.rekey", "audit_chain", "1", None, {
+        "entries": rewritten, "legacy_head": {"id": head_id, "hash": head_hash},
+        "legacy_problem": None if problem is None else {"entry_id": problem.entry_id, "reason": problem.reason}})
+    return Rekeyed(rewritten, problem)

@@ -1,4 +1,5 @@
-// takeoff page helpers: draw every <canvas data-chart='{...Chart.js config...}'> once Chart.js is loaded.
+// takeoff page helpers (the only page script: the Content-Security-Policy allows no inline script or on*= handler).
+// Draw every <canvas data-chart='{...Chart.js config...}'> once Chart.js is loaded.
 function takeoffCharts(root) {
   if (!window.Chart) return;
   (root || document).querySelectorAll("canvas[data-chart]").forEach(function (el) {
@@ -9,3 +10,8 @@ function takeoffCharts(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { takeoffCharts(document); });
 document.addEventListener("htmx:afterSwap", function (ev) { takeoffCharts(ev.target); });
+// <a data-back>: go back in history when there is a page to go back to, else follow the link.
+document.addEventListener("click", function (ev) {
+  var link = ev.target.closest && ev.target.closest("a[data-back]");
+  if (link && window.history.length > 1) { ev.preventDefault(); window.history.back(); }
+});

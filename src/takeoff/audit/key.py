@@ -1,0 +1,43 @@
+"""The audit chain's key: derived from the server's secret key, remembered per engine, never stored in the database.
+
+Whoever can write the database but does not hold TAKEOFF_SECRET_KEY (or the data folder's secret_key file) cannot
+recompute a keyed entry hash, so rewriting history shows up in `takeoff audit verify`. The app and the server-side CLI
+remember the key of the engine they open; anything else (a bare session factory) falls back to the environment's
+settings, which is what `takeoff serve` reads too.
+"""
+from __future__ import annotations
+
+import weakref
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.orm import Session
+
+_INFO = b"takeoff/audit/chain/v1"
+_KEYS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+
+@lru_cache(maxsize=8)
+def derive(secret_key: str) -> bytes:
+    """The chain's HMAC key (HKDF-SHA256 of the server secret, so the secret itself is never the MAC key)."""
+    if not isinstance(secret_key, str) or len(secret_key) < 8:
+        raise ValueError("the secret key must be text of at least 8 characters (TAKEOFF_SECRET_KEY)")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"takeoff-audit", info=_INFO).derive(secret_key.encode())
+
+
+def remember(engine: Any, secret_key: str) -> None:
+    """Record the key that goes with this engine (the app and the CLI call this when they open a database)."""
+    _KEYS[engine] = derive(secret_key)
+
+
+def key_for(session: Session) -> bytes:
+    """The chain key of the session's database: the remembered one, else derived from the environment's settings."""
+    bind = session.get_bind()
+    found = _KEYS.get(getattr(bind, "engine", bind))
+    if found is not None:
+        return found
+    from takeoff.config import get_settings
+
+    return derive(get_settings().resolved_secret_key)
