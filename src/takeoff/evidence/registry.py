@@ -102,6 +102,10 @@ class Registry:
         k = self._kinds[name] = Kind(name, title, None, "use_case", domain)
         return k
 
+    def remove(self, name: str) -> None:
+        """Unregister a kind (a plugin being unloaded; tests)."""
+        self._kinds.pop(name, None)
+
     def _ensure(self) -> None:
         if not self._loaded and self._load_defaults is not None:
             self._loaded = True

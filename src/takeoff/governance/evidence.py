@@ -15,7 +15,6 @@ ATTESTED: tuple[tuple[str, str], ...] = (
     ("decommission_plan", "A decommission plan exists"),
     ("ai_policy", "The organization's AI policy applies"),
     ("gpai_documentation", "General-purpose AI model documentation is kept"),
-    ("quarterly_review", "The use case was reviewed this quarter"),
     ("training_recorded", "Users completed their training"),
     ("data_provenance", "The provenance of training and context data is recorded"),
 )
