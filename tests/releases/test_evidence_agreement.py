@@ -115,3 +115,13 @@ def test_a_third_party_kind_is_one_provider_plus_one_checklist_line(env, factory
         assert "CL-PEN" in cl["missing"] and seen == ["support-reply:1"]
     finally:
         evidence_kinds.remove("pen_test_done")
+
+
+def test_an_item_without_evidence_reads_no_evidence_never_pass(env, factory):
+    make_use_case(factory)  # no data source, no release in production
+    d = env.client.get("/api/v1/usecases/support-reply/readiness", headers=env.admin).json()
+    items = {i["item"]: i for i in d["items"]}
+    for name in ("data_quality", "evaluation"):
+        assert items[name]["status"] == "no_evidence" and items[name]["reason"].startswith("no evidence"), items[name]
+    assert "no release is in production" in items["evaluation"]["reason"]
+    assert d["verdict"]["ready"] is False and d["verdict"]["passed"] < 7

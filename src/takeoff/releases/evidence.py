@@ -4,6 +4,8 @@ For a release checklist the release is the one being checked; for readiness it i
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from takeoff.evals import service as evals
@@ -15,7 +17,7 @@ def _none(kind: str, s: Subject) -> Evidence:
     return Evidence(kind, "no_evidence", "no release is in production", f"/usecases/{s.use_case.key}#releases")
 
 
-def _gate(session: Session, s: Subject) -> dict | None:  # type: ignore[type-arg]
+def _gate(session: Session, s: Subject) -> dict[str, Any] | None:
     key = ("gate", s.release.id)
     if key not in s.cache:
         s.cache[key] = releases.gate(session, s.release)
