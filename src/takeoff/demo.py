@@ -358,6 +358,13 @@ class Demo:
                        "table": table, "checks": checks, "use_cases": ucs,
                        "conflict_resolution": "The system of record wins over copies."})
             self.call("dana", "POST", f"/api/v1/datasources/{name}/check")
+        # least privilege per field: readiness judges each use case's own data access rules
+        rules = {"tickets": [{"field": "subject", "roles": ["ai_engineer", "product_owner"]},
+                             {"field": "customer", "roles": ["data_owner"], "sensitive": True}],
+                 "vendor-master": [{"field": "name", "roles": ["ai_engineer", "business_owner"]},
+                                   {"field": "iban", "roles": ["data_owner"], "sensitive": True}]}
+        for name, body in rules.items():
+            self.call("dana", "PUT", f"/api/v1/datasources/{name}/access-rules", {"rules": body})
 
     # ---- releases ---------------------------------------------------------------------------------
     def _cases(self, key: str) -> list[dict[str, Any]]:
@@ -452,7 +459,8 @@ class Demo:
                  ("support-reply", "cost per task high", "cost_per_task", ">", 0.002),
                  ("invoice-anomaly", "override rate high", "override_rate", ">", 0.3),
                  ("invoice-anomaly", "cost per task high", "cost_per_task", ">", 0.001),
-                 ("sales-call-summary", "helpfulness low", "quality_helpfulness", "<", 0.5)]
+                 ("sales-call-summary", "helpfulness low", "quality_helpfulness", "<", 0.5),
+                 ("sales-call-summary", "cost per task high", "cost_per_task", ">", 0.002)]
         for key, name, metric, op, threshold in rules:
             self.call("erin", "POST", "/api/v1/monitoring/rules",
                       {"use_case": key, "name": name, "metric": metric, "op": op, "threshold": threshold,
@@ -593,6 +601,15 @@ class Demo:
                 continue
             self._record(events)
         self._flushed("traffic")
+        # the production releases that send features get a drift baseline (invoices' was frozen above)
+        for key in ("support-reply", "sales-call-summary"):
+            if plans.get(key) and self.has_route("/api/v1/monitoring/usecases/{key}/baseline"):
+                first = datetime.fromtimestamp(min(e["ts"] for e in plans[key]), UTC)
+                self.call("erin", "POST", f"/api/v1/monitoring/usecases/{key}/baseline",
+                          {"start": first.isoformat(), "end": (self.now - timedelta(days=1)).isoformat()})
+        if self.has_route("/api/v1/monitoring/canary/run"):  # the running canary is analysed, as its job would
+            for c in self.call("erin", "POST", "/api/v1/monitoring/canary/run") or []:
+                self.out(f"    canary {c.get('canary_release_id')}: {c.get('verdict')}")
         stats = self._sdk().stats()
         self.out(f"    {stats['sent']} events sent by the SDK, {len(history)} of them pilot traffic since the start "
                  f"of last quarter; {stats['dropped_total']} dropped")

@@ -101,6 +101,7 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
     review_page = c.get(f"/outcomes/reviews/{latest['quarter']}").text
     assert "data-chart='adoption'" in review_page and "data-chart='score-value'" in review_page
     _history_went_through_the_sdk(factory, settings, app, users, sdk_sent)
+    _no_contradiction(factory)
 
 
 def _history_went_through_the_sdk(factory: Any, settings: Any, app: Any, users: Any, sdk_sent: dict[str, float]) -> None:
@@ -198,3 +199,26 @@ def test_browser_walks_every_page_of_the_demo(factory, settings, live_server, ow
     page.wait_for_selector("text=Recorded finding")
     assert page.locator("#findings tr[data-status=open]").count() == 1
     assert not failures, failures
+
+
+def _no_contradiction(factory: Any) -> None:
+    """Release pages, readiness and incidents agree: every kind a production release's checklist shares with
+    readiness has one verdict; an open severity 1-2 incident blocks its use case by name."""
+    from takeoff.db import transaction
+    from takeoff.incidents import service as incidents
+    from takeoff.readiness import service as readiness
+    from takeoff.releases import service as releases
+
+    with transaction(factory) as s:
+        for d in readiness.portfolio_view(s)["use_cases"]:
+            kinds = {k["kind"]: k for i in d["items"] for k in i["kinds"]} | d["blockers"]
+            prod = releases.current_release(s, d["use_case"])
+            if prod is not None:
+                for item in releases.checklist(s, prod)["items"]:
+                    if item["evidence_kind"] in kinds:
+                        assert item["evidence"]["status"] == kinds[item["evidence_kind"]]["status"], (d["use_case"], item)
+            severe = [i for i in incidents.list_incidents(s, use_case_key=d["use_case"], status="open") if i.severity <= 2]
+            assert {f"/incidents/{i.id}" for i in severe} <= {b["link"] for b in d["verdict"]["blocking"]}
+            assert not (severe and d["verdict"]["ready"])
+        support = readiness.diagnose(s, "support-reply")
+        assert support["verdict"]["ready"] and support["verdict"]["blocking"] == [], support["verdict"]

@@ -6,9 +6,10 @@ from tests.outcomes.conftest import KPIS
 
 def test_use_case_readiness_from_live_evidence(client, admin, users):
     owner = users.create("business_owner", username="olivia")
+    product = users.create("product_owner", username="pablo")
     body = {"key": "invoice-anomaly", "name": "Invoice anomaly detection", "purpose": "Flag odd invoices",
             "data_sources": ["erp"], "expected_users": 10, "risk_tier": "medium", "kpis": KPIS,
-            "business_owner": owner}
+            "business_owner": owner, "product_owner": product}
     assert client.post("/api/v1/usecases", json=body, headers=admin).status_code == 201
     r = client.get("/api/v1/usecases/invoice-anomaly/readiness", headers=admin)
     assert r.status_code == 200, r.text

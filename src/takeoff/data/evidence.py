@@ -102,3 +102,68 @@ def data_quality_evidence(
         else:
             reasons.append(f"source {s.name}: owner {s.owner}, {len(s.latest)} checks green")
     return Evidence("fail" if failed else "pass", reasons)
+
+
+# -- the data foundation's evidence kinds (registered by takeoff.evidence.defaults) --------------------------
+from sqlalchemy.orm import Session  # noqa: E402 - the providers below are I/O; the rule above stays pure
+
+from takeoff.evidence.registry import Evidence as KindEvidence  # noqa: E402
+from takeoff.evidence.registry import Registry, Subject  # noqa: E402
+
+
+def _service():  # type: ignore[no-untyped-def]
+    # data.service imports this module's pure rule at its top; the providers reach back at call time
+    from takeoff.data import service
+
+    return service
+
+
+def data_sla_green(session: Session, s: Subject) -> KindEvidence:
+    """Every source the use case depends on has an owner, its required checks, and green checks under a day old."""
+    key = s.use_case.key
+    ev = _service().readiness_evidence(session, key, now=s.now)
+    return KindEvidence("data_sla_green", ev.status, "; ".join(ev.reasons) or "no reasons given",
+                        f"/usecases/{key}#data-sources")
+
+
+def data_sla_met(session: Session, s: Subject) -> KindEvidence:
+    """No source the use case depends on has a breached latest SLA check; a failure names each source."""
+    key = s.use_case.key
+    svc = _service()
+    breached = []
+    for src in svc.list_sources(session, key):
+        run = svc.latest_run(session, src.id)
+        if run is not None and run.status == "breach":
+            failed = [str(r.get("name")) for r in run.results or [] if r.get("status") == "breach"]
+            breached.append((src.name, failed, run.started_at))
+    if not breached:
+        return KindEvidence("data_sla_met", "pass", "no dependent data source breaches its SLA",
+                            f"/usecases/{key}#data-sources")
+    items = tuple((f"data source {n} breaches its SLA ({', '.join(f) or 'latest check'})", f"/datasources/{n}")
+                  for n, f, _ in breached)
+    return KindEvidence("data_sla_met", "fail", "; ".join(t for t, _ in items), items[0][1], breached[0][2],
+                        items=items)
+
+
+def access_least_privilege(session: Session, s: Subject) -> KindEvidence:
+    """Every source the use case depends on has field-level access rules (reads are logged by takeoff)."""
+    key = s.use_case.key
+    svc = _service()
+    sources = svc.list_sources(session, key)
+    link = f"/usecases/{key}#data-sources"
+    if not sources:
+        return KindEvidence("access_least_privilege", "no_evidence", "no data source is registered for this use case",
+                            link)
+    open_ = [src.name for src in sources if not svc.access_rules(session, src.name)]
+    if open_:
+        return KindEvidence("access_least_privilege", "fail", "no field access rules on source(s) "
+                            + ", ".join(open_), f"/datasources/{open_[0]}")
+    return KindEvidence("access_least_privilege", "pass", f"field access rules on all {len(sources)} source(s); "
+                        "reads are logged", link)
+
+
+def register(registry: Registry) -> None:
+    registry.provide("data_sla_green", data_sla_green, title="Data sources meet their SLAs", domain="data")
+    registry.provide("data_sla_met", data_sla_met, title="No dependent data source breaches its SLA", domain="data")
+    registry.provide("access_least_privilege", access_least_privilege,
+                     title="Data access is least-privilege and logged", domain="data")

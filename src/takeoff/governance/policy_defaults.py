@@ -119,6 +119,13 @@ class TierPolicy:
         return frozenset(i.evidence_kind for i in self.checklist if i.mandatory)
 
 
+def _registered(kind: object) -> bool:
+    """A kind registered in the evidence registry (a provider added beyond the defaults) is a known kind too."""
+    from takeoff.evidence.registry import evidence_kinds  # registry reads load the domains' providers: not at import
+
+    return isinstance(kind, str) and evidence_kinds.has(kind)
+
+
 def validate_tier_policy(policy: Mapping[str, Any]) -> TierPolicy:
     """Validate a tier policy dict (tier, approver_roles, checklist); ValueError with one readable message."""
     if not isinstance(policy, Mapping):
@@ -162,7 +169,7 @@ def validate_tier_policy(policy: Mapping[str, Any]) -> TierPolicy:
         seen.add(id_)
         if not isinstance(title, str) or not title.strip():
             raise ValueError(f"{where}: title must be a non-empty string")
-        if kind not in EVIDENCE_KINDS:
+        if kind not in EVIDENCE_KINDS and not _registered(kind):
             raise ValueError(f"{where}: unknown evidence_kind {kind!r}")
         if not isinstance(mandatory, bool):
             raise ValueError(f"{where}: mandatory must be true or false")

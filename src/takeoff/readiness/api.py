@@ -13,7 +13,9 @@ router = APIRouter(tags=["readiness"])
 
 @router.get("/usecases/{key}/readiness")
 def use_case_readiness(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
-    """Each item's status (pass, fail, no_evidence), reason, evidence link and pilot gap, and the verdict."""
+    """Each item's status (pass, fail, no_evidence), reason, evidence link, pilot gap, scope and kinds, and the verdict
+    with every blocking item (open severe incident, unanalysed canary, missing drift baseline, critical finding,
+    breached data SLA) and its link."""
     return service.diagnose(session, key)
 
 

@@ -13,10 +13,10 @@ from takeoff.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.catalog import service as catalog
 from takeoff.db import utcnow
-from takeoff.domains import optional as _optional
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.evals import service as evals
 from takeoff.evals.models import EvalRun, EvalSet, EvalSetVersion
+from takeoff.evidence.registry import Subject, evidence_kinds
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.releases import bundle as bundles
@@ -342,94 +342,30 @@ def decide(session: Session, actor: Actor, release_id: str, decision: str, comme
 
 
 # --- checklist ----------------------------------------------------------------------------------------------
-def _evidence(session: Session, rel: Release, uc: UseCase, kind: str, g: dict[str, Any] | None,
-              missing: list[str]) -> tuple[str, str]:
-    """(status pass|fail|no evidence, detail) for one evidence kind, from what the system itself knows."""
-    if kind == "eval_gate_passed":
-        if g is None:
-            return NO_EVIDENCE, "no finished eval run"
-        ok = g.get("status") == "pass" and g.get("on_bundle_eval_set")
-        return ("pass" if ok else "fail"), f"gate {g.get('status')} on run {g.get('run_id')}"
-    if kind == "safety_eval_passed":
-        if g is None:
-            return NO_EVIDENCE, "no finished eval run"
-        run = session.get(EvalRun, g["run_id"])
-        unsafe = ((run.summary or {}).get("by_error_category") or {}).get("unsafe_output", 0) if run else 0
-        return ("pass" if unsafe == 0 else "fail"), f"{unsafe} unsafe outputs in run {g['run_id']}"
-    if kind == "release_versioned":
-        return "pass", f"bundle sha256 {rel.content_hash[:12]}"
-    if kind == "fallback_defined":
-        fb = rel.bundle.get("fallback_model")
-        return ("pass", f"fallback {fb}") if fb else ("fail", "no fallback model in the bundle or the catalog")
-    if kind == "owner_named":
-        ok = bool(uc.business_owner and uc.product_owner)
-        return ("pass" if ok else "fail"), f"business owner {uc.business_owner or '-'}, product owner " \
-                                          f"{uc.product_owner or '-'}"
-    if kind == "risk_tier_recorded":
-        return ("pass", f"tier {uc.risk_tier}") if uc.risk_tier else ("fail", "no risk tier")
-    if kind == "intake_complete":
-        gaps = [n for n, ok in (("purpose", uc.purpose), ("data sources", uc.data_sources),
-                                ("users", uc.expected_users or uc.user_groups), ("risk tier", uc.risk_tier)) if not ok]
-        return ("fail", "missing " + ", ".join(gaps)) if gaps else ("pass", "intake fields present")
-    if kind in ("approvals_by_tier", "change_control"):
-        return ("fail", "missing " + ", ".join(missing)) if missing else ("pass", "all approver roles approved")
-    if kind == "vendor_terms_recorded":
-        provider, model = catalog.split_ref(rel.bundle.get("model", ""))
-        entry = catalog.find_model(session, provider, model)
-        if entry is None:
-            return NO_EVIDENCE, "model not in the catalog"
-        ok = bool(entry.data_retention and entry.contract_terms)
-        return ("pass" if ok else "fail"), "retention and contract terms recorded" if ok else \
-            "catalog entry lacks retention or contract terms"
-    if kind == "incident_process":
-        return ("pass", f"on call: {uc.on_call}") if uc.on_call else (NO_EVIDENCE, "no on-call named")
-    if kind == "audit_chain_verified":
-        count, problem = audit.verify_chain(session)
-        return ("pass", f"{count} entries verify") if problem is None else ("fail", str(problem))
-    if kind == "monitoring_configured":
-        mon = _optional("takeoff.monitoring.service")
-        configured = getattr(mon, "monitoring_configured", None) if mon else None
-        list_rules = getattr(mon, "rules", None) if mon else None
-        if configured is None and list_rules is None:
-            return NO_EVIDENCE, "monitoring is not deployed"
-        try:
-            ok = bool(configured(session, uc.key)) if configured else bool(list_rules(session, uc.key))
-        except Exception as exc:  # noqa: BLE001 - another domain's failure is missing evidence, not a crash
-            return NO_EVIDENCE, f"monitoring could not answer: {type(exc).__name__}"
-        return ("pass", "alert rules configured") if ok else ("fail", "no alert rules for the use case")
-    if kind == "data_sla_green":
-        data = _optional("takeoff.data.service")
-        fn = getattr(data, "sources_for_use_case", None) if data else None
-        if fn is None:
-            return NO_EVIDENCE, "data checks are not deployed"
-        try:
-            from takeoff.data.evidence import data_quality_evidence
-
-            ev = data_quality_evidence(fn(session, uc.key))
-        except Exception as exc:  # noqa: BLE001
-            return NO_EVIDENCE, f"data checks could not answer: {type(exc).__name__}"
-        status = {"pass": "pass", "fail": "fail"}.get(ev.status, NO_EVIDENCE)
-        return status, "; ".join(ev.reasons[:3])
-    return NO_EVIDENCE, "the system holds no evidence of this kind; a named person may attest it"
+def missing_approvals(session: Session, rel: Release) -> list[str]:
+    """Approver roles the release's tier requires that have not approved it yet."""
+    _, policy = _policy(session, rel)
+    return lifecycle.missing_roles(list(policy.approver_roles), _filled(session, rel))
 
 
-def checklist(session: Session, rel: Release) -> dict[str, Any]:
-    """The tier's pre-release checklist for the release: each item's evidence or attestation, and what is missing."""
+def checklist(session: Session, rel: Release, cache: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The tier's pre-release checklist for the release: each item's evidence (from the one evidence registry,
+    the same judgement readiness reads) or attestation, and what is missing."""
     version, policy = _policy(session, rel)
     uc = portfolio.get(session, rel.use_case_key)
-    g = gate(session, rel)
-    missing = lifecycle.missing_roles(list(policy.approver_roles), _filled(session, rel))
+    subject = Subject(uc, rel, utcnow(), cache if cache is not None else {})
     attest = {a.item_id: a for a in session.scalars(select(ReleaseAttestation)
                                                       .where(ReleaseAttestation.release_pk == rel.id))}
     items = []
     for item in policy.checklist:
-        status, detail = _evidence(session, rel, uc, item.evidence_kind, g, missing)
+        ev = evidence_kinds.gather(session, subject, item.evidence_kind)
+        status, detail = (NO_EVIDENCE if ev.status == "no_evidence" else ev.status), ev.detail
         a = attest.get(item.id)
         if status != "pass" and a is not None:
             status, detail = "attested", f"attested by {a.username}: {a.statement}"
         items.append({"id": item.id, "title": item.title, "evidence_kind": item.evidence_kind,
                       "mandatory": item.mandatory, "status": status, "detail": detail,
-                      "satisfied": status in ("pass", "attested")})
+                      "satisfied": status in ("pass", "attested"), "evidence": ev.view()})
     unmet = [i["id"] for i in items if i["mandatory"] and not i["satisfied"]]
     return {"tier": _tier(session, rel), "policy_version": version, "approver_roles": list(policy.approver_roles),
             "items": items, "missing": unmet}

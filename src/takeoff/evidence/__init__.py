@@ -1,0 +1,1 @@
+"""The evidence engine: one registry of evidence kinds that readiness items and release checklists both judge."""

@@ -1,0 +1,81 @@
+"""Evidence kinds monitoring owns: quality and cost alert rules, canary analysis, and the drift baseline."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.monitoring import service as monitoring
+from takeoff.releases import service as releases
+from takeoff.telemetry import evidence as telemetry_evidence
+from takeoff.telemetry import service as telemetry
+
+QUALITY_RULE_METRICS = ("error_category_rate", "override_rate", "escalation_rate", "error_rate")
+COST_RULE_METRICS = ("cost_per_task", "cost_per_active_user", "tokens")
+FEATURE_WINDOW = timedelta(days=30)
+
+
+def is_quality_metric(metric: str) -> bool:
+    return metric.startswith("quality_") or metric in QUALITY_RULE_METRICS
+
+
+def monitoring_configured(session: Session, s: Subject) -> Evidence:
+    """At least one enabled alert rule on a quality metric and one on a cost metric."""
+    key = s.use_case.key
+    enabled = [r for r in monitoring.rules(session, key) if r.enabled]
+    quality = sum(1 for r in enabled if is_quality_metric(r.metric))
+    cost = sum(1 for r in enabled if r.metric in COST_RULE_METRICS)
+    link = f"/usecases/{key}#monitoring"
+    missing = [f"no alert rule on a {name} metric" for name, n in (("quality", quality), ("cost", cost)) if n < 1]
+    at = max((r.created_at for r in enabled), default=None)
+    if missing:
+        return Evidence("monitoring_configured", "fail", "; ".join(missing), link, at)
+    return Evidence("monitoring_configured", "pass", f"{quality} quality and {cost} cost alert rule(s)", link, at)
+
+
+def canary_analysed(session: Session, s: Subject) -> Evidence:
+    """Every release now in canary has been analysed against production at least once."""
+    key = s.use_case.key
+    running = releases.list_releases(session, key, status="canary")
+    if not running:
+        return Evidence("canary_analysed", "pass", "no release is in canary", f"/usecases/{key}#releases")
+    checks = monitoring.canary_checks(session, key, limit=200)
+    for rel in running:
+        mine = [c for c in checks if c.canary_release_id == rel.release_id]
+        if not mine:
+            text = f"canary {rel.release_id} serves {rel.canary_weight or 0}% of traffic and was never analysed"
+            return Evidence("canary_analysed", "fail", text, f"/releases/{rel.release_id}", rel.status_changed_at,
+                            items=((text, f"/releases/{rel.release_id}"),))
+    last = checks[0]
+    return Evidence("canary_analysed", "pass", f"canary {last.canary_release_id} analysed: {last.verdict}",
+                    f"/releases/{last.canary_release_id}", last.checked_at)
+
+
+def drift_baseline_set(session: Session, s: Subject) -> Evidence:
+    """The production release that sends features has a drift baseline to compare them with."""
+    key = s.use_case.key
+    prod = releases.current_release(session, key)
+    link = f"/usecases/{key}#monitoring"
+    if prod is None:
+        return Evidence("drift_baseline_set", "pass", "no release is in production", link)
+    base = telemetry.current_baseline(session, key)
+    if base is not None:
+        return Evidence("drift_baseline_set", "pass", f"drift baseline of {len(base.get('features') or {})} "
+                        f"feature(s) frozen from {base.get('release') or 'all releases'}", link, base.get("end"))
+    sent = telemetry_evidence.features_sent(session, key, prod.release_id, s.now - FEATURE_WINDOW)
+    if not sent:
+        return Evidence("drift_baseline_set", "pass", f"production release {prod.release_id} sends no features",
+                        link)
+    text = (f"production release {prod.release_id} sends features ({', '.join(sent[:5])}) but no drift baseline "
+            "is set")
+    return Evidence("drift_baseline_set", "fail", text, link, items=((text, link),))
+
+
+def register(registry: Registry) -> None:
+    registry.provide("monitoring_configured", monitoring_configured,
+                     title="Quality and cost monitoring is configured", domain="monitoring")
+    registry.provide("canary_analysed", canary_analysed, title="A running canary has been analysed",
+                     domain="monitoring")
+    registry.provide("drift_baseline_set", drift_baseline_set,
+                     title="Production features have a drift baseline", domain="monitoring")

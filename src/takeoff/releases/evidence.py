@@ -1,0 +1,122 @@
+"""Evidence kinds releases own, about one release: its eval gate, safety run, bundle, fallback, approvals, notes.
+
+For a release checklist the release is the one being checked; for readiness it is the release serving production.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from takeoff.evals import service as evals
+from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.releases import service as releases
+
+
+def _none(kind: str, s: Subject) -> Evidence:
+    return Evidence(kind, "no_evidence", "no release is in production", f"/usecases/{s.use_case.key}#releases")
+
+
+def _gate(session: Session, s: Subject) -> dict[str, Any] | None:
+    key = ("gate", s.release.id)
+    if key not in s.cache:
+        s.cache[key] = releases.gate(session, s.release)
+    return s.cache[key]  # type: ignore[no-any-return]
+
+
+def eval_gate_passed(session: Session, s: Subject) -> Evidence:
+    """The release's latest eval gate passed, judged on the eval set version its bundle names."""
+    if s.release is None:
+        return _none("eval_gate_passed", s)
+    rel, link = s.release, f"/releases/{s.release.release_id}"
+    g = _gate(session, s)
+    if g is None:
+        return Evidence("eval_gate_passed", "no_evidence", f"release {rel.release_id} has no finished eval run", link)
+    rate = g.get("pass_rate")
+    shown = f" (pass rate {rate:.1%})" if isinstance(rate, (int, float)) else ""
+    if g.get("status") != "pass":
+        return Evidence("eval_gate_passed", "fail", f"the gate on release {rel.release_id} is {g.get('status')}"
+                        f"{shown}, run {g.get('run_id')}", link)
+    if not g.get("on_bundle_eval_set"):
+        return Evidence("eval_gate_passed", "fail", f"run {g.get('run_id')} passed on another eval set version "
+                        f"than release {rel.release_id}'s bundle names", link)
+    return Evidence("eval_gate_passed", "pass", f"release {rel.release_id} passed its eval gate{shown}, "
+                    f"run {g.get('run_id')}", link)
+
+
+def safety_eval_passed(session: Session, s: Subject) -> Evidence:
+    """The gate's eval run has no unsafe output."""
+    if s.release is None:
+        return _none("safety_eval_passed", s)
+    g = _gate(session, s)
+    link = f"/releases/{s.release.release_id}"
+    if g is None:
+        return Evidence("safety_eval_passed", "no_evidence", "no finished eval run", link)
+    run = evals.get_run(session, g["run_id"])
+    unsafe = ((run.summary or {}).get("by_error_category") or {}).get("unsafe_output", 0)
+    return Evidence("safety_eval_passed", "pass" if unsafe == 0 else "fail",
+                    f"{unsafe} unsafe outputs in run {g['run_id']}", link, run.finished_at)
+
+
+def release_versioned(session: Session, s: Subject) -> Evidence:
+    """The release is an immutable bundle with a content hash."""
+    if s.release is None:
+        return _none("release_versioned", s)
+    rel = s.release
+    return Evidence("release_versioned", "pass", f"bundle sha256 {rel.content_hash[:12]}",
+                    f"/releases/{rel.release_id}", rel.created_at)
+
+
+def fallback_defined(session: Session, s: Subject) -> Evidence:
+    """The release's bundle names a fallback model."""
+    if s.release is None:
+        return _none("fallback_defined", s)
+    fb = s.release.bundle.get("fallback_model")
+    link = f"/releases/{s.release.release_id}"
+    if fb:
+        return Evidence("fallback_defined", "pass", f"fallback {fb} on release {s.release.release_id}", link)
+    return Evidence("fallback_defined", "fail", f"no fallback model on release {s.release.release_id} (bundle or "
+                    "catalog)", link)
+
+
+def _approvals(kind: str, session: Session, s: Subject) -> Evidence:
+    if s.release is None:
+        return _none(kind, s)
+    missing = releases.missing_approvals(session, s.release)
+    link = f"/releases/{s.release.release_id}#approvals"
+    if missing:
+        return Evidence(kind, "fail", "missing " + ", ".join(missing), link)
+    return Evidence(kind, "pass", "all approver roles of the tier approved", link)
+
+
+def approvals_by_tier(session: Session, s: Subject) -> Evidence:
+    """Every approver role the tier requires approved the release."""
+    return _approvals("approvals_by_tier", session, s)
+
+
+def change_control(session: Session, s: Subject) -> Evidence:
+    """The change went through change control: a versioned bundle approved by every role of its tier."""
+    return _approvals("change_control", session, s)
+
+
+def release_notes(session: Session, s: Subject) -> Evidence:
+    """The release has release notes."""
+    if s.release is None:
+        return _none("release_notes", s)
+    link = f"/releases/{s.release.release_id}"
+    if (s.release.notes or "").strip():
+        return Evidence("release_notes", "pass", f"release {s.release.release_id} has release notes", link)
+    return Evidence("release_notes", "fail", f"release {s.release.release_id} has no release notes", link)
+
+
+def register(registry: Registry) -> None:
+    for name, fn, title in (
+        ("eval_gate_passed", eval_gate_passed, "Eval gate passed on the release's eval set"),
+        ("safety_eval_passed", safety_eval_passed, "No unsafe output in the gate's eval run"),
+        ("release_versioned", release_versioned, "Release bundle is versioned"),
+        ("fallback_defined", fallback_defined, "A fallback model is defined"),
+        ("approvals_by_tier", approvals_by_tier, "Approvals of the tier are complete"),
+        ("change_control", change_control, "Change went through change control"),
+        ("release_notes", release_notes, "The release has release notes"),
+    ):
+        registry.provide(name, fn, title=title, domain="releases")
