@@ -75,13 +75,14 @@ async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.i
     ctype = request.headers.get("content-type")
     refused = await run_in_threadpool(_ingest_spans, session, actor, body, ctype,
                                       request.headers.get("content-encoding"),
-                                      request.app.state.settings.late_event_seconds)
+                                      request.app.state.settings.late_event_seconds,
+                                      rollup.unit_key(request.app.state.settings.resolved_secret_key))
     payload, media = otlp.response(ctype, refused)
     return Response(payload, media_type=media)
 
 
 def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
-                  late_s: int) -> list[str]:
+                  late_s: int, unit_key: bytes) -> list[str]:
     """Decode, check, ingest and commit in one worker thread (as POST /api/v1/events); returns why spans were
     refused."""
     with service.ingest_slot(session):  # one ingest at a time per process, committed inside
@@ -92,7 +93,7 @@ def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None
             raise BadRequest(str(exc), code="bad_otlp") from None
         now = utcnow()  # one clock for both checks: a span passing the first must not fail the second
         events, refused = otlp.check_events(events, now.timestamp(), late_s)
-        service.ingest_events(session, actor, events, late_s=late_s, source="otlp", now=now,
+        service.ingest_events(session, actor, events, late_s=late_s, unit_key=unit_key, source="otlp", now=now,
                               may_hold_nul=False)  # check_events left NULs out already
     return refused
 
