@@ -190,6 +190,8 @@ def _check_sql(session: Session, name: str, specs: Sequence[Any], connection: st
                 if refusal:
                     raise ValueError(refusal)
                 other = None if spec.other_source == name else find(session, spec.other_source)
+                if spec.other_source != name and other is None:
+                    continue  # no longer registered: the run reports it, nothing of it is read
                 other_dialect = dialect if other is None else _dialect_of(_connection(session, other))
                 where = f"checks[{i}].other_measure"
                 normalize_measure(spec.other_measure or spec.measure, other_dialect, spec.other_table)
