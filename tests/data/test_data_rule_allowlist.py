@@ -226,3 +226,14 @@ def test_web_check_of_a_refused_rule_says_which(app, client, owner, factory, tmp
     resp = web.post("/datasources/orders/check", data={"csrf_token": csrf_of(page.text)}, follow_redirects=True)
     assert resp.status_code == 200 and "rule &#39;oracle&#39; refused" in resp.text, resp.text[-2000:]
     assert client.get("/api/v1/datasources/orders/runs", headers=owner["headers"]).json()["items"] == []
+
+
+def test_what_runs_names_the_tables_own_columns_quoted():
+    """At check time every column is the table's own, quoted: PostgreSQL's bare `user` would be current_user."""
+    from takeoff.data.rules import UnknownColumn, normalize_rule
+
+    assert normalize_rule("user = 'x' AND orders.Amount > 0", "postgresql", "orders", ["user", "amount"]) == (
+        '"user" = \'x\' AND "amount" > 0')
+    with pytest.raises(UnknownColumn, match="column user does not exist in table orders"):
+        normalize_rule("user = 'postgres'", "postgresql", "orders", ["amount"])
+    assert normalize_rule("Amount > 0 -- /* note", "sqlite", "orders") == "Amount > 0"  # no catalog: as written

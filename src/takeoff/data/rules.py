@@ -236,9 +236,28 @@ def _check_allowed(
                 + (f" {table}" if table else "")
             )
         if columns is not None and not isinstance(col.this, exp.Star):
-            known = {c.lower() for c in columns}
-            if col.name.lower() not in known:
-                raise UnknownColumn(f"column {col.name} does not exist in table {table}")
+            _resolve_column(col.name, columns, table)
+
+
+def _resolve_column(name: str, columns: Sequence[str], table: str | None) -> str:
+    """The table's own spelling of a column a rule names: exact, else the one equal ignoring case."""
+    if name in columns:
+        return name
+    folded = [c for c in columns if c.lower() == name.lower()]
+    if len(folded) != 1:
+        raise UnknownColumn(f"column {name} does not exist in table {table}")
+    return folded[0]
+
+
+def _pin_columns(node: exp.Expression, columns: Sequence[str], table: str | None) -> exp.Expression:
+    """Every column reference as the table's own column, quoted: the database then reads that column and never a
+    keyword of the same name (PostgreSQL's `user` is current_user unless quoted)."""
+    def pin(sub: exp.Expression) -> exp.Expression:
+        if isinstance(sub, exp.Column) and not isinstance(sub.this, exp.Star):
+            return exp.column(exp.to_identifier(_resolve_column(sub.name, columns, table), quoted=True))
+        return sub
+
+    return node.transform(pin)
 
 
 def _unwrap(node: exp.Expression) -> exp.Expression:
@@ -255,7 +274,8 @@ def _validated(
     node = _parse_single(text, dialect, what)
     _check_safe(node, what)
     _check_allowed(node, what, dialect, table, columns)
-    sql = node.sql(dialect=sqlglot_dialect(dialect), comments=False)
+    runs = _pin_columns(node, columns, table) if columns is not None else node
+    sql = runs.sql(dialect=sqlglot_dialect(dialect), comments=False)
     again = _parse_single(sql, dialect, what)
     _check_safe(again, what)
     _check_allowed(again, what, dialect, table, columns)
