@@ -60,7 +60,10 @@ from takeoff.portfolio.models import UseCase  # noqa: E402
 from takeoff.telemetry import histogram, rollup, service, web  # noqa: E402
 from takeoff.telemetry.compaction import compact_all  # noqa: E402
 from takeoff.telemetry.models import TelemetryRollup  # noqa: E402
+from takeoff.telemetry.rollup import unit_key as _unit_key  # noqa: E402
 from takeoff.web.render import TEMPLATES  # noqa: E402
+
+TEST_UNIT_KEY = _unit_key("test-secret-key-for-unit-hashes")
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 UC = "bench-dash"
@@ -89,7 +92,7 @@ def ingest_real(factory, n: int, now: float) -> None:
                        "tokens": {"input": 500, "output": 80}, "cost_usd": 0.001, "scores": {"faithfulness": rnd.random()}})
     for i in range(0, n, 2000):  # a batch per transaction, as the API commits; lateness is irrelevant here
         with transaction(factory) as s:
-            service.ingest_events(s, SYSTEM, events[i:i + 2000], late_s=DAYS * 86400 + 3600)
+            service.ingest_events(s, SYSTEM, events[i:i + 2000], late_s=DAYS * 86400 + 3600, unit_key=TEST_UNIT_KEY)
     compact_all(factory)  # what the server's compactor does within a second: reads then meet rollup rows
 
 

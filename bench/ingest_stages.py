@@ -32,6 +32,9 @@ from takeoff.telemetry import rollup, service  # noqa: E402
 from takeoff.telemetry.api import _batch_from_body  # noqa: E402
 from takeoff.telemetry.compaction import compact_all  # noqa: E402
 from takeoff.telemetry.ingest import normalize_batch  # noqa: E402
+from takeoff.telemetry.rollup import unit_key as _unit_key  # noqa: E402
+
+TEST_UNIT_KEY = _unit_key("test-secret-key-for-unit-hashes")
 
 SPENT: collections.Counter[str] = collections.Counter()
 
@@ -69,7 +72,7 @@ def main() -> None:
         batch = normalize_batch(_batch_from_body(body)["events"])
         SPENT["validate"] += time.perf_counter() - t
         with factory() as s:
-            service.ingest_events(s, actor, batch, late_s=86400)
+            service.ingest_events(s, actor, batch, late_s=86400, unit_key=TEST_UNIT_KEY)
             t = time.perf_counter()
             s.commit()
             SPENT["commit"] += time.perf_counter() - t

@@ -28,7 +28,7 @@ from ingest_bench import make_events  # noqa: E402
 
 from takeoff import migrate  # noqa: E402
 from takeoff.db import make_engine  # noqa: E402
-from takeoff.telemetry import service  # noqa: E402
+from takeoff.telemetry import rollup, service  # noqa: E402
 from takeoff.telemetry.api import _batch_from_body  # noqa: E402
 from takeoff.telemetry.ingest import normalize_batch  # noqa: E402
 
@@ -48,7 +48,7 @@ def batches(n: int, ids: str, times: str) -> list[list[tuple[object, ...]]]:
     for i in range(0, n, BATCH):
         body = json.dumps({"events": events[i:i + BATCH]}).encode()
         unique = {e["id"]: e for e in normalize_batch(_batch_from_body(body)["events"])}
-        out.append(service._prepare(unique, set(), {}, None, "json", True)[0])
+        out.append(service._prepare(unique, set(), {}, None, "json", True, rollup.unit_key("bench-secret-key-for-unit-hashes"))[0])
     return out
 
 

@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from takeoff.actor import SYSTEM
 from takeoff.db import transaction
 from takeoff.telemetry import service
+from takeoff.telemetry.rollup import unit_key as _unit_key
+
+TEST_UNIT_KEY = _unit_key("test-secret-key-for-unit-hashes")
 
 
 def test_parallel_batches_with_overlapping_ids_count_each_event_once(factory):
@@ -23,7 +26,7 @@ def test_parallel_batches_with_overlapping_ids_count_each_event_once(factory):
                 events = [{"id": i, "use_case": "race", "release": "race:1", "unit_id": f"u{j % 9}", "ts": now - j % 3,
                            "latency_ms": 10.0, "status": "ok"} for j, i in enumerate(ids)]
                 with transaction(factory) as s:
-                    service.ingest_events(s, SYSTEM, events, late_s=3600)
+                    service.ingest_events(s, SYSTEM, events, late_s=3600, unit_key=TEST_UNIT_KEY)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

@@ -13,6 +13,9 @@ from takeoff.actor import Actor
 from takeoff.db import transaction
 from takeoff.telemetry import service
 from takeoff.telemetry.compaction import Compactor, compact_all
+from takeoff.telemetry.rollup import unit_key as _unit_key
+
+TEST_UNIT_KEY = _unit_key("test-secret-key-for-unit-hashes")
 
 ACTOR = Actor("test", ("admin",))
 
@@ -28,7 +31,7 @@ def _events(n: int, start: float, spread_s: float, release: str = "1") -> list[d
 def _ingest(factory, events: list[dict]) -> None:
     for i in range(0, len(events), 300):
         with transaction(factory) as s:
-            service.ingest_events(s, ACTOR, events[i:i + 300], late_s=3 * 86400)
+            service.ingest_events(s, ACTOR, events[i:i + 300], late_s=3 * 86400, unit_key=TEST_UNIT_KEY)
 
 
 def _reads(factory, start: datetime, end: datetime) -> dict:
@@ -121,9 +124,9 @@ def test_postgres_copy_refused_by_a_concurrent_duplicate_falls_back_to_on_confli
         pytest.skip("the COPY path is PostgreSQL's")
     ev = _events(3, time.time(), 1)
     with transaction(factory) as s:
-        service.ingest_events(s, ACTOR, ev[:1], late_s=3600)
+        service.ingest_events(s, ACTOR, ev[:1], late_s=3600, unit_key=TEST_UNIT_KEY)
     with transaction(factory) as s:
-        rows, _ = service._prepare({e["id"]: e for e in ev}, set(), {}, None, "json", False)
+        rows, _ = service._prepare({e["id"]: e for e in ev}, set(), {}, None, "json", False, TEST_UNIT_KEY)
         # the first id "appears" between the existence check and the COPY, as when another process stores it
         real = s.connection().exec_driver_sql
 
@@ -165,7 +168,7 @@ def test_a_backfill_over_thousands_of_minutes_is_one_ingest(factory) -> None:
     now = time.time()
     events = _events(12_000, now - 11 * 86400, 10 * 86400)  # one event every 72 s: 12k minutes, 12k deltas
     with transaction(factory) as s:
-        assert service.ingest_events(s, ACTOR, events, late_s=12 * 86400) == (12_000, 0)
+        assert service.ingest_events(s, ACTOR, events, late_s=12 * 86400, unit_key=TEST_UNIT_KEY) == (12_000, 0)
     with transaction(factory) as s:
         assert service.pending_deltas(s) == 12_000
         st = service.window_stats(s, "deltas-uc", None, datetime.fromtimestamp(now - 12 * 86400, UTC),
@@ -178,7 +181,7 @@ def test_sqlite_insert_refused_by_a_concurrent_duplicate_checks_again_under_the_
         pytest.skip("the optimistic insert is SQLite's")
     ev = _events(4, time.time() - 5, 1)  # in the past: the read below ends at now
     with transaction(factory) as s:
-        service.ingest_events(s, ACTOR, ev[1:2], late_s=3600)
+        service.ingest_events(s, ACTOR, ev[1:2], late_s=3600, unit_key=TEST_UNIT_KEY)
     real = service._stored_ids
     calls = []
 
@@ -188,7 +191,7 @@ def test_sqlite_insert_refused_by_a_concurrent_duplicate_checks_again_under_the_
 
     monkeypatch.setattr(service, "_stored_ids", blind_snapshot)
     with transaction(factory) as s:
-        assert service.ingest_events(s, ACTOR, ev, late_s=3600) == (3, 1)
+        assert service.ingest_events(s, ACTOR, ev, late_s=3600, unit_key=TEST_UNIT_KEY) == (3, 1)
     assert len(calls) == 2  # the refused insert asked again, inside the write transaction
     compact_all(factory)
     with transaction(factory) as s:

@@ -12,6 +12,9 @@ from takeoff.db import transaction
 from takeoff.telemetry import service
 from takeoff.telemetry.compaction import compact_all
 from takeoff.telemetry.models import TelemetryRollup
+from takeoff.telemetry.rollup import unit_key as _unit_key
+
+TEST_UNIT_KEY = _unit_key("test-secret-key-for-unit-hashes")
 
 ACTOR = Actor("test", ("admin",))
 PER_EVENT = 900_000_000  # tokens of one kind in one event; five of them pass 2^31 in one minute
@@ -25,7 +28,7 @@ def test_token_sums_past_int32_are_compacted_and_read_back(factory) -> None:
                "tokens": {"input": PER_EVENT, "output": 1, "cache_read": PER_EVENT, "cache_write": PER_EVENT,
                           "reasoning": PER_EVENT}} for i in range(5)]
     with transaction(factory) as s:
-        assert service.ingest_events(s, ACTOR, events, late_s=86400) == (5, 0)
+        assert service.ingest_events(s, ACTOR, events, late_s=86400, unit_key=TEST_UNIT_KEY) == (5, 0)
     compact_all(factory)
     with transaction(factory) as s:
         assert service.pending_deltas(s) == 0

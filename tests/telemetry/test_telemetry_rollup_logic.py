@@ -10,19 +10,21 @@ import pytest
 from takeoff.telemetry import ingest, otlp, rollup
 from takeoff.telemetry.service import _cover
 
+KEY = rollup.unit_key("test-secret-key-for-unit-hashes")
+
 
 def test_kmv_is_exact_when_small_and_close_when_large():
-    small = sorted(rollup.unit_hash(f"u{i}") for i in range(100))
+    small = sorted(rollup.unit_hash(f"u{i}", KEY) for i in range(100))
     assert rollup.kmv_estimate(small) == 100
     sketch: list[int] = []
     for start in range(0, 50_000, 5_000):  # merging sketches of disjoint parts = sketch of the union
-        part = sorted(rollup.unit_hash(f"u{i}") for i in range(start, start + 5_000))[: rollup.KMV_K]
+        part = sorted(rollup.unit_hash(f"u{i}", KEY) for i in range(start, start + 5_000))[: rollup.KMV_K]
         sketch = rollup.kmv_merge(sketch, part)
     assert abs(rollup.kmv_estimate(sketch) - 50_000) / 50_000 < 0.2
 
 
 def _sketch(ids) -> list[int]:
-    return sorted(rollup.unit_hash(u) for u in set(ids))[: rollup.KMV_K]
+    return sorted(rollup.unit_hash(u, KEY) for u in set(ids))[: rollup.KMV_K]
 
 
 def test_repeat_users_are_units_that_were_active_in_the_lookback_before_their_bucket():
@@ -137,7 +139,7 @@ def _events(n, seed=0):
 
 def test_fold_once_per_grain_and_merges_agree():
     evs = _events(500)
-    parts = rollup.fold(evs)
+    parts = rollup.fold(evs, key=KEY)
     for grain in rollup.GRAINS:
         rows = [a for (g, *_), a in parts.items() if g == grain]
         total = rollup.merge_many(rows)
@@ -147,15 +149,15 @@ def test_fold_once_per_grain_and_merges_agree():
         assert rollup.kmv_estimate(total["units"]) == len({e["unit_id"] for e in evs})
         assert abs(total["cost_usd"] - 250.0) < 1e-6
         assert abs(total["cost_sq"] - 125.0) < 1e-6  # 500 × 0.5²: the spread canary analysis tests cost with
-    split = rollup.fold(evs[:250])
-    other = rollup.fold(evs[250:])
+    split = rollup.fold(evs[:250], key=KEY)
+    other = rollup.fold(evs[250:], key=KEY)
     key = next(k for k in split if k[0] == 86400)
     merged = rollup.merge(split[key], other.get(key, rollup.empty()))
     assert merged["count"] == parts[key]["count"] and merged["latency"] == parts[key]["latency"]
     assert abs(merged["cost_sq"] - parts[key]["cost_sq"]) < 1e-9
     assert merged["features"]["lang"]["c"] == parts[key]["features"]["lang"]["c"]
     with pytest.raises(ValueError):
-        rollup.fold(evs, grains=(3600,))
+        rollup.fold(evs, grains=(3600,), key=KEY)
 
 
 def test_metric_values_and_unknown_metric():

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from takeoff.data import schema as schema_mod
 from takeoff.data.connect import SourceConn, SourceError, open_source
-from takeoff.data.rules import normalize_measure, normalize_rule
+from takeoff.data.rules import UnknownColumn, normalize_measure, normalize_rule
 
 Status = Literal["pass", "breach", "error"]
 
@@ -206,7 +206,7 @@ def run_checks(
     results.update(_freshness_completeness(source, table, specs, columns, now))
     for i, spec in enumerate(specs):
         if isinstance(spec, Rule):
-            results[i] = [_rule(source, table, spec)]
+            results[i] = [_rule(source, table, spec, [c for c, _ in columns])]
         elif isinstance(spec, Reconciliation):
             results[i] = [_reconcile(source, table, spec, others or {})]
         elif isinstance(spec, Schema):
@@ -305,11 +305,14 @@ def _completeness_result(field: str, min_rate: float, non_null: Any, n: int, ela
     )
 
 
-def _rule(source: SourceConn, table: str, spec: Rule) -> CheckResult:
+def _rule(source: SourceConn, table: str, spec: Rule, columns: Sequence[str]) -> CheckResult:
     t0 = time.perf_counter()
     threshold = {"min_share": spec.min_share, "expression": spec.expression}
     try:
-        sql_expr = normalize_rule(spec.expression, source.dialect)
+        # Checked against the table's own columns before anything runs: a rule reads that table and nothing else.
+        sql_expr = normalize_rule(spec.expression, source.dialect, table, columns)
+    except UnknownColumn as e:
+        return CheckResult(kind="rule", name=spec.name, status="error", threshold=threshold, reason=str(e), duration_ms=_ms(t0))
     except ValueError as e:
         return CheckResult(kind="rule", name=spec.name, status="error", threshold=threshold, reason=f"refused: {e}", duration_ms=_ms(t0))
     # NULL counts as "not satisfied": an unknown value is not evidence of accuracy.
@@ -336,7 +339,11 @@ def _rule(source: SourceConn, table: str, spec: Rule) -> CheckResult:
 
 
 def _measure(source: SourceConn, table: str, expression: str) -> float | None:
-    sql_expr = normalize_measure(expression, source.dialect)
+    columns = [c for c, _ in source.columns(table)]
+    try:
+        sql_expr = normalize_measure(expression, source.dialect, table, columns)
+    except UnknownColumn as e:
+        raise SourceError(str(e)) from None
     row = source.aggregate(f"SELECT {source.escape_text(sql_expr)} AS m FROM {source.quote_table(table)}", table=table)
     value = row.get("m")
     return None if value is None else float(value)

@@ -6,6 +6,8 @@ what runs is exactly what was validated (we execute sqlglot's re-rendering, neve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
@@ -19,21 +21,68 @@ _SQLGLOT_DIALECT = {
 
 MAX_RULE_LENGTH = 4000
 
-# Functions that sleep, touch files or the network, change settings or sequences, or signal other
-# sessions: none belongs in a data-quality rule, and a read-only transaction does not stop all of them.
-DENIED_FUNCTIONS = frozenset(
+# The one allow-list of functions a rule or measure may call: comparison, arithmetic, string, date and aggregate
+# functions, by the lower-case name sqlglot gives them (its typed name, e.g. `str_position` for strpos/instr/position,
+# or the name as written when sqlglot has no typed class). Anything else (pg_read_file, database_to_xml,
+# current_setting, lo_import, dblink, read_csv, user-defined functions ...) is refused: a rule reads its own table's
+# columns and nothing else.
+ALLOWED_FUNCTIONS = frozenset(
     {
-        "sleep", "pg_sleep", "pg_sleep_for", "pg_sleep_until", "pg_read_file", "pg_read_binary_file",
-        "pg_ls_dir", "pg_stat_file", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",
-        "pg_rotate_logfile", "pg_notify", "set_config", "nextval", "setval", "currval", "lo_import",
-        "lo_export", "lo_unlink", "dblink", "dblink_exec", "query_to_xml", "query_to_json",
-        "load_extension", "readfile", "writefile", "randomblob", "zeroblob", "edit", "fts3_tokenizer",
-        "glob_files", "read_csv", "read_csv_auto", "read_parquet", "read_json", "read_json_auto",
-        "read_text", "read_blob", "parquet_scan", "sniff_csv", "getenv", "current_setting", "system",
-        "shell", "http_get", "http_post", "copy",
+        # null handling and comparison
+        "coalesce", "nullif", "greatest", "least",
+        # arithmetic
+        "abs", "round", "ceil", "floor", "trunc", "sqrt", "power", "sign", "ln", "log", "exp",
+        # strings
+        "length", "lower", "upper", "trim", "substring", "left", "right", "replace", "concat", "pad", "reverse",
+        "str_position", "starts_with", "ends_with", "contains", "split_part", "regexp_like", "regexp_i_like",
+        "regexp_replace", "regexp_extract", "regexp_matches", "typeof",
+        # dates and times
+        "current_date", "current_time", "current_timestamp", "localtimestamp", "now", "date", "datetime",
+        "julianday", "strftime", "time_to_str", "ts_or_ds_to_timestamp", "ts_or_ds_to_date", "str_to_date",
+        "str_to_time", "unix_to_time", "time_to_unix", "timestamp_trunc", "date_trunc", "extract", "date_part", "age",
+        "date_add", "date_sub", "datediff", "date_diff", "unixepoch",
+        # aggregates (measures)
+        "count", "sum", "avg", "min", "max", "total", "stddev", "stddev_pop", "stddev_samp", "variance",
+        "variance_pop",
     }
 )
-_DENIED_PREFIXES = ("pg_", "lo_", "dblink", "read_", "http", "xp_")
+
+# Types a rule may cast to: scalar numbers, text, booleans and times; never a catalog type (regclass) or a
+# user-defined one (a table's row type).
+ALLOWED_CAST_TYPES = frozenset(
+    getattr(exp.DataType.Type, name)
+    for name in (
+        "INT", "BIGINT", "SMALLINT", "TINYINT", "DECIMAL", "DOUBLE", "FLOAT", "TEXT", "VARCHAR", "CHAR", "NCHAR",
+        "NVARCHAR", "BPCHAR", "BOOLEAN", "DATE", "TIME", "TIMETZ", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMPLTZ",
+        "TIMESTAMPNTZ", "DATETIME", "INTERVAL",
+    )
+    if hasattr(exp.DataType.Type, name)
+)
+
+# Syntax nodes (not function calls) a rule may contain; every other node type is refused.
+_ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(
+    getattr(exp, name)
+    for name in (
+        "Column", "Identifier", "Literal", "Boolean", "Null", "Paren", "Neg", "Not", "And", "Or", "Xor",
+        "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "NullSafeEQ", "NullSafeNEQ", "Is", "In", "Between", "Like",
+        "ILike", "SimilarTo", "Glob", "Escape", "Add", "Sub", "Mul", "Div", "IntDiv", "Mod", "DPipe",
+        "Interval", "Var", "Star", "Distinct", "AtTimeZone", "DataType", "DataTypeParam",
+    )
+    if hasattr(exp, name)
+)
+# Function-shaped syntax judged by its parts (the branches, the cast's target type), not by a name.
+_SYNTAX_FUNCS: tuple[type[exp.Expression], ...] = (exp.Case, exp.If, exp.Cast)
+
+# Nodes that read a relation other than the rule's own row: subqueries, CTEs, joins, set operations, VALUES lists,
+# table references and table functions.
+_RELATION_NODES: tuple[type[exp.Expression], ...] = tuple(
+    getattr(exp, name)
+    for name in (
+        "Query", "Subquery", "SetOperation", "With", "CTE", "Join", "From", "Table", "Values", "Lateral",
+        "Unnest", "Exists", "Any", "All", "TableAlias",
+    )
+    if hasattr(exp, name)
+)
 
 # Statement and side-effect nodes that must not appear anywhere inside an expression.
 _WRITE_NODES: tuple[type[exp.Expression], ...] = tuple(
@@ -113,7 +162,7 @@ def _function_name(node: exp.Func) -> str:
 
 
 def _check_safe(node: exp.Expression, what: str) -> None:
-    """Refuse write statements and denied functions anywhere in the tree."""
+    """Refuse write statements anywhere in the tree (named plainly, before the allow-list speaks)."""
     for sub in node.walk():
         if isinstance(sub, _WRITE_NODES):
             raise ValueError(f"{what} contains a {type(sub).__name__.upper()} statement: rules are read-only")
@@ -121,22 +170,127 @@ def _check_safe(node: exp.Expression, what: str) -> None:
             raise ValueError(f"{what} contains SELECT INTO: rules are read-only")
         if isinstance(sub, exp.Select) and sub.args.get("locks"):
             raise ValueError(f"{what} takes row locks (FOR UPDATE): rules are read-only")
-        if isinstance(sub, exp.Func):
+
+
+class UnknownColumn(ValueError):
+    """A rule names a column its table does not have: a fault of the data (or a typo), not a refusal."""
+
+
+def _split(table: str) -> tuple[str | None, str]:
+    parts = [p.strip().strip('"`[]') for p in table.strip().split(".")]
+    return (parts[-2] if len(parts) >= 2 else None), parts[-1]
+
+
+def _relation_names(node: exp.Expression, dialect: str) -> str:
+    names = [t.sql(dialect=dialect) for t in node.find_all(exp.Table)]
+    return ", ".join(dict.fromkeys(names)) if names else "another relation"
+
+
+def _check_allowed(
+    node: exp.Expression, what: str, dialect: str, table: str | None, columns: Sequence[str] | None
+) -> None:
+    """The allow-list: no other relation, only listed functions and casts, only `table`'s own columns.
+
+    `table` is the source's declared table ('t' or 'schema.t'); `columns`, when given (at check time, from the
+    catalog), are the columns that table has. Raises ValueError naming the first thing refused.
+    """
+    read = sqlglot_dialect(dialect)
+    for sub in node.walk():
+        if isinstance(sub, _RELATION_NODES):
+            kind = ("a set operation (" + type(sub).__name__.upper() + ")" if isinstance(sub, exp.SetOperation)
+                    else "a CTE (WITH)" if isinstance(sub, (exp.With, exp.CTE))
+                    else "a join" if isinstance(sub, exp.Join) else "a subquery")
+            raise ValueError(
+                f"{what} contains {kind} reading {_relation_names(sub, read)}: a rule reads only its own table"
+                + (f" {table}" if table else "") + ", row by row"
+            )
+    for sub in node.walk():
+        if isinstance(sub, exp.Func) and not isinstance(sub, _SYNTAX_FUNCS) and type(sub) not in _ALLOWED_NODES:
             name = _function_name(sub)
-            if name in DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES):
-                raise ValueError(f"{what} calls {name}(), which is not allowed in a data-quality rule")
+            if name not in ALLOWED_FUNCTIONS:
+                raise ValueError(
+                    f"{what} calls {name}(), which is not on the allow-list of functions a data-quality rule may call"
+                )
+        elif isinstance(sub, exp.Cast):
+            to = sub.args.get("to")
+            if not isinstance(to, exp.DataType) or to.this not in ALLOWED_CAST_TYPES or to.find(exp.Identifier):
+                raise ValueError(f"{what} casts to {to.sql(dialect=read) if to else '?'}, which a rule may not use")
+        elif isinstance(sub, (exp.Case, exp.If)):
+            continue
+        elif type(sub) not in _ALLOWED_NODES:
+            raise ValueError(
+                f"{what} contains {sub.sql(dialect=read)[:60]!r} ({type(sub).__name__}), "
+                "which a data-quality rule may not use"
+            )
+    schema, name = _split(table) if table else (None, None)
+    for col in node.find_all(exp.Column):
+        parts = [p.name for p in col.parts[:-1]]  # the qualifiers: [catalog,] [schema,] table
+        if parts and (
+            name is None
+            or len(parts) > 2
+            or parts[-1].lower() != name.lower()
+            or (len(parts) == 2 and (schema is None or parts[0].lower() != schema.lower()))
+        ):
+            raise ValueError(
+                f"{what} reads {'.'.join(parts)}.{col.name}: a rule reads only its own table"
+                + (f" {table}" if table else "")
+            )
+        if columns is not None and not isinstance(col.this, exp.Star):
+            _resolve_column(col.name, columns, table)
+
+
+def _resolve_column(name: str, columns: Sequence[str], table: str | None) -> str:
+    """The table's own spelling of a column a rule names: exact, else the one equal ignoring case."""
+    if name in columns:
+        return name
+    folded = [c for c in columns if c.lower() == name.lower()]
+    if len(folded) != 1:
+        raise UnknownColumn(f"column {name} does not exist in table {table}")
+    return folded[0]
+
+
+def _pin_columns(node: exp.Expression, columns: Sequence[str], table: str | None) -> exp.Expression:
+    """Every column reference as the table's own column, quoted: the database then reads that column and never a
+    keyword of the same name (PostgreSQL's `user` is current_user unless quoted)."""
+    def pin(sub: exp.Expression) -> exp.Expression:
+        if isinstance(sub, exp.Column) and not isinstance(sub.this, exp.Star):
+            return exp.column(exp.to_identifier(_resolve_column(sub.name, columns, table), quoted=True))
+        return sub
+
+    return node.transform(pin)
 
 
 def _unwrap(node: exp.Expression) -> exp.Expression:
-    while isinstance(node, exp.Paren):
+    while isinstance(node, (exp.Paren, exp.Escape)):  # x LIKE 'a!%' ESCAPE '!' is the LIKE
         node = node.this
     return node
 
 
-def normalize_rule(expression: str, dialect: str) -> str:
-    """Validate a boolean rule and return the SQL to run: sqlglot's rendering of what was validated."""
-    node = _parse_single(expression, dialect, "rule")
-    _check_safe(node, "rule")
+def _validated(
+    text: str, dialect: str, what: str, table: str | None, columns: Sequence[str] | None
+) -> tuple[exp.Expression, str]:
+    """Parse, check and render `text`; the rendering (what runs) is parsed and checked again, so that nothing
+    sqlglot adds when it renders escapes the allow-list."""
+    node = _parse_single(text, dialect, what)
+    _check_safe(node, what)
+    _check_allowed(node, what, dialect, table, columns)
+    runs = _pin_columns(node, columns, table) if columns is not None else node
+    sql = runs.sql(dialect=sqlglot_dialect(dialect), comments=False)
+    again = _parse_single(sql, dialect, what)
+    _check_safe(again, what)
+    _check_allowed(again, what, dialect, table, columns)
+    return node, sql
+
+
+def normalize_rule(
+    expression: str, dialect: str, table: str | None = None, columns: Sequence[str] | None = None
+) -> str:
+    """Validate a boolean rule on `table` and return the SQL to run: sqlglot's rendering of what was validated.
+
+    Without `table`, any table qualifier is refused; `columns` (the table's columns, when known) makes a rule that
+    names another column an `UnknownColumn` error.
+    """
+    node, sql = _validated(expression, dialect, "rule", table, columns)
     top = _unwrap(node)
     is_bool_cast = isinstance(top, exp.Cast) and top.to.is_type(exp.DataType.Type.BOOLEAN)
     if not (isinstance(top, _BOOLEAN_NODES) or is_bool_cast):
@@ -144,20 +298,21 @@ def normalize_rule(expression: str, dialect: str) -> str:
             f"rule {expression.strip()!r} is not a boolean expression: write a condition such as "
             "amount >= 0, status IN ('a', 'b'), email LIKE '%@%' or col IS NOT NULL"
         )
-    return node.sql(dialect=sqlglot_dialect(dialect), comments=False)
+    return sql
 
 
-def validate_rule(expression: str, dialect: str) -> None:
-    """Raise ValueError unless `expression` is a single, read-only, boolean SQL expression."""
-    normalize_rule(expression, dialect)
+def validate_rule(expression: str, dialect: str, table: str | None = None) -> None:
+    """Raise ValueError unless `expression` is a single, read-only, boolean SQL expression on `table` alone."""
+    normalize_rule(expression, dialect, table)
 
 
-def normalize_measure(expression: str, dialect: str) -> str:
+def normalize_measure(
+    expression: str, dialect: str, table: str | None = None, columns: Sequence[str] | None = None
+) -> str:
     """Validate a reconciliation measure (one read-only aggregate like sum(amount)) and return its SQL."""
-    node = _parse_single(expression, dialect, "measure")
-    _check_safe(node, "measure")
+    node, sql = _validated(expression, dialect, "measure", table, columns)
     if not any(isinstance(sub, exp.AggFunc) for sub in node.walk()):
         raise ValueError(
             f"measure {expression.strip()!r} is not an aggregate: write e.g. sum(amount) or count(*)"
         )
-    return node.sql(dialect=sqlglot_dialect(dialect), comments=False)
+    return sql

@@ -39,6 +39,7 @@ from takeoff.data.connect import SourceConn, SourceError, open_source
 from takeoff.data.context import context_stats
 from takeoff.data.evidence import DEFAULT_REQUIRED_KINDS, Evidence, LatestCheck, SourceFacts, data_quality_evidence
 from takeoff.data.models import DataAccessLog, DataAccessRequest, DataAccessRule, DataCheckRun, DataSource
+from takeoff.data.rules import normalize_measure, normalize_rule
 from takeoff.data.schemas import AccessRequestIn, AccessRuleIn, AnnouncementIn, ContextConfig, SourceIn, SourcePatch
 from takeoff.db import paginate, utcnow
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
@@ -130,7 +131,9 @@ def _check_use_cases(session: Session, keys: Iterable[str]) -> list[str]:
     return out
 
 
-def _check_specs(session: Session, name: str, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _check_specs(session: Session, name: str, raw: list[dict[str, Any]], connection: str | None = None,
+                 table: str | None = None) -> list[dict[str, Any]]:
+    """Typed, registered-only checks; with the source's connection and table, its SQL is held to the allow-list."""
     try:
         specs = parse_checks(raw)
     except ValueError as e:
@@ -140,7 +143,62 @@ def _check_specs(session: Session, name: str, raw: list[dict[str, Any]]) -> list
         if isinstance(spec, Reconciliation) and spec.other_source != name and find(session, spec.other_source) is None:
             raise Invalid(f"reconciliation {spec.name}: other_source '{spec.other_source}' is not a registered data source",
                           details=[{"field": "checks", "message": "unknown other_source"}])
+    if connection is not None and table is not None:
+        _check_sql(session, name, specs, connection, table)
     return [s.model_dump(mode="json") for s in specs]
+
+
+def _dialect_of(connection: str) -> str:
+    """The SQL dialect of a connection without connecting: a file path is read through DuckDB."""
+    if "://" not in connection:
+        return "duckdb"
+    try:
+        return sa.make_url(connection).get_backend_name()
+    except Exception:
+        return ""
+
+
+def _declared_table(src: DataSource) -> str:
+    return src.table_name or "data"
+
+
+def _other_table_refusal(session: Session, name: str, table: str, spec: Reconciliation) -> str | None:
+    """Why a reconciliation may not read its other side, or None: it reads only the other source's declared table."""
+    other = None if spec.other_source == name else find(session, spec.other_source)
+    declared = table if spec.other_source == name else _declared_table(other) if other is not None else None
+    if declared is not None and spec.other_table != declared:
+        return (f"reconciliation '{spec.name}' reads table {spec.other_table} of source {spec.other_source}, which "
+                f"declares table {declared}: a reconciliation reads only the other source's declared table")
+    return None
+
+
+def _check_sql(session: Session, name: str, specs: Sequence[Any], connection: str, table: str) -> None:
+    """422 naming the check when a rule or measure reads beyond its source's declared table, calls a function off
+    the allow-list (rules.ALLOWED_FUNCTIONS) or is not one read-only expression."""
+    dialect = _dialect_of(connection)
+    for i, spec in enumerate(specs):
+        where = f"checks[{i}]"
+        try:
+            if isinstance(spec, Rule):
+                where += ".expression"
+                normalize_rule(spec.expression, dialect, table)
+            elif isinstance(spec, Reconciliation):
+                where += ".measure"
+                normalize_measure(spec.measure, dialect, table)
+                where = f"checks[{i}].other_table"
+                refusal = _other_table_refusal(session, name, table, spec)
+                if refusal:
+                    raise ValueError(refusal)
+                other = None if spec.other_source == name else find(session, spec.other_source)
+                if spec.other_source != name and other is None:
+                    continue  # no longer registered: the run reports it, nothing of it is read
+                other_dialect = dialect if other is None else _dialect_of(_connection(session, other))
+                where = f"checks[{i}].other_measure"
+                normalize_measure(spec.other_measure or spec.measure, other_dialect, spec.other_table)
+        except ValueError as e:
+            label = f"rule '{spec.name}'" if isinstance(spec, Rule) else f"reconciliation '{spec.name}'"
+            msg = str(e) if str(e).startswith(label) else f"{label} refused: {e}"
+            raise Invalid(msg, details=[{"field": where, "message": str(e)}]) from None
 
 
 def _check_connection(connection: str, interface: str) -> str:
@@ -181,11 +239,11 @@ def create_source(session: Session, actor: Actor, data: SourceIn) -> DataSource:
     _check_owner(session, data.owner)
     use_cases = _check_use_cases(session, data.use_cases)
     connection = _check_connection(data.connection, data.interface)
-    checks = _check_specs(session, data.name, data.checks)
     context = _check_context(data.kind, data.context)
     table = data.table.strip() or ("data" if "://" not in connection else "")
     if not table:
         raise Invalid("table is required for a database source", details=[{"field": "table", "message": "required"}])
+    checks = _check_specs(session, data.name, data.checks, connection, table)
     src = DataSource(
         name=data.name, entity=data.entity.strip(), owner=data.owner, interface=data.interface, kind=data.kind,
         connection_enc=secrets.encrypt(secrets.secret_for(session), connection),
@@ -210,7 +268,16 @@ def update_source(session: Session, actor: Actor, name: str, patch: SourcePatch)
     connection = _check_connection(patch.connection, interface) if patch.connection is not None else None
     if patch.interface is not None and patch.connection is None:
         _check_connection(secrets.decrypt(secrets.secret_for(session), src.connection_enc), interface)
-    checks = _check_specs(session, name, patch.checks) if patch.checks is not None else None
+    checks = None
+    if patch.checks is not None or connection is not None or (patch.table is not None and patch.table.strip()):
+        # The checks (new or kept) are judged against the connection and table the source will have.
+        try:
+            effective = connection if connection is not None else _connection(session, src)
+        except ValueError as e:
+            raise Invalid(str(e), details=[{"field": "connection", "message": str(e)}]) from None
+        table = (patch.table or "").strip() or _declared_table(src)
+        checks = _check_specs(session, name, patch.checks if patch.checks is not None else list(src.checks or []),
+                              effective, table)
     if "context" in fields:
         src.context = _check_context(src.kind, patch.context)
     for attr in ("entity", "owner", "interface", "conflict_resolution", "description"):
@@ -338,6 +405,15 @@ def run_check(session: Session, actor: Actor, name: str, *, trigger: str = "manu
     now = now or utcnow()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    if trigger == "manual":
+        # A rule that reads beyond its table is the caller's to fix: 422 naming it, and nothing runs or is stored.
+        # (Scheduled runs record the same refusal as an error result.)
+        try:
+            location = _connection(session, src)
+        except ValueError:
+            location = None  # the run below reports the unreadable connection as its error
+        if location is not None:
+            _check_sql(session, src.name, parse_checks(src.checks or []), location, _declared_table(src))
     t0 = time.perf_counter()
     results: list[CheckResult] = []
     context: dict[str, Any] | None = None
@@ -348,7 +424,11 @@ def run_check(session: Session, actor: Actor, name: str, *, trigger: str = "manu
         table = src.table_name or conn.default_table or ""
         specs = parse_checks(src.checks or [])
         unavailable: dict[str, str] = {}
-        for spec in specs:
+        refused = {i: r for i, spec in enumerate(specs) if isinstance(spec, Reconciliation)
+                   and (r := _other_table_refusal(session, src.name, _declared_table(src), spec))}
+        for i, spec in enumerate(specs):
+            if i in refused:
+                continue
             if isinstance(spec, Reconciliation) and spec.other_source not in others | unavailable:
                 other = find(session, spec.other_source)
                 try:
@@ -358,10 +438,14 @@ def run_check(session: Session, actor: Actor, name: str, *, trigger: str = "manu
                 except SourceError as e:
                     unavailable[spec.other_source] = f"other side {spec.other_source}: {e.reason}"
         # The engine would open an unknown other_source as a URL/path itself: never let it, answer here instead.
-        runnable = [s for s in specs if not (isinstance(s, Reconciliation) and s.other_source in unavailable)]
+        runnable = [s for i, s in enumerate(specs) if i not in refused
+                    and not (isinstance(s, Reconciliation) and s.other_source in unavailable)]
         ran = iter(run_checks(conn, table, runnable, now, others=others) if runnable else [])
-        for spec in specs:
-            if isinstance(spec, Reconciliation) and spec.other_source in unavailable:
+        for i, spec in enumerate(specs):
+            if i in refused:
+                results.append(CheckResult(kind="reconciliation", name=spec.name, status="error",
+                                           reason=f"refused: {refused[i]}"))
+            elif isinstance(spec, Reconciliation) and spec.other_source in unavailable:
                 results.append(CheckResult(kind="reconciliation", name=spec.name, status="error",
                                            reason=unavailable[spec.other_source]))
             else:

@@ -100,12 +100,21 @@ def _as_default(use_case: str, default: Any) -> ActiveConfig | None:
 
 
 def _check_releases(payload: Any) -> list[dict[str, Any]]:
-    """The releases of an /active answer, or ValueError when the answer is not usable."""
+    """The releases of an /active answer, or ValueError when the answer is not usable. An empty list is a valid
+    answer (nothing is live): it is cached like any other, and active() serves the default meanwhile."""
     if not isinstance(payload, dict) or not isinstance(payload.get("releases"), list):
         raise ValueError("answer has no releases list")
     releases = payload["releases"]
-    choose_release(releases, "probe", "probe")  # validates ids and weights
+    if releases:
+        choose_release(releases, "probe", "probe")  # validates ids and weights
     return releases
+
+
+class _Flight:
+    """One in-flight fetch of a use case's releases; callers with nothing cached wait on it instead of fetching."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
 
 
 class Client:
@@ -150,7 +159,7 @@ class Client:
                                     daily_budget_usd=dict(daily_budget_usd or {}), timeout_s=guard_timeout_s,
                                     max_workers=guard_max_workers, clock=clock, wall_clock=wall_clock)
         self._lock = threading.Lock()
-        self._fetch_locks: dict[str, threading.Lock] = {}
+        self._flights: dict[str, _Flight] = {}  # use_case -> the one fetch in flight (single-flight)
         # use_case -> (releases, fetched_at); failures -> next time a fetch may be tried
         self._cache: dict[str, tuple[list[dict[str, Any]], float]] = {}
         self._next_try: dict[str, float] = {}
@@ -162,7 +171,7 @@ class Client:
     def _after_fork_in_child(self) -> None:
         """In a forked child: free locks, and forget (without closing) the parent's pooled connections."""
         self._lock = threading.Lock()
-        self._fetch_locks = {}
+        self._flights = {}
         self._http = None
 
     # ---- active release ----------------------------------------------------------------------
@@ -179,7 +188,7 @@ class Client:
         unit = unit_id if unit_id is not None else uuid.uuid4().hex
         try:
             releases, source = self._releases(use_case)
-            if releases is not None:
+            if releases:  # None: never reached; []: the server says nothing is live
                 return _config_from(use_case, choose_release(releases, use_case, unit), source)
         except Exception:  # noqa: BLE001 - the app must keep running whatever the server says
             log.debug("takeoff sdk: active(%s) failed", use_case, exc_info=True)
@@ -189,6 +198,10 @@ class Client:
             return self._defaults.get(use_case)
 
     def _releases(self, use_case: str) -> tuple[list[dict[str, Any]] | None, Any]:
+        """Cached releases, else ONE fetch per use case at a time (single-flight): the caller that starts it waits
+        for it (at most the timeout on a hung server), callers holding a stale answer get it at once, and callers
+        with nothing cached wait for that same fetch, never longer than the timeout, then share its outcome. A
+        failed fetch is not tried again for retry_interval_s."""
         now = self._clock()
         with self._lock:
             cached = self._cache.get(use_case)
@@ -196,27 +209,35 @@ class Client:
                 return cached[0], "cache"
             if now < self._next_try.get(use_case, float("-inf")):
                 return (cached[0], "stale") if cached else (None, None)
-            fetch_lock = self._fetch_locks.setdefault(use_case, threading.Lock())
-        if not fetch_lock.acquire(blocking=cached is None):
-            return cached[0], "stale"  # someone else is refreshing: serve what we have
-        try:
-            with self._lock:  # another thread may have refreshed while we waited
+            flight = self._flights.get(use_case)
+            leader = flight is None
+            if leader:
+                flight = self._flights[use_case] = _Flight()
+        if not leader:
+            if cached is not None:
+                return cached[0], "stale"  # someone else is refreshing: serve what we have
+            flight.done.wait(self.timeout_s)
+            with self._lock:
                 again = self._cache.get(use_case)
-                if again is not None and self._clock() - again[1] < self.cache_ttl_s:
-                    return again[0], "cache"
-            try:
-                releases = self._fetch(use_case)
-            except Exception:  # noqa: BLE001
-                with self._lock:
-                    self._next_try[use_case] = self._clock() + self.retry_interval_s
-                    cached = self._cache.get(use_case)
-                return (cached[0], "stale") if cached else (None, None)
+            if again is not None and self._clock() - again[1] < self.cache_ttl_s:
+                return again[0], "cache"
+            return None, None  # the shared fetch failed or is still hanging: the default, now
+        try:
+            releases = self._fetch(use_case)
+        except Exception:  # noqa: BLE001
+            with self._lock:
+                self._next_try[use_case] = self._clock() + self.retry_interval_s
+                cached = self._cache.get(use_case)
+            return (cached[0], "stale") if cached else (None, None)
+        else:
             with self._lock:
                 self._cache[use_case] = (releases, self._clock())
                 self._next_try.pop(use_case, None)
             return releases, "server"
         finally:
-            fetch_lock.release()
+            with self._lock:
+                self._flights.pop(use_case, None)
+            flight.done.set()
 
     def _fetch(self, use_case: str) -> list[dict[str, Any]]:
         with self._lock:

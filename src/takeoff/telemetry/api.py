@@ -45,12 +45,13 @@ async def post_events(request: Request, session: DB, actor: Allowed("telemetry.i
     naming `events.<index>.<field>`; nothing is stored then. An SDK's `dropped` report rides on a batch of events
     and is counted when the batch stores a new one. The answer comes after the commit."""
     body = await request.body()
-    accepted, dups = await run_in_threadpool(_ingest_and_commit, session, actor, body,
-                                             request.app.state.settings.late_event_seconds, request.app.state.limits)
+    settings = request.app.state.settings
+    accepted, dups = await run_in_threadpool(_ingest_and_commit, session, actor, body, settings.late_event_seconds,
+                                             rollup.unit_key(settings.resolved_secret_key), request.app.state.limits)
     return {"accepted": accepted, "duplicates": dups}
 
 
-def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int,
+def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int, unit_key: bytes,
                        limits: TokenLimits | None = None) -> tuple[int, int]:
     """Parse, ingest and commit in one worker thread: the write transaction (and on SQLite the write lock) ends the
     moment its statements are done, not after a hop back through the event loop."""
@@ -58,7 +59,7 @@ def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int,
         batch = _batch_from_body(body)
         if limits is not None:  # events per second per token: 429 before anything is written
             limits.charge_events(actor, len(batch["events"]))
-        return service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s,
+        return service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s, unit_key=unit_key,
                                      dropped=normalize_drops(batch.get("dropped") or []),
                                      may_hold_nul=b"\\u0000" in body)
 

@@ -7,7 +7,8 @@ Encodings kept in rollup rows (all JSON, all merge by addition or union):
 - features: {name: {"b": baseline id (0 = none), "c": counts}}; numeric counts are a list on the baseline's
   edges (len(edges) + 1 bins), categorical counts a dict (at most MAX_CATEGORIES keys, the rest in "__other__").
   Numeric features are binned only once a baseline exists (there are no edges before).
-- units: a KMV ("k minimum values") sketch: the KMV_K smallest 52-bit hashes of the unit ids seen. It is exact
+- units: a KMV ("k minimum values") sketch: the KMV_K smallest 52-bit keyed hashes of the unit ids seen (keyed by
+  the server secret, `unit_key`, so a sketch cannot be matched against a list of known ids). It is exact
   below KMV_K distinct units, about 1/sqrt(KMV_K - 2) ≈ 6 % relative error above, merges across buckets by union,
   and, because a hash at or below a sketch's largest (or in a sketch that is not full) is in the sketch exactly
   when its unit is in that part, it tells which sampled units were also active earlier: that is how repeat
@@ -44,11 +45,23 @@ COUNTERS = ("count", "errors", "fallbacks", "latency_n") + TOKEN_COLUMNS
 OUTCOMES = ("success", "failure", "escalated", "overridden")
 
 
-def unit_hash(unit_id: str) -> int:
-    """A stable 52-bit hash of a unit id (fits a JSON number exactly on every platform)."""
+@functools.lru_cache(maxsize=8)
+def unit_key(secret_key: str) -> bytes:
+    """The key of unit-id hashes, derived from the server secret (Settings.resolved_secret_key) for this one purpose,
+    so a stored sketch cannot be matched against the hashes of a list of known user ids without the secret."""
+    if not isinstance(secret_key, str) or len(secret_key) < 8:
+        raise ValueError("the secret key must be text of at least 8 characters")
+    return hashlib.blake2b(secret_key.encode(), digest_size=32, person=b"takeoff-unit-v1").digest()
+
+
+def unit_hash(unit_id: str, key: bytes) -> int:
+    """A stable, keyed 52-bit hash of a unit id (fits a JSON number exactly on every platform); `key` is
+    `unit_key(secret)`: the same id hashes alike on one server and unrelatedly under another secret."""
     if not isinstance(unit_id, str):
         raise ValueError("unit id must be a string")
-    return int.from_bytes(hashlib.blake2b(unit_id.encode(), digest_size=8).digest(), "big") >> (64 - HASH_BITS)
+    if not isinstance(key, bytes) or not 16 <= len(key) <= 64:
+        raise ValueError("unit hashes need a key of 16-64 bytes (rollup.unit_key of the server secret)")
+    return int.from_bytes(hashlib.blake2b(unit_id.encode(), digest_size=8, key=key).digest(), "big") >> (64 - HASH_BITS)
 
 
 def kmv_merge(a: Iterable[int], b: Iterable[int], k: int = KMV_K) -> list[int]:
@@ -200,21 +213,23 @@ def _bin_feature(spec: Mapping[str, Any] | None, value: Any) -> tuple[str, Any] 
 
 
 def fold(events: Iterable[Mapping[str, Any]], baseline: Mapping[str, Any] | None = None,
-         grains: Sequence[int] = GRAINS) -> dict[tuple[int, int, str, str], dict[str, Any]]:
-    """Aggregate normalised events (ts in Unix seconds) per (grain, bucket start, use case, release)."""
+         grains: Sequence[int] = GRAINS, *, key: bytes) -> dict[tuple[int, int, str, str], dict[str, Any]]:
+    """Aggregate normalised events (ts in Unix seconds) per (grain, bucket start, use case, release); unit ids are
+    hashed with `key` (unit_key of the server secret)."""
     if not grains or grains[0] != 60 or any(g % 60 for g in grains):
         raise ValueError("grains must start with 60 s and be whole minutes")
+    unit_hash("", key)  # refuses a missing or malformed key before any event is folded
     minutes: dict[tuple[int, int, str, str], dict[str, Any]] = {}
     base_id = int(baseline["id"]) if baseline else 0
     specs: Mapping[str, Any] = baseline["features"] if baseline else {}
     for ev in events:
         ts = float(ev["ts"])
-        key = (60, int(ts // 60) * 60, ev["use_case"], ev.get("release") or "")
-        agg = minutes.get(key)
+        bucket = (60, int(ts // 60) * 60, ev["use_case"], ev.get("release") or "")
+        agg = minutes.get(bucket)
         if agg is None:
-            agg = minutes[key] = empty()
+            agg = minutes[bucket] = empty()
             agg["_units"] = set()
-        _fold_one(agg, ev, ts, base_id, specs)
+        _fold_one(agg, ev, ts, base_id, specs, key)
     for agg in minutes.values():
         agg["units"] = heapq.nsmallest(KMV_K, agg.pop("_units"))
     return coarsen(minutes, grains)
@@ -231,7 +246,8 @@ def coarsen(minutes: Mapping[tuple[int, int, str, str], dict[str, Any]], grains:
     return out
 
 
-def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: int, specs: Mapping[str, Any]) -> None:
+def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: int, specs: Mapping[str, Any],
+              key: bytes) -> None:
     # The ingest hot path (once per event): locals and direct lookups instead of helper calls.
     agg["count"] += 1
     status = ev.get("status")
@@ -289,7 +305,7 @@ def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: in
         _fold_features(agg["features"], features, base_id, specs)
     unit = ev.get("unit_id")
     if unit:
-        agg["_units"].add(_cached_unit_hash(unit))
+        agg["_units"].add(_cached_unit_hash(unit, key))
 
 
 _BUCKET_KEYS = tuple(str(i) for i in range(histogram.BUCKET_COUNT + 1))  # the sparse histogram's keys, made once

@@ -159,8 +159,8 @@ def ingest_slot(session: Session) -> Iterator[None]:
 
 
 def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any]], *, late_s: int,
-                  source: str = "json", now: datetime | None = None, dropped: Sequence[dict[str, Any]] = (),
-                  may_hold_nul: bool = True) -> tuple[int, int]:
+                  unit_key: bytes, source: str = "json", now: datetime | None = None,
+                  dropped: Sequence[dict[str, Any]] = (), may_hold_nul: bool = True) -> tuple[int, int]:
     """Store new events (idempotent by id) and fold only the new ones into rollups; returns (accepted, duplicates).
 
     `events` are normalised dicts (see ingest.normalize). A batch holding an event older than `late_s` is refused
@@ -169,6 +169,9 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     `dropped` (ingest.normalize_drops) is an SDK's report of events it dropped before delivery; it is added to the
     minute of arrival only when the batch stores at least one new event, so the resend of a stored batch (a lost
     answer) does not count it twice. A report therefore needs events beside it (422 otherwise).
+
+    `unit_key` (rollup.unit_key of the server secret, as every ingestion route passes it) keys the unit-id hashes of
+    the rollup sketches.
 
     `may_hold_nul=False` skips the NUL check of the text fields: the JSON endpoint knows a body without the escape
     `\\u0000` cannot hold one (a raw NUL is not valid JSON).
@@ -208,14 +211,14 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
             reader = stack.enter_context(read_session(session.get_bind()))
             known, baselines = _LOOKUPS.get(reader, use_cases)
         stored = _stored_ids(reader, list(unique)) if sqlite else set()
-        rows, partials = _prepare(unique, stored, baselines, _pricer(reader), source, sqlite)
+        rows, partials = _prepare(unique, stored, baselines, _pricer(reader), source, sqlite, unit_key)
     unknown = use_cases - known
     for key in sorted(unknown & event_use_cases):  # first write: the write phase starts here
         _discover_one(session, actor, key)
     new_ids = _insert_events(session, rows, sqlite)
     if len(new_ids) != len(rows):  # a concurrent batch stored some of them first: fold only the new ones
         fresh = [unique[i] for i in sorted(new_ids)]
-        partials = _fold(fresh, baselines)
+        partials = _fold(fresh, baselines, unit_key)
     if new_ids:
         for key in sorted(unknown - event_use_cases):  # named only by the report: discovered once it counts
             _discover_one(session, actor, key)
@@ -282,7 +285,8 @@ def _lookups(session: Session, use_cases: set[str]) -> tuple[set[str], dict[str,
 
 def _prepare(unique: dict[str, dict[str, Any]], stored: set[str], baselines: dict[str, dict[str, Any] | None],
              price: Callable[[str | None, str, float, dict[str, int]], float | None] | None, source: str,
-             sqlite: bool) -> tuple[list[tuple[Any, ...]], dict[tuple[int, int, str, str], dict[str, Any]]]:
+             sqlite: bool, unit_key: bytes
+             ) -> tuple[list[tuple[Any, ...]], dict[tuple[int, int, str, str], dict[str, Any]]]:
     """Row tuples for the insert (sorted by id: one lock order for concurrent batches) and the rollup partials,
     leaving out the ids known to be stored already."""
     if stored:
@@ -298,10 +302,10 @@ def _prepare(unique: dict[str, dict[str, Any]], stored: set[str], baselines: dic
                      ts, ev.get("latency_ms"), ev.get("status") or "ok",
                      ev.get("outcome"), ev.get("model"), ev.get("provider"), ev.get("cost_usd"),
                      ev.get("error_category"), ev.get("fallback_reason"), source, _json(data)))
-    return rows, _fold(list(unique.values()), baselines)
+    return rows, _fold(list(unique.values()), baselines, unit_key)
 
 
-def _fold(events: list[dict[str, Any]], baselines: dict[str, dict[str, Any] | None]
+def _fold(events: list[dict[str, Any]], baselines: dict[str, dict[str, Any] | None], unit_key: bytes
           ) -> dict[tuple[int, int, str, str], dict[str, Any]]:
     """Rollup partials of events, each use case binned on its own baseline."""
     by_uc: dict[str, list[dict[str, Any]]] = {}
@@ -309,7 +313,7 @@ def _fold(events: list[dict[str, Any]], baselines: dict[str, dict[str, Any] | No
         by_uc.setdefault(ev["use_case"], []).append(ev)
     partials: dict[tuple[int, int, str, str], dict[str, Any]] = {}
     for uc, evs in by_uc.items():
-        partials.update(rollup.fold(evs, baselines.get(uc), grains=(60,)))  # coarser grains at compaction
+        partials.update(rollup.fold(evs, baselines.get(uc), grains=(60,), key=unit_key))  # coarser grains at compaction
     return partials
 
 

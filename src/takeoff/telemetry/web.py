@@ -76,13 +76,15 @@ async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.i
     ctype = request.headers.get("content-type")
     refused = await run_in_threadpool(_ingest_spans, session, actor, body, ctype,
                                       request.headers.get("content-encoding"),
-                                      request.app.state.settings.late_event_seconds, request.app.state.limits)
+                                      request.app.state.settings.late_event_seconds,
+                                      rollup.unit_key(request.app.state.settings.resolved_secret_key),
+                                      request.app.state.limits)
     payload, media = otlp.response(ctype, refused)
     return Response(payload, media_type=media)
 
 
 def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
-                  late_s: int, limits: TokenLimits | None = None) -> list[str]:
+                  late_s: int, unit_key: bytes, limits: TokenLimits | None = None) -> list[str]:
     """Decode, check, ingest and commit in one worker thread (as POST /api/v1/events); returns why spans were
     refused."""
     with service.ingest_slot(session):  # one ingest at a time per process, committed inside
@@ -95,7 +97,7 @@ def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None
         events, refused = otlp.check_events(events, now.timestamp(), late_s)
         if limits is not None:  # events per second per token: 429 before anything is written
             limits.charge_events(actor, len(events))
-        service.ingest_events(session, actor, events, late_s=late_s, source="otlp", now=now,
+        service.ingest_events(session, actor, events, late_s=late_s, unit_key=unit_key, source="otlp", now=now,
                               may_hold_nul=False)  # check_events left NULs out already
     return refused
 

@@ -160,10 +160,10 @@ def test_refused_rules_leave_table_unchanged(pg_url: str, expression: str) -> No
     assert _rows(pg_url) == 20
 
 
-def test_writing_function_stopped_by_read_only_transaction(pg_url: str) -> None:
+def test_writing_function_refused_and_writes_stopped_by_read_only_transaction(pg_url: str) -> None:
     src = open_source(pg_url)
     r = run_checks(src, "Orders", [Rule(name="sneaky", expression="wipe() > 0")], NOW)[0]
-    assert r.status == "error" and "read" in r.reason and "write" in r.reason
+    assert r.status == "error" and r.reason.startswith("refused:") and "wipe()" in r.reason  # not on the allow-list
     with pytest.raises(SourceError):
         src.aggregate('INSERT INTO "Orders" (id, created_at) VALUES (999, now()) RETURNING 1')
     src.close()
