@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -207,6 +208,11 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _kill_all(children: list[_Child]) -> None:
+    for child in children:
+        child.kill()
+
+
 class Sandbox:
     """Runs listed callables in one child process, started on first use and replaced when it crashes or hangs.
 
@@ -221,7 +227,10 @@ class Sandbox:
         self.crashes = 0
         self._child: _Child | None = None
         self._retired: list[_Child] = []
+        self._started: list[_Child] = []
         self._lock = threading.Lock()
+        # a sandbox dropped without close() still stops its children (their reader threads keep them referenced)
+        weakref.finalize(self, _kill_all, self._started)
 
     def add(self, ref: Any, what: str = "target") -> str:
         """Register a ref this sandbox may call: well formed, listed, and its module findable (ValueError)."""
@@ -247,6 +256,7 @@ class Sandbox:
                 raise SandboxError("crashed", f"the python worker process died {self.crashes} times; "
                                               "not starting another for this run")
             self._child = _Child(self.allow, self.threads)
+            self._started[:] = [c for c in self._started if not c.dead] + [self._child]
             return self._child
 
     async def _ask(self, msg: dict[str, Any], timeout_s: float) -> dict[str, Any]:
