@@ -64,6 +64,7 @@ def test_a_target_name_resolving_inside_fails_its_cases_as_refused(strict, users
         return real(host, port, family, type, *a, **kw)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
+    before = _Echo.hits
     try:
         eng = users.headers("ai_engineer")
         strict.post("/api/v1/evalsets/golden/versions?create=true", content=jsonl(rows(3)), headers=eng)
@@ -77,7 +78,50 @@ def test_a_target_name_resolving_inside_fails_its_cases_as_refused(strict, users
         assert got["status"] == "done" and got["summary"]["passed"] == 0
         fails = strict.get(f"/api/v1/evalruns/{r.json()['id']}/failures", headers=eng).json()["items"]
         assert len(fails) == 3 and all(f["error"].startswith("refused:") and "loopback" in f["error"] for f in fails)
-        assert _Echo.hits == 0
+        assert _Echo.hits == before  # nothing reached the internal server
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_a_listed_name_is_called_at_its_checked_address(monkeypatch):
+    """The HTTP client connects through the guarded resolver: a listed name reaches the address it resolved to,
+    an unlisted one resolving to the same address does not."""
+    import asyncio
+
+    from takeoff import netguard
+    from takeoff.evals.targets import HttpTarget, RetryPolicy, TargetError
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    real = socket.getaddrinfo
+
+    def fake(host, port, family=0, type=0, *a, **kw):  # type: ignore[no-untyped-def]
+        if host in ("model.corp.example", "model.other.example"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port, family, type, *a, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    netguard.configure(netguard.parse_allow("*.corp.example"))
+
+    def call(host: str):  # type: ignore[no-untyped-def]
+        target = HttpTarget(f"http://{host}:{srv.server_address[1]}/a", response_path="output",
+                            retry=RetryPolicy(max_attempts=1))
+
+        async def go():  # type: ignore[no-untyped-def]
+            try:
+                return await target.call("q")
+            finally:
+                await target.aclose()
+
+        return asyncio.run(go())
+
+    try:
+        before = _Echo.hits
+        assert call("model.corp.example").output == "a0" and _Echo.hits == before + 1
+        with pytest.raises(TargetError) as info:
+            call("model.other.example")
+        assert info.value.kind == "refused" and _Echo.hits == before + 1
     finally:
         srv.shutdown()
         srv.server_close()

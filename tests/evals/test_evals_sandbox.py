@@ -213,3 +213,24 @@ def test_a_target_past_its_timeout_is_a_case_error():
     with pytest.raises(TargetError) as info:
         _call(PythonTarget("tests.eval_targets:sleepy", timeout_s=0.3), {"sleep": 5})
     assert info.value.kind == "timeout"
+
+
+def test_a_child_with_too_many_hung_calls_is_replaced_and_stopped():
+    box = sandbox.Sandbox(sandbox.parse_allow("tests.eval_targets"), threads=2)
+    box.add("tests.eval_targets:sleepy")
+
+    async def go() -> tuple[Any, Any]:
+        await box.load()
+        first = box._child
+        hung = [box.call("tests.eval_targets:sleepy", [{"sleep": 30}], 0.3) for _ in range(sandbox.STUCK_LIMIT)]
+        results = await asyncio.gather(*hung, return_exceptions=True)
+        assert all(isinstance(r, sandbox.SandboxError) and r.kind == "timeout" for r in results)
+        assert await box.call("tests.eval_targets:sleepy", [{"sleep": 0}], 10) == "awake"
+        return first, box._child
+
+    try:
+        first, second = asyncio.run(go())
+        assert first is not None and second is not None and first.proc.pid != second.proc.pid
+        assert first.proc.wait(timeout=5) is not None  # the hung child was stopped, not left running
+    finally:
+        box.close()
