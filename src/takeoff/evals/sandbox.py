@@ -141,7 +141,8 @@ class _Child:
     def __init__(self, allow: AllowList, threads: int) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "takeoff.evals.sandbox"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=child_env(), close_fds=True)
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards the call state below; writes have their own lock, so the reader
+        self.write_lock = threading.Lock()  # never waits behind a write blocked on a full pipe
         self.pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
         self.stuck: set[int] = set()
         self.retired = False
@@ -151,7 +152,7 @@ class _Child:
 
     def send(self, msg: dict[str, Any]) -> None:
         data = json.dumps(msg, default=_json_default, ensure_ascii=False).encode() + b"\n"
-        with self.lock:
+        with self.write_lock:
             assert self.proc.stdin is not None
             self.proc.stdin.write(data)
             self.proc.stdin.flush()
