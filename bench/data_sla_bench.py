@@ -98,8 +98,10 @@ def main() -> None:
         return
 
     from takeoff.data.checks import Completeness, Freshness, run_checks
+    from takeoff import netguard
     from takeoff.data.connect import open_source
 
+    netguard.configure(netguard.parse_allow(db_url.host or "localhost"))  # the bench's database is local: list it
     source = open_source(db_url.render_as_string(hide_password=False))
     checks = [
         Freshness(column="created_at", max_age_s=2 * 86400),

@@ -150,12 +150,33 @@ def factory(engine: Engine):  # type: ignore[no-untyped-def]
     return make_sessionmaker(engine)
 
 
+# The suite runs webhook receivers, eval targets, judges and PostgreSQL sources on loopback, and python eval targets
+# from test modules: its settings list both explicitly (the defaults refuse them, see tests/foundation/test_netguard.py
+# and tests/evals/test_evals_sandbox.py, which build settings without these).
+TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1,localhost"
+TEST_EVAL_CODE = "tests."
+
+
+@pytest.fixture(autouse=True)
+def _test_process_policies() -> Iterator[None]:
+    """Tests that call targets, webhooks or sources without an app get the test settings' allow-lists too."""
+    from takeoff import netguard
+    from takeoff.evals import sandbox
+
+    netguard.configure(netguard.parse_allow(TEST_OUTBOUND_ALLOW))
+    sandbox.configure(sandbox.parse_allow(TEST_EVAL_CODE))
+    yield
+    netguard.configure(None)
+    sandbox.configure(None)
+
+
 @pytest.fixture
 def settings(engine: Engine, tmp_path: Path) -> Settings:
     """Settings pointing at the test database, with a fixed secret."""
     return Settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False),
                     secret_key=TEST_SECRET_KEY, embedded_worker=False, rollup_compaction=False,
-                    max_body_bytes=1_000_000)
+                    max_body_bytes=1_000_000, outbound_allow_hosts=TEST_OUTBOUND_ALLOW,
+                    eval_python_modules=TEST_EVAL_CODE)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takeoff import __version__
-from takeoff.config import Settings, get_settings
+from takeoff.config import Settings, apply_process_policies, get_settings
 from takeoff.db import make_engine, make_sessionmaker
 from takeoff.domains import DOMAINS
 from takeoff.errors import AppError, error_body
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                start_worker: bool | None = None) -> ASGIGuard:
     """Build the ASGI app for the given settings (tests pass their own engine and no worker)."""
     settings = settings or get_settings()
+    apply_process_policies(settings)  # outbound address and eval-code allow-lists (takeoff.netguard, evals.sandbox)
     engine = engine or make_engine(settings.resolved_database_url)
     factory = make_sessionmaker(engine)
     run_worker = settings.embedded_worker if start_worker is None else start_worker

@@ -33,9 +33,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _settings():  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
     from takeoff.config import get_settings
 
-    return get_settings()
+    try:
+        return get_settings()
+    except ValidationError as exc:  # a bad TAKEOFF_* value is the operator's input error: one line, exit 2
+        err = exc.errors()[0]
+        fail(f"bad setting TAKEOFF_{str(err['loc'][0]).upper() if err['loc'] else ''}: {err['msg']}")
 
 
 def _open_db(migrate_first: bool = True, rekey: bool = False):  # type: ignore[no-untyped-def]
@@ -203,6 +209,10 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TAKEOFF_DATA_DIR"] = str(data)
     os.environ["TAKEOFF_DATABASE_URL"] = f"sqlite:///{(data / 'takeoff.db').resolve()}"
+    if importlib.util.find_spec("takeoff.demo") is not None:  # the demo lists its own python eval targets
+        from takeoff.demo import with_demo_code
+
+        os.environ["TAKEOFF_EVAL_PYTHON_MODULES"] = with_demo_code(os.environ.get("TAKEOFF_EVAL_PYTHON_MODULES", ""))
     import secrets
 
     password = os.environ.get("TAKEOFF_ADMIN_PASSWORD") or secrets.token_urlsafe(9)

@@ -5,7 +5,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,8 +27,28 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=60, description="How long a claimed job stays leased without heartbeat.")
     raw_event_retention_days: int = Field(default=30, description="Raw telemetry kept this long; rollups stay.")
     late_event_seconds: int = Field(default=24 * 3600, description="Events later than this are refused.")
-    eval_python_modules: str = Field(default="", description="Comma-separated module prefixes in-process eval "
-                                                             "targets and custom scorers may name (empty: any non-stdlib).")
+    eval_python_modules: str = Field(default="", description="Comma-separated allow-list of the code python eval "
+                                     "targets and custom scorers may name: modules ('myco.evals'), prefixes "
+                                     "('myco.evals.'), callables ('myco.targets:answer'); empty: none.")
+    outbound_allow_hosts: str = Field(default="", description="Comma-separated host names ('*.corp.example' too) "
+                                      "and IP networks that webhooks, eval targets and data sources may reach "
+                                      "although internal (loopback, private, link-local...); empty: public only.")
+
+    @field_validator("eval_python_modules")
+    @classmethod
+    def _valid_code_allow_list(cls, value: str) -> str:
+        from takeoff.evals.sandbox import parse_allow
+
+        parse_allow(value)  # a bad entry is a startup error naming it
+        return value
+
+    @field_validator("outbound_allow_hosts")
+    @classmethod
+    def _valid_outbound_allow_list(cls, value: str) -> str:
+        from takeoff.netguard import parse_allow
+
+        parse_allow(value)
+        return value
 
     # Sign-in throttling and rate limits (docs/security.md); every count 0 turns its limit off.
     login_max_failures: int = Field(default=5, ge=0, description="Failed sign-ins per account before a lockout.")
@@ -74,3 +94,12 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read from the current environment."""
     return Settings()
+
+
+def apply_process_policies(settings: Settings) -> None:
+    """Make these settings' outbound and eval-code allow-lists the ones this process enforces."""
+    from takeoff import netguard
+    from takeoff.evals import sandbox
+
+    netguard.configure(netguard.parse_allow(settings.outbound_allow_hosts))
+    sandbox.configure(sandbox.parse_allow(settings.eval_python_modules))

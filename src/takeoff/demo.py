@@ -155,10 +155,21 @@ def quarter_starts(now: datetime) -> tuple[datetime, datetime]:
     return start, datetime(prev_day.year, 3 * ((prev_day.month - 1) // 3) + 1, 1, tzinfo=UTC)
 
 
+DEMO_CODE = "takeoff.demo_targets"  # the demo's python eval targets: listed by the demo itself, not by default
+
+
+def with_demo_code(allow_list: str) -> str:
+    """An eval-code allow-list (TAKEOFF_EVAL_PYTHON_MODULES) that also lists the demo's targets."""
+    entries = [e.strip() for e in allow_list.split(",") if e.strip()]
+    return ",".join(entries if DEMO_CODE in entries else [*entries, DEMO_CODE])
+
+
 def seeding_settings(settings: Settings, now: datetime) -> Settings:
-    """Settings of the in-process seeding app: events accepted back to last quarter's start plus a day of slack."""
+    """Settings of the in-process seeding app: events accepted back to last quarter's start plus a day of slack,
+    and the demo's own eval targets listed."""
     reach = int((now - quarter_starts(now)[1]).total_seconds()) + 86400
-    return settings.model_copy(update={"late_event_seconds": max(settings.late_event_seconds, reach)})
+    return settings.model_copy(update={"late_event_seconds": max(settings.late_event_seconds, reach),
+                                       "eval_python_modules": with_demo_code(settings.eval_python_modules)})
 
 
 def _has(module: str) -> bool:

@@ -1,7 +1,6 @@
 """Eval runs as jobs: per-case persistence, resume after a crash without re-calling finished cases, bad targets."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -15,27 +14,31 @@ from .conftest import rows
 
 CALLS: list[str] = []
 CRASH_AFTER: list[int] = []
+ECHO = "tests.eval_targets:echo"  # python targets run in the run's worker subprocess, from a light module
+GARBAGE = "tests.eval_targets:garbage"
 
 
 class WorkerCrash(BaseException):
     """Stands in for a worker process dying: not an Exception, so nothing in the run catches it."""
 
 
-def counting(inp: dict[str, Any]) -> str:
-    CALLS.append(inp["answer"])
-    if CRASH_AFTER and len(CALLS) > CRASH_AFTER[0]:
-        raise WorkerCrash()
-    return inp["answer"]
+@pytest.fixture
+def counting(monkeypatch):
+    """Counts the cases the (server-side) runner evaluates, and dies like a worker after CRASH_AFTER of them."""
+    from takeoff.evals import runner
 
+    real = runner.evaluate_case
 
-def garbage(inp: dict[str, Any]) -> Any:
-    if inp["answer"] == "a1":
-        raise RuntimeError("upstream returned HTML")
-    if inp["answer"] == "a2":
-        time.sleep(0.5)
-    if inp["answer"] == "a3":
-        return {"unexpected": object.__name__}
-    return inp["answer"]
+    async def counted(case, target, scorers, repeats=1):
+        CALLS.append(case.input["answer"])
+        if CRASH_AFTER and len(CALLS) > CRASH_AFTER[0]:
+            raise WorkerCrash()
+        return await real(case, target, scorers, repeats)
+
+    monkeypatch.setattr(runner, "evaluate_case", counted)
+    CALLS.clear()
+    CRASH_AFTER.clear()
+    return {"type": "python", "ref": ECHO}
 
 
 def _start(client, eng, use_case, target: dict[str, Any], name: str = "golden", concurrency: int = 1):
@@ -46,11 +49,11 @@ def _start(client, eng, use_case, target: dict[str, Any], name: str = "golden", 
     return r.json()
 
 
-def test_run_resumes_after_crash_without_recalling_finished_cases(app, client, eng, use_case, importer, factory):
+def test_run_resumes_after_crash_without_recalling_finished_cases(app, client, eng, use_case, importer, factory,
+                                                                   counting):
     importer("golden", rows(10))
-    CALLS.clear()
     CRASH_AFTER[:] = [4]
-    run = _start(client, eng, use_case, {"type": "python", "ref": f"{__name__}:counting"})
+    run = _start(client, eng, use_case, counting)
     with pytest.raises(WorkerCrash):
         app.state.worker.drain()
     with transaction(factory) as s:
@@ -73,8 +76,7 @@ def test_run_resumes_after_crash_without_recalling_finished_cases(app, client, e
 
 def test_target_errors_and_garbage_mark_cases_and_the_run_goes_on(app, client, eng, use_case, importer):
     importer("golden", rows(6))
-    run = _start(client, eng, use_case, {"type": "python", "ref": f"{__name__}:garbage", "timeout_s": 0.2},
-                 concurrency=3)
+    run = _start(client, eng, use_case, {"type": "python", "ref": GARBAGE, "timeout_s": 0.2}, concurrency=3)
     app.state.worker.drain()
     got = client.get(f"/api/v1/evalruns/{run['id']}", headers=eng).json()
     assert got["status"] == "done" and got["summary"]["n"] == 6
@@ -88,9 +90,8 @@ def test_target_errors_and_garbage_mark_cases_and_the_run_goes_on(app, client, e
 
 def test_compare_lists_regressions_and_fixes(app, client, eng, use_case, importer):
     importer("golden", rows(6))
-    a = _start(client, eng, use_case, {"type": "python", "ref": f"{__name__}:counting"})
-    b = _start(client, eng, use_case, {"type": "python", "ref": f"{__name__}:garbage", "timeout_s": 0.2})
-    CRASH_AFTER.clear()
+    a = _start(client, eng, use_case, {"type": "python", "ref": ECHO})
+    b = _start(client, eng, use_case, {"type": "python", "ref": GARBAGE, "timeout_s": 0.2})
     app.state.worker.drain()
     cmp = client.get(f"/api/v1/evalruns/compare?a={a['id']}&b={b['id']}", headers=eng).json()
     assert [r["case_id"] for r in cmp["regressions"]] == ["c1", "c2", "c3"]
@@ -103,7 +104,7 @@ def test_bad_run_requests(client, eng, use_case, importer):
                                                        "scorers": [{"type": "exact"}]}, headers=eng)
     assert bad_target.status_code == 422 and "target type" in bad_target.json()["error"]["message"]
     bad_scorer = client.post("/api/v1/evalruns", json={"eval_set": "golden",
-                                                       "target": {"type": "python", "ref": f"{__name__}:counting"},
+                                                       "target": {"type": "python", "ref": ECHO},
                                                        "scorers": [{"type": "regex"}]}, headers=eng)
     assert bad_scorer.status_code == 422 and "pattern" in bad_scorer.json()["error"]["message"]
     nothing = client.post("/api/v1/evalruns", json={}, headers=eng)
@@ -113,25 +114,22 @@ def test_bad_run_requests(client, eng, use_case, importer):
     assert client.get("/api/v1/evalruns/999", headers=eng).status_code == 404
 
 
-def test_in_process_code_cannot_come_from_the_standard_library(client, eng, use_case, importer, monkeypatch):
-    importer("golden", rows(2))
-    for target, scorers in (({"type": "python", "ref": "os:system"}, [{"type": "exact"}]),
-                            ({"type": "python", "ref": f"{__name__}:counting"}, [{"type": "custom",
-                                                                                   "ref": "subprocess:getoutput"}])):
+def test_in_process_code_must_be_listed_even_when_some_is(client, eng, use_case, importer):
+    importer("golden", rows(2))  # the test settings list tests.* only
+    for target, scorers, field in (({"type": "python", "ref": "os:system"}, [{"type": "exact"}], "target.ref"),
+                                   ({"type": "python", "ref": ECHO}, [{"type": "exact"}, {"type": "custom",
+                                    "ref": "subprocess:getoutput"}], "scorers[1].ref")):
         r = client.post("/api/v1/evalruns", json={"eval_set": "golden", "target": target, "scorers": scorers},
                         headers=eng)
-        assert r.status_code == 422 and "refused" in r.json()["error"]["message"]
-    monkeypatch.setenv("TAKEOFF_EVAL_PYTHON_MODULES", "myapp.evals")
-    r = client.post("/api/v1/evalruns", json={"eval_set": "golden", "scorers": [{"type": "exact"}],
-                                              "target": {"type": "python", "ref": f"{__name__}:counting"}},
-                    headers=eng)
-    assert r.status_code == 422 and "TAKEOFF_EVAL_PYTHON_MODULES" in r.json()["error"]["message"]
+        assert r.status_code == 422, r.text
+        err = r.json()["error"]
+        assert "refused" in err["message"] and "TAKEOFF_EVAL_PYTHON_MODULES" in err["message"]
+        assert err["details"][0]["field"] == field
 
 
 def test_progress_is_reported_through_the_job(app, client, eng, use_case, importer, factory):
     importer("golden", rows(5))
-    CRASH_AFTER.clear()
-    run = _start(client, eng, use_case, {"type": "python", "ref": f"{__name__}:counting"})
+    run = _start(client, eng, use_case, {"type": "python", "ref": ECHO})
     app.state.worker.drain()
     with transaction(factory) as s:
         job = s.scalars(select(Job).where(Job.kind == "evals.run")).one()
@@ -143,7 +141,7 @@ def test_a_run_whose_job_keeps_failing_ends_visibly_failed(app, client, eng, use
     from takeoff.evals import service
 
     importer("golden", rows(2))
-    run = _start(client, eng, use_case, {"type": "python", "ref": f"{__name__}:counting"})
+    run = _start(client, eng, use_case, {"type": "python", "ref": ECHO})
 
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")

@@ -165,7 +165,7 @@ def _releasable(client, admin, users, app) -> dict[str, str]:  # type: ignore[no
     r = client.post("/api/v1/releases", headers=eng, json={
         "use_case": "ship", "model": "openai/gpt-4o-mini", "prompts": {"system": "Be brief."},
         "eval_set": {"name": "golden"},
-        "eval": {"target": {"type": "python", "ref": f"{__name__}:echo"}, "scorers": [{"type": "exact"}]}})
+        "eval": {"target": {"type": "python", "ref": "tests.eval_targets:echo"}, "scorers": [{"type": "exact"}]}})
     assert r.status_code == 201, r.text
     assert client.post("/api/v1/releases/ship:1/evaluate", headers=eng).status_code == 202
     app.state.worker.drain()

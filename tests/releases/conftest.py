@@ -56,7 +56,7 @@ class Env:
                 headers: dict[str, str] | None = None, **extra: Any):
         body = {"use_case": use_case, "model": model, "prompts": {"system": "Be brief."},
                 "parameters": {"temperature": 0.2}, "eval_set": {"name": eval_set},
-                "eval": {"target": {"type": "python", "ref": f"{__name__}:echo"},
+                "eval": {"target": {"type": "python", "ref": "tests.eval_targets:echo"},
                          "scorers": [{"type": "exact"}], "concurrency": 2}, **extra}
         return self.client.post("/api/v1/releases", json=body, headers=headers or self.engineer)
 

@@ -34,7 +34,7 @@ def takeoff(app, users, monkeypatch):
 def _bundle(tmp_path, wrong: int) -> str:
     spec = {"use_case": "support-reply", "model": "openai/gpt-4o-mini", "prompts": {"system": "Be brief."},
             "eval_set": {"name": "golden"},
-            "eval": {"target": {"type": "python", "ref": f"{cases.__module__}:echo"},
+            "eval": {"target": {"type": "python", "ref": "tests.eval_targets:echo"},
                      "scorers": [{"type": "exact"}]}}
     path = tmp_path / f"bundle{wrong}.yaml"
     path.write_text(yaml.safe_dump(spec))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlglot import exp
 
+from takeoff import netguard
 from takeoff.data.rules import sqlglot_dialect
 
 FILE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -296,6 +297,45 @@ def _file_source(location: str, view_name: str, statement_timeout_s: float) -> S
     )
 
 
+_LOCAL_BACKENDS = ("sqlite", "duckdb")
+
+
+def check_source_host(location: str, policy: netguard.OutboundPolicy | None = None) -> None:
+    """Creation-time check of a SQL URL's host without DNS: ValueError for a literal internal address,
+    'localhost', an empty host (a local socket) or a host given in the query string."""
+    if "://" not in location:
+        return
+    try:
+        url = sa.make_url(location.strip())
+    except Exception:
+        return  # the caller reports a malformed URL itself
+    if url.get_backend_name() in _LOCAL_BACKENDS:
+        return
+    if {"host", "hostaddr", "unix_socket"} & {k.lower() for k in url.query}:
+        raise ValueError("give the data source's host in the URL, not as a host/hostaddr/unix_socket option")
+    try:
+        netguard.check_host_literal(url.host, policy if policy is not None else netguard.active(), "data source")
+    except netguard.OutboundRefused as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _pin_host(url: sa.URL, backend: str, connect_args: dict[str, Any]) -> sa.URL:
+    """Resolve and check the URL's host now (netguard) and make the driver connect to that checked address."""
+    try:
+        check_source_host(url.render_as_string(hide_password=False))
+        policy = netguard.active()
+        addrs = netguard.resolve_checked(url.host or "localhost", url.port or 0, policy, "data source")
+    except (ValueError, netguard.OutboundRefused) as exc:
+        raise SourceError(f"refused: {exc}") from None
+    except OSError as exc:
+        raise SourceError(f"cannot reach host {url.host} ({exc})") from None
+    ip = addrs[0][1]
+    if backend == "postgresql":
+        connect_args["hostaddr"] = ip  # libpq connects here and still verifies TLS against the host name
+        return url
+    return url.set(host=ip)
+
+
 def open_source(
     location: str,
     *,
@@ -347,6 +387,8 @@ def open_source(
         host = db or ":memory:"
     elif backend in ("mysql", "mariadb"):
         connect_args = {"connect_timeout": max(1, int(connect_timeout_s))}
+    if backend not in _LOCAL_BACKENDS:
+        url = _pin_host(url, backend, connect_args)
     try:
         engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
     except Exception as e:  # unknown dialect or missing driver

@@ -35,7 +35,7 @@ from takeoff.data.checks import (
     parse_checks,
     run_checks,
 )
-from takeoff.data.connect import SourceConn, SourceError, open_source
+from takeoff.data.connect import SourceConn, SourceError, check_source_host, open_source
 from takeoff.data.context import context_stats
 from takeoff.data.evidence import DEFAULT_REQUIRED_KINDS, Evidence, LatestCheck, SourceFacts, data_quality_evidence
 from takeoff.data.models import DataAccessLog, DataAccessRequest, DataAccessRule, DataCheckRun, DataSource
@@ -212,6 +212,10 @@ def _check_connection(connection: str, interface: str) -> str:
         if interface == "file":
             raise Invalid("a source with interface 'file' needs a CSV or Parquet path, not a URL",
                           details=[{"field": "connection", "message": "expected a path"}])
+        try:
+            check_source_host(text)
+        except ValueError as exc:
+            raise Invalid(str(exc), details=[{"field": "connection", "message": "refused host"}]) from None
     elif interface not in ("file", "lakehouse"):
         raise Invalid(f"interface '{interface}' needs a SQLAlchemy URL; paths are for 'file' or 'lakehouse' sources",
                       details=[{"field": "connection", "message": "expected a URL"}])

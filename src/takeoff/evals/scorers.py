@@ -5,7 +5,6 @@ runner treats them like the model-graded LLM judge.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import re
 from collections.abc import Mapping
@@ -16,14 +15,15 @@ import jsonschema
 from rapidfuzz import fuzz
 
 from takeoff.evals.evalset_io import Case
+from takeoff.evals.sandbox import Sandbox, SandboxError
 from takeoff.evals.targets import (
     ClientPool,
     RetryPolicy,
     TargetError,
     TargetResponse,
+    _check_url,
     extract_path,
     post_json_with_retry,
-    resolve_callable,
 )
 
 WRONG_ANSWER = "wrong_answer"
@@ -243,8 +243,7 @@ class LLMJudge:
     def __init__(self, base_url: str, model: str, rubric: str, *, api_key: str | None = None,
                  threshold: float = 0.5, timeout_s: float = 60.0, retry: RetryPolicy | None = None,
                  name: str = "llm_judge") -> None:
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError("llm_judge base_url must be an http:// or https:// URL")
+        _check_url(base_url, "llm_judge base_url", "llm_judge")
         if not isinstance(model, str) or not model.strip():
             raise ValueError("llm_judge needs a model name")
         if not isinstance(rubric, str) or not rubric.strip():
@@ -254,7 +253,7 @@ class LLMJudge:
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout_s = float(timeout_s)
         self.retry = retry or RetryPolicy()
-        self._client = ClientPool(32)
+        self._client = ClientPool(32, what="llm_judge")
 
     def messages(self, case: Case, output: Any) -> list[dict[str, str]]:
         system = ("You are a strict evaluator. Grade the OUTPUT against the RUBRIC. Reply with JSON only: "
@@ -300,19 +299,31 @@ class LLMJudge:
 
 
 class CustomScorer:
-    """A 'module:function' scorer: f(output, expected, case) -> Score | bool | float | dict; may be async."""
+    """A listed 'module:function' scorer f(output, expected, case) -> Score | bool | float | dict (may be async),
+    called in the run's worker subprocess like a python target."""
 
-    def __init__(self, ref: str, *, threshold: float = 0.5, name: str | None = None) -> None:
-        self.fn = resolve_callable(ref, "custom scorer")
+    TIMEOUT_S = 60.0
+
+    def __init__(self, ref: str, *, threshold: float = 0.5, name: str | None = None,
+                 sandbox: Sandbox | None = None) -> None:
+        self._own = sandbox is None
+        self.sandbox = sandbox if sandbox is not None else Sandbox()
+        self.ref = self.sandbox.add(ref, "custom scorer")
         self.name = name or ref
         self.threshold = float(threshold)
-        self._is_async = inspect.iscoroutinefunction(self.fn)
 
     async def score(self, case: Case, response: TargetResponse) -> Score:
-        result = self.fn(response.output, case.expected, case)
-        if self._is_async:
-            result = await result
+        case_doc = {"__case__": True, "case_id": case.case_id, "input": case.input, "expected": case.expected,
+                    "tags": list(case.tags), "metadata": case.metadata}
+        try:
+            result = await self.sandbox.call(self.ref, [response.output, case.expected, case_doc], self.TIMEOUT_S)
+        except SandboxError as exc:
+            return Score(False, 0.0, TIMEOUT_OR_ERROR, f"scorer failed: {exc}")
         return coerce_score(result, self.threshold)
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self.sandbox.aclose()
 
 
 def coerce_score(result: Any, threshold: float = 0.5) -> Score:
@@ -355,7 +366,7 @@ def _str_list(spec: Mapping[str, Any], key: str) -> list[str] | None:
     return value
 
 
-def make_scorer(spec: Mapping[str, Any]) -> Any:
+def make_scorer(spec: Mapping[str, Any], *, sandbox: Sandbox | None = None) -> Any:
     """Build one scorer from {type: ..., options}; ValueError with a clear message for a bad spec."""
     if not isinstance(spec, Mapping):
         raise ValueError("scorer spec must be an object with a 'type'")
@@ -430,7 +441,8 @@ def make_scorer(spec: Mapping[str, Any]) -> Any:
         return _Simple(name, lambda c, r: check_cost(r.cost_usd, max_usd))
     if kind == "custom":
         ref = spec.get("ref")
-        return CustomScorer(ref, threshold=_num(spec, "threshold", 0.5, hi=1.0), name=spec.get("name"))
+        return CustomScorer(ref, threshold=_num(spec, "threshold", 0.5, hi=1.0), name=spec.get("name"),
+                            sandbox=sandbox)
     # llm_judge
     allowed = {"type", "name", "base_url", "model", "rubric", "api_key", "threshold", "timeout_s"}
     unknown = sorted(set(spec) - allowed)
@@ -441,11 +453,11 @@ def make_scorer(spec: Mapping[str, Any]) -> Any:
                     name=name)
 
 
-def make_scorers(specs: Any) -> list[Any]:
-    """Build a list of scorers; at least one is required, names must be unique."""
+def make_scorers(specs: Any, *, sandbox: Sandbox | None = None) -> list[Any]:
+    """Build a list of scorers; at least one is required, names must be unique (custom ones use ``sandbox``)."""
     if not isinstance(specs, list) or not specs:
         raise ValueError("scorers must be a non-empty list of scorer specs")
-    scorers = [make_scorer(s) for s in specs]
+    scorers = [make_scorer(s, sandbox=sandbox) for s in specs]
     names = [s.name for s in scorers]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:

@@ -9,7 +9,6 @@ import asyncio
 import importlib
 import importlib.util
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
 from takeoff.db import read_session, transaction, utcnow
 from takeoff.errors import Conflict, Invalid, NotFound
-from takeoff.evals import evalset_io
+from takeoff.evals import evalset_io, sandbox
 from takeoff.evals.gates import judge_gate, wilson_interval
 from takeoff.evals.models import EvalCase, EvalCaseResult, EvalRun, EvalSet, EvalSetVersion
 from takeoff.evals.runner import CaseResult, RunSummary, compare_runs, run_eval, summarize
@@ -224,43 +223,36 @@ def iter_cases_jsonl(engine: Engine, version_id: int, chunk: int = 1000) -> Iter
 
 
 # --- runs ---------------------------------------------------------------------------------------------------
-def python_ref_allowed(ref: Any, allowed_prefixes: list[str] | None) -> bool:
-    """Whether an in-process 'module:function' may run: within the allow-list when one is configured, else any
-    module outside the standard library (so eval.run cannot become `os:system` on the server)."""
-    if not isinstance(ref, str) or ":" not in ref:
-        return True  # the target/scorer builder reports the malformed reference itself
-    module = ref.split(":", 1)[0]
-    if allowed_prefixes:
-        return any(module == p or module.startswith(p + ".") for p in allowed_prefixes)
-    return module.split(".")[0] not in sys.stdlib_module_names
-
-
-def _check_python_refs(target: Any, scorers: Any) -> None:
-    from takeoff.config import get_settings
-
-    raw = get_settings().eval_python_modules
-    allowed = [p.strip() for p in raw.split(",") if p.strip()] or None
+def _check_python_refs(target: Any, scorers: Any, allow: sandbox.AllowList) -> None:
+    """422 naming the field when a python target or custom scorer names code the operator did not list."""
     refs = []
     if isinstance(target, dict) and target.get("type") == "python":
-        refs.append(("target", target.get("ref")))
-    for spec in scorers if isinstance(scorers, list) else []:
+        refs.append(("target", "target.ref", target.get("ref")))
+    for i, spec in enumerate(scorers if isinstance(scorers, list) else []):
         if isinstance(spec, dict) and spec.get("type") == "custom":
-            refs.append(("custom scorer", spec.get("ref")))
-    for what, ref in refs:
-        if not python_ref_allowed(ref, allowed):
-            where = "the modules allowed by TAKEOFF_EVAL_PYTHON_MODULES" if allowed else "the standard library"
-            raise Invalid(f"eval spec: {what} '{ref}' is refused: in-process code may not come from {where}",
-                          details=[{"field": "target" if what == "target" else "scorers", "message": "refused"}])
+            refs.append(("custom scorer", f"scorers[{i}].ref", spec.get("ref")))
+    for what, field, ref in refs:
+        try:
+            sandbox.check_allowed(ref, allow, what)
+        except ValueError as exc:
+            raise Invalid(f"eval spec: {exc}", details=[{"field": field, "message": "refused: not listed in "
+                                                         f"{sandbox.SETTING}"}]) from None
 
 
 def validate_spec(target: Any, scorers: Any) -> None:
-    """422 naming the problem when the target or scorer specs cannot be built or name refused code."""
-    _check_python_refs(target, scorers)
+    """422 naming the problem when the target or scorer specs cannot be built or name refused code or addresses.
+
+    Nothing runs here: python refs are checked against the allow-list and their module found, never imported."""
+    allow = sandbox.active()
+    _check_python_refs(target, scorers, allow)
+    box = sandbox.Sandbox(allow)
     try:
-        t = make_target(target)
-        s = make_scorers(scorers)
+        t = make_target(target, sandbox=box)
+        s = make_scorers(scorers, sandbox=box)
     except ValueError as exc:
         raise Invalid(f"eval spec: {exc}") from None
+    finally:
+        box.close()
     asyncio.run(_aclose(t, s))
 
 
@@ -468,10 +460,15 @@ def execute_run(factory: sessionmaker[Session], run_id: int,
         version_id, total = run.version_id, run.total
         finished = set(s.scalars(select(EvalCaseResult.case_id).where(EvalCaseResult.run_id == run_id)))
         prices = _model_prices(s, run)
+    # Checked again at run time (the allow-list may have shrunk since the run was created); listed code runs in
+    # one child process for the whole run, loaded before the first case so a missing function fails the run.
+    box = sandbox.Sandbox(sandbox.active(), threads=concurrency)
     try:
-        target = make_target(target_spec)
-        scorers = make_scorers(scorer_specs)
+        target = make_target(target_spec, sandbox=box)
+        scorers = make_scorers(scorer_specs, sandbox=box)
+        asyncio.run(box.load())
     except ValueError as exc:
+        box.close()
         with transaction(factory) as s:
             run = s.get(EvalRun, run_id)
             assert run is not None
@@ -539,7 +536,10 @@ def execute_run(factory: sessionmaker[Session], run_id: int,
                 await asyncio.to_thread(write_batch, pending[:])
             await _aclose(target, scorers)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        box.close()
     with transaction(factory) as s:
         run = s.get(EvalRun, run_id)
         assert run is not None

@@ -6,11 +6,10 @@ response); the runner marks that case ``timeout_or_error`` and the run goes on.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import inspect
 import json
 import random
 import re
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,8 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
+import aiohttp.abc
 import httpx
 from multidict import CIMultiDict
+
+from takeoff import netguard
+from takeoff.evals.sandbox import Sandbox, SandboxError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TARGET_TYPES = ("python", "http", "openai")
@@ -39,7 +42,7 @@ class TargetResponse:
 
 
 class TargetError(Exception):
-    """A call that failed for good; kind is timeout, http_status, bad_response or exception."""
+    """A call that failed for good; kind is timeout, http_status, bad_response, refused or exception."""
 
     def __init__(self, kind: str, message: str, *, attempts: int = 1, status: int | None = None) -> None:
         super().__init__(message)
@@ -105,6 +108,8 @@ async def post_json_with_retry(
             resp = await client.request(method, url, json=body, headers=headers, timeout=timeout_s)
         except TransportTimeout:
             last = TargetError("timeout", f"no response within {timeout_s:g}s", attempts=attempt)
+        except TransportRefused as exc:  # the address will not change between attempts: no retry
+            raise TargetError("refused", str(exc), attempts=attempt) from None
         except TransportFailure as exc:
             last = TargetError("exception", f"connection failed: {exc}", attempts=attempt)
         else:
@@ -187,9 +192,16 @@ def _check_timeout(timeout_s: Any) -> float:
     return float(timeout_s)
 
 
-def _check_url(url: Any, name: str = "url") -> str:
+def _check_url(url: Any, name: str = "url", what: str = "eval target") -> str:
+    """An http(s) URL whose host is not a literal internal address (the resolved address is checked at send)."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(f"{name} must be an http:// or https:// URL")
+    try:
+        netguard.check_url_literal(url, netguard.active(), what)
+    except netguard.OutboundRefused as exc:
+        raise ValueError(str(exc)) from None
+    except ValueError:
+        raise ValueError(f"{name} is not a valid URL") from None
     return url
 
 
@@ -228,6 +240,25 @@ class TransportFailure(Exception):
     """The connection failed (refused, reset, DNS, TLS, malformed HTTP)."""
 
 
+class TransportRefused(TransportFailure):
+    """The host is, or resolves to, an address outbound requests may not reach (takeoff.netguard)."""
+
+
+class _GuardedResolver(aiohttp.abc.AbstractResolver):
+    """Resolves through takeoff.netguard: every address is checked, and aiohttp connects to the checked ones."""
+
+    def __init__(self, policy: netguard.OutboundPolicy, what: str) -> None:
+        self.policy, self.what = policy, what
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+        addrs = await asyncio.to_thread(netguard.resolve_checked, host, port, self.policy, self.what, family)
+        return [{"hostname": host, "host": ip, "port": port, "family": fam, "proto": 0,
+                 "flags": socket.AI_NUMERICHOST} for fam, ip in addrs]
+
+    async def close(self) -> None:
+        return None
+
+
 class ClientPool:
     """Keep-alive HTTP connections (at most N) for eval calls, on aiohttp.
 
@@ -240,17 +271,21 @@ class ClientPool:
 
     USER_AGENT = "takeoff-evals"
 
-    def __init__(self, max_connections: int) -> None:
+    def __init__(self, max_connections: int, *, policy: netguard.OutboundPolicy | None = None,
+                 what: str = "eval target") -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ValueError("max_connections must be a positive integer")
         self.max_connections = max_connections
+        self.policy = policy if policy is not None else netguard.active()
+        self.what = what
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _current(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=_shared_ssl_context())
+            connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=_shared_ssl_context(),
+                                             resolver=_GuardedResolver(self.policy, self.what))
             self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
             self._loop = loop
         return self._session
@@ -259,6 +294,10 @@ class ClientPool:
                       timeout: float = 30.0) -> HttpResponse:
         """Send one request and read the whole body; raises TransportTimeout / TransportFailure."""
         session = self._current()
+        try:  # a literal IP never reaches the resolver, so it is checked here
+            netguard.check_url_literal(url, self.policy, self.what)
+        except netguard.OutboundRefused as exc:
+            raise TransportRefused(str(exc)) from None
         try:
             async with session.request(method, url, json=json, headers=dict(headers or {}), allow_redirects=False,
                                        timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
@@ -267,6 +306,9 @@ class ClientPool:
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TransportTimeout(str(exc) or "timeout") from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
+            refused = exc if isinstance(exc, netguard.OutboundRefused) else getattr(exc, "os_error", None)
+            if isinstance(refused, netguard.OutboundRefused):
+                raise TransportRefused(str(refused)) from None
             raise TransportFailure(f"{type(exc).__name__}: {exc}") from None
 
     async def aclose(self) -> None:
@@ -279,45 +321,27 @@ def _client(max_connections: int) -> ClientPool:
     return ClientPool(max_connections)
 
 
-def resolve_callable(ref: str, what: str = "target") -> Callable[..., Any]:
-    """Import 'pkg.mod:func' and return the callable; ValueError with a clear message if absent."""
-    if not isinstance(ref, str) or ref.count(":") != 1:
-        raise ValueError(f"{what} must be 'module:function', got {ref!r}")
-    mod_name, func_name = ref.split(":")
-    try:
-        module = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise ValueError(f"{what} module {mod_name!r} cannot be imported: {exc}") from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise ValueError(f"{what} {ref!r}: module has no callable {func_name!r}")
-    return func
-
-
 class PythonTarget:
-    """Calls module:function in process; sync functions run in a worker thread so the loop keeps going.
+    """Calls a listed 'module:function' in the run's worker subprocess (see takeoff.evals.sandbox).
 
-    The function gets the case input and returns the output, or a dict {output, tokens?, cost_usd?}.
+    The function gets the case input and returns the output, or a dict {output, tokens?, cost_usd?}. Only code the
+    operator lists in TAKEOFF_EVAL_PYTHON_MODULES may be named; nothing runs in the server process.
     """
 
-    def __init__(self, ref: str, *, timeout_s: float = 60.0) -> None:
-        self.ref = ref
-        self.func = resolve_callable(ref)
+    def __init__(self, ref: str, *, timeout_s: float = 60.0, sandbox: Sandbox | None = None) -> None:
         self.timeout_s = _check_timeout(timeout_s)
-        self._is_async = inspect.iscoroutinefunction(self.func)
+        self._own = sandbox is None
+        self.sandbox = sandbox if sandbox is not None else Sandbox()
+        self.ref = self.sandbox.add(ref, "target")
 
     async def call(self, input: Any) -> TargetResponse:
         started = time.perf_counter()
         try:
-            if self._is_async:
-                result = await asyncio.wait_for(self.func(input), self.timeout_s)
-            else:
-                # a thread cannot be killed: on timeout it finishes in the background, the case is still marked
-                result = await asyncio.wait_for(asyncio.to_thread(self.func, input), self.timeout_s)
-        except asyncio.TimeoutError:
-            raise TargetError("timeout", f"{self.ref} took longer than {self.timeout_s:g}s") from None
-        except Exception as exc:  # noqa: BLE001 - any failure of user code is a per-case error
-            raise TargetError("exception", f"{self.ref} raised {type(exc).__name__}: {exc}") from exc
+            result = await self.sandbox.call(self.ref, [input], self.timeout_s)
+        except SandboxError as exc:
+            if exc.kind == "timeout":
+                raise TargetError("timeout", f"{self.ref} took longer than {self.timeout_s:g}s") from None
+            raise TargetError("exception", str(exc)) from None
         latency = (time.perf_counter() - started) * 1000
         if isinstance(result, Mapping) and "output" in result and set(result) <= {"output", "tokens", "cost_usd"}:
             tokens = result.get("tokens") or {}
@@ -327,7 +351,8 @@ class PythonTarget:
         return TargetResponse(result, latency, raw=result)
 
     async def aclose(self) -> None:
-        return None
+        if self._own:
+            await self.sandbox.aclose()
 
 
 class HttpTarget:
@@ -469,8 +494,10 @@ _ALLOWED = {
 }
 
 
-def make_target(spec: Mapping[str, Any]) -> PythonTarget | HttpTarget | OpenAITarget:
-    """Build a target from a spec dict {type: python|http|openai, ...}; ValueError names the bad field."""
+def make_target(spec: Mapping[str, Any], *, sandbox: Sandbox | None = None) -> PythonTarget | HttpTarget | OpenAITarget:
+    """Build a target from a spec dict {type: python|http|openai, ...}; ValueError names the bad field.
+
+    A python target registers its ref with ``sandbox`` (the run's child process; a private one when None)."""
     if not isinstance(spec, Mapping):
         raise ValueError("target spec must be an object with a 'type'")
     kind = spec.get("type")
@@ -484,7 +511,7 @@ def make_target(spec: Mapping[str, Any]) -> PythonTarget | HttpTarget | OpenAITa
         if kind == "python":
             if "ref" not in spec:
                 raise ValueError("python target needs 'ref' as 'module:function'")
-            return PythonTarget(**kwargs)
+            return PythonTarget(**kwargs, sandbox=sandbox)
         if kind == "http":
             if "url" not in spec:
                 raise ValueError("http target needs 'url'")

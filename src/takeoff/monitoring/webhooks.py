@@ -10,18 +10,30 @@ from urllib.parse import urlparse
 
 import httpx
 
+from takeoff import netguard
+
 SIGNATURE_HEADER = "X-Takeoff-Signature"
 EVENT_HEADER = "X-Takeoff-Event"
 KINDS: tuple[str, ...] = ("webhook", "slack")
 
 
-def check_url(url: Any) -> str:
-    """An http(s) URL with a host; ValueError otherwise."""
+def check_url(url: Any, policy: netguard.OutboundPolicy | None = None) -> str:
+    """An http(s) URL with a host that is not a literal internal address; ValueError otherwise.
+
+    The address a host name resolves to is checked when each delivery is sent (``send``)."""
     if not isinstance(url, str):
         raise ValueError("the webhook URL must be text")
-    parsed = urlparse(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    try:
+        parsed = urlparse(url.strip())
+        host = parsed.hostname
+    except ValueError:
+        raise ValueError(f"the webhook URL must be http(s)://host/..., got {url!r}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or not host:
         raise ValueError(f"the webhook URL must be http(s)://host/..., got {url!r}")
+    try:
+        netguard.check_host_literal(host, policy if policy is not None else netguard.active(), "webhook")
+    except netguard.OutboundRefused as exc:
+        raise ValueError(str(exc)) from None
     return url.strip()
 
 
@@ -74,16 +86,39 @@ class Attempt:
     error: str
 
 
-def send(url: str, raw: bytes, secret: str, event: str, timeout_s: float) -> Attempt:
-    """POST the raw body once with its signature; a 2xx is success, anything else (or no answer) is a failure."""
+def send(url: str, raw: bytes, secret: str, event: str, timeout_s: float,
+         policy: netguard.OutboundPolicy | None = None) -> Attempt:
+    """POST the raw body once with its signature; a 2xx is success, anything else (or no answer) is a failure.
+
+    The host is resolved and every address checked first (netguard); the request then goes to a checked address
+    with the original Host header and TLS server name, so a second DNS answer cannot redirect it."""
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw), EVENT_HEADER: event,
                "User-Agent": "takeoff-webhooks"}
     try:
-        resp = httpx.post(url, content=raw, headers=headers, timeout=timeout_s, follow_redirects=False)
-    except httpx.TimeoutException:
-        return Attempt(False, None, f"timed out after {timeout_s:g}s")
-    except httpx.HTTPError as exc:
-        return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500])
+        target = httpx.URL(url)
+        addrs = netguard.resolve_checked(target.host, target.port or (443 if target.scheme == "https" else 80),
+                                         policy if policy is not None else netguard.active(), "webhook")
+    except netguard.OutboundRefused as exc:
+        return Attempt(False, None, f"refused: {exc}"[:500])
+    except (OSError, httpx.InvalidURL, UnicodeError) as exc:
+        return Attempt(False, None, f"cannot resolve the webhook host: {exc}"[:500])
+    headers["Host"] = target.netloc.decode("ascii")
+    resp = None
+    error = ""
+    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+        for _, ip in addrs:
+            try:
+                resp = client.post(target.copy_with(host=ip), content=raw, headers=headers,
+                                   extensions={"sni_hostname": target.host})
+                break
+            except httpx.TimeoutException:
+                return Attempt(False, None, f"timed out after {timeout_s:g}s")
+            except httpx.ConnectError as exc:  # try the host's next checked address
+                error = f"{type(exc).__name__}: {exc}"[:500]
+            except httpx.HTTPError as exc:
+                return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500])
+    if resp is None:
+        return Attempt(False, None, error or "no address to connect to")
     if 200 <= resp.status_code < 300:
         return Attempt(True, resp.status_code, "")
     return Attempt(False, resp.status_code, f"HTTP {resp.status_code}: {resp.text[:200]}")

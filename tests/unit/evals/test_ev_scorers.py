@@ -33,7 +33,15 @@ class QuietServer(ThreadingHTTPServer):
 def _score(spec, output, expected=None, *, latency_ms=10.0, cost=None):
     scorer = make_scorer(spec)
     case = Case("c1", "q", expected)
-    return asyncio.run(scorer.score(case, TargetResponse(output, latency_ms, cost_usd=cost)))
+
+    async def go():
+        try:
+            return await scorer.score(case, TargetResponse(output, latency_ms, cost_usd=cost))
+        finally:
+            if hasattr(scorer, "aclose"):
+                await scorer.aclose()
+
+    return asyncio.run(go())
 
 
 def test_exact_normalises_whitespace_and_case():
@@ -94,6 +102,9 @@ def test_custom_scorer_from_module(tmp_path, monkeypatch):
         "def starts(output, expected, case):\n"
         "    return {'passed': output.startswith(expected), 'error_category': 'missing_context'}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    from takeoff.evals import sandbox
+
+    sandbox.configure(sandbox.parse_allow("my_eval_scorers_xyz:starts"))  # listed by the operator
     try:
         spec = {"type": "custom", "ref": "my_eval_scorers_xyz:starts"}
         assert _score(spec, "Paris is", "Paris").passed
