@@ -8,6 +8,8 @@ refused with). A new kind of audited object needs one reader in READERS.
 """
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from takeoff.db import transaction
 from takeoff.governance.policy_defaults import TIERS, default_tier_policy
+from takeoff.jobs import service as jobs
 
 from .conftest import Env, cases, make_use_case
 
@@ -234,6 +238,11 @@ def _release(w: World, rid: str, entry: dict[str, Any]) -> dict[str, Any]:
     for item in d["checklist"]["items"]:
         if item["status"] == "attested" and entry["diff"].get("item_id", {}).get("to") == item["id"]:
             state.update(item_id=item["id"], statement=item["detail"].split(": ", 1)[1])
+    if entry["action"] == "canary.breach":  # what the canary analysis decided about this release
+        check = next(c for c in w.ok("GET", f"/api/v1/monitoring/canary?use_case={d['use_case']}")
+                     if c["canary_release_id"] == rid)
+        state.update(verdict=check["verdict"], action=check["action"], incident=check["incident_id"],
+                     breaches="; ".join(b[3] for b in check["detail"]["breaches"]))
     active = w.ok("GET", f"/api/v1/usecases/{d['use_case']}/active", headers=w.env.engineer)["releases"]
     state["serving"] = {a["release_id"]: a["weight"] for a in active}.get(rid)
     return state
@@ -282,6 +291,8 @@ def claims(entry: dict[str, Any]) -> dict[str, Any]:
     if entry["object_type"] == "release" and verb in ("canary", "production", "superseded", "rolled_back",
                                                       "approved", "rejected"):
         out["status"] = verb
+    if entry["action"] == "canary.breach" and out.get("action") == "rolled_back":
+        out["status"] = "rolled_back"
     return out
 
 
@@ -330,3 +341,48 @@ def test_audit_entry_matches_the_state_read_back(env, tier: str, command: Comman
     entries = audit_after(w, before)
     assert entries, f"{command.name} changed state without an audit entry"
     check_audit_matches_state(w, entries)
+
+
+def _traffic(w: World, release: str, n: int, errors: int, latency_ms: float) -> None:
+    """n production calls of one release sent through the telemetry API, the first `errors` of them failed."""
+    events = [{"id": uuid.uuid4().hex, "use_case": UC, "release": release, "unit_id": f"u{i % 7}",
+               "ts": time.time() - 30, "latency_ms": latency_ms, "status": "error" if i < errors else "ok",
+               "outcome": "success", "tokens": {"input": 100, "output": 20}, "cost_usd": 0.002}
+              for i in range(n)]
+    assert w.c.post("/api/v1/events", json={"events": events}, headers=w.env.engineer).status_code == 200
+
+
+def test_high_tier_canary_breach_rolls_back_end_to_end(env) -> None:
+    """The high tier's documented default: a canary whose traffic breaches is rolled back automatically by the
+    canary analysis job, production keeps serving, an incident is opened, and every audit entry is true."""
+    w = World(env, "high")
+    prod, canary = w.live(), w.canary()
+    settings = w.ok("GET", f"/api/v1/monitoring/usecases/{UC}")["settings"]
+    assert settings["auto_rollback"] is True and "default for high tier" in settings["auto_rollback_source"]
+    _traffic(w, prod, 600, errors=6, latency_ms=120)  # 1 % errors
+    _traffic(w, canary, 600, errors=90, latency_ms=900)  # 15 % errors and 7x slower
+    before = last_audit_id(w)
+    with transaction(env.factory) as s:
+        jobs.enqueue(s, "monitoring.canary", {})
+    env.app.state.worker.drain()
+
+    checks = w.ok("GET", f"/api/v1/monitoring/canary?use_case={UC}")
+    assert [(c["canary_release_id"], c["verdict"], c["action"]) for c in checks] == [(canary, "breach", "rolled_back")]
+    assert {b[0] for b in checks[0]["detail"]["breaches"]} >= {"error_rate", "latency_p95"}
+    assert w.ok("GET", f"/api/v1/releases/{canary}")["status"] == "rolled_back"
+    assert w.ok("GET", f"/api/v1/releases/{prod}")["status"] == "production"
+    active = w.ok("GET", f"/api/v1/usecases/{UC}/active")["releases"]
+    assert [(a["release_id"], a["weight"]) for a in active] == [(prod, 100)]  # production keeps serving
+    incident = w.ok("GET", f"/api/v1/incidents/{checks[0]['incident_id']}")
+    assert (incident["status"], incident["severity"], incident["source"], incident["release_id"]) == \
+        ("open", 2, "canary", canary)
+    assert incident["owner"] == "oncall-ana" and "rolled back" in incident["title"]
+    entries = audit_after(w, before)
+    assert {e["action"] for e in entries} >= {"release.rolled_back", "incident.open", "canary.breach"}
+    check_audit_matches_state(w, entries)
+    # nothing is left in canary: the next analysis has nothing to do and changes nothing
+    env.app.state.worker.drain()
+    with transaction(env.factory) as s:
+        jobs.enqueue(s, "monitoring.canary", {})
+    env.app.state.worker.drain()
+    assert len(w.ok("GET", f"/api/v1/monitoring/canary?use_case={UC}")) == 1
