@@ -788,14 +788,15 @@ def evaluate_quality(session: Session, uc: UseCase, now: datetime | None = None)
 
 def error_categories_over_time(session: Session, key: str, end: datetime | None = None, buckets: int = 14,
                                step_s: int = 86400) -> dict[str, Any]:
-    """Error categories per bucket (default: per day over two weeks) for the use-case page chart."""
+    """Error categories of production traffic per bucket (default: per day over two weeks) for the use-case page."""
     end = end or utcnow()
     end = datetime.fromtimestamp(math.ceil(end.timestamp() / step_s) * step_s, tz=end.tzinfo)
     labels: list[str] = []
     per: list[dict[str, int]] = []
+    prod = production_releases(session, key, end - timedelta(seconds=buckets * step_s), end)
     for i in range(buckets, 0, -1):
         lo, hi = end - timedelta(seconds=i * step_s), end - timedelta(seconds=(i - 1) * step_s)
-        ws = _production_ws(session, key, lo, hi)
+        ws = _ws(session, key, prod, lo, hi)
         labels.append(lo.strftime("%m-%d") if step_s >= 86400 else lo.strftime("%H:%M"))
         per.append(dict(ws.error_categories) if ws is not None else {})
     cats = sorted({c for p in per for c in p})
