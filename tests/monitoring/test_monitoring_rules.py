@@ -120,33 +120,6 @@ def test_slo_burn_rate_pages_with_an_incident_and_budget_shows(client, users, fa
     assert slos["availability"]["events"] == 100
 
 
-def test_eval_results_with_error_categories_count_toward_the_quality_alert(factory, monkeypatch) -> None:
-    from datetime import timedelta
-    from types import SimpleNamespace
-
-    from takeoff.db import utcnow
-    from takeoff.monitoring import service
-    from takeoff.portfolio import service as portfolio
-
-    make_use_case(factory, targets={})
-    now = utcnow()
-    run = SimpleNamespace(use_case_key="support-reply", status="done", finished_at=now - timedelta(minutes=5),
-                          done=40)
-    old = SimpleNamespace(use_case_key="support-reply", status="done", finished_at=now - timedelta(days=2), done=40)
-    fakes = {"list_runs": lambda s, rid, limit: [run, old],
-             "failing_cases": lambda s, r, limit: [{"error_category": "unsafe_output"}] * (4 if r is run else 40)}
-    real = service._optional
-    monkeypatch.setattr(service, "_optional",
-                        lambda mod, attr: fakes[attr] if mod == "takeoff.evals.service" else real(mod, attr))
-    with transaction(factory) as s:
-        assert service.eval_error_categories(s, "support-reply", now - timedelta(hours=1)) == ({"unsafe_output": 4}, 40)
-        out = service.evaluate_quality(s, portfolio.get(s, "support-reply"), now)
-    assert out["state"] == "firing" and out["rate"] == 0.1  # 4 of 40 eval cases, no live events yet
-    with transaction(factory) as s:
-        alert = s.scalar(select(Alert))
-        assert alert.kind == "quality" and "eval cases" in alert.detail
-
-
 def test_scheduled_monitoring_jobs_run_cleanly(client, users, factory, app) -> None:
     from takeoff.jobs.models import Job
 

@@ -2,7 +2,8 @@
 evaluation, SLOs and error budgets, drift checks, the quality alert and canary analysis with automatic rollback.
 
 Every read of live behaviour goes through the telemetry contract (window_stats, series, set_baseline), consumed
-defensively: without telemetry a check reports "not enough data" instead of failing.
+defensively: without telemetry a check reports "not enough data" instead of failing. Checks read production
+traffic only (production_releases): eval runs never count, nor telemetry of a release that never went live.
 """
 from __future__ import annotations
 
@@ -251,9 +252,43 @@ def _invalid(exc: ValueError, field: str) -> Invalid:
     return Invalid(str(exc), details=[{"field": field, "message": str(exc)}])
 
 
-def _ws(session: Session, key: str, release_id: str | None, start: datetime, end: datetime) -> Any | None:
+def _ws(session: Session, key: str, release_id: str | list[str] | None, start: datetime, end: datetime) -> Any | None:
     fn = _optional("takeoff.telemetry.service", "window_stats")
     return fn(session, key, release_id, start, end) if fn else None
+
+
+# A release in one of these statuses serves or served real users, so its telemetry is production traffic; a release
+# that never went live (draft, evaluating, awaiting approval, approved, rejected) only sends staging traffic.
+LIVE_RELEASE_STATUSES: frozenset[str] = frozenset({"canary", "production", "superseded", "rolled_back"})
+
+
+def staging_releases(session: Session, key: str) -> set[str]:
+    """Ids of the use case's releases that never served production traffic."""
+    release = _optional("takeoff.releases.models", "Release")
+    if release is None:
+        return set()
+    rows = session.execute(select(release.version, release.status).where(release.use_case_key == key))
+    return {f"{key}:{version}" for version, status in rows if status not in LIVE_RELEASE_STATUSES}
+
+
+def production_releases(session: Session, key: str, start: datetime, end: datetime) -> list[str] | None:
+    """The telemetry of a window that is production traffic: None when all of it is (the usual case), else the
+    release tags that are ("" = events without a release). Events tagged with a release of the use case that never
+    went live are not; events without a release, or with a tag takeoff does not know, are the application's own
+    traffic and count. Eval runs never reach telemetry: they feed gates, release pages and eval history only."""
+    staging = staging_releases(session, key)
+    tags_fn = _optional("takeoff.telemetry.service", "releases_in_window")
+    if not staging or tags_fn is None:
+        return None
+    tags = set(tags_fn(session, key, start, end))
+    if not tags & staging:
+        return None
+    return sorted(tags - staging)
+
+
+def _production_ws(session: Session, key: str, start: datetime, end: datetime) -> Any | None:
+    """Window totals of the use case's production traffic only."""
+    return _ws(session, key, production_releases(session, key, start, end), start, end)
 
 
 def _production_id(session: Session, key: str) -> str | None:
@@ -635,9 +670,12 @@ def rule_value(session: Session, rule: AlertRule, now: datetime) -> float | None
         if series is None:
             return None
         step = max(60, rule.window_s // 60 * 60)
-        values = [v for _, v in series(session, rule.use_case_key, "repeat_users", start, now, step) if v is not None]
+        # repeat users look back one window before the start: the production traffic of both windows
+        prod = production_releases(session, rule.use_case_key, start - timedelta(seconds=rule.window_s), now)
+        values = [v for _, v in series(session, rule.use_case_key, "repeat_users", start, now, step, prod)
+                  if v is not None]
         return values[-1] if values else None
-    ws = _ws(session, rule.use_case_key, None, start, now)
+    ws = _production_ws(session, rule.use_case_key, start, now)
     return None if ws is None else metric_from_stats(rule.metric, ws, rule.window_s)
 
 
@@ -658,12 +696,13 @@ def evaluate_rule(session: Session, rule: AlertRule, now: datetime | None = None
 
 
 # --------------------------------------------------------------------------------------------- SLOs
-def _cost_slices(session: Session, key: str, threshold: float, start: datetime, end: datetime) -> tuple[float, float]:
+def _cost_slices(session: Session, key: str, threshold: float, start: datetime, end: datetime,
+                 releases: list[str] | None = None) -> tuple[float, float]:
     series = _optional("takeoff.telemetry.service", "series")
     if series is None:
         return 0.0, 0.0
     step = 60 if (end - start) <= timedelta(days=3) else 3600
-    values = [v for _, v in series(session, key, "cost_per_task", start, end, step) if v is not None]
+    values = [v for _, v in series(session, key, "cost_per_task", start, end, step, releases) if v is not None]
     return float(sum(1 for v in values if v <= threshold)), float(len(values))
 
 
@@ -675,8 +714,10 @@ def slo_status(session: Session, uc: UseCase, now: datetime | None = None) -> li
         return []
     slos = slo_math.slos_from_targets(targets)
     stats: dict[str, Any] = {}
+    widest = max(slo_math.duration_minutes(w) for w in SLO_WINDOWS)
+    prod = production_releases(session, uc.key, now - timedelta(minutes=widest), now)  # one answer for every window
     for w in SLO_WINDOWS:
-        ws = _ws(session, uc.key, None, now - timedelta(minutes=slo_math.duration_minutes(w)), now)
+        ws = _ws(session, uc.key, prod, now - timedelta(minutes=slo_math.duration_minutes(w)), now)
         if ws is None:
             return [{"slo": s.name, "objective": s.objective, "description": s.description, "sli": None,
                      "remaining_budget": None, "firing": [], "pairs": [], "events": 0} for s in slos]
@@ -688,7 +729,7 @@ def slo_status(session: Session, uc: UseCase, now: datetime | None = None) -> li
             cost = None
             if s.name == "cost_per_task":
                 start = now - timedelta(minutes=slo_math.duration_minutes(w))
-                cost = _cost_slices(session, uc.key, float(s.threshold or 0), start, now)
+                cost = _cost_slices(session, uc.key, float(s.threshold or 0), start, now, prod)
             data[w] = good_total(s, ws, cost)
         ev = slo_math.multiwindow_alerts(s, data)
         budget = slo_math.error_budget(s, *data[s.window])
@@ -718,38 +759,17 @@ def evaluate_slos(session: Session, uc: UseCase, now: datetime | None = None) ->
 
 
 # --------------------------------------------------------------------------------------------- quality errors
-def eval_error_categories(session: Session, key: str, since: datetime) -> tuple[dict[str, int], int]:
-    """(error category -> failed cases, cases) of the use case's eval runs finished since a time (none without evals)."""
-    list_runs = _optional("takeoff.evals.service", "list_runs")
-    failing = _optional("takeoff.evals.service", "failing_cases")
-    if list_runs is None or failing is None:
-        return {}, 0
-    cats: dict[str, int] = {}
-    total = 0
-    for run in list_runs(session, None, 200):
-        if (getattr(run, "use_case_key", None) != key or getattr(run, "status", "") != "done"
-                or run.finished_at is None or run.finished_at < since):
-            continue
-        total += int(run.done or 0)
-        for case in failing(session, run, 10_000):
-            if case.get("error_category"):
-                cats[case["error_category"]] = cats.get(case["error_category"], 0) + 1
-    return cats, total
-
-
 def evaluate_quality(session: Session, uc: UseCase, now: datetime | None = None) -> dict[str, Any]:
-    """Fire the use case's quality alert when hallucination-like / safety errors (live events and eval results of
-    the last hour) exceed their share of what was observed."""
+    """Fire the use case's quality alert when hallucination-like / safety errors exceed their share of the last
+    hour's production traffic. Eval runs never count: their failures are judged by the release gate, and a use case
+    that serves nothing in production has no production alert."""
     now = now or utcnow()
     s = _setting(session, uc.key)
     threshold = s.quality_error_threshold if s else 0.02
     since = now - timedelta(seconds=QUALITY_WINDOW_S)
-    ws = _ws(session, uc.key, None, since, now)
-    eval_cats, eval_total = eval_error_categories(session, uc.key, since)
+    ws = _production_ws(session, uc.key, since, now)
     cats = dict(ws.error_categories) if ws is not None else {}
-    for k, n in eval_cats.items():
-        cats[k] = cats.get(k, 0) + n
-    total = (ws.count if ws is not None else 0) + eval_total
+    total = ws.count if ws is not None else 0
     if total < QUALITY_MIN_EVENTS:
         return {"state": "no_data"}
     rate = quality_errors(cats) / total
@@ -757,9 +777,9 @@ def evaluate_quality(session: Session, uc: UseCase, now: datetime | None = None)
     if rate > threshold:
         listed = ", ".join(f"{k} {n}" for k, n in sorted(cats.items()) if k in QUALITY_CATEGORIES)
         severity = 2 if cats.get("unsafe_output") else 3
-        what = f"{total} events" + (f" and eval cases ({eval_total} cases)" if eval_total else "")
         _fire(session, key=key, use_case_key=uc.key, kind="quality", name=f"{uc.key}: quality errors",
-              value=rate, threshold=threshold, detail=f"{rate:.1%} of {what} in the last hour ({listed})",
+              value=rate, threshold=threshold,
+              detail=f"{rate:.1%} of {total} production events in the last hour ({listed})",
               severity=severity, now=now)
         return {"state": "firing", "rate": rate}
     _clear(session, key, now)
@@ -768,14 +788,15 @@ def evaluate_quality(session: Session, uc: UseCase, now: datetime | None = None)
 
 def error_categories_over_time(session: Session, key: str, end: datetime | None = None, buckets: int = 14,
                                step_s: int = 86400) -> dict[str, Any]:
-    """Error categories per bucket (default: per day over two weeks) for the use-case page chart."""
+    """Error categories of production traffic per bucket (default: per day over two weeks) for the use-case page."""
     end = end or utcnow()
     end = datetime.fromtimestamp(math.ceil(end.timestamp() / step_s) * step_s, tz=end.tzinfo)
     labels: list[str] = []
     per: list[dict[str, int]] = []
+    prod = production_releases(session, key, end - timedelta(seconds=buckets * step_s), end)
     for i in range(buckets, 0, -1):
         lo, hi = end - timedelta(seconds=i * step_s), end - timedelta(seconds=(i - 1) * step_s)
-        ws = _ws(session, key, None, lo, hi)
+        ws = _ws(session, key, prod, lo, hi)
         labels.append(lo.strftime("%m-%d") if step_s >= 86400 else lo.strftime("%H:%M"))
         per.append(dict(ws.error_categories) if ws is not None else {})
     cats = sorted({c for p in per for c in p})
@@ -802,7 +823,7 @@ def run_drift(session: Session, key: str, now: datetime | None = None) -> DriftR
     if b_start is None or b_end is None:
         result.report = {"reason": "no baseline window: set one (POST /api/v1/monitoring/{key}/baseline)"}
     else:
-        ref, cur = _ws(session, key, None, b_start, b_end), _ws(session, key, None, start, now)
+        ref, cur = _production_ws(session, key, b_start, b_end), _production_ws(session, key, start, now)
         specs = drift_specs(with_outputs(ref) if ref else {}, with_outputs(cur) if cur else {},
                             list(s.drift_features or []) if s else None)
         if not specs:

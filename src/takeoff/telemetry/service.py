@@ -560,12 +560,23 @@ def delete_old_events(session: Session, before: datetime, limit: int = 50_000) -
 
 
 # ---------------------------------------------------------------------------------------------------- reads
-def _rows(session: Session, use_case_key: str, release_id: str | None, grain: int, lo: datetime, hi: datetime,
+# A read's release selection: None = every release, one release id, or several ("" = events without a release).
+Releases = str | Sequence[str] | None
+
+
+def _release_is(col: Any, use_case_key: str, release_id: str | Sequence[str]) -> Any:
+    """The filter on a release column for one release id or any of several."""
+    if isinstance(release_id, str):
+        return col == release_key(use_case_key, release_id)
+    return col.in_(sorted({release_key(use_case_key, r) for r in release_id}))
+
+
+def _rows(session: Session, use_case_key: str, release_id: Releases, grain: int, lo: datetime, hi: datetime,
           cols: Sequence[str]) -> list[Any]:
     q = select(*[ROLLUPS.c[c] for c in cols]).where(
         ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= lo, ROLLUPS.c.bucket < hi)
     if release_id is not None:
-        q = q.where(ROLLUPS.c.release == release_key(use_case_key, release_id))
+        q = q.where(_release_is(ROLLUPS.c.release, use_case_key, release_id))
     return list(session.execute(q).mappings())
 
 
@@ -580,14 +591,14 @@ def _cover(s: float, e: float, grains: Sequence[int]) -> list[tuple[int, float, 
     return _cover(s, g0, grains[:-1]) + [(g, g0, g1)] + _cover(g1, e, grains[:-1])
 
 
-def _pending(session: Session, use_case_key: str, release_id: str | None, lo: datetime, hi: datetime
+def _pending(session: Session, use_case_key: str, release_id: Releases, lo: datetime, hi: datetime
              ) -> list[dict[str, Any]]:
     """Deltas not yet compacted whose minute lies in [lo, hi), as rollup-row dicts (bucket and times as datetimes),
     so every read adds them and is exact before compaction; the compactor keeps them few."""
     q = select(DELTAS.c.bucket, DELTAS.c.agg).where(DELTAS.c.use_case == use_case_key, DELTAS.c.bucket >= lo,
                                                     DELTAS.c.bucket < hi)
     if release_id is not None:
-        q = q.where(DELTAS.c.release == release_key(use_case_key, release_id))
+        q = q.where(_release_is(DELTAS.c.release, use_case_key, release_id))
     out = []
     for bucket, agg in session.execute(q):
         row = dict(agg)
@@ -598,7 +609,7 @@ def _pending(session: Session, use_case_key: str, release_id: str | None, lo: da
     return out
 
 
-def _window_rows(session: Session, use_case_key: str, release_id: str | None, start: datetime, end: datetime,
+def _window_rows(session: Session, use_case_key: str, release_id: Releases, start: datetime, end: datetime,
                  cols: Sequence[str]) -> list[Any]:
     """Rollup rows covering [start, end): day rows for whole days, hour rows for whole hours, minutes at the edges;
     plus the pending deltas of the same minutes."""
@@ -612,9 +623,10 @@ ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "cost_sq",
             "error_categories", "scores", "features", "units", "dropped")
 
 
-def window_stats(session: Session, use_case_key: str, release_id: str | None, start: datetime,
+def window_stats(session: Session, use_case_key: str, release_id: Releases, start: datetime,
                  end: datetime) -> WindowStats:
-    """Totals of [start, end) from rollups (minute precision at the edges); release None = all releases."""
+    """Totals of [start, end) from rollups (minute precision at the edges); release None = all releases, a list
+    = those releases ("" = events without one)."""
     _check_key(use_case_key)
     _check_window(start, end)
     agg = rollup.merge_many(_window_rows(session, use_case_key, release_id, start, end, ALL_COLS))
@@ -649,7 +661,7 @@ _METRIC_COLS: dict[str, tuple[str, ...]] = {
 
 
 def series(session: Session, use_case_key: str, metric: str, start: datetime, end: datetime, step_s: int,
-           release_id: str | None = None) -> list[tuple[datetime, float | None]]:
+           release_id: Releases = None) -> list[tuple[datetime, float | None]]:
     """One metric per step-aligned bucket over [start, end), from rollups (the coarsest grain dividing the step)."""
     return series_many(session, use_case_key, [metric], start, end, step_s, release_id)[metric]
 
@@ -664,7 +676,7 @@ def _metric_cols(metric: str) -> tuple[str, ...]:
 
 
 def series_many(session: Session, use_case_key: str, metrics: Sequence[str], start: datetime, end: datetime,
-                step_s: int, release_id: str | None = None) -> dict[str, list[tuple[datetime, float | None]]]:
+                step_s: int, release_id: Releases = None) -> dict[str, list[tuple[datetime, float | None]]]:
     """Several metrics from ONE pass over the rollup rows; repeat users also read the unit sketches of the range's
     length before it (rollup.returning_estimates)."""
     first, n, grain = _series_args(use_case_key, metrics, start, end, step_s)
@@ -743,7 +755,7 @@ def _cols(metrics: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(c for m in metrics for c in _metric_cols(m)))
 
 
-def _history(session: Session, use_case_key: str, release_id: str | None, grain: int, first: int, n: int,
+def _history(session: Session, use_case_key: str, release_id: Releases, grain: int, first: int, n: int,
              step_s: int, metrics: Sequence[str], by_release: bool = False) -> dict[str | None, list[rollup.Totals]]:
     """The unit sketches of the n buckets before the first one, when repeat users are asked for (their lookback)."""
     if "repeat_users" not in metrics:
@@ -752,7 +764,7 @@ def _history(session: Session, use_case_key: str, release_id: str | None, grain:
                      _dt(first), by_release)
 
 
-def _bucketed(session: Session, use_case_key: str, release_id: str | None, grain: int, cols: Sequence[str],
+def _bucketed(session: Session, use_case_key: str, release_id: Releases, grain: int, cols: Sequence[str],
               first: int, n: int, step_s: int, end: datetime, by_release: bool = False
               ) -> dict[str | None, list[rollup.Totals]]:
     """Rollup rows and pending deltas of [first, end) summed into n step buckets, per release or all under None."""
@@ -780,7 +792,7 @@ def _points(metrics: Sequence[str], totals: list[rollup.Totals], history: list[r
 _JSON_COLS = frozenset(c.name for c in ROLLUPS.columns if isinstance(c.type, JSON))
 
 
-def _series_rows(session: Session, use_case_key: str, release_id: str | None, grain: int, cols: Sequence[str],
+def _series_rows(session: Session, use_case_key: str, release_id: Releases, grain: int, cols: Sequence[str],
                  lo: datetime, hi: datetime) -> Iterator[tuple[Any, ...]]:
     """(bucket, release, *cols) of the rollup rows of one grain in [lo, hi), then of the pending deltas there.
 
@@ -792,8 +804,8 @@ def _series_rows(session: Session, use_case_key: str, release_id: str | None, gr
     pending = select(DELTAS.c.bucket, DELTAS.c.release, DELTAS.c.agg).where(
         DELTAS.c.use_case == use_case_key, DELTAS.c.bucket >= lo, DELTAS.c.bucket < hi)
     if release_id is not None:
-        q = q.where(ROLLUPS.c.release == release_key(use_case_key, release_id))
-        pending = pending.where(DELTAS.c.release == release_key(use_case_key, release_id))
+        q = q.where(_release_is(ROLLUPS.c.release, use_case_key, release_id))
+        pending = pending.where(_release_is(DELTAS.c.release, use_case_key, release_id))
     for row in session.execute(q):
         if json_at:
             row = list(row)

@@ -1,0 +1,31 @@
+"""The demo's production alerts come from production traffic only: once its monitoring checks run, the credit
+decision use case (evaluated, never in production, no telemetry) has no alert and no incident, and no alert counts
+eval cases."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from takeoff.db import transaction
+from takeoff.demo import seed
+from takeoff.incidents.models import Incident
+from takeoff.jobs import service as jobs
+from takeoff.monitoring.models import Alert
+
+
+def test_demo_opens_no_production_alert_from_eval_cases(factory, settings, app, monkeypatch) -> None:
+    monkeypatch.delenv("TAKEOFF_ADMIN_PASSWORD", raising=False)
+    with ThreadPoolExecutor(1) as pool:  # eval runs start their own event loop; keep them off pytest's thread
+        assert pool.submit(seed, factory, settings, strict=True, out=lambda line: None).result() == []
+    with transaction(factory) as s:
+        before = {i.id for i in s.scalars(select(Incident))}
+        jobs.enqueue(s, "monitoring.evaluate", {})
+    app.state.worker.drain()
+    with transaction(factory) as s:
+        alerts = list(s.scalars(select(Alert)))
+        opened = [i for i in s.scalars(select(Incident)) if i.id not in before]
+        assert [a.name for a in alerts if a.use_case_key == "credit-decision"] == []
+        assert [i.title for i in opened if i.use_case_key == "credit-decision"] == []
+        assert not any("eval" in (a.detail or "") for a in alerts), [a.detail for a in alerts]
+        assert all(a.kind != "quality" or "production events" in a.detail for a in alerts)
