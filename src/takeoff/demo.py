@@ -23,7 +23,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +304,7 @@ class Demo:
     def scores(self) -> None:
         last_q = (self.now.date().replace(day=1) - timedelta(days=95))
         for uc in USE_CASES:
-            for who, jitter in (("olivia", 0), ("paul", 0), ("rita", 0)):
+            for who, _jitter in (("olivia", 0), ("paul", 0), ("rita", 0)):
                 v, f, r = uc["last_quarter"]
                 self.call(who, "POST", f"/api/v1/usecases/{uc['key']}/scores",
                           {"value": v, "feasibility": f, "risk": r, "scored_on": last_q.isoformat(),

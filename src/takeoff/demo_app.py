@@ -49,7 +49,7 @@ def run(url: str, token: str, stop: threading.Event, *, interval_s: float = 0.5,
             ticket = rng.choice(TICKETS)
             with tk.track("support-reply", release=cfg.release_id if cfg else None, unit_id=unit,
                           model=cfg.model if cfg else None) as t:
-                def call() -> dict:
+                def call(ticket: str = ticket) -> dict:  # bound now: guard() may call it on a worker thread
                     if rng.random() < 0.03:  # the vendor API degrades now and then
                         raise TimeoutError("model endpoint timed out")
                     return demo_targets.support_reply({"ticket": ticket})

@@ -91,7 +91,7 @@ def require(permission: str) -> Callable[[Actor], Actor]:
     return dep
 
 
-def Allowed(permission: str) -> type[Actor]:  # noqa: N802 - reads as a type in signatures
+def Allowed(permission: str) -> type[Actor]:  # reads as a type in signatures
     """`actor: Allowed("release.create")` in a route signature."""
     return Annotated[Actor, Depends(require(permission))]  # type: ignore[return-value]
 
@@ -104,7 +104,7 @@ async def _json_body(request: Request) -> Any:
         return None
 
 
-def Decides(decision: str, when: Mapping[str, Iterable[str]] | None = None) -> type[Actor]:  # noqa: N802
+def Decides(decision: str, when: Mapping[str, Iterable[str]] | None = None) -> type[Actor]:
     """`actor: Decides("ship_to_production", when={"to": ["production"]})` in a route signature.
 
     Always checks the decision's permission; then, when the JSON body matches `when` (any field having one of its

@@ -11,7 +11,7 @@ from typing import Literal
 
 from scipy.stats import norm
 
-from takeoff.evals.runner import RunSummary
+from takeoff.evals.summary import RunSummary
 
 GateStatus = Literal["pass", "fail", "inconclusive"]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from takeoff.evals.evalset_io import Case
 from takeoff.evals.scorers import TIMEOUT_OR_ERROR, Score
+from takeoff.evals.summary import RunSummary
 from takeoff.evals.targets import TargetError, TargetResponse
 
 ResultCallback = Callable[["CaseResult"], Any]
@@ -63,29 +64,6 @@ class CaseResult:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"case result is missing or has a bad field: {exc}") from None
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """Aggregate figures of a run: pass rate overall, per tag, per error category, usage, latency percentiles."""
-
-    n: int
-    passed: int
-    pass_rate: float
-    by_tag: dict[str, dict[str, float]]
-    by_error_category: dict[str, int]
-    tokens: dict[str, int]
-    cost_usd: float | None
-    cost_per_case_usd: float | None
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    latency_p99_ms: float | None
-    mean_pass_share: float
-    mean_agreement: float
-    low_agreement_cases: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 class LatencyHistogram:
@@ -220,14 +198,14 @@ async def _attempt(case: Case, target: Any, scorers: list[Any]
         response = await target.call(case.input)
     except TargetError as exc:
         return False, TIMEOUT_OR_ERROR, {}, None, f"{exc.kind}: {exc}"
-    except Exception as exc:  # noqa: BLE001 - a broken target must not stop the run
+    except Exception as exc:  # a broken target must not stop the run
         return False, TIMEOUT_OR_ERROR, {}, None, f"target failed: {type(exc).__name__}: {exc}"
     scores: dict[str, dict[str, Any]] = {}
     first_fail: str | None = None
     for scorer in scorers:
         try:
             score: Score = await scorer.score(case, response)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             score = Score(False, 0.0, TIMEOUT_OR_ERROR, f"scorer failed: {type(exc).__name__}: {exc}")
         scores[scorer.name] = score.to_dict()
         if not score.passed and first_fail is None:

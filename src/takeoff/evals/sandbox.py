@@ -280,7 +280,7 @@ class Sandbox:
             raise SandboxError("crashed", "the python worker process is gone") from None
         try:
             return await asyncio.wait_for(fut, timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with child.lock:
                 if child.pending.pop(call_id, None) is not None:
                     child.stuck.add(call_id)
@@ -370,7 +370,7 @@ def _child_main() -> None:
         module_name, func_name = parse_ref(ref)
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not fatal
+        except Exception as exc:  # any import failure is reported, not fatal
             raise ValueError(f"module {module_name!r} cannot be imported: {type(exc).__name__}: {exc}") from None
         func = getattr(module, func_name, None)
         if not callable(func):
@@ -393,7 +393,7 @@ def _child_main() -> None:
             if inspect.isawaitable(result):
                 result = asyncio.run_coroutine_threadsafe(_awaited(result), loop).result()
             reply({"id": call_id, "ok": True, "result": result})
-        except BaseException as exc:  # noqa: BLE001 - user code's failure is the case's error
+        except BaseException as exc:  # user code's failure is the case's error
             reply({"id": call_id, "ok": False, "kind": "exception",
                    "error": f"{ref} raised {type(exc).__name__}: {exc}"})
 
@@ -408,13 +408,13 @@ def _child_main() -> None:
                 for ref in msg.get("refs") or []:
                     resolve(ref)
                 reply({"id": call_id, "ok": True})
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 reply({"id": call_id, "ok": False, "kind": "exception", "error": str(exc)})
             continue
         ref = str(msg.get("ref"))
         try:
             func = resolve(ref)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             reply({"id": call_id, "ok": False, "kind": "exception", "error": str(exc)})
             continue
         pool.submit(run, call_id, ref, func, args_of(ref, list(msg.get("args") or [])))

@@ -262,7 +262,7 @@ async def _aclose(target: Any, scorers: list[Any]) -> None:
         if closer is not None:
             try:
                 await closer()
-            except Exception:  # noqa: BLE001 - closing is best effort
+            except Exception:  # closing is best effort
                 pass
 
 
@@ -399,7 +399,7 @@ def _iter_cases(factory: sessionmaker[Session], version_id: int) -> Iterator[eva
                              .order_by(EvalCase.position).limit(PAGE)).all()
         if not rows:
             return
-        for pos, case_id, inp, exp, tags, meta in rows:
+        for _pos, case_id, inp, exp, tags, meta in rows:
             yield evalset_io.Case(case_id, inp, exp, tuple(tags or ()), dict(meta or {}))
         last = rows[-1][0]
 

@@ -303,7 +303,7 @@ class ClientPool:
                                        timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 body = await resp.read()
                 return HttpResponse(resp.status, CIMultiDict(resp.headers), body)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TransportTimeout(str(exc) or "timeout") from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             refused = exc if isinstance(exc, netguard.OutboundRefused) else getattr(exc, "os_error", None)

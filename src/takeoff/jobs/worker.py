@@ -8,7 +8,6 @@ import threading
 import time
 import traceback
 import uuid
-from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 

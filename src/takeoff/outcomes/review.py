@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Real
-from typing import Literal, Sequence
+from typing import Literal
+from collections.abc import Sequence
 
 ActionKind = Literal["retire", "scale", "fix_guardrail", "revisit_governance", "keep"]
 ACTIONS: tuple[str, ...] = ("fix_guardrail", "revisit_governance", "retire", "scale", "keep")  # urgency order

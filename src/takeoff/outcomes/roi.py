@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from numbers import Real
-from typing import Literal, Union
+from typing import Literal
 
 NEVER = "never"
 Direction = Literal["lower_is_better", "higher_is_better"]
@@ -83,7 +83,7 @@ class RoiResult:
     total_cost: float
     total_benefit: float
     roi: float | None  # ratio (0.5 = 50 %); None when total cost is 0, where ROI is undefined
-    payback_months: Union[float, str]  # months, or "never"
+    payback_months: float | str  # months, or "never"
     horizon_months: float
     formulas: dict[str, str]
 
@@ -148,7 +148,7 @@ def compute_roi(inputs: RoiInputs) -> RoiResult:
         roi = None
         f["roi"] = "undefined: total cost is 0"
 
-    payback: Union[float, str]
+    payback: float | str
     if net <= 0:
         payback = NEVER
         f["payback_months"] = (

@@ -368,7 +368,7 @@ def enablement(session: Session, key: str) -> dict[str, Any]:
     for i in items:
         by_aud[i.audience].append({"id": i.id, "title": i.title, "url": i.url, "completed_by": done.get(i.id, [])})
     trained: set[str] = set()
-    for aud, its in by_aud.items():
+    for its in by_aud.values():
         if its:
             people = set.intersection(*(set(x["completed_by"]) for x in its))
             trained |= people

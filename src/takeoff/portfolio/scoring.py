@@ -19,7 +19,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date
 from numbers import Real
-from typing import Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ LOW_MONTHLY_VOLUME = 100  # "low-volume workflows rarely pay for the operational
 
 PRIORITY_FORMULA = "priority = round(100 × value × feasibility × (6 − risk) / 125, 1) + 0.01 × min(log10(1 + monthly volume), 9)"
 
-LensInput = Union[float, int, Mapping[str, Union[float, int]]]
+LensInput = float | int | Mapping[str, float | int]
 
 
 def _is_number(x: object) -> bool:
@@ -295,7 +295,7 @@ class RankItem:
         _check_volume(self.monthly_volume)
 
     @classmethod
-    def from_aggregate(cls, use_case: str, agg: Aggregate, monthly_volume: float | None = None) -> "RankItem":
+    def from_aggregate(cls, use_case: str, agg: Aggregate, monthly_volume: float | None = None) -> RankItem:
         """Build a rank item from scorers' medians."""
         if not isinstance(agg, Aggregate):
             raise ValueError("agg must be an Aggregate")

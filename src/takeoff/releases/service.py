@@ -18,7 +18,6 @@ from takeoff.evals import service as evals
 from takeoff.evals.models import EvalRun, EvalSet, EvalSetVersion
 from takeoff.evidence.registry import Subject, evidence_kinds
 from takeoff.portfolio import service as portfolio
-from takeoff.portfolio.models import UseCase
 from takeoff.releases import bundle as bundles
 from takeoff.releases import lifecycle
 from takeoff.releases.models import Release, ReleaseApproval, ReleaseAttestation, ReleaseTransition
@@ -249,7 +248,7 @@ def _on_gate(session: Session, run: EvalRun) -> None:
         return
     try:
         rel = get(session, run.release_id)
-    except Exception:  # noqa: BLE001 - a run of a deleted/foreign release changes nothing
+    except Exception:  # a run of a deleted/foreign release changes nothing
         return
     if rel.status != "evaluating":
         return
@@ -473,7 +472,8 @@ def view(session: Session, rel: Release, detail: bool = False) -> dict[str, Any]
         if prev_gate and out["gate"]:
             c = evals.compare(session, prev_gate["run_id"], out["gate"]["run_id"])
             out["comparison"] = {**c, "baseline_run": c["baseline"], "candidate_run": c["candidate"],
-                                 "baseline": prev.release_id if prev else None, "regressions": c["regressions"][:100], "fixes": c["fixes"][:100],
+                                 "baseline": prev.release_id if prev else None,
+                                 "regressions": c["regressions"][:100], "fixes": c["fixes"][:100],
                                  "n_regressions": len(c["regressions"]), "n_fixes": len(c["fixes"])}
         out["checklist"] = checklist(session, rel)
         out["approvals"] = [{"username": a.username, "role": a.role, "decision": a.decision, "comment": a.comment,

@@ -53,7 +53,8 @@ def html_page(title: str, body: str) -> str:
             "<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
             "table{border-collapse:collapse;width:100%;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 6px;"
             "text-align:left;vertical-align:top}th{background:#f3f3f3}figure.chart{margin:1em 0;break-inside:avoid}"
-            ".charts{display:flex;flex-wrap:wrap;gap:0 1.5em}figure.chart svg{max-width:100%;height:auto}figcaption{font-size:12px;color:#555}"
+            ".charts{display:flex;flex-wrap:wrap;gap:0 1.5em}figure.chart svg{max-width:100%;height:auto}"
+            "figcaption{font-size:12px;color:#555}"
             ".nodata{color:#777;font-style:italic}@media print{body{margin:0}}</style>"
             f"</head><body>{body}</body></html>")
 

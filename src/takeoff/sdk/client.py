@@ -13,7 +13,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import quote
 
 import httpx
@@ -190,7 +191,7 @@ class Client:
             releases, source = self._releases(use_case)
             if releases:  # None: never reached; []: the server says nothing is live
                 return _config_from(use_case, choose_release(releases, use_case, unit), source)
-        except Exception:  # noqa: BLE001 - the app must keep running whatever the server says
+        except Exception:  # the app must keep running whatever the server says
             log.debug("takeoff sdk: active(%s) failed", use_case, exc_info=True)
         try:
             return _as_default(use_case, default) or self._defaults.get(use_case)
@@ -224,7 +225,7 @@ class Client:
             return None, None  # the shared fetch failed or is still hanging: the default, now
         try:
             releases = self._fetch(use_case)
-        except Exception:  # noqa: BLE001
+        except Exception:
             with self._lock:
                 self._next_try[use_case] = self._clock() + self.retry_interval_s
                 cached = self._cache.get(use_case)
@@ -328,7 +329,7 @@ class Client:
                 self._block_costs(t).record(use_case, outcome)
             if own and outcome.cost_usd is not None:
                 t.set_cost(outcome.cost_usd)
-        except Exception:  # noqa: BLE001 - bookkeeping must never fail a call that succeeded
+        except Exception:  # bookkeeping must never fail a call that succeeded
             log.debug("takeoff sdk: budget bookkeeping failed", exc_info=True)
 
     def _block_costs(self, t: Tracker) -> BlockCosts:
@@ -397,7 +398,7 @@ class Client:
         if http is not None:
             http.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: Any) -> None:

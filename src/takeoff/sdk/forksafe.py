@@ -18,7 +18,7 @@ class ForkAware(Protocol):
     def _after_fork_in_child(self) -> None: ...
 
 
-_LIVE: "weakref.WeakSet[ForkAware]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[ForkAware] = weakref.WeakSet()
 
 
 def reset_after_fork(obj: ForkAware) -> None:
@@ -31,7 +31,7 @@ def _after_fork_in_child() -> None:
     for obj in list(_LIVE):
         try:
             obj._after_fork_in_child()
-        except Exception:  # noqa: BLE001 - a telemetry client must never break the forked app
+        except Exception:  # a telemetry client must never break the forked app
             log.debug("takeoff sdk: reset after fork failed for %r", obj, exc_info=True)
 
 

@@ -12,7 +12,8 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
+from collections.abc import Callable
 
 from .forksafe import reset_after_fork
 
@@ -152,7 +153,7 @@ class TokenBucket:
 class Reservation:
     """Estimated cost held against a budget until the call ends; commit the actual cost or release it."""
 
-    def __init__(self, budget: "CostBudget", day: int, micros: int, epoch: int = 0) -> None:
+    def __init__(self, budget: CostBudget, day: int, micros: int, epoch: int = 0) -> None:
         self._budget = budget
         self.day = day
         self.micros = micros
@@ -284,7 +285,7 @@ class BlockCosts:
     (no estimate, no cost_of, no tracked cost), the budget cannot be enforced and the guard warns once.
     """
 
-    def __init__(self, guard: "Guard") -> None:
+    def __init__(self, guard: Guard) -> None:
         self.guard = guard
         self._estimated: dict[str, list[Reservation]] = {}  # use case -> charges that are only the estimate
         self._exact: dict[str, int] = {}  # use case -> micro-dollars charged from cost_of
@@ -452,7 +453,7 @@ class Guard:
             if reservation is not None:
                 reservation.commit()  # the vendor may still bill a call we stopped waiting for
             return use_fallback("timeout", exc, reservation)
-        except Exception as exc:  # noqa: BLE001 - any vendor failure takes the fallback path
+        except Exception as exc:  # any vendor failure takes the fallback path
             breaker.record_failure()
             if reservation is not None:
                 reservation.release()
@@ -472,7 +473,7 @@ class Guard:
         try:
             actual = cost_of(value)
             usd_to_micros(actual)
-        except Exception:  # noqa: BLE001 - a bad cost function must not fail a good call
+        except Exception:  # a bad cost function must not fail a good call
             return None
         return float(actual)
 

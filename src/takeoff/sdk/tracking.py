@@ -13,7 +13,8 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Callable
 
 from .ids import uuid7_hex
 
@@ -27,10 +28,10 @@ MAX_ID_LENGTH = 128  # the server's limit on event and feedback ids
 Emit = Callable[[dict[str, Any]], Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
-_current: contextvars.ContextVar["Tracker | None"] = contextvars.ContextVar("takeoff_tracker", default=None)
+_current: contextvars.ContextVar[Tracker | None] = contextvars.ContextVar("takeoff_tracker", default=None)
 
 
-def current_tracker() -> "Tracker | None":
+def current_tracker() -> Tracker | None:
     """The tracker of the innermost `track` block or decorated call running in this context, if any."""
     return _current.get()
 
@@ -114,7 +115,7 @@ class Tracker:
         """The callables that see the final event when the record closes (e.g. a budget settling on its cost)."""
         return tuple(self._finish_hooks)
 
-    def on_finish(self, hook: Callable[[dict[str, Any]], Any]) -> "Tracker":
+    def on_finish(self, hook: Callable[[dict[str, Any]], Any]) -> Tracker:
         """Call hook(event) when the record closes, before it is sent; a failing hook never breaks the app."""
         if not callable(hook):
             raise ValueError(f"hook must be callable, got {hook!r}")
@@ -127,7 +128,7 @@ class Tracker:
         return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self._event.items()}
 
     def set_tokens(self, input: int | None = None, output: int | None = None, cache_read: int | None = None,
-                   cache_write: int | None = None, reasoning: int | None = None) -> "Tracker":
+                   cache_write: int | None = None, reasoning: int | None = None) -> Tracker:
         """Token counts by kind; only the kinds given are set."""
         for kind, n in zip(TOKEN_KINDS, (input, output, cache_read, cache_write, reasoning)):
             if n is None:
@@ -137,26 +138,26 @@ class Tracker:
             self._event["tokens"][kind] = n
         return self
 
-    def set_cost(self, usd: float) -> "Tracker":
+    def set_cost(self, usd: float) -> Tracker:
         """Cost of the call in US dollars."""
         if _finite("cost_usd", usd) < 0:
             raise ValueError(f"cost_usd must be >= 0, got {usd!r}")
         self._event["cost_usd"] = float(usd)
         return self
 
-    def set_model(self, model: str, provider: str | None = None) -> "Tracker":
+    def set_model(self, model: str, provider: str | None = None) -> Tracker:
         """The model (and provider) that actually answered, e.g. after a fallback."""
         self._event["model"] = _non_empty_str("model", model)
         if provider is not None:
             self._event["provider"] = _non_empty_str("provider", provider)
         return self
 
-    def score(self, name: str, value: float) -> "Tracker":
+    def score(self, name: str, value: float) -> Tracker:
         """A quality score (e.g. groundedness 0..1) computed online."""
         self._event["scores"][_non_empty_str("score name", name)] = _finite(f"score {name}", value)
         return self
 
-    def feature(self, name: str, value: float | str | bool) -> "Tracker":
+    def feature(self, name: str, value: float | str | bool) -> Tracker:
         """An input feature (number, or a category: string or boolean) kept for drift detection."""
         _non_empty_str("feature name", name)
         if isinstance(value, (str, bool)):
@@ -165,26 +166,26 @@ class Tracker:
             self._event["features"][name] = _finite(f"feature {name}", value)
         return self
 
-    def outcome(self, value: str) -> "Tracker":
+    def outcome(self, value: str) -> Tracker:
         """Business outcome: success, failure, escalated, or overridden (by a human)."""
         if value not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {value!r}")
         self._event["outcome"] = value
         return self
 
-    def error(self, category: str) -> "Tracker":
+    def error(self, category: str) -> Tracker:
         """Error category from the seed's taxonomy; timeout_or_error also marks the call's status as error."""
         if category not in ERROR_CATEGORIES:
             raise ValueError(f"error category must be one of {', '.join(ERROR_CATEGORIES)}, got {category!r}")
         self._event["error_category"] = category
         return self
 
-    def fallback(self, reason: str) -> "Tracker":
+    def fallback(self, reason: str) -> Tracker:
         """The fallback path served this call; the reason is recorded (timeout, circuit_open, ...)."""
         self._event["fallback_reason"] = _non_empty_str("fallback reason", reason)
         return self
 
-    def attribute(self, key: str, value: str | int | float | bool) -> "Tracker":
+    def attribute(self, key: str, value: str | int | float | bool) -> Tracker:
         """A free attribute (string, number or boolean)."""
         _non_empty_str("attribute key", key)
         if not isinstance(value, (str, int, float, bool)) or (isinstance(value, float) and not math.isfinite(value)):
@@ -193,7 +194,7 @@ class Tracker:
         return self
 
     # ---- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "Tracker":
+    def start(self) -> Tracker:
         """Mark the start time (done by `with`)."""
         self._event["ts"] = time.time()
         self._started = time.perf_counter()
@@ -219,15 +220,15 @@ class Tracker:
         for hook in self._finish_hooks:
             try:
                 hook(event)  # the copy that is sent: hooks read it, one copy for all
-            except Exception:  # noqa: BLE001 - telemetry must never break the app
+            except Exception:  # telemetry must never break the app
                 pass
         try:
             self._emit(event)
-        except Exception:  # noqa: BLE001 - telemetry must never break the app
+        except Exception:  # telemetry must never break the app
             pass
         return event
 
-    def __enter__(self) -> "Tracker":
+    def __enter__(self) -> Tracker:
         self.start()
         self._token = _current.set(self)
         return self

@@ -24,7 +24,8 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
+from collections.abc import Iterator
 
 import httpx
 
@@ -306,7 +307,7 @@ class Transport:
         self._closed = True
         try:
             atexit.unregister(self._at_exit)
-        except Exception:  # noqa: BLE001 - interpreter shutting down
+        except Exception:  # interpreter shutting down
             pass
         timeout = self.exit_flush_timeout_s if timeout_s is None else max(0.0, float(timeout_s))
         thread = self._thread
@@ -562,7 +563,7 @@ class Transport:
             resp = http.post(self.url + _PATHS[kind], json=body, headers=self._headers)
         except httpx.HTTPError:
             return Answer("retry")
-        except Exception as exc:  # noqa: BLE001 - e.g. a payload that is not JSON: it will never go out
+        except Exception as exc:  # e.g. a payload that is not JSON: it will never go out
             return Answer("refused", f"unsendable:{type(exc).__name__}", message=str(exc)[:300])
         verdict = classify_status(resp.status_code)
         if verdict == "ok":

@@ -43,9 +43,9 @@ class Compactor(threading.Thread):
         while not self.stop.wait(self.interval_s):
             try:
                 self.merged += compact_all(self.factory)
-            except Exception:  # noqa: BLE001 - a database outage must not end the thread
+            except Exception:  # a database outage must not end the thread
                 log.warning("rollup compaction failed; retrying", exc_info=True)
         try:  # a last round at shutdown, so a stopped server leaves little behind
             self.merged += compact_all(self.factory, max_rounds=20)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("final rollup compaction failed", exc_info=True)

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError,
                       field_validator, with_config)
 from pydantic_core import InitErrorDetails
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
+from typing import NotRequired
 
 Status = Literal["ok", "error", "fallback"]
 Outcome = Literal["success", "failure", "escalated", "overridden"]

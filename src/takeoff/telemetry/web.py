@@ -117,7 +117,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 @router.get("/telemetry", include_in_schema=False)
-def overview_page(page: CurrentPage, range: str | None = Query(None)) -> Any:  # noqa: A002 - the UI's word
+def overview_page(page: CurrentPage, range: str | None = Query(None)) -> Any:  # the UI's word
     """Every use case not retired, and every one with telemetry: key metrics and the status against its targets."""
     page.require("read")
     key, secs, _ = _range(range)
@@ -184,7 +184,7 @@ def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str,
 
 
 @router.get("/telemetry/usecase/{key}/dashboard", include_in_schema=False)
-def dashboard_fragment(key: str, page: CurrentPage, range: str | None = Query(None)) -> Any:  # noqa: A002
+def dashboard_fragment(key: str, page: CurrentPage, range: str | None = Query(None)) -> Any:
     """The use-case page's telemetry section (htmx fragment)."""
     page.require("read")
     from takeoff.portfolio import service as portfolio
