@@ -32,7 +32,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings():
     from pydantic import ValidationError
 
     from takeoff.config import get_settings
@@ -44,7 +44,7 @@ def _settings():  # type: ignore[no-untyped-def]
         fail(f"bad setting TAKEOFF_{str(err['loc'][0]).upper() if err['loc'] else ''}: {err['msg']}")
 
 
-def _open_db(migrate_first: bool = True, rekey: bool = False):  # type: ignore[no-untyped-def]
+def _open_db(migrate_first: bool = True, rekey: bool = False):
     """Engine and session factory for TAKEOFF_DATABASE_URL, migrated to the latest schema; with `rekey` (the
     starting commands: migrate, serve, worker, demo) a legacy unkeyed audit chain is keyed too."""
     from takeoff import migrate
@@ -67,7 +67,7 @@ def _open_db(migrate_first: bool = True, rekey: bool = False):  # type: ignore[n
     return settings, engine, factory
 
 
-def _rekey_audit(factory) -> None:  # type: ignore[no-untyped-def]
+def _rekey_audit(factory) -> None:
     """Key a legacy (unkeyed) audit chain once the schema is current; a broken one is left alone, with a warning."""
     from takeoff.audit import service as audit
     from takeoff.db import transaction
@@ -83,7 +83,7 @@ def _rekey_audit(factory) -> None:  # type: ignore[no-untyped-def]
         typer.echo(f"audit chain keyed: {done.entries} legacy entries rehashed with the server's key", err=True)
 
 
-def _cli_actor():  # type: ignore[no-untyped-def]
+def _cli_actor():
     from takeoff.actor import Actor
 
     return Actor(username="cli", roles=("admin",), via="cli")
@@ -110,7 +110,7 @@ def migrate() -> None:
             fail("the audit chain is still unkeyed (see the warning above)", 1)
 
 
-def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) -> None:  # type: ignore[no-untyped-def]
+def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) -> None:
     import uvicorn
 
     from takeoff.app import create_app, freeze_startup_heap
@@ -130,7 +130,7 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
                 access_log=False, proxy_headers=False)  # forwarded headers: TAKEOFF_TRUSTED_PROXIES
 
 
-def _first_admin(settings, factory) -> str | None:  # type: ignore[no-untyped-def]
+def _first_admin(settings, factory) -> str | None:
     from takeoff.auth import service as auth
     from takeoff.db import transaction
 
@@ -232,7 +232,7 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     _serve(host, port, settings, engine, factory)
 
 
-def _start_demo_app(url: str, factory) -> None:  # type: ignore[no-untyped-def]
+def _start_demo_app(url: str, factory) -> None:
     """Run the demo's stand-in AI application (SDK traffic) in a daemon thread once the server is up."""
     from takeoff import demo_app
     from takeoff.actor import Actor
@@ -245,7 +245,7 @@ def _start_demo_app(url: str, factory) -> None:  # type: ignore[no-untyped-def]
                      name="takeoff-demo-app").start()
 
 
-def _find_demo_seeder():  # type: ignore[no-untyped-def]
+def _find_demo_seeder():
     import importlib.util
 
     if importlib.util.find_spec("takeoff.demo") is None:
@@ -353,7 +353,7 @@ def audit_verify(checkpoint: Annotated[Path | None, typer.Option(
     typer.echo(f"audit chain verifies: {count} entries{against}")
 
 
-def _read_checkpoint(session, path: Path):  # type: ignore[no-untyped-def]
+def _read_checkpoint(session, path: Path):
     """The checkpoint in `path`, its signature checked with this server's key; exit 2 when it cannot be used."""
     import json
 

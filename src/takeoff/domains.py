@@ -3,7 +3,7 @@ DOMAINS = ("auth", "audit", "jobs", "portfolio", "governance", "catalog", "evals
            "monitoring", "incidents", "findings", "data", "outcomes", "readiness", "reports")
 
 
-def optional(module: str, attr: str | None = None):  # type: ignore[no-untyped-def]
+def optional(module: str, attr: str | None = None):
     """A domain module (or one of its attributes) when this build has it, else None.
 
     Imported lazily, so domains on the same floor can read each other (monitoring ↔ incidents ↔ releases) without

@@ -111,7 +111,7 @@ from takeoff.evidence.registry import Evidence as KindEvidence  # noqa: E402
 from takeoff.evidence.registry import Registry, Subject  # noqa: E402
 
 
-def _service():  # type: ignore[no-untyped-def]
+def _service():
     # data.service imports this module's pure rule at its top; the providers reach back at call time
     from takeoff.data import service
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot import TokenType
 
 # Our dialect names -> sqlglot dialect names.
 _SQLGLOT_DIALECT = {
@@ -60,7 +60,7 @@ ALLOWED_CAST_TYPES = frozenset(
 )
 
 # Syntax nodes (not function calls) a rule may contain; every other node type is refused.
-_ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(
+_ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(
     getattr(exp, name)
     for name in (
         "Column", "Identifier", "Literal", "Boolean", "Null", "Paren", "Neg", "Not", "And", "Or", "Xor",
@@ -71,11 +71,11 @@ _ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(
     if hasattr(exp, name)
 )
 # Function-shaped syntax judged by its parts (the branches, the cast's target type), not by a name.
-_SYNTAX_FUNCS: tuple[type[exp.Expression], ...] = (exp.Case, exp.If, exp.Cast)
+_SYNTAX_FUNCS: tuple[type[exp.Expr], ...] = (exp.Case, exp.If, exp.Cast)
 
 # Nodes that read a relation other than the rule's own row: subqueries, CTEs, joins, set operations, VALUES lists,
 # table references and table functions.
-_RELATION_NODES: tuple[type[exp.Expression], ...] = tuple(
+_RELATION_NODES: tuple[type[exp.Expr], ...] = tuple(
     getattr(exp, name)
     for name in (
         "Query", "Subquery", "SetOperation", "With", "CTE", "Join", "From", "Table", "Values", "Lateral",
@@ -85,7 +85,7 @@ _RELATION_NODES: tuple[type[exp.Expression], ...] = tuple(
 )
 
 # Statement and side-effect nodes that must not appear anywhere inside an expression.
-_WRITE_NODES: tuple[type[exp.Expression], ...] = tuple(
+_WRITE_NODES: tuple[type[exp.Expr], ...] = tuple(
     getattr(exp, name)
     for name in (
         "Insert", "Update", "Delete", "Merge", "Drop", "Create", "Alter", "TruncateTable", "Command",
@@ -108,7 +108,7 @@ _WRITE_TOKENS = frozenset(
 )
 
 # Top-level node types that yield a boolean.
-_BOOLEAN_NODES: tuple[type[exp.Expression], ...] = (
+_BOOLEAN_NODES: tuple[type[exp.Expr], ...] = (
     exp.Predicate,  # comparisons, IN, BETWEEN, IS, LIKE, ILIKE, regexp match, EXISTS ...
     exp.Connector,  # AND, OR, XOR
     exp.Not,
@@ -123,7 +123,7 @@ def sqlglot_dialect(dialect: str) -> str:
     return _SQLGLOT_DIALECT[dialect.lower()]
 
 
-def _parse_single(text: str, dialect: str, what: str) -> exp.Expression:
+def _parse_single(text: str, dialect: str, what: str) -> exp.Expr:
     """Parse `text` as exactly one expression, refusing statement separators and empty input."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{what} is empty: write one SQL expression, e.g. amount >= 0")
@@ -146,10 +146,10 @@ def _parse_single(text: str, dialect: str, what: str) -> exp.Expression:
     except (ParseError, TokenError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"{what} is not a valid SQL expression ({first})") from None
-    parsed = [p for p in parsed if p is not None]
-    if len(parsed) != 1:
-        raise ValueError(f"{what} must be exactly one expression, got {len(parsed)} statements")
-    node = parsed[0]
+    nodes = [p for p in parsed if p is not None]
+    if len(nodes) != 1:
+        raise ValueError(f"{what} must be exactly one expression, got {len(nodes)} statements")
+    node = nodes[0]
     if isinstance(node, (exp.Query, *_WRITE_NODES)) and not isinstance(node, exp.Exists):
         raise ValueError(f"{what} is a statement ({type(node).__name__.upper()}), not an expression")
     return node
@@ -161,7 +161,7 @@ def _function_name(node: exp.Func) -> str:
     return node.sql_name().lower()
 
 
-def _check_safe(node: exp.Expression, what: str) -> None:
+def _check_safe(node: exp.Expr, what: str) -> None:
     """Refuse write statements anywhere in the tree (named plainly, before the allow-list speaks)."""
     for sub in node.walk():
         if isinstance(sub, _WRITE_NODES):
@@ -181,13 +181,13 @@ def _split(table: str) -> tuple[str | None, str]:
     return (parts[-2] if len(parts) >= 2 else None), parts[-1]
 
 
-def _relation_names(node: exp.Expression, dialect: str) -> str:
+def _relation_names(node: exp.Expr, dialect: str) -> str:
     names = [t.sql(dialect=dialect) for t in node.find_all(exp.Table)]
     return ", ".join(dict.fromkeys(names)) if names else "another relation"
 
 
 def _check_allowed(
-    node: exp.Expression, what: str, dialect: str, table: str | None, columns: Sequence[str] | None
+    node: exp.Expr, what: str, dialect: str, table: str | None, columns: Sequence[str] | None
 ) -> None:
     """The allow-list: no other relation, only listed functions and casts, only `table`'s own columns.
 
@@ -206,10 +206,10 @@ def _check_allowed(
             )
     for sub in node.walk():
         if isinstance(sub, exp.Func) and not isinstance(sub, _SYNTAX_FUNCS) and type(sub) not in _ALLOWED_NODES:
-            name = _function_name(sub)
-            if name not in ALLOWED_FUNCTIONS:
+            fn = _function_name(sub)
+            if fn not in ALLOWED_FUNCTIONS:
                 raise ValueError(
-                    f"{what} calls {name}(), which is not on the allow-list of functions a data-quality rule may call"
+                    f"{what} calls {fn}(), which is not on the allow-list of functions a data-quality rule may call"
                 )
         elif isinstance(sub, exp.Cast):
             to = sub.args.get("to")
@@ -249,10 +249,10 @@ def _resolve_column(name: str, columns: Sequence[str], table: str | None) -> str
     return folded[0]
 
 
-def _pin_columns(node: exp.Expression, columns: Sequence[str], table: str | None) -> exp.Expression:
+def _pin_columns(node: exp.Expr, columns: Sequence[str], table: str | None) -> exp.Expr:
     """Every column reference as the table's own column, quoted: the database then reads that column and never a
     keyword of the same name (PostgreSQL's `user` is current_user unless quoted)."""
-    def pin(sub: exp.Expression) -> exp.Expression:
+    def pin(sub: exp.Expr) -> exp.Expr:
         if isinstance(sub, exp.Column) and not isinstance(sub.this, exp.Star):
             return exp.column(exp.to_identifier(_resolve_column(sub.name, columns, table), quoted=True))
         return sub
@@ -260,7 +260,7 @@ def _pin_columns(node: exp.Expression, columns: Sequence[str], table: str | None
     return node.transform(pin)
 
 
-def _unwrap(node: exp.Expression) -> exp.Expression:
+def _unwrap(node: exp.Expr) -> exp.Expr:
     while isinstance(node, (exp.Paren, exp.Escape)):  # x LIKE 'a!%' ESCAPE '!' is the LIKE
         node = node.this
     return node
@@ -268,7 +268,7 @@ def _unwrap(node: exp.Expression) -> exp.Expression:
 
 def _validated(
     text: str, dialect: str, what: str, table: str | None, columns: Sequence[str] | None
-) -> tuple[exp.Expression, str]:
+) -> tuple[exp.Expr, str]:
     """Parse, check and render `text`; the rendering (what runs) is parsed and checked again, so that nothing
     sqlglot adds when it renders escapes the allow-list."""
     node = _parse_single(text, dialect, what)

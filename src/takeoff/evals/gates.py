@@ -58,7 +58,7 @@ def _check_budget(value: float | None, name: str) -> float | None:
     return float(value)
 
 
-def _judge_budget(statuses: list[str], reasons: list[str], value: float | None, limit: float, *, unknown: str,
+def _judge_budget(statuses: list[GateStatus], reasons: list[str], value: float | None, limit: float, *, unknown: str,
                   figure: str, budget: str) -> None:
     """A per-case budget: unknown is inconclusive (never a silent pass), over the limit fails, else passes."""
     if value is None:

@@ -43,7 +43,7 @@ def tier_policy_for(session: Session, tier: str | None) -> tuple[int, Any]:
     if importlib.util.find_spec("takeoff.governance.service") is not None:
         gov = importlib.import_module("takeoff.governance.service")
         if hasattr(gov, "tier_policy"):
-            return gov.tier_policy(session, tier)  # type: ignore[no-any-return]
+            return gov.tier_policy(session, tier)
     from takeoff.governance.policy_defaults import default_tier_policy
 
     return 0, default_tier_policy(tier)

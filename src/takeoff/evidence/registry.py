@@ -141,7 +141,7 @@ class Registry:
         memo_key = ("evidence", name) if kind.scope == "organization" else \
             ("evidence", name, getattr(subject.use_case, "key", None), getattr(subject.release, "id", None))
         if memo_key in subject.cache:
-            return subject.cache[memo_key]  # type: ignore[no-any-return]
+            return subject.cache[memo_key]
         ev = kind.provider(session, subject)
         if not isinstance(ev, Evidence) or ev.status not in STATUSES:
             raise ValueError(f"the provider of {name!r} must return Evidence with a status in {STATUSES}")

@@ -49,7 +49,7 @@ def release_page(release_id: str, page: CurrentPage) -> Response:
     return _release_page(page, release_id)
 
 
-def _act(page: CurrentPage, release_id: str, permission: str | None, action) -> Response:  # type: ignore[no-untyped-def]
+def _act(page: CurrentPage, release_id: str, permission: str | None, action) -> Response:
     try:
         if permission:
             page.require(permission)

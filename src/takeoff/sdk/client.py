@@ -105,7 +105,7 @@ def _check_releases(payload: Any) -> list[dict[str, Any]]:
     answer (nothing is live): it is cached like any other, and active() serves the default meanwhile."""
     if not isinstance(payload, dict) or not isinstance(payload.get("releases"), list):
         raise ValueError("answer has no releases list")
-    releases = payload["releases"]
+    releases: list[dict[str, Any]] = payload["releases"]
     if releases:
         choose_release(releases, "probe", "probe")  # validates ids and weights
     return releases
@@ -212,7 +212,7 @@ class Client:
                 return (cached[0], "stale") if cached else (None, None)
             flight = self._flights.get(use_case)
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._flights[use_case] = _Flight()
         if not leader:
             if cached is not None:
@@ -242,9 +242,11 @@ class Client:
 
     def _fetch(self, use_case: str) -> list[dict[str, Any]]:
         with self._lock:
-            if self._injected_http is None and self._http is None:
-                self._http = httpx.Client(timeout=self.timeout_s, transport=self._http_transport)
-            http = self._injected_http if self._injected_http is not None else self._http
+            http = self._injected_http
+            if http is None:
+                if self._http is None:
+                    self._http = httpx.Client(timeout=self.timeout_s, transport=self._http_transport)
+                http = self._http
         resp = http.get(f"{self.url}/api/v1/usecases/{quote(use_case, safe='')}/active",
                         headers={"Authorization": f"Bearer {self._token}", "User-Agent": USER_AGENT})
         resp.raise_for_status()
@@ -301,7 +303,7 @@ class Client:
         if model is None:
             model = rmodel or (t.event.get("model") if t is not None else None)
         own = t is None
-        if own:
+        if t is None:
             t = Tracker(self._emit, use_case, release=release, unit_id=unit_id, model=model).start()
         try:
             outcome = self.guard_controls.call(call, use_case=use_case, model=model, fallback=fallback,

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from collections.abc import Callable
 
 from .ids import uuid7_hex
@@ -233,7 +233,7 @@ class Tracker:
         self._token = _current.set(self)
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         try:
             _current.reset(self._token)
         except ValueError:

@@ -223,11 +223,11 @@ class Transport:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if batch_size > MAX_BATCH:
             raise ValueError(f"batch_size must be <= {MAX_BATCH}, got {batch_size}")
-        for name, value in (("flush_interval_s", flush_interval_s), ("timeout_s", timeout_s),
-                            ("backoff_base_s", backoff_base_s), ("backoff_max_s", backoff_max_s),
-                            ("exit_flush_timeout_s", exit_flush_timeout_s)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{name} must be a number > 0, got {value!r}")
+        for name, seconds in (("flush_interval_s", flush_interval_s), ("timeout_s", timeout_s),
+                              ("backoff_base_s", backoff_base_s), ("backoff_max_s", backoff_max_s),
+                              ("exit_flush_timeout_s", exit_flush_timeout_s)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise ValueError(f"{name} must be a number > 0, got {seconds!r}")
         check_http(http_client, http_transport)
         self.url = url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}

@@ -60,7 +60,8 @@ def latency_counts(values_ms: Iterable[float] | np.ndarray) -> list[int]:
     if arr.size and (not np.all(np.isfinite(arr)) or arr.min() < 0):
         raise ValueError("latencies must be finite numbers >= 0 ms")
     idx = np.searchsorted(np.asarray(LATENCY_EDGES_MS), arr, side="right")
-    return np.bincount(idx, minlength=BUCKET_COUNT).astype(int).tolist()
+    counts: list[int] = np.bincount(idx, minlength=BUCKET_COUNT).astype(int).tolist()
+    return counts
 
 
 def check_counts(counts: Any, length: int | None = None, what: str = "counts") -> list[int]:
@@ -75,7 +76,8 @@ def check_counts(counts: Any, length: int | None = None, what: str = "counts") -
     if arr.ndim == 1 and arr.dtype.kind in "iu" and (arr.size == 0 or arr.min() >= 0):
         if length is not None and arr.size != length:
             raise ValueError(f"{what} must have {length} buckets, got {arr.size}")
-        return arr.tolist()
+        checked: list[int] = arr.tolist()
+        return checked
     out: list[int] = []
     for c in counts:
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)) and not (
@@ -115,7 +117,7 @@ def quantile(counts: Sequence[int], q: float) -> float | None:
             if i == BUCKET_COUNT - 1:
                 return LATENCY_EDGES_MS[-1]  # overflow: the best honest answer is its lower edge
             lo, hi = LATENCY_EDGES_MS[i - 1], LATENCY_EDGES_MS[i]
-            return lo * (hi / lo) ** frac
+            return float(lo * (hi / lo) ** frac)
         cumulative += n
     return LATENCY_EDGES_MS[-1]  # pragma: no cover - unreachable as target <= total
 
@@ -171,7 +173,8 @@ def baseline_edges(values: Sequence[float] | np.ndarray, n_bins: int = DEFAULT_F
     # lower order statistic (numpy's 'lower' quantile): edges stay on observed values, so a discrete feature
     # gets one bin per value instead of split midpoints
     ranks = np.floor(np.linspace(0.0, 1.0, n_bins + 1) * (arr.size - 1)).astype(np.int64)
-    return np.unique(arr[ranks]).tolist()
+    edges: list[float] = np.unique(arr[ranks]).tolist()
+    return edges
 
 
 def check_edges(edges: Any) -> np.ndarray:
@@ -192,12 +195,14 @@ def bin_counts(values: Sequence[float] | np.ndarray, edges: Sequence[float]) -> 
     arr = _as_float_array(values, "feature values")
     if arr.size <= 64 * e.size:
         arr = arr[~np.isnan(arr)]  # missing values are counted by the rollup separately, not binned
-        return np.bincount(np.searchsorted(e, arr, side="right"), minlength=e.size + 1).astype(int).tolist()
+        binned: list[int] = np.bincount(np.searchsorted(e, arr, side="right"), minlength=e.size + 1).astype(int).tolist()
+        return binned
     # large batches: sorting once and locating the edges is faster than locating every value among the edges
     arr = np.sort(arr)
     n = arr.size - int(np.count_nonzero(np.isnan(arr)))  # NaN sorts last and is left out
     below = np.searchsorted(arr[:n], e, side="left")  # values < each edge
-    return np.diff(below, prepend=0, append=n).astype(int).tolist()
+    counted: list[int] = np.diff(below, prepend=0, append=n).astype(int).tolist()
+    return counted
 
 
 def category_counts(values: Iterable[Any]) -> dict[str, int]:
