@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -21,6 +22,13 @@ from takeoff.app import create_app
 from takeoff.auth import service as auth
 from takeoff.config import Settings
 from takeoff.db import Base, make_engine, make_sessionmaker, transaction
+
+
+# Test-only password hashing: argon2 at full strength costs ~180 ms per test user (and per failed login's dummy
+# check); the suite creates thousands. The product's parameters are untouched; servers started as subprocesses by
+# tests keep them.
+auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+auth._DUMMY_HASH = auth._hasher.hash("takeoff-dummy-password")
 
 BACKENDS = ["sqlite", "postgres"]
 TEST_SECRET_KEY = "test-secret-key-0123456789"
