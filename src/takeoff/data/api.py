@@ -14,6 +14,7 @@ from takeoff.data import secrets, service
 from takeoff.data.schemas import AccessRequestIn, AccessRulesIn, AnnouncementIn, DecisionIn, SourceIn, SourcePatch
 from takeoff.deps import DB, Allowed
 from takeoff.errors import Invalid
+from takeoff.types import INT32_MAX, Id
 
 
 def remember_key(request: Request) -> None:
@@ -129,7 +130,7 @@ def list_requests(session: DB, actor: Allowed("read"), source: str | None = None
 
 
 @router.post("/access-requests/{request_id}/decision")
-def decide(request_id: int, body: DecisionIn, session: DB, actor: Allowed("access.approve")) -> dict[str, Any]:
+def decide(request_id: Id, body: DecisionIn, session: DB, actor: Allowed("access.approve")) -> dict[str, Any]:
     """Approve (a grant for the requested hours) or reject; needs the data_owner role."""
     req, name = service.decide_request(session, actor, request_id, body.approve, body.note)
     return service.request_view(req, name)
@@ -160,7 +161,7 @@ def _log_filters(actor_name: str | None, source: str | None, action: str | None,
 def access_log(session: DB, actor: Allowed("read"), actor_name: str | None = Query(None, alias="actor"),
                source: str | None = None, action: str | None = None, since: datetime | None = None,
                until: datetime | None = None, limit: int = Query(100, ge=1, le=1000),
-               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+               offset: int = Query(0, ge=0, le=INT32_MAX)) -> dict[str, Any]:
     """Every read takeoff performed on a source: who, which source, which fields, when, why."""
     rows, total = service.access_log(session, limit=limit, offset=offset,
                                      **_log_filters(actor_name, source, action, since, until))

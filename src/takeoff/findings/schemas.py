@@ -5,8 +5,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from takeoff.types import Input
 
-class FindingIn(BaseModel):
+
+class FindingIn(Input):
     """Record a finding on a use case."""
 
     model_config = ConfigDict(extra="forbid")
@@ -22,19 +24,19 @@ class FindingIn(BaseModel):
     due_on: date | None = None
 
 
-class FindingPatch(BaseModel):
+class FindingPatch(Input):
     """Change a finding (only the fields given): status open/in_progress, owner, due date, severity, control."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: str | None = Field(default=None, max_length=16)
+    status: str = Field(default=None, max_length=16)
     owner: str | None = Field(default=None, max_length=100)
     due_on: date | None = None
-    severity: str | None = Field(default=None, max_length=16)
+    severity: str = Field(default=None, max_length=16)
     control_id: str | None = Field(default=None, max_length=64)
 
 
-class CloseIn(BaseModel):
+class CloseIn(Input):
     """Close a finding: what was done about it (required), optionally when."""
 
     model_config = ConfigDict(extra="forbid")

@@ -5,8 +5,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from takeoff.types import Input
 
-class IncidentIn(BaseModel):
+
+class IncidentIn(Input):
     """Open an incident by hand (started_at may predate detection; detected_at defaults to now)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -20,20 +22,20 @@ class IncidentIn(BaseModel):
     detail: str = Field(default="", max_length=20_000)
 
 
-class IncidentPatch(BaseModel):
+class IncidentPatch(Input):
     """Change an incident's fields (only those given)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    severity: int | None = Field(default=None, ge=1, le=4)
+    title: str = Field(default=None, min_length=1, max_length=300)
+    severity: int = Field(default=None, ge=1, le=4)
     release_id: str | None = Field(default=None, max_length=100)
     root_cause_category: str | None = Field(default=None, max_length=40)
-    postmortem: str | None = Field(default=None, max_length=100_000)
-    started_at: datetime | None = None
+    postmortem: str = Field(default=None, max_length=100_000)
+    started_at: datetime = Field(default=None)
 
 
-class EntryIn(BaseModel):
+class EntryIn(Input):
     """A timeline entry."""
 
     model_config = ConfigDict(extra="forbid")
@@ -41,7 +43,7 @@ class EntryIn(BaseModel):
     text: str = Field(min_length=1, max_length=20_000)
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(Input):
     """Resolve an incident: what fixed it, the root cause category, optionally when and the postmortem."""
 
     model_config = ConfigDict(extra="forbid")

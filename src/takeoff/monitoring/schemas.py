@@ -6,8 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from takeoff.types import Input
 
-class RuleIn(BaseModel):
+
+class RuleIn(Input):
     """An alert rule: `metric` (metrics API name, error_category_rate, drift or drift:<feature>) `op` `threshold`
     over `window` ("5m", "1h", "1d" or seconds)."""
 
@@ -23,7 +25,7 @@ class RuleIn(BaseModel):
     open_incident: bool = True
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(Input):
     """A webhook channel: kind webhook (generic JSON) or slack; optional use case and event filters."""
 
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +40,7 @@ class ChannelIn(BaseModel):
     max_attempts: int = Field(default=4, ge=1, le=10)
 
 
-class SettingsIn(BaseModel):
+class SettingsIn(Input):
     """Per-use-case monitoring settings (only the fields given change)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -52,7 +54,7 @@ class SettingsIn(BaseModel):
     quality_error_threshold: float | None = Field(default=None, ge=0, le=1)
 
 
-class BaselineIn(BaseModel):
+class BaselineIn(Input):
     """The baseline window drift is measured against (features are frozen from the release's events there)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -7,11 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from takeoff.types import Input
+
 AUDIENCES: tuple[str, ...] = ("executives", "managers", "frontline", "builders")
 Audience = Literal["executives", "managers", "frontline", "builders"]
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid")
 
 

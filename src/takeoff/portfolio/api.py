@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body
 from takeoff.deps import DB, Allowed
 from takeoff.portfolio import service
 from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCasePatch
+from takeoff.types import JsonObject
 
 router = APIRouter(tags=["portfolio"])
 
@@ -20,7 +21,7 @@ def list_use_cases(session: DB, actor: Allowed("read"), status: str | None = Non
 
 @router.post("/usecases", status_code=201)
 def create_use_case(session: DB, actor: Allowed("usecase.write"),
-                    body: dict[str, Any] = Body(..., examples=[{"key": "support-reply", "name": "Support reply assist",
+                    body: JsonObject = Body(..., examples=[{"key": "support-reply", "name": "Support reply assist",
                                                                 "purpose": "Draft replies", "data_sources": ["crm"],
                                                                 "expected_users": 40, "risk_tier": "low"}])
                     ) -> dict[str, Any]:

@@ -6,15 +6,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from takeoff.evals.schemas import EvalSpec
+from takeoff.types import Id32, Input
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid")
 
 
 class EvalSetRef(Strict):
     name: str = Field(min_length=1, max_length=100)
-    version: int | None = Field(default=None, ge=1, description="default: the latest version at creation")
+    version: Id32 | None = Field(default=None, description="default: the latest version at creation")
 
 
 class DataSnapshot(Strict):

@@ -11,6 +11,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstr
 from pydantic_core import InitErrorDetails
 from typing_extensions import NotRequired, TypedDict
 
+from takeoff.types import Input, UnixTime
+
 Status = Literal["ok", "error", "fallback"]
 Outcome = Literal["success", "failure", "escalated", "overridden"]
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
@@ -23,7 +25,7 @@ MAX_COST_USD = 1e6
 MAX_SCORE = 1e9  # a score's magnitude (its square is summed)
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -141,7 +143,7 @@ class FeedbackIn(Strict):
     comment: str | None = Field(default=None, max_length=5000)
     time_saved_s: float | None = Field(default=None, ge=0)
     unit_id: str | None = Field(default=None, max_length=200)
-    ts: float | None = Field(default=None, gt=0)
+    ts: UnixTime | None = None
 
     @field_validator("time_saved_s", "ts")
     @classmethod

@@ -1,0 +1,141 @@
+"""Bounded input types shared by every domain's schemas and routes: what a column can hold is checked at the edge.
+
+An unbounded `int` let 2**63 reach SQLite (OverflowError) and 2**31 reach PostgreSQL's INTEGER columns, a NUL
+character reached PostgreSQL's text columns, a Unix time of 1e12 overflowed `datetime`: each was a 500. These types
+make each a 422 naming the field, and the OpenAPI document states the bounds.
+"""
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+INT32_MAX = 2**31 - 1  # PostgreSQL INTEGER (every id and count column but telemetry's BigInteger ones)
+INT64_MAX = 2**63 - 1  # SQLite INTEGER, PostgreSQL BIGINT
+MAX_UNIX_S = 253402300799.0  # 9999-12-31T23:59:59Z, the last second Python's datetime holds
+NUL = "\x00"
+
+Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
+"""A non-negative number stored in an INTEGER column."""
+Id = Annotated[int, Path(ge=1, le=INT32_MAX)]
+"""A row id in a URL path (ids are INTEGER columns; 0 and negatives name nothing)."""
+Id32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+"""A row id or version number in a body or query."""
+
+
+def no_nul(value: str) -> str:
+    """Refuse NUL: PostgreSQL's text columns cannot store it."""
+    if NUL in value:
+        raise ValueError("must not contain a NUL character (\\u0000)")
+    return value
+
+
+def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - reads as a type in schemas
+    """A string that fits a column of `max_length` characters and holds no NUL."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(no_nul)]
+
+
+def _utc(value: datetime) -> datetime:
+    """A naive datetime is taken as UTC; every stored time is timezone-aware UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
+"""An ISO-8601 time (naive means UTC), converted to UTC."""
+UnixTime = Annotated[float, Field(gt=0, le=MAX_UNIX_S, allow_inf_nan=False,
+                                  description="Unix seconds, up to 9999-12-31T23:59:59Z")]
+
+
+def nul_paths(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Where a NUL character sits in a JSON-like value (string values and object keys, however deep)."""
+    found: list[tuple[str | int, ...]] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(path, value)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, str):
+            if NUL in v:
+                found.append(where)
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                if isinstance(k, str) and NUL in k:
+                    found.append((*where, k))
+                stack.append(((*where, k), item))
+        elif isinstance(v, list):
+            stack.extend(((*where, i), item) for i, item in enumerate(v))
+    return found
+
+
+def _no_nul_json(value: Any) -> Any:
+    bad = nul_paths(value)
+    if bad:
+        raise ValueError(f"must not contain a NUL character (\\u0000), at {'.'.join(map(str, bad[0])) or 'the top'}")
+    return value
+
+
+def _finite_json(value: Any) -> Any:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError("must hold finite numbers only")
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul_json), AfterValidator(_finite_json)]
+"""A free JSON object stored or read as given: no NUL in any string, no NaN or Infinity."""
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields refused, and no NUL character anywhere in the body's strings (free
+    JSON fields included), so no text reaches a column PostgreSQL cannot store it in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            _no_nul_json(data)
+        return data
+
+
+MAX_JSON_DEPTH = 64  # far above any takeoff document (frameworks, eval specs, attributes nest a few levels)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON body nests arrays/objects deeper than `limit`, checked before anything parses it.
+
+    The brackets' running depth bounds the real depth from above (brackets inside strings only add to it), so most
+    bodies are cleared by one C-speed pass; only a body over the bound is parsed (pydantic-core stops at its own
+    recursion limit, which also counts as too deep) and measured exactly."""
+    import numpy as np
+    import pydantic_core
+
+    brackets = body.translate(None, _NOT_BRACKETS)
+    if len(brackets) <= limit:
+        return False
+    steps = np.frombuffer(brackets, np.uint8)
+    depth = np.cumsum(np.where((steps == 91) | (steps == 123), 1, -1), dtype=np.int64)
+    if int(depth.max()) <= limit:
+        return False
+    try:
+        value = pydantic_core.from_json(body)
+    except ValueError as exc:
+        return "recursion limit" in str(exc)  # malformed JSON is the parser's to refuse (400)
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            if d > limit:
+                return True
+            stack.extend((item, d + 1) for item in (v.values() if isinstance(v, dict) else v))
+    return False
