@@ -10,7 +10,7 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Path
+from fastapi import Body, Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 INT32_MAX = 2**31 - 1  # PostgreSQL INTEGER (every id and count column but telemetry's BigInteger ones)
@@ -139,3 +139,7 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
                 return True
             stack.extend((item, d + 1) for item in (v.values() if isinstance(v, dict) else v))
     return False
+
+
+JsonBody = Annotated[JsonObject, Body()]
+"""A route's whole JSON-object body, checked as JsonObject (the services validate its fields)."""

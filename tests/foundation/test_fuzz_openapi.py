@@ -62,7 +62,7 @@ def run_schemathesis(app: Any, token: str, *, checks: list[str], max_examples: i
                 for node in nodes:
                     if node.failure_info is not None:
                         case = event.recorder.cases[case_id].value
-                        failures.append(f"{event.recorder.label}: {node.name}: {node.failure_info.failure.title} "
+                        failures.append(f"{event.recorder.label}: {node.name}: {node.failure_info.failure.title}: {node.failure_info.failure.message[:300]} "
                                         f"[{case.path_parameters} {case.query} {str(case.body)[:200]}]")
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
             failures.append(f"engine error: {getattr(event, 'label', '')} {getattr(event, 'info', event)}")

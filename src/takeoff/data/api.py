@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 
 from takeoff.data import secrets, service
 from takeoff.data.schemas import AccessRequestIn, AccessRulesIn, AnnouncementIn, DecisionIn, SourceIn, SourcePatch
@@ -22,6 +22,7 @@ def remember_key(request: Request) -> None:
     secrets.remember(request.app.state.engine, request.app.state.settings.resolved_secret_key)
 
 
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 router = APIRouter(tags=["data"], dependencies=[Depends(remember_key)])
 
 
@@ -143,7 +144,7 @@ def preview(name: str, session: DB, actor: Allowed("read"), fields: str = "", re
     return service.preview(session, actor, name, _fields(fields), reason, limit)
 
 
-@router.get("/datasources/{name}/export.csv", response_class=PlainTextResponse)
+@router.get("/datasources/{name}/export.csv", responses=CSV_RESPONSE)
 def export(name: str, session: DB, actor: Allowed("read"), fields: str = "", reason: str = "",
            limit: int = Query(service.PREVIEW_MAX_ROWS, ge=1, le=service.PREVIEW_MAX_ROWS)) -> Response:
     """Permitted fields as CSV, written to the access log as an export."""
@@ -168,7 +169,7 @@ def access_log(session: DB, actor: Allowed("read"), actor_name: str | None = Que
     return {"items": [service.log_view(e) for e in rows], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/access-log.csv", response_class=PlainTextResponse)
+@router.get("/access-log.csv", responses=CSV_RESPONSE)
 def access_log_csv(session: DB, actor: Allowed("read"), actor_name: str | None = Query(None, alias="actor"),
                    source: str | None = None, action: str | None = None, since: datetime | None = None,
                    until: datetime | None = None) -> Response:

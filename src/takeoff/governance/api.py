@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
 from takeoff.governance import gitops, policy_defaults, service
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.schemas import OverrideIn, TierFactorsIn
-from takeoff.types import JsonObject
+from takeoff.types import JsonBody
 
 router = APIRouter(tags=["governance"])
 
@@ -34,7 +34,7 @@ def policy(tier: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 @router.put("/governance/policies/{tier}")
 def put_policy(tier: str, session: DB, actor: Allowed("policy.write"),
-               body: JsonObject = Body(...)) -> dict[str, Any]:
+               body: JsonBody) -> dict[str, Any]:
     """Save a new version of a tier's policy (identical content adds no version)."""
     body = dict(body)
     note = str(body.pop("note", "") or "")
@@ -50,7 +50,7 @@ def get_raci(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 @router.put("/usecases/{key}/raci")
 def put_raci(key: str, session: DB, actor: Allowed("governance.write"),
-             body: JsonObject = Body(...)) -> dict[str, Any]:
+             body: JsonBody) -> dict[str, Any]:
     """Replace a use case's RACI (usernames must exist; exactly one accountable)."""
     r, _ = service.set_raci(session, actor, key, body)
     return r
@@ -64,7 +64,7 @@ def get_uc_roles(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any
 
 @router.put("/usecases/{key}/roles")
 def put_uc_roles(key: str, session: DB, actor: Allowed("governance.write"),
-                 body: JsonObject = Body(...)) -> dict[str, Any]:
+                 body: JsonBody) -> dict[str, Any]:
     """Assign people to roles for one use case (role → usernames; the roles named are replaced; one business
     owner and one product owner, which also need usecase.write)."""
     roles, changed = service.set_use_case_roles(session, actor, key, body)
@@ -78,7 +78,7 @@ def roles(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.put("/governance/roles")
-def put_roles(session: DB, actor: Allowed("governance.write"), body: JsonObject = Body(...)) -> dict[str, Any]:
+def put_roles(session: DB, actor: Allowed("governance.write"), body: JsonBody) -> dict[str, Any]:
     """Assign people to roles (role → usernames; the roles named are replaced)."""
     return {"roles": service.set_role_assignments(session, actor, body)}
 
@@ -93,7 +93,7 @@ def get_org(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.patch("/governance/organization")
-def patch_org(session: DB, actor: Allowed("governance.write"), body: JsonObject = Body(...)) -> dict[str, Any]:
+def patch_org(session: DB, actor: Allowed("governance.write"), body: JsonBody) -> dict[str, Any]:
     """Update organization settings (only the fields given)."""
     org, _ = service.update_organization(session, actor, body)
     v = service.organization_view(org)
@@ -113,14 +113,14 @@ def override(key: str, body: OverrideIn, session: DB, actor: Allowed("risk.overr
 
 
 @router.put("/usecases/{key}/eu-ai-act")
-def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: JsonObject = Body(...)) -> dict[str, Any]:
+def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: JsonBody) -> dict[str, Any]:
     """Answer the EU AI Act questionnaire; the category and the answers that triggered it are stored."""
     uc = service.set_eu_answers(session, actor, key, body)
     return {"use_case": key, "eu_category": uc.eu_category, "risk_tier": uc.risk_tier, "result": uc.eu_result}
 
 
 @router.post("/governance/eu-ai-act/classify")
-def classify(session: DB, actor: Allowed("read"), body: JsonObject = Body(...)) -> dict[str, Any]:
+def classify(session: DB, actor: Allowed("read"), body: JsonBody) -> dict[str, Any]:
     """Classify questionnaire answers without storing them."""
     return service.classify_eu(body)
 
@@ -160,8 +160,8 @@ def load_framework(request: Request, session: DB, actor: Allowed("policy.write")
 
 
 @router.post("/apply")
-def apply(session: DB, actor: Allowed("read"), dry_run: bool = False,
-          body: JsonObject = Body(...)) -> dict[str, Any]:
+def apply(session: DB, actor: Allowed("read"), body: JsonBody,
+          dry_run: bool = False) -> dict[str, Any]:
     """Apply YAML documents (already parsed by the CLI, with file and line) in one transaction."""
     return gitops.apply(session, actor, body.get("documents"), dry_run=dry_run)
 
