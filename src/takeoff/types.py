@@ -39,13 +39,19 @@ def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - reads as 
     return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(no_nul)]
 
 
-def _utc(value: datetime) -> datetime:
-    """A naive datetime is taken as UTC; every stored time is timezone-aware UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _utc_in_range(value: datetime) -> datetime:
+    """An aware time must stay within years 1-9999 once in UTC (stored times are UTC); `9999-12-31T23:00-05:00`
+    overflowed the conversion (a 500). The value is kept as given: naive times are each service's to read."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range once converted to UTC (years 1-9999)") from None
+    return value
 
 
-UTCDateTime = Annotated[datetime, AfterValidator(_utc)]
-"""An ISO-8601 time (naive means UTC), converted to UTC."""
+BoundedDateTime = Annotated[datetime, AfterValidator(_utc_in_range)]
+"""An ISO-8601 time that converts to UTC without overflowing."""
 UnixTime = Annotated[float, Field(gt=0, le=MAX_UNIX_S, allow_inf_nan=False,
                                   description="Unix seconds, up to 9999-12-31T23:59:59Z")]
 

@@ -1,7 +1,7 @@
 """Auth input and output shapes."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from takeoff.types import Input
 

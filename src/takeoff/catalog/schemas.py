@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from takeoff.types import Count, Input
+from takeoff.types import BoundedDateTime, Count, Input
 
 Tier = Literal["low", "medium", "high"]
 ENDPOINT_KINDS = ("openai", "azure_openai", "anthropic", "bedrock", "vertex", "vllm", "ollama", "http", "other")
@@ -19,7 +19,7 @@ class Strict(Input):
 class PriceIn(Strict):
     """Prices in USD per 1M tokens; cache and reasoning prices default to the input/output price when absent."""
 
-    effective_from: datetime | None = None
+    effective_from: BoundedDateTime | None = None
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cache_read: float | None = Field(default=None, ge=0)

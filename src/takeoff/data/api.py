@@ -14,7 +14,7 @@ from takeoff.data import secrets, service
 from takeoff.data.schemas import AccessRequestIn, AccessRulesIn, AnnouncementIn, DecisionIn, SourceIn, SourcePatch
 from takeoff.deps import DB, Allowed
 from takeoff.errors import Invalid
-from takeoff.types import INT32_MAX, Id
+from takeoff.types import INT32_MAX, BoundedDateTime, Id
 
 
 def remember_key(request: Request) -> None:
@@ -160,8 +160,8 @@ def _log_filters(actor_name: str | None, source: str | None, action: str | None,
 
 @router.get("/access-log")
 def access_log(session: DB, actor: Allowed("read"), actor_name: str | None = Query(None, alias="actor"),
-               source: str | None = None, action: str | None = None, since: datetime | None = None,
-               until: datetime | None = None, limit: int = Query(100, ge=1, le=1000),
+               source: str | None = None, action: str | None = None, since: BoundedDateTime | None = None,
+               until: BoundedDateTime | None = None, limit: int = Query(100, ge=1, le=1000),
                offset: int = Query(0, ge=0, le=INT32_MAX)) -> dict[str, Any]:
     """Every read takeoff performed on a source: who, which source, which fields, when, why."""
     rows, total = service.access_log(session, limit=limit, offset=offset,
@@ -171,8 +171,8 @@ def access_log(session: DB, actor: Allowed("read"), actor_name: str | None = Que
 
 @router.get("/access-log.csv", responses=CSV_RESPONSE)
 def access_log_csv(session: DB, actor: Allowed("read"), actor_name: str | None = Query(None, alias="actor"),
-                   source: str | None = None, action: str | None = None, since: datetime | None = None,
-                   until: datetime | None = None) -> Response:
+                   source: str | None = None, action: str | None = None, since: BoundedDateTime | None = None,
+                   until: BoundedDateTime | None = None) -> Response:
     """The filtered access log as CSV."""
     body = service.access_log_csv(session, **_log_filters(actor_name, source, action, since, until))
     return Response(body, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="access-log.csv"'})

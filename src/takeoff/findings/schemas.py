@@ -1,11 +1,11 @@
 """Audit finding inputs (the vocabularies are checked in the service, so every edge gets the same message)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from takeoff.types import Input
+from takeoff.types import BoundedDateTime, Input
 
 
 class FindingIn(Input):
@@ -42,4 +42,4 @@ class CloseIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     resolution: str = Field(default="", max_length=20_000)  # blank is refused by the service with a clear message
-    closed_at: datetime | None = None
+    closed_at: BoundedDateTime | None = None

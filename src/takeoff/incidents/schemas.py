@@ -1,11 +1,9 @@
 """Incident inputs."""
 from __future__ import annotations
 
-from datetime import datetime
+from pydantic import ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from takeoff.types import Input
+from takeoff.types import BoundedDateTime, Input
 
 
 class IncidentIn(Input):
@@ -16,8 +14,8 @@ class IncidentIn(Input):
     use_case: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=300)
     severity: int = Field(ge=1, le=4)
-    started_at: datetime | None = None
-    detected_at: datetime | None = None
+    started_at: BoundedDateTime | None = None
+    detected_at: BoundedDateTime | None = None
     release_id: str | None = Field(default=None, max_length=100)
     detail: str = Field(default="", max_length=20_000)
 
@@ -32,7 +30,7 @@ class IncidentPatch(Input):
     release_id: str | None = Field(default=None, max_length=100)
     root_cause_category: str | None = Field(default=None, max_length=40)
     postmortem: str = Field(default=None, max_length=100_000)
-    started_at: datetime = Field(default=None)
+    started_at: BoundedDateTime = Field(default=None)
 
 
 class EntryIn(Input):
@@ -50,5 +48,5 @@ class ResolveIn(Input):
 
     resolution: str = Field(min_length=1, max_length=20_000)
     root_cause_category: str | None = Field(default=None, max_length=40)
-    resolved_at: datetime | None = None
+    resolved_at: BoundedDateTime | None = None
     postmortem: str | None = Field(default=None, max_length=100_000)

@@ -1,12 +1,11 @@
 """Monitoring inputs: alert rules, notification channels, per-use-case settings, baselines."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from takeoff.types import Input
+from takeoff.types import BoundedDateTime, Input
 
 
 class RuleIn(Input):
@@ -59,10 +58,10 @@ class BaselineIn(Input):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: datetime
-    end: datetime
+    start: BoundedDateTime
+    end: BoundedDateTime
     release_id: str | None = Field(default=None, max_length=100)
     # Drift compares against histograms binned on the frozen edges; rollups written before the freeze are not
     # re-binned, so the reference window may be set apart (defaults to the baseline window itself).
-    reference_start: datetime | None = None
-    reference_end: datetime | None = None
+    reference_start: BoundedDateTime | None = None
+    reference_end: BoundedDateTime | None = None

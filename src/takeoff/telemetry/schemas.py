@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError,
@@ -11,7 +10,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstr
 from pydantic_core import InitErrorDetails
 from typing_extensions import NotRequired, TypedDict
 
-from takeoff.types import Input, UnixTime
+from takeoff.types import BoundedDateTime, Input, UnixTime
 
 Status = Literal["ok", "error", "fallback"]
 Outcome = Literal["success", "failure", "escalated", "overridden"]
@@ -170,5 +169,5 @@ class BaselineIn(Strict):
 
     use_case: str = Field(min_length=1, max_length=64)
     release: str | None = Field(default=None, max_length=100)
-    start: datetime
-    end: datetime
+    start: BoundedDateTime
+    end: BoundedDateTime
