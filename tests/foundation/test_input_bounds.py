@@ -65,6 +65,16 @@ def test_unix_time_beyond_year_9999_is_422(client, admin) -> None:  # type: igno
     assert r.status_code < 300, r.text
 
 
+def test_time_overflowing_its_utc_conversion_is_422(client, admin, factory) -> None:  # type: ignore[no-untyped-def]
+    with transaction(factory) as s:
+        s.add(UseCase(key="uc", name="uc", purpose="p", risk_tier="low", data_sources=["crm"], status="production"))
+    for t in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+        err = _error(client.post("/api/v1/incidents", headers=admin,
+                                 json={"use_case": "uc", "title": "t", "severity": 2, "started_at": t}), 422)
+        assert err["details"][0]["field"] == "started_at"
+    _error(client.get("/api/v1/access-log?since=9999-12-31T23:59:59-05:00", headers=admin), 422)
+
+
 def test_json_nested_too_deep_is_413_before_parsing(client, admin) -> None:  # type: ignore[no-untyped-def]
     deep = "[" * 10_000 + "]" * 10_000
     for path in ("/api/v1/frameworks", "/api/v1/incidents", "/api/v1/events"):
