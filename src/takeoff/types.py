@@ -149,3 +149,13 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 
 JsonBody = Annotated[JsonObject, Body()]
 """A route's whole JSON-object body, checked as JsonObject (the services validate its fields)."""
+
+
+def text_body(*media_types: str, json_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`openapi_extra` of a route that reads its raw body: the text media types it takes (and, with `json_fields`,
+    a JSON object carrying that text), so the document says what to send."""
+    content: dict[str, Any] = {m: {"schema": {"type": "string"}} for m in media_types}
+    if json_fields:
+        content["application/json"] = {"schema": {"type": "object", "required": list(json_fields), "properties": {
+            f: {"type": "string"} for f in json_fields}}}
+    return {"requestBody": {"required": True, "content": content}}

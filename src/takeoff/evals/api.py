@@ -14,7 +14,7 @@ from takeoff.errors import Invalid
 from takeoff.evals import service
 from takeoff.evals.evalset_io import FORMATS
 from takeoff.evals.schemas import EvalSetIn, RunIn
-from takeoff.types import INT32_MAX, Id
+from takeoff.types import INT32_MAX, Id, text_body
 
 router = APIRouter(tags=["evals"])
 
@@ -42,7 +42,7 @@ def get_set(name: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
             "versions": [service.version_view(session, v) for v in service.versions(session, es)]}
 
 
-@router.post("/evalsets/{name}/versions", status_code=201)
+@router.post("/evalsets/{name}/versions", status_code=201, openapi_extra=text_body("application/jsonl", "text/csv"))
 async def import_version(name: str, request: Request, session: DB, actor: Allowed("evalset.write"),
                          format: str = Query("jsonl"), note: str = Query("", max_length=2000),
                          create: bool = Query(False, description="create the eval set if it does not exist"),

@@ -11,7 +11,7 @@ from takeoff.errors import BadRequest, Invalid
 from takeoff.governance import gitops, policy_defaults, service
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.schemas import OverrideIn, TierFactorsIn
-from takeoff.types import JsonBody
+from takeoff.types import JsonBody, text_body
 
 router = APIRouter(tags=["governance"])
 
@@ -142,7 +142,7 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/frameworks", status_code=201)
+@router.post("/frameworks", status_code=201, openapi_extra=text_body("text/yaml", json_fields=("yaml",)))
 def load_framework(request: Request, session: DB, actor: Allowed("policy.write"),
                    raw: bytes = Depends(_raw_body)) -> dict[str, Any]:
     """Load another framework from its YAML text (body as text/yaml, or JSON {"yaml": "..."})."""

@@ -10,7 +10,7 @@ from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
 from takeoff.outcomes import service
 from takeoff.outcomes.schemas import CompletionIn
-from takeoff.types import Id, JsonBody
+from takeoff.types import Id, JsonBody, text_body
 
 router = APIRouter(tags=["outcomes"])
 
@@ -40,7 +40,7 @@ async def _text_body(request: Request) -> str:
         raise BadRequest("the CSV must be UTF-8 text") from None
 
 
-@router.post("/usecases/{key}/kpis/import", status_code=201)
+@router.post("/usecases/{key}/kpis/import", status_code=201, openapi_extra=text_body("text/csv"))
 def import_measurements(key: str, session: DB, actor: Allowed("outcome.write"),
                         text: str = Depends(_text_body)) -> dict[str, Any]:
     """Import a CSV (kpi,value,unit,measured_on[,note]); any bad row refuses the file, every bad line named."""
