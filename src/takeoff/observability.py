@@ -52,11 +52,10 @@ class ASGIGuard:
         if _is_json(scope):  # read whole (FastAPI does anyway) so its nesting is checked before anything parses it
             body, receive = await _buffered(receive, self.max_body)
             if body is None or json_too_deep(body):
-                status_code, err = ((413, error_body("too_large", f"request body over {self.max_body} bytes"))
-                                    if body is None else
-                                    (413, error_body("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")))
-                await _send_json(send, status_code, err)
-                self._observe(scope, status_code, start, [])
+                err = (error_body("too_large", f"request body over {self.max_body} bytes") if body is None else
+                       error_body("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} arrays/objects"))
+                await _send_json(send, 413, err)
+                self._observe(scope, 413, start, [])
                 return
         seen = 0
         too_large = False
