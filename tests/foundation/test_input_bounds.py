@@ -129,3 +129,11 @@ def test_405_carries_allow(client, admin) -> None:  # type: ignore[no-untyped-de
     r = client.delete("/api/v1/frameworks", headers=admin)
     err = _error(r, 405, "method_not_allowed")
     assert err and set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+def test_pages_bound_their_ids_too(app, admin) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import web_login  # noqa: PLC0415
+
+    c = web_login(app, "root")
+    for path in ("/incidents/2147483648", "/incidents/9223372036854775808"):
+        assert c.get(path).status_code == 422
