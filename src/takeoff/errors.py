@@ -69,10 +69,10 @@ def _error_responses() -> dict[int | str, dict[str, Any]]:
 
         error: ErrorDetail
 
-    when = {400: "Malformed JSON or body", 401: "Missing, invalid, expired or revoked token",
+    when = {400: "Malformed JSON or body, or JSON nested too deep", 401: "Missing, invalid, expired or revoked token",
             403: "The caller's roles lack the permission, or the decision belongs to another role",
             404: "Unknown route or object", 409: "The object's state forbids it",
-            413: "Body over the size limit, or JSON nested too deep",
+            413: "Body over the size limit",
             422: "Invalid input; details name each field", 429: "Rate limited"}
     return {status: {"model": ErrorBody, "description": text} for status, text in when.items()}
 

@@ -20,8 +20,8 @@ ROLLUP_DELTAS = Gauge("takeoff_rollup_deltas_pending", "Telemetry rollup deltas 
 
 
 class ASGIGuard:
-    """Outermost middleware: 413 for bodies over the limit or JSON nested too deep, 422 for a NUL in the URL, and
-    per-route request metrics."""
+    """Outermost middleware: 413 for bodies over the limit, 400 for JSON nested too deep, 422 for a NUL in the URL,
+    and per-route request metrics."""
 
     def __init__(self, app: Any, max_body: int) -> None:
         self.app = app
@@ -51,11 +51,14 @@ class ASGIGuard:
             return
         if _is_json(scope):  # read whole (FastAPI does anyway) so its nesting is checked before anything parses it
             body, receive = await _buffered(receive, self.max_body)
-            if body is None or json_too_deep(body):
-                err = (error_body("too_large", f"request body over {self.max_body} bytes") if body is None else
-                       error_body("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} arrays/objects"))
-                await _send_json(send, 413, err)
+            if body is None:
+                await _send_json(send, 413, error_body("too_large", f"request body over {self.max_body} bytes"))
                 self._observe(scope, 413, start, [])
+                return
+            if json_too_deep(body):  # a body the parser will not read: 400 as malformed JSON (OTLP/HTTP says 400)
+                await _send_json(send, 400, error_body(
+                    "too_deep", f"the JSON body nests deeper than {MAX_JSON_DEPTH} arrays/objects"))
+                self._observe(scope, 400, start, [])
                 return
         seen = 0
         too_large = False
