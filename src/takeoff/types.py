@@ -11,32 +11,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 INT32_MAX = 2**31 - 1  # PostgreSQL INTEGER (every id and count column but telemetry's BigInteger ones)
-INT64_MAX = 2**63 - 1  # SQLite INTEGER, PostgreSQL BIGINT
 MAX_UNIX_S = 253402300799.0  # 9999-12-31T23:59:59Z, the last second Python's datetime holds
 NUL = "\x00"
 
-Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
 Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
 """A non-negative number stored in an INTEGER column."""
 Id = Annotated[int, Path(ge=1, le=INT32_MAX)]
 """A row id in a URL path (ids are INTEGER columns; 0 and negatives name nothing)."""
 Id32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
 """A row id or version number in a body or query."""
-
-
-def no_nul(value: str) -> str:
-    """Refuse NUL: PostgreSQL's text columns cannot store it."""
-    if NUL in value:
-        raise ValueError("must not contain a NUL character (\\u0000)")
-    return value
-
-
-def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - reads as a type in schemas
-    """A string that fits a column of `max_length` characters and holds no NUL."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(no_nul)]
 
 
 def _utc_in_range(value: datetime) -> datetime:
