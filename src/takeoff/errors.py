@@ -69,3 +69,28 @@ class RateLimited(AppError):
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
     """The one error shape of the HTTP API."""
     return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def _error_responses() -> dict[int | str, dict[str, Any]]:
+    """The error responses every API operation declares in OpenAPI, all in the one error shape."""
+    from pydantic import BaseModel, Field
+
+    class ErrorDetail(BaseModel):
+        code: str = Field(description="stable machine-readable code, e.g. not_found, invalid, permission_denied")
+        message: str = Field(description="one readable sentence")
+        details: list[Any] = Field(description="per-field problems ({field, message}) or other specifics")
+
+    class ErrorBody(BaseModel):
+        """The one error shape of the HTTP API."""
+
+        error: ErrorDetail
+
+    when = {400: "Malformed JSON or body, or JSON nested too deep", 401: "Missing, invalid, expired or revoked token",
+            403: "The caller's roles lack the permission, or the decision belongs to another role",
+            404: "Unknown route or object", 409: "The object's state forbids it",
+            413: "Body over the size limit",
+            422: "Invalid input; details name each field", 429: "Rate limited"}
+    return {status: {"model": ErrorBody, "description": text} for status, text in when.items()}
+
+
+ERROR_RESPONSES = _error_responses()

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from takeoff import migrate
 from takeoff.db import transaction
-from takeoff.errors import error_body
+from takeoff.errors import ERROR_RESPONSES, error_body
 from takeoff.jobs import service as jobs
 from takeoff.domains import optional
 from takeoff.observability import JOBS, ROLLUP_DELTAS
@@ -24,7 +24,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: ERROR_RESPONSES[422] | {"description": "Database unreachable or migrations pending"}})
 def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers and every migration is applied."""
     engine = request.app.state.engine
@@ -40,7 +40,7 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "database": engine.dialect.name})
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics(request: Request) -> Response:
     """Prometheus text exposition: request counts and latency per route, job queue depth, pending rollup deltas."""
     pending_deltas = optional("takeoff.telemetry.service", "pending_deltas")

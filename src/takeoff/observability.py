@@ -9,6 +9,7 @@ from fastapi import Request
 from prometheus_client import Counter, Gauge, Histogram
 
 from takeoff.errors import error_body
+from takeoff.types import MAX_JSON_DEPTH, json_too_deep
 
 HTTP_REQUESTS = Counter("takeoff_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram("takeoff_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
@@ -19,7 +20,8 @@ ROLLUP_DELTAS = Gauge("takeoff_rollup_deltas_pending", "Telemetry rollup deltas 
 
 
 class ASGIGuard:
-    """Outermost middleware: 413 for bodies over the limit, and per-route request metrics."""
+    """Outermost middleware: 413 for bodies over the limit, 400 for JSON nested too deep, 422 for a NUL in the URL,
+    and per-route request metrics."""
 
     def __init__(self, app: Any, max_body: int) -> None:
         self.app = app
@@ -42,6 +44,22 @@ class ASGIGuard:
             await _send_json(send, 413, error_body("too_large", f"request body over {self.max_body} bytes"))
             self._observe(scope, 413, start, [])
             return
+        refusal = _refuse_url(scope)
+        if refusal is not None:
+            await _send_json(send, 422, refusal)
+            self._observe(scope, 422, start, [])
+            return
+        if _is_json(scope):  # read whole (FastAPI does anyway) so its nesting is checked before anything parses it
+            body, receive = await _buffered(receive, self.max_body)
+            if body is None:
+                await _send_json(send, 413, error_body("too_large", f"request body over {self.max_body} bytes"))
+                self._observe(scope, 413, start, [])
+                return
+            if json_too_deep(body):  # a body the parser will not read: 400 as malformed JSON (OTLP/HTTP says 400)
+                await _send_json(send, 400, error_body(
+                    "too_deep", f"the JSON body nests deeper than {MAX_JSON_DEPTH} arrays/objects"))
+                self._observe(scope, 400, start, [])
+                return
         seen = 0
         too_large = False
 
@@ -80,6 +98,49 @@ class ASGIGuard:
         method = scope.get("method", "GET")
         HTTP_REQUESTS.labels(method, path, str(status)).inc()
         HTTP_LATENCY.labels(method, path).observe(time.perf_counter() - start)
+
+
+def _refuse_url(scope: dict[str, Any]) -> dict[str, Any] | None:
+    """A NUL character anywhere in the URL is refused (no takeoff name holds one; PostgreSQL cannot compare it)."""
+    if b"%00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+        return error_body("invalid", "the URL must not contain a NUL character (%00)",
+                          [{"field": "url", "message": "NUL character"}])
+    return None
+
+
+def _is_json(scope: dict[str, Any]) -> bool:
+    if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return False
+    ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+    return ctype == b"application/json" or ctype.endswith(b"+json")
+
+
+async def _buffered(receive: Any, limit: int) -> tuple[bytes | None, Any]:
+    """The whole body (None past `limit` bytes) and a receive() that replays it, then passes on disconnects."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None, receive
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
 
 
 class BodyTooLarge(Exception):

@@ -137,7 +137,8 @@ def test_malformed_truncated_and_wrong_bodies_get_400(client, users):
             headers["Content-Encoding"] = enc
         r = client.post("/v1/traces", content=body, headers=headers)
         assert r.status_code == 400, (body[:40], r.status_code, r.text)
-        assert r.json()["error"]["code"] == "bad_otlp"
+        # JSON nested too deep is refused before any route reads it (the app's edge), still a 400
+        assert r.json()["error"]["code"] == ("too_deep" if body.count(b"[") > 1000 else "bad_otlp")
     ok = client.post("/v1/traces", content=gzip.compress(good),
                      headers={**h, "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
     assert ok.status_code == 200  # a span with nothing GenAI is accepted and skipped

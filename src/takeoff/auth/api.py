@@ -9,6 +9,7 @@ from takeoff.auth import service
 from takeoff.auth.permissions import permissions_for
 from takeoff.auth.schemas import TokenCreate, UserCreate
 from takeoff.deps import DB, Allowed, CurrentActor
+from takeoff.types import Id
 
 router = APIRouter(tags=["auth"])
 
@@ -48,7 +49,7 @@ def create_token(body: TokenCreate, session: DB, actor: Allowed("token.self")) -
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(token_id: int, session: DB, actor: Allowed("token.self")) -> dict[str, Any]:
+def revoke_token(token_id: Id, session: DB, actor: Allowed("token.self")) -> dict[str, Any]:
     """Revoke a token."""
     service.revoke_token(session, actor, token_id)
     return {"revoked": token_id}

@@ -1,10 +1,12 @@
 """Auth input and output shapes."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from takeoff.types import Input
 
 
-class Strict(BaseModel):
+class Strict(Input):
     """Base for inputs: unknown fields are refused, so typos do not pass silently."""
 
     model_config = ConfigDict(extra="forbid")

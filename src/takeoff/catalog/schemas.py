@@ -4,20 +4,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from takeoff.types import BoundedDateTime, Count, Input
 
 Tier = Literal["low", "medium", "high"]
 ENDPOINT_KINDS = ("openai", "azure_openai", "anthropic", "bedrock", "vertex", "vllm", "ollama", "http", "other")
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid")
 
 
 class PriceIn(Strict):
     """Prices in USD per 1M tokens; cache and reasoning prices default to the input/output price when absent."""
 
-    effective_from: datetime | None = None
+    effective_from: BoundedDateTime | None = None
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cache_read: float | None = Field(default=None, ge=0)
@@ -41,8 +43,8 @@ class ContractTerms(Strict):
 
 
 class RateLimits(Strict):
-    requests_per_min: int | None = Field(default=None, gt=0)
-    tokens_per_min: int | None = Field(default=None, gt=0)
+    requests_per_min: Count | None = Field(default=None, gt=0)
+    tokens_per_min: Count | None = Field(default=None, gt=0)
 
 
 class ModelIn(Strict):
@@ -51,7 +53,7 @@ class ModelIn(Strict):
     provider: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
     model: str = Field(min_length=1, max_length=200)
     endpoint_kind: str = Field(default="openai")
-    context_limit: int | None = Field(default=None, gt=0)
+    context_limit: Count | None = Field(default=None, gt=0)
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     data_retention: str = Field(default="", max_length=2000)
     residency: list[str] = Field(default_factory=list)
@@ -67,3 +69,9 @@ class ModelIn(Strict):
         if v not in ENDPOINT_KINDS:
             raise ValueError(f"endpoint_kind must be one of {', '.join(ENDPOINT_KINDS)}")
         return v
+
+    @model_validator(mode="after")
+    def _id_fits(self) -> ModelIn:
+        if len(self.provider) + 1 + len(self.model) > 200:  # 'provider/model' names it (audit, releases): 200 chars
+            raise ValueError("provider/model must be at most 200 characters together")
+        return self

@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 
 from takeoff.data import secrets, service
 from takeoff.data.schemas import AccessRequestIn, AccessRulesIn, AnnouncementIn, DecisionIn, SourceIn, SourcePatch
 from takeoff.deps import DB, Allowed
 from takeoff.errors import Invalid
+from takeoff.types import INT32_MAX, BoundedDateTime, Id
 
 
 def remember_key(request: Request) -> None:
@@ -21,6 +22,7 @@ def remember_key(request: Request) -> None:
     secrets.remember(request.app.state.engine, request.app.state.settings.resolved_secret_key)
 
 
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 router = APIRouter(tags=["data"], dependencies=[Depends(remember_key)])
 
 
@@ -129,7 +131,7 @@ def list_requests(session: DB, actor: Allowed("read"), source: str | None = None
 
 
 @router.post("/access-requests/{request_id}/decision")
-def decide(request_id: int, body: DecisionIn, session: DB, actor: Allowed("access.approve")) -> dict[str, Any]:
+def decide(request_id: Id, body: DecisionIn, session: DB, actor: Allowed("access.approve")) -> dict[str, Any]:
     """Approve (a grant for the requested hours) or reject; needs the data_owner role."""
     req, name = service.decide_request(session, actor, request_id, body.approve, body.note)
     return service.request_view(req, name)
@@ -142,7 +144,7 @@ def preview(name: str, session: DB, actor: Allowed("read"), fields: str = "", re
     return service.preview(session, actor, name, _fields(fields), reason, limit)
 
 
-@router.get("/datasources/{name}/export.csv", response_class=PlainTextResponse)
+@router.get("/datasources/{name}/export.csv", responses=CSV_RESPONSE)
 def export(name: str, session: DB, actor: Allowed("read"), fields: str = "", reason: str = "",
            limit: int = Query(service.PREVIEW_MAX_ROWS, ge=1, le=service.PREVIEW_MAX_ROWS)) -> Response:
     """Permitted fields as CSV, written to the access log as an export."""
@@ -158,19 +160,19 @@ def _log_filters(actor_name: str | None, source: str | None, action: str | None,
 
 @router.get("/access-log")
 def access_log(session: DB, actor: Allowed("read"), actor_name: str | None = Query(None, alias="actor"),
-               source: str | None = None, action: str | None = None, since: datetime | None = None,
-               until: datetime | None = None, limit: int = Query(100, ge=1, le=1000),
-               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+               source: str | None = None, action: str | None = None, since: BoundedDateTime | None = None,
+               until: BoundedDateTime | None = None, limit: int = Query(100, ge=1, le=1000),
+               offset: int = Query(0, ge=0, le=INT32_MAX)) -> dict[str, Any]:
     """Every read takeoff performed on a source: who, which source, which fields, when, why."""
     rows, total = service.access_log(session, limit=limit, offset=offset,
                                      **_log_filters(actor_name, source, action, since, until))
     return {"items": [service.log_view(e) for e in rows], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/access-log.csv", response_class=PlainTextResponse)
+@router.get("/access-log.csv", responses=CSV_RESPONSE)
 def access_log_csv(session: DB, actor: Allowed("read"), actor_name: str | None = Query(None, alias="actor"),
-                   source: str | None = None, action: str | None = None, since: datetime | None = None,
-                   until: datetime | None = None) -> Response:
+                   source: str | None = None, action: str | None = None, since: BoundedDateTime | None = None,
+                   until: BoundedDateTime | None = None) -> Response:
     """The filtered access log as CSV."""
     body = service.access_log_csv(session, **_log_filters(actor_name, source, action, since, until))
     return Response(body, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="access-log.csv"'})

@@ -4,13 +4,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from takeoff.types import Count, Input
 
 Interface = Literal["api", "warehouse", "lakehouse", "database", "file"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 
 
-class ContextConfig(BaseModel):
+class ContextConfig(Input):
     """How a document collection (retrieval source) is laid out and what freshness it must keep."""
 
     model_config = ConfigDict(extra="forbid")
@@ -20,10 +22,10 @@ class ContextConfig(BaseModel):
     updated_column: str = Field(default="updated_at", min_length=1, max_length=200)
     labels_column: str = Field(default="permission_labels", min_length=1, max_length=200)
     max_stale_share: float = Field(default=0.0, ge=0.0, le=1.0)
-    max_unlabeled: int = Field(default=0, ge=0)
+    max_unlabeled: Count = Field(default=0)
 
 
-class SourceIn(BaseModel):
+class SourceIn(Input):
     """Register a data source (system of record) or a document collection."""
 
     model_config = ConfigDict(extra="forbid")
@@ -42,7 +44,7 @@ class SourceIn(BaseModel):
     description: str = Field(default="", max_length=4000)
 
 
-class SourcePatch(BaseModel):
+class SourcePatch(Input):
     """Change some fields of a data source; omitted fields stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
@@ -59,7 +61,7 @@ class SourcePatch(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
 
 
-class AnnouncementIn(BaseModel):
+class AnnouncementIn(Input):
     """A schema change announced ahead by the owner: from `date` on, it does not alert."""
 
     model_config = ConfigDict(extra="forbid")
@@ -69,7 +71,7 @@ class AnnouncementIn(BaseModel):
     columns: list[str] = Field(default_factory=list)
 
 
-class AccessRuleIn(BaseModel):
+class AccessRuleIn(Input):
     """Which roles may read a field; sensitive fields also need an approved, time-limited grant."""
 
     model_config = ConfigDict(extra="forbid")
@@ -79,7 +81,7 @@ class AccessRuleIn(BaseModel):
     sensitive: bool = False
 
 
-class AccessRulesIn(BaseModel):
+class AccessRulesIn(Input):
     """The full set of access rules of a source (replaces the previous set)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -87,7 +89,7 @@ class AccessRulesIn(BaseModel):
     rules: list[AccessRuleIn]
 
 
-class AccessRequestIn(BaseModel):
+class AccessRequestIn(Input):
     """Ask for time-limited access to sensitive fields, saying why."""
 
     model_config = ConfigDict(extra="forbid")
@@ -97,7 +99,7 @@ class AccessRequestIn(BaseModel):
     hours: int = Field(default=24, ge=1, le=720)
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Input):
     """A data owner's decision on an access request."""
 
     model_config = ConfigDict(extra="forbid")

@@ -13,6 +13,7 @@ from takeoff.data.api import remember_key
 from takeoff.data.schemas import AccessRequestIn
 from takeoff.errors import AppError, Invalid
 from takeoff.web.render import CurrentPage
+from takeoff.types import Id
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(remember_key)])
 
@@ -142,7 +143,7 @@ def request_access(name: str, page: CurrentPage, fields: Annotated[str, Form()] 
 
 
 @router.post("/datasources/access-requests/{request_id}/decision")
-def decide(request_id: int, page: CurrentPage, approve: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
+def decide(request_id: Id, page: CurrentPage, approve: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
            next: Annotated[str, Form()] = "/datasources", csrf_token: Annotated[str, Form()] = "") -> Response:
     """Approve or reject an access request (data owners)."""
     page.check_csrf(csrf_token)

@@ -14,6 +14,7 @@ from takeoff.errors import Invalid
 from takeoff.evals import service
 from takeoff.evals.evalset_io import FORMATS
 from takeoff.evals.schemas import EvalSetIn, RunIn
+from takeoff.types import INT32_MAX, Id, text_body
 
 router = APIRouter(tags=["evals"])
 
@@ -41,7 +42,7 @@ def get_set(name: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
             "versions": [service.version_view(session, v) for v in service.versions(session, es)]}
 
 
-@router.post("/evalsets/{name}/versions", status_code=201)
+@router.post("/evalsets/{name}/versions", status_code=201, openapi_extra=text_body("application/jsonl", "text/csv"))
 async def import_version(name: str, request: Request, session: DB, actor: Allowed("evalset.write"),
                          format: str = Query("jsonl"), note: str = Query("", max_length=2000),
                          create: bool = Query(False, description="create the eval set if it does not exist"),
@@ -68,7 +69,7 @@ async def import_version(name: str, request: Request, session: DB, actor: Allowe
 
 
 @router.get("/evalsets/{name}/versions/{version}")
-def get_version(name: str, version: int, session: DB, actor: Allowed("read"), offset: int = Query(0, ge=0),
+def get_version(name: str, version: Id, session: DB, actor: Allowed("read"), offset: int = Query(0, ge=0, le=INT32_MAX),
                 limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     """One version with a page of its cases."""
     v = service.get_version(session, name, version)
@@ -79,7 +80,7 @@ def get_version(name: str, version: int, session: DB, actor: Allowed("read"), of
 
 
 @router.get("/evalsets/{name}/versions/{version}/cases.jsonl")
-def download_cases(name: str, version: int, request: Request, session: DB, actor: Allowed("read")) -> StreamingResponse:
+def download_cases(name: str, version: Id, request: Request, session: DB, actor: Allowed("read")) -> StreamingResponse:
     """All cases of a version as JSONL (the import format: re-importing it reproduces the content hash), streamed."""
     v = service.get_version(session, name, version)
     return StreamingResponse(service.iter_cases_jsonl(request.app.state.engine, v.id),
@@ -89,8 +90,8 @@ def download_cases(name: str, version: int, request: Request, session: DB, actor
 
 
 @router.get("/evalsets/{name}/diff")
-def diff(name: str, session: DB, actor: Allowed("read"), a: int = Query(..., ge=1, alias="from"),
-         b: int = Query(..., ge=1, alias="to")) -> dict[str, Any]:
+def diff(name: str, session: DB, actor: Allowed("read"), a: int = Query(..., ge=1, le=INT32_MAX, alias="from"),
+         b: int = Query(..., ge=1, le=INT32_MAX, alias="to")) -> dict[str, Any]:
     """Cases added, removed and changed between two versions."""
     return service.diff_between(session, name, a, b)
 
@@ -128,20 +129,20 @@ def list_runs(session: DB, actor: Allowed("read"), release: str | None = None,
 
 
 @router.get("/evalruns/compare")
-def compare(session: DB, actor: Allowed("read"), a: int = Query(..., description="baseline run id"),
-            b: int = Query(..., description="candidate run id")) -> dict[str, Any]:
+def compare(session: DB, actor: Allowed("read"), a: int = Query(..., ge=1, le=INT32_MAX, description="baseline run id"),
+            b: int = Query(..., ge=1, le=INT32_MAX, description="candidate run id")) -> dict[str, Any]:
     """Regressions and fixes case by case from run a to run b."""
     return service.compare(session, a, b)
 
 
 @router.get("/evalruns/{run_id}")
-def get_run(run_id: int, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+def get_run(run_id: Id, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """A run with progress (done/total), summary and gate."""
     return service.run_view(session, service.get_run(session, run_id))
 
 
 @router.get("/evalruns/{run_id}/failures")
-def failures(run_id: int, session: DB, actor: Allowed("read"), offset: int = Query(0, ge=0),
+def failures(run_id: Id, session: DB, actor: Allowed("read"), offset: int = Query(0, ge=0, le=INT32_MAX),
              limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Failed cases with input, expected, output and error category."""
     run = service.get_run(session, run_id)

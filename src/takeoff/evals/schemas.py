@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from takeoff.types import Id32, Input
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -35,7 +37,7 @@ class RunIn(Strict):
 
     release: str | None = Field(default=None, description="UC:VERSION")
     eval_set: str | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: Id32 | None = None
     use_case: str | None = None
     target: dict[str, Any] | None = None
     scorers: list[dict[str, Any]] | None = None

@@ -6,6 +6,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from takeoff.evals import service
 from takeoff.web.render import CurrentPage
+from takeoff.types import INT32_MAX, Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,7 +28,7 @@ def evalset_page(name: str, page: CurrentPage) -> Response:
 
 
 @router.get("/evalsets/{name}/versions/{version}", response_class=HTMLResponse)
-def version_page(name: str, version: int, page: CurrentPage, offset: int = Query(0, ge=0)) -> Response:
+def version_page(name: str, version: Id, page: CurrentPage, offset: int = Query(0, ge=0, le=INT32_MAX)) -> Response:
     """A page of one version's cases."""
     page.require("read")
     v = service.get_version(page.session, name, version)
@@ -36,7 +37,7 @@ def version_page(name: str, version: int, page: CurrentPage, offset: int = Query
 
 
 @router.get("/evalruns/{run_id}/fragment", response_class=HTMLResponse)
-def run_fragment(run_id: int, page: CurrentPage) -> Response:
+def run_fragment(run_id: Id, page: CurrentPage) -> Response:
     """htmx fragment: a run's progress (polls itself while the run is going), then its summary and gate."""
     page.require("read")
     run = service.get_run(page.session, run_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from takeoff.deps import DB, Allowed
 from takeoff.findings import service
 from takeoff.findings.schemas import CloseIn, FindingIn, FindingPatch
+from takeoff.types import Id
 
 router = APIRouter(tags=["findings"])
 
@@ -28,18 +29,18 @@ def create_finding(body: FindingIn, session: DB, actor: Allowed("finding.write")
 
 
 @router.get("/findings/{finding_id}")
-def get_finding(finding_id: int, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+def get_finding(finding_id: Id, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """One finding."""
     return service.view(service.get(session, finding_id))
 
 
 @router.patch("/findings/{finding_id}")
-def update_finding(finding_id: int, body: FindingPatch, session: DB, actor: Allowed("finding.write")) -> dict[str, Any]:
+def update_finding(finding_id: Id, body: FindingPatch, session: DB, actor: Allowed("finding.write")) -> dict[str, Any]:
     """Move to in_progress / back to open / reopen, or change owner, due date, severity, control."""
     return service.view(service.update(session, actor, finding_id, body))
 
 
 @router.post("/findings/{finding_id}/close")
-def close_finding(finding_id: int, body: CloseIn, session: DB, actor: Allowed("finding.write")) -> dict[str, Any]:
+def close_finding(finding_id: Id, body: CloseIn, session: DB, actor: Allowed("finding.write")) -> dict[str, Any]:
     """Close with a resolution (409 when already closed)."""
     return service.view(service.close(session, actor, finding_id, body))

@@ -1,12 +1,14 @@
 """Audit finding inputs (the vocabularies are checked in the service, so every edge gets the same message)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from takeoff.types import BoundedDateTime, Input
 
 
-class FindingIn(BaseModel):
+class FindingIn(Input):
     """Record a finding on a use case."""
 
     model_config = ConfigDict(extra="forbid")
@@ -22,22 +24,22 @@ class FindingIn(BaseModel):
     due_on: date | None = None
 
 
-class FindingPatch(BaseModel):
+class FindingPatch(Input):
     """Change a finding (only the fields given): status open/in_progress, owner, due date, severity, control."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: str | None = Field(default=None, max_length=16)
+    status: str = Field(default=None, max_length=16)
     owner: str | None = Field(default=None, max_length=100)
     due_on: date | None = None
-    severity: str | None = Field(default=None, max_length=16)
+    severity: str = Field(default=None, max_length=16)
     control_id: str | None = Field(default=None, max_length=64)
 
 
-class CloseIn(BaseModel):
+class CloseIn(Input):
     """Close a finding: what was done about it (required), optionally when."""
 
     model_config = ConfigDict(extra="forbid")
 
     resolution: str = Field(default="", max_length=20_000)  # blank is refused by the service with a clear message
-    closed_at: datetime | None = None
+    closed_at: BoundedDateTime | None = None

@@ -13,6 +13,7 @@ from takeoff.errors import AppError, Invalid, NotFound
 from takeoff.findings import rules, service
 from takeoff.portfolio import service as portfolio
 from takeoff.web.render import CurrentPage
+from takeoff.types import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,7 +95,7 @@ def record_form(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] 
 
 
 @router.post("/findings/fragment/usecase/{key}/{finding_id}/status")
-def status_form(key: str, finding_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def status_form(key: str, finding_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
                 status: Annotated[str, Form()] = "") -> Response:
     """Start work on a finding, put it back to open, or reopen it."""
     page.check_csrf(csrf_token)
@@ -110,7 +111,7 @@ def status_form(key: str, finding_id: int, page: CurrentPage, csrf_token: Annota
 
 
 @router.post("/findings/fragment/usecase/{key}/{finding_id}/close")
-def close_form(key: str, finding_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def close_form(key: str, finding_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
                resolution: Annotated[str, Form()] = "") -> Response:
     """Close a finding with its resolution."""
     page.check_csrf(csrf_token)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
@@ -12,6 +12,7 @@ from takeoff.governance import eu_ai_act, gitops, policy_defaults, service
 from takeoff.governance.schemas import EUClassificationOut, EUUseCaseOut
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.schemas import OverrideIn, TierFactorsIn
+from takeoff.types import JsonBody, JsonObject, text_body
 
 router = APIRouter(tags=["governance"])
 
@@ -34,7 +35,7 @@ def policy(tier: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 @router.put("/governance/policies/{tier}")
 def put_policy(tier: str, session: DB, actor: Allowed("policy.write"),
-               body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+               body: JsonBody) -> dict[str, Any]:
     """Save a new version of a tier's policy (identical content adds no version)."""
     body = dict(body)
     note = str(body.pop("note", "") or "")
@@ -50,7 +51,7 @@ def get_raci(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 @router.put("/usecases/{key}/raci")
 def put_raci(key: str, session: DB, actor: Allowed("governance.write"),
-             body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+             body: JsonBody) -> dict[str, Any]:
     """Replace a use case's RACI (usernames must exist; exactly one accountable)."""
     r, _ = service.set_raci(session, actor, key, body)
     return r
@@ -64,7 +65,7 @@ def get_uc_roles(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any
 
 @router.put("/usecases/{key}/roles")
 def put_uc_roles(key: str, session: DB, actor: Allowed("governance.write"),
-                 body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+                 body: JsonBody) -> dict[str, Any]:
     """Assign people to roles for one use case (role → usernames; the roles named are replaced; one business
     owner and one product owner, which also need usecase.write)."""
     roles, changed = service.set_use_case_roles(session, actor, key, body)
@@ -78,7 +79,7 @@ def roles(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.put("/governance/roles")
-def put_roles(session: DB, actor: Allowed("governance.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def put_roles(session: DB, actor: Allowed("governance.write"), body: JsonBody) -> dict[str, Any]:
     """Assign people to roles (role → usernames; the roles named are replaced)."""
     return {"roles": service.set_role_assignments(session, actor, body)}
 
@@ -93,7 +94,7 @@ def get_org(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.patch("/governance/organization")
-def patch_org(session: DB, actor: Allowed("governance.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def patch_org(session: DB, actor: Allowed("governance.write"), body: JsonBody) -> dict[str, Any]:
     """Update organization settings (only the fields given)."""
     org, _ = service.update_organization(session, actor, body)
     v = service.organization_view(org)
@@ -119,7 +120,7 @@ _EU_BODY = Body(..., description="EU AI Act answers (see governance.eu_ai_act.EU
 
 
 @router.put("/usecases/{key}/eu-ai-act")
-def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: dict[str, Any] = _EU_BODY) -> EUUseCaseOut:
+def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: JsonObject = _EU_BODY) -> EUUseCaseOut:
     """Answer the EU AI Act questionnaire; the category, the articles that triggered it and the tier are stored."""
     uc = service.set_eu_answers(session, actor, key, body)
     return EUUseCaseOut.model_validate({"use_case": key, "eu_category": uc.eu_category, "risk_tier": uc.risk_tier,
@@ -136,7 +137,7 @@ def get_eu(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.post("/governance/eu-ai-act/classify")
-def classify(session: DB, actor: Allowed("read"), body: dict[str, Any] = _EU_BODY) -> EUClassificationOut:
+def classify(session: DB, actor: Allowed("read"), body: JsonObject = _EU_BODY) -> EUClassificationOut:
     """Classify questionnaire answers without storing them."""
     return EUClassificationOut.model_validate(service.classify_eu(body))
 
@@ -158,7 +159,7 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/frameworks", status_code=201)
+@router.post("/frameworks", status_code=201, openapi_extra=text_body("text/yaml", json_fields=("yaml",)))
 def load_framework(request: Request, session: DB, actor: Allowed("policy.write"),
                    raw: bytes = Depends(_raw_body)) -> dict[str, Any]:
     """Load another framework from its YAML text (body as text/yaml, or JSON {"yaml": "..."})."""
@@ -176,8 +177,8 @@ def load_framework(request: Request, session: DB, actor: Allowed("policy.write")
 
 
 @router.post("/apply")
-def apply(session: DB, actor: Allowed("read"), dry_run: bool = False,
-          body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def apply(session: DB, actor: Allowed("read"), body: JsonBody,
+          dry_run: bool = False) -> dict[str, Any]:
     """Apply YAML documents (already parsed by the CLI, with file and line) in one transaction."""
     return gitops.apply(session, actor, body.get("documents"), dry_run=dry_run)
 

@@ -3,18 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from takeoff.deps import DB, Allowed, Decides
 from takeoff.incidents import service
 from takeoff.incidents.schemas import EntryIn, IncidentIn, IncidentPatch, ResolveIn
+from takeoff.types import Id
 
 router = APIRouter(tags=["incidents"])
 
 
 @router.get("/incidents")
 def list_incidents(session: DB, actor: Allowed("read"), use_case: str | None = None, status: str | None = None,
-                   severity: int | None = None) -> list[dict[str, Any]]:
+                   severity: int | None = Query(None, ge=1, le=4)) -> list[dict[str, Any]]:
     """Incidents newest first, filtered by use case, status (open|resolved) and severity."""
     return [service.view(i) for i in service.list_incidents(session, use_case_key=use_case, status=status,
                                                              severity=severity)]
@@ -36,26 +37,26 @@ def stats(session: DB, actor: Allowed("read"), use_case: str | None = None) -> d
 
 
 @router.get("/incidents/{incident_id}")
-def get_incident(incident_id: int, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+def get_incident(incident_id: Id, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """One incident with its timeline."""
     return service.view(service.get(session, incident_id), detail=True, session=session)
 
 
 @router.patch("/incidents/{incident_id}")
-def update_incident(incident_id: int, body: IncidentPatch, session: DB,
+def update_incident(incident_id: Id, body: IncidentPatch, session: DB,
                     actor: Decides("incident_owner")) -> dict[str, Any]:
     """Change severity, linked release, root cause, postmortem, title or start time."""
     return service.view(service.update(session, actor, incident_id, body), detail=True, session=session)
 
 
 @router.post("/incidents/{incident_id}/entries", status_code=201)
-def add_entry(incident_id: int, body: EntryIn, session: DB, actor: Allowed("incident.write")) -> dict[str, Any]:
+def add_entry(incident_id: Id, body: EntryIn, session: DB, actor: Allowed("incident.write")) -> dict[str, Any]:
     """Add a timeline entry."""
     service.add_entry(session, actor, incident_id, body.text)
     return service.view(service.get(session, incident_id), detail=True, session=session)
 
 
 @router.post("/incidents/{incident_id}/resolve")
-def resolve(incident_id: int, body: ResolveIn, session: DB, actor: Decides("incident_owner")) -> dict[str, Any]:
+def resolve(incident_id: Id, body: ResolveIn, session: DB, actor: Decides("incident_owner")) -> dict[str, Any]:
     """Resolve with a resolution and root cause category (409 when already resolved)."""
     return service.view(service.resolve(session, actor, incident_id, body), detail=True, session=session)

@@ -1,12 +1,12 @@
 """Incident inputs."""
 from __future__ import annotations
 
-from datetime import datetime
+from pydantic import ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field
+from takeoff.types import BoundedDateTime, Input
 
 
-class IncidentIn(BaseModel):
+class IncidentIn(Input):
     """Open an incident by hand (started_at may predate detection; detected_at defaults to now)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -14,26 +14,26 @@ class IncidentIn(BaseModel):
     use_case: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=300)
     severity: int = Field(ge=1, le=4)
-    started_at: datetime | None = None
-    detected_at: datetime | None = None
+    started_at: BoundedDateTime | None = None
+    detected_at: BoundedDateTime | None = None
     release_id: str | None = Field(default=None, max_length=100)
     detail: str = Field(default="", max_length=20_000)
 
 
-class IncidentPatch(BaseModel):
+class IncidentPatch(Input):
     """Change an incident's fields (only those given)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    severity: int | None = Field(default=None, ge=1, le=4)
+    title: str = Field(default=None, min_length=1, max_length=300)
+    severity: int = Field(default=None, ge=1, le=4)
     release_id: str | None = Field(default=None, max_length=100)
     root_cause_category: str | None = Field(default=None, max_length=40)
-    postmortem: str | None = Field(default=None, max_length=100_000)
-    started_at: datetime | None = None
+    postmortem: str = Field(default=None, max_length=100_000)
+    started_at: BoundedDateTime = Field(default=None)
 
 
-class EntryIn(BaseModel):
+class EntryIn(Input):
     """A timeline entry."""
 
     model_config = ConfigDict(extra="forbid")
@@ -41,12 +41,12 @@ class EntryIn(BaseModel):
     text: str = Field(min_length=1, max_length=20_000)
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(Input):
     """Resolve an incident: what fixed it, the root cause category, optionally when and the postmortem."""
 
     model_config = ConfigDict(extra="forbid")
 
     resolution: str = Field(min_length=1, max_length=20_000)
     root_cause_category: str | None = Field(default=None, max_length=40)
-    resolved_at: datetime | None = None
+    resolved_at: BoundedDateTime | None = None
     postmortem: str | None = Field(default=None, max_length=100_000)

@@ -15,6 +15,7 @@ from takeoff.incidents import metrics, service
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
 from takeoff.portfolio import service as portfolio
 from takeoff.web.render import CurrentPage
+from takeoff.types import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,14 +72,14 @@ def _detail(page: Any, incident_id: int, error: str | None = None, status: int =
 
 
 @router.get("/incidents/{incident_id}")
-def incident_page(incident_id: int, page: CurrentPage) -> Response:
+def incident_page(incident_id: Id, page: CurrentPage) -> Response:
     """One incident."""
     page.require("read")
     return _detail(page, incident_id)
 
 
 @router.post("/incidents/{incident_id}/entries")
-def entry_form(incident_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def entry_form(incident_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
                text: Annotated[str, Form()] = "") -> Response:
     """Add a timeline entry."""
     page.check_csrf(csrf_token)
@@ -92,7 +93,7 @@ def entry_form(incident_id: int, page: CurrentPage, csrf_token: Annotated[str, F
 
 
 @router.post("/incidents/{incident_id}/update")
-def update_form(incident_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def update_form(incident_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
                 severity: Annotated[int, Form()] = 3, root_cause_category: Annotated[str, Form()] = "",
                 release_id: Annotated[str, Form()] = "", postmortem: Annotated[str, Form()] = "") -> Response:
     """Change severity, root cause, linked release, postmortem."""
@@ -112,7 +113,7 @@ def update_form(incident_id: int, page: CurrentPage, csrf_token: Annotated[str, 
 
 
 @router.post("/incidents/{incident_id}/resolve")
-def resolve_form(incident_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def resolve_form(incident_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
                  resolution: Annotated[str, Form()] = "", root_cause_category: Annotated[str, Form()] = "") -> Response:
     """Resolve the incident."""
     page.check_csrf(csrf_token)

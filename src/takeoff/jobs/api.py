@@ -9,6 +9,7 @@ from takeoff.deps import DB, Allowed
 from takeoff.errors import NotFound
 from takeoff.jobs import service
 from takeoff.jobs.models import Job
+from takeoff.types import Id
 
 router = APIRouter(tags=["jobs"])
 
@@ -22,7 +23,7 @@ def job_view(j: Job) -> dict[str, Any]:
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: int, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+def get_job(job_id: Id, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """One job's status and progress."""
     job = service.get(session, job_id)
     if job is None:

@@ -10,6 +10,7 @@ from takeoff.deps import DB, Allowed
 from takeoff.monitoring import service
 from takeoff.monitoring.schemas import BaselineIn, ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
+from takeoff.types import Id
 
 router = APIRouter(tags=["monitoring"])
 
@@ -27,13 +28,13 @@ def create_rule(body: RuleIn, session: DB, actor: Allowed("monitor.write")) -> d
 
 
 @router.delete("/monitoring/rules/{rule_id}", status_code=204)
-def delete_rule(rule_id: int, session: DB, actor: Allowed("monitor.write")) -> None:
+def delete_rule(rule_id: Id, session: DB, actor: Allowed("monitor.write")) -> None:
     """Disable a rule."""
     service.delete_rule(session, actor, rule_id)
 
 
 @router.post("/monitoring/rules/{rule_id}/evaluate")
-def evaluate_rule(rule_id: int, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
+def evaluate_rule(rule_id: Id, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
     """Evaluate a rule now (the scheduled job does this every minute)."""
     from takeoff.errors import NotFound
     from takeoff.monitoring.models import AlertRule
@@ -64,13 +65,13 @@ def create_channel(body: ChannelIn, session: DB, actor: Allowed("monitor.write")
 
 
 @router.delete("/monitoring/channels/{channel_id}", status_code=204)
-def delete_channel(channel_id: int, session: DB, actor: Allowed("monitor.write")) -> None:
+def delete_channel(channel_id: Id, session: DB, actor: Allowed("monitor.write")) -> None:
     """Disable a channel."""
     service.delete_channel(session, actor, channel_id)
 
 
 @router.post("/monitoring/channels/{channel_id}/test", status_code=202)
-def test_channel(channel_id: int, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
+def test_channel(channel_id: Id, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
     """Queue a signed test delivery to the channel."""
     return service.delivery_view(service.test_channel(session, actor, channel_id))
 

@@ -1,13 +1,14 @@
 """Monitoring inputs: alert rules, notification channels, per-use-case settings, baselines."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from takeoff.types import BoundedDateTime, Input
 
 
-class RuleIn(BaseModel):
+class RuleIn(Input):
     """An alert rule: `metric` (metrics API name, error_category_rate, drift or drift:<feature>) `op` `threshold`
     over `window` ("5m", "1h", "1d" or seconds)."""
 
@@ -23,7 +24,7 @@ class RuleIn(BaseModel):
     open_incident: bool = True
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(Input):
     """A webhook channel: kind webhook (generic JSON) or slack; optional use case and event filters."""
 
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +39,7 @@ class ChannelIn(BaseModel):
     max_attempts: int = Field(default=4, ge=1, le=10)
 
 
-class SettingsIn(BaseModel):
+class SettingsIn(Input):
     """Per-use-case monitoring settings (only the fields given change)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -52,15 +53,15 @@ class SettingsIn(BaseModel):
     quality_error_threshold: float | None = Field(default=None, ge=0, le=1)
 
 
-class BaselineIn(BaseModel):
+class BaselineIn(Input):
     """The baseline window drift is measured against (features are frozen from the release's events there)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    start: datetime
-    end: datetime
+    start: BoundedDateTime
+    end: BoundedDateTime
     release_id: str | None = Field(default=None, max_length=100)
     # Drift compares against histograms binned on the frozen edges; rollups written before the freeze are not
     # re-binned, so the reference window may be set apart (defaults to the baseline window itself).
-    reference_start: datetime | None = None
-    reference_end: datetime | None = None
+    reference_start: BoundedDateTime | None = None
+    reference_end: BoundedDateTime | None = None

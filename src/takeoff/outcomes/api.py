@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from takeoff.deps import DB, Allowed
 from takeoff.errors import BadRequest, Invalid
 from takeoff.outcomes import service
 from takeoff.outcomes.schemas import CompletionIn
+from takeoff.types import Id, JsonBody, text_body
 
 router = APIRouter(tags=["outcomes"])
 
@@ -22,7 +23,7 @@ def get_kpis(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 @router.post("/usecases/{key}/kpis/measurements", status_code=201)
 def post_measurements(key: str, session: DB, actor: Allowed("outcome.write"),
-                      body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+                      body: JsonBody) -> dict[str, Any]:
     """Record measurements `{"measurements": [{kpi, value, unit, measured_on}]}` (or one object); all or nothing."""
     items = body.get("measurements") if "measurements" in body else [body]
     if not isinstance(items, list):
@@ -39,7 +40,7 @@ async def _text_body(request: Request) -> str:
         raise BadRequest("the CSV must be UTF-8 text") from None
 
 
-@router.post("/usecases/{key}/kpis/import", status_code=201)
+@router.post("/usecases/{key}/kpis/import", status_code=201, openapi_extra=text_body("text/csv"))
 def import_measurements(key: str, session: DB, actor: Allowed("outcome.write"),
                         text: str = Depends(_text_body)) -> dict[str, Any]:
     """Import a CSV (kpi,value,unit,measured_on[,note]); any bad row refuses the file, every bad line named."""
@@ -53,7 +54,7 @@ def get_roi(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.put("/usecases/{key}/roi")
-def put_roi(key: str, session: DB, actor: Allowed("outcome.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def put_roi(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
     """Set the ROI assumptions (build cost, unit value, rates...); negative costs are refused (422)."""
     service.set_roi_assumptions(session, actor, key, body)
     return service.roi(session, key)
@@ -69,7 +70,7 @@ def get_policy(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.put("/usecases/{key}/usage-policy")
-def put_policy(key: str, session: DB, actor: Allowed("outcome.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def put_policy(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
     """Write the usage policy."""
     row = service.set_usage_policy(session, actor, key, body)
     return {"use_case": key, "policy": service.policy_view(row)}
@@ -85,14 +86,14 @@ def get_enablement(key: str, session: DB, actor: Allowed("read")) -> dict[str, A
 
 
 @router.post("/usecases/{key}/training", status_code=201)
-def post_training(key: str, session: DB, actor: Allowed("outcome.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def post_training(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
     """Add a training item for an audience."""
     row = service.add_training_item(session, actor, key, body)
     return {"id": row.id, "audience": row.audience, "title": row.title, "url": row.url}
 
 
 @router.post("/training/{item_id}/complete", status_code=201)
-def post_completion(item_id: int, session: DB, actor: Allowed("read"),
+def post_completion(item_id: Id, session: DB, actor: Allowed("read"),
                     body: CompletionIn | None = None) -> dict[str, Any]:
     """Record a completion (yourself, or another person with outcome.write)."""
     row = service.complete_training(session, actor, item_id, body.username if body else None)
@@ -100,7 +101,7 @@ def post_completion(item_id: int, session: DB, actor: Allowed("read"),
 
 
 @router.post("/usecases/{key}/feedback", status_code=201)
-def post_feedback(key: str, session: DB, actor: Allowed("telemetry.ingest"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def post_feedback(key: str, session: DB, actor: Allowed("telemetry.ingest"), body: JsonBody) -> dict[str, Any]:
     """Feedback on a use case (the page widget): rating, comment, time saved; stored with the SDK's feedback."""
     return {"id": service.record_widget_feedback(session, actor, key, body)}
 
@@ -119,7 +120,7 @@ def get_reviews(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.post("/reviews", status_code=201)
-def post_review(session: DB, actor: Allowed("review.write"), body: dict[str, Any] | None = Body(None)) -> dict[str, Any]:
+def post_review(session: DB, actor: Allowed("review.write"), body: JsonBody | None = None) -> dict[str, Any]:
     """Start a quarterly review `{"quarter": "2026-Q4"}` (default the current quarter); 409 if it exists."""
     from takeoff.outcomes.schemas import ReviewIn
 
@@ -134,7 +135,7 @@ def get_review(quarter: str, session: DB, actor: Allowed("read")) -> dict[str, A
 
 
 @router.post("/reviews/{quarter}/decisions", status_code=201)
-def post_decision(quarter: str, session: DB, actor: Allowed("review.write"), body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def post_decision(quarter: str, session: DB, actor: Allowed("review.write"), body: JsonBody) -> dict[str, Any]:
     """Record an accountable person's decision `{use_case, action, rationale}`."""
     row = service.decide(session, actor, quarter, body)
     return {"quarter": quarter, "use_case": row.use_case_key, "action": row.action, "rationale": row.rationale,

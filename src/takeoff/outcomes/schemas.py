@@ -5,13 +5,15 @@ import math
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from takeoff.types import Input
 
 AUDIENCES: tuple[str, ...] = ("executives", "managers", "frontline", "builders")
 Audience = Literal["executives", "managers", "frontline", "builders"]
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -1,13 +1,14 @@
 """Portfolio API: use cases (intake, inventory, scale targets), lifecycle, scores, ranking and recommendation."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
 from takeoff.deps import DB, Allowed
 from takeoff.portfolio import service
 from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCasePatch
+from takeoff.types import JsonObject
 
 router = APIRouter(tags=["portfolio"])
 
@@ -20,9 +21,9 @@ def list_use_cases(session: DB, actor: Allowed("read"), status: str | None = Non
 
 @router.post("/usecases", status_code=201)
 def create_use_case(session: DB, actor: Allowed("usecase.write"),
-                    body: dict[str, Any] = Body(..., examples=[{"key": "support-reply", "name": "Support reply assist",
-                                                                "purpose": "Draft replies", "data_sources": ["crm"],
-                                                                "expected_users": 40, "risk_tier": "low"}])
+                    body: Annotated[JsonObject, Body(examples=[{"key": "support-reply", "name": "Support reply assist",
+                                                                  "purpose": "Draft replies", "data_sources": ["crm"],
+                                                                  "expected_users": 40, "risk_tier": "low"}])]
                     ) -> dict[str, Any]:
     """Register a use case; purpose, data sources, users and risk tier are required."""
     return service.view(service.create(session, actor, body))

@@ -4,10 +4,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from takeoff.types import Count, Input
 
 
-class Strict(BaseModel):
+class Strict(Input):
     """Inputs refuse unknown fields."""
 
     model_config = ConfigDict(extra="forbid")
@@ -76,7 +78,7 @@ class UseCaseIn(Strict):
     purpose: str = Field(default="", max_length=5000)
     team: str = Field(default="", max_length=200)
     workflows: list[str] = Field(default_factory=list)
-    expected_users: int | None = Field(default=None, ge=0)
+    expected_users: Count | None = None
     user_groups: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
@@ -87,7 +89,7 @@ class UseCaseIn(Strict):
     on_call: str | None = Field(default=None, max_length=200)
     biggest_bottleneck: Literal["data_access", "approvals", "skills", "tooling"] | None = None
     risk_constraint: str = Field(default="", max_length=2000)
-    monthly_volume: int | None = Field(default=None, ge=0)
+    monthly_volume: Count | None = None
     scale: ScaleDefinition = Field(default_factory=ScaleDefinition)
     targets: ScaleTargets = Field(default_factory=ScaleTargets)
     kpis: Kpis | None = None
@@ -99,24 +101,24 @@ class UseCaseIn(Strict):
 class UseCasePatch(Strict):
     """Partial update of a use case's intake, inventory, scale and targets (risk tier has its own routes)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    purpose: str | None = Field(default=None, min_length=1, max_length=5000)
-    team: str | None = Field(default=None, max_length=200)
-    workflows: list[str] | None = None
-    expected_users: int | None = Field(default=None, ge=0)
-    user_groups: list[str] | None = None
-    regions: list[str] | None = None
-    languages: list[str] | None = None
-    system_of_record: str | None = Field(default=None, max_length=200)
-    data_sources: list[str] | None = Field(default=None, min_length=1)
+    name: str = Field(default=None, min_length=1, max_length=200)
+    purpose: str = Field(default=None, min_length=1, max_length=5000)
+    team: str = Field(default=None, max_length=200)
+    workflows: list[str] = Field(default=None)
+    expected_users: Count | None = None
+    user_groups: list[str] = Field(default=None)
+    regions: list[str] = Field(default=None)
+    languages: list[str] = Field(default=None)
+    system_of_record: str = Field(default=None, max_length=200)
+    data_sources: list[str] = Field(default=None, min_length=1)
     business_owner: str | None = None
     product_owner: str | None = None
     on_call: str | None = Field(default=None, max_length=200)
     biggest_bottleneck: Literal["data_access", "approvals", "skills", "tooling"] | None = None
-    risk_constraint: str | None = Field(default=None, max_length=2000)
-    monthly_volume: int | None = Field(default=None, ge=0)
-    scale: ScaleDefinition | None = None
-    targets: ScaleTargets | None = None
+    risk_constraint: str = Field(default=None, max_length=2000)
+    monthly_volume: Count | None = None
+    scale: ScaleDefinition = Field(default=None)
+    targets: ScaleTargets = Field(default=None)
     kpis: Kpis | None = None
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from takeoff.evals.schemas import EvalSpec
+from takeoff.types import Id32, Input
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -17,7 +18,7 @@ class EvalSetRef(Strict):
     neither means the latest version. Both must name the same version."""
 
     name: str = Field(min_length=1, max_length=100)
-    version: int | None = Field(default=None, ge=1, description="this server's version label; default: the latest")
+    version: Id32 | None = Field(default=None, description="this server's version label; default: the latest")
     content_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
                                      description="sha256 of the version's cases (as `evalset import` prints it)")
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError,
@@ -11,6 +10,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstr
 from pydantic_core import InitErrorDetails
 from typing_extensions import TypedDict
 from typing import NotRequired
+
+from takeoff.types import BoundedDateTime, Input, UnixTime
 
 Status = Literal["ok", "error", "fallback"]
 Outcome = Literal["success", "failure", "escalated", "overridden"]
@@ -24,7 +25,7 @@ MAX_COST_USD = 1e6
 MAX_SCORE = 1e9  # a score's magnitude (its square is summed)
 
 
-class Strict(BaseModel):
+class Strict(Input):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -142,7 +143,7 @@ class FeedbackIn(Strict):
     comment: str | None = Field(default=None, max_length=5000)
     time_saved_s: float | None = Field(default=None, ge=0)
     unit_id: str | None = Field(default=None, max_length=200)
-    ts: float | None = Field(default=None, gt=0)
+    ts: UnixTime | None = None
 
     @field_validator("time_saved_s", "ts")
     @classmethod
@@ -169,5 +170,5 @@ class BaselineIn(Strict):
 
     use_case: str = Field(min_length=1, max_length=64)
     release: str | None = Field(default=None, max_length=100)
-    start: datetime
-    end: datetime
+    start: BoundedDateTime
+    end: BoundedDateTime

@@ -16,7 +16,7 @@ from takeoff.actor import Actor
 
 from takeoff.db import utcnow
 from takeoff.deps import DB, Allowed
-from takeoff.errors import BadRequest, NotFound
+from takeoff.errors import ERROR_RESPONSES, BadRequest, NotFound
 from takeoff.ratelimit import TokenLimits
 from takeoff.telemetry import otlp, rollup, service
 from takeoff.web.render import CurrentPage
@@ -68,7 +68,11 @@ DASHES: list[list[int]] = [[], [6, 3], [2, 2], [10, 2, 2, 2]]  # one per metric 
 TARGET_COLORS = ["#d62728", "#7b1113"]
 
 
-@router.post("/v1/traces", tags=["telemetry"], summary="OTLP/HTTP trace export (protobuf or JSON)")
+@router.post("/v1/traces", tags=["telemetry"], summary="OTLP/HTTP trace export (protobuf or JSON)", responses={
+    **ERROR_RESPONSES, 200: {"description": "ExportTraceServiceResponse (partial_success names refused spans)",
+                             "content": {"application/x-protobuf": {}, "application/json": {}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/x-protobuf": {"schema": {
+        "type": "string", "format": "binary"}}, "application/json": {"schema": {"type": "object"}}}}})
 async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> Response:
     """Ingest GenAI spans; malformed or truncated bodies get 400; spans without a usable time or later than the
     lateness are refused (partial_success); values EventIn refuses are left out of their span's event."""
