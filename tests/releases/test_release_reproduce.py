@@ -23,7 +23,7 @@ from takeoff.db import make_sessionmaker, transaction
 from takeoff.releases import bundle as bundles
 from takeoff.releases.models import Release
 
-from ..conftest import Users, database_at
+from ..conftest import TEST_EVAL_CODE, TEST_OUTBOUND_ALLOW, Users, database_at
 from .conftest import cases, make_use_case
 
 runner = CliRunner()
@@ -78,7 +78,8 @@ def test_production_release_on_eval_set_version_3_reproduces_on_an_empty_server(
     with database_at(backend, tmp_path / "b", "heads") as (eng_b, _):
         settings_b = Settings(data_dir=tmp_path / "b", database_url=eng_b.url.render_as_string(hide_password=False),
                               secret_key="test-secret-key-other-server", embedded_worker=False,
-                              rollup_compaction=False, max_body_bytes=1_000_000)
+                              rollup_compaction=False, max_body_bytes=1_000_000,
+                              eval_python_modules=TEST_EVAL_CODE, outbound_allow_hosts=TEST_OUTBOUND_ALLOW)
         app_b = create_app(settings_b, engine=eng_b, start_worker=False)
         users_b = Users(make_sessionmaker(eng_b))
         admin_b = users_b.token(users_b.create("admin", username="admin-b"))
