@@ -193,7 +193,9 @@ class Demo:
         self.now = utcnow()
         self.app = create_app(seeding_settings(settings, self.now), engine=factory.kw["bind"], start_worker=False)
         self.client = TestClient(self.app)
-        self.inner = self.app.app if hasattr(self.app, "app") else self.app
+        self.inner: Any = self.app
+        while not hasattr(self.inner, "openapi"):  # the FastAPI app inside the outer middlewares
+            self.inner = self.inner.app
         self.paths = set(self.inner.openapi().get("paths", {}))  # the API routes this build serves
         self.tokens: dict[str, dict[str, str]] = {}
         self.notes: list[str] = []
