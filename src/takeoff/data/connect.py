@@ -262,6 +262,7 @@ def _describe(error: BaseException, *, host: str, user: str, table: str | None, 
 
 def _file_source(location: str, view_name: str, statement_timeout_s: float) -> SourceConn:
     path = Path(location).expanduser()
+    kind: str | None
     if path.is_dir():
         kinds = {FILE_SUFFIXES.get(p.suffix.lower()) for p in path.iterdir() if p.is_file()} - {None}
         if not kinds:
