@@ -166,25 +166,30 @@ TEST_EVAL_CODE = "tests."
 
 
 @pytest.fixture(autouse=True)
-def _test_process_policies() -> Iterator[None]:
+def _test_process_policies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Tests that call targets, webhooks or sources without an app get the test settings' allow-lists too."""
     from takeoff import netguard
+    from takeoff.data import connect
     from takeoff.evals import sandbox
 
     netguard.configure(netguard.parse_allow(TEST_OUTBOUND_ALLOW))
     sandbox.configure(sandbox.parse_allow(TEST_EVAL_CODE))
+    base = tmp_path_factory.getbasetemp()
+    connect.configure_files(connect.file_policy(str(base), base / "no-server-data"))
     yield
     netguard.configure(None)
     sandbox.configure(None)
+    connect.configure_files(None)
 
 
 @pytest.fixture
-def settings(engine: Engine, tmp_path: Path) -> Settings:
-    """Settings pointing at the test database, with a fixed secret."""
-    return Settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False),
+def settings(engine: Engine, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings pointing at the test database, with a fixed secret; local data sources may read the test's
+    temporary folders (its own data folder, `server`, excepted)."""
+    return Settings(data_dir=tmp_path / "server", database_url=engine.url.render_as_string(hide_password=False),
                     secret_key=TEST_SECRET_KEY, embedded_worker=False, rollup_compaction=False,
                     max_body_bytes=1_000_000, outbound_allow_hosts=TEST_OUTBOUND_ALLOW,
-                    eval_python_modules=TEST_EVAL_CODE)
+                    eval_python_modules=TEST_EVAL_CODE, data_file_roots=str(tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture

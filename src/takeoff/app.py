@@ -26,6 +26,7 @@ from takeoff.domains import DOMAINS
 from takeoff.errors import ERROR_RESPONSES, AppError, error_body
 from takeoff.jobs.worker import Worker
 from takeoff.observability import ASGIGuard, BodyTooLarge, route_label
+from takeoff.web.headers import SecurityHeaders
 from takeoff.ratelimit import TokenLimits
 
 log = logging.getLogger("takeoff")
@@ -46,12 +47,12 @@ def _has(module: str) -> bool:
         return False
 
 
-def serve_app() -> ASGIGuard:
+def serve_app() -> SecurityHeaders:
     """The app of one `takeoff serve --workers N` process (uvicorn's factory; settings from the environment)."""
     return freeze_startup_heap(create_app())
 
 
-def freeze_startup_heap(app: ASGIGuard) -> ASGIGuard:
+def freeze_startup_heap(app: SecurityHeaders) -> SecurityHeaders:
     """Move what a server process holds at startup (modules, app, metadata) out of the garbage collector's reach.
 
     A full collection otherwise walks that whole heap each time request allocations trigger one (a 30-day dashboard
@@ -64,7 +65,7 @@ def freeze_startup_heap(app: ASGIGuard) -> ASGIGuard:
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               start_worker: bool | None = None) -> ASGIGuard:
+               start_worker: bool | None = None) -> SecurityHeaders:
     """Build the ASGI app for the given settings (tests pass their own engine and no worker)."""
     settings = settings or get_settings()
     apply_process_policies(settings)  # outbound address and eval-code allow-lists (takeoff.netguard, evals.sandbox)
@@ -104,9 +105,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     audit_key.remember(engine, settings.resolved_secret_key)  # the audit chain's HMAC key for this database
     _install_error_handlers(app)
-    from takeoff.web.headers import SecurityHeaders
-
-    app.add_middleware(SecurityHeaders, trusted_proxies=settings.trusted_proxies, cookie_secure=settings.cookie_secure)
 
     from takeoff import health
 
@@ -129,7 +127,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.page_paths = {getattr(r, "path", None) for router in page_routers for r in router.routes}
     static = Path(__file__).parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
-    return ASGIGuard(app, settings.max_body_bytes)
+    # Security headers outermost: they reach the guard's 413 and the JSON 500 (sent by Starlette's outermost layer).
+    return SecurityHeaders(ASGIGuard(app, settings.max_body_bytes), trusted_proxies=settings.trusted_proxies,
+                           cookie_secure=settings.cookie_secure)
 
 
 def _wants_html(request: Request) -> bool:

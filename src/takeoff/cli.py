@@ -209,10 +209,12 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TAKEOFF_DATA_DIR"] = str(data)
     os.environ["TAKEOFF_DATABASE_URL"] = f"sqlite:///{(data / 'takeoff.db').resolve()}"
-    if importlib.util.find_spec("takeoff.demo") is not None:  # the demo lists its own python eval targets
-        from takeoff.demo import with_demo_code
+    if importlib.util.find_spec("takeoff.demo") is not None:  # the demo lists its own eval targets and sources
+        from takeoff.demo import with_demo_code, with_demo_sources
 
         os.environ["TAKEOFF_EVAL_PYTHON_MODULES"] = with_demo_code(os.environ.get("TAKEOFF_EVAL_PYTHON_MODULES", ""))
+        # the demo's source database lives beside its data folder, which no source may read
+        os.environ["TAKEOFF_DATA_FILE_ROOTS"] = with_demo_sources(os.environ.get("TAKEOFF_DATA_FILE_ROOTS", ""), data)
     import secrets
 
     password = os.environ.get("TAKEOFF_ADMIN_PASSWORD") or secrets.token_urlsafe(9)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     outbound_allow_hosts: str = Field(default="", description="Comma-separated host names ('*.corp.example' too) "
                                       "and IP networks that webhooks, eval targets and data sources may reach "
                                       "although internal (loopback, private, link-local...); empty: public only.")
+    data_file_roots: str = Field(default="", description="Comma-separated folders that file, SQLite and DuckDB data "
+                                 "sources may read (never the data folder or the database); empty: none.")
 
     @field_validator("eval_python_modules")
     @classmethod
@@ -103,3 +105,6 @@ def apply_process_policies(settings: Settings) -> None:
 
     netguard.configure(netguard.parse_allow(settings.outbound_allow_hosts))
     sandbox.configure(sandbox.parse_allow(settings.eval_python_modules))
+    from takeoff.data import connect
+
+    connect.configure_files(connect.file_policy(settings.data_file_roots, settings.data_dir, settings.database_url))

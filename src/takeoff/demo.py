@@ -164,12 +164,27 @@ def with_demo_code(allow_list: str) -> str:
     return ",".join(entries if DEMO_CODE in entries else [*entries, DEMO_CODE])
 
 
+def demo_sources_dir(data_dir: Path | str) -> Path:
+    """Where the demo writes its source database: beside the data folder, which no data source may read."""
+    data = Path(data_dir).resolve()
+    return data.parent / f"{data.name}-sources"
+
+
+def with_demo_sources(roots: str, data_dir: Path | str) -> str:
+    """A TAKEOFF_DATA_FILE_ROOTS that also lists the demo's source folder."""
+    entries = [e.strip() for e in roots.split(",") if e.strip()]
+    folder = str(demo_sources_dir(data_dir))
+    return ",".join(entries if folder in entries else [*entries, folder])
+
+
 def seeding_settings(settings: Settings, now: datetime) -> Settings:
     """Settings of the in-process seeding app: events accepted back to last quarter's start plus a day of slack,
-    and the demo's own eval targets listed."""
+    and the demo's own eval targets and source folder listed."""
     reach = int((now - quarter_starts(now)[1]).total_seconds()) + 86400
     return settings.model_copy(update={"late_event_seconds": max(settings.late_event_seconds, reach),
-                                       "eval_python_modules": with_demo_code(settings.eval_python_modules)})
+                                       "eval_python_modules": with_demo_code(settings.eval_python_modules),
+                                       "data_file_roots": with_demo_sources(settings.data_file_roots,
+                                                                            settings.data_dir)})
 
 
 def _has(module: str) -> bool:
@@ -193,7 +208,9 @@ class Demo:
         self.now = utcnow()
         self.app = create_app(seeding_settings(settings, self.now), engine=factory.kw["bind"], start_worker=False)
         self.client = TestClient(self.app)
-        self.inner = self.app.app if hasattr(self.app, "app") else self.app
+        self.inner: Any = self.app
+        while not hasattr(self.inner, "openapi"):  # the FastAPI app inside the outer middlewares
+            self.inner = self.inner.app
         self.paths = set(self.inner.openapi().get("paths", {}))  # the API routes this build serves
         self.tokens: dict[str, dict[str, str]] = {}
         self.notes: list[str] = []
@@ -338,7 +355,8 @@ class Demo:
 
     # ---- data -------------------------------------------------------------------------------------
     def data_sources(self) -> None:
-        path = Path(self.settings.data_dir) / "demo_sources.db"
+        path = demo_sources_dir(self.settings.data_dir) / "demo_sources.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(path)
         con.execute("DROP TABLE IF EXISTS tickets")
         con.execute("DROP TABLE IF EXISTS vendors")

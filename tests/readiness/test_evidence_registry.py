@@ -45,6 +45,14 @@ def test_automatic_controls_name_kinds_the_system_proves():
             assert kind is not None and not kind.attestation_only, (c.id, c.evidence_kind)
 
 
+def test_attestation_controls_name_no_kind_the_system_proves():
+    """A control marked attestation whose kind has a provider would ask a person for what takeoff already proves."""
+    for c in load_controls():
+        if not c.automatic:
+            kind = evidence_kinds.get(c.evidence_kind)
+            assert kind is None or kind.provider is None, (c.id, c.evidence_kind)
+
+
 def test_the_readiness_kinds_that_items_read_are_proven_not_attested():
     for name in checks.kinds_read():
         assert not evidence_kinds.get(name).attestation_only, name  # type: ignore[union-attr]

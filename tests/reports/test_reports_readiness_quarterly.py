@@ -124,3 +124,23 @@ def test_open_critical_finding_blocks_ready_to_scale(client, admin, users):
     client.post(f"/api/v1/findings/{f['id']}/close", json={"resolution": "masked"}, headers=admin)
     d = client.get("/api/v1/usecases/support-reply/readiness", headers=admin).json()
     assert d["critical_findings"] == [] and not any("critical" in r for r in d["verdict"]["reasons"])
+
+
+def test_readiness_report_lists_each_blocking_item_with_its_link_in_every_format(client, admin, users):
+    _setup(client, admin, users)
+    for title in ("Replies leak account numbers", "Prompt <b>injection</b> via tickets"):
+        assert client.post("/api/v1/findings", json={"use_case": "support-reply", "title": title, "severity": "critical",
+                                                     "source": "readiness_review"}, headers=admin).status_code == 201
+    blocking = client.get("/api/v1/usecases/support-reply/readiness", headers=admin).json()["verdict"]["blocking"]
+    assert len(blocking) == 2 and all(b["link"] for b in blocking)
+    md = client.get("/api/v1/reports/readiness?format=md&use_case=support-reply", headers=admin).text
+    assert "Blocking ready to scale:" in md
+    for b in blocking:
+        assert f"- {b['text']} ([{b['link']}](<{b['link']}>))" in md
+    page = client.get("/api/v1/reports/readiness?format=html", headers=admin).text
+    lis = re.findall(r"<ul class='blocking'>(.*?)</ul>", page)
+    assert len(lis) == 1  # only support-reply is blocked
+    for b in blocking:
+        text = b["text"].replace("<", "&lt;").replace(">", "&gt;")
+        assert f"<li>{text} (<a href='{b['link']}'>{b['link']}</a>)</li>" in lis[0]
+    assert "<b>injection</b>" not in page

@@ -109,3 +109,31 @@ def test_https_and_cookie_rules():
     assert secure_cookie(b"a=1; Path=/") == b"a=1; Path=/; Secure"
     assert secure_cookie(b"a=1; Secure; Path=/") == b"a=1; Secure; Path=/"
     assert secure_cookie(b"secure=1; Path=/") == b"secure=1; Path=/; Secure"
+
+
+def test_the_guards_413_and_the_json_500_carry_the_headers(settings, engine, users):
+    app = create_app(settings.model_copy(update={"max_body_bytes": 1000}), engine=engine, start_worker=False)
+    h = users.headers("admin")
+    c = TestClient(app, raise_server_exceptions=False)
+    declared = c.post("/api/v1/events", content=b"{" + b" " * 2000 + b"}", headers={**h, "content-type": "application/json"})
+    assert declared.status_code == 413 and declared.json()["error"]["code"] == "too_large"
+    _assert_headers(declared, "413 declared")
+
+    def chunks():  # no Content-Length: the guard counts the body as it streams in
+        yield b"{" + b" " * 600
+        yield b" " * 600 + b"}"
+
+    streamed = c.post("/api/v1/events", content=chunks(), headers={**h, "content-type": "application/json"})
+    assert streamed.status_code == 413
+    _assert_headers(streamed, "413 streamed")
+
+    def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    inner = app
+    while not hasattr(inner, "add_api_route"):  # the FastAPI app inside the outer middleware
+        inner = inner.app
+    inner.add_api_route("/api/v1/boom-for-test", boom)
+    r = c.get("/api/v1/boom-for-test", headers=h)
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal" and "kaboom" not in r.text
+    _assert_headers(r, "500")

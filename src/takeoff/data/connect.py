@@ -262,12 +262,19 @@ def _describe(error: BaseException, *, host: str, user: str, table: str | None, 
 
 def _file_source(location: str, view_name: str, statement_timeout_s: float) -> SourceConn:
     path = Path(location).expanduser()
+    kind: str | None
     if path.is_dir():
         kinds = {FILE_SUFFIXES.get(p.suffix.lower()) for p in path.iterdir() if p.is_file()} - {None}
         if not kinds:
             raise SourceError(f"folder {location} holds no CSV or Parquet file")
         kind = "parquet" if "parquet" in kinds else "csv"
         suffixes = [s for s, k in FILE_SUFFIXES.items() if k == kind]
+        for p in path.iterdir():  # a file of the folder may be a symlink out of the listed roots
+            if p.suffix.lower() in suffixes:
+                try:
+                    check_local_path(str(p))
+                except ValueError as exc:
+                    raise SourceError(f"refused: {exc}") from None
         pattern = [str(path / f"*{s}") for s in suffixes if any(path.glob(f"*{s}"))]
     else:
         if not path.exists():
@@ -298,6 +305,94 @@ def _file_source(location: str, view_name: str, statement_timeout_s: float) -> S
 
 
 _LOCAL_BACKENDS = ("sqlite", "duckdb")
+
+# -- local paths: which folders file, SQLite and DuckDB sources may read ----------------------------
+FILE_ROOTS_SETTING = "TAKEOFF_DATA_FILE_ROOTS"
+
+
+@dataclass(frozen=True)
+class FilePolicy:
+    """Folders local sources may read (resolved), and what they never may: the server's data folder and database."""
+
+    roots: tuple[Path, ...] = ()
+    refused: tuple[Path, ...] = ()
+    database: Path | None = None
+
+
+def file_policy(roots: str | None, data_dir: Path | str, database_url: str | None = None) -> FilePolicy:
+    """The policy of TAKEOFF_DATA_FILE_ROOTS (a comma list of folders; relative ones from the working directory)
+    for a server whose data folder and database URL are these."""
+    listed = tuple(dict.fromkeys(Path(e.strip()).expanduser().resolve() for e in (roots or "").split(",") if e.strip()))
+    database = None
+    if database_url:
+        try:
+            url = sa.make_url(database_url)
+        except Exception:
+            url = None
+        if url is not None and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            database = Path(str(url.database).removeprefix("file:")).expanduser().resolve()
+    return FilePolicy(listed, (Path(data_dir).expanduser().resolve(),), database)
+
+
+_FILE_POLICY: FilePolicy | None = None
+
+
+def configure_files(policy: FilePolicy | None) -> None:
+    """Set this process's policy (the app does, from its settings); None falls back to the environment."""
+    global _FILE_POLICY
+    _FILE_POLICY = policy
+
+
+def active_files() -> FilePolicy:
+    """This process's policy: the configured one, else the settings in the environment."""
+    if _FILE_POLICY is not None:
+        return _FILE_POLICY
+    from takeoff.config import get_settings
+
+    settings = get_settings()
+    return file_policy(settings.data_file_roots, settings.data_dir, settings.database_url)
+
+
+def local_path(location: str) -> Path | None:
+    """The file or folder a source location names on this machine; None for a network database or in-memory one.
+    ValueError for a SQLite/DuckDB `file:` URI (its path could not be checked as written)."""
+    text = location.strip()
+    if "://" not in text:
+        return Path(text).expanduser()
+    try:
+        url = sa.make_url(text)
+    except Exception:
+        return None  # not a URL: the caller reports the malformed connection itself
+    if url.get_backend_name() not in _LOCAL_BACKENDS:
+        return None
+    db = url.database or ""
+    if db in ("", ":memory:"):
+        return None
+    if db.startswith("file:"):
+        raise ValueError("give a SQLite or DuckDB database as a path (sqlite:///folder/file.db), not a file: URI")
+    return Path(db).expanduser()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_local_path(location: str, policy: FilePolicy | None = None) -> None:
+    """ValueError unless a local source (file, folder, SQLite or DuckDB database) lies, once symlinks and '..' are
+    resolved, inside a listed root and outside the server's data folder and database file."""
+    path = local_path(location)
+    if path is None:
+        return
+    policy = policy if policy is not None else active_files()
+    real = path.resolve()
+    db = policy.database
+    if any(_inside(real, folder) for folder in policy.refused) or (
+            db is not None and real.parent == db.parent and real.name.startswith(db.name)):
+        raise ValueError("the path is the server's own data (its data folder or database file); no source may read it")
+    if not policy.roots:
+        raise ValueError(f"local sources are refused: {FILE_ROOTS_SETTING} lists no folder they may read")
+    if not any(_inside(real, root) for root in policy.roots):
+        raise ValueError(f"the path is outside the folders local sources may read ({FILE_ROOTS_SETTING})")
 
 
 def check_source_host(location: str, policy: netguard.OutboundPolicy | None = None) -> None:
@@ -353,6 +448,10 @@ def open_source(
     if not (0 < connect_timeout_s <= 600) or not (0 < statement_timeout_s <= 86400):
         raise ValueError("timeouts must be positive (connect at most 600s)")
     location = location.strip()
+    try:
+        check_local_path(location)
+    except ValueError as exc:
+        raise SourceError(f"refused: {exc}") from None
     if "://" not in location:
         return _file_source(location, view_name, statement_timeout_s)
     try:

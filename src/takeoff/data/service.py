@@ -35,7 +35,7 @@ from takeoff.data.checks import (
     parse_checks,
     run_checks,
 )
-from takeoff.data.connect import SourceConn, SourceError, check_source_host, open_source
+from takeoff.data.connect import SourceConn, SourceError, check_local_path, check_source_host, open_source
 from takeoff.data.context import context_stats
 from takeoff.data.evidence import DEFAULT_REQUIRED_KINDS, Evidence, LatestCheck, SourceFacts, data_quality_evidence
 from takeoff.data.models import DataAccessLog, DataAccessRequest, DataAccessRule, DataCheckRun, DataSource
@@ -219,6 +219,10 @@ def _check_connection(connection: str, interface: str) -> str:
     elif interface not in ("file", "lakehouse"):
         raise Invalid(f"interface '{interface}' needs a SQLAlchemy URL; paths are for 'file' or 'lakehouse' sources",
                       details=[{"field": "connection", "message": "expected a URL"}])
+    try:  # a file, folder, SQLite or DuckDB database: only inside the folders the operator lists
+        check_local_path(text)
+    except ValueError as exc:
+        raise Invalid(f"connection refused: {exc}", details=[{"field": "connection", "message": str(exc)}]) from None
     return text
 
 

@@ -19,6 +19,7 @@ from takeoff.audit import service as audit
 from takeoff.db import utcnow
 from takeoff.domains import optional
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
+from takeoff.monitoring import service as monitoring
 from takeoff.outcomes import review as review_rules
 from takeoff.outcomes import roi as roi_rules
 from takeoff.outcomes import scorecard as rules
@@ -147,6 +148,12 @@ def measurement_view(m: KpiMeasurement) -> dict[str, Any]:
             "source": m.source, "note": m.note, "recorded_by": m.recorded_by}
 
 
+def _production(session: Session, key: str, start: datetime, end: datetime) -> list[str] | None:
+    """The releases whose telemetry of [start, end) counts in outcomes: production traffic only, by monitoring's
+    rule (None = all of it), so a staging or smoke-test release never inflates adoption, cost or volume."""
+    return monitoring.production_releases(session, key, start, end)
+
+
 def _weeks(now: datetime, weeks: int) -> tuple[datetime, datetime]:
     end = datetime.fromtimestamp(math.floor(now.timestamp() / WEEK_S) * WEEK_S + WEEK_S, UTC)
     return end - timedelta(seconds=WEEK_S * weeks), end
@@ -161,8 +168,9 @@ def telemetry_kpis(session: Session, uc: UseCase, weeks: int = 8, now: datetime 
     t = portfolio.targets(uc)
     targets = {"cost_per_task": t.cost_per_task_usd, "error_rate": t.max_error_rate, "override_rate": None}
     out = []
+    prod = _production(session, uc.key, start, end)
     for metric, (label, unit) in TELEMETRY_KPIS.items():
-        pts = series(session, uc.key, metric, start, end, WEEK_S)
+        pts = series(session, uc.key, metric, start, end, WEEK_S, prod)
         values = [v for _, v in pts if v is not None]
         latest = values[-1] if values else None
         out.append({"metric": metric, "name": label, "unit": unit, "target": targets[metric],
@@ -231,7 +239,8 @@ def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, An
     elif north.get("baseline") is None:
         missing.append(f"a baseline for the north-star KPI '{north['name']}'")
     stats_fn = capability("takeoff.telemetry.service", "window_stats")
-    stats = stats_fn(session, key, None, now - timedelta(days=30), now) if stats_fn else None
+    month = now - timedelta(days=30)
+    stats = stats_fn(session, key, _production(session, key, month, now), month, now) if stats_fn else None
     inputs: dict[str, Any] = {k: a[k] for k in ("build_cost", "infrastructure_cost_per_month", "unit_value",
                                                  "review_hours_per_month", "rework_hours_per_month", "hourly_rate",
                                                  "cost_per_escalation", "horizon_months") if k in a}
@@ -416,9 +425,10 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
     stats_fn = capability("takeoff.telemetry.service", "window_stats")
     feedback_fn = capability("takeoff.telemetry.service", "feedback_for")
     active = repeat = None
+    prod = _production(session, key, start, end)
     if series is not None:
-        active = [v for _, v in series(session, key, "active_users", start, end, WEEK_S)]
-        repeat = [v for _, v in series(session, key, "repeat_users", start, end, WEEK_S)]
+        active = [v for _, v in series(session, key, "active_users", start, end, WEEK_S, prod)]
+        repeat = [v for _, v in series(session, key, "repeat_users", start, end, WEEK_S, prod)]
     else:
         notes.append(missing_note("takeoff.telemetry.service", "series") + " (active and repeat users)")
     if stats_fn is None:
@@ -434,7 +444,7 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
         ws, we = start + timedelta(seconds=WEEK_S * w), start + timedelta(seconds=WEEK_S * (w + 1))
         fb = [f for f in (feedback or []) if ws <= f["ts"] < we]
         ratings = [f["rating"] for f in fb if f["rating"] is not None]
-        stats = stats_fn(session, key, None, ws, we) if stats_fn else None
+        stats = stats_fn(session, key, prod, ws, we) if stats_fn else None
         a = active[w] if active else None
         rows.append({
             "week": ws.date().isoformat(),
@@ -543,10 +553,11 @@ def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dic
     if stats_fn is not None:
         clip = min(end, utcnow())
         span = clip - start
+        prod = _production(session, uc.key, ps, max(clip, start)) if span.total_seconds() > 0 else None
         # The same stretch of both quarters (day 1 to today), so a quarter in progress compares like with like.
-        a_now = stats_fn(session, uc.key, None, start, clip).active_units if span.total_seconds() > 0 else 0
+        a_now = stats_fn(session, uc.key, prod, start, clip).active_units if span.total_seconds() > 0 else 0
         # Quarters differ in length: the previous window never runs into this quarter.
-        a_prev = stats_fn(session, uc.key, None, ps, min(ps + span, start)).active_units if span.total_seconds() > 0 else 0
+        a_prev = stats_fn(session, uc.key, prod, ps, min(ps + span, start)).active_units if span.total_seconds() > 0 else 0
         trend = rules.change(a_now, a_prev) if a_prev else None
         if not a_prev and not a_now:
             adoption_note = f"no data for {prev_q} or {quarter}"

@@ -49,6 +49,11 @@ class SecurityHeaders:
         self.app, self.cookie_secure = app, cookie_secure
         self.proxies = trusted_networks(trusted_proxies) if trusted_proxies else ()
 
+    @property
+    def state(self) -> Any:
+        """The wrapped app's state (outermost middleware: callers reach settings, engine and worker through it)."""
+        return self.app.state
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
