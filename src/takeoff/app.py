@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takeoff import __version__
-from takeoff.config import Settings, apply_process_policies, get_settings
+from takeoff.config import Settings, get_settings
 from takeoff.db import make_engine, make_sessionmaker
 from takeoff.domains import DOMAINS
 from takeoff.errors import ERROR_RESPONSES, AppError, error_body
@@ -62,6 +62,17 @@ def freeze_startup_heap(app: SecurityHeaders) -> SecurityHeaders:
     gc.collect()
     gc.freeze()
     return app
+
+
+def apply_process_policies(settings: Settings) -> None:
+    """Make these settings' outbound and eval-code allow-lists the ones this process enforces."""
+    from takeoff import netguard
+    from takeoff.data import connect
+    from takeoff.evals import sandbox
+
+    netguard.configure(netguard.parse_allow(settings.outbound_allow_hosts))
+    sandbox.configure(sandbox.parse_allow(settings.eval_python_modules))
+    connect.configure_files(connect.file_policy(settings.data_file_roots, settings.data_dir, settings.database_url))
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,

@@ -96,15 +96,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read from the current environment."""
     return Settings()
-
-
-def apply_process_policies(settings: Settings) -> None:
-    """Make these settings' outbound and eval-code allow-lists the ones this process enforces."""
-    from takeoff import netguard
-    from takeoff.evals import sandbox
-
-    netguard.configure(netguard.parse_allow(settings.outbound_allow_hosts))
-    sandbox.configure(sandbox.parse_allow(settings.eval_python_modules))
-    from takeoff.data import connect
-
-    connect.configure_files(connect.file_policy(settings.data_file_roots, settings.data_dir, settings.database_url))
