@@ -137,3 +137,9 @@ def test_pages_bound_their_ids_too(app, admin) -> None:  # type: ignore[no-untyp
     c = web_login(app, "root")
     for path in ("/incidents/2147483648", "/incidents/9223372036854775808"):
         assert c.get(path).status_code == 422
+
+
+def test_audit_offset_beyond_the_integer_range_is_422(client, admin) -> None:  # type: ignore[no-untyped-def]
+    """A huge offset is refused where it is declared, not by the database's safety net."""
+    r = client.get(f"/api/v1/audit?offset={2**63}", headers=admin)
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].endswith("offset"), r.text

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from takeoff.audit import service
 from takeoff.audit.models import AuditEntry
 from takeoff.deps import DB, Allowed
+from takeoff.types import INT32_MAX
 
 router = APIRouter(tags=["audit"])
 
@@ -23,7 +24,7 @@ def entry_view(e: AuditEntry) -> dict[str, Any]:
 def list_audit(session: DB, actor: Allowed("audit.read"), actor_name: str | None = Query(None, alias="actor"),
                action: str | None = None, object_type: str | None = None, object_id: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+               limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=INT32_MAX)) -> dict[str, Any]:
     """Entries newest first, filtered and paginated."""
     rows, total = service.list_entries(session, actor=actor_name, action=action, object_type=object_type,
                                        object_id=object_id, since=since, until=until, limit=limit, offset=offset)
