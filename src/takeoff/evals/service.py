@@ -6,8 +6,6 @@ transaction, so a worker crash loses at most the cases in flight; the resumed jo
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -22,31 +20,25 @@ from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
 from takeoff.db import read_session, transaction, utcnow
 from takeoff.errors import Conflict, Invalid, NotFound
+from takeoff.events import GateJudged, publish
 from takeoff.evals import evalset_io, sandbox
 from takeoff.evals.gates import judge_gate, wilson_interval
 from takeoff.evals.models import EvalCase, EvalCaseResult, EvalRun, EvalSet, EvalSetVersion
 from takeoff.evals.runner import CaseResult, RunSummary, compare_runs, run_eval, summarize
 from takeoff.evals.scorers import make_scorers
 from takeoff.evals.targets import make_target
+from takeoff.governance import service as governance
 from takeoff.portfolio import service as portfolio
 
 INSERT_BATCH = 1000
 PAGE = 500
-# Called as hook(session, run) inside the transaction that finishes a run (releases move their lifecycle).
-GATE_HOOKS: list[Callable[[Session, EvalRun], None]] = []
 
 
-# --- tier policy (governance is read defensively: it may not be deployed) -----------------------------------
+# --- tier policy ------------------------------------------------------------------------------------------
 def tier_policy_for(session: Session, tier: str | None) -> tuple[int, Any]:
-    """(version, TierPolicy) from governance.service.tier_policy, else the shipped defaults as version 0."""
+    """(version, TierPolicy) of the tier (low when unset) from governance."""
     tier = tier or "low"
-    if importlib.util.find_spec("takeoff.governance.service") is not None:
-        gov = importlib.import_module("takeoff.governance.service")
-        if hasattr(gov, "tier_policy"):
-            return gov.tier_policy(session, tier)  # type: ignore[no-any-return]
-    from takeoff.governance.policy_defaults import default_tier_policy
-
-    return 0, default_tier_policy(tier)
+    return governance.tier_policy(session, tier)
 
 
 # --- eval sets ----------------------------------------------------------------------------------------------
@@ -551,6 +543,5 @@ def execute_run(factory: sessionmaker[Session], run_id: int,
         run.status, run.done, run.finished_at, run.error = "done", summary.n, utcnow(), None
         audit.record(s, SYSTEM, "eval.finish", "eval_run", run_id, None,
                      {"release": run.release_id, "pass_rate": summary.pass_rate, "gate": run.gate["status"]})
-        for hook in GATE_HOOKS:
-            hook(s, run)
+        publish(s, GateJudged(run_id=run_id, release_id=run.release_id))  # a release run moves its release
         return {"run_id": run_id, "status": "done", "gate": run.gate["status"], "resumed": bool(finished)}

@@ -66,12 +66,9 @@ def drift(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 @handler("monitoring.canary")
 def canary(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Canary analysis of every release in canary."""
-    fn = service._optional("takeoff.releases.service", "releases_in_canary")
-    if fn is None:
-        return {"skipped": "releases are not available"}
     now = utcnow()
     with transaction(ctx.factory) as s:
-        running = list(fn(s))
+        running = service.running_canaries(s)
     return _each(ctx, running, lambda s, t: service.analyze_canary(s, t[0], t[1], t[2], now), "canary analysis")
 
 

@@ -6,8 +6,6 @@ change, and the hash-chained audit log is serialised); baselines are audited.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import math
 import sqlite3
 import threading
@@ -26,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
+from takeoff.catalog import service as catalog
 from takeoff.db import read_session, utcnow
 from takeoff.errors import Invalid
 from takeoff.telemetry import histogram, rollup
@@ -103,16 +102,8 @@ def current_baseline(session: Session, use_case_key: str) -> dict[str, Any] | No
 
 
 def _pricer(session: Session) -> Callable[[str | None, str, float, dict[str, int]], float | None] | None:
-    """Cost from the model catalog when it exists, at the price in force at each event's time (consumed
-    defensively: no catalog → no computed cost). A model's whole price schedule is read once per batch."""
-    try:
-        if importlib.util.find_spec("takeoff.catalog.service") is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    catalog = importlib.import_module("takeoff.catalog.service")
-    if not all(hasattr(catalog, f) for f in ("price_schedule", "price_in_force", "cost_usd")):
-        return None
+    """Cost from the model catalog, at the price in force at each event's time. A model's whole price schedule is
+    read once per batch."""
     cache: dict[tuple[str | None, str], list[tuple[datetime, dict[str, float]]]] = {}
 
     def price(provider: str | None, model: str, ts: float, tokens: dict[str, int]) -> float | None:
