@@ -22,6 +22,7 @@ from sqlglot import exp
 from takeoff.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
+from takeoff.auth.permissions import ROLES
 from takeoff.data import secrets
 from takeoff.data.checks import (
     CheckResult,
@@ -42,6 +43,8 @@ from takeoff.data.schemas import AccessRequestIn, AccessRuleIn, AnnouncementIn, 
 from takeoff.db import paginate, utcnow
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.events import DataSlaBreached, publish
+from takeoff.jobs import service as jobs
+from takeoff.portfolio import service as portfolio
 from takeoff.releases.models import Release
 
 log = logging.getLogger("takeoff.data")
@@ -120,8 +123,6 @@ def _check_owner(session: Session, username: str) -> None:
 
 
 def _check_use_cases(session: Session, keys: Iterable[str]) -> list[str]:
-    from takeoff.portfolio import service as portfolio
-
     out: list[str] = []
     for key in keys:
         if not isinstance(key, str) or portfolio.find(session, key) is None:
@@ -527,8 +528,6 @@ def _raise_incidents(session: Session, actor: Actor, src: DataSource, run: DataC
 
 def enqueue_due_checks(session: Session, now: datetime | None = None, every_s: int = CHECK_EVERY_S) -> int:
     """Enqueue one check job per source for this interval; the job key makes concurrent workers agree."""
-    from takeoff.jobs import service as jobs
-
     now = now or utcnow()
     slot = int(now.timestamp()) // every_s
     n = 0
@@ -588,8 +587,6 @@ def rule_view(r: DataAccessRule) -> dict[str, Any]:
 
 def set_access_rules(session: Session, actor: Actor, name: str, rules: Sequence[AccessRuleIn]) -> list[DataAccessRule]:
     """Replace a source's access rules (least privilege: a field with no rule is readable by its owner only)."""
-    from takeoff.auth.permissions import ROLES
-
     src = get(session, name)
     seen: set[str] = set()
     for r in rules:

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
+from takeoff.catalog import service as catalog
+from takeoff.catalog.pricing import cost_usd
 from takeoff.db import read_session, transaction, utcnow
 from takeoff.errors import Conflict, Invalid, NotFound
 from takeoff.events import GateJudged, publish
@@ -28,6 +30,9 @@ from takeoff.evals.runner import CaseResult, RunSummary, compare_runs, run_eval,
 from takeoff.evals.scorers import make_scorers
 from takeoff.evals.targets import make_target
 from takeoff.governance import service as governance
+from takeoff.jobs import service as jobs
+from takeoff.jobs.models import Job
+from takeoff.jobs.worker import PermanentJobError
 from takeoff.portfolio import service as portfolio
 
 INSERT_BATCH = 1000
@@ -262,8 +267,6 @@ def create_run(session: Session, actor: Actor, version: EvalSetVersion, target: 
                scorers: list[dict[str, Any]], *, repeats: int = 1, concurrency: int = 8,
                release_id: str | None = None, use_case_key: str | None = None) -> EvalRun:
     """Record a run and enqueue its `evals.run` job (keyed by run id, so it is enqueued once)."""
-    from takeoff.jobs import service as jobs
-
     validate_spec(target, scorers)
     run = EvalRun(release_id=release_id, use_case_key=use_case_key, version_id=version.id, target=dict(target),
                   scorers=list(scorers), repeats=repeats, concurrency=concurrency, total=version.n_cases,
@@ -415,16 +418,12 @@ def _model_prices(session: Session, run: EvalRun) -> dict[str, float] | None:
     model = (run.target or {}).get("_catalog_model")
     if not model:
         return None
-    from takeoff.catalog import service as catalog
-
     provider, name = catalog.split_ref(model)
     return catalog.price_for(session, provider, name, utcnow())
 
 
 def fail_run_if_last_attempt(factory: sessionmaker[Session], run_id: int, job_id: int, error: str) -> bool:
     """Mark the run failed when its job has used its last attempt (else the job's retry resumes it)."""
-    from takeoff.jobs.models import Job
-
     with transaction(factory) as s:
         job, run = s.get(Job, job_id), s.get(EvalRun, run_id)
         if job is None or run is None or job.attempts < job.max_attempts or run.status == "done":
@@ -436,9 +435,6 @@ def fail_run_if_last_attempt(factory: sessionmaker[Session], run_id: int, job_id
 def execute_run(factory: sessionmaker[Session], run_id: int,
                 progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
     """Run (or resume) an eval run: skip persisted cases, persist each new result, judge the gate at the end."""
-    from takeoff.catalog.pricing import cost_usd
-    from takeoff.jobs.worker import PermanentJobError
-
     with transaction(factory) as s:
         run = s.get(EvalRun, run_id)
         if run is None:

@@ -7,6 +7,7 @@ from typing import Any
 from takeoff.db import transaction, utcnow
 from takeoff.jobs.registry import JobContext, every, handler
 from takeoff.monitoring import service
+from takeoff.portfolio import service as portfolio
 
 log = logging.getLogger("takeoff.monitoring")
 
@@ -45,8 +46,6 @@ def evaluate(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
             service.evaluate_rule(s, rule, now)
 
     def one_uc(s: Any, key: str) -> None:
-        from takeoff.portfolio import service as portfolio
-
         uc = portfolio.get(s, key)
         service.evaluate_slos(s, uc, now)
         service.evaluate_quality(s, uc, now)

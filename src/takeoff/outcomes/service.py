@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.actor import Actor
 from takeoff.audit import service as audit
+from takeoff.auth.models import User
 from takeoff.db import utcnow
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.findings import service as findings_svc
@@ -337,8 +338,6 @@ def complete_training(session: Session, actor: Actor, item_id: int, username: st
     item = session.get(TrainingItem, item_id)
     if item is None:
         raise NotFound(f"training item {item_id} not found")
-    from takeoff.auth.models import User
-
     if session.scalar(select(User.id).where(User.username == who)) is None:
         raise Invalid(f"unknown person '{who}'", details=[{"field": "username", "message": "unknown person"}])
     row = session.scalar(select(TrainingCompletion).where(TrainingCompletion.item_id == item.id,
