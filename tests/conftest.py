@@ -326,3 +326,11 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     chosen = set(browser_items)
     others = [i for i in items if i not in chosen]
     items[:] = others + browser_items
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flows() -> None:
+    """Subscribe the cross-domain reactions once, as create_app() and the CLI do (services tested without an app)."""
+    from takeoff.flows_registry import register_flows
+
+    register_flows()

@@ -24,6 +24,7 @@ from takeoff.config import Settings, get_settings
 from takeoff.db import make_engine, make_sessionmaker
 from takeoff.domains import DOMAINS
 from takeoff.errors import ERROR_RESPONSES, AppError, error_body
+from takeoff.flows_registry import register_flows
 from takeoff.jobs.worker import Worker
 from takeoff.observability import ASGIGuard, BodyTooLarge, route_label
 from takeoff.web.headers import SecurityHeaders
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     apply_process_policies(settings)  # outbound address and eval-code allow-lists (takeoff.netguard, evals.sandbox)
     engine = engine or make_engine(settings.resolved_database_url)
     factory = make_sessionmaker(engine)
+    register_flows()  # cross-domain reactions (takeoff.events), subscribed once per process
     run_worker = settings.embedded_worker if start_worker is None else start_worker
 
     @asynccontextmanager

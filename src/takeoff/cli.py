@@ -62,6 +62,9 @@ def _open_db(migrate_first: bool = True, rekey: bool = False):
 
     audit_key.remember(engine, settings.resolved_secret_key)
     factory = make_sessionmaker(engine)
+    from takeoff.flows_registry import register_flows
+
+    register_flows()  # cross-domain reactions (takeoff.events): jobs run in this process
     if migrate_first and rekey:
         _rekey_audit(factory)
     return settings, engine, factory

@@ -1,21 +1,8 @@
-"""The domain folders in floor order; each may provide models.py, api.py, web.py and jobs.py."""
+"""The domain folders in floor order; each may provide models.py, api.py, web.py, jobs.py and flows.py.
+
+Floors, lower first: auth/audit/jobs < portfolio/governance/catalog < evals/releases < telemetry <
+monitoring/incidents/findings/data < outcomes < readiness/reports. A domain imports a lower domain's service directly;
+it reacts to a same-floor or higher domain only through takeoff.events (handlers in <domain>/flows.py).
+"""
 DOMAINS = ("auth", "audit", "jobs", "portfolio", "governance", "catalog", "evals", "releases", "telemetry",
            "monitoring", "incidents", "findings", "data", "outcomes", "readiness", "reports")
-
-
-def optional(module: str, attr: str | None = None):
-    """A domain module (or one of its attributes) when this build has it, else None.
-
-    Imported lazily, so domains on the same floor can read each other (monitoring ↔ incidents ↔ releases) without
-    import cycles, and a capability that is absent reads as "no evidence" instead of failing.
-    """
-    import importlib
-    import importlib.util
-
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    mod = importlib.import_module(module)
-    return mod if attr is None else getattr(mod, attr, None)

@@ -12,8 +12,8 @@ from takeoff import migrate
 from takeoff.db import transaction
 from takeoff.errors import ERROR_RESPONSES, error_body
 from takeoff.jobs import service as jobs
-from takeoff.domains import optional
 from takeoff.observability import JOBS, ROLLUP_DELTAS
+from takeoff.telemetry import service as telemetry
 
 router = APIRouter(tags=["health"])
 
@@ -43,11 +43,9 @@ def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics(request: Request) -> Response:
     """Prometheus text exposition: request counts and latency per route, job queue depth, pending rollup deltas."""
-    pending_deltas = optional("takeoff.telemetry.service", "pending_deltas")
     with transaction(request.app.state.factory) as s:
         depth = jobs.queue_depth(s)
-        if pending_deltas is not None:  # a growing figure means no compactor runs (TAKEOFF_ROLLUP_COMPACTION)
-            ROLLUP_DELTAS.set(pending_deltas(s))
+        ROLLUP_DELTAS.set(telemetry.pending_deltas(s))  # a growing figure: no compactor runs (TAKEOFF_ROLLUP_COMPACTION)
     for status in ("queued", "running", "done", "failed"):
         JOBS.labels(status).set(depth.get(status, 0))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # `serve --workers N`: sum every worker process's samples

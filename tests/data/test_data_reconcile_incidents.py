@@ -1,12 +1,15 @@
 """Reconciliation between two registered sources, schema baseline, and incidents opened on a breach."""
 from __future__ import annotations
 
-import importlib.machinery
 import sqlite3
-import sys
 import types
 
 import sqlalchemy as sa
+
+from takeoff import events
+from takeoff.events import DataSlaBreached
+from takeoff.incidents import service as incidents_service
+from takeoff.monitoring import service as monitoring_service
 
 from .conftest import source_body
 
@@ -65,10 +68,7 @@ def test_breach_opens_incident_when_incidents_exist(client, registered, owner, u
         calls.append({"use_case": use_case_key, "title": title, "source": source, "dedup_key": dedup_key})
         return types.SimpleNamespace(id=len(calls))
 
-    fake = types.ModuleType("takeoff.incidents.service")
-    fake.__spec__ = importlib.machinery.ModuleSpec("takeoff.incidents.service", None)
-    fake.open_incident = open_incident
-    monkeypatch.setitem(sys.modules, "takeoff.incidents.service", fake)
+    monkeypatch.setattr(incidents_service, "open_incident", open_incident)  # the incidents flow opens through it
     client.patch("/api/v1/datasources/orders", json={"checks": [
         {"kind": "rule", "name": "positive", "expression": "amount > 0"}]}, headers=owner["headers"])
     run = client.post("/api/v1/datasources/orders/check", headers=owner["headers"]).json()
@@ -77,8 +77,14 @@ def test_breach_opens_incident_when_incidents_exist(client, registered, owner, u
                       "dedup_key": "data:orders:rule:positive"}]
 
 
-def test_breach_without_incidents_module_is_recorded_only(client, registered, owner, monkeypatch):
-    monkeypatch.setitem(sys.modules, "takeoff.incidents.service", None)  # import would fail: treated as absent
+def _without_incidents_flow(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No incidents reaction to a data breach subscribed (a build without it)."""
+    kept = [h for h in events.handlers(DataSlaBreached) if h.__module__ != "takeoff.incidents.flows"]
+    monkeypatch.setitem(events._handlers, DataSlaBreached, kept)
+
+
+def test_breach_without_incidents_flow_is_recorded_only(client, registered, owner, monkeypatch):
+    _without_incidents_flow(monkeypatch)
     client.patch("/api/v1/datasources/orders", json={"checks": [
         {"kind": "rule", "name": "positive", "expression": "amount > 0"}]}, headers=owner["headers"])
     run = client.post("/api/v1/datasources/orders/check", headers=owner["headers"]).json()
@@ -87,11 +93,10 @@ def test_breach_without_incidents_module_is_recorded_only(client, registered, ow
 
 def test_breach_notifies_dependent_use_cases_through_monitoring(client, registered, owner, use_case, monkeypatch):
     sent = []
-    fake = types.ModuleType("takeoff.monitoring.service")
-    fake.__spec__ = importlib.machinery.ModuleSpec("takeoff.monitoring.service", None)
-    fake.notify = lambda session, key, event, payload: sent.append((key, event, payload["source"], payload["breaches"][0]["name"]))
-    monkeypatch.setitem(sys.modules, "takeoff.monitoring.service", fake)
-    monkeypatch.setitem(sys.modules, "takeoff.incidents.service", None)
+    monkeypatch.setattr(monitoring_service, "notify",
+                        lambda session, key, event, payload: sent.append(
+                            (key, event, payload["source"], payload["breaches"][0]["name"])))
+    _without_incidents_flow(monkeypatch)
     client.patch("/api/v1/datasources/orders", json={"checks": [
         {"kind": "rule", "name": "positive", "expression": "amount > 0"}]}, headers=owner["headers"])
     client.post("/api/v1/datasources/orders/check", headers=owner["headers"])

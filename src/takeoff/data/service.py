@@ -6,8 +6,6 @@ source itself; every read takeoff performs on a source is written to the access 
 from __future__ import annotations
 
 import csv
-import importlib
-import importlib.util
 import io
 import logging
 import time
@@ -24,6 +22,7 @@ from sqlglot import exp
 from takeoff.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
+from takeoff.auth.permissions import ROLES
 from takeoff.data import secrets
 from takeoff.data.checks import (
     CheckResult,
@@ -43,6 +42,10 @@ from takeoff.data.rules import normalize_measure, normalize_rule
 from takeoff.data.schemas import AccessRequestIn, AccessRuleIn, AnnouncementIn, ContextConfig, SourceIn, SourcePatch
 from takeoff.db import paginate, utcnow
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
+from takeoff.events import DataSlaBreached, publish
+from takeoff.jobs import service as jobs
+from takeoff.portfolio import service as portfolio
+from takeoff.releases.models import Release
 
 log = logging.getLogger("takeoff.data")
 
@@ -120,8 +123,6 @@ def _check_owner(session: Session, username: str) -> None:
 
 
 def _check_use_cases(session: Session, keys: Iterable[str]) -> list[str]:
-    from takeoff.portfolio import service as portfolio
-
     out: list[str] = []
     for key in keys:
         if not isinstance(key, str) or portfolio.find(session, key) is None:
@@ -517,66 +518,20 @@ def _all_errors(src: DataSource, reason: str) -> list[CheckResult]:
 
 
 def _raise_incidents(session: Session, actor: Actor, src: DataSource, run: DataCheckRun) -> list[Any]:
-    """Open (or join) one incident per breached check through the incidents domain, when it exists."""
+    """Publish the run's breaches: monitoring notifies the dependent use cases, incidents opens one per breach."""
     breaches = [r for r in run.results if r.get("status") == "breach"]
     if run.context and run.context.get("status") == "breach":
         breaches.append({"kind": "context", "name": "context", "reason": run.context.get("reason", "")})
     if not breaches or not src.use_cases:
         return []
-    _notify(session, src, run, breaches)
-    try:
-        if importlib.util.find_spec("takeoff.incidents.service") is None:
-            return []
-        incidents = importlib.import_module("takeoff.incidents.service")
-    except Exception:
-        return []
-    open_incident = getattr(incidents, "open_incident", None)
-    if open_incident is None:
-        return []
-    opened: list[Any] = []
-    use_case = sorted(src.use_cases)[0]
-    known = getattr(incidents, "SOURCES", ("data",))
-    label = "data" if "data" in known else "quality"  # a data SLA breach is a quality incident otherwise
-    for b in breaches:
-        check = f"{b['kind']}:{b['name']}"
-        try:
-            with session.begin_nested():
-                inc = open_incident(
-                    session, actor, use_case, f"Data SLA breach on {src.name}: {b['kind']} {b['name']}", 3,
-                    source=label, detected_at=run.started_at,
-                    detail=f"{b.get('reason', '')} (dependent use cases: {', '.join(src.use_cases)})",
-                    dedup_key=f"data:{src.name}:{check}",
-                )
-            opened.append(getattr(inc, "id", None))
-        except Exception:  # the breach is recorded on the run either way
-            log.exception("could not open an incident for %s %s", src.name, check)
-    return opened
-
-
-def _notify(session: Session, src: DataSource, run: DataCheckRun, breaches: list[dict[str, Any]]) -> None:
-    """Tell each dependent use case's channels through monitoring.notify, when that module exists."""
-    try:
-        if importlib.util.find_spec("takeoff.monitoring.service") is None:
-            return
-        notify = getattr(importlib.import_module("takeoff.monitoring.service"), "notify", None)
-    except Exception:
-        return
-    if notify is None:
-        return
-    payload = {"source": src.name, "run_id": run.id, "status": run.status,
-               "breaches": [{"kind": b["kind"], "name": b["name"], "reason": b.get("reason", "")} for b in breaches]}
-    for key in src.use_cases:
-        try:
-            with session.begin_nested():
-                notify(session, key, "data.breach", payload)
-        except Exception:
-            log.exception("could not notify %s about the breach on %s", key, src.name)
+    answers = publish(session, DataSlaBreached(actor=actor, source=src.name, run_id=run.id, status=run.status,
+                                               use_cases=tuple(src.use_cases), breaches=tuple(breaches),
+                                               detected_at=run.started_at))
+    return [incident_id for ids in answers for incident_id in ids]
 
 
 def enqueue_due_checks(session: Session, now: datetime | None = None, every_s: int = CHECK_EVERY_S) -> int:
     """Enqueue one check job per source for this interval; the job key makes concurrent workers agree."""
-    from takeoff.jobs import service as jobs
-
     now = now or utcnow()
     slot = int(now.timestamp()) // every_s
     n = 0
@@ -636,8 +591,6 @@ def rule_view(r: DataAccessRule) -> dict[str, Any]:
 
 def set_access_rules(session: Session, actor: Actor, name: str, rules: Sequence[AccessRuleIn]) -> list[DataAccessRule]:
     """Replace a source's access rules (least privilege: a field with no rule is readable by its owner only)."""
-    from takeoff.auth.permissions import ROLES
-
     src = get(session, name)
     seen: set[str] = set()
     for r in rules:
@@ -883,19 +836,11 @@ def context_history(session: Session, name: str, limit: int = 30) -> list[dict[s
 
 def bundles_referencing(session: Session, name: str) -> list[str]:
     """Release ids ("uc:version") whose bundle's retrieval configuration names this collection (any string value equal
-    to the name, e.g. {"collection": "kb"} or {"collections": ["kb"]}); empty when the releases domain is absent."""
-    try:
-        if importlib.util.find_spec("takeoff.releases.models") is None:
-            return []
-        release = getattr(importlib.import_module("takeoff.releases.models"), "Release", None)
-    except Exception:
-        return []
-    if release is None:
-        return []
+    to the name, e.g. {"collection": "kb"} or {"collections": ["kb"]})."""
     out: list[str] = []
     try:
         with session.begin_nested():
-            for rel in session.scalars(select(release).order_by(release.use_case_key, release.version)):
+            for rel in session.scalars(select(Release).order_by(Release.use_case_key, Release.version)):
                 retrieval = (getattr(rel, "bundle", None) or {}).get("retrieval") or {}
                 if name in _strings(retrieval):
                     out.append(f"{rel.use_case_key}:{rel.version}")

@@ -6,8 +6,6 @@ transaction, so a worker crash loses at most the cases in flight; the resumed jo
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -20,33 +18,32 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
+from takeoff.catalog import service as catalog
+from takeoff.catalog.pricing import cost_usd
 from takeoff.db import read_session, transaction, utcnow
 from takeoff.errors import Conflict, Invalid, NotFound
+from takeoff.events import GateJudged, publish
 from takeoff.evals import evalset_io, sandbox
 from takeoff.evals.gates import judge_gate, wilson_interval
 from takeoff.evals.models import EvalCase, EvalCaseResult, EvalRun, EvalSet, EvalSetVersion
 from takeoff.evals.runner import CaseResult, RunSummary, compare_runs, run_eval, summarize
 from takeoff.evals.scorers import make_scorers
 from takeoff.evals.targets import make_target
+from takeoff.governance import service as governance
+from takeoff.jobs import service as jobs
+from takeoff.jobs.models import Job
+from takeoff.jobs.worker import PermanentJobError
 from takeoff.portfolio import service as portfolio
 
 INSERT_BATCH = 1000
 PAGE = 500
-# Called as hook(session, run) inside the transaction that finishes a run (releases move their lifecycle).
-GATE_HOOKS: list[Callable[[Session, EvalRun], None]] = []
 
 
-# --- tier policy (governance is read defensively: it may not be deployed) -----------------------------------
+# --- tier policy ------------------------------------------------------------------------------------------
 def tier_policy_for(session: Session, tier: str | None) -> tuple[int, Any]:
-    """(version, TierPolicy) from governance.service.tier_policy, else the shipped defaults as version 0."""
+    """(version, TierPolicy) of the tier (low when unset) from governance."""
     tier = tier or "low"
-    if importlib.util.find_spec("takeoff.governance.service") is not None:
-        gov = importlib.import_module("takeoff.governance.service")
-        if hasattr(gov, "tier_policy"):
-            return gov.tier_policy(session, tier)
-    from takeoff.governance.policy_defaults import default_tier_policy
-
-    return 0, default_tier_policy(tier)
+    return governance.tier_policy(session, tier)
 
 
 # --- eval sets ----------------------------------------------------------------------------------------------
@@ -270,8 +267,6 @@ def create_run(session: Session, actor: Actor, version: EvalSetVersion, target: 
                scorers: list[dict[str, Any]], *, repeats: int = 1, concurrency: int = 8,
                release_id: str | None = None, use_case_key: str | None = None) -> EvalRun:
     """Record a run and enqueue its `evals.run` job (keyed by run id, so it is enqueued once)."""
-    from takeoff.jobs import service as jobs
-
     validate_spec(target, scorers)
     run = EvalRun(release_id=release_id, use_case_key=use_case_key, version_id=version.id, target=dict(target),
                   scorers=list(scorers), repeats=repeats, concurrency=concurrency, total=version.n_cases,
@@ -423,16 +418,12 @@ def _model_prices(session: Session, run: EvalRun) -> dict[str, float] | None:
     model = (run.target or {}).get("_catalog_model")
     if not model:
         return None
-    from takeoff.catalog import service as catalog
-
     provider, name = catalog.split_ref(model)
     return catalog.price_for(session, provider, name, utcnow())
 
 
 def fail_run_if_last_attempt(factory: sessionmaker[Session], run_id: int, job_id: int, error: str) -> bool:
     """Mark the run failed when its job has used its last attempt (else the job's retry resumes it)."""
-    from takeoff.jobs.models import Job
-
     with transaction(factory) as s:
         job, run = s.get(Job, job_id), s.get(EvalRun, run_id)
         if job is None or run is None or job.attempts < job.max_attempts or run.status == "done":
@@ -444,9 +435,6 @@ def fail_run_if_last_attempt(factory: sessionmaker[Session], run_id: int, job_id
 def execute_run(factory: sessionmaker[Session], run_id: int,
                 progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
     """Run (or resume) an eval run: skip persisted cases, persist each new result, judge the gate at the end."""
-    from takeoff.catalog.pricing import cost_usd
-    from takeoff.jobs.worker import PermanentJobError
-
     with transaction(factory) as s:
         run = s.get(EvalRun, run_id)
         if run is None:
@@ -551,6 +539,5 @@ def execute_run(factory: sessionmaker[Session], run_id: int,
         run.status, run.done, run.finished_at, run.error = "done", summary.n, utcnow(), None
         audit.record(s, SYSTEM, "eval.finish", "eval_run", run_id, None,
                      {"release": run.release_id, "pass_rate": summary.pass_rate, "gate": run.gate["status"]})
-        for hook in GATE_HOOKS:
-            hook(s, run)
+        publish(s, GateJudged(run_id=run_id, release_id=run.release_id))  # a release run moves its release
         return {"run_id": run_id, "status": "done", "gate": run.gate["status"], "resumed": bool(finished)}

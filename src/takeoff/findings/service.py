@@ -13,11 +13,11 @@ from takeoff.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth import service as auth
 from takeoff.db import utcnow
-from takeoff.domains import optional
 from takeoff.errors import Conflict, Invalid, NotFound
 from takeoff.findings import rules
 from takeoff.findings.models import AuditFinding
 from takeoff.findings.schemas import CloseIn, FindingIn, FindingPatch
+from takeoff.governance import service as governance
 from takeoff.portfolio import service as portfolio
 
 
@@ -47,8 +47,7 @@ def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
 
 def control_choices() -> list[tuple[str, str]] | None:
     """(id, title) of the governance control library, or None when this build has no governance capability."""
-    fn = optional("takeoff.governance.service", "controls")
-    return [(c.id, c.title) for c in fn()] if callable(fn) else None
+    return [(c.id, c.title) for c in governance.controls()]
 
 
 def control_ids() -> tuple[str, ...] | None:

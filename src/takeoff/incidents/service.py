@@ -1,8 +1,6 @@
 """Incident operations (the only writer of incidents tables): open (deduplicated), timeline, resolve, MTTD/MTTR."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +13,7 @@ from takeoff.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.db import utcnow
 from takeoff.errors import Conflict, Invalid, NotFound
+from takeoff.events import IncidentOpened, IncidentResolved, publish
 from takeoff.incidents import metrics
 from takeoff.incidents.models import Incident, IncidentEntry
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
@@ -43,15 +42,6 @@ def _snapshot(inc: Incident) -> dict[str, Any]:
             "root_cause_category": inc.root_cause_category, "resolution": inc.resolution,
             "started_at": inc.started_at.isoformat(), "detected_at": inc.detected_at.isoformat(),
             "resolved_at": inc.resolved_at.isoformat() if inc.resolved_at else None}
-
-
-def _notify(session: Session, use_case_key: str, event: str, payload: dict[str, Any]) -> None:
-    """Notify through monitoring's channels when that domain is present (it never blocks the incident)."""
-    if importlib.util.find_spec("takeoff.monitoring.service") is None:
-        return
-    mod = importlib.import_module("takeoff.monitoring.service")
-    if hasattr(mod, "notify"):
-        mod.notify(session, use_case_key, event, payload)
 
 
 def _entry(session: Session, inc: Incident, author: str, kind: str, text: str, at: datetime | None = None) -> None:
@@ -96,9 +86,9 @@ def open_incident(session: Session, actor: Actor | str, use_case_key: str, title
            f"Opened ({source}), severity {severity}, owner {uc.on_call or 'nobody on call'}. {detail}".strip(),
            at=detected)
     audit.record(session, actor, "incident.open", "incident", inc.id, None, _snapshot(inc))
-    _notify(session, uc.key, "incident.opened",
-            {"incident_id": inc.id, "title": inc.title, "severity": severity, "owner": inc.owner, "source": source,
-             "release_id": release_id, "detail": detail, "detected_at": detected.isoformat()})
+    publish(session, IncidentOpened(uc.key, {
+        "incident_id": inc.id, "title": inc.title, "severity": severity, "owner": inc.owner, "source": source,
+        "release_id": release_id, "detail": detail, "detected_at": detected.isoformat()}))
     return inc
 
 
@@ -201,9 +191,9 @@ def resolve(session: Session, actor: Actor, incident_id: int, body: ResolveIn) -
     _entry(session, inc, actor.username, "resolved", f"Resolved: {inc.resolution}", at=resolved)
     session.flush()
     audit.record(session, actor, "incident.resolve", "incident", inc.id, before, _snapshot(inc))
-    _notify(session, inc.use_case_key, "incident.resolved",
-            {"incident_id": inc.id, "title": inc.title, "severity": inc.severity, "owner": inc.owner,
-             "resolution": inc.resolution})
+    publish(session, IncidentResolved(inc.use_case_key, {
+        "incident_id": inc.id, "title": inc.title, "severity": inc.severity, "owner": inc.owner,
+        "resolution": inc.resolution}))
     return inc
 
 

@@ -128,8 +128,7 @@ def error_categories(key: str, session: DB, actor: Allowed("read")) -> dict[str,
 @router.post("/monitoring/canary/run")
 def run_canary(session: DB, actor: Allowed("monitor.write")) -> list[dict[str, Any]]:
     """Analyse every running canary now (rolls back on breach where enabled)."""
-    fn = service._optional("takeoff.releases.service", "releases_in_canary")
-    running = list(fn(session)) if fn else []
+    running = service.running_canaries(session)
     return [service.canary_view(service.analyze_canary(session, k, c, p)) for k, c, p in running]
 
 

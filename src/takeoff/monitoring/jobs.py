@@ -7,6 +7,7 @@ from typing import Any
 from takeoff.db import transaction, utcnow
 from takeoff.jobs.registry import JobContext, every, handler
 from takeoff.monitoring import service
+from takeoff.portfolio import service as portfolio
 
 log = logging.getLogger("takeoff.monitoring")
 
@@ -45,8 +46,6 @@ def evaluate(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
             service.evaluate_rule(s, rule, now)
 
     def one_uc(s: Any, key: str) -> None:
-        from takeoff.portfolio import service as portfolio
-
         uc = portfolio.get(s, key)
         service.evaluate_slos(s, uc, now)
         service.evaluate_quality(s, uc, now)
@@ -66,12 +65,9 @@ def drift(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 @handler("monitoring.canary")
 def canary(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Canary analysis of every release in canary."""
-    fn = service._optional("takeoff.releases.service", "releases_in_canary")
-    if fn is None:
-        return {"skipped": "releases are not available"}
     now = utcnow()
     with transaction(ctx.factory) as s:
-        running = list(fn(s))
+        running = service.running_canaries(s)
     return _each(ctx, running, lambda s, t: service.analyze_canary(s, t[0], t[1], t[2], now), "canary analysis")
 
 

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
 from takeoff.db import utcnow
-from takeoff.domains import optional as _optional
 from takeoff.errors import Conflict, Invalid, NotFound
+from takeoff.events import AlertFired, AlertResolved, CanaryBreached, publish
 from takeoff.jobs import service as jobs
 from takeoff.monitoring import canary as canary_math
 from takeoff.monitoring import drift as drift_math
@@ -33,7 +33,10 @@ from takeoff.monitoring.models import (Alert, AlertRule, CanaryCheck, Channel, D
 from takeoff.monitoring.schemas import BaselineIn, ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
+from takeoff.releases import service as release_service
+from takeoff.releases.models import Release
 from takeoff.telemetry import histogram, rollup
+from takeoff.telemetry import service as telemetry
 
 log = logging.getLogger("takeoff.monitoring")
 
@@ -253,8 +256,7 @@ def _invalid(exc: ValueError, field: str) -> Invalid:
 
 
 def _ws(session: Session, key: str, release_id: str | list[str] | None, start: datetime, end: datetime) -> Any | None:
-    fn = _optional("takeoff.telemetry.service", "window_stats")
-    return fn(session, key, release_id, start, end) if fn else None
+    return telemetry.window_stats(session, key, release_id, start, end)
 
 
 # A release in one of these statuses serves or served real users, so its telemetry is production traffic; a release
@@ -264,10 +266,7 @@ LIVE_RELEASE_STATUSES: frozenset[str] = frozenset({"canary", "production", "supe
 
 def staging_releases(session: Session, key: str) -> set[str]:
     """Ids of the use case's releases that never served production traffic."""
-    release = _optional("takeoff.releases.models", "Release")
-    if release is None:
-        return set()
-    rows = session.execute(select(release.version, release.status).where(release.use_case_key == key))
+    rows = session.execute(select(Release.version, Release.status).where(Release.use_case_key == key))
     return {f"{key}:{version}" for version, status in rows if status not in LIVE_RELEASE_STATUSES}
 
 
@@ -277,10 +276,9 @@ def production_releases(session: Session, key: str, start: datetime, end: dateti
     went live are not; events without a release, or with a tag takeoff does not know, are the application's own
     traffic and count. Eval runs never reach telemetry: they feed gates, release pages and eval history only."""
     staging = staging_releases(session, key)
-    tags_fn = _optional("takeoff.telemetry.service", "releases_in_window")
-    if not staging or tags_fn is None:
+    if not staging:
         return None
-    tags = set(tags_fn(session, key, start, end))
+    tags = set(telemetry.releases_in_window(session, key, start, end))
     if not tags & staging:
         return None
     return sorted(tags - staging)
@@ -292,9 +290,8 @@ def _production_ws(session: Session, key: str, start: datetime, end: datetime) -
 
 
 def _production_id(session: Session, key: str) -> str | None:
-    fn = _optional("takeoff.releases.service", "current_release")
-    rel = fn(session, key) if fn else None
-    return getattr(rel, "release_id", None) if rel is not None else None
+    rel = release_service.current_release(session, key)
+    return rel.release_id if rel is not None else None
 
 
 # --------------------------------------------------------------------------------------------- notifications
@@ -506,10 +503,7 @@ def set_baseline(session: Session, actor: Actor, key: str, body: BaselineIn) -> 
     if body.start.tzinfo is None or body.end.tzinfo is None or body.start >= body.end:
         raise Invalid("the baseline window needs timezone-aware start < end",
                       details=[{"field": "start", "message": "start must be before end, both with a timezone"}])
-    fn = _optional("takeoff.telemetry.service", "set_baseline")
-    frozen: dict[str, Any] | None = None
-    if fn is not None:
-        frozen = fn(session, actor, key, body.release_id, body.start, body.end)
+    frozen: dict[str, Any] | None = telemetry.set_baseline(session, actor, key, body.release_id, body.start, body.end)
     ref_start, ref_end = body.reference_start or body.start, body.reference_end or body.end
     if ref_start.tzinfo is None or ref_end.tzinfo is None or ref_start >= ref_end:
         raise Invalid("the reference window needs timezone-aware reference_start < reference_end",
@@ -618,14 +612,11 @@ def _fire(session: Session, *, key: str, use_case_key: str, kind: str, name: str
             raise
         return existing, False
     audit.record(session, SYSTEM, "alert.fire", "alert", alert.id, None, alert_view(alert))
-    if open_incident:
-        from takeoff.incidents import service as incidents
-
-        inc = incidents.open_incident(session, SYSTEM, use_case_key, name, severity,
-                                      source=kind if kind in incidents.SOURCES else "alert", detected_at=now,
-                                      release_id=_production_id(session, use_case_key), detail=detail,
-                                      dedup_key=f"alert:{key}")
-        alert.incident_id = inc.id
+    if open_incident:  # the incidents flow opens (or joins) the alert's incident and answers its id
+        answers = publish(session, AlertFired(key=key, use_case_key=use_case_key, kind=kind, name=name,
+                                              severity=severity, detail=detail, detected_at=now,
+                                              release_id=_production_id(session, use_case_key)))
+        alert.incident_id = answers[0] if answers else None
     notify(session, use_case_key, "alert.firing", {"alert_id": alert.id, "name": name, "kind": kind,
                                                    "value": value, "threshold": threshold, "severity": severity,
                                                    "detail": detail, "incident_id": alert.incident_id})
@@ -639,12 +630,8 @@ def _clear(session: Session, key: str, now: datetime, why: str = "back to normal
         return None
     alert.state, alert.fire_key, alert.resolved_at = "resolved", None, now
     audit.record(session, SYSTEM, "alert.resolve", "alert", alert.id, None, {"state": "resolved", "why": why})
-    if alert.incident_id is not None:  # the incident stays open: people confirm recovery, but they see it here
-        from takeoff.incidents import service as incidents
-
-        incidents.system_entry(session, alert.incident_id, "alert",
-                               f"alert '{alert.name}' resolved ({why}); resolve the incident once recovery is confirmed",
-                               now)
+    # the incident stays open (people confirm recovery), but the incidents flow notes it on its timeline
+    publish(session, AlertResolved(alert_id=alert.id, name=alert.name, incident_id=alert.incident_id, why=why, at=now))
     notify(session, alert.use_case_key, "alert.resolved", {"alert_id": alert.id, "name": alert.name, "why": why,
                                                           "incident_id": alert.incident_id})
     return alert
@@ -666,9 +653,7 @@ def rule_value(session: Session, rule: AlertRule, now: datetime) -> float | None
         return None
     start = now - timedelta(seconds=rule.window_s)
     if rule.metric == "repeat_users":
-        series = _optional("takeoff.telemetry.service", "series")
-        if series is None:
-            return None
+        series = telemetry.series
         step = max(60, rule.window_s // 60 * 60)
         # repeat users look back one window before the start: the production traffic of both windows
         prod = production_releases(session, rule.use_case_key, start - timedelta(seconds=rule.window_s), now)
@@ -698,9 +683,7 @@ def evaluate_rule(session: Session, rule: AlertRule, now: datetime | None = None
 # --------------------------------------------------------------------------------------------- SLOs
 def _cost_slices(session: Session, key: str, threshold: float, start: datetime, end: datetime,
                  releases: list[str] | None = None) -> tuple[float, float]:
-    series = _optional("takeoff.telemetry.service", "series")
-    if series is None:
-        return 0.0, 0.0
+    series = telemetry.series
     step = 60 if (end - start) <= timedelta(days=3) else 3600
     values = [v for _, v in series(session, key, "cost_per_task", start, end, step, releases) if v is not None]
     return float(sum(1 for v in values if v <= threshold)), float(len(values))
@@ -813,8 +796,7 @@ def run_drift(session: Session, key: str, now: datetime | None = None) -> DriftR
     window = s.drift_window_s if s else 3600
     b_start, b_end = (s.baseline_start, s.baseline_end) if s else (None, None)
     if b_start is None:
-        current = _optional("takeoff.telemetry.service", "current_baseline")
-        base = current(session, key) if current else None
+        base = telemetry.current_baseline(session, key)
         if base:
             b_start, b_end = base.get("start"), base.get("end")
     start = now - timedelta(seconds=window)
@@ -917,29 +899,31 @@ def analyze_canary(session: Session, key: str, canary_id: str, production_id: st
     auto = auto_rollback_enabled(uc, s)
     action = "rollback_disabled"
     if auto:
-        rollback = _optional("takeoff.releases.service", "rollback")
-        if rollback is not None:
-            try:
-                with session.begin_nested():
-                    rollback(session, SYSTEM, key, f"automatic rollback: canary {canary_id} breached: {breaches_txt}")
-                action = "rolled_back"
-            except Exception as exc:  # a failed rollback must still open the incident
-                log.warning("automatic rollback of %s failed: %s", canary_id, exc)
-                action = "rollback_failed"
+        try:
+            with session.begin_nested():
+                release_service.rollback(session, SYSTEM, key,
+                                         f"automatic rollback: canary {canary_id} breached: {breaches_txt}")
+            action = "rolled_back"
+        except Exception as exc:  # a failed rollback must still open the incident
+            log.warning("automatic rollback of %s failed: %s", canary_id, exc)
+            action = "rollback_failed"
     check.action = action
-    from takeoff.incidents import service as incidents
-
     title = (f"Canary {canary_id} breached its guardrails"
              + (" and was rolled back" if action == "rolled_back" else ""))
-    inc = incidents.open_incident(session, SYSTEM, key, title, 2, source="canary", detected_at=now,
-                                  release_id=canary_id, detail=breaches_txt, dedup_key=f"canary:{canary_id}")
-    check.incident_id = inc.id
+    answers = publish(session, CanaryBreached(use_case_key=key, canary_release_id=canary_id, title=title,
+                                              detail=breaches_txt, detected_at=now))
+    check.incident_id = incident_id = answers[0] if answers else None
     audit.record(session, SYSTEM, "canary.breach", "release", canary_id, None,
-                 {"verdict": "breach", "action": action, "breaches": breaches_txt, "incident": inc.id})
+                 {"verdict": "breach", "action": action, "breaches": breaches_txt, "incident": incident_id})
     notify(session, key, "canary.rollback" if action == "rolled_back" else "canary.breach",
            {"release_id": canary_id, "production_release_id": production_id, "action": action,
-            "breaches": check.detail.get("breaches", []), "incident_id": inc.id, "severity": 2, "title": title})
+            "breaches": check.detail.get("breaches", []), "incident_id": incident_id, "severity": 2, "title": title})
     return check
+
+
+def running_canaries(session: Session) -> list[tuple[str, str, str | None]]:
+    """(use case, canary release id, production release id) of every release in canary now."""
+    return list(release_service.releases_in_canary(session))
 
 
 def canary_checks(session: Session, key: str | None = None, limit: int = 50) -> list[CanaryCheck]:

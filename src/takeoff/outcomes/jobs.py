@@ -5,6 +5,7 @@ from typing import Any
 
 from takeoff.db import transaction
 from takeoff.jobs import registry
+from takeoff.monitoring import service as monitoring
 from takeoff.outcomes import service
 from takeoff.portfolio import service as portfolio
 
@@ -22,7 +23,7 @@ def scorecard_payload(card: dict[str, Any]) -> dict[str, Any]:
 @registry.handler("outcomes.weekly_scorecard")
 def weekly_scorecard(ctx: registry.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Compute every active use case's scorecard and notify its channels (when monitoring is in this build)."""
-    notify = service.capability("takeoff.monitoring.service", "notify")
+    notify = monitoring.notify
     sent = 0
     with transaction(ctx.factory) as s:
         keys = [u.key for u in portfolio.list_use_cases(s) if u.status in ("pilot", "production")]

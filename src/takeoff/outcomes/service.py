@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session
 
 from takeoff.actor import Actor
 from takeoff.audit import service as audit
+from takeoff.auth.models import User
 from takeoff.db import utcnow
-from takeoff.domains import optional
 from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
+from takeoff.findings import service as findings_svc
+from takeoff.governance import service as governance
+from takeoff.incidents import service as incidents_svc
 from takeoff.monitoring import service as monitoring
 from takeoff.outcomes import review as review_rules
 from takeoff.outcomes import roi as roi_rules
@@ -31,6 +34,8 @@ from takeoff.outcomes.schemas import (AUDIENCES, DecisionIn, MeasurementIn, RoiA
 from takeoff.portfolio import scoring
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
+from takeoff.telemetry import schemas as telemetry_schemas
+from takeoff.telemetry import service as telemetry
 
 WEEK_S = 7 * 86400
 TELEMETRY_KPIS: dict[str, tuple[str, str]] = {  # telemetry metric -> (label, unit)
@@ -41,12 +46,6 @@ TELEMETRY_KPIS: dict[str, tuple[str, str]] = {  # telemetry metric -> (label, un
 
 
 # ---------------------------------------------------------------------------------------------- capabilities
-def capability(module: str, attr: str) -> Callable[..., Any] | None:
-    """`module.attr` when this build has it, else None (the caller then shows "no evidence" naming it)."""
-    fn = optional(module, attr)
-    return fn if callable(fn) else None
-
-
 def missing_note(module: str, attr: str) -> str:
     return f"no evidence: {module}.{attr} is not available in this build"
 
@@ -161,7 +160,7 @@ def _weeks(now: datetime, weeks: int) -> tuple[datetime, datetime]:
 
 def telemetry_kpis(session: Session, uc: UseCase, weeks: int = 8, now: datetime | None = None) -> dict[str, Any]:
     """Weekly cost per task, error rate and override rate from telemetry, with the scale targets beside them."""
-    series = capability("takeoff.telemetry.service", "series")
+    series = telemetry.series
     if series is None:
         return {"missing": missing_note("takeoff.telemetry.service", "series"), "metrics": []}
     start, end = _weeks(now or utcnow(), weeks)
@@ -238,7 +237,7 @@ def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, An
         missing.append("a north-star KPI with a baseline")
     elif north.get("baseline") is None:
         missing.append(f"a baseline for the north-star KPI '{north['name']}'")
-    stats_fn = capability("takeoff.telemetry.service", "window_stats")
+    stats_fn = telemetry.window_stats
     month = now - timedelta(days=30)
     stats = stats_fn(session, key, _production(session, key, month, now), month, now) if stats_fn else None
     inputs: dict[str, Any] = {k: a[k] for k in ("build_cost", "infrastructure_cost_per_month", "unit_value",
@@ -348,8 +347,6 @@ def complete_training(session: Session, actor: Actor, item_id: int, username: st
     item = session.get(TrainingItem, item_id)
     if item is None:
         raise NotFound(f"training item {item_id} not found")
-    from takeoff.auth.models import User
-
     if session.scalar(select(User.id).where(User.username == who)) is None:
         raise Invalid(f"unknown person '{who}'", details=[{"field": "username", "message": "unknown person"}])
     row = session.scalar(select(TrainingCompletion).where(TrainingCompletion.item_id == item.id,
@@ -392,8 +389,8 @@ def record_widget_feedback(session: Session, actor: Actor, key: str, data: Any) 
     body = _parse(WidgetFeedbackIn, data)
     if body.rating is None and not (body.comment or "").strip() and body.time_saved_s is None:
         raise Invalid("give a rating, a comment or the time saved")
-    record = capability("takeoff.telemetry.service", "record_feedback")
-    schema = capability("takeoff.telemetry.schemas", "FeedbackIn")
+    record = telemetry.record_feedback
+    schema = telemetry_schemas.FeedbackIn
     if record is None or schema is None:
         raise Invalid(missing_note("takeoff.telemetry.service", "record_feedback"), code="unavailable")
     fid = f"web-{uuid.uuid4().hex}"
@@ -405,7 +402,7 @@ def record_widget_feedback(session: Session, actor: Actor, key: str, data: Any) 
 
 # ---------------------------------------------------------------------------------------------- scorecard
 def _incidents(session: Session, key: str, start: datetime, end: datetime) -> list[Any] | None:
-    fn = capability("takeoff.incidents.service", "list_incidents")
+    fn = incidents_svc.list_incidents
     if fn is None:
         return None
     return [i for i in fn(session, use_case_key=key) if start <= i.detected_at < end]
@@ -421,9 +418,9 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
     now = now or utcnow()
     start, end = _weeks(now, weeks)
     notes: list[str] = []
-    series = capability("takeoff.telemetry.service", "series")
-    stats_fn = capability("takeoff.telemetry.service", "window_stats")
-    feedback_fn = capability("takeoff.telemetry.service", "feedback_for")
+    series = telemetry.series
+    stats_fn = telemetry.window_stats
+    feedback_fn = telemetry.feedback_for
     active = repeat = None
     prod = _production(session, key, start, end)
     if series is not None:
@@ -544,9 +541,9 @@ def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dic
                     rules.kpi_status(d["direction"], m.value, d["target"]) == "off_target":
                 breaches += 1
     inc = _incidents(session, uc.key, start, end)
-    findings_fn = capability("takeoff.findings.service", "for_period")
+    findings_fn = findings_svc.for_period
     findings = findings_fn(session, uc.key, start, end) if findings_fn else None
-    stats_fn = capability("takeoff.telemetry.service", "window_stats")
+    stats_fn = telemetry.window_stats
     ps, _ = quarter_bounds(prev_q)
     trend = a_now = a_prev = None
     adoption_note = missing_note("takeoff.telemetry.service", "window_stats")
@@ -589,9 +586,9 @@ def start_review(session: Session, actor: Actor, quarter: str | None = None) -> 
     if session.scalar(select(QuarterlyReview.id).where(QuarterlyReview.quarter == quarter)) is not None:
         raise Conflict(f"the {quarter} review already exists")
     notes: list[str] = []
-    if capability("takeoff.findings.service", "for_period") is None:
+    if findings_svc.for_period is None:
         notes.append(missing_note("takeoff.findings.service", "for_period") + " (audit findings counted as 0)")
-    if capability("takeoff.incidents.service", "list_incidents") is None:
+    if incidents_svc.list_incidents is None:
         notes.append(missing_note("takeoff.incidents.service", "list_incidents") + " (incidents counted as 0)")
     snapshot, facts = [], []
     for uc in portfolio.list_use_cases(session):
@@ -630,7 +627,7 @@ def list_reviews(session: Session) -> list[QuarterlyReview]:
 def accountable_for(session: Session, uc: UseCase) -> list[str]:
     """The people accountable for a use case: RACI 'accountable' (when governance has it), else its business owner."""
     people: list[str] = []
-    raci = capability("takeoff.governance.service", "raci")
+    raci = governance.raci
     if raci is not None:
         people = list(raci(session, uc.key).get("accountable", []))
     if uc.business_owner and uc.business_owner not in people:

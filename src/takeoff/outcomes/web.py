@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from markupsafe import Markup
 
-from takeoff.domains import optional
 from takeoff.errors import AppError
+from takeoff.events import provided
 from takeoff.outcomes import service
 from takeoff.outcomes.schemas import AUDIENCES
 from takeoff.portfolio import service as portfolio
@@ -69,7 +69,7 @@ def _review(page: Any, quarter: str, error: str | None = None, status: int = 200
 
 def _review_charts(view: dict[str, Any]) -> Markup | None:
     """The printable report's charts (scores beside last quarter's, adoption, KPI trend), drawn on the page too."""
-    quarterly = optional("takeoff.reports.quarterly")
+    quarterly = provided("reports.quarterly")  # a higher floor: registered at start when present
     if quarterly is None:
         return None
     prev = service.previous_quarter(view["quarter"])

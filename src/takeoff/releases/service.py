@@ -242,7 +242,7 @@ def start_eval(session: Session, actor: Actor, release_id: str, overrides: EvalO
     return run
 
 
-def _on_gate(session: Session, run: EvalRun) -> None:
+def on_gate(session: Session, run: EvalRun) -> None:
     """A finished run of a release moves it on to approvals, or back to draft when the gate blocks."""
     if not run.release_id:
         return
@@ -259,8 +259,6 @@ def _on_gate(session: Session, run: EvalRun) -> None:
     to = lifecycle.status_after_gate(gate.get("status", "fail"), bool(gate.get("blocks", True)))
     _move(session, "system", rel, to, f"gate {gate.get('status')} on run {run.id}")
 
-
-evals.GATE_HOOKS.append(_on_gate)
 
 
 def _gate_on_bundle_set(session: Session, rel: Release, version_id: int | None) -> bool:

@@ -6,8 +6,6 @@ change, and the hash-chained audit log is serialised); baselines are audited.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import math
 import sqlite3
 import threading
@@ -26,8 +24,11 @@ from sqlalchemy.orm import Session
 
 from takeoff.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
+from takeoff.catalog import service as catalog
 from takeoff.db import read_session, utcnow
 from takeoff.errors import Invalid
+from takeoff.portfolio import service as portfolio
+from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import histogram, rollup
 from takeoff.telemetry.ingest import (DROP_TEXT_FIELDS, EVENT_TEXT_FIELDS, nul_errors, release_errors, release_key,
                                       timing_errors)
@@ -103,16 +104,8 @@ def current_baseline(session: Session, use_case_key: str) -> dict[str, Any] | No
 
 
 def _pricer(session: Session) -> Callable[[str | None, str, float, dict[str, int]], float | None] | None:
-    """Cost from the model catalog when it exists, at the price in force at each event's time (consumed
-    defensively: no catalog → no computed cost). A model's whole price schedule is read once per batch."""
-    try:
-        if importlib.util.find_spec("takeoff.catalog.service") is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    catalog = importlib.import_module("takeoff.catalog.service")
-    if not all(hasattr(catalog, f) for f in ("price_schedule", "price_in_force", "cost_usd")):
-        return None
+    """Cost from the model catalog, at the price in force at each event's time. A model's whole price schedule is
+    read once per batch."""
     cache: dict[tuple[str | None, str], list[tuple[datetime, dict[str, float]]]] = {}
 
     def price(provider: str | None, model: str, ts: float, tokens: dict[str, int]) -> float | None:
@@ -134,8 +127,6 @@ def _pricer(session: Session) -> Callable[[str | None, str, float, dict[str, int
 
 def _discover_one(session: Session, actor: Actor, key: str) -> None:
     """Register an unknown use-case key as discovered (shadow AI) so telemetry is never dropped (idempotent)."""
-    from takeoff.portfolio import service as portfolio
-
     portfolio.ensure_discovered(session, actor, key)
 
 
@@ -277,8 +268,6 @@ def clear_lookup_cache() -> None:
 
 def _lookups(session: Session, use_cases: set[str]) -> tuple[set[str], dict[str, dict[str, Any] | None]]:
     """Use-case keys that exist, and each use case's current baseline (the reads of an ingest)."""
-    from takeoff.portfolio.models import UseCase
-
     known = set(session.scalars(select(UseCase.key).where(UseCase.key.in_(sorted(use_cases)))))
     return known, {uc: current_baseline(session, uc) for uc in sorted(use_cases)}
 
@@ -935,8 +924,6 @@ def set_baseline(session: Session, actor: Actor, use_case_key: str, release_id: 
 def overview(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Every use case of the portfolio that is not retired, and every one that sent telemetry in the window
     (discovered ones, retired ones still in use): volume, key metrics and its status against every scale target."""
-    from takeoff.portfolio.models import UseCase
-
     _check_window(start, end)
     ucs = {u.key: u for u in session.scalars(select(UseCase))}
     keys = _keys_with_telemetry(session, start, end) | {k for k, u in ucs.items() if u.status != "retired"}
@@ -954,8 +941,6 @@ def _keys_with_telemetry(session: Session, start: datetime, end: datetime) -> se
 
 def _overview_row(session: Session, key: str, uc: Any, start: datetime, end: datetime) -> dict[str, Any]:
     """One use case's overview line: window totals, the metrics its targets name, and the checks against them."""
-    from takeoff.portfolio import service as portfolio
-
     st = window_stats(session, key, None, start, end)
     seen = rollup.Observed(
         count=st.count, latency_p95_ms=histogram.quantile(st.latency_counts, 0.95) if st.count else None,

@@ -1,0 +1,21 @@
+"""The composition root's wiring of cross-domain reactions: every domain's flows.py subscribes here, once, at start.
+
+create_app(), the CLI's worker start-up and the tests call register_flows(); adding a flow means a handler in the
+reacting domain's flows.py, its subscribe() in that module's register(), and (for a new domain) one line below.
+"""
+from __future__ import annotations
+
+from takeoff import events
+
+
+def register_flows() -> None:
+    """Subscribe every domain's reactions and provide the optional capabilities (idempotent)."""
+    from takeoff.incidents import flows as incidents_flows
+    from takeoff.monitoring import flows as monitoring_flows
+    from takeoff.releases import flows as releases_flows
+    from takeoff.reports import quarterly
+
+    releases_flows.register()
+    monitoring_flows.register()  # before incidents: channels hear of a data breach before the incidents it opens
+    incidents_flows.register()
+    events.provide("reports.quarterly", quarterly)

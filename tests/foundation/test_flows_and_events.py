@@ -1,0 +1,84 @@
+"""Domains meet through direct imports downward and events sideways: no string-addressed domain imports remain,
+and every published event type has its reactions subscribed at start."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+import takeoff
+from takeoff import events
+from takeoff.flows_registry import register_flows
+
+SRC = Path(takeoff.__file__).parent
+# the composition root lists the domains to load (routers, jobs, models) and the optional demo package
+COMPOSITION_ROOT = {"app.py", "cli.py", "models_all.py", "domains.py", "flows_registry.py", "demo.py"}
+STRING_LOOKUP = re.compile(r"\bimportlib\b|\boptional\(\"|\bcapability\(\"|__import__\(")
+
+
+def test_no_string_addressed_domain_imports() -> None:
+    """importlib, optional("…") and capability("…") appear only in the composition root (the eval sandbox imports
+    the allow-listed python targets it is told to run, never a domain)."""
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel in COMPOSITION_ROOT or rel in {"evals/sandbox.py", "reports/__init__.py"}:
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if STRING_LOOKUP.search(line):
+                offenders.append(f"{rel}:{n}: {line.strip()}")
+    assert offenders == []
+
+
+def test_reports_registry_imports_only_its_own_modules() -> None:
+    """reports/__init__.py loads report modules by name from its own package only (no other domain)."""
+    text = (SRC / "reports" / "__init__.py").read_text()
+    assert re.findall(r'import_module\((f?"[^"]*")', text) == ['f"takeoff.reports.{name}"']
+
+
+def _published_event_types() -> set[str]:
+    """Names of the event classes constructed inside a publish(...) call anywhere in the source."""
+    names: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "publish":
+                for arg in node.args[1:2]:
+                    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name):
+                        names.add(arg.func.id)
+    return names
+
+
+def test_every_published_event_has_its_handlers_registered_at_start() -> None:
+    register_flows()
+    published = _published_event_types()
+    declared = {t.__name__ for t in events.EVENT_TYPES}
+    assert published, "the scan found no publish() call"
+    assert published <= declared, f"published but not declared: {published - declared}"
+    unhandled = sorted(t.__name__ for t in events.EVENT_TYPES if t.__name__ in published and not events.handlers(t))
+    assert unhandled == []
+    assert declared <= published, f"declared but never published: {declared - published}"
+
+
+def test_register_flows_is_idempotent() -> None:
+    register_flows()
+    before = {t: len(events.handlers(t)) for t in events.EVENT_TYPES}
+    register_flows()
+    assert {t: len(events.handlers(t)) for t in events.EVENT_TYPES} == before
+
+
+def test_publish_refuses_an_undeclared_event() -> None:
+    class Stray:
+        pass
+
+    with pytest.raises(ValueError):
+        events.publish(None, Stray())  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        events.subscribe(Stray, lambda s, e: None)
+
+
+def test_the_quarterly_report_is_provided_at_start() -> None:
+    register_flows()
+    assert events.provided("reports.quarterly") is not None
+    assert events.provided("no.such.capability") is None
