@@ -2,6 +2,7 @@
 (checkpoints kept elsewhere catch truncation), and legacy unkeyed chains are keyed by `takeoff migrate`."""
 from __future__ import annotations
 
+import os
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -234,3 +235,22 @@ def test_migrate_refuses_to_key_a_broken_unkeyed_chain(backend, tmp_path, cli_ru
         r = run("audit", "rekey", "--accept-broken", url=url)
         assert r.exit_code == 0 and "accepting the legacy chain's break at entry 2" in r.output
         assert run("audit", "verify", url=url).exit_code == 0
+
+
+def test_a_read_session_finds_the_key_of_its_database(engine, factory) -> None:  # type: ignore[no-untyped-def]
+    """read_session binds an OptionEngine: verification through it uses the key remembered for the database, not
+    the environment's (the readiness check read 'does not verify' for a demo seeded under another secret)."""
+    from takeoff.actor import Actor
+    from takeoff.audit import key as audit_key
+    from takeoff.audit import service as audit_service
+    from takeoff.db import read_session, transaction
+
+    audit_key.remember(engine, "a-secret-other-than-the-environment's")
+    try:
+        with transaction(factory) as s:
+            audit_service.record(s, Actor("system", ("admin",)), "test.write", "thing", 1, None, {"a": 1})
+        with read_session(engine) as s:
+            count, problem = audit_service.verify_chain(s)
+        assert count >= 1 and problem is None, problem
+    finally:
+        audit_key.remember(engine, os.environ["TAKEOFF_SECRET_KEY"])

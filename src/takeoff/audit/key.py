@@ -27,15 +27,23 @@ def derive(secret_key: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"takeoff-audit", info=_INFO).derive(secret_key.encode())
 
 
+def _root_engine(bind: Any) -> Any:
+    """The Engine under a Connection or an OptionEngine (read_session binds one), so every view of a database
+    finds the key remembered for it."""
+    engine = getattr(bind, "engine", bind)
+    while getattr(engine, "_proxied", None) is not None:
+        engine = engine._proxied
+    return engine
+
+
 def remember(engine: Any, secret_key: str) -> None:
     """Record the key that goes with this engine (the app and the CLI call this when they open a database)."""
-    _KEYS[engine] = derive(secret_key)
+    _KEYS[_root_engine(engine)] = derive(secret_key)
 
 
 def key_for(session: Session) -> bytes:
     """The chain key of the session's database: the remembered one, else derived from the environment's settings."""
-    bind = session.get_bind()
-    found = _KEYS.get(getattr(bind, "engine", bind))
+    found = _KEYS.get(_root_engine(session.get_bind()))
     if found is not None:
         return found
     from takeoff.config import get_settings
