@@ -19,18 +19,25 @@ ROLLUP_DELTAS = Gauge("takeoff_rollup_deltas_pending", "Telemetry rollup deltas 
                       multiprocess_mode="mostrecent")
 
 
-class ASGIGuard:
+class Wrapper:
+    """Base of takeoff's ASGI wrappers: the wrapped FastAPI app's state (settings, engine, session factory, worker)
+    stays reachable through whichever wrapper is outermost."""
+
+    app: Any
+
+    @property
+    def state(self) -> Any:
+        """The wrapped app's state."""
+        return self.app.state
+
+
+class ASGIGuard(Wrapper):
     """Outermost middleware: 413 for bodies over the limit, 400 for JSON nested too deep, 422 for a NUL in the URL,
     and per-route request metrics."""
 
     def __init__(self, app: Any, max_body: int) -> None:
         self.app = app
         self.max_body = max_body
-
-    @property
-    def state(self) -> Any:
-        """The wrapped FastAPI app's state (settings, engine, session factory, worker)."""
-        return self.app.state
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -16,21 +16,19 @@ import pytest
 import schemathesis
 from schemathesis.engine import events, from_schema
 
+from takeoff.observability import Wrapper
+
 MAX_EXAMPLES = int(os.environ.get("TAKEOFF_FUZZ_EXAMPLES", "8"))  # per operation and phase; more for a deeper run
 SEED = 16
 
 
-class StatusCounter:
+class StatusCounter(Wrapper):
     """ASGI wrapper that counts requests and server errors per route (what the run sent, whatever the engine keeps)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.requests = 0
         self.server_errors: collections.Counter[str] = collections.Counter()
-
-    @property
-    def state(self) -> Any:
-        return self.app.state
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

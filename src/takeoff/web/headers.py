@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from takeoff.observability import Wrapper
 from takeoff.ratelimit import is_trusted, trusted_networks
 
 # Pages load scripts only from /static (no inline <script>, no on*= handlers, no eval: htmx runs with allowEval off).
@@ -42,17 +43,12 @@ def secure_cookie(value: bytes) -> bytes:
     return value if b"secure" in attributes else value + b"; Secure"
 
 
-class SecurityHeaders:
+class SecurityHeaders(Wrapper):
     """ASGI middleware adding security_headers() to every HTTP response and Secure to its cookies over HTTPS."""
 
     def __init__(self, app: Any, trusted_proxies: str = "", cookie_secure: bool = False) -> None:
         self.app, self.cookie_secure = app, cookie_secure
         self.proxies = trusted_networks(trusted_proxies) if trusted_proxies else ()
-
-    @property
-    def state(self) -> Any:
-        """The wrapped app's state (outermost middleware: callers reach settings, engine and worker through it)."""
-        return self.app.state
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
