@@ -22,20 +22,15 @@ def scorecard_payload(card: dict[str, Any]) -> dict[str, Any]:
 
 @registry.handler("outcomes.weekly_scorecard")
 def weekly_scorecard(ctx: registry.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Compute every active use case's scorecard and notify its channels (when monitoring is in this build)."""
-    notify = monitoring.notify
-    sent = 0
+    """Compute every active use case's scorecard and send it to its channels."""
     with transaction(ctx.factory) as s:
         keys = [u.key for u in portfolio.list_use_cases(s) if u.status in ("pilot", "production")]
     for i, key in enumerate(keys):
         with transaction(ctx.factory) as s:
             card = service.weekly_scorecard(s, key, weeks=2)
-            if notify is not None:
-                notify(s, key, "scorecard.weekly", scorecard_payload(card))
-                sent += 1
+            monitoring.notify(s, key, "scorecard.weekly", scorecard_payload(card))
         ctx.progress(i + 1, len(keys))
-    return {"use_cases": len(keys), "notified": sent,
-            "note": None if notify is not None else service.missing_note("takeoff.monitoring.service", "notify")}
+    return {"use_cases": len(keys), "notified": len(keys)}
 
 
 registry.every("outcomes.weekly_scorecard", WEEK_S)

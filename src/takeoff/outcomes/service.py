@@ -1,6 +1,6 @@
 """Outcome operations: KPI measurements, ROI, usage policies, enablement, the weekly adoption scorecard and
-quarterly reviews. The only writer of the outcome tables; reads other domains through their services, each
-guarded so a missing capability shows as "no evidence" naming it, never as a made-up figure."""
+quarterly reviews. The only writer of the outcome tables; reads lower domains through their services, and shows a
+figure it lacks the data for as "no evidence", never as a made-up one."""
 from __future__ import annotations
 
 import math
@@ -43,11 +43,6 @@ TELEMETRY_KPIS: dict[str, tuple[str, str]] = {  # telemetry metric -> (label, un
     "error_rate": ("Error rate", "ratio"),
     "override_rate": ("Human override rate", "ratio"),
 }
-
-
-# ---------------------------------------------------------------------------------------------- capabilities
-def missing_note(module: str, attr: str) -> str:
-    return f"no evidence: {module}.{attr} is not available in this build"
 
 
 def _pydantic_invalid(exc: ValidationError, prefix: str = "") -> Invalid:
@@ -161,8 +156,6 @@ def _weeks(now: datetime, weeks: int) -> tuple[datetime, datetime]:
 def telemetry_kpis(session: Session, uc: UseCase, weeks: int = 8, now: datetime | None = None) -> dict[str, Any]:
     """Weekly cost per task, error rate and override rate from telemetry, with the scale targets beside them."""
     series = telemetry.series
-    if series is None:
-        return {"missing": missing_note("takeoff.telemetry.service", "series"), "metrics": []}
     start, end = _weeks(now or utcnow(), weeks)
     t = portfolio.targets(uc)
     targets = {"cost_per_task": t.cost_per_task_usd, "error_rate": t.max_error_rate, "override_rate": None}
@@ -237,22 +230,19 @@ def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, An
         missing.append("a north-star KPI with a baseline")
     elif north.get("baseline") is None:
         missing.append(f"a baseline for the north-star KPI '{north['name']}'")
-    stats_fn = telemetry.window_stats
     month = now - timedelta(days=30)
-    stats = stats_fn(session, key, _production(session, key, month, now), month, now) if stats_fn else None
+    stats = telemetry.window_stats(session, key, _production(session, key, month, now), month, now)
     inputs: dict[str, Any] = {k: a[k] for k in ("build_cost", "infrastructure_cost_per_month", "unit_value",
                                                  "review_hours_per_month", "rework_hours_per_month", "hourly_rate",
                                                  "cost_per_escalation", "horizon_months") if k in a}
     if "telemetry_cost_per_month" in a:
         inputs["telemetry_cost_per_month"] = a["telemetry_cost_per_month"]
-    elif stats is not None:
+    else:
         inputs["telemetry_cost_per_month"] = round(stats.cost_usd, 2)
         sources["telemetry_cost_per_month"] = "telemetry: model cost over the last 30 days"
-    else:
-        missing.append("telemetry cost (" + missing_note("takeoff.telemetry.service", "window_stats") + ")")
     if "escalations_per_month" in a:
         inputs["escalations_per_month"] = a["escalations_per_month"]
-    elif stats is not None:
+    else:
         inputs["escalations_per_month"] = stats.outcomes.get("escalated", 0)
         sources["escalations_per_month"] = "telemetry: escalated outcomes over the last 30 days"
     if "monthly_volume" in a:
@@ -389,23 +379,16 @@ def record_widget_feedback(session: Session, actor: Actor, key: str, data: Any) 
     body = _parse(WidgetFeedbackIn, data)
     if body.rating is None and not (body.comment or "").strip() and body.time_saved_s is None:
         raise Invalid("give a rating, a comment or the time saved")
-    record = telemetry.record_feedback
-    schema = telemetry_schemas.FeedbackIn
-    if record is None or schema is None:
-        raise Invalid(missing_note("takeoff.telemetry.service", "record_feedback"), code="unavailable")
     fid = f"web-{uuid.uuid4().hex}"
-    fb = schema(id=fid, use_case=uc.key, rating=body.rating, comment=(body.comment or "").strip() or None,
+    fb = telemetry_schemas.FeedbackIn(id=fid, use_case=uc.key, rating=body.rating, comment=(body.comment or "").strip() or None,
                 time_saved_s=body.time_saved_s, unit_id=actor.username, ts=utcnow().timestamp())
-    record(session, actor, fb)
+    telemetry.record_feedback(session, actor, fb)
     return fid
 
 
 # ---------------------------------------------------------------------------------------------- scorecard
-def _incidents(session: Session, key: str, start: datetime, end: datetime) -> list[Any] | None:
-    fn = incidents_svc.list_incidents
-    if fn is None:
-        return None
-    return [i for i in fn(session, use_case_key=key) if start <= i.detected_at < end]
+def _incidents(session: Session, key: str, start: datetime, end: datetime) -> list[Any]:
+    return [i for i in incidents_svc.list_incidents(session, use_case_key=key) if start <= i.detected_at < end]
 
 
 def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime | None = None) -> dict[str, Any]:
@@ -418,44 +401,31 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
     now = now or utcnow()
     start, end = _weeks(now, weeks)
     notes: list[str] = []
-    series = telemetry.series
-    stats_fn = telemetry.window_stats
-    feedback_fn = telemetry.feedback_for
-    active = repeat = None
     prod = _production(session, key, start, end)
-    if series is not None:
-        active = [v for _, v in series(session, key, "active_users", start, end, WEEK_S, prod)]
-        repeat = [v for _, v in series(session, key, "repeat_users", start, end, WEEK_S, prod)]
-    else:
-        notes.append(missing_note("takeoff.telemetry.service", "series") + " (active and repeat users)")
-    if stats_fn is None:
-        notes.append(missing_note("takeoff.telemetry.service", "window_stats") + " (escalations)")
-    feedback = feedback_fn(session, key, start, end) if feedback_fn else None
-    if feedback is None:
-        notes.append(missing_note("takeoff.telemetry.service", "feedback_for") + " (feedback, time saved, themes)")
+    active = [v for _, v in telemetry.series(session, key, "active_users", start, end, WEEK_S, prod)]
+    repeat = [v for _, v in telemetry.series(session, key, "repeat_users", start, end, WEEK_S, prod)]
+    feedback = telemetry.feedback_for(session, key, start, end)
     incidents = _incidents(session, key, start, end)
-    if incidents is None:
-        notes.append(missing_note("takeoff.incidents.service", "list_incidents") + " (AI-related incident reports)")
     rows = []
     for w in range(weeks):
         ws, we = start + timedelta(seconds=WEEK_S * w), start + timedelta(seconds=WEEK_S * (w + 1))
-        fb = [f for f in (feedback or []) if ws <= f["ts"] < we]
+        fb = [f for f in feedback if ws <= f["ts"] < we]
         ratings = [f["rating"] for f in fb if f["rating"] is not None]
-        stats = stats_fn(session, key, prod, ws, we) if stats_fn else None
+        stats = telemetry.window_stats(session, key, prod, ws, we)
         a = active[w] if active else None
         rows.append({
             "week": ws.date().isoformat(),
             "active_users": None if a is None else int(a),
             "repeat_users": None if not repeat or repeat[w] is None else int(repeat[w]),
             "active_change": rules.change(a, active[w - 1]) if active and w else None,
-            "calls": stats.count if stats else None,
-            "escalations": stats.outcomes.get("escalated", 0) if stats else None,
-            "time_saved_h": None if feedback is None else round(sum(f["time_saved_s"] or 0 for f in fb) / 3600, 2),
-            "feedback": None if feedback is None else len(fb),
+            "calls": stats.count,
+            "escalations": stats.outcomes.get("escalated", 0),
+            "time_saved_h": round(sum(f["time_saved_s"] or 0 for f in fb) / 3600, 2),
+            "feedback": len(fb),
             "avg_rating": round(sum(ratings) / len(ratings), 2) if ratings else None,
-            "incidents": None if incidents is None else sum(1 for i in incidents if ws <= i.detected_at < we),
+            "incidents": sum(1 for i in incidents if ws <= i.detected_at < we),
         })
-    comments = [f["comment"] for f in (feedback or []) if f.get("comment")]
+    comments = [f["comment"] for f in feedback if f.get("comment")]
     themes = [asdict(t) for t in theme_rules.feedback_themes(comments)] if comments else []
     en = enablement(session, key)
     last_active = rows[-1]["active_users"] if rows else None
@@ -465,7 +435,7 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
     return {"use_case": key, "name": uc.name, "weeks": rows, "themes": themes, "notes": notes,
             "trained_people": len(en["trained_people"]), "trained_share": share,
             "incident_list": [{"id": i.id, "title": i.title, "severity": i.severity, "status": i.status,
-                               "detected_at": i.detected_at.isoformat()} for i in (incidents or [])],
+                               "detected_at": i.detected_at.isoformat()} for i in incidents],
             "usage_policy": policy_view(usage_policy(session, key))}
 
 
@@ -541,27 +511,24 @@ def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dic
                     rules.kpi_status(d["direction"], m.value, d["target"]) == "off_target":
                 breaches += 1
     inc = _incidents(session, uc.key, start, end)
-    findings_fn = findings_svc.for_period
-    findings = findings_fn(session, uc.key, start, end) if findings_fn else None
-    stats_fn = telemetry.window_stats
+    findings = findings_svc.for_period(session, uc.key, start, end)
     ps, _ = quarter_bounds(prev_q)
-    trend = a_now = a_prev = None
-    adoption_note = missing_note("takeoff.telemetry.service", "window_stats")
-    if stats_fn is not None:
-        clip = min(end, utcnow())
-        span = clip - start
-        prod = _production(session, uc.key, ps, max(clip, start)) if span.total_seconds() > 0 else None
+    clip = min(end, utcnow())
+    span = clip - start
+    a_now = a_prev = 0
+    if span.total_seconds() > 0:
+        prod = _production(session, uc.key, ps, max(clip, start))
         # The same stretch of both quarters (day 1 to today), so a quarter in progress compares like with like.
-        a_now = stats_fn(session, uc.key, prod, start, clip).active_units if span.total_seconds() > 0 else 0
+        a_now = telemetry.window_stats(session, uc.key, prod, start, clip).active_units
         # Quarters differ in length: the previous window never runs into this quarter.
-        a_prev = stats_fn(session, uc.key, prod, ps, min(ps + span, start)).active_units if span.total_seconds() > 0 else 0
-        trend = rules.change(a_now, a_prev) if a_prev else None
-        if not a_prev and not a_now:
-            adoption_note = f"no data for {prev_q} or {quarter}"
-        elif not a_prev:
-            adoption_note = f"no data for {prev_q}"
-        else:
-            adoption_note = ""
+        a_prev = telemetry.window_stats(session, uc.key, prod, ps, min(ps + span, start)).active_units
+    trend = rules.change(a_now, a_prev) if a_prev else None
+    if not a_prev and not a_now:
+        adoption_note = f"no data for {prev_q} or {quarter}"
+    elif not a_prev:
+        adoption_note = f"no data for {prev_q}"
+    else:
+        adoption_note = ""
     return {"use_case": uc.key, "name": uc.name, "status": uc.status,
             "priority": cur["priority"] if cur else None, "last_quarter_priority": prev["priority"] if prev else None,
             "value": cur["value"] if cur else None, "feasibility": cur["feasibility"] if cur else None,
@@ -570,9 +537,9 @@ def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dic
             "last_quarter_feasibility": prev["feasibility"] if prev else None,
             "last_quarter_risk": prev["risk"] if prev else None,
             "guardrail_breaches": breaches,
-            "incidents": None if inc is None else len(inc),
-            "audit_findings": None if findings is None else len(findings),
-            "findings": [_finding_label(f) for f in findings or []],
+            "incidents": len(inc),
+            "audit_findings": len(findings),
+            "findings": [_finding_label(f) for f in findings],
             "active_users": a_now, "last_quarter_active_users": a_prev,
             "adoption_trend": trend, "adoption_note": adoption_note,
             "north_star": _north_star(session, uc, ps, end, start)}
@@ -586,10 +553,6 @@ def start_review(session: Session, actor: Actor, quarter: str | None = None) -> 
     if session.scalar(select(QuarterlyReview.id).where(QuarterlyReview.quarter == quarter)) is not None:
         raise Conflict(f"the {quarter} review already exists")
     notes: list[str] = []
-    if findings_svc.for_period is None:
-        notes.append(missing_note("takeoff.findings.service", "for_period") + " (audit findings counted as 0)")
-    if incidents_svc.list_incidents is None:
-        notes.append(missing_note("takeoff.incidents.service", "list_incidents") + " (incidents counted as 0)")
     snapshot, facts = [], []
     for uc in portfolio.list_use_cases(session):
         f = _facts(session, uc, quarter, notes)
