@@ -53,8 +53,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 import takeoff.models_all  # noqa: E402,F401
 from takeoff import migrate  # noqa: E402
-from takeoff.actor import SYSTEM  # noqa: E402
-from takeoff.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from takeoff.core.actor import SYSTEM  # noqa: E402
+from takeoff.core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
 from takeoff.portfolio import service as portfolio  # noqa: E402
 from takeoff.portfolio.models import UseCase  # noqa: E402
 from takeoff.telemetry import histogram, rollup, service, web  # noqa: E402

@@ -98,7 +98,7 @@ def main() -> None:
         return
 
     from takeoff.data.checks import Completeness, Freshness, run_checks
-    from takeoff import netguard
+    from takeoff.core import netguard
     from takeoff.data.connect import open_source
 
     netguard.configure(netguard.parse_allow(db_url.host or "localhost"))  # the bench's database is local: list it

@@ -100,7 +100,7 @@ async def _eval(port: int, concurrency: int, n_cases: int) -> dict[str, float]:
         for i in range(n_cases):
             yield Case(f"c{i}", f"question {i}", f"question {i}", ("bench",))
 
-    from takeoff import netguard
+    from takeoff.core import netguard
 
     netguard.configure(netguard.parse_allow("127.0.0.1"))  # the target is local: list loopback, as an operator would
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

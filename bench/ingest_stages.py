@@ -26,8 +26,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from ingest_bench import make_events  # noqa: E402
 
 from takeoff import migrate  # noqa: E402
-from takeoff.actor import Actor  # noqa: E402
-from takeoff.db import Base, make_engine, make_sessionmaker  # noqa: E402
+from takeoff.core.actor import Actor  # noqa: E402
+from takeoff.core.db import Base, make_engine, make_sessionmaker  # noqa: E402
 from takeoff.telemetry import rollup, service  # noqa: E402
 from takeoff.telemetry.api import _batch_from_body  # noqa: E402
 from takeoff.telemetry.compaction import compact_all  # noqa: E402

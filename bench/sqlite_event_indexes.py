@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from ingest_bench import make_events  # noqa: E402
 
 from takeoff import migrate  # noqa: E402
-from takeoff.db import make_engine  # noqa: E402
+from takeoff.core.db import make_engine  # noqa: E402
 from takeoff.telemetry import rollup, service  # noqa: E402
 from takeoff.telemetry.api import _batch_from_body  # noqa: E402
 from takeoff.telemetry.ingest import normalize_batch  # noqa: E402

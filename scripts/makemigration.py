@@ -13,7 +13,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 import takeoff.models_all  # noqa: F401
-from takeoff.db import Base, make_engine
+from takeoff.core.db import Base, make_engine
 from takeoff.migrate import HERE, alembic_config, upgrade
 
 

@@ -17,11 +17,11 @@ from sqlalchemy.engine import make_url
 
 import takeoff.models_all  # noqa: F401
 from takeoff import migrate
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.app import create_app
 from takeoff.auth import service as auth
-from takeoff.config import Settings
-from takeoff.db import Base, make_engine, make_sessionmaker, transaction
+from takeoff.core.config import Settings
+from takeoff.core.db import Base, make_engine, make_sessionmaker, transaction
 
 
 # Test-only password hashing: argon2 at full strength costs ~180 ms per test user (and per failed login's dummy
@@ -168,7 +168,7 @@ TEST_EVAL_CODE = "tests."
 @pytest.fixture(autouse=True)
 def _test_process_policies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Tests that call targets, webhooks or sources without an app get the test settings' allow-lists too."""
-    from takeoff import netguard
+    from takeoff.core import netguard
     from takeoff.data import connect
     from takeoff.evals import sandbox
 
@@ -246,7 +246,7 @@ def admin(users: Users) -> dict[str, str]:
 @pytest.fixture
 def assert_matrix(client, users):  # type: ignore[no-untyped-def]
     """Walk roles × {permission: (method, path, body)} over HTTP: allowed → not 403, else 403 naming it."""
-    from takeoff.auth.permissions import MATRIX, ROLES
+    from takeoff.core.permissions import MATRIX, ROLES
 
     def check(actions: dict[str, tuple[str, str, Any]]) -> None:
         for role in ROLES:

@@ -20,13 +20,13 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takeoff import __version__
-from takeoff.config import Settings, get_settings
-from takeoff.db import make_engine, make_sessionmaker
+from takeoff.core.config import Settings, get_settings
+from takeoff.core.db import make_engine, make_sessionmaker
 from takeoff.domains import DOMAINS
-from takeoff.errors import ERROR_RESPONSES, AppError, error_body
+from takeoff.core.errors import ERROR_RESPONSES, AppError, error_body
 from takeoff.flows_registry import register_flows
 from takeoff.jobs.worker import Worker
-from takeoff.observability import ASGIGuard, BodyTooLarge, route_label
+from takeoff.core.observability import ASGIGuard, BodyTooLarge, route_label
 from takeoff.web.headers import SecurityHeaders
 from takeoff.ratelimit import TokenLimits
 
@@ -67,7 +67,7 @@ def freeze_startup_heap(app: SecurityHeaders) -> SecurityHeaders:
 
 def apply_process_policies(settings: Settings) -> None:
     """Make these settings' outbound and eval-code allow-lists the ones this process enforces."""
-    from takeoff import netguard
+    from takeoff.core import netguard
     from takeoff.data import connect
     from takeoff.evals import sandbox
 
@@ -80,10 +80,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                start_worker: bool | None = None) -> SecurityHeaders:
     """Build the ASGI app for the given settings (tests pass their own engine and no worker)."""
     settings = settings or get_settings()
-    apply_process_policies(settings)  # outbound address and eval-code allow-lists (takeoff.netguard, evals.sandbox)
+    apply_process_policies(settings)  # outbound address and eval-code allow-lists (takeoff.core.netguard, evals.sandbox)
     engine = engine or make_engine(settings.resolved_database_url)
     factory = make_sessionmaker(engine)
-    register_flows()  # cross-domain reactions (takeoff.events), subscribed once per process
+    register_flows()  # cross-domain reactions (takeoff.core.events), subscribed once per process
     run_worker = settings.embedded_worker if start_worker is None else start_worker
 
     @asynccontextmanager
@@ -214,7 +214,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     @app.exception_handler(OverflowError)  # SQLite's driver: an int beyond 64 bits
     async def database_refused(request: Request, exc: DBAPIError | OverflowError) -> JSONResponse:
-        # A safety net, not the fix: inputs are bounded where they are declared (takeoff.types), so reaching this
+        # A safety net, not the fix: inputs are bounded where they are declared (takeoff.core.types), so reaching this
         # means a field lacks its bound. The client gets a 4xx for its input; the log names the gap.
         log.warning("database refused the input of %s %s (a field lacks its bound): %s",
                     request.method, request.url.path, getattr(exc, "orig", exc))

@@ -35,7 +35,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def _settings():
     from pydantic import ValidationError
 
-    from takeoff.config import get_settings
+    from takeoff.core.config import get_settings
 
     try:
         return get_settings()
@@ -48,7 +48,7 @@ def _open_db(migrate_first: bool = True, rekey: bool = False):
     """Engine and session factory for TAKEOFF_DATABASE_URL, migrated to the latest schema; with `rekey` (the
     starting commands: migrate, serve, worker, demo) a legacy unkeyed audit chain is keyed too."""
     from takeoff import migrate
-    from takeoff.db import make_engine, make_sessionmaker
+    from takeoff.core.db import make_engine, make_sessionmaker
 
     settings = _settings()
     try:
@@ -64,7 +64,7 @@ def _open_db(migrate_first: bool = True, rekey: bool = False):
     factory = make_sessionmaker(engine)
     from takeoff.flows_registry import register_flows
 
-    register_flows()  # cross-domain reactions (takeoff.events): jobs run in this process
+    register_flows()  # cross-domain reactions (takeoff.core.events): jobs run in this process
     if migrate_first and rekey:
         _rekey_audit(factory)
     return settings, engine, factory
@@ -73,7 +73,7 @@ def _open_db(migrate_first: bool = True, rekey: bool = False):
 def _rekey_audit(factory) -> None:
     """Key a legacy (unkeyed) audit chain once the schema is current; a broken one is left alone, with a warning."""
     from takeoff.audit import service as audit
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     try:
         with transaction(factory) as s:
@@ -87,7 +87,7 @@ def _rekey_audit(factory) -> None:
 
 
 def _cli_actor():
-    from takeoff.actor import Actor
+    from takeoff.core.actor import Actor
 
     return Actor(username="cli", roles=("admin",), via="cli")
 
@@ -106,7 +106,7 @@ def migrate() -> None:
     _, engine, factory = _open_db(rekey=True)
     typer.echo(f"database at the latest schema ({engine.dialect.name})")
     from takeoff.audit import service as audit
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     with transaction(factory) as s:
         if audit.has_legacy_entries(s):
@@ -135,7 +135,7 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
 
 def _first_admin(settings, factory) -> str | None:
     from takeoff.auth import service as auth
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     with transaction(factory) as s:
         return auth.ensure_admin(s, settings.admin_password)
@@ -212,8 +212,8 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TAKEOFF_DATA_DIR"] = str(data)
     os.environ["TAKEOFF_DATABASE_URL"] = f"sqlite:///{(data / 'takeoff.db').resolve()}"
-    if importlib.util.find_spec("takeoff.demo") is not None:  # the demo lists its own eval targets and sources
-        from takeoff.demo import with_demo_code, with_demo_sources
+    if importlib.util.find_spec("takeoff.demo.seed") is not None:  # the demo lists its own eval targets and sources
+        from takeoff.demo.seed import with_demo_code, with_demo_sources
 
         os.environ["TAKEOFF_EVAL_PYTHON_MODULES"] = with_demo_code(os.environ.get("TAKEOFF_EVAL_PYTHON_MODULES", ""))
         # the demo's source database lives beside its data folder, which no source may read
@@ -239,10 +239,10 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
 
 def _start_demo_app(url: str, factory) -> None:
     """Run the demo's stand-in AI application (SDK traffic) in a daemon thread once the server is up."""
-    from takeoff import demo_app
-    from takeoff.actor import Actor
+    from takeoff.demo import app as demo_app
+    from takeoff.core.actor import Actor
     from takeoff.auth import service as auth
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     with transaction(factory) as s:
         token = auth.create_token(s, Actor("system", ("admin",)), "admin", "demo-app (SDK traffic)", 1).token
@@ -253,9 +253,9 @@ def _start_demo_app(url: str, factory) -> None:
 def _find_demo_seeder():
     import importlib.util
 
-    if importlib.util.find_spec("takeoff.demo") is None:
+    if importlib.util.find_spec("takeoff.demo.seed") is None:
         return None
-    return importlib.import_module("takeoff.demo").seed
+    return importlib.import_module("takeoff.demo.seed").seed
 
 
 @user_app.command("create")
@@ -265,8 +265,8 @@ def user_create(username: Annotated[str, typer.Argument(help="Login name.")],
                 display_name: Annotated[str, typer.Option(help="Full name.")] = "") -> None:
     """Create a user with one or more roles."""
     from takeoff.auth import service as auth
-    from takeoff.db import transaction
-    from takeoff.errors import AppError
+    from takeoff.core.db import transaction
+    from takeoff.core.errors import AppError
 
     _, _, factory = _open_db()
     try:
@@ -281,7 +281,7 @@ def user_create(username: Annotated[str, typer.Argument(help="Login name.")],
 def user_list() -> None:
     """List users and their roles."""
     from takeoff.auth import service as auth
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     _, _, factory = _open_db()
     with transaction(factory) as s:
@@ -296,8 +296,8 @@ def token_create(user: Annotated[str, typer.Option("--user", help="The token's u
                  role: Annotated[list[str] | None, typer.Option("--role", help="Scope to these of the user's roles.")] = None) -> None:
     """Create an API token; the token alone is printed on the last line of stdout."""
     from takeoff.auth import service as auth
-    from takeoff.db import transaction
-    from takeoff.errors import AppError
+    from takeoff.core.db import transaction
+    from takeoff.core.errors import AppError
 
     _, _, factory = _open_db()
     try:
@@ -314,8 +314,8 @@ def token_create(user: Annotated[str, typer.Option("--user", help="The token's u
 def token_revoke(token_id: Annotated[int, typer.Argument(help="The token id (see `takeoff token list`).")]) -> None:
     """Revoke an API token."""
     from takeoff.auth import service as auth
-    from takeoff.db import transaction
-    from takeoff.errors import AppError
+    from takeoff.core.db import transaction
+    from takeoff.core.errors import AppError
 
     _, _, factory = _open_db()
     try:
@@ -330,7 +330,7 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The token id (see
 def token_list(user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None) -> None:
     """List API tokens (never their secrets)."""
     from takeoff.auth import service as auth
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     _, _, factory = _open_db()
     with transaction(factory) as s:
@@ -345,7 +345,7 @@ def audit_verify(checkpoint: Annotated[Path | None, typer.Option(
         ] = None) -> None:
     """Recompute the keyed audit chain; exit 1 naming the first broken entry, 2 for an unusable checkpoint."""
     from takeoff.audit import service as audit
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     _, _, factory = _open_db()
     with transaction(factory) as s:
@@ -383,7 +383,7 @@ def audit_checkpoint() -> None:
     import json
 
     from takeoff.audit import service as audit
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     _, _, factory = _open_db()
     with transaction(factory) as s:
@@ -401,7 +401,7 @@ def audit_rekey(accept_broken: Annotated[bool, typer.Option(
         ] = False) -> None:
     """Key a legacy (unkeyed) chain with the server's key; `takeoff migrate` does this when the chain verifies."""
     from takeoff.audit import service as audit
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     _, _, factory = _open_db(migrate_first=False)
     from takeoff import migrate as migrations

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.auth import service as auth
 from takeoff.auth import throttle
-from takeoff.db import read_session
-from takeoff.errors import Unauthorized
+from takeoff.core.db import read_session
+from takeoff.core.errors import Unauthorized
 from takeoff.governance import decisions
 from takeoff.ratelimit import request_address
 

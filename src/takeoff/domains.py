@@ -2,7 +2,7 @@
 
 Floors, lower first: auth/audit/jobs < portfolio/governance/catalog < evals/releases < telemetry <
 monitoring/incidents/findings/data < outcomes < readiness/reports. A domain imports a lower domain's service directly;
-it reacts to a same-floor or higher domain only through takeoff.events (handlers in <domain>/flows.py).
+it reacts to a same-floor or higher domain only through takeoff.core.events (handlers in <domain>/flows.py).
 """
 DOMAINS = ("auth", "audit", "jobs", "portfolio", "governance", "catalog", "evals", "releases", "telemetry",
            "monitoring", "incidents", "findings", "data", "outcomes", "readiness", "reports")

@@ -5,7 +5,7 @@ reacting domain's flows.py, its subscribe() in that module's register(), and (fo
 """
 from __future__ import annotations
 
-from takeoff import events
+from takeoff.core import events
 
 
 def register_flows() -> None:

@@ -9,10 +9,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 
 from takeoff import migrate
-from takeoff.db import transaction
-from takeoff.errors import ERROR_RESPONSES, error_body
+from takeoff.core.db import transaction
+from takeoff.core.errors import ERROR_RESPONSES, error_body
 from takeoff.jobs import service as jobs
-from takeoff.observability import JOBS, ROLLUP_DELTAS
+from takeoff.core.observability import JOBS, ROLLUP_DELTAS
 from takeoff.telemetry import service as telemetry
 
 router = APIRouter(tags=["health"])

@@ -16,10 +16,10 @@ from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.auth.lockout import retry_after
-from takeoff.config import Settings
-from takeoff.errors import RateLimited
+from takeoff.core.config import Settings
+from takeoff.core.errors import RateLimited
 
 # Ingestion routes: counted per second against the ingestion limits, not per minute against the API limit.
 INGEST_PATHS = frozenset({"/api/v1/events", "/api/v1/feedback", "/v1/traces"})

@@ -7,8 +7,8 @@ import pytest
 
 from takeoff.catalog import service
 from takeoff.catalog.pricing import model_id_candidates, price_in_force, resolve_model_id
-from takeoff.db import transaction
-from takeoff.errors import Invalid
+from takeoff.core.db import transaction
+from takeoff.core.errors import Invalid
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 

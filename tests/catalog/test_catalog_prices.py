@@ -7,7 +7,7 @@ import pytest
 
 from takeoff.catalog import service
 from takeoff.catalog.pricing import cost_usd
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 
 
 def _model(client, admin, **extra):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from takeoff.auth import service as auth
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 
 
 def test_first_admin_generated_once(factory):

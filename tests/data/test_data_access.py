@@ -5,7 +5,7 @@ import csv
 import io
 from datetime import timedelta
 
-from takeoff.db import transaction, utcnow
+from takeoff.core.db import transaction, utcnow
 
 RULES = {"rules": [{"field": "id", "roles": ["ai_engineer", "viewer"]},
                    {"field": "amount", "roles": ["ai_engineer"]},

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from takeoff.data import service
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 
 from .conftest import source_body
 

@@ -122,7 +122,7 @@ def test_worker_survives_faulty_sources(client, app, owner, source_db, use_case)
     _register(client, owner, "postgresql+psycopg://u:pw@127.0.0.1:1/nodb", name="broken")
     _register(client, owner, source_db, use_case)
     from takeoff.data import service
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
     from takeoff.jobs.models import Job
 
     with transaction(app.state.factory) as s:
@@ -140,7 +140,7 @@ def test_worker_survives_faulty_sources(client, app, owner, source_db, use_case)
 
 def test_periodic_job_enqueues_checks(client, app, owner, source_db):
     _register(client, owner, source_db)
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
     from takeoff.jobs import service as jobs
 
     with transaction(app.state.factory) as s:

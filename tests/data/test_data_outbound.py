@@ -37,7 +37,7 @@ def test_internal_source_hosts_are_refused_at_registration(strict, owner, use_ca
 
 
 def test_a_source_name_resolving_inside_is_refused_when_opened(monkeypatch):
-    from takeoff import netguard
+    from takeoff.core import netguard
 
     netguard.configure(netguard.STRICT)
     real = socket.getaddrinfo

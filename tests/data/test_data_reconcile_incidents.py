@@ -6,8 +6,8 @@ import types
 
 import sqlalchemy as sa
 
-from takeoff import events
-from takeoff.events import DataSlaBreached
+from takeoff.core import events
+from takeoff.core.events import DataSlaBreached
 from takeoff.incidents import service as incidents_service
 from takeoff.monitoring import service as monitoring_service
 
@@ -104,7 +104,7 @@ def test_breach_notifies_dependent_use_cases_through_monitoring(client, register
 
 
 def test_breach_opens_one_real_incident_deduplicated(client, registered, owner, use_case, factory):
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
     from takeoff.incidents.models import Incident
 
     client.patch("/api/v1/datasources/orders", json={"checks": [

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from takeoff.data import service
 from takeoff.data.jobs import SCHEDULER
 from takeoff.data.models import DataCheckRun, DataSource
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 
 from ..conftest import create_pg_database
 from .conftest import source_body

@@ -4,8 +4,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from takeoff import demo_app
-from takeoff.db import transaction, utcnow
+from takeoff.demo import app as demo_app
+from takeoff.core.db import transaction, utcnow
 from takeoff.telemetry import service as telemetry
 
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from takeoff.db import transaction
-from takeoff.demo import seed
+from takeoff.core.db import transaction
+from takeoff.demo.seed import seed
 from takeoff.incidents.models import Incident
 from takeoff.jobs import service as jobs
 from takeoff.monitoring.models import Alert

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
-from takeoff.demo import PASSWORD_ENV_DEFAULT, USE_CASES, seed
+from takeoff.demo.seed import PASSWORD_ENV_DEFAULT, USE_CASES, seed
 from takeoff.web.render import NAV
 
 BAD_TEXT = re.compile(r"Traceback|Internal Server Error|internal error", re.I)
@@ -48,7 +48,7 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
     r = c.post("/login", data={"username": "admin", "password": PASSWORD_ENV_DEFAULT,
                                "csrf_token": c.cookies.get("takeoff_login_csrf"), "next": "/"}, follow_redirects=False)
     assert r.status_code == 303
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
     from takeoff.outcomes import service as outcomes
     from takeoff.readiness import service as readiness
 
@@ -111,8 +111,8 @@ def _history_went_through_the_sdk(factory: Any, settings: Any, app: Any, users: 
 
     from sqlalchemy import select
 
-    from takeoff.db import transaction
-    from takeoff.demo import quarter_starts
+    from takeoff.core.db import transaction
+    from takeoff.demo.seed import quarter_starts
     from takeoff.telemetry.models import TelemetryEvent
 
     with transaction(factory) as s:
@@ -204,7 +204,7 @@ def test_browser_walks_every_page_of_the_demo(factory, settings, live_server, ow
 def _no_contradiction(factory: Any) -> None:
     """Release pages, readiness and incidents agree: every kind a production release's checklist shares with
     readiness has one verdict; an open severity 1-2 incident blocks its use case by name."""
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
     from takeoff.incidents import service as incidents
     from takeoff.readiness import service as readiness
     from takeoff.releases import service as releases

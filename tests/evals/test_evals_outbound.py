@@ -89,7 +89,7 @@ def test_a_listed_name_is_called_at_its_checked_address(monkeypatch):
     an unlisted one resolving to the same address does not."""
     import asyncio
 
-    from takeoff import netguard
+    from takeoff.core import netguard
     from takeoff.evals.targets import HttpTarget, RetryPolicy, TargetError
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.evals.models import EvalCaseResult
 from takeoff.jobs.models import Job
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from takeoff.app import create_app
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.evals import sandbox
 from takeoff.evals.models import EvalRun
 from takeoff.evals.targets import PythonTarget, TargetError, make_target
@@ -118,7 +118,7 @@ def test_allow_list_entries(entries, ref, allowed):
 def test_bad_allow_list_entries_are_a_startup_error(bad, monkeypatch):
     from pydantic import ValidationError
 
-    from takeoff.config import Settings
+    from takeoff.core.config import Settings
 
     with pytest.raises(ValidationError, match="TAKEOFF_EVAL_PYTHON_MODULES"):
         Settings(eval_python_modules=f"tests.,{bad}")

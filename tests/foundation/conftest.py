@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from takeoff.db import make_engine
+from takeoff.core.db import make_engine
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Helpers of the SQLite file-database tests."""
 from __future__ import annotations
 
-from takeoff import sqlite_lock
+from takeoff.core import sqlite_lock
 
 
 def writer_lock_of(engine) -> sqlite_lock.WriterLock:

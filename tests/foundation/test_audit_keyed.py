@@ -240,10 +240,10 @@ def test_migrate_refuses_to_key_a_broken_unkeyed_chain(backend, tmp_path, cli_ru
 def test_a_read_session_finds_the_key_of_its_database(engine, factory) -> None:  # type: ignore[no-untyped-def]
     """read_session binds an OptionEngine: verification through it uses the key remembered for the database, not
     the environment's (the readiness check read 'does not verify' for a demo seeded under another secret)."""
-    from takeoff.actor import Actor
+    from takeoff.core.actor import Actor
     from takeoff.audit import key as audit_key
     from takeoff.audit import service as audit_service
-    from takeoff.db import read_session, transaction
+    from takeoff.core.db import read_session, transaction
 
     audit_key.remember(engine, "a-secret-other-than-the-environment's")
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import takeoff
-from takeoff import events
+from takeoff.core import events
 from takeoff.flows_registry import register_flows
 
 SRC = Path(takeoff.__file__).parent

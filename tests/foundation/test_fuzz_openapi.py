@@ -16,7 +16,7 @@ import pytest
 import schemathesis
 from schemathesis.engine import events, from_schema
 
-from takeoff.observability import Wrapper
+from takeoff.core.observability import Wrapper
 
 MAX_EXAMPLES = int(os.environ.get("TAKEOFF_FUZZ_EXAMPLES", "8"))  # per operation and phase; more for a deeper run
 SEED = 16

@@ -69,7 +69,7 @@ def test_missing_expired_revoked_token_are_401(client, users, factory):
     from sqlalchemy import update
 
     from takeoff.auth.models import ApiToken
-    from takeoff.db import transaction, utcnow
+    from takeoff.core.db import transaction, utcnow
 
     _is_error(client.get("/api/v1/me"), 401)
     _is_error(client.get("/api/v1/me", headers={"Authorization": "Basic abc"}), 401)

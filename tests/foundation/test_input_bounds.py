@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase
-from takeoff.types import MAX_JSON_DEPTH, json_too_deep
+from takeoff.core.types import MAX_JSON_DEPTH, json_too_deep
 
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "422", "429")
 

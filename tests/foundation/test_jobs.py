@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from takeoff.db import transaction, utcnow
+from takeoff.core.db import transaction, utcnow
 from takeoff.jobs import registry, service
 from takeoff.jobs.models import Job
 from takeoff.jobs.worker import PermanentJobError, Worker

@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from takeoff import migrate
-from takeoff.db import Base
+from takeoff.core.db import Base
 
 
 def test_models_match_migrations(engine):

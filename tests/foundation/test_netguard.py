@@ -1,4 +1,4 @@
-"""Issue 16.5: the outbound address rule (takeoff.netguard): internal addresses refused unless the operator lists
+"""Issue 16.5: the outbound address rule (takeoff.core.netguard): internal addresses refused unless the operator lists
 them, checked on the literal host at creation and on every resolved address at send time."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from takeoff import netguard
-from takeoff.config import Settings
+from takeoff.core import netguard
+from takeoff.core.config import Settings
 
 
 @pytest.mark.parametrize("ip, forbidden", [

@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 
-from takeoff.auth.permissions import MATRIX, ROLES
+from takeoff.core.permissions import MATRIX, ROLES
 
 # permission -> (method, path, json body); bodies may be invalid: only "403 or not" is asserted.
 ACTIONS: dict[str, tuple[str, str, dict | None]] = {

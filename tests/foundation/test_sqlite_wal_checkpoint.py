@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy import text
 
-from takeoff.db import _Checkpointer, read_session
+from takeoff.core.db import _Checkpointer, read_session
 from tests.foundation.sqlite_file import writer_lock_of
 
 

@@ -10,8 +10,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from takeoff import sqlite_lock
-from takeoff.db import read_session
+from takeoff.core import sqlite_lock
+from takeoff.core.db import read_session
 from tests.foundation.sqlite_file import writer_lock_of
 
 

@@ -16,8 +16,8 @@ from takeoff.app import create_app
 from takeoff.audit.models import AuditEntry
 from takeoff.auth import throttle
 from takeoff.auth.lockout import Policy, State, after_failure, delay_after, wait_s
-from takeoff.config import Settings
-from takeoff.db import transaction
+from takeoff.core.config import Settings
+from takeoff.core.db import transaction
 from takeoff.ratelimit import TokenLimits, client_address
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -113,7 +113,7 @@ def test_default_ingestion_limits_admit_the_benchmarks_fastest_run():
     """bench/ingest_bench.py sends batches of 500 from one token (goal 20,000 events/s; its fastest run ~50k): even
     with every batch on one server process, 100 batches in one second pass the default limits."""
     limits = TokenLimits(Settings())
-    from takeoff.actor import Actor
+    from takeoff.core.actor import Actor
 
     actor = Actor("bench", ("admin",), via="token", token_id=1)
     for _ in range(100):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from takeoff.catalog.models import CatalogModel
 from takeoff.cli import app as cli
 from takeoff.commands import _http
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.governance import decisions
 from takeoff.incidents.models import Incident
 

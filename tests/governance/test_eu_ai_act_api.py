@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase
 
 from .test_governance_api import intake

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.governance import service as gov
 from takeoff.governance.models import FrameworkRecord, RoleAssignment, TierPolicyVersion, UseCaseRaci
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.governance.models import TierPolicyVersion
 from takeoff.portfolio.models import UseCase
 

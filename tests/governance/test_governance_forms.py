@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from takeoff.audit.models import AuditEntry
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.governance.models import UseCaseRole
 from takeoff.portfolio.models import UseCase
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from takeoff.cli import app as cli
 from takeoff.commands import _http
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase, UseCaseScore
 
 DOCS = """kind: Organization

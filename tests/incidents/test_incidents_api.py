@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.incidents.models import Incident
 from takeoff.portfolio.models import UseCase
 

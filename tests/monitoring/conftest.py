@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase
 
 

@@ -2,7 +2,7 @@
 incident only; too few events → "not enough data"; the rollback trigger rule is visible per use case."""
 from __future__ import annotations
 
-from takeoff.db import transaction, utcnow
+from takeoff.core.db import transaction, utcnow
 from takeoff.jobs import service as jobs
 from takeoff.releases.models import Release
 

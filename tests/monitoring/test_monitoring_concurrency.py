@@ -7,8 +7,8 @@ import time
 
 from sqlalchemy import func, select
 
-from takeoff.actor import SYSTEM
-from takeoff.db import transaction
+from takeoff.core.actor import SYSTEM
+from takeoff.core.db import transaction
 from takeoff.incidents import service as incidents
 from takeoff.incidents.models import Incident
 from takeoff.monitoring import service

@@ -30,7 +30,7 @@ def test_drift_without_baseline_or_with_an_empty_one_is_not_enough_data(client, 
     post_events(client, h, [ev(features={"channel": "web"})])  # current traffic but an empty reference window
     r = client.patch("/api/v1/monitoring/usecases/support-reply/settings", json={"drift_window_s": 3600}, headers=h)
     assert r.status_code == 200
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
     from takeoff.monitoring.models import MonitorSetting
     from sqlalchemy import select
 

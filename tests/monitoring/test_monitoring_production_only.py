@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from takeoff.db import transaction, utcnow
+from takeoff.core.db import transaction, utcnow
 from takeoff.jobs import service as jobs
 from takeoff.releases.models import Release
 

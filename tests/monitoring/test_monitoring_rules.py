@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.incidents.models import Incident
 from takeoff.jobs import service as jobs
 from takeoff.monitoring.models import Alert, AlertRule

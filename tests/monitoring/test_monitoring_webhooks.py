@@ -8,7 +8,7 @@ import json
 
 from sqlalchemy import select, update
 
-from takeoff.db import transaction, utcnow
+from takeoff.core.db import transaction, utcnow
 from takeoff.jobs.models import Job
 from takeoff.monitoring import webhooks
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from takeoff.db import transaction, utcnow
+from takeoff.core.db import transaction, utcnow
 from takeoff.releases.models import Release
 
 

@@ -117,7 +117,7 @@ def test_weekly_scorecard_job_runs(app, client, admin, usecase, factory):
 
     client.post(f"/api/v1/usecases/{usecase}/transitions", json={"to": "pilot", "reason": "go"}, headers=admin)
     client.post(f"/api/v1/usecases/{usecase}/feedback", json={"rating": 5, "comment": "fast"}, headers=admin)
-    from takeoff.db import transaction
+    from takeoff.core.db import transaction
 
     with transaction(factory) as s:
         job = jobs.enqueue(s, "outcomes.weekly_scorecard", {})

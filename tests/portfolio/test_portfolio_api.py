@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from takeoff.audit.models import AuditEntry
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase, UseCaseScore
 
 
@@ -152,8 +152,8 @@ def test_writes_are_audited(client, admin, factory) -> None:
 
 
 def test_same_key_registered_concurrently_is_409_not_500(client, admin, factory, monkeypatch) -> None:
-    from takeoff.actor import Actor
-    from takeoff.errors import Conflict
+    from takeoff.core.actor import Actor
+    from takeoff.core.errors import Conflict
     from takeoff.portfolio import service
 
     assert client.post("/api/v1/usecases", json=intake("twin"), headers=admin).status_code == 201

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase
 
 

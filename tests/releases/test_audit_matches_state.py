@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.governance.policy_defaults import TIERS, default_tier_policy
 from takeoff.jobs import service as jobs
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.readiness import service as readiness
 
 from .conftest import cases, make_use_case

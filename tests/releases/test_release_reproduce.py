@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from takeoff.app import create_app
 from takeoff.cli import app as cli
 from takeoff.commands import _http
-from takeoff.config import Settings
-from takeoff.db import make_sessionmaker, transaction
+from takeoff.core.config import Settings
+from takeoff.core.db import make_sessionmaker, transaction
 from takeoff.releases import bundle as bundles
 from takeoff.releases.models import Release
 

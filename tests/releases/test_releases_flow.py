@@ -1,7 +1,7 @@
 """A release from bundle to production and back: gate, approvals with separation of duties, canary, rollback."""
 from __future__ import annotations
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase
 
 from .conftest import cases, make_use_case

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.outcomes.conftest import make_use_case
 
-from takeoff.db import utcnow
+from takeoff.core.db import utcnow
 from takeoff.outcomes import service as outcomes
 
 

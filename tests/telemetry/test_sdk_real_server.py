@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from takeoff.db import make_engine
+from takeoff.core.db import make_engine
 from takeoff.sdk import Client
 from tests.telemetry.rollup_totals import rollup_totals
 from tests.telemetry.test_telemetry_crash import TAKEOFF, _free_port, _start, _stop

@@ -6,8 +6,8 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from takeoff.actor import SYSTEM
-from takeoff.db import transaction
+from takeoff.core.actor import SYSTEM
+from takeoff.core.db import transaction
 from takeoff.telemetry import service
 from takeoff.telemetry.rollup import unit_key as _unit_key
 

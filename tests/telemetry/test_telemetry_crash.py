@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from takeoff.db import make_engine, make_sessionmaker
+from takeoff.core.db import make_engine, make_sessionmaker
 from takeoff.telemetry.compaction import compact_all
 from tests.telemetry.rollup_totals import rollup_totals
 

@@ -115,7 +115,7 @@ def test_bounds_are_the_same_on_both_sides():
 
 
 def test_a_body_nested_too_deeply_is_a_400_not_a_recursion_error():
-    from takeoff.errors import BadRequest
+    from takeoff.core.errors import BadRequest
     from takeoff.telemetry.api import _batch_from_body
 
     nested = b"[" * 5000 + b"]" * 5000

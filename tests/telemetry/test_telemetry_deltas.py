@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from takeoff.actor import Actor
-from takeoff.db import transaction
+from takeoff.core.actor import Actor
+from takeoff.core.db import transaction
 from takeoff.telemetry import service
 from takeoff.telemetry.compaction import Compactor, compact_all
 from takeoff.telemetry.rollup import unit_key as _unit_key

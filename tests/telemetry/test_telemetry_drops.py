@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import rollup, service
 from takeoff.telemetry.compaction import compact_all

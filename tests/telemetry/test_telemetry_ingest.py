@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.telemetry import histogram, service
 
 

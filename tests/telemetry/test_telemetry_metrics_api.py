@@ -12,7 +12,7 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.jobs import service as jobs
 from takeoff.telemetry import histogram, service, web
 from takeoff.telemetry.models import TelemetryEvent

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from sqlalchemy import text
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.telemetry import service
 from tests.telemetry.otlp_values import any_value
 

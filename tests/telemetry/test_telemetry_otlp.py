@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.telemetry import service
 from tests.telemetry.otlp_values import any_value
 

@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from sqlalchemy import select
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.telemetry.models import TelemetryEvent
 
 # USD per 1M tokens, each usage type its own price so a wrong carve-out shows in the cost

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from takeoff.actor import Actor
-from takeoff.db import transaction
+from takeoff.core.actor import Actor
+from takeoff.core.db import transaction
 from takeoff.telemetry import service
 from takeoff.telemetry.compaction import compact_all
 from takeoff.telemetry.models import TelemetryRollup

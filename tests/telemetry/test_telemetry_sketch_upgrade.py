@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 import takeoff.models_all  # noqa: F401
 from takeoff import migrate
-from takeoff.db import Base, make_sessionmaker
+from takeoff.core.db import Base, make_sessionmaker
 from takeoff.telemetry.models import TelemetryRollup
 from tests.conftest import database_at
 

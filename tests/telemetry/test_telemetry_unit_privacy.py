@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.telemetry import rollup, service
 from takeoff.telemetry.compaction import compact_all
 from takeoff.telemetry.models import TelemetryRollup, TelemetryRollupDelta

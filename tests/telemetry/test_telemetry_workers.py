@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from takeoff.db import make_engine
+from takeoff.core.db import make_engine
 from tests.telemetry.rollup_totals import rollup_totals
 
 from .test_telemetry_crash import TAKEOFF, _free_port

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
-from takeoff.demo import PASSWORD_ENV_DEFAULT, USE_CASES, seed
+from takeoff.demo.seed import PASSWORD_ENV_DEFAULT, USE_CASES, seed
 from takeoff.web.render import NAV
 
 MAX_PAGES = 160

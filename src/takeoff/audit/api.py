@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from takeoff.audit import service
 from takeoff.audit.models import AuditEntry
 from takeoff.deps import DB, Allowed
-from takeoff.types import INT32_MAX
+from takeoff.core.types import INT32_MAX
 
 router = APIRouter(tags=["audit"])
 

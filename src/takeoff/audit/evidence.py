@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
-from takeoff.db import utcnow
+from takeoff.core.db import utcnow
 from takeoff.evidence.registry import Evidence, Registry, Subject
 
 

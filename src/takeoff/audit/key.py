@@ -46,6 +46,6 @@ def key_for(session: Session) -> bytes:
     found = _KEYS.get(_root_engine(session.get_bind()))
     if found is not None:
         return found
-    from takeoff.config import get_settings
+    from takeoff.core.config import get_settings
 
     return derive(get_settings().resolved_secret_key)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from takeoff.db import Base
+from takeoff.core.db import Base
 
 
 class AuditEntry(Base):

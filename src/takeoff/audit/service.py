@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import bindparam, exists, select, text, update
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit.chain import (CHAIN_VERSION, GENESIS, ChainProblem, Checkpoint, diff, entry_hash, sign_checkpoint,
                                  verify)
 from takeoff.audit.key import key_for
 from takeoff.audit.models import AuditEntry, AuditHead
-from takeoff.db import paginate, utcnow
+from takeoff.core.db import paginate, utcnow
 
 _PG_LOCK_KEY = 7_340_101  # advisory lock serialising appends on PostgreSQL
 

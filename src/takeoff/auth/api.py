@@ -6,10 +6,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from takeoff.auth import service
-from takeoff.auth.permissions import permissions_for
+from takeoff.core.permissions import permissions_for
 from takeoff.auth.schemas import TokenCreate, UserCreate
 from takeoff.deps import DB, Allowed, CurrentActor
-from takeoff.types import Id
+from takeoff.core.types import Id
 
 router = APIRouter(tags=["auth"])
 

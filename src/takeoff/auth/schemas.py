@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from takeoff.types import Input
+from takeoff.core.types import Input
 
 
 class Strict(Input):

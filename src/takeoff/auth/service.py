@@ -12,12 +12,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth.models import ApiToken, User, WebSession
-from takeoff.auth.permissions import validate_roles
-from takeoff.db import utcnow
-from takeoff.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from takeoff.core.permissions import validate_roles
+from takeoff.core.db import utcnow
+from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("takeoff-dummy-password")

@@ -18,9 +18,9 @@ from takeoff.audit import service as audit
 from takeoff.auth import service as auth
 from takeoff.auth.lockout import Policy, State, after_failure, current, retry_after, wait_s
 from takeoff.auth.models import SignInThrottle, User
-from takeoff.config import Settings
-from takeoff.db import transaction, utcnow
-from takeoff.errors import RateLimited, Unauthorized
+from takeoff.core.config import Settings
+from takeoff.core.db import transaction, utcnow
+from takeoff.core.errors import RateLimited, Unauthorized
 
 clock: Callable[[], datetime] = utcnow  # tests set it to move time without sleeping
 KEY_MAX = 200

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from takeoff.types import BoundedDateTime, Count, Input
+from takeoff.core.types import BoundedDateTime, Count, Input
 
 Tier = Literal["low", "medium", "high"]
 ENDPOINT_KINDS = ("openai", "azure_openai", "anthropic", "bedrock", "vertex", "vllm", "ollama", "http", "other")

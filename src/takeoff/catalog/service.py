@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.catalog import pricing
 from takeoff.catalog.models import CatalogModel, ModelPrice
 from takeoff.catalog.schemas import ModelIn, PriceIn
-from takeoff.db import utcnow
-from takeoff.errors import Conflict, Invalid, NotFound
+from takeoff.core.db import utcnow
+from takeoff.core.errors import Conflict, Invalid, NotFound
 
 
 def split_ref(ref: str) -> tuple[str | None, str]:

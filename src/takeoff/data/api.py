@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from takeoff.data import secrets, service
 from takeoff.data.schemas import AccessRequestIn, AccessRulesIn, AnnouncementIn, DecisionIn, SourceIn, SourcePatch
 from takeoff.deps import DB, Allowed
-from takeoff.errors import Invalid
-from takeoff.types import INT32_MAX, BoundedDateTime, Id
+from takeoff.core.errors import Invalid
+from takeoff.core.types import INT32_MAX, BoundedDateTime, Id
 
 
 def remember_key(request: Request) -> None:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlglot import exp
 
-from takeoff import netguard
+from takeoff.core import netguard
 from takeoff.data.rules import sqlglot_dialect
 
 FILE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -347,7 +347,7 @@ def active_files() -> FilePolicy:
     """This process's policy: the configured one, else the settings in the environment."""
     if _FILE_POLICY is not None:
         return _FILE_POLICY
-    from takeoff.config import get_settings
+    from takeoff.core.config import get_settings
 
     settings = get_settings()
     return file_policy(settings.data_file_roots, settings.data_dir, settings.database_url)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.data import service
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.jobs import registry
 from takeoff.jobs.registry import JobContext
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from takeoff.types import Count, Input
+from takeoff.core.types import Count, Input
 
 Interface = Literal["api", "warehouse", "lakehouse", "database", "file"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"

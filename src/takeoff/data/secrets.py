@@ -77,6 +77,6 @@ def secret_for(session: Session) -> str:
     found = _KEYS.get(engine)
     if found:
         return found
-    from takeoff.config import get_settings
+    from takeoff.core.config import get_settings
 
     return get_settings().resolved_secret_key

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
-from takeoff.auth.permissions import ROLES
+from takeoff.core.permissions import ROLES
 from takeoff.data import secrets
 from takeoff.data.checks import (
     CheckResult,
@@ -40,9 +40,9 @@ from takeoff.data.evidence import DEFAULT_REQUIRED_KINDS, Evidence, LatestCheck,
 from takeoff.data.models import DataAccessLog, DataAccessRequest, DataAccessRule, DataCheckRun, DataSource
 from takeoff.data.rules import normalize_measure, normalize_rule
 from takeoff.data.schemas import AccessRequestIn, AccessRuleIn, AnnouncementIn, ContextConfig, SourceIn, SourcePatch
-from takeoff.db import paginate, utcnow
-from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
-from takeoff.events import DataSlaBreached, publish
+from takeoff.core.db import paginate, utcnow
+from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
+from takeoff.core.events import DataSlaBreached, publish
 from takeoff.jobs import service as jobs
 from takeoff.portfolio import service as portfolio
 from takeoff.releases.models import Release

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from takeoff.data import service
 from takeoff.data.api import remember_key
 from takeoff.data.schemas import AccessRequestIn
-from takeoff.errors import AppError, Invalid
+from takeoff.core.errors import AppError, Invalid
 from takeoff.web.render import CurrentPage
-from takeoff.types import Id
+from takeoff.core.types import Id
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(remember_key)])
 

@@ -10,11 +10,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from takeoff.deps import DB, Allowed
-from takeoff.errors import Invalid
+from takeoff.core.errors import Invalid
 from takeoff.evals import service
 from takeoff.evals.evalset_io import FORMATS
 from takeoff.evals.schemas import EvalSetIn, RunIn
-from takeoff.types import INT32_MAX, Id, text_body
+from takeoff.core.types import INT32_MAX, Id, text_body
 
 router = APIRouter(tags=["evals"])
 

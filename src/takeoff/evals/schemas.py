@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from takeoff.types import Id32, Input
+from takeoff.core.types import Id32, Input
 
 
 class Strict(Input):

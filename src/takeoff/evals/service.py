@@ -16,13 +16,13 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from takeoff.actor import SYSTEM, Actor
+from takeoff.core.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
 from takeoff.catalog import service as catalog
 from takeoff.catalog.pricing import cost_usd
-from takeoff.db import read_session, transaction, utcnow
-from takeoff.errors import Conflict, Invalid, NotFound
-from takeoff.events import GateJudged, publish
+from takeoff.core.db import read_session, transaction, utcnow
+from takeoff.core.errors import Conflict, Invalid, NotFound
+from takeoff.core.events import GateJudged, publish
 from takeoff.evals import evalset_io, sandbox
 from takeoff.evals.gates import judge_gate, wilson_interval
 from takeoff.evals.models import EvalCase, EvalCaseResult, EvalRun, EvalSet, EvalSetVersion

@@ -21,7 +21,7 @@ import aiohttp.abc
 import httpx
 from multidict import CIMultiDict
 
-from takeoff import netguard
+from takeoff.core import netguard
 from takeoff.evals.sandbox import Sandbox, SandboxError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -241,11 +241,11 @@ class TransportFailure(Exception):
 
 
 class TransportRefused(TransportFailure):
-    """The host is, or resolves to, an address outbound requests may not reach (takeoff.netguard)."""
+    """The host is, or resolves to, an address outbound requests may not reach (takeoff.core.netguard)."""
 
 
 class _GuardedResolver(aiohttp.abc.AbstractResolver):
-    """Resolves through takeoff.netguard: every address is checked, and aiohttp connects to the checked ones."""
+    """Resolves through takeoff.core.netguard: every address is checked, and aiohttp connects to the checked ones."""
 
     def __init__(self, policy: netguard.OutboundPolicy, what: str) -> None:
         self.policy, self.what = policy, what

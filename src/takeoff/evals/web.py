@@ -6,7 +6,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from takeoff.evals import service
 from takeoff.web.render import CurrentPage
-from takeoff.types import INT32_MAX, Id
+from takeoff.core.types import INT32_MAX, Id
 
 router = APIRouter(include_in_schema=False)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from takeoff.deps import DB, Allowed
 from takeoff.findings import service
 from takeoff.findings.schemas import CloseIn, FindingIn, FindingPatch
-from takeoff.types import Id
+from takeoff.core.types import Id
 
 router = APIRouter(tags=["findings"])
 

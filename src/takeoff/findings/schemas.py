@@ -5,7 +5,7 @@ from datetime import date
 
 from pydantic import ConfigDict, Field
 
-from takeoff.types import BoundedDateTime, Input
+from takeoff.core.types import BoundedDateTime, Input
 
 
 class FindingIn(Input):

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth import service as auth
-from takeoff.db import utcnow
-from takeoff.errors import Conflict, Invalid, NotFound
+from takeoff.core.db import utcnow
+from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.findings import rules
 from takeoff.findings.models import AuditFinding
 from takeoff.findings.schemas import CloseIn, FindingIn, FindingPatch

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
-from takeoff.db import utcnow
-from takeoff.errors import AppError, Invalid, NotFound
+from takeoff.core.db import utcnow
+from takeoff.core.errors import AppError, Invalid, NotFound
 from takeoff.findings import rules, service
 from takeoff.portfolio import service as portfolio
 from takeoff.web.render import CurrentPage
-from takeoff.types import Id
+from takeoff.core.types import Id
 
 router = APIRouter(include_in_schema=False)
 

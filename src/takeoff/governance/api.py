@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request
 
 from takeoff.deps import DB, Allowed
-from takeoff.errors import BadRequest, Invalid
+from takeoff.core.errors import BadRequest, Invalid
 from takeoff.governance import eu_ai_act, gitops, policy_defaults, service
 from takeoff.governance.schemas import EUClassificationOut, EUUseCaseOut
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.schemas import OverrideIn, TierFactorsIn
-from takeoff.types import JsonBody, JsonObject, text_body
+from takeoff.core.types import JsonBody, JsonObject, text_body
 
 router = APIRouter(tags=["governance"])
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
-from takeoff.errors import Forbidden
+from takeoff.core.actor import Actor
+from takeoff.core.errors import Forbidden
 from takeoff.governance.models import Organization
 
 # decision -> (the seed's wording, the permission a role must hold to be given the decision). The actions that are

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
-from takeoff.errors import AppError, Forbidden, Invalid
+from takeoff.core.actor import Actor
+from takeoff.core.errors import AppError, Forbidden, Invalid
 from takeoff.governance import policy_defaults
 from takeoff.governance import service as gov
 from takeoff.portfolio import service as portfolio

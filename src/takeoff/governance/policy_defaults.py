@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from takeoff.auth.permissions import ROLES
+from takeoff.core.permissions import ROLES
 TIERS: tuple[str, ...] = ("low", "medium", "high")
 # Evidence kinds a checklist item or control can name; each is produced by a domain or attested by a person.
 EVIDENCE_KINDS: tuple[str, ...] = (

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
-from takeoff.auth.permissions import MATRIX
-from takeoff.errors import Conflict, Invalid
+from takeoff.core.permissions import MATRIX
+from takeoff.core.errors import Conflict, Invalid
 from takeoff.governance import decisions, eu_ai_act, frameworks, operating_model, policy_defaults, tiers
 from takeoff.governance.models import (FrameworkRecord, Organization, RoleAssignment, TierPolicyVersion, UseCaseRaci,
                                        UseCaseRole)

@@ -8,8 +8,8 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from takeoff.auth.permissions import MATRIX
-from takeoff.errors import AppError
+from takeoff.core.permissions import MATRIX
+from takeoff.core.errors import AppError
 from takeoff.governance import operating_model, policy_defaults, service
 from takeoff.portfolio import service as portfolio
 from takeoff.web.render import CurrentPage

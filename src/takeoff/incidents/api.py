@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from takeoff.deps import DB, Allowed, Decides
 from takeoff.incidents import service
 from takeoff.incidents.schemas import EntryIn, IncidentIn, IncidentPatch, ResolveIn
-from takeoff.types import Id
+from takeoff.core.types import Id
 
 router = APIRouter(tags=["incidents"])
 

@@ -5,8 +5,8 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from takeoff.actor import SYSTEM
-from takeoff.events import AlertFired, AlertResolved, CanaryBreached, DataSlaBreached, subscribe
+from takeoff.core.actor import SYSTEM
+from takeoff.core.events import AlertFired, AlertResolved, CanaryBreached, DataSlaBreached, subscribe
 from takeoff.incidents import service
 
 log = logging.getLogger("takeoff.incidents")

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from takeoff.db import Base, utcnow
+from takeoff.core.db import Base, utcnow
 
 
 class Incident(Base):

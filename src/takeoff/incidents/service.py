@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
-from takeoff.db import utcnow
-from takeoff.errors import Conflict, Invalid, NotFound
-from takeoff.events import IncidentOpened, IncidentResolved, publish
+from takeoff.core.db import utcnow
+from takeoff.core.errors import Conflict, Invalid, NotFound
+from takeoff.core.events import IncidentOpened, IncidentResolved, publish
 from takeoff.incidents import metrics
 from takeoff.incidents.models import Incident, IncidentEntry
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn

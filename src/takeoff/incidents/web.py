@@ -9,13 +9,13 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from takeoff.errors import AppError, Invalid
+from takeoff.core.errors import AppError, Invalid
 from takeoff.governance import decisions
 from takeoff.incidents import metrics, service
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
 from takeoff.portfolio import service as portfolio
 from takeoff.web.render import CurrentPage
-from takeoff.types import Id
+from takeoff.core.types import Id
 
 router = APIRouter(include_in_schema=False)
 

@@ -6,10 +6,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from takeoff.deps import DB, Allowed
-from takeoff.errors import NotFound
+from takeoff.core.errors import NotFound
 from takeoff.jobs import service
 from takeoff.jobs.models import Job
-from takeoff.types import Id
+from takeoff.core.types import Id
 
 router = APIRouter(tags=["jobs"])
 

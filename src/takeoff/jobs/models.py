@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from takeoff.db import Base, utcnow
+from takeoff.core.db import Base, utcnow
 
 
 class Job(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from takeoff.db import utcnow
+from takeoff.core.db import utcnow
 from takeoff.jobs.models import Job
 
 BACKOFF_BASE_S = 2.0

@@ -11,7 +11,7 @@ import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from takeoff.db import transaction, utcnow
+from takeoff.core.db import transaction, utcnow
 from takeoff.jobs import service
 from takeoff.jobs.registry import HANDLERS, SCHEDULES, JobContext
 

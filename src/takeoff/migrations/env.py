@@ -5,7 +5,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import takeoff.models_all  # noqa: F401  - registers every table on Base.metadata
-from takeoff.db import Base
+from takeoff.core.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -10,7 +10,7 @@ from takeoff.deps import DB, Allowed
 from takeoff.monitoring import service
 from takeoff.monitoring.schemas import BaselineIn, ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
-from takeoff.types import Id
+from takeoff.core.types import Id
 
 router = APIRouter(tags=["monitoring"])
 
@@ -36,7 +36,7 @@ def delete_rule(rule_id: Id, session: DB, actor: Allowed("monitor.write")) -> No
 @router.post("/monitoring/rules/{rule_id}/evaluate")
 def evaluate_rule(rule_id: Id, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
     """Evaluate a rule now (the scheduled job does this every minute)."""
-    from takeoff.errors import NotFound
+    from takeoff.core.errors import NotFound
     from takeoff.monitoring.models import AlertRule
 
     rule = session.get(AlertRule, rule_id)

@@ -5,7 +5,7 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from takeoff.events import DataSlaBreached, IncidentOpened, IncidentResolved, subscribe
+from takeoff.core.events import DataSlaBreached, IncidentOpened, IncidentResolved, subscribe
 from takeoff.monitoring import service
 
 log = logging.getLogger("takeoff.monitoring")

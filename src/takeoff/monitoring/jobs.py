@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from takeoff.db import transaction, utcnow
+from takeoff.core.db import transaction, utcnow
 from takeoff.jobs.registry import JobContext, every, handler
 from takeoff.monitoring import service
 from takeoff.portfolio import service as portfolio

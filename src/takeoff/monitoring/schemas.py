@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from takeoff.types import BoundedDateTime, Input
+from takeoff.core.types import BoundedDateTime, Input
 
 
 class RuleIn(Input):

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from takeoff.actor import SYSTEM, Actor
+from takeoff.core.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
-from takeoff.db import utcnow
-from takeoff.errors import Conflict, Invalid, NotFound
-from takeoff.events import AlertFired, AlertResolved, CanaryBreached, publish
+from takeoff.core.db import utcnow
+from takeoff.core.errors import Conflict, Invalid, NotFound
+from takeoff.core.events import AlertFired, AlertResolved, CanaryBreached, publish
 from takeoff.jobs import service as jobs
 from takeoff.monitoring import canary as canary_math
 from takeoff.monitoring import drift as drift_math

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from takeoff.errors import AppError
+from takeoff.core.errors import AppError
 from takeoff.incidents import service as incidents
 from takeoff.monitoring import service
 from takeoff.monitoring.schemas import ChannelIn, RuleIn, SettingsIn

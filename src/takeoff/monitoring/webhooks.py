@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from takeoff import netguard
+from takeoff.core import netguard
 
 SIGNATURE_HEADER = "X-Takeoff-Signature"
 EVENT_HEADER = "X-Takeoff-Event"

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from takeoff.deps import DB, Allowed
-from takeoff.errors import BadRequest, Invalid
+from takeoff.core.errors import BadRequest, Invalid
 from takeoff.outcomes import service
 from takeoff.outcomes.schemas import CompletionIn
-from takeoff.types import Id, JsonBody, text_body
+from takeoff.core.types import Id, JsonBody, text_body
 
 router = APIRouter(tags=["outcomes"])
 

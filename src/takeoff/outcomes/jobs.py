@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.jobs import registry
 from takeoff.monitoring import service as monitoring
 from takeoff.outcomes import service

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from takeoff.db import Base, utcnow
+from takeoff.core.db import Base, utcnow
 
 
 class KpiMeasurement(Base):

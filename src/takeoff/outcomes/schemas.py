@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from takeoff.types import Input
+from takeoff.core.types import Input
 
 AUDIENCES: tuple[str, ...] = ("executives", "managers", "frontline", "builders")
 Audience = Literal["executives", "managers", "frontline", "builders"]

@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
-from takeoff.db import utcnow
-from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
+from takeoff.core.db import utcnow
+from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.findings import service as findings_svc
 from takeoff.governance import service as governance
 from takeoff.incidents import service as incidents_svc

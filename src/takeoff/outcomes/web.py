@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from markupsafe import Markup
 
-from takeoff.errors import AppError
-from takeoff.events import provided
+from takeoff.core.errors import AppError
+from takeoff.core.events import provided
 from takeoff.outcomes import service
 from takeoff.outcomes.schemas import AUDIENCES
 from takeoff.portfolio import service as portfolio

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 from takeoff.deps import DB, Allowed
 from takeoff.portfolio import service
 from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCasePatch
-from takeoff.types import JsonObject
+from takeoff.core.types import JsonObject
 
 router = APIRouter(tags=["portfolio"])
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from takeoff.types import Count, Input
+from takeoff.core.types import Count, Input
 
 
 class Strict(Input):

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
-from takeoff.db import utcnow
-from takeoff.errors import Conflict, Invalid, NotFound
+from takeoff.core.db import utcnow
+from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.governance import decisions, tiers
 from takeoff.portfolio import lifecycle, scoring
 from takeoff.portfolio.models import UseCase, UseCaseScore, UseCaseTransition

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from takeoff.errors import AppError, Invalid
+from takeoff.core.errors import AppError, Invalid
 from takeoff.governance import decisions, eu_ai_act
 from takeoff.governance import service as gov
 from takeoff.portfolio import lifecycle, service

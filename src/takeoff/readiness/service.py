@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from takeoff.db import utcnow
+from takeoff.core.db import utcnow
 from takeoff.evidence.registry import Evidence, Subject, evidence_kinds
 from takeoff.findings import service as findings
 from takeoff.governance import service as governance

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from takeoff.deps import DB, Allowed, CurrentActor, Decides
-from takeoff.errors import Forbidden
+from takeoff.core.errors import Forbidden
 from takeoff.evals import service as evals
 from takeoff.releases import service
 from takeoff.releases.schemas import AttestIn, DecisionIn, EvalOverrides, PromoteIn, RejectIn, ReleaseIn, RollbackIn

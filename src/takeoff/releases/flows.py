@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from takeoff.evals.models import EvalRun
-from takeoff.events import GateJudged, subscribe
+from takeoff.core.events import GateJudged, subscribe
 from takeoff.releases import service
 
 

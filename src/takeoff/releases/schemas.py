@@ -6,7 +6,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from takeoff.evals.schemas import EvalSpec
-from takeoff.types import Id32, Input
+from takeoff.core.types import Id32, Input
 
 
 class Strict(Input):

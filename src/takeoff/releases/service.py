@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.catalog import service as catalog
-from takeoff.db import utcnow
-from takeoff.errors import Conflict, Forbidden, Invalid, NotFound
+from takeoff.core.db import utcnow
+from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.evals import service as evals
 from takeoff.evals.models import EvalRun, EvalSet, EvalSetVersion
 from takeoff.evidence.registry import Subject, evidence_kinds

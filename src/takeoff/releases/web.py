@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from takeoff.errors import AppError
+from takeoff.core.errors import AppError
 from takeoff.evals import service as evals
 from takeoff.governance import decisions
 from takeoff.releases import service

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from takeoff import reports
 from takeoff.deps import DB, Allowed
-from takeoff.errors import Invalid, NotFound
+from takeoff.core.errors import Invalid, NotFound
 
 router = APIRouter(tags=["reports"])
 _RESERVED = {"format"}

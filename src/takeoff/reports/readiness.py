@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from takeoff.db import utcnow
+from takeoff.core.db import utcnow
 from takeoff.readiness import checks, service
 from takeoff.reports import _charts, html_page, html_table, md_table
 

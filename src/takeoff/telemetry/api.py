@@ -8,10 +8,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 
 from takeoff.deps import DB, Allowed
-from takeoff.errors import BadRequest, Invalid
+from takeoff.core.errors import BadRequest, Invalid
 from takeoff.ratelimit import TokenLimits
 from takeoff.telemetry import rollup, service
 from takeoff.telemetry.decode import decode_batch
@@ -84,7 +84,7 @@ def get_metrics(session: DB, actor: Allowed("read"), use_case: str = Query(...),
                 from_: str = Query(..., alias="from"), to: str | None = Query(None), step: str | None = None,
                 release: str | None = None) -> dict[str, Any]:
     """A metric as a time series answered from rollups: times ISO 8601 or Unix seconds, step "300" or "5m"."""
-    from takeoff.db import utcnow
+    from takeoff.core.db import utcnow
 
     start = _param("from", parse_time, from_, "from")
     end = _param("to", parse_time, to, "to") if to else utcnow()
@@ -110,7 +110,7 @@ def get_window(session: DB, actor: Allowed("read"), use_case: str, from_: str = 
     """Totals over a window (counts, latency histogram, tokens, cost, outcomes, scores, features, active units)."""
     from dataclasses import asdict
 
-    from takeoff.db import utcnow
+    from takeoff.core.db import utcnow
 
     start = _param("from", parse_time, from_, "from")
     end = _param("to", parse_time, to, "to") if to else utcnow()

@@ -12,7 +12,7 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.telemetry import service
 
 log = logging.getLogger("takeoff.telemetry.compaction")

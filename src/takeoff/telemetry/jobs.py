@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from takeoff.config import get_settings
-from takeoff.db import transaction, utcnow
+from takeoff.core.config import get_settings
+from takeoff.core.db import transaction, utcnow
 from takeoff.jobs import registry
 from takeoff.telemetry import service
 

@@ -16,7 +16,7 @@ from sqlalchemy import JSON, BigInteger, Dialect, Index, Integer, LargeBinary, S
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from takeoff.db import Base, utcnow
+from takeoff.core.db import Base, utcnow
 
 BigCount = BigInteger().with_variant(Integer, "sqlite")  # SQLite's INTEGER is 64-bit already
 

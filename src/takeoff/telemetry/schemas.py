@@ -11,7 +11,7 @@ from pydantic_core import InitErrorDetails
 from typing_extensions import TypedDict
 from typing import NotRequired
 
-from takeoff.types import BoundedDateTime, Input, UnixTime
+from takeoff.core.types import BoundedDateTime, Input, UnixTime
 
 Status = Literal["ok", "error", "fallback"]
 Outcome = Literal["success", "failure", "escalated", "overridden"]

@@ -22,11 +22,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from takeoff.actor import SYSTEM, Actor
+from takeoff.core.actor import SYSTEM, Actor
 from takeoff.audit import service as audit
 from takeoff.catalog import service as catalog
-from takeoff.db import read_session, utcnow
-from takeoff.errors import Invalid
+from takeoff.core.db import read_session, utcnow
+from takeoff.core.errors import Invalid
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import histogram, rollup

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 
-from takeoff.db import utcnow
+from takeoff.core.db import utcnow
 from takeoff.deps import DB, Allowed
-from takeoff.errors import ERROR_RESPONSES, BadRequest, NotFound
+from takeoff.core.errors import ERROR_RESPONSES, BadRequest, NotFound
 from takeoff.ratelimit import TokenLimits
 from takeoff.telemetry import otlp, rollup, service
 from takeoff.web.render import CurrentPage

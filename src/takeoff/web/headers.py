@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from takeoff.observability import Wrapper
+from takeoff.core.observability import Wrapper
 from takeoff.ratelimit import is_trusted, trusted_networks
 
 # Pages load scripts only from /static (no inline <script>, no on*= handlers, no eval: htmx runs with allowEval off).

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from takeoff.audit import service as audit
 from takeoff.auth import service as auth
 from takeoff.auth import throttle
-from takeoff.auth.permissions import ROLES
+from takeoff.core.permissions import ROLES
 from takeoff.deps import DB, SESSION_COOKIE
-from takeoff.errors import AppError, RateLimited, Unauthorized
+from takeoff.core.errors import AppError, RateLimited, Unauthorized
 from takeoff.ratelimit import request_address
 from takeoff.web.render import LOGIN_CSRF_COOKIE, CurrentPage, new_login_csrf, render
 

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from takeoff.actor import Actor
+from takeoff.core.actor import Actor
 from takeoff.auth import service as auth
 from takeoff.auth.models import WebSession
 from takeoff.deps import DB, SESSION_COOKIE
-from takeoff.errors import AppError, Forbidden
+from takeoff.core.errors import AppError, Forbidden
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 LOGIN_CSRF_COOKIE = "takeoff_login_csrf"

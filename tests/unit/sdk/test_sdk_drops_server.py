@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.sdk import Client
 from takeoff.telemetry import service as telemetry
 

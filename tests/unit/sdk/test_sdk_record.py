@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from takeoff.app import create_app
-from takeoff.db import transaction
+from takeoff.core.db import transaction
 from takeoff.sdk import Client
 from takeoff.telemetry import service as telemetry
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback

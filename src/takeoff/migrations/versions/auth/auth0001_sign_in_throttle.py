@@ -6,7 +6,7 @@ Create Date: 2026-12-06 15:30:32.025625
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'auth0001'
@@ -20,8 +20,8 @@ def upgrade() -> None:
     op.create_table('auth_throttle',
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('last_failure_at', takeoff.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('locked_until', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_failure_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_auth_throttle'))
     )
     # ### end Alembic commands ###

@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:07:17.853464
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'cata0001'
@@ -31,8 +31,8 @@ def upgrade() -> None:
     sa.Column('fallback_model', sa.String(length=300), nullable=True),
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_catalog_models')),
     sa.UniqueConstraint('provider', 'model', name='uq_catalog_models_provider_model')
     )
@@ -42,14 +42,14 @@ def upgrade() -> None:
     op.create_table('catalog_prices',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('model_id', sa.Integer(), nullable=False),
-    sa.Column('effective_from', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('effective_from', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('input', sa.Float(), nullable=False),
     sa.Column('output', sa.Float(), nullable=False),
     sa.Column('cache_read', sa.Float(), nullable=True),
     sa.Column('cache_write', sa.Float(), nullable=True),
     sa.Column('reasoning', sa.Float(), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['model_id'], ['catalog_models.id'], name=op.f('fk_catalog_prices_model_id_catalog_models'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_catalog_prices')),
     sa.UniqueConstraint('model_id', 'effective_from', name='uq_catalog_prices_model_from')

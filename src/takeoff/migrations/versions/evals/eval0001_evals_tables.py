@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:07:22.236994
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'eval0001'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('use_case_key', sa.String(length=64), nullable=True),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_eval_sets')),
     sa.UniqueConstraint('name', name=op.f('uq_eval_sets_name'))
     )
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('diff', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['eval_set_id'], ['eval_sets.id'], name=op.f('fk_eval_set_versions_eval_set_id_eval_sets'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_eval_set_versions')),
     sa.UniqueConstraint('eval_set_id', 'version', name='uq_eval_set_versions_set_version')
@@ -82,9 +82,9 @@ def upgrade() -> None:
     sa.Column('gate', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', takeoff.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['version_id'], ['eval_set_versions.id'], name=op.f('fk_eval_runs_version_id_eval_set_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_eval_runs'))
     )
@@ -103,7 +103,7 @@ def upgrade() -> None:
     sa.Column('latency_ms', sa.Float(), nullable=True),
     sa.Column('cost_usd', sa.Float(), nullable=True),
     sa.Column('result', sa.JSON(), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['eval_runs.id'], name=op.f('fk_eval_case_results_run_id_eval_runs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_eval_case_results')),
     sa.UniqueConstraint('run_id', 'case_id', name='uq_eval_case_results_run_case')

@@ -6,7 +6,7 @@ Create Date: 2026-11-25 21:39:25.778670
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'find0001'
@@ -28,11 +28,11 @@ def upgrade() -> None:
     sa.Column('found_on', sa.Date(), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('closed_at', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_findings'))
     )
     with op.batch_alter_table('audit_findings', schema=None) as batch_op:

@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:06:01.365701
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'gove0001'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('version', sa.String(length=40), nullable=False),
     sa.Column('yaml_text', sa.Text(), nullable=False),
     sa.Column('loaded_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_frameworks')),
     sa.UniqueConstraint('framework_id', name=op.f('uq_frameworks_framework_id'))
     )
@@ -36,7 +36,7 @@ def upgrade() -> None:
     sa.Column('constraints', sa.JSON(), nullable=False),
     sa.Column('platforms', sa.JSON(), nullable=False),
     sa.Column('decision_rights', sa.JSON(), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organization'))
     )
     op.create_table('tier_policy_versions',
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('policy', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tier_policy_versions')),
     sa.UniqueConstraint('tier', 'version', name=op.f('uq_tier_policy_versions_tier'))
     )
@@ -57,7 +57,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['username'], ['users.username'], name=op.f('fk_role_assignments_username_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_role_assignments')),
     sa.UniqueConstraint('role', 'username', name=op.f('uq_role_assignments_role'))
@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('accountable', sa.JSON(), nullable=False),
     sa.Column('consulted', sa.JSON(), nullable=False),
     sa.Column('informed', sa.JSON(), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['use_case_id'], ['use_cases.id'], name=op.f('fk_use_case_raci_use_case_id_use_cases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_use_case_raci')),
     sa.UniqueConstraint('use_case_id', name=op.f('uq_use_case_raci_use_case_id'))

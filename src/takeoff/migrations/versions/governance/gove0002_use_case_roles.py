@@ -6,7 +6,7 @@ Create Date: 2026-11-25 21:44:44.468310
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'gove0002'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('use_case_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['use_case_id'], ['use_cases.id'], name=op.f('fk_use_case_roles_use_case_id_use_cases'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['username'], ['users.username'], name=op.f('fk_use_case_roles_username_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_use_case_roles')),

@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:14:30.853127
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'inci0001'
@@ -27,17 +27,17 @@ def upgrade() -> None:
     sa.Column('owner', sa.String(length=200), nullable=True),
     sa.Column('detail', sa.Text(), nullable=False),
     sa.Column('release_id', sa.String(length=100), nullable=True),
-    sa.Column('started_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('detected_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('detected_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('root_cause_category', sa.String(length=40), nullable=True),
     sa.Column('resolution', sa.Text(), nullable=False),
     sa.Column('postmortem', sa.Text(), nullable=False),
     sa.Column('dedup_key', sa.String(length=200), nullable=True),
     sa.Column('open_key', sa.String(length=200), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incidents')),
     sa.UniqueConstraint('open_key', name=op.f('uq_incidents_open_key'))
     )
@@ -48,7 +48,7 @@ def upgrade() -> None:
     op.create_table('incident_entries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
-    sa.Column('at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('author', sa.String(length=100), nullable=False),
     sa.Column('kind', sa.String(length=24), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),

@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:14:23.970907
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'moni0001'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('open_incident', sa.Boolean(), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_rules'))
     )
     with op.batch_alter_table('alert_rules', schema=None) as batch_op:
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.Column('action', sa.String(length=24), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=True),
-    sa.Column('checked_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('checked_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_canary_checks'))
     )
     with op.batch_alter_table('canary_checks', schema=None) as batch_op:
@@ -57,11 +57,11 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('drifted', sa.JSON(), nullable=False),
     sa.Column('report', sa.JSON(), nullable=False),
-    sa.Column('baseline_start', takeoff.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('baseline_end', takeoff.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('window_start', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('window_end', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('checked_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('baseline_start', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('baseline_end', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('window_start', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_end', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('checked_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_drift_results'))
     )
     with op.batch_alter_table('drift_results', schema=None) as batch_op:
@@ -75,12 +75,12 @@ def upgrade() -> None:
     sa.Column('drift_thresholds', sa.JSON(), nullable=False),
     sa.Column('drift_features', sa.JSON(), nullable=False),
     sa.Column('drift_window_s', sa.Integer(), nullable=False),
-    sa.Column('baseline_start', takeoff.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('baseline_end', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('baseline_start', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('baseline_end', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('canary_min_sample', sa.Integer(), nullable=False),
     sa.Column('canary_window_s', sa.Integer(), nullable=False),
     sa.Column('quality_error_threshold', sa.Double(), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_monitor_settings')),
     sa.UniqueConstraint('use_case_key', name=op.f('uq_monitor_settings_use_case_key'))
     )
@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.Column('max_attempts', sa.Integer(), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_channels')),
     sa.UniqueConstraint('name', name=op.f('uq_notification_channels_name'))
     )
@@ -112,9 +112,9 @@ def upgrade() -> None:
     sa.Column('threshold', sa.Double(), nullable=True),
     sa.Column('detail', sa.Text(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=True),
-    sa.Column('started_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['rule_id'], ['alert_rules.id'], name=op.f('fk_alerts_rule_id_alert_rules'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
     sa.UniqueConstraint('fire_key', name=op.f('uq_alerts_fire_key'))
@@ -134,8 +134,8 @@ def upgrade() -> None:
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=False),
     sa.Column('job_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['channel_id'], ['notification_channels.id'], name=op.f('fk_notification_deliveries_channel_id_notification_channels'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_deliveries'))
     )

@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:14:53.591588
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'outc0001'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('recorded_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_measurements'))
     )
     with op.batch_alter_table('kpi_measurements', schema=None) as batch_op:
@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.Column('actions', sa.JSON(), nullable=False),
     sa.Column('notes', sa.JSON(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quarterly_reviews')),
     sa.UniqueConstraint('quarter', name=op.f('uq_quarterly_reviews_quarter'))
     )
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('use_case_key', sa.String(length=64), nullable=False),
     sa.Column('inputs', sa.JSON(), nullable=False),
     sa.Column('updated_by', sa.String(length=100), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_roi_assumptions')),
     sa.UniqueConstraint('use_case_key', name=op.f('uq_roi_assumptions_use_case_key'))
     )
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('url', sa.String(length=500), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_training_items')),
     sa.UniqueConstraint('use_case_key', 'audience', 'title', name=op.f('uq_training_items_use_case_key'))
     )
@@ -75,7 +75,7 @@ def upgrade() -> None:
     sa.Column('red_flags', sa.JSON(), nullable=False),
     sa.Column('trust_vs_verify', sa.Text(), nullable=False),
     sa.Column('updated_by', sa.String(length=100), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_policies')),
     sa.UniqueConstraint('use_case_key', name=op.f('uq_usage_policies_use_case_key'))
     )
@@ -86,7 +86,7 @@ def upgrade() -> None:
     sa.Column('action', sa.String(length=24), nullable=False),
     sa.Column('rationale', sa.Text(), nullable=False),
     sa.Column('decided_by', sa.String(length=100), nullable=False),
-    sa.Column('decided_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['review_id'], ['quarterly_reviews.id'], name=op.f('fk_review_decisions_review_id_quarterly_reviews'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_review_decisions')),
     sa.UniqueConstraint('review_id', 'use_case_key', name=op.f('uq_review_decisions_review_id'))
@@ -98,7 +98,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=100), nullable=False),
-    sa.Column('completed_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['training_items.id'], name=op.f('fk_training_completions_item_id_training_items'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_training_completions')),
     sa.UniqueConstraint('item_id', 'username', name=op.f('uq_training_completions_item_id'))

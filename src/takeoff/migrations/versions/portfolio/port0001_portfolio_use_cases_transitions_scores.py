@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:05:58.309030
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'port0001'
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('data_sources', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('paused_from', sa.String(length=16), nullable=True),
-    sa.Column('status_changed_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status_changed_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('risk_tier', sa.String(length=8), nullable=True),
     sa.Column('risk_tier_suggested', sa.String(length=8), nullable=True),
     sa.Column('risk_tier_reasons', sa.JSON(), nullable=False),
@@ -51,8 +51,8 @@ def upgrade() -> None:
     sa.Column('targets', sa.JSON(), nullable=False),
     sa.Column('kpis', sa.JSON(), nullable=False),
     sa.Column('discovered', sa.Boolean(), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['business_owner'], ['users.username'], name=op.f('fk_use_cases_business_owner_users')),
     sa.ForeignKeyConstraint(['product_owner'], ['users.username'], name=op.f('fk_use_cases_product_owner_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_use_cases')),
@@ -71,7 +71,7 @@ def upgrade() -> None:
     sa.Column('risk', sa.Float(), nullable=False),
     sa.Column('criteria', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['scorer'], ['users.username'], name=op.f('fk_use_case_scores_scorer_users')),
     sa.ForeignKeyConstraint(['use_case_id'], ['use_cases.id'], name=op.f('fk_use_case_scores_use_case_id_use_cases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_use_case_scores')),
@@ -87,7 +87,7 @@ def upgrade() -> None:
     sa.Column('to_status', sa.String(length=16), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['use_case_id'], ['use_cases.id'], name=op.f('fk_use_case_transitions_use_case_id_use_cases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_use_case_transitions'))
     )

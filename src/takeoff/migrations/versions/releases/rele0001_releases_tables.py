@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:07:27.598955
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'rele0001'
@@ -29,9 +29,9 @@ def upgrade() -> None:
     sa.Column('canary_weight', sa.Integer(), nullable=True),
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('status_changed_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('production_at', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status_changed_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('production_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_releases')),
     sa.UniqueConstraint('use_case_key', 'version', name='uq_releases_use_case_version')
     )
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('decision', sa.String(length=8), nullable=False),
     sa.Column('comment', sa.Text(), nullable=False),
-    sa.Column('at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['release_pk'], ['releases.id'], name=op.f('fk_release_approvals_release_pk_releases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_release_approvals')),
     sa.UniqueConstraint('release_pk', 'username', name='uq_release_approvals_release_user')
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('item_id', sa.String(length=64), nullable=False),
     sa.Column('username', sa.String(length=100), nullable=False),
     sa.Column('statement', sa.Text(), nullable=False),
-    sa.Column('at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['release_pk'], ['releases.id'], name=op.f('fk_release_attestations_release_pk_releases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_release_attestations')),
     sa.UniqueConstraint('release_pk', 'item_id', name='uq_release_attestations_release_item')
@@ -75,7 +75,7 @@ def upgrade() -> None:
     sa.Column('to_status', sa.String(length=24), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['release_pk'], ['releases.id'], name=op.f('fk_release_transitions_release_pk_releases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_release_transitions'))
     )

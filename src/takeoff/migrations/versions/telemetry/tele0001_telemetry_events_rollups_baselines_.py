@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:20:21.239254
 """
 from alembic import op
 import sqlalchemy as sa
-import takeoff.db
+import takeoff.core.db
 
 
 revision = 'tele0001'
@@ -21,12 +21,12 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('use_case', sa.String(length=64), nullable=False),
     sa.Column('release', sa.String(length=100), nullable=False),
-    sa.Column('start', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('end', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('start', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('events', sa.Integer(), nullable=False),
     sa.Column('features', sa.JSON(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
-    sa.Column('created_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_telemetry_baselines'))
     )
     with op.batch_alter_table('telemetry_baselines', schema=None) as batch_op:
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('use_case', sa.String(length=64), nullable=False),
     sa.Column('release', sa.String(length=100), nullable=False),
     sa.Column('unit_id', sa.String(length=200), nullable=True),
-    sa.Column('ts', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ts', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('latency_ms', sa.Double(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('outcome', sa.String(length=16), nullable=True),
@@ -62,8 +62,8 @@ def upgrade() -> None:
     sa.Column('comment', sa.Text(), nullable=False),
     sa.Column('time_saved_s', sa.Double(), nullable=True),
     sa.Column('unit_id', sa.String(length=200), nullable=True),
-    sa.Column('ts', takeoff.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('received_at', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ts', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_telemetry_feedback'))
     )
     with op.batch_alter_table('telemetry_feedback', schema=None) as batch_op:
@@ -72,7 +72,7 @@ def upgrade() -> None:
     op.create_table('telemetry_rollups',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('grain', sa.Integer(), nullable=False),
-    sa.Column('bucket', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('bucket', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('use_case', sa.String(length=64), nullable=False),
     sa.Column('release', sa.String(length=100), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
@@ -86,8 +86,8 @@ def upgrade() -> None:
     sa.Column('tokens_cache_read', sa.Integer(), nullable=False),
     sa.Column('tokens_cache_write', sa.Integer(), nullable=False),
     sa.Column('tokens_reasoning', sa.Integer(), nullable=False),
-    sa.Column('first_ts', takeoff.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_ts', takeoff.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_ts', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_ts', takeoff.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('latency', sa.JSON(), nullable=False),
     sa.Column('outcomes', sa.JSON(), nullable=False),
     sa.Column('error_categories', sa.JSON(), nullable=False),

@@ -7,7 +7,7 @@ Create Date: 2026-12-01 21:20:00
 import sqlalchemy as sa
 from alembic import op
 
-import takeoff.db
+import takeoff.core.db
 
 revision = 'tele0003'
 down_revision = 'tele0002'
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table(
         'telemetry_rollup_deltas',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-        sa.Column('bucket', takeoff.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('bucket', takeoff.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('use_case', sa.String(length=64), nullable=False),
         sa.Column('release', sa.String(length=100), nullable=False),
         sa.Column('agg', sa.JSON(), nullable=False),

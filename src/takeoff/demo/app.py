@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from takeoff import demo_targets
+from takeoff.demo import targets as demo_targets
 from takeoff.sdk import Client
 
 TICKETS = ("I need a refund for order 1182", "password reset link does not arrive", "where is my delivery?",

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from takeoff.auth.permissions import allowed
-from takeoff.errors import Forbidden
+from takeoff.core.permissions import allowed
+from takeoff.core.errors import Forbidden
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Small real targets for the demo workspace: plain Python functions, no external model.
 
-Eval runs call them in their worker process (eval target type "python", ref "takeoff.demo_targets:<name>"; the
+Eval runs call them in their worker process (eval target type "python", ref "takeoff.demo.targets:<name>"; the
 demo lists this module in TAKEOFF_EVAL_PYTHON_MODULES for itself); each is a deterministic rule standing in for the
 AI feature, so gates pass or fail on what the function really does.
 """

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import Request
 from prometheus_client import Counter, Gauge, Histogram
 
-from takeoff.errors import error_body
-from takeoff.types import MAX_JSON_DEPTH, json_too_deep
+from takeoff.core.errors import error_body
+from takeoff.core.types import MAX_JSON_DEPTH, json_too_deep
 
 HTTP_REQUESTS = Counter("takeoff_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram("takeoff_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
@@ -45,7 +45,8 @@ class ASGIGuard(Wrapper):
             return
         start = time.perf_counter()
         status = {"code": 500}
-        scope["takeoff.route"] = holder = []  # filled by route_label(); survives FastAPI's scope copies
+        holder: list[str] = []
+        scope["takeoff.route"] = holder  # filled by route_label(); survives FastAPI's scope copies
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             await _send_json(send, 413, error_body("too_large", f"request body over {self.max_body} bytes"))
@@ -72,7 +73,7 @@ class ASGIGuard(Wrapper):
 
         async def limited_receive() -> dict[str, Any]:
             nonlocal seen, too_large
-            message = await receive()
+            message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
@@ -118,7 +119,7 @@ def _refuse_url(scope: dict[str, Any]) -> dict[str, Any] | None:
 def _is_json(scope: dict[str, Any]) -> bool:
     if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
         return False
-    ctype = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+    ctype: bytes = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
     return ctype == b"application/json" or ctype.endswith(b"+json")
 
 
@@ -127,7 +128,7 @@ async def _buffered(receive: Any, limit: int) -> tuple[bytes | None, Any]:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        message: dict[str, Any] = await receive()
         if message["type"] != "http.request":
             break
         chunk = message.get("body", b"")
@@ -145,7 +146,8 @@ async def _buffered(receive: Any, limit: int) -> tuple[bytes | None, Any]:
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        message: dict[str, Any] = await receive()
+        return message
 
     return body, replay
 

@@ -3,7 +3,7 @@
 `seed(factory, settings)` (called by `takeoff demo`) talks to the HTTP API in-process (FastAPI's TestClient on
 the same database) as the people of each role: intake and scoring, RACI, lifecycle, the model catalog, data
 sources with SLA checks run against a real SQLite file, eval sets, eval runs against the small Python targets of
-`takeoff.demo_targets`, releases through approvals, a canary, telemetry and feedback sent by the SDK
+`takeoff.demo.targets`, releases through approvals, a canary, telemetry and feedback sent by the SDK
 (`takeoff.sdk.Client.record` and `feedback`, injected with that TestClient; sparse pilot traffic reaches back to the
 start of last quarter so the quarterly review compares adoption), a drift and an incident in the invoice use case,
 KPI measurements, usage policies, training, ROI assumptions, audit findings and quarterly reviews.
@@ -29,9 +29,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from takeoff.actor import Actor
-from takeoff.config import Settings
-from takeoff.db import transaction, utcnow
+from takeoff.core.actor import Actor
+from takeoff.core.config import Settings
+from takeoff.core.db import transaction, utcnow
 from takeoff.sdk import Client as SdkClient
 
 PASSWORD_ENV_DEFAULT = "takeoff-demo"
@@ -155,7 +155,7 @@ def quarter_starts(now: datetime) -> tuple[datetime, datetime]:
     return start, datetime(prev_day.year, 3 * ((prev_day.month - 1) // 3) + 1, 1, tzinfo=UTC)
 
 
-DEMO_CODE = "takeoff.demo_targets"  # the demo's python eval targets: listed by the demo itself, not by default
+DEMO_CODE = "takeoff.demo.targets"  # the demo's python eval targets: listed by the demo itself, not by default
 
 
 def with_demo_code(allow_list: str) -> str:
@@ -433,7 +433,7 @@ class Demo:
                  temperature: float = 0.2) -> str:
         body = {"use_case": key, "model": MODEL, "fallback_model": FALLBACK, "prompts": {"system": prompt},
                 "parameters": {"temperature": temperature}, "eval_set": {"name": f"{key}-golden"},
-                "eval": {"target": {"type": "python", "ref": f"takeoff.demo_targets:{target}"}, "scorers": [scorer],
+                "eval": {"target": {"type": "python", "ref": f"takeoff.demo.targets:{target}"}, "scorers": [scorer],
                          "concurrency": 4}, "notes": notes, "code_ref": "demo"}
         rel = self.call("erin", "POST", "/api/v1/releases", body)
         rid = rel["id"]

@@ -31,7 +31,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use takeoff.db.utcnow()")
+            raise ValueError("naive datetime given to the database; use takeoff.core.db.utcnow()")
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
@@ -63,7 +63,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if is_sqlite(url):
         from sqlalchemy.engine import make_url
 
-        from takeoff import sqlite_lock
+        from takeoff.core import sqlite_lock
 
         path = make_url(url).database
         connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
@@ -94,7 +94,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # sequences (audit chain, job claims) never fail half-way with SQLITE_BUSY. A connection
             # marked read-only (engine.execution_options(takeoff_read_only=True)) reads a WAL snapshot
             # without the lock, so lookups that precede a write don't hold other writers back.
-            # Writers queue on takeoff.sqlite_lock first, so the lock passes to the next one at once.
+            # Writers queue on takeoff.core.sqlite_lock first, so the lock passes to the next one at once.
             if conn.get_execution_options().get("takeoff_read_only"):
                 conn.exec_driver_sql("BEGIN")
             else:

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     @field_validator("eval_python_modules")
     @classmethod
     def _valid_code_allow_list(cls, value: str) -> str:
-        from takeoff.evals.sandbox import parse_allow
+        from takeoff.core.codeallow import parse_allow
 
         parse_allow(value)  # a bad entry is a startup error naming it
         return value
@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     @field_validator("outbound_allow_hosts")
     @classmethod
     def _valid_outbound_allow_list(cls, value: str) -> str:
-        from takeoff.netguard import parse_allow
+        from takeoff.core.netguard import parse_allow
 
         parse_allow(value)
         return value

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
-    from takeoff.actor import Actor
+    from takeoff.core.actor import Actor
 
 
 # --------------------------------------------------------------------------------------------------- the events

@@ -130,7 +130,7 @@ def active() -> OutboundPolicy:
     """This process's policy: the configured one, else TAKEOFF_OUTBOUND_ALLOW_HOSTS from the environment."""
     if _ACTIVE is not None:
         return _ACTIVE
-    from takeoff.config import get_settings
+    from takeoff.core.config import get_settings
 
     return parse_allow(get_settings().outbound_allow_hosts)
 
