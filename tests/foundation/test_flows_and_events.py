@@ -14,7 +14,7 @@ from takeoff.flows_registry import register_flows
 
 SRC = Path(takeoff.__file__).parent
 # the composition root lists the domains to load (routers, jobs, models) and the optional demo package
-COMPOSITION_ROOT = {"app.py", "cli.py", "models_all.py", "domains.py", "flows_registry.py", "demo.py"}
+COMPOSITION_ROOT = {"app.py", "cli.py", "models_all.py", "domains.py", "flows_registry.py", "demo/seed.py"}
 STRING_LOOKUP = re.compile(r"\bimportlib\b|\boptional\(\"|\bcapability\(\"|__import__\(")
 
 
