@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 import os
 import pkgutil
 import shutil
@@ -86,6 +85,14 @@ def _rekey_audit(factory) -> None:
         typer.echo(f"audit chain keyed: {done.entries} legacy entries rehashed with the server's key", err=True)
 
 
+def _configure_logs(level: str | None = None) -> None:
+    """Structured logs for the long-running commands (TAKEOFF_LOG_FORMAT, TAKEOFF_LOG_LEVEL)."""
+    from takeoff.core.logs import configure
+
+    settings = _settings()
+    configure(settings.log_format, level or settings.log_level)
+
+
 def _cli_actor():
     from takeoff.core.actor import Actor
 
@@ -148,7 +155,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0
                                                     "about one per core for heavy ingestion.", min=1, max=64)] = 1
           ) -> None:
     """Run the server (API, OTLP, web UI) with an embedded job worker; migrations applied at start."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logs()
     settings, engine, factory = _open_db(rekey=True)
     generated = _first_admin(settings, factory)
     if generated:
@@ -159,7 +166,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0
 @app.command()
 def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this process.", min=1, max=64)] = 1) -> None:
     """Run job workers against TAKEOFF_DATABASE_URL (any number of machines may run them)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logs()
     settings, _, factory = _open_db(rekey=True)
     import takeoff.app  # noqa: F401 - registers every domain's job handlers
     from takeoff.jobs.worker import Worker
@@ -205,7 +212,7 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     """Start a fresh demo workspace on SQLite under ./.takeoff/demo and serve it."""
     import os
 
-    logging.basicConfig(level=logging.WARNING)
+    _configure_logs("WARNING")
     data = Path(os.environ.get("TAKEOFF_DATA_DIR", ".takeoff")) / "demo"
     if data.exists() and not keep:
         shutil.rmtree(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,10 @@ class Settings(BaseSettings):
                                                                              "OTLP) per token per second, per process.")
     ingest_events_per_second: int = Field(default=100_000, ge=0, description="Ingested events per token per second, "
                                                                              "per process.")
+    # Logs (docs/operations.md): JSON lines unless a terminal reads them ("auto"), every line with its request id.
+    log_format: Literal["auto", "json", "text"] = Field(default="auto", description="auto (text on a terminal, JSON "
+                                                        "otherwise), json or text.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Lowest level logged.")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from takeoff.core.logs import current_request_id
+
 
 class AppError(Exception):
     """An error a client can act on: HTTP status, stable code, one readable message."""
@@ -67,8 +69,12 @@ class RateLimited(AppError):
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
-    """The one error shape of the HTTP API."""
-    return {"error": {"code": code, "message": message, "details": details or []}}
+    """The one error shape of the HTTP API; with the request's id (also in the X-Request-ID header) when there is one."""
+    body: dict[str, Any] = {"code": code, "message": message, "details": details or []}
+    rid = current_request_id()
+    if rid is not None:
+        body["request_id"] = rid
+    return {"error": body}
 
 
 def _error_responses() -> dict[int | str, dict[str, Any]]:
@@ -79,6 +85,7 @@ def _error_responses() -> dict[int | str, dict[str, Any]]:
         code: str = Field(description="stable machine-readable code, e.g. not_found, invalid, permission_denied")
         message: str = Field(description="one readable sentence")
         details: list[Any] = Field(description="per-field problems ({field, message}) or other specifics")
+        request_id: str | None = Field(None, description="the request's id, as in the X-Request-ID response header")
 
     class ErrorBody(BaseModel):
         """The one error shape of the HTTP API."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import Request
 from prometheus_client import Counter, Gauge, Histogram
 
 from takeoff.core.errors import error_body
+from takeoff.core.logs import REQUEST_ID, request_id_from
 from takeoff.core.types import MAX_JSON_DEPTH, json_too_deep
 
 HTTP_REQUESTS = Counter("takeoff_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -17,6 +19,7 @@ HTTP_LATENCY = Histogram("takeoff_http_request_duration_seconds", "HTTP request 
 JOBS = Gauge("takeoff_jobs", "Jobs in the queue by status", ["status"], multiprocess_mode="mostrecent")
 ROLLUP_DELTAS = Gauge("takeoff_rollup_deltas_pending", "Telemetry rollup deltas waiting for the compactor",
                       multiprocess_mode="mostrecent")
+access_log = logging.getLogger("takeoff.access")
 
 
 class Wrapper:
@@ -32,8 +35,9 @@ class Wrapper:
 
 
 class ASGIGuard(Wrapper):
-    """Outermost middleware: 413 for bodies over the limit, 400 for JSON nested too deep, 422 for a NUL in the URL,
-    and per-route request metrics."""
+    """Outermost middleware: a request id (the caller's X-Request-ID or a new one, echoed in the response), 413 for
+    bodies over the limit, 400 for JSON nested too deep, 422 for a NUL in the URL, per-route metrics and the access
+    log line (route template, status, duration)."""
 
     def __init__(self, app: Any, max_body: int) -> None:
         self.app = app
@@ -43,6 +47,21 @@ class ASGIGuard(Wrapper):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        rid = request_id_from(dict(scope.get("headers") or []).get(b"x-request-id"))
+        token = REQUEST_ID.set(rid)
+        header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        try:
+            await self._guarded(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _guarded(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         start = time.perf_counter()
         status = {"code": 500}
         holder: list[str] = []
@@ -104,8 +123,12 @@ class ASGIGuard(Wrapper):
     def _observe(scope: dict[str, Any], status: int, start: float, holder: list[str]) -> None:
         path = holder[0] if holder else "unmatched"
         method = scope.get("method", "GET")
+        elapsed = time.perf_counter() - start
         HTTP_REQUESTS.labels(method, path, str(status)).inc()
-        HTTP_LATENCY.labels(method, path).observe(time.perf_counter() - start)
+        HTTP_LATENCY.labels(method, path).observe(elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("request", extra={"method": method, "route": path, "status": status,
+                                              "duration_ms": round(elapsed * 1000, 2)})
 
 
 def _refuse_url(scope: dict[str, Any]) -> dict[str, Any] | None:
