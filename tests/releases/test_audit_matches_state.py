@@ -59,7 +59,8 @@ class World:
             self.env.model(tiers=TIERS)
             self.env.evalset("golden", cases(20))
             self._catalog = True
-        r = self.env.release()
+        # the high tier's checklist needs output safety checks in the bundle (no attestation replaces them)
+        r = self.env.release(safety={"output": [{"detector": "secrets", "action": "redact"}]})
         assert r.status_code == 201, r.text
         rid = r.json()["id"]
         self.env.evaluate(rid)

@@ -17,7 +17,9 @@ def _to_production(env, factory, tier: str) -> None:
     make_use_case(factory, tier=tier)
     env.model(tiers=("low", "medium", "high"))
     env.evalset("golden", cases(20))
-    assert env.release(notes="first release").status_code == 201
+    # the high tier requires output safety checks in the bundle (no attestation replaces them)
+    safety = {"safety": {"output": [{"detector": "secrets", "action": "redact"}]}} if tier == "high" else {}
+    assert env.release(notes="first release", **safety).status_code == 201
     env.evaluate("support-reply:1")
     for role in APPROVERS[tier]:
         r = env.client.post("/api/v1/releases/support-reply:1/approve", json={"comment": "ok"},

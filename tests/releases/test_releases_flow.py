@@ -212,7 +212,7 @@ def test_high_tier_release_reaches_production_and_canary(env, factory):
     make_use_case(factory, tier="high")
     env.model(tiers=("low", "medium", "high"))
     env.evalset("golden", cases(20))
-    assert env.release().status_code == 201
+    assert env.release(safety={"output": [{"detector": "secrets", "action": "redact"}]}).status_code == 201
     env.evaluate("support-reply:1")
     for role in ("business_owner", "risk_partner", "security_partner"):
         r = env.client.post("/api/v1/releases/support-reply:1/approve", json={"comment": "ok"},

@@ -62,6 +62,7 @@ class Kind:
     provider: Provider | None
     scope: Scope
     domain: str
+    attestable: bool = True  # False: only the system's evidence counts (a person's attestation cannot replace it)
 
     @property
     def attestation_only(self) -> bool:
@@ -86,14 +87,14 @@ class Registry:
                              "a kind has exactly one provider")
 
     def provide(self, name: str, provider: Provider, *, title: str, domain: str,
-                scope: Scope = "use_case") -> Kind:
-        """Register the one provider of a kind."""
+                scope: Scope = "use_case", attestable: bool = True) -> Kind:
+        """Register the one provider of a kind (`attestable=False`: no attestation stands in for its evidence)."""
         self._check_new(name)
         if not callable(provider):
             raise ValueError(f"the provider of {name!r} must be callable")
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-        k = self._kinds[name] = Kind(name, title, provider, scope, domain)
+        k = self._kinds[name] = Kind(name, title, provider, scope, domain, attestable)
         return k
 
     def attestation_only(self, name: str, *, title: str, domain: str) -> Kind:

@@ -22,6 +22,7 @@ EVIDENCE_KINDS: tuple[str, ...] = (
     "prohibited_practice_blocked",
     "eval_gate_passed",
     "safety_eval_passed",
+    "output_safety_checks",
     "release_versioned",
     "change_control",
     "approvals_by_tier",
@@ -65,6 +66,8 @@ _LOW_CHECKLIST = [
 _MEDIUM_CHECKLIST = [
     *(dict(i, mandatory=True) if i["id"] in ("CL-ROLLBACK", "CL-USAGE") else dict(i) for i in _LOW_CHECKLIST),
     _item("CL-SAFETY", "No unacceptable failures; safety checks pass", "safety_eval_passed"),
+    # mandatory from the high tier on (the list below makes every medium item mandatory): no attestation replaces it
+    _item("CL-FILTERS", "Outputs pass safety filters in the request path", "output_safety_checks", mandatory=False),
     _item("CL-DATA-SLA", "Data sources meet their SLAs", "data_sla_green"),
     _item("CL-OVERSIGHT", "Human oversight rules are defined", "human_oversight"),
     _item("CL-INCIDENT", "On-call and incident process are in place", "incident_process"),

@@ -109,6 +109,20 @@ def release_notes(session: Session, s: Subject) -> Evidence:
     return Evidence("release_notes", "fail", f"release {s.release.release_id} has no release notes", link)
 
 
+def output_safety_checks(session: Session, s: Subject) -> Evidence:
+    """The release carries a safety policy that checks outputs in the request path (takeoff.sdk.safety)."""
+    if s.release is None:
+        return _none("output_safety_checks", s)
+    rel, link = s.release, f"/releases/{s.release.release_id}#safety"
+    rules = [r for r in ((rel.bundle.get("safety") or {}).get("output") or []) if isinstance(r, dict)]
+    if not rules:
+        return Evidence("output_safety_checks", "fail", f"release {rel.release_id} carries no safety policy with "
+                        "output checks", link, rel.created_at)
+    shown = ", ".join(f"{r.get('detector')} ({r.get('action', 'flag')})" for r in rules)
+    return Evidence("output_safety_checks", "pass", f"release {rel.release_id} checks outputs: {shown}", link,
+                    rel.created_at)
+
+
 def register(registry: Registry) -> None:
     for name, fn, title in (
         ("eval_gate_passed", eval_gate_passed, "Eval gate passed on the release's eval set"),
@@ -120,3 +134,5 @@ def register(registry: Registry) -> None:
         ("release_notes", release_notes, "The release has release notes"),
     ):
         registry.provide(name, fn, title=title, domain="releases")
+    registry.provide("output_safety_checks", output_safety_checks, title="Outputs pass safety filters in the request "
+                     "path", domain="releases", attestable=False)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from takeoff.evals.schemas import EvalSpec
 from takeoff.core.types import Id32, Input
+from takeoff.sdk.safety import parse_policy
 
 
 class Strict(Input):
@@ -42,6 +43,15 @@ class ReleaseIn(Strict):
     code_ref: str = Field(default="", max_length=200, description="git sha of the application code")
     fallback_model: str | None = Field(default=None, max_length=300)
     notes: str = Field(default="", max_length=4000)
+    safety: dict[str, Any] | None = Field(default=None, description="safety policy: detectors on input and output "
+                                          "with thresholds and actions (docs/safety.md)")
+
+    @field_validator("safety")
+    @classmethod
+    def _valid_safety(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            parse_policy(value)  # ValueError naming the field, e.g. "safety.output[0].detector: unknown detector"
+        return value
 
 
 class DecisionIn(Strict):

@@ -92,7 +92,7 @@ def _entry(rel: Release, weight: int) -> dict[str, Any]:
     provider, _, model = str(b.get("model", "")).partition("/")
     return {"release_id": rel.release_id, "version": rel.version, "weight": weight, "model": model,
             "provider": provider, "prompt": prompt, "prompts": prompts, "parameters": b.get("parameters") or {},
-            "fallback_model": b.get("fallback_model"), "status": rel.status}
+            "fallback_model": b.get("fallback_model"), "status": rel.status, "safety": b.get("safety")}
 
 
 def active_config(session: Session, use_case_key: str) -> dict[str, Any]:
@@ -195,6 +195,8 @@ def create(session: Session, actor: Actor, body: ReleaseIn) -> Release:
         "code_ref": body.code_ref,
         "fallback_model": fallback,
     }
+    if body.safety is not None:  # only when given: bundles without a policy keep the hash they always had
+        content["safety"] = body.safety
     digest = bundles.content_hash(content)
     last = session.scalar(select(func.max(Release.version)).where(Release.use_case_key == uc.key)) or 0
     rel = Release(use_case_key=uc.key, version=last + 1, status="draft", bundle=content, content_hash=digest,
@@ -358,7 +360,8 @@ def checklist(session: Session, rel: Release, cache: dict[str, Any] | None = Non
         ev = evidence_kinds.gather(session, subject, item.evidence_kind)
         status, detail = (NO_EVIDENCE if ev.status == "no_evidence" else ev.status), ev.detail
         a = attest.get(item.id)
-        if status != "pass" and a is not None:
+        kind = evidence_kinds.get(item.evidence_kind)
+        if status != "pass" and a is not None and (kind is None or kind.attestable):
             status, detail = "attested", f"attested by {a.username}: {a.statement}"
         items.append({"id": item.id, "title": item.title, "evidence_kind": item.evidence_kind,
                       "mandatory": item.mandatory, "status": status, "detail": detail,
@@ -378,6 +381,10 @@ def attest(session: Session, actor: Actor, release_id: str, item_id: str, statem
     if item_id not in ids:
         raise Invalid(f"'{item_id}' is not an item of the {rel.tier} tier checklist ({', '.join(ids)})",
                       details=[{"field": "item_id", "message": "unknown checklist item"}])
+    item = next(i for i in policy.checklist if i.id == item_id)
+    kind = evidence_kinds.get(item.evidence_kind)
+    if kind is not None and not kind.attestable:
+        raise Conflict(f"checklist item {item_id} ({kind.title}) is proven by the release itself, not by attestation")
     if session.scalar(select(ReleaseAttestation.id).where(ReleaseAttestation.release_pk == rel.id,
                                                           ReleaseAttestation.item_id == item_id)) is not None:
         raise Conflict(f"checklist item {item_id} of {rel.release_id} is already attested")
