@@ -57,6 +57,18 @@ def _kpi(name: str, unit: str, direction: str, baseline: float | None, target: f
 
 
 LOW, HIGH = "lower_is_better", "higher_is_better"
+# Safety policies the demo's releases carry (docs/safety.md): the high-tier credit decision cannot ship without
+# output checks; support replies are checked for injected instructions on the way in and leaked secrets on the way out.
+SAFETY_POLICIES: dict[str, dict[str, Any]] = {
+    "support-reply": {"input": [{"detector": "prompt_injection", "action": "block"}],
+                      "output": [{"detector": "secrets", "action": "redact"},
+                                 {"detector": "length", "action": "flag", "options": {"max_chars": 2000}}],
+                      "fallback_answer": "I can't help with that here; an agent will reply to your ticket."},
+    "credit-decision": {"input": [{"detector": "prompt_injection", "action": "block"}],
+                        "output": [{"detector": "blocked_topics", "action": "review", "options": {
+                            "topics": ["race", "religion", "ethnic origin", "pregnancy", "disability"]}}],
+                        "fallback_answer": "refer", "on_error": "closed"},
+}
 USE_CASES: list[dict[str, Any]] = [
     {"key": "support-reply", "name": "Customer support reply assist", "team": "Customer Operations",
      "purpose": "Draft replies to customer tickets for agents to review and send.", "risk_tier": "low",
@@ -435,6 +447,8 @@ class Demo:
                 "parameters": {"temperature": temperature}, "eval_set": {"name": f"{key}-golden"},
                 "eval": {"target": {"type": "python", "ref": f"takeoff.demo.targets:{target}"}, "scorers": [scorer],
                          "concurrency": 4}, "notes": notes, "code_ref": "demo"}
+        if key in SAFETY_POLICIES:
+            body["safety"] = SAFETY_POLICIES[key]
         rel = self.call("erin", "POST", "/api/v1/releases", body)
         rid = rel["id"]
         self.call("erin", "POST", f"/api/v1/releases/{rid}/evaluate")
@@ -455,7 +469,8 @@ class Demo:
             self.call(who, "POST", f"/api/v1/releases/{rid}/approve", {"comment": "reviewed the eval report"})
         detail = self.call("erin", "GET", f"/api/v1/releases/{rid}")
         for item in detail.get("checklist", {}).get("items", []):
-            if item.get("mandatory") and not item.get("satisfied") and item.get("evidence_kind") != "eval_gate_passed":
+            if item.get("mandatory") and not item.get("satisfied") and item.get("evidence_kind") not in (
+                    "eval_gate_passed", "output_safety_checks"):  # proven by the system only
                 self.call("erin", "POST", f"/api/v1/releases/{rid}/attest",
                           {"item_id": item["id"], "statement": "checked in the release review (demo)"})
         return True
