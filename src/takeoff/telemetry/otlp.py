@@ -136,8 +136,8 @@ def _leave_out(ev: dict[str, Any], locs: Sequence[tuple[Any, ...]]) -> None:
         elif top == "spans" and len(loc) > 1 and isinstance(loc[1], int) and isinstance(ev.get("spans"), list):
             span = ev["spans"][loc[1]] if loc[1] < len(ev["spans"]) else None
             if len(loc) > 3 and loc[2] == "attributes" and isinstance(span, dict) and isinstance(
-                    span.get("attributes"), dict) and loc[3] in span["attributes"]:
-                span["attributes"].pop(loc[3])
+                    span.get("attributes"), dict):
+                span["attributes"].pop(loc[3], None)
             else:
                 lists.setdefault(("spans",), set()).add(loc[1])
         elif top == "content" and len(loc) > 2 and isinstance(loc[2], int) and isinstance(ev.get("content"), dict):
