@@ -193,6 +193,14 @@ def test_genai_older_message_events():
     assert ev["scores"] == {"rel": 0.5}
 
 
+def test_content_is_not_read_for_a_use_case_that_wants_none():
+    req = export(span(1, {"gen_ai.operation.name": "chat", "gen_ai.input.messages": '[{"role": "user", "content": "x"}]'}))
+    assert "content" in otlp.span_events(req).events[0]
+    asked: list[str] = []
+    (ev,) = otlp.span_events(req, content_for=lambda uc: asked.append(uc) is not None).events
+    assert "content" not in ev and asked == ["map-svc"] and ev["spans"]
+
+
 def test_no_content_without_content_attributes():
     ev = one(export(span(1, {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})))
     assert "content" not in ev and ev["trace_id"] == TRACE.hex() and ev["parent_span_id"] is None

@@ -2,6 +2,7 @@
 TraceService/Export): decode, map, check, ingest and commit in the caller's worker thread."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,12 +23,13 @@ def seen_traces(state: Any) -> otlp.SeenTraces:
 
 
 def ingest_export(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None, *,
-                  late_s: int, unit_key: bytes, limits: TokenLimits | None, seen: otlp.SeenTraces | None
-                  ) -> list[otlp.Refusal]:
+                  late_s: int, unit_key: bytes, limits: TokenLimits | None, seen: otlp.SeenTraces | None,
+                  content_for: Callable[[str], bool] | None = None) -> list[otlp.Refusal]:
     """Decode, check, ingest and commit (one ingest at a time per process, as POST /api/v1/events); returns why
-    spans were refused, each also counted in takeoff_otlp_spans_rejected_total. OtlpError for a bad body."""
+    spans were refused, each also counted in takeoff_otlp_spans_rejected_total. OtlpError for a bad body.
+    `content_for(use case)`: whether to map content at all (None: always; the capture policy decides storage)."""
     with service.ingest_slot(session):  # one ingest at a time per process, committed inside
-        mapped = otlp.span_events(otlp.parse(otlp.decompress(body, encoding), ctype), seen)
+        mapped = otlp.span_events(otlp.parse(otlp.decompress(body, encoding), ctype), seen, content_for)
         now = utcnow()  # one clock for both checks: a span passing the first must not fail the second
         events, refused = otlp.check_events(mapped.events, now.timestamp(), late_s)
         if limits is not None:  # events per second per token: 429 before anything is written

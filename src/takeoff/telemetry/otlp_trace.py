@@ -30,10 +30,11 @@ documents retrieved in its trace before it started. Whether content is stored is
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -179,26 +180,39 @@ def error_category(a: Mapping[str, Any], events: Any) -> str:
     return (name.rsplit(".", 1)[1] if _QUALIFIED.match(name) else name)[:100]
 
 
+_GENAI_CONTENT = ("gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages",
+                  "gen_ai.retrieval.documents")
+_TRACELOOP_CONTENT = ("gen_ai.prompt.", "gen_ai.completion.", "traceloop.entity.")
+
+
 def _content(r: Rec) -> Content:
+    """What the span says, from whichever family's attributes and events it has (each mapper only where its keys
+    are: this runs for every usage span on the ingestion hot path)."""
     c = Content()
-    if "openinference.span.kind" in r.a:
-        otlp_map_openinference.content_from_attributes(c, r.a)
-    otlp_map_genai.content_from_attributes(c, r.a)
-    otlp_map_traceloop.content_from_attributes(c, r.a)
-    otlp_map_genai.content_from_events(c, r.span.events)
+    a = r.a
+    if "openinference.span.kind" in a:
+        otlp_map_openinference.content_from_attributes(c, a)
+    if any(k in a for k in _GENAI_CONTENT) or a.get("gen_ai.operation.name") == "execute_tool":
+        otlp_map_genai.content_from_attributes(c, a)
+    for k in a:
+        if k.startswith(_TRACELOOP_CONTENT):
+            otlp_map_traceloop.content_from_attributes(c, a)
+            break
+    if len(r.span.events):
+        otlp_map_genai.content_from_events(c, r.span.events)
     return c
 
 
 def _span_attr(v: Any) -> Any:
     """A kept attribute as SpanIn takes it: flat (a list as its JSON), strings within 4096 characters."""
+    if type(v) is int or type(v) is bool:
+        return v
+    if type(v) is str:
+        return v if len(v) <= 4096 else v[:4096]
     v = json_safe(v)
     if isinstance(v, (list, dict)):
-        import json
-
         v = json.dumps(v, separators=(",", ":"))
-    if isinstance(v, str):
-        return v[:4096]
-    return v
+    return v[:4096] if isinstance(v, str) else v
 
 
 def _tree_span(r: Rec) -> dict[str, Any] | None:
@@ -211,8 +225,8 @@ def _tree_span(r: Rec) -> dict[str, Any] | None:
         return None
     duration = (end - start) / 1e6 if end >= start else None
     code = r.span.status.code
-    kept = {k: _span_attr(v) for k, v in r.a.items() if (k in SPAN_KEYS or k.startswith(SPAN_KEY_PREFIXES))
-            and len(k) <= 128}
+    kept = {k: _span_attr(v) for k, v in r.a.items() if k in SPAN_KEYS or (
+        k.startswith(SPAN_KEY_PREFIXES) and len(k) <= 128)}
     return {"trace_id": r.tid, "span_id": r.sid, "parent_span_id": r.pid, "name": (r.span.name or "(unnamed)")[:200],
             "kind": KINDS.get(int(r.span.kind)), "status": "error" if code == 2 else "ok" if code == 1 else "unset",
             "start": start / 1e9, "duration_ms": duration if duration is not None and duration <= MAX_LATENCY_MS
@@ -287,12 +301,12 @@ def _event_id(r: Rec, ev: Mapping[str, Any]) -> str:
     return hashlib.sha256((raw or repr(sorted(ev.items()))).encode()).hexdigest()[:48]
 
 
-def build_event(r: Rec, trace: _Trace, subtree: bool = False) -> dict[str, Any]:
+def build_event(r: Rec, trace: _Trace, subtree: bool = False, with_content: bool = True) -> dict[str, Any]:
     """One span as a usage event in EventIn's shape (release as sent, values not yet checked); `subtree` merges the
-    tool calls and documents of the steps under it (a step that is its trace's usage event)."""
+    tool calls and documents of the steps under it (a step that is its trace's usage event); without
+    `with_content` no content is read (a use case whose capture policy stores none)."""
     a, res, span = r.a, r.res, r.span
-    use_case = (text(a, "takeoff.use_case", limit=64) or text(res, "takeoff.use_case", limit=64)
-                or text(res, "service.name", limit=64) or "unknown_service")
+    use_case = _use_case(a, res)
     release = text(a, "takeoff.release", limit=100) or text(res, "takeoff.release", limit=100)
     start, end = r.start, int(span.end_time_unix_nano)
     if end <= 0:
@@ -316,13 +330,14 @@ def build_event(r: Rec, trace: _Trace, subtree: bool = False) -> dict[str, Any]:
         if k.startswith("takeoff.feature.") and isinstance(v, (int, float, str, bool)):
             features[k[len("takeoff.feature."):][:100]] = v if not isinstance(v, str) else v[:200]
     outcome = text(a, "takeoff.outcome")
-    content = _content(r)
-    if subtree:
+    content = _content(r) if with_content else Content()
+    if subtree and with_content:
         for x in _subtree(r):
             sub = _content(x)
             content.tool_calls += sub.tool_calls
             content.documents += sub.documents
-    content.documents = trace.documents_before(r) + content.documents
+    if with_content:
+        content.documents = trace.documents_before(r) + content.documents
     ev: dict[str, Any] = {
         "use_case": use_case, "release": release,
         "unit_id": text(a, "takeoff.unit_id", "enduser.id", "user.id"), "ts": (end or start) / 1e9,
@@ -342,13 +357,25 @@ def build_event(r: Rec, trace: _Trace, subtree: bool = False) -> dict[str, Any]:
     return {"id": _event_id(r, ev), **ev}
 
 
+def _wants(r: Rec, content_for: Callable[[str], bool] | None) -> bool:
+    return content_for is None or content_for(_use_case(r.a, r.res))
+
+
+def _use_case(a: Mapping[str, Any], res: Mapping[str, Any]) -> str:
+    """`takeoff.use_case` of the span, else of the resource, else the resource's `service.name`."""
+    return (text(a, "takeoff.use_case", limit=64) or text(res, "takeoff.use_case", limit=64)
+            or text(res, "service.name", limit=64) or "unknown_service")
+
+
 def _top_steps(trace: _Trace) -> list[Rec]:
     return [r for r in trace.recs if r.role == STEP
             and not any(x.role == STEP for x in _ancestors(r, trace.by_id))]
 
 
-def span_events(req: Any, seen: SeenTraces | None = None) -> Mapped:
-    """Usage events of an ExportTraceServiceRequest by the rules of the module's docstring."""
+def span_events(req: Any, seen: SeenTraces | None = None,
+                content_for: Callable[[str], bool] | None = None) -> Mapped:
+    """Usage events of an ExportTraceServiceRequest by the rules of the module's docstring; `content_for(use case)`
+    says whether to read content at all (reading it is about a third of the mapping's cost; None: always)."""
     traces: dict[str, list[Rec]] = {}
     for rs in req.resource_spans:
         res = attributes(rs.resource.attributes)
@@ -369,7 +396,7 @@ def span_events(req: Any, seen: SeenTraces | None = None) -> Mapped:
         refused += [Refusal("unmapped", f"span {r.tid}{r.sid}: {r.why}") for r in trace.recs if r.role == UNMAPPED]
         skipped += sum(1 for r in trace.recs if r.role == OTHER)
         if calls:
-            events += [build_event(r, trace) for r in calls]
+            events += [build_event(r, trace, with_content=_wants(r, content_for)) for r in calls]
             continue
         tops = _top_steps(trace)
         stored = seen.get(tid) if seen is not None and tid else None
@@ -377,5 +404,5 @@ def span_events(req: Any, seen: SeenTraces | None = None) -> Mapped:
             refused += [Refusal("step_after_calls", f"span {r.tid}{r.sid}: a step of a trace whose usage events "
                                 "were stored from an earlier export") for r in trace.recs if r.role == STEP]
             continue
-        events += [build_event(r, trace, subtree=True) for r in tops]
+        events += [build_event(r, trace, subtree=True, with_content=_wants(r, content_for)) for r in tops]
     return Mapped(events, skipped, refused)
