@@ -76,3 +76,13 @@ def test_the_app_serves_grpc_on_the_configured_port_while_it_runs(settings, engi
         with pytest.raises(grpc.RpcError) as err:
             channel.unary_unary(f"/{otlp_grpc.SERVICE}/Export")(b"", timeout=2)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_serve_refuses_a_bad_grpc_port_with_exit_code_2():
+    from typer.testing import CliRunner
+
+    from takeoff.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["serve", "--otlp-grpc-port", "70000"])
+    assert result.exit_code == 2 and "otlp-grpc-port" in result.output
+    assert "--otlp-grpc-port" in CliRunner().invoke(cli, ["serve", "--help"]).output

@@ -237,6 +237,12 @@ def test_an_agent_instrumented_alone_is_one_event_and_its_later_steps_are_refuse
     assert later.events == [] and [r.reason for r in later.refused] == ["step_after_calls"]
 
 
+def test_spans_without_a_trace_id_are_each_their_own_trace():
+    mapped = otlp.span_events(export(span(1, {"gen_ai.operation.name": "chat"}, trace=b""),
+                                     span(2, {"gen_ai.operation.name": "invoke_agent"}, trace=b"")))
+    assert len(mapped.events) == 2 and all("trace_id" not in e and "spans" not in e for e in mapped.events)
+
+
 def test_a_tree_past_max_spans_keeps_the_event_its_ancestors_first():
     spans = [span(1, {}, name="root")] + [span(i, {}, parent=1, name=f"n{i}", offset_ms=i)
                                           for i in range(2, MAX_SPANS + 20)]

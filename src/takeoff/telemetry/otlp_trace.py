@@ -383,8 +383,8 @@ def span_events(req: Any, seen: SeenTraces | None = None,
             for span in ss.spans:
                 a = attributes(span.attributes)
                 role, why = classify(a)
-                tid = span.trace_id.hex()
-                traces.setdefault(tid, []).append(Rec(
+                tid = span.trace_id.hex()  # a span without a valid trace id is a trace of its own
+                traces.setdefault(tid if len(tid) == 32 else f"#{len(traces)}", []).append(Rec(
                     span, a, res, role, why, tid, span.span_id.hex(), span.parent_span_id.hex() or None,
                     int(span.start_time_unix_nano)))
     events: list[dict[str, Any]] = []
@@ -399,7 +399,7 @@ def span_events(req: Any, seen: SeenTraces | None = None,
             events += [build_event(r, trace, with_content=_wants(r, content_for)) for r in calls]
             continue
         tops = _top_steps(trace)
-        stored = seen.get(tid) if seen is not None and tid else None
+        stored = seen.get(tid) if seen is not None and len(tid) == 32 else None
         if stored is not None and any(r.sid not in stored for r in tops):
             refused += [Refusal("step_after_calls", f"span {r.tid}{r.sid}: a step of a trace whose usage events "
                                 "were stored from an earlier export") for r in trace.recs if r.role == STEP]
