@@ -23,14 +23,13 @@ stored is refused with the reason "step_after_calls" (the request's span tree is
 
 Every usage event carries its trace's spans present in the same export (parents, tools, retrievers, chains, HTTP
 and database spans too; its own span and ancestors first when the trace has more than MAX_SPANS) with the
-non-content attributes kept (`SPAN_KEYS`), its trace/span/parent ids, and its content (the mappers of
+non-content attributes kept (otlp_spans), its trace/span/parent ids, and its content (the mappers of
 otlp_map_genai, otlp_map_traceloop, otlp_map_openinference): messages, tool calls asked for, and the ids of the
 documents retrieved in its trace before it started. Whether content is stored is the use case's capture policy.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -38,9 +37,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from takeoff.telemetry import otlp_map_genai, otlp_map_openinference, otlp_map_traceloop
+from takeoff.telemetry import otlp_map_genai, otlp_map_openinference, otlp_map_traceloop, otlp_spans
 from takeoff.telemetry.otlp_values import Content, attributes, count, json_safe, number, text
-from takeoff.telemetry.schemas import MAX_LATENCY_MS, MAX_SPAN_ATTRIBUTES, MAX_SPANS
+from takeoff.telemetry.schemas import MAX_SPANS
 
 CALL, STEP, OTHER, UNMAPPED = "call", "step", "other", "unmapped"
 OUTCOMES = {"success", "failure", "escalated", "overridden"}
@@ -53,17 +52,6 @@ OI_CALLS = frozenset(("LLM", "EMBEDDING"))
 OI_STEPS = frozenset(("CHAIN", "AGENT", "TOOL", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT"))
 STEP_OPS = frozenset(("invoke_agent", "create_agent", "invoke_workflow", "execute_tool", "retrieval"))
 GENAI_PREFIXES = ("gen_ai.", "llm.", "openinference.")
-# Attributes a span of the tree keeps (never content: messages, prompts, tool arguments, statements are left out)
-SPAN_KEYS = frozenset((
-    "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.response.model",
-    "gen_ai.response.id", "gen_ai.response.finish_reasons", "gen_ai.conversation.id", "gen_ai.tool.name",
-    "gen_ai.tool.type", "gen_ai.tool.call.id", "gen_ai.agent.name", "gen_ai.agent.id", "gen_ai.data_source.id",
-    "openinference.span.kind", "llm.model_name", "llm.provider", "llm.system", "llm.finish_reason",
-    "embedding.model_name", "tool.name", "session.id", "llm.request.type", "traceloop.span.kind",
-    "traceloop.entity.name", "error.type", "http.request.method", "http.route", "http.response.status_code",
-    "server.address", "db.system", "db.system.name", "db.operation.name", "rpc.service", "rpc.method"))
-SPAN_KEY_PREFIXES = ("gen_ai.usage.", "llm.token_count.")
-KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _CLASS_REPR = re.compile(r"^<class '([^']+)'>$")
 _QUALIFIED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
 
@@ -203,36 +191,6 @@ def _content(r: Rec) -> Content:
     return c
 
 
-def _span_attr(v: Any) -> Any:
-    """A kept attribute as SpanIn takes it: flat (a list as its JSON), strings within 4096 characters."""
-    if type(v) is int or type(v) is bool:
-        return v
-    if type(v) is str:
-        return v if len(v) <= 4096 else v[:4096]
-    v = json_safe(v)
-    if isinstance(v, (list, dict)):
-        v = json.dumps(v, separators=(",", ":"))
-    return v[:4096] if isinstance(v, str) else v
-
-
-def _tree_span(r: Rec) -> dict[str, Any] | None:
-    """One span of a tree in SpanIn's shape; None for a span without ids or a start time."""
-    if len(r.tid) != 32 or len(r.sid) != 16:
-        return None
-    end = int(r.span.end_time_unix_nano)
-    start = r.start or end
-    if start <= 0:
-        return None
-    duration = (end - start) / 1e6 if end >= start else None
-    code = r.span.status.code
-    kept = {k: _span_attr(v) for k, v in r.a.items() if k in SPAN_KEYS or (
-        k.startswith(SPAN_KEY_PREFIXES) and len(k) <= 128)}
-    return {"trace_id": r.tid, "span_id": r.sid, "parent_span_id": r.pid, "name": (r.span.name or "(unnamed)")[:200],
-            "kind": KINDS.get(int(r.span.kind)), "status": "error" if code == 2 else "ok" if code == 1 else "unset",
-            "start": start / 1e9, "duration_ms": duration if duration is not None and duration <= MAX_LATENCY_MS
-            else None, "attributes": dict(list(kept.items())[:MAX_SPAN_ATTRIBUTES])}
-
-
 def _ancestors(r: Rec, by_id: Mapping[str, Rec]) -> list[Rec]:
     """The span's ancestors present in the export, nearest first (a cycle in bad input ends the walk)."""
     out: list[Rec] = []
@@ -272,7 +230,7 @@ class _Trace:
         if self._dicts is None:
             self._dicts = {}
             for x in self.recs:
-                d = _tree_span(x)
+                d = otlp_spans.tree_span(x.span, x.a, x.tid, x.sid, x.pid)
                 if d is not None:
                     self._dicts[x.sid] = d
         if len(self._dicts) <= MAX_SPANS:
@@ -349,7 +307,7 @@ def build_event(r: Rec, trace: _Trace, subtree: bool = False, with_content: bool
         "attributes": {k: json_safe(a[k]) for k in KEPT if k in a},
     }
     if len(r.tid) == 32 and len(r.sid) == 16:
-        ev.update(trace_id=r.tid, span_id=r.sid, parent_span_id=r.pid if r.pid and len(r.pid) == 16 else None,
+        ev.update(trace_id=r.tid, span_id=r.sid, parent_span_id=r.pid,
                   spans=trace.spans_for(r))
     body = content.as_dict()
     if body is not None:
@@ -365,6 +323,11 @@ def _use_case(a: Mapping[str, Any], res: Mapping[str, Any]) -> str:
     """`takeoff.use_case` of the span, else of the resource, else the resource's `service.name`."""
     return (text(a, "takeoff.use_case", limit=64) or text(res, "takeoff.use_case", limit=64)
             or text(res, "service.name", limit=64) or "unknown_service")
+
+
+def _parent(raw: bytes) -> str | None:
+    """A parent span id in hex; None for none (or one of the wrong length)."""
+    return raw.hex() if len(raw) == 8 else None
 
 
 def _top_steps(trace: _Trace) -> list[Rec]:
@@ -385,7 +348,7 @@ def span_events(req: Any, seen: SeenTraces | None = None,
                 role, why = classify(a)
                 tid = span.trace_id.hex()  # a span without a valid trace id is a trace of its own
                 traces.setdefault(tid if len(tid) == 32 else f"#{len(traces)}", []).append(Rec(
-                    span, a, res, role, why, tid, span.span_id.hex(), span.parent_span_id.hex() or None,
+                    span, a, res, role, why, tid, span.span_id.hex(), _parent(span.parent_span_id),
                     int(span.start_time_unix_nano)))
     events: list[dict[str, Any]] = []
     skipped = 0
