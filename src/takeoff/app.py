@@ -99,7 +99,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if compaction is not None and settings.rollup_compaction:  # merges the deltas that ingestion appends
             compactor = compaction.Compactor(factory, stop)
             compactor.start()
+        grpc_server = None
+        if settings.otlp_grpc_port:  # OTLP over gRPC beside HTTP (serve --otlp-grpc-port)
+            from takeoff.telemetry import otlp_grpc
+
+            grpc_server, _ = otlp_grpc.start(app.state, settings.otlp_grpc_host, settings.otlp_grpc_port)
         yield
+        if grpc_server is not None:
+            grpc_server.stop(grace=5).wait(10)
         stop.set()
         if thread is not None:
             app.state.worker.wake.set()

@@ -152,10 +152,16 @@ def _first_admin(settings, factory) -> str | None:
 def serve(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080,
           workers: Annotated[int, typer.Option(help="Server processes (each with its embedded job worker); "
-                                                    "about one per core for heavy ingestion.", min=1, max=64)] = 1
+                                                    "about one per core for heavy ingestion.", min=1, max=64)] = 1,
+          otlp_grpc_port: Annotated[int, typer.Option(help="Also serve OTLP over gRPC on this port (4317 is the "
+                                                           "standard; same tokens as HTTP); 0: off.",
+                                                      min=0, max=65535)] = 0,
           ) -> None:
     """Run the server (API, OTLP, web UI) with an embedded job worker; migrations applied at start."""
     _configure_logs()
+    if otlp_grpc_port:  # through the environment: each `--workers` process builds its app from it
+        os.environ["TAKEOFF_OTLP_GRPC_PORT"] = str(otlp_grpc_port)
+        os.environ["TAKEOFF_OTLP_GRPC_HOST"] = host
     settings, engine, factory = _open_db(rekey=True)
     generated = _first_admin(settings, factory)
     if generated:

@@ -216,8 +216,8 @@ def test_a_resource_tag_does_not_make_every_span_a_usage_event(client, users, fa
         ({"takeoff.release": "7", "takeoff.unit_id": "u1"}, 0),  # tagged on the span itself: kept
         ({"gen_ai.usage.input_tokens": 3}, 0),  # usage alone makes it GenAI
     ])
-    events, skipped = otlp.span_events(req)
-    assert skipped == 3 and len(events) == 3
+    events, skipped, refused = otlp.span_events(req)
+    assert skipped == 3 and len(events) == 3 and refused == []
     resp = _post(client, users, req)
     assert resp.partial_success.rejected_spans == 0  # skipped spans are accepted, not refused
     rows = _rows(factory, "tagged")
@@ -245,16 +245,17 @@ def test_genai_attributes_map_onto_the_event(client, users, factory, ctype):
 
 
 def test_every_genai_operation_maps(client, users, factory):
-    ops = ["chat", "text_completion", "generate_content", "embeddings", "execute_tool", "invoke_agent",
-           "create_agent"]
+    """Model calls are usage events; agent, tool and workflow steps of the same trace are in their span trees."""
+    calls = ["chat", "text_completion", "generate_content", "embeddings"]
+    steps = ["execute_tool", "invoke_agent", "create_agent"]
     req = _export({"service.name": "ops-svc"}, [
         ({"gen_ai.operation.name": op, "gen_ai.provider.name": "openai"}
          | ({"gen_ai.usage.input_tokens": 8} if op == "embeddings" else {})
-         | ({"gen_ai.tool.name": "search"} if op == "execute_tool" else {}), 0) for op in ops])
+         | ({"gen_ai.tool.name": "search"} if op == "execute_tool" else {}), 0) for op in calls + steps])
     assert _post(client, users, req).partial_success.rejected_spans == 0
     rows = _rows(factory, "ops-svc")
-    assert [r.data["attributes"]["gen_ai.operation.name"] for r in rows] == ops
-    assert rows[ops.index("embeddings")].data["tokens"] == {"input": 8}
+    assert [r.data["attributes"]["gen_ai.operation.name"] for r in rows] == calls
+    assert rows[calls.index("embeddings")].data["tokens"] == {"input": 8}
 
 
 @pytest.mark.parametrize("ctype", ["application/x-protobuf", "application/json"])

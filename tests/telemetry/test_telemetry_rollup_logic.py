@@ -219,8 +219,8 @@ def test_otlp_parse_rejects_bad_bodies_and_maps_deprecated_names():
                      b'{"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "7"}}, '
                      b'{"key": "gen_ai.usage.weird.new_thing", "value": {"doubleValue": 1.5}}]}]}]}]}',
                      "application/json")
-    events, skipped = otlp.span_events(req)
-    assert skipped == 0 and len(events) == 1
+    events, skipped, refused = otlp.span_events(req)
+    assert skipped == 0 and len(events) == 1 and refused == []
     ev = events[0]
     assert ev["use_case"] == "uc" and ev["provider"] == "openai" and ev["tokens"] == {"input": 7}
     assert ev["latency_ms"] == 500.0 and ev["id"] == "0102030405060708090a0b0c0d0e0f100102030405060708"

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=60, description="How long a claimed job stays leased without heartbeat.")
     raw_event_retention_days: int = Field(default=30, description="Raw telemetry kept this long; rollups stay.")
     late_event_seconds: int = Field(default=24 * 3600, description="Events later than this are refused.")
+    otlp_grpc_port: int = Field(default=0, ge=0, le=65535, description="Serve OTLP over gRPC (TraceService) on this "
+                                "port too (`serve --otlp-grpc-port`, 4317 is the standard); 0: off.")
+    otlp_grpc_host: str = Field(default="127.0.0.1", description="Interface the OTLP/gRPC port binds "
+                                "(`serve` sets it to its --host).")
     eval_python_modules: str = Field(default="", description="Comma-separated allow-list of the code python eval "
                                      "targets and custom scorers may name: modules ('myco.evals'), prefixes "
                                      "('myco.evals.'), callables ('myco.targets:answer'); empty: none.")

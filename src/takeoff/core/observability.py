@@ -17,6 +17,8 @@ HTTP_REQUESTS = Counter("takeoff_http_requests_total", "HTTP requests", ["method
 HTTP_LATENCY = Histogram("takeoff_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 JOBS = Gauge("takeoff_jobs", "Jobs in the queue by status", ["status"], multiprocess_mode="mostrecent")
+OTLP_SPANS_REJECTED = Counter("takeoff_otlp_spans_rejected_total", "OTLP spans refused (partial_success) by reason: "
+                              "unmapped GenAI, step_after_calls, invalid, time, nul", ["reason"])
 ROLLUP_DELTAS = Gauge("takeoff_rollup_deltas_pending", "Telemetry rollup deltas waiting for the compactor",
                       multiprocess_mode="mostrecent")
 access_log = logging.getLogger("takeoff.access")

@@ -1,31 +1,39 @@
-"""OTLP/HTTP traces: parse ExportTraceServiceRequest (protobuf or JSON) and map GenAI spans onto usage events.
+"""OTLP traces (HTTP and gRPC): parse an ExportTraceServiceRequest (protobuf or JSON), map its spans onto usage
+events (otlp_trace: which span is a usage event, its span tree; otlp_map_*: each instrumentation's content) and
+check them as a JSON batch's events are checked.
 
-Mapping (OpenTelemetry GenAI semantic conventions, see shared/research/otel-genai.md):
+Mapping (OpenTelemetry GenAI semantic conventions, OpenInference, Traceloop; see shared/research/otel-genai.md and
+instrumentations.md):
 - use case: span or resource attribute `takeoff.use_case`, else resource `service.name`; release: `takeoff.release`
-- provider: gen_ai.provider.name, else the deprecated gen_ai.system; model: gen_ai.response.model, else request
-- tokens: gen_ai.usage.input_tokens / output_tokens (deprecated prompt_tokens / completion_tokens as fallback),
-  cache_read.input_tokens, cache_creation.input_tokens, reasoning.output_tokens
-- status: span status ERROR → error (category from error.type, else "span_error"); `takeoff.fallback_reason` → fallback
+- provider: gen_ai.provider.name, else the deprecated gen_ai.system, else OpenInference's llm.provider / llm.system
+  (azure, aws, vertexai, ... in the conventions' spelling); model: gen_ai.response.model, else the request model,
+  else llm.model_name (embedding.model_name), else the model in llm.invocation_parameters (a failed call's)
+- tokens: gen_ai.usage.input_tokens / output_tokens (deprecated prompt_tokens / completion_tokens;
+  llm.token_count.prompt / completion), cache_read.input_tokens (Traceloop's cache_read_input_tokens,
+  llm.token_count.prompt_details.cache_read), cache_creation.input_tokens (cache_creation_input_tokens,
+  prompt_details.cache_write), reasoning.output_tokens (Traceloop's reasoning_tokens,
+  llm.token_count.completion_details.reasoning)
+- status: span status ERROR → error, its category error.type (else the exception event's type; a class by its own
+  name: `<class 'openai.RateLimitError'>` → RateLimitError), else "span_error"; `takeoff.fallback_reason` → fallback
 - latency: end - start; ts: the span's end; scores: `gen_ai.evaluation.result` span events
 - unit: takeoff.unit_id, else enduser.id, else user.id; outcome: takeoff.outcome; features: takeoff.feature.<name>
-Which spans: a GenAI span (gen_ai.operation.name, gen_ai.provider.name / gen_ai.system, a model or a
-gen_ai.usage.* attribute) or one that names `takeoff.use_case` / `takeoff.release` itself. Any other span (HTTP,
-database, health checks, even of a resource tagged with takeoff.use_case) is not a usage event: skipped.
+- trace_id, span_id, parent_span_id, spans (the trace's spans in the export), content (messages, tool calls,
+  document ids): see otlp_trace
 Every mapped event then passes `schemas.EventIn`, as a JSON batch's events do (`check_events`). An attribute the
 mapper cannot use never drops the span: a value EventIn refuses (NaN, ±Infinity, a negative or absurd count) is
-left out of its field, and the GenAI attributes kept in `attributes` (gen_ai.operation.name, finish reasons, …)
-carry non-finite doubles as the strings "NaN", "Infinity", "-Infinity". Only a span with no usable time (or one
-outside the accepted lateness) is refused, and counted in the response's partial_success.
+left out of its field (one span of a tree, one message), and the GenAI attributes kept in `attributes`
+(gen_ai.operation.name, finish reasons, …) carry non-finite doubles as the strings "NaN", "Infinity", "-Infinity".
+A span with no usable time (or one outside the accepted lateness) is refused, and so is a GenAI-looking span that
+cannot be mapped: each is counted in the response's partial_success and in takeoff_otlp_spans_rejected_total.
 """
 from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import json
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import json_format
@@ -34,19 +42,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from pydantic import ValidationError
 
 from takeoff.telemetry.ingest import EVENT_TEXT_FIELDS, MAX_RELEASE_ID, normalize_batch, nul_errors, timing_errors
+from takeoff.telemetry.otlp_trace import Mapped, Refusal, SeenTraces, span_events
 from takeoff.telemetry.schemas import EVENT_IN
 
-OUTCOMES = {"success", "failure", "escalated", "overridden"}
-KEPT = ("gen_ai.operation.name", "gen_ai.response.finish_reasons", "gen_ai.response.id", "gen_ai.conversation.id",
-        "gen_ai.request.temperature", "gen_ai.request.max_tokens")
-# A span is a usage event when it has one of these (or a gen_ai.usage.* count): GenAI semantic conventions
-# (gen_ai.system is the deprecated provider name) and the app's own takeoff tags on the span itself.
-USAGE_MARKERS = frozenset(("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model",
-                           "gen_ai.response.model", "takeoff.use_case", "takeoff.release"))
+__all__ = ["Mapped", "OtlpError", "Refusal", "SeenTraces", "check_events", "decompress", "parse", "response",
+           "span_events", "usable_event"]
 REQUIRED = ("id", "use_case", "ts")  # EventIn's required fields: a span whose value of one is refused is not stored
 NESTED = ("tokens", "scores", "features", "attributes")  # fields whose entries are left out one by one
 _NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # protobuf JSON's (and JavaScript's) spelling
@@ -55,24 +58,6 @@ MAX_DECOMPRESSED = 64 * 1024 * 1024
 
 class OtlpError(ValueError):
     """A body that is not a valid OTLP trace export (answered with 400)."""
-
-
-def _value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [_value(x) for x in v.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _value(kv.value) for kv in v.kvlist_value.values}
-    if kind == "bytes_value":
-        return v.bytes_value.hex()
-    return getattr(v, kind)
-
-
-def attributes(kvs: Any) -> dict[str, Any]:
-    """OTLP key-values as a plain dict."""
-    return {kv.key: _value(kv.value) for kv in kvs}
 
 
 def decompress(body: bytes, encoding: str | None) -> bytes:
@@ -95,17 +80,6 @@ def decompress(body: bytes, encoding: str | None) -> bytes:
         return out
     except (zlib.error, gzip.BadGzipFile) as exc:
         raise OtlpError(f"body is not valid {enc}: {exc}") from None
-
-
-def _json_safe(v: Any) -> Any:
-    """A decoded attribute value with NaN and ±Infinity as the strings "NaN", "Infinity", "-Infinity" (not JSON)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return _NONFINITE[str(v)]
-    if isinstance(v, list):
-        return [_json_safe(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    return v
 
 
 def _to_proto_json(obj: Any) -> None:
@@ -151,164 +125,88 @@ def parse(body: bytes, content_type: str | None) -> ExportTraceServiceRequest:
     raise OtlpError(f"unsupported Content-Type {content_type!r}: use application/x-protobuf or application/json")
 
 
-def _count(a: Mapping[str, Any], *keys: str) -> int | None:
-    """The first of `keys` holding a token count (a non-negative int, float or digit string); EventIn bounds it."""
-    for k in keys:
-        v = a.get(k)
-        if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 20:
-            return int(v)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0:
-            return int(v)
-    return None
-
-
-def _number(v: Any) -> float | int | None:
-    """An int or float attribute value as it is (never a bool; NaN and ±Infinity too: EventIn refuses those)."""
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-def _str(a: Mapping[str, Any], *keys: str, limit: int = 200) -> str | None:
-    for k in keys:
-        v = a.get(k)
-        if v is not None and v != "":
-            return str(v)[:limit]
-    return None
-
-
-def is_usage_span(a: Mapping[str, Any]) -> bool:
-    """A GenAI span (operation, provider, model or usage) or one tagged takeoff.use_case / takeoff.release itself."""
-    return any(k in USAGE_MARKERS or k.startswith("gen_ai.usage.") for k in a)
-
-
-def span_events(req: ExportTraceServiceRequest) -> tuple[list[dict[str, Any]], int]:
-    """Usage events (EventIn's shape, not yet checked: see check_events) of the export's usage spans, and how many
-    spans were not usage events."""
-    out: list[dict[str, Any]] = []
-    skipped = 0
-    for rs in req.resource_spans:
-        res = attributes(rs.resource.attributes)
-        for ss in rs.scope_spans:
-            for span in ss.spans:
-                ev = span_to_event(span, attributes(span.attributes), res)
-                if ev is None:
-                    skipped += 1
-                else:
-                    out.append(ev)
-    return out, skipped
-
-
-def span_to_event(span: Any, a: Mapping[str, Any], res: Mapping[str, Any]) -> dict[str, Any] | None:
-    """One span as a usage event in EventIn's shape (release as sent), or None when it is not a usage span."""
-    if not is_usage_span(a):
-        return None
-    use_case = (_str(a, "takeoff.use_case", limit=64) or _str(res, "takeoff.use_case", limit=64)
-                or _str(res, "service.name", limit=64) or "unknown_service")
-    release = _str(a, "takeoff.release", limit=100) or _str(res, "takeoff.release", limit=100)
-    start, end = int(span.start_time_unix_nano), int(span.end_time_unix_nano)
-    if end <= 0:
-        end = start
-    latency = max(0.0, (end - start) / 1e6) if start > 0 else None
-    status = "ok"
-    error_category = None
-    if span.status.code == 2:  # STATUS_CODE_ERROR
-        status = "error"
-        error_category = _str(a, "error.type", limit=100) or "span_error"
-    fallback = _str(a, "takeoff.fallback_reason")
-    if fallback and status == "ok":
-        status = "fallback"
-    tokens = {
-        "input": _count(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
-        "output": _count(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
-        "cache_read": _count(a, "gen_ai.usage.cache_read.input_tokens"),
-        "cache_write": _count(a, "gen_ai.usage.cache_creation.input_tokens"),
-        "reasoning": _count(a, "gen_ai.usage.reasoning.output_tokens"),
-    }
-    scores: dict[str, Any] = {}
-    for e in span.events:
-        if e.name == "gen_ai.evaluation.result":
-            ea = attributes(e.attributes)
-            name, value = ea.get("gen_ai.evaluation.name"), _number(ea.get("gen_ai.evaluation.score.value"))
-            if isinstance(name, str) and name and value is not None:
-                scores[name[:100]] = value
-    features: dict[str, Any] = {}
-    for k, v in a.items():
-        if k.startswith("takeoff.feature.") and isinstance(v, (int, float, str, bool)):
-            features[k[len("takeoff.feature."):][:100]] = v if not isinstance(v, str) else v[:200]
-    outcome = _str(a, "takeoff.outcome")
-    ev = {
-        "use_case": use_case, "release": release,
-        "unit_id": _str(a, "takeoff.unit_id", "enduser.id", "user.id"), "ts": (end or start) / 1e9,
-        "latency_ms": latency, "status": status, "outcome": outcome if outcome in OUTCOMES else None,
-        "model": _str(a, "gen_ai.response.model", "gen_ai.request.model"),
-        "provider": _str(a, "gen_ai.provider.name", "gen_ai.system", limit=100),
-        "tokens": {k: v for k, v in tokens.items() if v}, "cost_usd": _number(a.get("takeoff.cost_usd")),
-        "scores": scores, "features": features, "error_category": error_category, "fallback_reason": fallback,
-        "attributes": {k: _json_safe(a[k]) for k in KEPT if k in a},
-    }
-    return {"id": _event_id(span, ev), **ev}
-
-
-def _event_id(span: Any, ev: Mapping[str, Any]) -> str:
-    """The trace id and span id in hex (a resend is stored once); a digest when they are missing or oversized."""
-    raw = span.trace_id.hex() + span.span_id.hex() if span.span_id else ""
-    if raw and len(raw) <= 128:
-        return raw
-    return hashlib.sha256((raw or repr(sorted(ev.items()))).encode()).hexdigest()[:48]
+def _leave_out(ev: dict[str, Any], locs: Sequence[tuple[Any, ...]]) -> None:
+    """Remove what each error location names: one token count, score, feature or attribute; one span attribute, or
+    the span; one content message, tool call or document, or the content part; else the whole optional field."""
+    lists: dict[tuple[Any, ...], set[int]] = {}  # list path -> indexes to drop (highest first, once all are known)
+    for loc in locs:
+        top = loc[0]
+        if top in NESTED and len(loc) > 1 and isinstance(ev.get(top), dict):
+            ev[top].pop(loc[1], None)
+        elif top == "spans" and len(loc) > 1 and isinstance(loc[1], int) and isinstance(ev.get("spans"), list):
+            span = ev["spans"][loc[1]] if loc[1] < len(ev["spans"]) else None
+            if len(loc) > 3 and loc[2] == "attributes" and isinstance(span, dict) and isinstance(
+                    span.get("attributes"), dict):
+                span["attributes"].pop(loc[3], None)
+            else:
+                lists.setdefault(("spans",), set()).add(loc[1])
+        elif top == "content" and len(loc) > 2 and isinstance(loc[2], int) and isinstance(ev.get("content"), dict):
+            lists.setdefault(("content", loc[1]), set()).add(loc[2])
+        elif top == "content" and len(loc) > 1 and isinstance(ev.get("content"), dict):
+            ev["content"].pop(loc[1], None)
+        else:
+            ev.pop(top, None)
+    for path, indexes in lists.items():
+        holder: Any = ev
+        for p in path:
+            holder = holder.get(p) if isinstance(holder, dict) else None
+        if isinstance(holder, list):
+            for i in sorted(indexes, reverse=True):
+                if i < len(holder):
+                    del holder[i]
 
 
 def usable_event(ev: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """The event as EventIn validates it, each value it refuses left out of `ev` (one score, feature, attribute or
-    token count, or a whole optional field); (None, why) when it refuses a required field."""
-    for _ in range(2):  # leaving out what it refused makes the second pass valid, unless a required field failed
+    token count, one span of its tree, one content message, or a whole optional field); (None, why) when it refuses
+    a required field."""
+    for _ in range(3):  # leaving out what it refused makes a later pass valid, unless a required field failed
         try:
             return EVENT_IN.validate_python(ev), ""
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
         for err in errors:
-            loc = err["loc"]
-            if loc[0] in REQUIRED:
-                return None, f"{loc[0]}: {err['msg']}"
-            if loc[0] in NESTED and len(loc) > 1 and isinstance(ev.get(loc[0]), dict):
-                ev[loc[0]].pop(loc[1], None)
-            else:
-                ev.pop(loc[0], None)
+            if err["loc"][0] in REQUIRED:
+                return None, f"{err['loc'][0]}: {err['msg']}"
+        _leave_out(ev, [err["loc"] for err in errors])
     return None, "not a valid event"
 
 
 def check_events(events: Sequence[dict[str, Any]], now_s: float, late_s: int
-                 ) -> tuple[list[dict[str, Any]], list[str]]:
+                 ) -> tuple[list[dict[str, Any]], list[Refusal]]:
     """The mapped events to store, checked by EventIn like a JSON batch's and normalised like them (a release id
     too long once qualified is left out), and why each of the other spans was refused (its time, mostly)."""
     valid: list[dict[str, Any]] = []
-    refused: list[str] = []
+    refused: list[Refusal] = []
     for ev in events:
         checked, why = usable_event(ev)
         if checked is None:
-            refused.append(f"span {ev['id']}: {why}")
+            refused.append(Refusal("invalid", f"span {ev['id']}: {why}"))
         else:
             valid.append(checked)
     for ev in normalize_batch(valid):
         if len(ev["release"]) > MAX_RELEASE_ID:
             ev["release"] = ""
-    out: dict[int, str] = {}  # index -> why the span is refused
+    out: dict[int, Refusal] = {}  # index -> why the span is refused
     for d in nul_errors(valid, "events", EVENT_TEXT_FIELDS):  # a NUL PostgreSQL cannot store: the value is left out
         i, name = int(d["field"].split(".")[1]), d["field"].split(".")[2]
         if name in ("id", "use_case"):
-            out[i] = f"{name} {d['message']}"  # without them there is no event
+            out[i] = Refusal("nul", f"{name} {d['message']}")  # without them there is no event
         else:
             valid[i][name] = "" if name == "release" else None
-    out.update({int(d["field"].split(".")[1]): d["message"] for d in timing_errors(valid, now_s, late_s)})
-    refused += [f"span {valid[i]['id']}: {msg}" for i, msg in out.items()]
+    out.update({int(d["field"].split(".")[1]): Refusal("time", d["message"])
+                for d in timing_errors(valid, now_s, late_s)})
+    refused += [Refusal(r.reason, f"span {valid[i]['id']}: {r.message}") for i, r in out.items()]
     return [ev for i, ev in enumerate(valid) if i not in out], refused
 
 
-def response(content_type: str | None, refused: Sequence[str] = ()) -> tuple[bytes, str]:
+def response(content_type: str | None, refused: Sequence[Refusal] = ()) -> tuple[bytes, str]:
     """The ExportTraceServiceResponse in the request's encoding: partial success counting the refused spans, with the
     first reasons (spans skipped as not usage events are accepted, not refused)."""
     resp = ExportTraceServiceResponse()
     if refused:
         resp.partial_success.rejected_spans = len(refused)
-        resp.partial_success.error_message = (f"{len(refused)} span(s) refused: " + "; ".join(refused[:3])
+        resp.partial_success.error_message = (f"{len(refused)} span(s) refused: " + "; ".join(r.message for r in refused[:3])
                                               + ("; …" if len(refused) > 3 else ""))
     if (content_type or "").split(";")[0].strip().lower() == "application/json":
         return json.dumps(json_format.MessageToDict(resp)).encode(), "application/json"

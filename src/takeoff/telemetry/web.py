@@ -18,7 +18,7 @@ from takeoff.core.db import utcnow
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import ERROR_RESPONSES, BadRequest, NotFound
 from takeoff.ratelimit import TokenLimits
-from takeoff.telemetry import otlp, rollup, service
+from takeoff.telemetry import otlp, otlp_ingest, rollup, service
 from takeoff.web.render import CurrentPage
 
 # OTLP is a public ingestion API (in the OpenAPI document); the pages are not.
@@ -82,28 +82,20 @@ async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.i
                                       request.headers.get("content-encoding"),
                                       request.app.state.settings.late_event_seconds,
                                       rollup.unit_key(request.app.state.settings.resolved_secret_key),
-                                      request.app.state.limits)
+                                      request.app.state.limits, otlp_ingest.seen_traces(request.app.state))
     payload, media = otlp.response(ctype, refused)
     return Response(payload, media_type=media)
 
 
 def _ingest_spans(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None,
-                  late_s: int, unit_key: bytes, limits: TokenLimits | None = None) -> list[str]:
-    """Decode, check, ingest and commit in one worker thread (as POST /api/v1/events); returns why spans were
-    refused."""
-    with service.ingest_slot(session):  # one ingest at a time per process, committed inside
-        try:
-            req = otlp.parse(otlp.decompress(body, encoding), ctype)
-            events, _skipped = otlp.span_events(req)
-        except otlp.OtlpError as exc:
-            raise BadRequest(str(exc), code="bad_otlp") from None
-        now = utcnow()  # one clock for both checks: a span passing the first must not fail the second
-        events, refused = otlp.check_events(events, now.timestamp(), late_s)
-        if limits is not None:  # events per second per token: 429 before anything is written
-            limits.charge_events(actor, len(events))
-        service.ingest_events(session, actor, events, late_s=late_s, unit_key=unit_key, source="otlp", now=now,
-                              may_hold_nul=False)  # check_events left NULs out already
-    return refused
+                  late_s: int, unit_key: bytes, limits: TokenLimits | None = None,
+                  seen: otlp.SeenTraces | None = None) -> list[otlp.Refusal]:
+    """The shared OTLP ingestion path (otlp_ingest) in one worker thread; a bad body is a 400."""
+    try:
+        return otlp_ingest.ingest_export(session, actor, body, ctype, encoding, late_s=late_s, unit_key=unit_key,
+                                         limits=limits, seen=seen)
+    except otlp.OtlpError as exc:
+        raise BadRequest(str(exc), code="bad_otlp") from None
 
 
 def _range(value: str | None) -> tuple[str, int, int]:

@@ -1,0 +1,44 @@
+"""One ingestion path for OTLP traces, whichever transport carried them (HTTP `POST /v1/traces` or gRPC
+TraceService/Export): decode, map, check, ingest and commit in the caller's worker thread."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from takeoff.core.actor import Actor
+from takeoff.core.db import utcnow
+from takeoff.core.observability import OTLP_SPANS_REJECTED
+from takeoff.ratelimit import TokenLimits
+from takeoff.telemetry import otlp, service
+
+
+def seen_traces(state: Any) -> otlp.SeenTraces:
+    """The app's memory of the traces it stored lately (one per server process, made on first use)."""
+    seen = getattr(state, "otlp_seen_traces", None)
+    if seen is None:
+        seen = state.otlp_seen_traces = otlp.SeenTraces()
+    return seen
+
+
+def ingest_export(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None, *,
+                  late_s: int, unit_key: bytes, limits: TokenLimits | None, seen: otlp.SeenTraces | None,
+                  content_for: Callable[[str], bool] | None = None) -> list[otlp.Refusal]:
+    """Decode, check, ingest and commit (one ingest at a time per process, as POST /api/v1/events); returns why
+    spans were refused, each also counted in takeoff_otlp_spans_rejected_total. OtlpError for a bad body.
+    `content_for(use case)`: whether to map content at all (None: always; the capture policy decides storage)."""
+    with service.ingest_slot(session):  # one ingest at a time per process, committed inside
+        mapped = otlp.span_events(otlp.parse(otlp.decompress(body, encoding), ctype), seen, content_for)
+        now = utcnow()  # one clock for both checks: a span passing the first must not fail the second
+        events, refused = otlp.check_events(mapped.events, now.timestamp(), late_s)
+        if limits is not None:  # events per second per token: 429 before anything is written
+            limits.charge_events(actor, len(events))
+        service.ingest_events(session, actor, events, late_s=late_s, unit_key=unit_key, source="otlp", now=now,
+                              may_hold_nul=False)  # check_events left NULs out already
+    if seen is not None:
+        seen.add(events)
+    refused = mapped.refused + refused
+    for r in refused:
+        OTLP_SPANS_REJECTED.labels(r.reason).inc()
+    return refused
