@@ -41,7 +41,10 @@ def _settings():
         return get_settings()
     except ValidationError as exc:  # a bad TAKEOFF_* value is the operator's input error: one line, exit 2
         err = exc.errors()[0]
-        fail(f"bad setting TAKEOFF_{str(err['loc'][0]).upper() if err['loc'] else ''}: {err['msg']}")
+        if err["loc"]:
+            fail(f"bad setting TAKEOFF_{str(err['loc'][0]).upper()}: {err['msg']}")
+        # A rule across settings names its variable at the start of its message.
+        fail(f"bad setting {str(err['msg']).removeprefix('Value error, ')}")
 
 
 def _open_db(migrate_first: bool = True, rekey: bool = False):
