@@ -61,7 +61,7 @@ def fake_provider() -> Iterator[FakeProvider]:
             self.end_headers()
             self.wfile.write(raw)
 
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             p = holder["p"]
             path = urlsplit(self.path).path
             if path == "/.well-known/openid-configuration":
@@ -74,7 +74,7 @@ def fake_provider() -> Iterator[FakeProvider]:
             else:
                 self.send_error(404)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             p = holder["p"]
             length = int(self.headers.get("Content-Length", "0"))
             p.token_requests.append(parse_qs(self.rfile.read(length).decode()))
