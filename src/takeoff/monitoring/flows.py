@@ -5,7 +5,8 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from takeoff.core.events import DataSlaBreached, IncidentOpened, IncidentResolved, subscribe
+from takeoff.core.events import DataSlaBreached, GateJudged, IncidentOpened, IncidentResolved, subscribe
+from takeoff.evals.models import EvalRun
 from takeoff.monitoring import service
 
 log = logging.getLogger("takeoff.monitoring")
@@ -33,9 +34,25 @@ def on_data_sla_breached(session: Session, ev: DataSlaBreached) -> None:
             log.exception("could not notify %s about the breach on %s", key, ev.source)
 
 
+def on_gate_judged(session: Session, ev: GateJudged) -> None:
+    """Tell the use case's channels how an eval gate came out (a failed notification never blocks the gate)."""
+    run = session.get(EvalRun, ev.run_id)
+    if run is None or not run.use_case_key:
+        return
+    status = str((run.gate or {}).get("status", "unknown"))
+    payload = {"title": f"eval gate {status}", "run_id": run.id, "release_id": run.release_id, "gate": status,
+               "pass_rate": (run.summary or {}).get("pass_rate"), "reasons": (run.gate or {}).get("reasons")}
+    try:
+        with session.begin_nested():
+            service.notify(session, run.use_case_key, "gate.judged", payload)
+    except Exception:
+        log.exception("could not notify %s about eval run %s", run.use_case_key, run.id)
+
+
 def register() -> None:
     """Subscribe the monitoring reactions (called once by the composition root; before incidents' for data breaches,
     so channels hear of the breach before the incidents it opens)."""
     subscribe(IncidentOpened, on_incident_opened)
     subscribe(IncidentResolved, on_incident_resolved)
     subscribe(DataSlaBreached, on_data_sla_breached)
+    subscribe(GateJudged, on_gate_judged)
