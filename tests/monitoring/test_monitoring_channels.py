@@ -215,3 +215,25 @@ def test_misconfigured_channels_are_refused_with_the_reason(client: Any, users: 
     assert r.status_code == 422, r.text
     assert says in r.text and "hunter2" not in r.text
     assert client.get("/api/v1/monitoring/channels", headers=h).json() == []
+
+
+def test_an_eval_gate_result_reaches_the_channels_that_want_it(client: Any, users: Any, factory: Any, app: Any,
+                                                               vendor: Any) -> None:
+    make_use_case(factory, key="faq", targets={"min_eval_pass_rate": 0.5})
+    h = users.headers("admin")
+    teams = vendor(vendor_schemas.TEAMS)
+    _channel(client, h, name="gates", kind="teams", url=teams.url, secret="teams-signing-1", events=["gate.judged"])
+    cases = "\n".join(json.dumps({"id": f"c{i}", "input": {"answer": f"a{i}"}, "expected": f"a{i}"}) for i in range(2))
+    r = client.post("/api/v1/evalsets/golden/versions?create=true&format=jsonl", content=cases.encode(), headers=h)
+    assert r.status_code in (200, 201), r.text
+    r = client.post("/api/v1/evalruns", json={"eval_set": "golden", "use_case": "faq", "scorers": [{"type": "exact"}],
+                                              "target": {"type": "python", "ref": "tests.eval_targets:echo"}},
+                    headers=h)
+    assert r.status_code == 202, r.text
+    app.state.worker.drain()
+    assert teams.errors == [] and len(teams.docs) == 1, teams.docs
+    card = teams.docs[0]["attachments"][0]["content"]
+    facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
+    run = client.get(f"/api/v1/evalruns/{r.json()['id']}", headers=h).json()
+    assert card["body"][0]["text"].startswith("Eval gate judged · use case faq")
+    assert facts["gate"] == run["gate"]["status"] and facts["run id"] == str(run["id"])
