@@ -237,3 +237,24 @@ def test_an_eval_gate_result_reaches_the_channels_that_want_it(client: Any, user
     run = client.get(f"/api/v1/evalruns/{r.json()['id']}", headers=h).json()
     assert card["body"][0]["text"].startswith("Eval gate judged · use case faq")
     assert facts["gate"] == run["gate"]["status"] and facts["run id"] == str(run["id"])
+
+
+def test_a_release_awaiting_approval_asks_its_approvers(client: Any, users: Any, admin: Any, factory: Any, app: Any,
+                                                        vendor: Any) -> None:
+    from tests.releases.conftest import Env, cases
+    from tests.releases.conftest import make_use_case as make_release_use_case
+
+    make_release_use_case(factory)
+    env = Env(client, users, admin, factory)
+    env.app = app  # type: ignore[attr-defined]
+    env.model()
+    env.evalset("golden", cases(20))
+    slack = vendor(vendor_schemas.SLACK)
+    _channel(client, admin, name="approvals", kind="slack", url=slack.url, secret="slack-signing-1",
+             events=["approval.requested"])
+    assert env.release().status_code == 201
+    env.evaluate("support-reply:1")
+    assert client.get("/api/v1/releases/support-reply:1", headers=admin).json()["status"] == "awaiting_approval"
+    assert slack.errors == [] and len(slack.docs) == 1
+    text = json.dumps(slack.docs[0])
+    assert "approval.requested" in text and "support-reply:1 awaits approval" in text and "product_owner" in text

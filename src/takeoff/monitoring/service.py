@@ -52,7 +52,8 @@ QUALITY_CATEGORIES: tuple[str, ...] = ("wrong_answer", "unsafe_output", "missing
 QUALITY_MIN_EVENTS = 20
 QUALITY_WINDOW_S = 3600
 EVENTS: tuple[str, ...] = ("alert.firing", "alert.resolved", "incident.opened", "incident.resolved",
-                           "canary.breach", "canary.rollback", "drift.detected", "gate.judged", "test")
+                           "canary.breach", "canary.rollback", "drift.detected", "gate.judged",
+                           "approval.requested", "test")
 SLO_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "6h", "3d", "30d")
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
