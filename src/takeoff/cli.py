@@ -261,6 +261,20 @@ def _find_demo_seeder():
     return importlib.import_module("takeoff.demo.seed").seed
 
 
+@app.command()
+def backup(output: Annotated[Path, typer.Argument(help="The backup file to write.")],
+           overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False) -> None:
+    """Copy the SQLite database while the server runs (online backup API); PostgreSQL: use pg_dump."""
+    from takeoff.core.backup import BackupRefused, backup_sqlite
+
+    settings = _settings()
+    try:
+        done = backup_sqlite(settings.resolved_database_url, output, overwrite=overwrite)
+    except BackupRefused as exc:
+        fail(str(exc))
+    typer.echo(f"backed up {done.tables} tables ({done.bytes} bytes) to {done.path}")
+
+
 @user_app.command("create")
 def user_create(username: Annotated[str, typer.Argument(help="Login name.")],
                 role: Annotated[list[str], typer.Option("--role", help="A role; repeat for several.")],

@@ -60,7 +60,8 @@ def sso_settings(request: Request, session: DB, actor: Allowed("user.admin")) ->
     """Single sign-on as this server runs it (never the client secret) and the group-to-roles mapping."""
     s = request.app.state.settings
     return {"enabled": s.sso_enabled, "issuer": s.oidc_issuer, "client_id": s.oidc_client_id,
-            "client_secret_set": s.oidc_client_secret is not None, "groups_claim": s.oidc_groups_claim,
+            "client_secret_set": bool(s.oidc_client_secret and s.oidc_client_secret.get_secret_value()),
+            "groups_claim": s.oidc_groups_claim,
             "username_claim": s.oidc_username_claim, "local_login": s.local_login,
             "break_glass_users": sorted(s.break_glass_names), "mapping": sso.mapping(session)}
 
