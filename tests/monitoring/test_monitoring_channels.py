@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import logging
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -258,3 +259,25 @@ def test_a_release_awaiting_approval_asks_its_approvers(client: Any, users: Any,
     assert slack.errors == [] and len(slack.docs) == 1
     text = json.dumps(slack.docs[0])
     assert "approval.requested" in text and "support-reply:1 awaits approval" in text and "product_owner" in text
+
+
+def test_the_page_hides_urls_and_its_test_button_queues_a_test(app: Any, users: Any, factory: Any, vendor: Any) -> None:
+    from tests.conftest import web_login
+
+    make_use_case(factory)
+    users.create("platform_engineer", username="pat")
+    c = web_login(app, "pat")
+    teams = vendor(vendor_schemas.TEAMS)
+    found = re.search(r'hx-headers=\'\{"X-CSRF-Token": "([^"]+)"', c.get("/monitoring").text)
+    assert found, "the page carries its CSRF token for htmx"
+    page_csrf = found.group(1)
+    r = c.post("/api/v1/monitoring/channels", json={"name": "t", "kind": "teams", "url": teams.url,
+                                                     "secret": "teams-signing-1"}, headers={"X-CSRF-Token": page_csrf})
+    assert r.status_code == 201, r.text
+    html = c.get("/monitoring").text
+    assert HOOK_TOKEN not in html and "http://127.0.0.1:" in html
+    button = f'hx-post="/api/v1/monitoring/channels/{r.json()["id"]}/test"'
+    assert button in html
+    assert c.post(f"/api/v1/monitoring/channels/{r.json()['id']}/test", headers={"X-CSRF-Token": page_csrf}).status_code == 202
+    app.state.worker.drain()
+    assert len(teams.docs) == 1 and teams.errors == []
