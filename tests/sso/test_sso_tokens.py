@@ -239,3 +239,15 @@ def test_bad_sso_settings_stop_the_server_naming_the_variable(env: dict[str, str
     assert result.exit_code == 2, result.output
     assert named in result.output and CLIENT_SECRET not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_public_start_route_cannot_grow_the_state_table_without_bound(sso_app: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from takeoff.auth import sso
+
+    monkeypatch.setattr(sso, "MAX_PENDING", 2)
+    c = TestClient(sso_app)
+    _start(c)
+    _start(c)
+    r = c.get("/auth/oidc/login", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 429 and "too many sign-ins" in r.text

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
@@ -27,6 +27,11 @@ STATE_TTL = timedelta(minutes=10)
 STATE_KEEP = timedelta(days=1)  # used states are kept a day, so a replayed callback is named as such
 SSO_ACTOR = Actor("sso", ("admin",), via="sso")  # creates users on their first sign-in
 MAX_MAPPED_GROUPS = 500
+MAX_PENDING = 10_000  # sign-ins started in the last STATE_TTL: the public start route cannot grow the table unbounded
+
+
+class TooManySignIns(Exception):
+    """More sign-ins are in progress than any real crowd starts (a 429 page)."""
 
 
 def _sha(value: str) -> str:
@@ -37,9 +42,13 @@ def start(session: Session, p: oidc.Provider, next_path: str) -> tuple[str, str]
     """Record a new sign-in and return the provider's authorization URL and the state (the browser's cookie).
 
     The provider is asked first, so a provider that is down leaves nothing written."""
+    now = utcnow()
+    pending = session.scalar(select(func.count()).select_from(SsoLoginState)
+                             .where(SsoLoginState.created_at > now - STATE_TTL, SsoLoginState.used_at.is_(None)))
+    if (pending or 0) >= MAX_PENDING:
+        raise TooManySignIns("too many sign-ins are in progress; try again in a few minutes")
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
     url = oidc.authorization_url(p, state, nonce, verifier)
-    now = utcnow()
     session.execute(delete(SsoLoginState).where(SsoLoginState.created_at < now - STATE_KEEP))
     session.add(SsoLoginState(state_hash=_sha(state), nonce=nonce, code_verifier=verifier, next_path=next_path,
                               created_at=now))

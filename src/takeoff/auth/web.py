@@ -50,6 +50,9 @@ def sso_start(request: Request, session: DB, next: str | None = None) -> Respons
     except oidc.ProviderUnavailable as exc:
         log.warning("SSO sign-in could not start: %s", exc)
         return _problem(request, 503, f"{exc}; try again later, or ask an administrator")
+    except sso.TooManySignIns as exc:
+        log.warning("SSO sign-in refused: %s", exc)
+        return _problem(request, 429, str(exc))
     resp = RedirectResponse(url, status_code=303)
     resp.set_cookie(STATE_COOKIE, state, max_age=int(sso.STATE_TTL.total_seconds()), path="/auth/oidc",
                     httponly=True, samesite="lax", secure=request.app.state.settings.cookie_secure)
