@@ -126,7 +126,7 @@ def sign_in(session: Session, settings: Settings, issuer: str, claims: dict[str,
     """Create the user on the first sign-in or update a returning one's roles from the token's groups (audited)."""
     groups = groups_from(claims, settings.oidc_groups_claim)
     granted = mapped_roles(groups, mapping(session))
-    subject = str(claims["sub"])
+    subject = str(claims["sub"])[:255]  # the column's bound; compared the same way at every sign-in
     identity = session.scalar(select(SsoIdentity).where(SsoIdentity.issuer == issuer, SsoIdentity.subject == subject))
     display = claims.get("name") if isinstance(claims.get("name"), str) else ""
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
@@ -137,7 +137,7 @@ def sign_in(session: Session, settings: Settings, issuer: str, claims: dict[str,
         username = _free_username(session, username_from(claims, settings.oidc_username_claim))
         user = auth.create_user(session, SSO_ACTOR, username, granted, None, display_name=str(display)[:200],
                                 email=email[:320] if email else None)
-        identity = SsoIdentity(user_id=user.id, issuer=issuer, subject=subject[:255], groups=groups,
+        identity = SsoIdentity(user_id=user.id, issuer=issuer, subject=subject, groups=groups,
                                granted_roles=granted)
         session.add(identity)
     else:

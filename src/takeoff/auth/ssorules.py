@@ -37,11 +37,13 @@ def next_roles(current: Iterable[str], granted_before: Iterable[str], granted_no
 
 
 def username_from(claims: Mapping[str, Any], claim: str) -> str:
-    """A takeoff user name from the claim (else the e-mail's local part, else the subject), lower-cased and cleaned."""
+    """A takeoff user name from the claim (its local part when it is an address; else the e-mail's local part, else
+    the subject), lower-cased and cleaned."""
     raw = claims.get(claim)
     if not isinstance(raw, str) or not raw.strip():
         email = claims.get("email")
         raw = email.split("@", 1)[0] if isinstance(email, str) else ""
+    raw = raw.split("@", 1)[0]  # a UPN or e-mail ("dana@corp.example", Entra's preferred_username) names "dana"
     name = re.sub(r"[^a-z0-9._-]+", "-", raw.strip().lower()).strip("-._")[:64]
     if _USERNAME_RE.match(name):
         return name
