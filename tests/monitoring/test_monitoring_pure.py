@@ -94,7 +94,7 @@ def test_webhook_bodies_and_signatures() -> None:
     assert sig.startswith("sha256=") and len(sig) == 7 + 64 and webhooks.verify("k" * 10, raw, sig)
     assert not webhooks.verify("k" * 10, raw + b" ", sig)
     with pytest.raises(ValueError):
-        webhooks.body("email", "x", "uc", {}, "now")
+        webhooks.body("carrier-pigeon", "x", "uc", {}, "now")
     with pytest.raises(ValueError):
         webhooks.sign("", raw)
     for bad in ("ftp://x", "http://", 3):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from takeoff.auth import service
+from takeoff.auth import service, sso
 from takeoff.core.permissions import permissions_for
-from takeoff.auth.schemas import TokenCreate, UserCreate
+from takeoff.auth.schemas import SsoMapping, TokenCreate, UserCreate
 from takeoff.deps import DB, Allowed, CurrentActor
 from takeoff.core.types import Id
 
@@ -53,3 +53,20 @@ def revoke_token(token_id: Id, session: DB, actor: Allowed("token.self")) -> dic
     """Revoke a token."""
     service.revoke_token(session, actor, token_id)
     return {"revoked": token_id}
+
+
+@router.get("/sso")
+def sso_settings(request: Request, session: DB, actor: Allowed("user.admin")) -> dict[str, Any]:
+    """Single sign-on as this server runs it (never the client secret) and the group-to-roles mapping."""
+    s = request.app.state.settings
+    return {"enabled": s.sso_enabled, "issuer": s.oidc_issuer, "client_id": s.oidc_client_id,
+            "client_secret_set": bool(s.oidc_client_secret and s.oidc_client_secret.get_secret_value()),
+            "groups_claim": s.oidc_groups_claim,
+            "username_claim": s.oidc_username_claim, "local_login": s.local_login,
+            "break_glass_users": sorted(s.break_glass_names), "mapping": sso.mapping(session)}
+
+
+@router.put("/sso/mapping")
+def sso_set_mapping(body: SsoMapping, session: DB, actor: Allowed("user.admin")) -> dict[str, Any]:
+    """Replace the group-to-roles mapping (applied at each user's next SSO sign-in; audited)."""
+    return {"mapping": sso.set_mapping(session, actor, body.mapping)}

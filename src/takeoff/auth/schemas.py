@@ -30,3 +30,8 @@ class TokenCreate(Strict):
 class Login(Strict):
     username: str = Field(max_length=64)
     password: str = Field(max_length=200)
+
+
+class SsoMapping(Strict):
+    mapping: dict[str, list[str]] = Field(description="Provider group name -> takeoff roles its members get; "
+                                                      "replaces the whole mapping.", max_length=500)

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -80,6 +80,82 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = Field(default="auto", description="auto (text on a terminal, JSON "
                                                         "otherwise), json or text.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Lowest level logged.")
+
+    # Single sign-on (OpenID Connect, docs/sso.md): on when oidc_issuer is set.
+    public_url: str | None = Field(default=None, description="The URL users open takeoff at (https://takeoff.corp."
+                                   "example); the OIDC redirect URL is <public_url>/auth/oidc/callback.")
+    oidc_issuer: str | None = Field(default=None, description="The OpenID provider's issuer URL (its discovery "
+                                    "document is <issuer>/.well-known/openid-configuration); empty: no SSO.")
+    oidc_client_id: str | None = Field(default=None, description="The client id registered at the provider.")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="The client secret (confidential "
+                                                 "client); empty: a public client (PKCE only).")
+    oidc_scopes: str = Field(default="openid profile email", description="Scopes asked for; must include openid.")
+    oidc_groups_claim: str = Field(default="groups", description="The ID token claim listing the user's groups.")
+    oidc_username_claim: str = Field(default="preferred_username", description="The claim that names the user.")
+    oidc_provider_name: str = Field(default="single sign-on", description="Shown on the button: 'Sign in with …'.")
+    oidc_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Timeout of each request to the provider.")
+    local_login: str = Field(default="all", description="'all': every user may sign in with a password; "
+                             "'break_glass': only the users in TAKEOFF_BREAK_GLASS_USERS (needs SSO on).")
+    break_glass_users: str = Field(default="", description="Comma-separated users who keep password sign-in "
+                                   "when TAKEOFF_LOCAL_LOGIN=break_glass.")
+
+    @field_validator("public_url", "oidc_issuer")
+    @classmethod
+    def _valid_http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"must be an http(s) URL without query or fragment, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _valid_scopes(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("must include the 'openid' scope")
+        return " ".join(value.split())
+
+    @field_validator("oidc_groups_claim", "oidc_username_claim")
+    @classmethod
+    def _valid_claim(cls, value: str) -> str:
+        if not value.strip() or len(value) > 200:
+            raise ValueError("must name a claim (1-200 characters)")
+        return value.strip()
+
+    @field_validator("local_login")
+    @classmethod
+    def _valid_local_login(cls, value: str) -> str:
+        if value not in ("all", "break_glass"):
+            raise ValueError("must be 'all' or 'break_glass'")
+        return value
+
+    @model_validator(mode="after")
+    def _sso_complete(self) -> Settings:
+        # Raised as ValueError with the variable named first: the CLI prints it as one line and exits 2.
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("TAKEOFF_OIDC_CLIENT_ID: required when TAKEOFF_OIDC_ISSUER is set")
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ValueError("TAKEOFF_OIDC_ISSUER: required when TAKEOFF_OIDC_CLIENT_ID is set")
+        if self.local_login == "break_glass":
+            if not self.oidc_issuer:
+                raise ValueError("TAKEOFF_LOCAL_LOGIN: 'break_glass' needs single sign-on (TAKEOFF_OIDC_ISSUER)")
+            if not self.break_glass_names:
+                raise ValueError("TAKEOFF_BREAK_GLASS_USERS: name at least one user when TAKEOFF_LOCAL_LOGIN="
+                                 "break_glass")
+        return self
+
+    @property
+    def break_glass_names(self) -> frozenset[str]:
+        """The users who keep password sign-in when local login is switched off."""
+        return frozenset(n.strip() for n in self.break_glass_users.split(",") if n.strip())
+
+    @property
+    def sso_enabled(self) -> bool:
+        """Whether single sign-on is configured."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -11,6 +11,8 @@ from takeoff.monitoring import service
 from takeoff.monitoring.schemas import BaselineIn, ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
 from takeoff.core.types import Id
+from fastapi import Query
+from takeoff.monitoring.channels import log as channel_log
 
 router = APIRouter(tags=["monitoring"])
 
@@ -136,3 +138,10 @@ def run_canary(session: DB, actor: Allowed("monitor.write")) -> list[dict[str, A
 def canary_history(session: DB, actor: Allowed("read"), use_case: str | None = None) -> list[dict[str, Any]]:
     """Recent canary analyses."""
     return [service.canary_view(c) for c in service.canary_checks(session, use_case)]
+
+
+@router.get("/monitoring/channels/{channel_id}/deliveries")
+def channel_deliveries(channel_id: Id, session: DB, actor: Allowed("read"), status: str | None = None,
+                       limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """One channel's delivery log, newest first: event, status, attempts, last HTTP status or SMTP error."""
+    return [service.delivery_view(d) for d in channel_log.deliveries_of(session, channel_id, status=status, limit=limit)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from takeoff.core.types import BoundedDateTime, Input
 
@@ -25,7 +25,8 @@ class RuleIn(Input):
 
 
 class ChannelIn(Input):
-    """A webhook channel: kind webhook (generic JSON) or slack; optional use case and event filters."""
+    """A channel: kind webhook (generic signed JSON), slack, teams, pagerduty (secret: the routing key) or email (an
+    smtp:// URL; secret: the SMTP password); optional use case and event filters."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,6 +38,14 @@ class ChannelIn(Input):
     events: list[str] = Field(default_factory=list, max_length=50)
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     max_attempts: int = Field(default=4, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _url_fits_kind(self) -> ChannelIn:
+        from takeoff.monitoring import webhooks
+
+        if self.kind in webhooks.KINDS:
+            webhooks.check_kind_url(self.kind, self.url)  # a ValueError is a 422 naming the problem
+        return self
 
 
 class SettingsIn(Input):

@@ -52,7 +52,8 @@ QUALITY_CATEGORIES: tuple[str, ...] = ("wrong_answer", "unsafe_output", "missing
 QUALITY_MIN_EVENTS = 20
 QUALITY_WINDOW_S = 3600
 EVENTS: tuple[str, ...] = ("alert.firing", "alert.resolved", "incident.opened", "incident.resolved",
-                           "canary.breach", "canary.rollback", "drift.detected", "test")
+                           "canary.breach", "canary.rollback", "drift.detected", "gate.judged",
+                           "approval.requested", "test")
 SLO_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "6h", "3d", "30d")
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -413,7 +414,7 @@ def deliveries(session: Session, *, status: str | None = None, limit: int = 100)
 
 def channel_view(ch: Channel) -> dict[str, Any]:
     """A channel without its secret."""
-    return {"id": ch.id, "name": ch.name, "kind": ch.kind, "url": ch.url, "use_case": ch.use_case_key,
+    return {"id": ch.id, "name": ch.name, "kind": ch.kind, "url": webhooks.shown_url(ch.url), "use_case": ch.use_case_key,
             "events": list(ch.events or []), "timeout_s": ch.timeout_s, "max_attempts": ch.max_attempts,
             "enabled": ch.enabled}
 

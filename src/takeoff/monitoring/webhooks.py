@@ -1,9 +1,11 @@
-"""Webhook bodies (generic JSON and Slack-compatible), HMAC-SHA256 signatures, and one HTTP send attempt."""
+"""Channel bodies (generic JSON, Slack Block Kit; Teams, PagerDuty and e-mail from monitoring/channels), HMAC-SHA256
+signatures, and one send attempt (HTTP, or SMTP for an e-mail channel's smtp:// URL)."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -11,10 +13,15 @@ from urllib.parse import urlparse
 import httpx
 
 from takeoff.core import netguard
+from takeoff.monitoring.channels import formats, smtp
 
 SIGNATURE_HEADER = "X-Takeoff-Signature"
 EVENT_HEADER = "X-Takeoff-Event"
-KINDS: tuple[str, ...] = ("webhook", "slack")
+KINDS: tuple[str, ...] = ("webhook", "slack", "teams", "pagerduty", "email")
+EMAIL_SCHEMES = ("smtp", "smtps")
+# httpx logs every request's full URL at INFO, and Slack, Teams and many webhook URLs carry their token in the path:
+# keep it to warnings so a server log never holds one.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def check_url(url: Any, policy: netguard.OutboundPolicy | None = None) -> str:
@@ -27,14 +34,36 @@ def check_url(url: Any, policy: netguard.OutboundPolicy | None = None) -> str:
         parsed = urlparse(url.strip())
         host = parsed.hostname
     except ValueError:
-        raise ValueError(f"the webhook URL must be http(s)://host/..., got {url!r}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.netloc or not host:
-        raise ValueError(f"the webhook URL must be http(s)://host/..., got {url!r}")
+        raise ValueError(f"the webhook URL must be http(s)://host/..., got {shown_url(url)!r}") from None
+    if parsed.scheme in EMAIL_SCHEMES:
+        host = smtp.parse(url.strip()).host
+    elif parsed.scheme not in ("http", "https") or not parsed.netloc or not host:
+        raise ValueError(f"the webhook URL must be http(s)://host/..., got {shown_url(url)!r}")
     try:
         netguard.check_host_literal(host, policy if policy is not None else netguard.active(), "webhook")
     except netguard.OutboundRefused as exc:
         raise ValueError(str(exc)) from None
     return url.strip()
+
+
+def check_kind_url(kind: str, url: str) -> None:
+    """An e-mail channel needs an smtp(s):// URL and every other kind an http(s) one; ValueError otherwise."""
+    scheme = urlparse(url.strip()).scheme if isinstance(url, str) else ""
+    if kind == "email" and scheme not in EMAIL_SCHEMES:
+        raise ValueError("an e-mail channel's URL must be smtp://[user@]host[:port]?from=...&to=... (or smtps://)")
+    if kind != "email" and scheme in EMAIL_SCHEMES:
+        raise ValueError(f"a {kind} channel's URL must be http(s)://...; smtp:// is for kind 'email'")
+
+
+def shown_url(url: Any) -> str:
+    """A URL as it may be shown or logged: scheme, host and port only (Slack, Teams and webhook URLs carry tokens)."""
+    try:
+        parsed = urlparse(str(url).strip())
+        host = parsed.hostname or ""
+        port = f":{parsed.port}" if parsed.port else ""
+    except ValueError:
+        return "(unparsable URL)"
+    return f"{parsed.scheme}://{host}{port}/…" if parsed.scheme else "(not a URL)"
 
 
 def sign(secret: str, raw: bytes) -> str:
@@ -66,15 +95,29 @@ def body(kind: str, event: str, use_case_key: str, payload: dict[str, Any], at: 
     """The raw body for a channel kind: generic JSON envelope, or Slack's {"text", "blocks"}."""
     if kind not in KINDS:
         raise ValueError(f"unknown channel kind '{kind}'; known: {', '.join(KINDS)}")
-    if kind == "slack":
+    doc: dict[str, Any]
+    if kind in formats.BUILDERS:
+        doc = formats.BUILDERS[kind](event, use_case_key, payload, at)
+    elif kind == "slack":
         text = _summary(event, use_case_key, payload)
         lines = [f"*{k}*: {v}" for k, v in payload.items() if v not in (None, "", [], {}) and k != "title"]
-        doc: dict[str, Any] = {"text": text, "blocks": [
+        doc = {"text": text, "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
             {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900] or "-"}}]}
     else:
         doc = {"event": event, "use_case": use_case_key, "at": at, "data": payload}
     return json.dumps(doc, default=str, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _with_routing_key(raw: bytes, secret: str) -> bytes:
+    """A PagerDuty event gets the channel's secret as its routing key now (stored bodies never hold it)."""
+    if b'"routing_key":""' not in raw:
+        return raw
+    doc = json.loads(raw)
+    if isinstance(doc, dict) and doc.get("routing_key") == "" and "event_action" in doc:
+        doc["routing_key"] = secret
+        return json.dumps(doc, default=str, separators=(",", ":"), sort_keys=True).encode()
+    return raw
 
 
 @dataclass(frozen=True)
@@ -92,6 +135,10 @@ def send(url: str, raw: bytes, secret: str, event: str, timeout_s: float,
 
     The host is resolved and every address checked first (netguard); the request then goes to a checked address
     with the original Host header and TLS server name, so a second DNS answer cannot redirect it."""
+    if urlparse(url).scheme in EMAIL_SCHEMES:  # an e-mail channel: the secret is the SMTP password
+        ok, error = smtp.send(url, raw, secret, timeout_s, policy)
+        return Attempt(ok, None, error)
+    raw = _with_routing_key(raw, secret)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw), EVENT_HEADER: event,
                "User-Agent": "takeoff-webhooks"}
     try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,11 +23,18 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
+def _login_page(request: Request, **context: Any) -> HTMLResponse:
+    """The sign-in page, with the single sign-on button and the password form as the settings allow."""
+    settings = request.app.state.settings
+    return render(request, "login.html", sso_name=settings.oidc_provider_name if settings.sso_enabled else None,
+                  break_glass=settings.local_login == "break_glass", **context)
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form, with a double-submit CSRF token."""
     token = new_login_csrf()
-    resp = render(request, "login.html", csrf=token, next=_safe_next(next), error=None)
+    resp = _login_page(request, csrf=token, next=_safe_next(next), error=None)
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                     secure=request.app.state.settings.cookie_secure)
     return resp
@@ -39,17 +46,20 @@ def login(request: Request, session: DB, username: Annotated[str, Form()] = "", 
     """Check the password and start a session; one message whether or not the user exists."""
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not csrf_token or not hmac.compare_digest(csrf_token, cookie_token):
-        return render(request, "login.html", status_code=403, csrf=cookie_token or new_login_csrf(), next=next,
-                      error="The form expired; please sign in again.")
+        return _login_page(request, status_code=403, csrf=cookie_token or new_login_csrf(), next=next,
+                           error="The form expired; please sign in again.")
     settings = request.app.state.settings
+    if settings.local_login == "break_glass" and username.strip() not in settings.break_glass_names:
+        return _login_page(request, status_code=401, csrf=cookie_token, next=next,
+                           error=f"Password sign-in is switched off; sign in with {settings.oidc_provider_name}.")
     try:
         user = throttle.sign_in(session, settings, username.strip(), password, request_address(request))
     except Unauthorized as exc:
-        return render(request, "login.html", status_code=401, csrf=cookie_token, next=next, error=exc.message)
+        return _login_page(request, status_code=401, csrf=cookie_token, next=next, error=exc.message)
     except RateLimited as exc:  # returned, not raised: the failure just counted must commit
-        page = render(request, "login.html", status_code=429, csrf=cookie_token, next=next,
-                      error=f"Too many failed sign-in attempts. Try again in {exc.retry_after} second"
-                            f"{'' if exc.retry_after == 1 else 's'}.")
+        page = _login_page(request, status_code=429, csrf=cookie_token, next=next,
+                           error=f"Too many failed sign-in attempts. Try again in {exc.retry_after} second"
+                                 f"{'' if exc.retry_after == 1 else 's'}.")
         page.headers.update(exc.headers)
         return page
     cookie, _ = auth.create_session(session, user, settings.session_hours)

@@ -1,0 +1,1 @@
+"""Notification channels beyond the signed webhook: Teams, PagerDuty and e-mail (SMTP) formats and transports."""
