@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from takeoff.telemetry import ingest, otlp, rollup
-from takeoff.telemetry.service import _cover
+from takeoff.telemetry.window import _cover
 
 KEY = rollup.unit_key("test-secret-key-for-unit-hashes")
 

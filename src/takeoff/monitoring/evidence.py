@@ -9,7 +9,7 @@ from takeoff.evidence.registry import Evidence, Registry, Subject
 from takeoff.monitoring import service as monitoring
 from takeoff.releases import service as releases
 from takeoff.telemetry import evidence as telemetry_evidence
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import baselines as telemetry_baselines
 
 QUALITY_RULE_METRICS = ("error_category_rate", "override_rate", "escalation_rate", "error_rate")
 COST_RULE_METRICS = ("cost_per_task", "cost_per_active_user", "tokens")
@@ -59,7 +59,7 @@ def drift_baseline_set(session: Session, s: Subject) -> Evidence:
     link = f"/usecases/{key}#monitoring"
     if prod is None:
         return Evidence("drift_baseline_set", "pass", "no release is in production", link)
-    base = telemetry.current_baseline(session, key)
+    base = telemetry_baselines.current_baseline(session, key)
     if base is not None:
         return Evidence("drift_baseline_set", "pass", f"drift baseline of {len(base.get('features') or {})} "
                         f"feature(s) frozen from {base.get('release') or 'all releases'}", link, base.get("end"))

@@ -36,7 +36,9 @@ from takeoff.portfolio.models import UseCase
 from takeoff.releases import service as release_service
 from takeoff.releases.models import Release
 from takeoff.telemetry import histogram, rollup
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import baselines as telemetry_baselines
+from takeoff.telemetry import series as telemetry_series
+from takeoff.telemetry import window as telemetry
 
 log = logging.getLogger("takeoff.monitoring")
 
@@ -503,7 +505,7 @@ def set_baseline(session: Session, actor: Actor, key: str, body: BaselineIn) -> 
     if body.start.tzinfo is None or body.end.tzinfo is None or body.start >= body.end:
         raise Invalid("the baseline window needs timezone-aware start < end",
                       details=[{"field": "start", "message": "start must be before end, both with a timezone"}])
-    frozen: dict[str, Any] | None = telemetry.set_baseline(session, actor, key, body.release_id, body.start, body.end)
+    frozen: dict[str, Any] | None = telemetry_baselines.set_baseline(session, actor, key, body.release_id, body.start, body.end)
     ref_start, ref_end = body.reference_start or body.start, body.reference_end or body.end
     if ref_start.tzinfo is None or ref_end.tzinfo is None or ref_start >= ref_end:
         raise Invalid("the reference window needs timezone-aware reference_start < reference_end",
@@ -653,7 +655,7 @@ def rule_value(session: Session, rule: AlertRule, now: datetime) -> float | None
         return None
     start = now - timedelta(seconds=rule.window_s)
     if rule.metric == "repeat_users":
-        series = telemetry.series
+        series = telemetry_series.series
         step = max(60, rule.window_s // 60 * 60)
         # repeat users look back one window before the start: the production traffic of both windows
         prod = production_releases(session, rule.use_case_key, start - timedelta(seconds=rule.window_s), now)
@@ -683,7 +685,7 @@ def evaluate_rule(session: Session, rule: AlertRule, now: datetime | None = None
 # --------------------------------------------------------------------------------------------- SLOs
 def _cost_slices(session: Session, key: str, threshold: float, start: datetime, end: datetime,
                  releases: list[str] | None = None) -> tuple[float, float]:
-    series = telemetry.series
+    series = telemetry_series.series
     step = 60 if (end - start) <= timedelta(days=3) else 3600
     values = [v for _, v in series(session, key, "cost_per_task", start, end, step, releases) if v is not None]
     return float(sum(1 for v in values if v <= threshold)), float(len(values))
@@ -796,7 +798,7 @@ def run_drift(session: Session, key: str, now: datetime | None = None) -> DriftR
     window = s.drift_window_s if s else 3600
     b_start, b_end = (s.baseline_start, s.baseline_end) if s else (None, None)
     if b_start is None:
-        base = telemetry.current_baseline(session, key)
+        base = telemetry_baselines.current_baseline(session, key)
         if base:
             b_start, b_end = base.get("start"), base.get("end")
     start = now - timedelta(seconds=window)

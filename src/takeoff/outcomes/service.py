@@ -35,7 +35,9 @@ from takeoff.portfolio import scoring
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import schemas as telemetry_schemas
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import feedback as telemetry_feedback
+from takeoff.telemetry import series as telemetry_series
+from takeoff.telemetry import window as telemetry
 
 WEEK_S = 7 * 86400
 TELEMETRY_KPIS: dict[str, tuple[str, str]] = {  # telemetry metric -> (label, unit)
@@ -155,7 +157,7 @@ def _weeks(now: datetime, weeks: int) -> tuple[datetime, datetime]:
 
 def telemetry_kpis(session: Session, uc: UseCase, weeks: int = 8, now: datetime | None = None) -> dict[str, Any]:
     """Weekly cost per task, error rate and override rate from telemetry, with the scale targets beside them."""
-    series = telemetry.series
+    series = telemetry_series.series
     start, end = _weeks(now or utcnow(), weeks)
     t = portfolio.targets(uc)
     targets = {"cost_per_task": t.cost_per_task_usd, "error_rate": t.max_error_rate, "override_rate": None}
@@ -382,7 +384,7 @@ def record_widget_feedback(session: Session, actor: Actor, key: str, data: Any) 
     fid = f"web-{uuid.uuid4().hex}"
     fb = telemetry_schemas.FeedbackIn(id=fid, use_case=uc.key, rating=body.rating, comment=(body.comment or "").strip() or None,
                 time_saved_s=body.time_saved_s, unit_id=actor.username, ts=utcnow().timestamp())
-    telemetry.record_feedback(session, actor, fb)
+    telemetry_feedback.record_feedback(session, actor, fb)
     return fid
 
 
@@ -402,9 +404,9 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
     start, end = _weeks(now, weeks)
     notes: list[str] = []
     prod = _production(session, key, start, end)
-    active = [v for _, v in telemetry.series(session, key, "active_users", start, end, WEEK_S, prod)]
-    repeat = [v for _, v in telemetry.series(session, key, "repeat_users", start, end, WEEK_S, prod)]
-    feedback = telemetry.feedback_for(session, key, start, end)
+    active = [v for _, v in telemetry_series.series(session, key, "active_users", start, end, WEEK_S, prod)]
+    repeat = [v for _, v in telemetry_series.series(session, key, "repeat_users", start, end, WEEK_S, prod)]
+    feedback = telemetry_feedback.feedback_for(session, key, start, end)
     incidents = _incidents(session, key, start, end)
     rows = []
     for w in range(weeks):
