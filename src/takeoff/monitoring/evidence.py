@@ -6,7 +6,8 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from takeoff.evidence.registry import Evidence, Registry, Subject
-from takeoff.monitoring import service as monitoring
+from takeoff.monitoring import alerts as monitoring_alerts
+from takeoff.monitoring import canary_analysis as monitoring_canary_analysis
 from takeoff.releases import service as releases
 from takeoff.telemetry import evidence as telemetry_evidence
 from takeoff.telemetry import baselines as telemetry_baselines
@@ -23,7 +24,7 @@ def is_quality_metric(metric: str) -> bool:
 def monitoring_configured(session: Session, s: Subject) -> Evidence:
     """At least one enabled alert rule on a quality metric and one on a cost metric."""
     key = s.use_case.key
-    enabled = [r for r in monitoring.rules(session, key) if r.enabled]
+    enabled = [r for r in monitoring_alerts.rules(session, key) if r.enabled]
     quality = sum(1 for r in enabled if is_quality_metric(r.metric))
     cost = sum(1 for r in enabled if r.metric in COST_RULE_METRICS)
     link = f"/usecases/{key}#monitoring"
@@ -40,7 +41,7 @@ def canary_analysed(session: Session, s: Subject) -> Evidence:
     running = releases.list_releases(session, key, status="canary")
     if not running:
         return Evidence("canary_analysed", "pass", "no release is in canary", f"/usecases/{key}#releases")
-    checks = monitoring.canary_checks(session, key, limit=200)
+    checks = monitoring_canary_analysis.canary_checks(session, key, limit=200)
     for rel in running:
         mine = [c for c in checks if c.canary_release_id == rel.release_id]
         if not mine:

@@ -6,19 +6,19 @@ import logging
 from sqlalchemy.orm import Session
 
 from takeoff.core.events import DataSlaBreached, IncidentOpened, IncidentResolved, subscribe
-from takeoff.monitoring import service
+from takeoff.monitoring import notifications
 
 log = logging.getLogger("takeoff.monitoring")
 
 
 def on_incident_opened(session: Session, ev: IncidentOpened) -> None:
     """Queue the incident.opened webhooks of the use case's channels."""
-    service.notify(session, ev.use_case_key, "incident.opened", ev.payload)
+    notifications.notify(session, ev.use_case_key, "incident.opened", ev.payload)
 
 
 def on_incident_resolved(session: Session, ev: IncidentResolved) -> None:
     """Queue the incident.resolved webhooks of the use case's channels."""
-    service.notify(session, ev.use_case_key, "incident.resolved", ev.payload)
+    notifications.notify(session, ev.use_case_key, "incident.resolved", ev.payload)
 
 
 def on_data_sla_breached(session: Session, ev: DataSlaBreached) -> None:
@@ -28,7 +28,7 @@ def on_data_sla_breached(session: Session, ev: DataSlaBreached) -> None:
     for key in ev.use_cases:
         try:
             with session.begin_nested():
-                service.notify(session, key, "data.breach", payload)
+                notifications.notify(session, key, "data.breach", payload)
         except Exception:
             log.exception("could not notify %s about the breach on %s", key, ev.source)
 

@@ -22,7 +22,7 @@ from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.findings import service as findings_svc
 from takeoff.governance import service as governance
 from takeoff.incidents import service as incidents_svc
-from takeoff.monitoring import service as monitoring
+from takeoff.monitoring import traffic as monitoring
 from takeoff.outcomes import review as review_rules
 from takeoff.outcomes import roi as roi_rules
 from takeoff.outcomes import scorecard as rules
