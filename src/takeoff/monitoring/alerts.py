@@ -19,11 +19,13 @@ from takeoff.core.events import AlertFired, AlertResolved, publish
 from takeoff.monitoring import notifications, settings, traffic
 from takeoff.monitoring.models import Alert, AlertRule, DriftResult
 from takeoff.monitoring.schemas import RuleIn
-from takeoff.monitoring.thresholds import (QUALITY_CATEGORIES, breaches, check_metric, check_op, invalid_field,
-                                           metric_from_stats, parse_threshold, parse_window, quality_errors)
+from takeoff.monitoring.thresholds import (breaches, check_metric, check_op, invalid_field, metric_from_stats,
+                                           parse_threshold, parse_window)
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
-from takeoff.telemetry import series as telemetry_series
+from takeoff.telemetry import window as telemetry_window
+from takeoff.telemetry.metrics import QUALITY_ERROR_CATEGORIES as QUALITY_CATEGORIES
+from takeoff.telemetry.metrics import quality_errors
 
 
 QUALITY_MIN_EVENTS = 20
@@ -164,13 +166,9 @@ def rule_value(session: Session, rule: AlertRule, now: datetime) -> float | None
         return None
     start = now - timedelta(seconds=rule.window_s)
     if rule.metric == "repeat_users":
-        series = telemetry_series.series
-        step = max(60, rule.window_s // 60 * 60)
-        # repeat users look back one window before the start: the production traffic of both windows
+        # returning users of the rule's window against the window before it, production traffic of both
         prod = traffic.production_releases(session, rule.use_case_key, start - timedelta(seconds=rule.window_s), now)
-        values = [v for _, v in series(session, rule.use_case_key, "repeat_users", start, now, step, prod)
-                  if v is not None]
-        return values[-1] if values else None
+        return telemetry_window.returning_units(session, rule.use_case_key, prod, start, now)
     ws = traffic.production_totals(session, rule.use_case_key, start, now)
     return None if ws is None else metric_from_stats(rule.metric, ws, rule.window_s)
 

@@ -10,15 +10,22 @@ from takeoff.monitoring import alerts as monitoring_alerts
 from takeoff.monitoring import canary_analysis as monitoring_canary_analysis
 from takeoff.releases import service as releases
 from takeoff.telemetry import evidence as telemetry_evidence
+from takeoff.telemetry import metrics
 from takeoff.telemetry import baselines as telemetry_baselines
 
-QUALITY_RULE_METRICS = ("error_category_rate", "override_rate", "escalation_rate", "error_rate")
-COST_RULE_METRICS = ("cost_per_task", "cost_per_active_user", "tokens")
 FEATURE_WINDOW = timedelta(days=30)
 
 
+def _aspect(metric: str) -> str | None:
+    """What a rule's metric speaks to, from the metric registry (None for a name it no longer knows)."""
+    try:
+        return metrics.get(metric).aspect
+    except ValueError:
+        return None
+
+
 def is_quality_metric(metric: str) -> bool:
-    return metric.startswith("quality_") or metric in QUALITY_RULE_METRICS
+    return _aspect(metric) == "quality"
 
 
 def monitoring_configured(session: Session, s: Subject) -> Evidence:
@@ -26,7 +33,7 @@ def monitoring_configured(session: Session, s: Subject) -> Evidence:
     key = s.use_case.key
     enabled = [r for r in monitoring_alerts.rules(session, key) if r.enabled]
     quality = sum(1 for r in enabled if is_quality_metric(r.metric))
-    cost = sum(1 for r in enabled if r.metric in COST_RULE_METRICS)
+    cost = sum(1 for r in enabled if _aspect(r.metric) == "cost")
     link = f"/usecases/{key}#monitoring"
     missing = [f"no alert rule on a {name} metric" for name, n in (("quality", quality), ("cost", cost)) if n < 1]
     at = max((r.created_at for r in enabled), default=None)

@@ -1,27 +1,27 @@
-"""Pure rules of alert rules: windows, metric names, thresholds and operators, and a metric's value from one
-window's totals (raising ValueError; `invalid_field` turns one into a 422 naming the field)."""
+"""Pure rules of alert rules: windows, metric names (the telemetry metric registry, plus monitoring's drift
+metrics registered here), thresholds and operators, and a metric's value from one window's totals (raising
+ValueError; `invalid_field` turns one into a 422 naming the field)."""
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from takeoff.core.errors import Invalid
-from takeoff.telemetry import histogram
+from takeoff.telemetry import metrics
+from takeoff.telemetry.metrics import Metric, register_metric
 
 
-TELEMETRY_METRICS: tuple[str, ...] = (
-    "latency_p50", "latency_p95", "latency_p99", "throughput", "error_rate", "fallback_rate", "tokens",
-    "cost_per_task", "cost_per_active_user", "override_rate", "escalation_rate", "active_users", "repeat_users")
-MONITOR_METRICS: tuple[str, ...] = ("error_category_rate", "drift")
 OPS: dict[str, Any] = {">": lambda v, t: v > t, ">=": lambda v, t: v >= t, "<": lambda v, t: v < t,
                        "<=": lambda v, t: v <= t}
-# Hallucination-like and safety errors (the SDK's error categories, minus plain technical failures).
-QUALITY_CATEGORIES: tuple[str, ...] = ("wrong_answer", "unsafe_output", "missing_context", "format_error")
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_WINDOW_S, MAX_WINDOW_S = 60, 30 * 86400
+
+# Monitoring's own metrics, read from the latest drift check (not from rollups: alert rules only).
+register_metric(Metric("drift", "features", "features drifted at the latest drift check", "high", "drift"))
+register_metric(Metric("drift:", "PSI", "population stability index of <feature> at the latest drift check", "high",
+                       "drift", family=True))
 
 
 def parse_window(value: Any) -> int:
@@ -40,15 +40,9 @@ def parse_window(value: Any) -> int:
 
 
 def check_metric(metric: Any) -> str:
-    """A metric an alert rule may watch: a metrics API name, quality_<score>, error_category_rate, drift[:feature]."""
-    if isinstance(metric, str):
-        m = metric.strip()
-        if m in TELEMETRY_METRICS or m in MONITOR_METRICS:
-            return m
-        if (m.startswith("quality_") and len(m) > 8) or (m.startswith("drift:") and len(m) > 6):
-            return m
-    raise ValueError(f"unknown metric {metric!r}; known: {', '.join(TELEMETRY_METRICS + MONITOR_METRICS)}, "
-                     "quality_<score name>, drift:<feature>")
+    """A metric an alert rule may watch: any registered metric (telemetry's, quality_<score>, error_category_rate,
+    monitoring's drift and drift:<feature>)."""
+    return metrics.check_metric(metric.strip() if isinstance(metric, str) else metric)
 
 
 def parse_threshold(value: Any) -> float:
@@ -77,48 +71,13 @@ def breaches(op: str, value: float | None, threshold: float) -> bool:
     return value is not None and bool(OPS[check_op(op)](value, threshold))
 
 
-def quality_errors(error_categories: Mapping[str, int]) -> int:
-    """Events tagged with a hallucination-like or safety error category."""
-    return sum(int(n) for k, n in error_categories.items() if k in QUALITY_CATEGORIES)
-
-
 def metric_from_stats(metric: str, ws: Any, window_s: int) -> float | None:
-    """The value of a metric over one window from WindowStats-like totals; None where there is no data."""
-    count = int(getattr(ws, "count", 0) or 0)
-    if metric == "throughput":
-        return count / (window_s / 60.0)
-    if metric == "tokens":
-        tokens = getattr(ws, "tokens", {}) or {}
-        return float(tokens.get("input", 0) + tokens.get("output", 0))
-    if metric == "active_users":
-        return float(getattr(ws, "active_units", 0) or 0)
-    if metric.startswith("latency_p"):
-        counts = list(getattr(ws, "latency_counts", []) or [])
-        if not sum(counts):
-            return None
-        return histogram.quantile(counts, int(metric[len("latency_p"):]) / 100.0)
-    if metric.startswith("quality_"):
-        s = (getattr(ws, "scores", {}) or {}).get(metric[len("quality_"):])
-        return s[1] / s[0] if s and s[0] else None
-    if metric in ("override_rate", "escalation_rate"):
-        outcomes = getattr(ws, "outcomes", {}) or {}
-        total = sum(outcomes.values())
-        key = "overridden" if metric == "override_rate" else "escalated"
-        return outcomes.get(key, 0) / total if total else None
-    if metric == "cost_per_active_user":
-        units = int(getattr(ws, "active_units", 0) or 0)
-        return float(ws.cost_usd) / units if units else None
-    if count == 0:
-        return None
-    if metric == "error_rate":
-        return ws.errors / count
-    if metric == "fallback_rate":
-        return ws.fallbacks / count
-    if metric == "cost_per_task":
-        return float(ws.cost_usd) / count
-    if metric == "error_category_rate":
-        return quality_errors(getattr(ws, "error_categories", {}) or {}) / count
-    raise ValueError(f"metric {metric!r} is not computed from window totals")
+    """The value of a metric over one window from WindowStats-like totals (the registry's computation, the one
+    telemetry series use); None where there is no data."""
+    try:
+        return metrics.metric_value(metric, metrics.window_totals(ws), window_s)
+    except ValueError:
+        raise ValueError(f"metric {metric!r} is not computed from window totals") from None
 
 
 def invalid_field(exc: ValueError, field: str) -> Invalid:

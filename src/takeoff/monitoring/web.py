@@ -9,7 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from takeoff.core.errors import AppError
 from takeoff.incidents import service as incidents
-from takeoff.monitoring import alerts, canary_analysis, drift_checks, notifications, overview, settings, slos, thresholds
+from takeoff.monitoring import alerts, canary_analysis, drift_checks, notifications, overview, settings, slos
+from takeoff.telemetry import metrics
 from takeoff.monitoring.schemas import ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
 from takeoff.web.render import CurrentPage
@@ -29,7 +30,7 @@ def _page(page: Any, error: str | None = None, status: int = 200) -> Response:
                        recent=alerts.alerts(s, limit=20), drift=drift_checks.latest_drift(s),
                        channels=notifications.channels(s), deliveries=notifications.deliveries(s, limit=30),
                        canary=canary_analysis.canary_checks(s, limit=10), use_cases=overview.monitored_use_cases(s),
-                       metrics=thresholds.TELEMETRY_METRICS + thresholds.MONITOR_METRICS, events=notifications.EVENTS,
+                       metrics=[m for m in metrics.registered() if not m.family], events=notifications.EVENTS,
                        can_write=page.actor.can("monitor.write"), pct=_pct)
 
 

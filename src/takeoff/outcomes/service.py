@@ -36,14 +36,15 @@ from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import schemas as telemetry_schemas
 from takeoff.telemetry import feedback as telemetry_feedback
+from takeoff.telemetry import metrics as telemetry_metrics
 from takeoff.telemetry import series as telemetry_series
 from takeoff.telemetry import window as telemetry
 
 WEEK_S = 7 * 86400
-TELEMETRY_KPIS: dict[str, tuple[str, str]] = {  # telemetry metric -> (label, unit)
-    "cost_per_task": ("Cost per task", "USD"),
-    "error_rate": ("Error rate", "ratio"),
-    "override_rate": ("Human override rate", "ratio"),
+TELEMETRY_KPIS: dict[str, str] = {  # telemetry metric -> label (unit and direction: the metric registry's)
+    "cost_per_task": "Cost per task",
+    "error_rate": "Error rate",
+    "override_rate": "Human override rate",
 }
 
 
@@ -163,13 +164,15 @@ def telemetry_kpis(session: Session, uc: UseCase, weeks: int = 8, now: datetime 
     targets = {"cost_per_task": t.cost_per_task_usd, "error_rate": t.max_error_rate, "override_rate": None}
     out = []
     prod = _production(session, uc.key, start, end)
-    for metric, (label, unit) in TELEMETRY_KPIS.items():
+    for metric, label in TELEMETRY_KPIS.items():
+        unit, bad = telemetry_metrics.get(metric).unit, telemetry_metrics.get(metric).bad
+        direction = "lower_is_better" if bad == "high" else "higher_is_better"
         pts = series(session, uc.key, metric, start, end, WEEK_S, prod)
         values = [v for _, v in pts if v is not None]
         latest = values[-1] if values else None
         out.append({"metric": metric, "name": label, "unit": unit, "target": targets[metric],
-                    "direction": "lower_is_better", "points": [(b.date().isoformat(), v) for b, v in pts],
-                    "latest": latest, "status": rules.kpi_status("lower_is_better", latest, targets[metric])})
+                    "direction": direction, "points": [(b.date().isoformat(), v) for b, v in pts],
+                    "latest": latest, "status": rules.kpi_status(direction, latest, targets[metric])})
     return {"missing": None, "metrics": out}
 
 

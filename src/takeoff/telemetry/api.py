@@ -13,7 +13,7 @@ from takeoff.core.actor import Actor
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import BadRequest, Invalid
 from takeoff.ratelimit import TokenLimits
-from takeoff.telemetry import baselines, feedback, rollup, series, service, window
+from takeoff.telemetry import baselines, feedback, metrics, rollup, series, service, window
 from takeoff.telemetry.decode import decode_batch
 from takeoff.telemetry.ingest import normalize_batch, normalize_drops, parse_step, parse_time
 from takeoff.telemetry.schemas import EVENT_BATCH, BaselineIn, FeedbackIn, IngestResult
@@ -91,10 +91,10 @@ def get_metrics(session: DB, actor: Allowed("read"), use_case: str = Query(...),
     if end <= start:
         raise Invalid("'to' must be after 'from'", details=[{"field": "to", "message": "must be after 'from'"}])
     step_s = _param("step", parse_step, step)
-    _param("metric", rollup.check_metric, metric)
+    _param("metric", lambda m: metrics.check_metric(m, series=True), metric)
     points = series.series(session, use_case, metric, start, end, step_s, release)
-    return {"use_case": use_case, "release": release, "metric": metric, "unit": rollup.METRIC_HELP.get(
-        metric, rollup.METRIC_HELP["quality_<name>"]), "step_s": step_s, "from": start.isoformat(),
+    return {"use_case": use_case, "release": release, "metric": metric, "unit": metrics.get(metric).description,
+        "step_s": step_s, "from": start.isoformat(),
         "to": end.isoformat(), "points": [{"t": t.isoformat(), "value": v} for t, v in points]}
 
 

@@ -12,6 +12,7 @@ import pydantic_core
 from sqlalchemy import JSON, LargeBinary, Text, cast, select, type_coerce
 from sqlalchemy.orm import Session
 
+from takeoff.telemetry import metrics as metrics_registry
 from takeoff.telemetry import rollup
 from takeoff.telemetry.common import Releases, TelemetryInvalid
 from takeoff.telemetry.common import check_key as _check_key
@@ -24,28 +25,10 @@ from takeoff.telemetry.window import DELTAS, ROLLUPS
 MAX_SERIES_POINTS = 5000
 
 
-_METRIC_COLS: dict[str, tuple[str, ...]] = {
-    "throughput": ("count",), "error_rate": ("count", "errors"), "fallback_rate": ("count", "fallbacks"),
-    "tokens": ("tokens_input", "tokens_output"), "cost_per_task": ("count", "cost_usd"),
-    "cost_per_active_user": ("cost_usd", "units"), "override_rate": ("outcomes",),
-    "escalation_rate": ("outcomes",), "active_users": ("units",), "repeat_users": ("units",),
-    "dropped_events": ("dropped",),
-}
-
-
 def series(session: Session, use_case_key: str, metric: str, start: datetime, end: datetime, step_s: int,
            release_id: Releases = None) -> list[tuple[datetime, float | None]]:
     """One metric per step-aligned bucket over [start, end), from rollups (the coarsest grain dividing the step)."""
     return series_many(session, use_case_key, [metric], start, end, step_s, release_id)[metric]
-
-
-def _metric_cols(metric: str) -> tuple[str, ...]:
-    """The rollup columns a metric is computed from."""
-    if metric.startswith("latency_"):
-        return ("latency",)
-    if metric.startswith("quality_"):
-        return ("scores",)
-    return _METRIC_COLS[metric]
 
 
 def series_many(session: Session, use_case_key: str, metrics: Sequence[str], start: datetime, end: datetime,
@@ -84,7 +67,7 @@ def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str]
     first, n, grain = _series_args(use_case_key, [m for m in metrics if m != rollup.QUALITY_ALL], start, end, step_s)
     cols = _cols([m for m in metrics if m != rollup.QUALITY_ALL]
                  + ["throughput", "error_rate", "fallback_rate", "cost_per_task", "active_users", "dropped_events"]
-                 + (["quality_"] if rollup.QUALITY_ALL in metrics else []))
+                 + ([rollup.QUALITY_ALL] if rollup.QUALITY_ALL in metrics else []))
     per_release = _bucketed(session, use_case_key, None, grain, cols, first, n, step_s, end, by_release=True)
     names = sorted({name for totals in per_release.values() for t in totals for name in t.scores})
     wanted = [x for m in metrics for x in ([f"quality_{name}" for name in names] if m == rollup.QUALITY_ALL else [m])]
@@ -111,7 +94,7 @@ def _series_args(use_case_key: str, metrics: Sequence[str], start: datetime, end
     _check_window(start, end)
     for metric in metrics:
         try:
-            rollup.check_metric(metric)
+            metrics_registry.check_metric(metric, series=True)
         except ValueError as exc:
             raise TelemetryInvalid(str(exc), details=[{"field": "metric", "message": str(exc)}]) from None
     if isinstance(step_s, bool) or not isinstance(step_s, int) or step_s < 60 or step_s % 60:
@@ -125,7 +108,7 @@ def _series_args(use_case_key: str, metrics: Sequence[str], start: datetime, end
 
 
 def _cols(metrics: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(c for m in metrics for c in _metric_cols(m)))
+    return tuple(dict.fromkeys(c for m in metrics for c in metrics_registry.get(m, series=True).columns))
 
 
 def _history(session: Session, use_case_key: str, release_id: Releases, grain: int, first: int, n: int,
@@ -156,7 +139,11 @@ def _bucketed(session: Session, use_case_key: str, release_id: Releases, grain: 
 def _points(metrics: Sequence[str], totals: list[rollup.Totals], history: list[rollup.Totals], step_s: int
             ) -> dict[str, list[float | None]]:
     """Each metric's value per bucket; repeat users look back over the history buckets too."""
-    out = {m: [rollup.metric_value(m, t, step_s) for t in totals] for m in metrics if m != "repeat_users"}
+    out: dict[str, list[float | None]] = {}
+    for m in metrics:
+        if m != "repeat_users":  # each metric's computation resolved once, applied to every bucket
+            value = metrics_registry.compute(m)
+            out[m] = [value(t, step_s) for t in totals]
     if "repeat_users" in metrics:
         out["repeat_users"] = rollup.returning_estimates([t.unit_sketch() for t in history + totals], len(totals))
     return out
@@ -235,4 +222,7 @@ def _add_to_totals(t: rollup.Totals, cols: Sequence[str], values: Sequence[Any])
             t.unit_rows.append(value)
         elif col == "dropped" and value:  # None in a delta appended before drop reports existed
             t.dropped += sum(value.values())
+        elif col == "error_categories" and value:
+            for k, v in value.items():
+                t.error_categories[k] = t.error_categories.get(k, 0) + v
 

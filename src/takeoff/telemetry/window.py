@@ -147,3 +147,16 @@ def last_event_at(session: Session, use_case_key: str) -> datetime | None:
     pending = [r["last_ts"] for r in _pending(session, use_case_key, None, newest, newest + timedelta(minutes=1))]
     return max((t for t in [last, *pending] if t is not None), default=None)
 
+
+
+def returning_units(session: Session, use_case_key: str, release_id: Releases, start: datetime,
+                    end: datetime) -> float | None:
+    """repeat_users over one window: units active in [start, end) that were also active in the window's length
+    before it (the series definition with a single bucket); None when the sample is too small to tell."""
+    _check_key(use_case_key)
+    _check_window(start, end)
+    before = start - (end - start)
+    sketches = [rollup.union_hashes(r["units"] for r in _window_rows(session, use_case_key, release_id, lo, hi,
+                                                                     ("bucket", "units")) if r.get("units"))
+                for lo, hi in ((before, start), (start, end))]
+    return rollup.returning_estimates(sketches, 1)[0]
