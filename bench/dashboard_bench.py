@@ -58,6 +58,7 @@ from takeoff.core.db import make_engine, make_sessionmaker, transaction  # noqa:
 from takeoff.portfolio import service as portfolio  # noqa: E402
 from takeoff.portfolio.models import UseCase  # noqa: E402
 from takeoff.telemetry import histogram, rollup, service, web  # noqa: E402
+from takeoff.telemetry import series as telemetry_series  # noqa: E402
 from takeoff.telemetry.compaction import compact_all  # noqa: E402
 from takeoff.telemetry.models import TelemetryRollup  # noqa: E402
 from takeoff.telemetry.rollup import unit_key as _unit_key  # noqa: E402
@@ -195,7 +196,7 @@ def section_and_chart(url: str, range_key: str = RANGE) -> tuple[Callable[[], No
     def one_chart() -> None:
         end = datetime.now(UTC)
         with transaction(factory) as s:
-            service.series(s, UC, "latency_p95", end - timedelta(days=DAYS), end, STEP)
+            telemetry_series.series(s, UC, "latency_p95", end - timedelta(days=DAYS), end, STEP)
 
     return section, one_chart
 

@@ -29,6 +29,7 @@ from ingest_bench import make_events  # noqa: E402
 from takeoff import migrate  # noqa: E402
 from takeoff.core.db import make_engine  # noqa: E402
 from takeoff.telemetry import rollup, service  # noqa: E402
+from takeoff.telemetry import store as telemetry_store  # noqa: E402
 from takeoff.telemetry.api import _batch_from_body  # noqa: E402
 from takeoff.telemetry.ingest import normalize_batch  # noqa: E402
 
@@ -48,7 +49,8 @@ def batches(n: int, ids: str, times: str) -> list[list[tuple[object, ...]]]:
     for i in range(0, n, BATCH):
         body = json.dumps({"events": events[i:i + BATCH]}).encode()
         unique = {e["id"]: e for e in normalize_batch(_batch_from_body(body)["events"])}
-        out.append(service._prepare(unique, set(), {}, None, "json", True, rollup.unit_key("bench-secret-key-for-unit-hashes"))[0])
+        key = rollup.unit_key("bench-secret-key-for-unit-hashes")
+        out.append(service._prepare(unique, set(), {}, None, "json", telemetry_store.SQLITE, key)[0])
     return out
 
 
@@ -61,7 +63,7 @@ def run(schema: list[str], rows: list[list[tuple[object, ...]]], work: Path) -> 
     for sql in schema:
         con.execute(sql)
     one = f"({', '.join('?' * len(rows[0][0]))})"
-    insert = f"INSERT INTO telemetry_events ({', '.join(service._EVENT_COLS)}) VALUES {', '.join([one] * BATCH)}"
+    insert = f"INSERT INTO telemetry_events ({', '.join(telemetry_store.EVENT_COLS)}) VALUES {', '.join([one] * BATCH)}"
     t_insert = t_commit = 0.0
     for batch in rows:
         t0 = time.perf_counter()

@@ -131,7 +131,7 @@ def wipe(engine: Engine) -> None:
     """Empty every table (faster than re-migrating between tests)."""
     from sqlalchemy import inspect
 
-    from takeoff.telemetry.service import clear_lookup_cache
+    from takeoff.telemetry.lookups import clear_lookup_cache
 
     clear_lookup_cache()  # use cases never vanish in the product, so ingestion caches that they exist
 

@@ -13,7 +13,7 @@ from takeoff.core.db import transaction
 from takeoff.core.errors import ERROR_RESPONSES, error_body
 from takeoff.jobs import service as jobs
 from takeoff.core.observability import JOBS, ROLLUP_DELTAS
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import compaction as telemetry_compaction
 
 router = APIRouter(tags=["health"])
 
@@ -45,7 +45,7 @@ def metrics(request: Request) -> Response:
     """Prometheus text exposition: request counts and latency per route, job queue depth, pending rollup deltas."""
     with transaction(request.app.state.factory) as s:
         depth = jobs.queue_depth(s)
-        ROLLUP_DELTAS.set(telemetry.pending_deltas(s))  # a growing figure: no compactor runs (TAKEOFF_ROLLUP_COMPACTION)
+        ROLLUP_DELTAS.set(telemetry_compaction.pending_deltas(s))  # a growing figure: no compactor runs (TAKEOFF_ROLLUP_COMPACTION)
     for status in ("queued", "running", "done", "failed"):
         JOBS.labels(status).set(depth.get(status, 0))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # `serve --workers N`: sum every worker process's samples

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from takeoff.core import events
 from takeoff.core.events import DataSlaBreached
 from takeoff.incidents import service as incidents_service
-from takeoff.monitoring import service as monitoring_service
+from takeoff.monitoring import notifications as monitoring_notifications
 
 from .conftest import source_body
 
@@ -93,7 +93,7 @@ def test_breach_without_incidents_flow_is_recorded_only(client, registered, owne
 
 def test_breach_notifies_dependent_use_cases_through_monitoring(client, registered, owner, use_case, monkeypatch):
     sent = []
-    monkeypatch.setattr(monitoring_service, "notify",
+    monkeypatch.setattr(monitoring_notifications, "notify",
                         lambda session, key, event, payload: sent.append(
                             (key, event, payload["source"], payload["breaches"][0]["name"])))
     _without_incidents_flow(monkeypatch)

@@ -11,7 +11,7 @@ from takeoff.core.actor import SYSTEM
 from takeoff.core.db import transaction
 from takeoff.incidents import service as incidents
 from takeoff.incidents.models import Incident
-from takeoff.monitoring import service
+from takeoff.monitoring import alerts
 from takeoff.monitoring.models import Alert, AlertRule
 
 from .conftest import make_use_case
@@ -55,7 +55,7 @@ def test_two_workers_evaluating_one_rule_open_one_incident(factory) -> None:
         rule_id = s.scalar(select(AlertRule.id))
 
     def work(s):  # type: ignore[no-untyped-def]
-        return service.evaluate_rule(s, s.get(AlertRule, rule_id))
+        return alerts.evaluate_rule(s, s.get(AlertRule, rule_id))
 
     results = race(factory, work)
     assert [r["state"] for r in results] == ["firing", "firing"]

@@ -45,10 +45,10 @@ def test_drift_without_baseline_or_with_an_empty_one_is_not_enough_data(client, 
     client.post("/api/v1/monitoring/usecases/support-reply/drift", headers=h)
     history = client.get("/api/v1/monitoring/usecases/support-reply/drift", headers=h).json()
     assert [x["status"] for x in history] == ["not_enough_data", "not_enough_data"]
-    from takeoff.monitoring import service
+    from takeoff.monitoring import overview
 
     with transaction(factory) as s:
-        f = service.facts(s, "support-reply")
+        f = overview.facts(s, "support-reply")
     assert f["slos"] == ["latency_p95_ms", "max_error_rate"] and f["last_drift"]["status"] == "not_enough_data"
     assert f["alert_rules"] == 0 and f["on_call"] == "oncall-ana"
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from takeoff.core.actor import SYSTEM
 from takeoff.core.db import transaction
 from takeoff.telemetry import service
+from takeoff.telemetry import window as telemetry_window
 from takeoff.telemetry.rollup import unit_key as _unit_key
 
 TEST_UNIT_KEY = _unit_key("test-secret-key-for-unit-hashes")
@@ -37,7 +38,7 @@ def test_parallel_batches_with_overlapping_ids_count_each_event_once(factory):
         t.join()
     assert not errors, errors
     with transaction(factory) as s:
-        st = service.window_stats(s, "race", None, datetime.now(UTC) - timedelta(hours=1),
+        st = telemetry_window.window_stats(s, "race", None, datetime.now(UTC) - timedelta(hours=1),
                                   datetime.now(UTC) + timedelta(minutes=1))
     assert st.count == 4 * 5 * 40 + 50
     assert sum(st.latency_counts) == st.count and st.active_units == 9

@@ -12,6 +12,11 @@ import pytest
 from takeoff.core.actor import Actor
 from takeoff.core.db import transaction
 from takeoff.telemetry import service
+from takeoff.telemetry import compaction as telemetry_compaction
+from takeoff.telemetry import overview as telemetry_overview
+from takeoff.telemetry import series as telemetry_series
+from takeoff.telemetry import store as telemetry_store
+from takeoff.telemetry import window as telemetry_window
 from takeoff.telemetry.compaction import Compactor, compact_all
 from takeoff.telemetry.rollup import unit_key as _unit_key
 
@@ -37,14 +42,14 @@ def _ingest(factory, events: list[dict]) -> None:
 def _reads(factory, start: datetime, end: datetime) -> dict:
     with transaction(factory) as s:
         return {
-            "window": asdict(service.window_stats(s, "deltas-uc", None, start, end)),
-            "release": asdict(service.window_stats(s, "deltas-uc", "deltas-uc:2", start, end)),
-            "series": service.series_many(s, "deltas-uc", ["throughput", "error_rate", "latency_p95", "cost_per_task",
+            "window": asdict(telemetry_window.window_stats(s, "deltas-uc", None, start, end)),
+            "release": asdict(telemetry_window.window_stats(s, "deltas-uc", "deltas-uc:2", start, end)),
+            "series": telemetry_series.series_many(s, "deltas-uc", ["throughput", "error_rate", "latency_p95", "cost_per_task",
                                                           "override_rate", "active_users", "repeat_users", "quality_q"],
                                           start, end, 3600),
-            "releases": service.releases_in_window(s, "deltas-uc", start, end),
-            "last": service.last_event_at(s, "deltas-uc"),
-            "overview": [o for o in service.overview(s, start, end) if o["use_case"] == "deltas-uc"],
+            "releases": telemetry_window.releases_in_window(s, "deltas-uc", start, end),
+            "last": telemetry_window.last_event_at(s, "deltas-uc"),
+            "overview": [o for o in telemetry_overview.overview(s, start, end) if o["use_case"] == "deltas-uc"],
         }
 
 
@@ -64,7 +69,7 @@ def test_reads_are_the_same_before_and_after_compaction(factory) -> None:
     _ingest(factory, events)
     start, end = datetime.fromtimestamp(now - 3 * 86400, UTC), datetime.fromtimestamp(now + 60, UTC)
     with transaction(factory) as s:
-        pending = service.pending_deltas(s)
+        pending = telemetry_compaction.pending_deltas(s)
     assert pending > 100  # two days of events spread over many minutes: one delta per minute and release
     before = _reads(factory, start, end)
     assert before["window"]["count"] == 1700 and before["release"]["count"] == 200
@@ -73,7 +78,7 @@ def test_reads_are_the_same_before_and_after_compaction(factory) -> None:
     merged = compact_all(factory, chunk=97)  # several chunks
     assert merged == pending
     with transaction(factory) as s:
-        assert service.pending_deltas(s) == 0
+        assert telemetry_compaction.pending_deltas(s) == 0
     after = _reads(factory, start, end)
     assert _rounded(after) == _rounded(before)  # sums taken in another order differ in the last float bits
 
@@ -82,13 +87,13 @@ def test_half_compacted_reads_count_each_event_once(factory) -> None:
     now = time.time()
     _ingest(factory, _events(600, now - 7200, 7000))
     with transaction(factory) as s:
-        service.compact_rollups(s, limit=10)  # some deltas merged, most pending
-        assert service.pending_deltas(s) > 0
+        telemetry_compaction.compact_rollups(s, limit=10)  # some deltas merged, most pending
+        assert telemetry_compaction.pending_deltas(s) > 0
     start, end = datetime.fromtimestamp(now - 86400, UTC), datetime.fromtimestamp(now + 60, UTC)
     with transaction(factory) as s:
-        st = service.window_stats(s, "deltas-uc", None, start, end)
+        st = telemetry_window.window_stats(s, "deltas-uc", None, start, end)
         assert st.count == 600 and st.errors == 60
-        points = service.series(s, "deltas-uc", "throughput", start, end, 86400 * 2)
+        points = telemetry_series.series(s, "deltas-uc", "throughput", start, end, 86400 * 2)
         assert sum(v or 0 for _, v in points) * (86400 * 2 / 60) == pytest.approx(600)
 
 
@@ -100,15 +105,15 @@ def test_compactor_thread_drains_deltas_and_stops(factory) -> None:
     deadline = time.time() + 20
     while time.time() < deadline:
         with transaction(factory) as s:
-            if service.pending_deltas(s) == 0:
+            if telemetry_compaction.pending_deltas(s) == 0:
                 break
         time.sleep(0.05)
     stop.set()
     c.join(timeout=10)
     assert not c.is_alive()
     with transaction(factory) as s:
-        assert service.pending_deltas(s) == 0
-        st = service.window_stats(s, "deltas-uc", None, datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC))
+        assert telemetry_compaction.pending_deltas(s) == 0
+        st = telemetry_window.window_stats(s, "deltas-uc", None, datetime.now(UTC) - timedelta(hours=2), datetime.now(UTC))
         assert st.count == 300
 
 
@@ -116,7 +121,7 @@ def test_compact_limit_is_validated(factory) -> None:
     with transaction(factory) as s:
         for bad in (0, -1, True, 1.5, "10"):
             with pytest.raises(ValueError, match="limit"):
-                service.compact_rollups(s, bad)
+                telemetry_compaction.compact_rollups(s, bad)
 
 
 def test_postgres_copy_refused_by_a_concurrent_duplicate_falls_back_to_on_conflict(factory, engine) -> None:
@@ -126,7 +131,7 @@ def test_postgres_copy_refused_by_a_concurrent_duplicate_falls_back_to_on_confli
     with transaction(factory) as s:
         service.ingest_events(s, ACTOR, ev[:1], late_s=3600, unit_key=TEST_UNIT_KEY)
     with transaction(factory) as s:
-        rows, _ = service._prepare({e["id"]: e for e in ev}, set(), {}, None, "json", False, TEST_UNIT_KEY)
+        rows, _ = service._prepare({e["id"]: e for e in ev}, set(), {}, None, "json", telemetry_store.POSTGRES, TEST_UNIT_KEY)
         # the first id "appears" between the existence check and the COPY, as when another process stores it
         real = s.connection().exec_driver_sql
 
@@ -137,7 +142,7 @@ def test_postgres_copy_refused_by_a_concurrent_duplicate_falls_back_to_on_confli
 
         conn = s.connection()
         conn.exec_driver_sql = blind_check  # type: ignore[method-assign]
-        stored = service._insert_events_pg(s, rows)
+        stored = telemetry_store.POSTGRES.insert_events(s, rows)
     assert stored == {ev[1]["id"], ev[2]["id"]}
     with transaction(factory) as s:
         from sqlalchemy import func, select
@@ -170,8 +175,8 @@ def test_a_backfill_over_thousands_of_minutes_is_one_ingest(factory) -> None:
     with transaction(factory) as s:
         assert service.ingest_events(s, ACTOR, events, late_s=12 * 86400, unit_key=TEST_UNIT_KEY) == (12_000, 0)
     with transaction(factory) as s:
-        assert service.pending_deltas(s) == 12_000
-        st = service.window_stats(s, "deltas-uc", None, datetime.fromtimestamp(now - 12 * 86400, UTC),
+        assert telemetry_compaction.pending_deltas(s) == 12_000
+        st = telemetry_window.window_stats(s, "deltas-uc", None, datetime.fromtimestamp(now - 12 * 86400, UTC),
                                   datetime.fromtimestamp(now, UTC))
         assert st.count == 12_000
 
@@ -182,18 +187,18 @@ def test_sqlite_insert_refused_by_a_concurrent_duplicate_checks_again_under_the_
     ev = _events(4, time.time() - 5, 1)  # in the past: the read below ends at now
     with transaction(factory) as s:
         service.ingest_events(s, ACTOR, ev[1:2], late_s=3600, unit_key=TEST_UNIT_KEY)
-    real = service._stored_ids
+    real = telemetry_store._stored_ids
     calls = []
 
     def blind_snapshot(session, ids):  # the read snapshot predates the other batch's commit
         calls.append(len(ids))
         return set() if len(calls) == 1 else real(session, ids)
 
-    monkeypatch.setattr(service, "_stored_ids", blind_snapshot)
+    monkeypatch.setattr(telemetry_store, "_stored_ids", blind_snapshot)
     with transaction(factory) as s:
         assert service.ingest_events(s, ACTOR, ev, late_s=3600, unit_key=TEST_UNIT_KEY) == (3, 1)
     assert len(calls) == 2  # the refused insert asked again, inside the write transaction
     compact_all(factory)
     with transaction(factory) as s:
-        st = service.window_stats(s, "deltas-uc", None, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC))
+        st = telemetry_window.window_stats(s, "deltas-uc", None, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC))
         assert st.count == 4  # each event once in the rollups, the duplicate not folded twice

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase
-from takeoff.telemetry import rollup, service
+from takeoff.telemetry import rollup
+from takeoff.telemetry import window as telemetry_window
 from takeoff.telemetry.compaction import compact_all
 from takeoff.telemetry.models import TelemetryEvent
 from tests.telemetry.test_telemetry_metrics_api import _login
@@ -47,7 +48,7 @@ def test_a_drop_report_is_counted_once_and_read_back_everywhere(client, users, f
         assert _dropped_series(client, h, release="triage:1") == 8
         with transaction(factory) as s:
             now = datetime.now(UTC)
-            st = service.window_stats(s, "triage", None, now - timedelta(hours=1), now + timedelta(minutes=1))
+            st = telemetry_window.window_stats(s, "triage", None, now - timedelta(hours=1), now + timedelta(minutes=1))
             assert st.dropped == {"queue_full": 8, "http_422": 2} and st.count == 2
             shadow = s.scalar(select(UseCase).where(UseCase.key == "shadow-sdk"))
             assert shadow is not None and shadow.status == "discovered"  # never silently dropped, even as a report

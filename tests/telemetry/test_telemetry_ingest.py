@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from takeoff.core.db import transaction
-from takeoff.telemetry import histogram, service
+from takeoff.telemetry import histogram
+from takeoff.telemetry import compaction as telemetry_compaction
+from takeoff.telemetry import feedback as telemetry_feedback
+from takeoff.telemetry import window as telemetry_window
 
 
 def ev(**kw):
@@ -35,7 +38,7 @@ def test_resent_events_are_stored_once_and_rollups_count_them_once(client, users
     assert r2.json() == {"accepted": 1, "duplicates": 20}
     now = datetime.now(UTC)
     with transaction(factory) as s:
-        st = service.window_stats(s, "support-reply", None, now - timedelta(hours=2), now + timedelta(minutes=1))
+        st = telemetry_window.window_stats(s, "support-reply", None, now - timedelta(hours=2), now + timedelta(minutes=1))
         assert st.count == 51
         assert st.active_units == 7
         assert sum(st.latency_counts) == 51
@@ -44,9 +47,9 @@ def test_resent_events_are_stored_once_and_rollups_count_them_once(client, users
         assert st.outcomes == {"success": 51}
         assert st.scores["faithfulness"][0] == 51
         assert st.features["lang"]["counts"] == {"en": 51}
-        last = service.last_event_at(s, "support-reply")
+        last = telemetry_window.last_event_at(s, "support-reply")
         assert last is not None and abs(last.timestamp() - batch[-1]["ts"]) < 60
-        by_release = service.window_stats(s, "support-reply", "support-reply:2", now - timedelta(hours=1), now)
+        by_release = telemetry_window.window_stats(s, "support-reply", "support-reply:2", now - timedelta(hours=1), now)
         assert by_release.count == 0
 
 
@@ -60,7 +63,7 @@ def test_bad_event_refuses_whole_batch_naming_index_and_field(client, users, fac
     bad_status = post(client, h, [ev(status="weird")])
     assert bad_status.status_code == 422 and "events.0.status" in bad_status.json()["error"]["message"]
     with transaction(factory) as s:
-        assert service.last_event_at(s, "support-reply") is None  # nothing stored from the refused batches
+        assert telemetry_window.last_event_at(s, "support-reply") is None  # nothing stored from the refused batches
 
 
 def test_too_late_event_is_refused_with_its_index(client, users, factory):
@@ -74,7 +77,7 @@ def test_too_late_event_is_refused_with_its_index(client, users, factory):
     assert r.status_code == 200
     with transaction(factory) as s:
         t = datetime.fromtimestamp(late_but_ok, UTC)
-        st = service.window_stats(s, "support-reply", None, t - timedelta(minutes=1), t + timedelta(minutes=1))
+        st = telemetry_window.window_stats(s, "support-reply", None, t - timedelta(minutes=1), t + timedelta(minutes=1))
         assert st.count == 1  # landed in its own minute, not in "now"
 
 
@@ -90,7 +93,7 @@ def test_unknown_use_case_is_kept_and_discovered(client, users, factory):
         found = s.scalar(select(UseCase).where(UseCase.key == "shadow-bot"))
         assert found is not None and found.discovered and found.status == "discovered"
         now = datetime.now(UTC)
-        assert service.window_stats(s, "shadow-bot", None, now - timedelta(hours=1), now).count == 1
+        assert telemetry_window.window_stats(s, "shadow-bot", None, now - timedelta(hours=1), now).count == 1
 
 
 def test_viewer_cannot_ingest_and_bad_token_is_401(client, users):
@@ -111,9 +114,9 @@ def test_feedback_is_idempotent_and_readable_by_use_case(client, users, factory)
     assert bad.status_code == 422 and "rating" in bad.json()["error"]["message"]
     now = datetime.now(UTC)
     with transaction(factory) as s:
-        rows = service.feedback_for(s, "support-reply", now - timedelta(hours=1), now + timedelta(minutes=1))
+        rows = telemetry_feedback.feedback_for(s, "support-reply", now - timedelta(hours=1), now + timedelta(minutes=1))
         assert [(r["id"], r["rating"], r["time_saved_s"]) for r in rows] == [("fb1", 4, 30.0)]
-        assert service.feedback_for(s, "other", now - timedelta(hours=1), now) == []
+        assert telemetry_feedback.feedback_for(s, "other", now - timedelta(hours=1), now) == []
 
 
 def test_latency_quantiles_from_rollups_match_the_data(client, users, factory):
@@ -122,7 +125,7 @@ def test_latency_quantiles_from_rollups_match_the_data(client, users, factory):
     post(client, h, [ev(latency_ms=v, unit_id=None) for v in lat])
     now = datetime.now(UTC)
     with transaction(factory) as s:
-        st = service.window_stats(s, "support-reply", None, now - timedelta(hours=1), now + timedelta(minutes=1))
+        st = telemetry_window.window_stats(s, "support-reply", None, now - timedelta(hours=1), now + timedelta(minutes=1))
         p95 = histogram.quantile(st.latency_counts, 0.95)
         assert abs(p95 - 950) / 950 < histogram.RELATIVE_BUCKET_WIDTH
         assert st.active_units == 0
@@ -142,15 +145,15 @@ def test_out_of_range_numbers_are_refused_not_a_500(client, users, factory):
         assert r.status_code == 422, (field, r.status_code, r.text)
         assert [d["field"] for d in r.json()["error"]["details"]] == [field]
     with transaction(factory) as s:
-        assert service.last_event_at(s, "support-reply") is None
+        assert telemetry_window.last_event_at(s, "support-reply") is None
     at_max = [ev(tokens={k: MAX_TOKENS for k in ("input", "output", "cache_read", "cache_write", "reasoning")},
                  cost_usd=MAX_COST_USD, latency_ms=MAX_LATENCY_MS, scores={"q": -MAX_SCORE}) for _ in range(3)]
     assert post(client, h, at_max).status_code == 200
     now = datetime.now(UTC)
     with transaction(factory) as s:
-        service.compact_rollups(s)
+        telemetry_compaction.compact_rollups(s)
     with transaction(factory) as s:
-        st = service.window_stats(s, "support-reply", None, now - timedelta(hours=1), now + timedelta(minutes=1))
+        st = telemetry_window.window_stats(s, "support-reply", None, now - timedelta(hours=1), now + timedelta(minutes=1))
         assert st.count == 3 and st.tokens["input"] == 3 * MAX_TOKENS and st.cost_usd == 3 * MAX_COST_USD
         assert st.scores["q"] == (3, -3 * MAX_SCORE, 3 * MAX_SCORE**2)
 

@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 
 from takeoff.core.db import transaction
 from takeoff.jobs import service as jobs
-from takeoff.telemetry import histogram, service, web
+from takeoff.telemetry import histogram, web
+from takeoff.telemetry import overview as telemetry_overview
+from takeoff.telemetry import window as telemetry_window
 from takeoff.telemetry.models import TelemetryEvent
 
 
@@ -87,7 +89,7 @@ def test_window_edges_combine_minutes_and_hours(client, users, factory):
     with transaction(factory) as s:
         for lo in times:
             start = datetime.fromtimestamp(lo, UTC)
-            st = service.window_stats(s, "triage", None, start, datetime.now(UTC) + timedelta(minutes=1))
+            st = telemetry_window.window_stats(s, "triage", None, start, datetime.now(UTC) + timedelta(minutes=1))
             assert st.count == sum(1 for t in times if int(t // 60) * 60 >= int(lo // 60) * 60)
 
 
@@ -105,7 +107,7 @@ def test_baseline_bins_later_features_and_refuses_an_empty_window(client, users,
     later = [ev(now - 60, features={"length": 1000.0, "lang": "de"}) for _ in range(10)]
     client.post("/api/v1/events", json={"events": later}, headers=h)
     with transaction(factory) as s:
-        st = service.window_stats(s, "triage", None, datetime.fromtimestamp(now - 120, UTC), datetime.now(UTC))
+        st = telemetry_window.window_stats(s, "triage", None, datetime.fromtimestamp(now - 120, UTC), datetime.now(UTC))
         length = st.features["length"]
         assert length["kind"] == "numeric" and length["counts"][-1] == 10 and len(length["counts"]) == len(length["edges"]) + 1
         assert st.features["lang"]["counts"] == {"de": 10}
@@ -126,7 +128,7 @@ def test_retention_job_deletes_old_raw_events_but_keeps_rollups(client, users, a
     app.state.worker.drain()
     with transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(TelemetryEvent)) == 1
-        st = service.window_stats(s, "triage", None, datetime.fromtimestamp(now - 4 * 3600, UTC), datetime.now(UTC))
+        st = telemetry_window.window_stats(s, "triage", None, datetime.fromtimestamp(now - 4 * 3600, UTC), datetime.now(UTC))
         assert st.count == 2
 
 
@@ -269,7 +271,7 @@ def test_overview_lists_every_use_case_not_retired_with_its_status(client, users
     assert client.post("/api/v1/events", json={"events": events}, headers=users.headers("ai_engineer")).status_code == 200
     end = datetime.now(UTC) + timedelta(minutes=1)
     with transaction(factory) as s:
-        rows = {r["use_case"]: r for r in service.overview(s, end - timedelta(hours=24), end)}
+        rows = {r["use_case"]: r for r in telemetry_overview.overview(s, end - timedelta(hours=24), end)}
     assert set(rows) == {"fine", "broken", "quiet", "waiting", "shadow"}  # not the retired one
     assert rows["fine"]["status"] == "ok" and len(rows["fine"]["checks"]) == 7 and rows["fine"]["breaches"] == []
     assert rows["broken"]["status"] == "breach"

@@ -19,7 +19,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from sqlalchemy import text
 
 from takeoff.core.db import transaction
-from takeoff.telemetry import service
+from takeoff.telemetry import compaction as telemetry_compaction
+from takeoff.telemetry import series as telemetry_series
+from takeoff.telemetry import window as telemetry_window
 from tests.telemetry.otlp_values import any_value
 
 NONFINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]  # as the body's text: json.loads reads 1e400 as inf
@@ -180,14 +182,14 @@ def test_otlp_nonfinite_values_are_left_out_and_the_span_kept(client, users, fac
     for compacted in (False, True):
         with transaction(factory) as s:
             if compacted:
-                service.compact_rollups(s)
-            st = service.window_stats(s, "nf-svc", None, start, end)
+                telemetry_compaction.compact_rollups(s)
+            st = telemetry_window.window_stats(s, "nf-svc", None, start, end)
             assert st.count == 2 and st.cost_usd == pytest.approx(0.01)
             n, total, sq = st.scores["groundedness"]
             assert n == 2 and total == pytest.approx(1.4) and sq == pytest.approx(0.25 + 0.81)
             assert st.tokens["input"] == 14 and st.tokens["output"] == 0
             for metric in ("quality_groundedness", "cost_per_task", "tokens", "latency_p95"):
-                values = [v for _, v in service.series(s, "nf-svc", metric, start, end, 3600) if v is not None]
+                values = [v for _, v in telemetry_series.series(s, "nf-svc", metric, start, end, 3600) if v is not None]
                 assert values and all(math.isfinite(v) for v in values), (metric, values)
     metrics = client.get("/api/v1/metrics", params={"use_case": "nf-svc", "metric": "quality_groundedness",
                                                     "from": start.isoformat(), "to": end.isoformat(), "step": "1h"},

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from takeoff.core.db import transaction
-from takeoff.telemetry import service
+from takeoff.telemetry import window as telemetry_window
 from tests.telemetry.otlp_values import any_value
 
 
@@ -42,7 +42,7 @@ def live_url(app):
 def _window(factory, key):
     now = datetime.now(UTC)
     with transaction(factory) as s:
-        return service.window_stats(s, key, None, now - timedelta(hours=1), now + timedelta(minutes=1))
+        return telemetry_window.window_stats(s, key, None, now - timedelta(hours=1), now + timedelta(minutes=1))
 
 
 def test_real_otel_sdk_exporter_spans_become_events(live_url, users, factory):

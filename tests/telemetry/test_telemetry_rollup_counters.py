@@ -10,6 +10,8 @@ from sqlalchemy import select
 from takeoff.core.actor import Actor
 from takeoff.core.db import transaction
 from takeoff.telemetry import service
+from takeoff.telemetry import compaction as telemetry_compaction
+from takeoff.telemetry import window as telemetry_window
 from takeoff.telemetry.compaction import compact_all
 from takeoff.telemetry.models import TelemetryRollup
 from takeoff.telemetry.rollup import unit_key as _unit_key
@@ -31,11 +33,11 @@ def test_token_sums_past_int32_are_compacted_and_read_back(factory) -> None:
         assert service.ingest_events(s, ACTOR, events, late_s=86400, unit_key=TEST_UNIT_KEY) == (5, 0)
     compact_all(factory)
     with transaction(factory) as s:
-        assert service.pending_deltas(s) == 0
+        assert telemetry_compaction.pending_deltas(s) == 0
         rows = s.scalars(select(TelemetryRollup).where(TelemetryRollup.use_case == "counters-uc")).all()
         assert {r.grain for r in rows} >= {60, 3600}
         assert all(r.tokens_input == 5 * PER_EVENT and r.tokens_reasoning == 5 * PER_EVENT for r in rows)
         start = datetime.fromtimestamp(now - 60, UTC)
-        stats = service.window_stats(s, "counters-uc", None, start, start + timedelta(hours=1))
+        stats = telemetry_window.window_stats(s, "counters-uc", None, start, start + timedelta(hours=1))
     assert stats.tokens["input"] == stats.tokens["cache_write"] == 5 * PER_EVENT > 2**31
     assert stats.count == 5

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from takeoff.telemetry import ingest, otlp, rollup
-from takeoff.telemetry.service import _cover
+from takeoff.telemetry import ingest, metrics, otlp, rollup
+from takeoff.telemetry.window import _cover
 
 KEY = rollup.unit_key("test-secret-key-for-unit-hashes")
 
@@ -162,17 +162,17 @@ def test_fold_once_per_grain_and_merges_agree():
 
 def test_metric_values_and_unknown_metric():
     t = rollup.Totals(count=10, errors=2, fallbacks=1, cost_usd=1.0, outcomes={"success": 3, "overridden": 1})
-    assert rollup.metric_value("error_rate", t, 60) == 0.2
-    assert rollup.metric_value("override_rate", t, 60) == 0.25
-    assert rollup.metric_value("throughput", t, 300) == 2.0
-    assert rollup.metric_value("latency_p95", t, 60) is None
-    assert rollup.metric_value("cost_per_active_user", t, 60) is None
-    assert rollup.metric_value("error_rate", rollup.Totals(), 60) is None
-    with pytest.raises(ValueError, match="returning_estimates"):  # needs the buckets before it, not one bucket
-        rollup.metric_value("repeat_users", t, 60)
+    assert metrics.metric_value("error_rate", t, 60) == 0.2
+    assert metrics.metric_value("override_rate", t, 60) == 0.25
+    assert metrics.metric_value("throughput", t, 300) == 2.0
+    assert metrics.metric_value("latency_p95", t, 60) is None
+    assert metrics.metric_value("cost_per_active_user", t, 60) is None
+    assert metrics.metric_value("error_rate", rollup.Totals(), 60) is None
+    with pytest.raises(ValueError, match="not computed"):  # needs the buckets before it, not one bucket
+        metrics.metric_value("repeat_users", t, 60)
     with pytest.raises(ValueError, match="unknown metric"):
-        rollup.check_metric("latency_p42x")
-    assert rollup.check_metric("quality_faithfulness") == "quality_faithfulness"
+        metrics.check_metric("latency_p42x")
+    assert metrics.check_metric("quality_faithfulness") == "quality_faithfulness"
 
 
 def test_parse_time_and_step():

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from takeoff.core.db import transaction
-from takeoff.telemetry import rollup, service
+from takeoff.telemetry import rollup
+from takeoff.telemetry import window as telemetry_window
 from takeoff.telemetry.compaction import compact_all
 from takeoff.telemetry.models import TelemetryRollup, TelemetryRollupDelta
 
@@ -85,7 +86,7 @@ def test_ingested_sketches_are_keyed_by_the_server_secret_and_counts_stay_right(
         rows = s.scalars(select(TelemetryRollup).where(TelemetryRollup.use_case == "priv-uc")).all()
         stored |= set().union(*(set(r.units) for r in rows))
         start = datetime.fromtimestamp(now - 120, UTC)
-        stats = service.window_stats(s, "priv-uc", None, start, start + timedelta(minutes=10))
+        stats = telemetry_window.window_stats(s, "priv-uc", None, start, start + timedelta(minutes=10))
     known = [*IDS, "bob@example.com"]
     assert stored == {rollup.unit_hash(u, key) for u in known}
     assert not stored & {_unkeyed(u) for u in known}  # a list of known ids does not match the stored sketches

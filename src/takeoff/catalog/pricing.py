@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from takeoff.sdk.tracking import TOKEN_KINDS
+
 T = TypeVar("T")
 
-USAGE_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
+USAGE_TYPES = TOKEN_KINDS  # the SDK's token kinds, each priced
 
 
 def _num(value: Any, what: str) -> float:

@@ -6,26 +6,34 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from takeoff.evidence.registry import Evidence, Registry, Subject
-from takeoff.monitoring import service as monitoring
+from takeoff.monitoring import alerts as monitoring_alerts
+from takeoff.monitoring import canary_analysis as monitoring_canary_analysis
 from takeoff.releases import service as releases
 from takeoff.telemetry import evidence as telemetry_evidence
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import metrics
+from takeoff.telemetry import baselines as telemetry_baselines
 
-QUALITY_RULE_METRICS = ("error_category_rate", "override_rate", "escalation_rate", "error_rate")
-COST_RULE_METRICS = ("cost_per_task", "cost_per_active_user", "tokens")
 FEATURE_WINDOW = timedelta(days=30)
 
 
+def _aspect(metric: str) -> str | None:
+    """What a rule's metric speaks to, from the metric registry (None for a name it no longer knows)."""
+    try:
+        return metrics.get(metric).aspect
+    except ValueError:
+        return None
+
+
 def is_quality_metric(metric: str) -> bool:
-    return metric.startswith("quality_") or metric in QUALITY_RULE_METRICS
+    return _aspect(metric) == "quality"
 
 
 def monitoring_configured(session: Session, s: Subject) -> Evidence:
     """At least one enabled alert rule on a quality metric and one on a cost metric."""
     key = s.use_case.key
-    enabled = [r for r in monitoring.rules(session, key) if r.enabled]
+    enabled = [r for r in monitoring_alerts.rules(session, key) if r.enabled]
     quality = sum(1 for r in enabled if is_quality_metric(r.metric))
-    cost = sum(1 for r in enabled if r.metric in COST_RULE_METRICS)
+    cost = sum(1 for r in enabled if _aspect(r.metric) == "cost")
     link = f"/usecases/{key}#monitoring"
     missing = [f"no alert rule on a {name} metric" for name, n in (("quality", quality), ("cost", cost)) if n < 1]
     at = max((r.created_at for r in enabled), default=None)
@@ -40,7 +48,7 @@ def canary_analysed(session: Session, s: Subject) -> Evidence:
     running = releases.list_releases(session, key, status="canary")
     if not running:
         return Evidence("canary_analysed", "pass", "no release is in canary", f"/usecases/{key}#releases")
-    checks = monitoring.canary_checks(session, key, limit=200)
+    checks = monitoring_canary_analysis.canary_checks(session, key, limit=200)
     for rel in running:
         mine = [c for c in checks if c.canary_release_id == rel.release_id]
         if not mine:
@@ -59,7 +67,7 @@ def drift_baseline_set(session: Session, s: Subject) -> Evidence:
     link = f"/usecases/{key}#monitoring"
     if prod is None:
         return Evidence("drift_baseline_set", "pass", "no release is in production", link)
-    base = telemetry.current_baseline(session, key)
+    base = telemetry_baselines.current_baseline(session, key)
     if base is not None:
         return Evidence("drift_baseline_set", "pass", f"drift baseline of {len(base.get('features') or {})} "
                         f"feature(s) frozen from {base.get('release') or 'all releases'}", link, base.get("end"))

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.core.events import DataSlaBreached, GateJudged, IncidentOpened, IncidentResolved, subscribe
 from takeoff.evals.models import EvalRun
-from takeoff.monitoring import service
+from takeoff.monitoring import notifications
 from takeoff.releases import service as releases
 
 log = logging.getLogger("takeoff.monitoring")
@@ -15,12 +15,12 @@ log = logging.getLogger("takeoff.monitoring")
 
 def on_incident_opened(session: Session, ev: IncidentOpened) -> None:
     """Queue the incident.opened webhooks of the use case's channels."""
-    service.notify(session, ev.use_case_key, "incident.opened", ev.payload)
+    notifications.notify(session, ev.use_case_key, "incident.opened", ev.payload)
 
 
 def on_incident_resolved(session: Session, ev: IncidentResolved) -> None:
     """Queue the incident.resolved webhooks of the use case's channels."""
-    service.notify(session, ev.use_case_key, "incident.resolved", ev.payload)
+    notifications.notify(session, ev.use_case_key, "incident.resolved", ev.payload)
 
 
 def on_data_sla_breached(session: Session, ev: DataSlaBreached) -> None:
@@ -30,7 +30,7 @@ def on_data_sla_breached(session: Session, ev: DataSlaBreached) -> None:
     for key in ev.use_cases:
         try:
             with session.begin_nested():
-                service.notify(session, key, "data.breach", payload)
+                notifications.notify(session, key, "data.breach", payload)
         except Exception:
             log.exception("could not notify %s about the breach on %s", key, ev.source)
 
@@ -46,7 +46,7 @@ def on_gate_judged(session: Session, ev: GateJudged) -> None:
                "pass_rate": (run.summary or {}).get("pass_rate"), "reasons": (run.gate or {}).get("reasons")}
     try:
         with session.begin_nested():
-            service.notify(session, run.use_case_key, "gate.judged", payload)
+            notifications.notify(session, run.use_case_key, "gate.judged", payload)
             _approval_requested(session, run)
     except Exception:
         log.exception("could not notify %s about eval run %s", run.use_case_key, run.id)
@@ -60,7 +60,7 @@ def _approval_requested(session: Session, run: EvalRun) -> None:
     if rel.status != "awaiting_approval" or rel.status_changed_at < run.finished_at:
         return
     missing = releases.missing_approvals(session, rel)
-    service.notify(session, rel.use_case_key, "approval.requested",
+    notifications.notify(session, rel.use_case_key, "approval.requested",
                    {"title": f"release {rel.release_id} awaits approval", "release_id": rel.release_id,
                     "approvals_missing": missing, "gate": (run.gate or {}).get("status")})
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from takeoff.core.db import transaction, utcnow
 from takeoff.jobs.registry import JobContext, every, handler
-from takeoff.monitoring import service
+from takeoff.monitoring import alerts, canary_analysis, drift_checks, notifications, overview, slos
 from takeoff.portfolio import service as portfolio
 
 log = logging.getLogger("takeoff.monitoring")
@@ -35,20 +35,20 @@ def evaluate(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Every enabled alert rule, then each use case's SLO burn rates and quality alert."""
     now = utcnow()
     with transaction(ctx.factory) as s:
-        rule_ids = [r.id for r in service.rules(s) if r.enabled]
-        keys = [uc.key for uc in service.monitored_use_cases(s)]
+        rule_ids = [r.id for r in alerts.rules(s) if r.enabled]
+        keys = [uc.key for uc in overview.monitored_use_cases(s)]
 
     def one_rule(s: Any, rule_id: int) -> None:
         from takeoff.monitoring.models import AlertRule
 
         rule = s.get(AlertRule, rule_id)
         if rule is not None and rule.enabled:
-            service.evaluate_rule(s, rule, now)
+            alerts.evaluate_rule(s, rule, now)
 
     def one_uc(s: Any, key: str) -> None:
         uc = portfolio.get(s, key)
-        service.evaluate_slos(s, uc, now)
-        service.evaluate_quality(s, uc, now)
+        slos.evaluate_slos(s, uc, now)
+        alerts.evaluate_quality(s, uc, now)
 
     return {"rules": _each(ctx, rule_ids, one_rule, "rule"), "use_cases": _each(ctx, keys, one_uc, "SLO check")}
 
@@ -58,8 +58,8 @@ def drift(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """A drift check per monitored use case (or the one in the payload)."""
     now = utcnow()
     with transaction(ctx.factory) as s:
-        keys = [payload["use_case"]] if payload.get("use_case") else [u.key for u in service.monitored_use_cases(s)]
-    return _each(ctx, keys, lambda s, k: service.run_drift(s, k, now), "drift check")
+        keys = [payload["use_case"]] if payload.get("use_case") else [u.key for u in overview.monitored_use_cases(s)]
+    return _each(ctx, keys, lambda s, k: drift_checks.run_drift(s, k, now), "drift check")
 
 
 @handler("monitoring.canary")
@@ -67,14 +67,14 @@ def canary(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Canary analysis of every release in canary."""
     now = utcnow()
     with transaction(ctx.factory) as s:
-        running = service.running_canaries(s)
-    return _each(ctx, running, lambda s, t: service.analyze_canary(s, t[0], t[1], t[2], now), "canary analysis")
+        running = canary_analysis.running_canaries(s)
+    return _each(ctx, running, lambda s, t: canary_analysis.analyze_canary(s, t[0], t[1], t[2], now), "canary analysis")
 
 
 @handler("monitoring.deliver")
 def deliver(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Send one webhook; raising makes the worker retry it with backoff."""
-    return service.deliver(ctx.factory, int(payload["delivery_id"]), ctx.attempt)
+    return notifications.deliver(ctx.factory, int(payload["delivery_id"]), ctx.attempt)
 
 
 every("monitoring.evaluate", EVALUATE_EVERY_S)

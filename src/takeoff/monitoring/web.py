@@ -9,7 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from takeoff.core.errors import AppError
 from takeoff.incidents import service as incidents
-from takeoff.monitoring import service
+from takeoff.monitoring import alerts, canary_analysis, drift_checks, notifications, overview, settings, slos
+from takeoff.telemetry import metrics
 from takeoff.monitoring.schemas import ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
 from takeoff.web.render import CurrentPage
@@ -24,12 +25,12 @@ def _pct(x: float | None) -> str:
 
 def _page(page: Any, error: str | None = None, status: int = 200) -> Response:
     s = page.session
-    return page.render("monitoring/index.html", status_code=status, error=error, overview=service.overview(s),
-                       rules=service.rules(s), firing=service.alerts(s, state="firing"),
-                       recent=service.alerts(s, limit=20), drift=service.latest_drift(s),
-                       channels=service.channels(s), deliveries=service.deliveries(s, limit=30),
-                       canary=service.canary_checks(s, limit=10), use_cases=service.monitored_use_cases(s),
-                       metrics=service.TELEMETRY_METRICS + service.MONITOR_METRICS, events=service.EVENTS,
+    return page.render("monitoring/index.html", status_code=status, error=error, overview=overview.overview(s),
+                       rules=alerts.rules(s), firing=alerts.alerts(s, state="firing"),
+                       recent=alerts.alerts(s, limit=20), drift=drift_checks.latest_drift(s),
+                       channels=notifications.channels(s), deliveries=notifications.deliveries(s, limit=30),
+                       canary=canary_analysis.canary_checks(s, limit=10), use_cases=overview.monitored_use_cases(s),
+                       metrics=[m for m in metrics.registered() if not m.family], events=notifications.EVENTS,
                        can_write=page.actor.can("monitor.write"), pct=_pct)
 
 
@@ -50,7 +51,7 @@ def rule_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", use_ca
     page.require("monitor.write")
     try:
         with page.session.begin_nested():
-            service.create_rule(page.session, page.actor, RuleIn(use_case=use_case, metric=metric, op=op,
+            alerts.create_rule(page.session, page.actor, RuleIn(use_case=use_case, metric=metric, op=op,
                                                                  threshold=threshold, window=window,
                                                                  severity=max(1, min(4, severity)), name=name))
     except AppError as exc:
@@ -70,7 +71,7 @@ def channel_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", nam
     try:
         body = ChannelIn(name=name, kind=kind, url=url, secret=secret, use_case=use_case or None)
         with page.session.begin_nested():
-            service.create_channel(page.session, page.actor, body)
+            notifications.create_channel(page.session, page.actor, body)
     except AppError as exc:
         return _page(page, error=exc.message, status=exc.status)
     except ValueError as exc:  # pydantic ValidationError is a ValueError
@@ -81,7 +82,7 @@ def channel_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", nam
 def section_context(session: Any, key: str) -> dict[str, Any]:
     """What the use-case page shows about monitoring."""
     uc = portfolio.get(session, key)
-    cats = service.error_categories_over_time(session, key)
+    cats = alerts.error_categories_over_time(session, key)
     chart = None
     if cats["total"]:
         chart = {"type": "bar", "data": {"labels": cats["labels"], "datasets": [
@@ -89,12 +90,12 @@ def section_context(session: Any, key: str) -> dict[str, Any]:
             for i, c in enumerate(cats["categories"])]},
             "options": {"plugins": {"legend": {"position": "bottom"}},
                         "scales": {"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True}}}}
-    drift = service.drift_results(session, key, 1)
-    return {"uc": uc, "slos": service.slo_status(session, uc), "settings": service.settings_view(session, key),
+    drift = drift_checks.drift_results(session, key, 1)
+    return {"uc": uc, "slos": slos.slo_status(session, uc), "settings": settings.settings_view(session, key),
             "drift": drift[0] if drift else None, "chart": chart, "categories": cats,
             "open_incidents": incidents.list_incidents(session, use_case_key=key, status="open"),
-            "firing": service.alerts(session, state="firing", use_case_key=key),
-            "canary": service.canary_checks(session, key, 3), "pct": _pct}
+            "firing": alerts.alerts(session, state="firing", use_case_key=key),
+            "canary": canary_analysis.canary_checks(session, key, 3), "pct": _pct}
 
 
 @router.get("/monitoring/usecase/{key}/section")
@@ -111,5 +112,5 @@ def auto_rollback_form(key: str, page: CurrentPage, csrf_token: Annotated[str, F
     """Turn the automatic rollback on or off (htmx swaps the section)."""
     page.check_csrf(csrf_token)
     page.require("monitor.write")
-    service.update_settings(page.session, page.actor, key, SettingsIn(auto_rollback=enabled == "on"))
+    settings.update_settings(page.session, page.actor, key, SettingsIn(auto_rollback=enabled == "on"))
     return section_fragment(key, page)

@@ -5,7 +5,7 @@ from typing import Any
 
 from takeoff.core.db import transaction
 from takeoff.jobs import registry
-from takeoff.monitoring import service as monitoring
+from takeoff.monitoring import notifications as monitoring
 from takeoff.outcomes import service
 from takeoff.portfolio import service as portfolio
 

@@ -22,7 +22,7 @@ from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.findings import service as findings_svc
 from takeoff.governance import service as governance
 from takeoff.incidents import service as incidents_svc
-from takeoff.monitoring import service as monitoring
+from takeoff.monitoring import traffic as monitoring
 from takeoff.outcomes import review as review_rules
 from takeoff.outcomes import roi as roi_rules
 from takeoff.outcomes import scorecard as rules
@@ -35,13 +35,16 @@ from takeoff.portfolio import scoring
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import schemas as telemetry_schemas
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import feedback as telemetry_feedback
+from takeoff.telemetry import metrics as telemetry_metrics
+from takeoff.telemetry import series as telemetry_series
+from takeoff.telemetry import window as telemetry
 
 WEEK_S = 7 * 86400
-TELEMETRY_KPIS: dict[str, tuple[str, str]] = {  # telemetry metric -> (label, unit)
-    "cost_per_task": ("Cost per task", "USD"),
-    "error_rate": ("Error rate", "ratio"),
-    "override_rate": ("Human override rate", "ratio"),
+TELEMETRY_KPIS: dict[str, str] = {  # telemetry metric -> label (unit and direction: the metric registry's)
+    "cost_per_task": "Cost per task",
+    "error_rate": "Error rate",
+    "override_rate": "Human override rate",
 }
 
 
@@ -155,19 +158,21 @@ def _weeks(now: datetime, weeks: int) -> tuple[datetime, datetime]:
 
 def telemetry_kpis(session: Session, uc: UseCase, weeks: int = 8, now: datetime | None = None) -> dict[str, Any]:
     """Weekly cost per task, error rate and override rate from telemetry, with the scale targets beside them."""
-    series = telemetry.series
+    series = telemetry_series.series
     start, end = _weeks(now or utcnow(), weeks)
     t = portfolio.targets(uc)
     targets = {"cost_per_task": t.cost_per_task_usd, "error_rate": t.max_error_rate, "override_rate": None}
     out = []
     prod = _production(session, uc.key, start, end)
-    for metric, (label, unit) in TELEMETRY_KPIS.items():
+    for metric, label in TELEMETRY_KPIS.items():
+        unit, bad = telemetry_metrics.get(metric).unit, telemetry_metrics.get(metric).bad
+        direction = "lower_is_better" if bad == "high" else "higher_is_better"
         pts = series(session, uc.key, metric, start, end, WEEK_S, prod)
         values = [v for _, v in pts if v is not None]
         latest = values[-1] if values else None
         out.append({"metric": metric, "name": label, "unit": unit, "target": targets[metric],
-                    "direction": "lower_is_better", "points": [(b.date().isoformat(), v) for b, v in pts],
-                    "latest": latest, "status": rules.kpi_status("lower_is_better", latest, targets[metric])})
+                    "direction": direction, "points": [(b.date().isoformat(), v) for b, v in pts],
+                    "latest": latest, "status": rules.kpi_status(direction, latest, targets[metric])})
     return {"missing": None, "metrics": out}
 
 
@@ -382,7 +387,7 @@ def record_widget_feedback(session: Session, actor: Actor, key: str, data: Any) 
     fid = f"web-{uuid.uuid4().hex}"
     fb = telemetry_schemas.FeedbackIn(id=fid, use_case=uc.key, rating=body.rating, comment=(body.comment or "").strip() or None,
                 time_saved_s=body.time_saved_s, unit_id=actor.username, ts=utcnow().timestamp())
-    telemetry.record_feedback(session, actor, fb)
+    telemetry_feedback.record_feedback(session, actor, fb)
     return fid
 
 
@@ -402,9 +407,9 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
     start, end = _weeks(now, weeks)
     notes: list[str] = []
     prod = _production(session, key, start, end)
-    active = [v for _, v in telemetry.series(session, key, "active_users", start, end, WEEK_S, prod)]
-    repeat = [v for _, v in telemetry.series(session, key, "repeat_users", start, end, WEEK_S, prod)]
-    feedback = telemetry.feedback_for(session, key, start, end)
+    active = [v for _, v in telemetry_series.series(session, key, "active_users", start, end, WEEK_S, prod)]
+    repeat = [v for _, v in telemetry_series.series(session, key, "repeat_users", start, end, WEEK_S, prod)]
+    feedback = telemetry_feedback.feedback_for(session, key, start, end)
     incidents = _incidents(session, key, start, end)
     rows = []
     for w in range(weeks):

@@ -13,7 +13,7 @@ from takeoff.core.actor import Actor
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import BadRequest, Invalid
 from takeoff.ratelimit import TokenLimits
-from takeoff.telemetry import rollup, service
+from takeoff.telemetry import baselines, feedback, metrics, rollup, series, service, window
 from takeoff.telemetry.decode import decode_batch
 from takeoff.telemetry.ingest import normalize_batch, normalize_drops, parse_step, parse_time
 from takeoff.telemetry.schemas import EVENT_BATCH, BaselineIn, FeedbackIn, IngestResult
@@ -67,7 +67,7 @@ def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int,
 @router.post("/feedback", response_model=IngestResult)
 def post_feedback(fb: FeedbackIn, session: DB, actor: Allowed("telemetry.ingest")) -> dict[str, int]:
     """Record a user's rating of one AI response (idempotent by feedback id)."""
-    accepted, dups = service.record_feedback(session, actor, fb)
+    accepted, dups = feedback.record_feedback(session, actor, fb)
     return {"accepted": accepted, "duplicates": dups}
 
 
@@ -91,17 +91,17 @@ def get_metrics(session: DB, actor: Allowed("read"), use_case: str = Query(...),
     if end <= start:
         raise Invalid("'to' must be after 'from'", details=[{"field": "to", "message": "must be after 'from'"}])
     step_s = _param("step", parse_step, step)
-    _param("metric", rollup.check_metric, metric)
-    points = service.series(session, use_case, metric, start, end, step_s, release)
-    return {"use_case": use_case, "release": release, "metric": metric, "unit": rollup.METRIC_HELP.get(
-        metric, rollup.METRIC_HELP["quality_<name>"]), "step_s": step_s, "from": start.isoformat(),
+    _param("metric", lambda m: metrics.check_metric(m, series=True), metric)
+    points = series.series(session, use_case, metric, start, end, step_s, release)
+    return {"use_case": use_case, "release": release, "metric": metric, "unit": metrics.get(metric).description,
+        "step_s": step_s, "from": start.isoformat(),
         "to": end.isoformat(), "points": [{"t": t.isoformat(), "value": v} for t, v in points]}
 
 
 @router.post("/telemetry/baselines", status_code=201)
 def post_baseline(body: BaselineIn, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
     """Freeze feature bins (drift baseline) from a release's events in a window."""
-    return service.set_baseline(session, actor, body.use_case, body.release, body.start, body.end)
+    return baselines.set_baseline(session, actor, body.use_case, body.release, body.start, body.end)
 
 
 @router.get("/telemetry/window")
@@ -114,7 +114,7 @@ def get_window(session: DB, actor: Allowed("read"), use_case: str, from_: str = 
 
     start = _param("from", parse_time, from_, "from")
     end = _param("to", parse_time, to, "to") if to else utcnow()
-    stats = asdict(service.window_stats(session, use_case, release, start, end))
+    stats = asdict(window.window_stats(session, use_case, release, start, end))
     for k in ("first_ts", "last_ts"):
         stats[k] = stats[k].isoformat() if stats[k] else None
     return stats

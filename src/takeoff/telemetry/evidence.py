@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeoff.evidence.registry import Evidence, Registry, Subject
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import feedback, window
 from takeoff.telemetry.models import TelemetryEvent
 
 FRESH_WINDOW = timedelta(hours=24)
@@ -31,13 +31,13 @@ def telemetry_flowing(session: Session, s: Subject) -> Evidence:
     """Telemetry arrived in the last 24 hours with quality scores and cost figures."""
     key, now = s.use_case.key, s.now
     link = f"/telemetry/usecase/{key}/dashboard"
-    last = telemetry.last_event_at(session, key)
+    last = window.last_event_at(session, key)
     if last is None:
         return Evidence("telemetry_flowing", "fail", "no telemetry ever received", link)
     if now - last > FRESH_WINDOW:
         return Evidence("telemetry_flowing", "fail",
                         f"last telemetry at {last:%Y-%m-%d %H:%M} UTC, more than 24 h ago", link, last)
-    day = telemetry.window_stats(session, key, None, now - FRESH_WINDOW, now)
+    day = window.window_stats(session, key, None, now - FRESH_WINDOW, now)
     problems = []
     if not day.scores:
         problems.append("no quality score received in the last 24 h")
@@ -52,7 +52,7 @@ def telemetry_flowing(session: Session, s: Subject) -> Evidence:
 def fallback_exercised(session: Session, s: Subject) -> Evidence:
     """The fallback path was taken in production at least once in 30 days."""
     key = s.use_case.key
-    month = telemetry.window_stats(session, key, None, s.now - MONTH, s.now)
+    month = window.window_stats(session, key, None, s.now - MONTH, s.now)
     link = f"/telemetry/usecase/{key}/dashboard"
     if month.fallbacks == 0:
         return Evidence("fallback_exercised", "fail", "no fallback exercised in the last 30 days", link)
@@ -63,7 +63,7 @@ def fallback_exercised(session: Session, s: Subject) -> Evidence:
 def feedback_collected(session: Session, s: Subject) -> Evidence:
     """Users' in-the-moment feedback arrived in the last 30 days."""
     key = s.use_case.key
-    n = len(telemetry.feedback_for(session, key, s.now - MONTH, s.now))
+    n = len(feedback.feedback_for(session, key, s.now - MONTH, s.now))
     link = f"/outcomes/{key}"
     if n == 0:
         return Evidence("feedback_collected", "fail", "no user feedback in the last 30 days", link)

@@ -7,7 +7,7 @@ from typing import Any
 from takeoff.core.config import get_settings
 from takeoff.core.db import transaction, utcnow
 from takeoff.jobs import registry
-from takeoff.telemetry import service
+from takeoff.telemetry.retention import delete_old_events
 
 RETENTION_EVERY_S = 3600
 CHUNK = 20_000
@@ -23,7 +23,7 @@ def retention(ctx: registry.JobContext, payload: dict[str, Any]) -> dict[str, An
     deleted = 0
     while True:  # small transactions so ingestion is never blocked for long
         with transaction(ctx.factory) as s:
-            n = service.delete_old_events(s, before, CHUNK)
+            n = delete_old_events(s, before, CHUNK)
         deleted += n
         ctx.heartbeat()
         if n < CHUNK:

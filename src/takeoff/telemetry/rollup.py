@@ -17,6 +17,9 @@ Encodings kept in rollup rows (all JSON, all merge by addition or union):
 
 The scale-target rules (`target_checks`, `target_status`) live here too: they compare these metrics with a use
 case's targets and are pure, so the overview and its tests share them.
+
+Why one module of about 600 lines: fold (ingest), merge (compaction and reads) and Totals (series) must agree on
+one encoding, and they are read together; the metric definitions are `metrics.py`'s.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from takeoff.sdk.tracking import TOKEN_KINDS
 from takeoff.telemetry import histogram
 
 GRAINS = (60, 3600, 86400)  # minute, hour, UTC day: a read uses the coarsest rows that fit
@@ -39,10 +43,8 @@ KMV_K = 256
 HASH_BITS = 52
 MAX_CATEGORIES = 100
 OTHER = "__other__"
-TOKEN_COLUMNS = ("tokens_input", "tokens_output", "tokens_cache_read", "tokens_cache_write", "tokens_reasoning")
-TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+TOKEN_COLUMNS = tuple(f"tokens_{kind}" for kind in TOKEN_KINDS)  # the SDK's token kinds, one rollup column each
 COUNTERS = ("count", "errors", "fallbacks", "latency_n") + TOKEN_COLUMNS
-OUTCOMES = ("success", "failure", "escalated", "overridden")
 
 
 @functools.lru_cache(maxsize=8)
@@ -494,6 +496,8 @@ class Totals:
     scores: dict[str, list[float]] = field(default_factory=dict)
     dropped: int = 0  # events SDKs reported dropping before delivery
     unit_rows: list[Sequence[int] | bytes] = field(default_factory=list)  # the rows' sketches (packed or lists)
+    error_categories: dict[str, int] = field(default_factory=dict)
+    known_units: int | None = None  # distinct units already estimated (a window's totals carry no sketch)
     _sketch: np.ndarray | None = field(default=None, repr=False, compare=False)
     _units: int | None = field(default=None, repr=False, compare=False)
     _latency: tuple[list[int], list[int]] | None = field(default=None, repr=False, compare=False)
@@ -514,69 +518,14 @@ class Totals:
 
     def active_units(self) -> int:
         """Distinct units of the bucket, estimated from its sketch (computed once)."""
+        if self.known_units is not None:
+            return self.known_units
         if self._units is None:
             self._units = kmv_estimate(self.unit_sketch())
         return self._units
 
 
 QUALITY_ALL = "quality_*"  # in a dashboard read: one quality_<score> per score name present
-METRICS = ("latency_p50", "latency_p95", "latency_p99", "throughput", "error_rate", "fallback_rate", "tokens",
-           "cost_per_task", "cost_per_active_user", "override_rate", "escalation_rate", "active_users",
-           "repeat_users", "dropped_events")
-METRIC_HELP = {
-    "latency_p50": "median latency, ms", "latency_p95": "95th percentile latency, ms",
-    "latency_p99": "99th percentile latency, ms", "throughput": "events per minute",
-    "error_rate": "errors / events", "fallback_rate": "fallbacks / events", "tokens": "input + output tokens",
-    "cost_per_task": "USD per event", "cost_per_active_user": "USD per distinct active unit",
-    "override_rate": "overridden / events with an outcome", "escalation_rate": "escalated / events with an outcome",
-    "active_users": "distinct units (approximate above 256)",
-    "repeat_users": "units active in the bucket that were also active in the range's length before it "
-                    "(returning users; exact below 256 units per bucket)",
-    "dropped_events": "events the SDKs dropped before delivery (queue full, refused), by arrival of their report",
-    "quality_<name>": "mean of the quality score <name>",
-}
-
-
-def check_metric(metric: str) -> str:
-    """The metric name if known (quality_<score> is open-ended), else ValueError listing the names."""
-    if not isinstance(metric, str) or not (metric in METRICS or (metric.startswith("quality_") and len(metric) > 8)):
-        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}, quality_<score name>")
-    return metric
-
-
-def metric_value(metric: str, t: Totals, step_s: int) -> float | None:
-    """The value of one metric for one query bucket; None where a ratio or quantile has no data."""
-    if metric == "throughput":
-        return t.count / (step_s / 60.0)
-    if metric == "tokens":
-        return float(t.tokens)
-    if metric == "dropped_events":
-        return float(t.dropped)
-    if metric == "active_users":
-        return float(t.active_units())
-    if metric == "repeat_users":
-        raise ValueError("repeat_users depends on the buckets before this one: use returning_estimates")
-    if metric.startswith("latency_p"):
-        return quantile_of_cdf(*t.latency_cdf(), int(metric[len("latency_p"):]) / 100.0)
-    if metric.startswith("quality_"):
-        s = t.scores.get(metric[len("quality_"):])
-        return s[1] / s[0] if s and s[0] else None
-    if metric in ("override_rate", "escalation_rate"):
-        with_outcome = sum(t.outcomes.values())
-        key = "overridden" if metric == "override_rate" else "escalated"
-        return t.outcomes.get(key, 0) / with_outcome if with_outcome else None
-    if metric == "cost_per_active_user":
-        users = t.active_units()
-        return t.cost_usd / users if users else None
-    if t.count == 0:
-        return None
-    if metric == "error_rate":
-        return t.errors / t.count
-    if metric == "fallback_rate":
-        return t.fallbacks / t.count
-    if metric == "cost_per_task":
-        return t.cost_usd / t.count
-    raise ValueError(f"unknown metric {metric!r}")
 
 
 # ---------------------------------------------------------------------------------------------- scale targets

@@ -18,7 +18,7 @@ from takeoff.core.db import utcnow
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import ERROR_RESPONSES, BadRequest, NotFound
 from takeoff.ratelimit import TokenLimits
-from takeoff.telemetry import otlp, otlp_ingest, rollup, service
+from takeoff.telemetry import otlp, otlp_ingest, overview, rollup, series, window
 from takeoff.web.render import CurrentPage
 
 # OTLP is a public ingestion API (in the OpenAPI document); the pages are not.
@@ -118,7 +118,7 @@ def overview_page(page: CurrentPage, range: str | None = Query(None)) -> Any:  #
     page.require("read")
     key, secs, _ = _range(range)
     end = utcnow()
-    rows = service.overview(page.session, end - timedelta(seconds=secs), end)
+    rows = overview.overview(page.session, end - timedelta(seconds=secs), end)
     return page.render("telemetry/overview.html", rows=rows, range=key, ranges=list(RANGES), fmt=_fmt)
 
 
@@ -158,14 +158,14 @@ def chart_config(chart: Chart, metrics: Sequence[str], by_release: Mapping[str, 
 
 def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str, Any]:
     """Every dashboard chart over the range from one rollup query for all releases and metrics, plus one for the
-    repeat users' lookback (service.dashboard_series; no per-chart or per-point query), a line per release and
+    repeat users' lookback (series.dashboard_series; no per-chart or per-point query), a line per release and
     metric, the scale targets as dashed lines."""
     from takeoff.portfolio import service as portfolio
 
     key, secs, step = _range(range_key)
     end = utcnow()
     targets = portfolio.targets(uc).model_dump()
-    data = service.dashboard_series(session, uc.key, [m for c in CHARTS for m in c.metrics],
+    data = series.dashboard_series(session, uc.key, [m for c in CHARTS for m in c.metrics],
                                     end - timedelta(seconds=secs), end, step)
     labels = [t.strftime("%m-%d" if step >= 86400 else "%m-%d %H:%M") for t in data.times]
     charts = []
@@ -176,7 +176,7 @@ def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str,
                        "config": chart_config(chart, metrics, data.by_release, labels, lines) if metrics else None})
     return {"uc": uc, "range": key, "ranges": list(RANGES), "step_s": step, "since": data.times[0],
             "charts": charts, "releases": list(data.by_release), "summary": data,
-            "last_event_at": None if data.count else service.last_event_at(session, uc.key)}
+            "last_event_at": None if data.count else window.last_event_at(session, uc.key)}
 
 
 @router.get("/telemetry/usecase/{key}/dashboard", include_in_schema=False)

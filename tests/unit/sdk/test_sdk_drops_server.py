@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from takeoff.core.db import transaction
 from takeoff.sdk import Client
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import window as telemetry_window
 
 
 def test_queue_full_and_refused_events_are_counted_by_the_server_once(app, users, factory):
@@ -31,7 +31,7 @@ def test_queue_full_and_refused_events_are_counted_by_the_server_once(app, users
         assert sdk.stats()["drops_reported"] == 3 and sdk.stats()["drops_unreported"] == 0
         sdk.close()
     with transaction(factory) as s:
-        st = telemetry.window_stats(s, "drops-e2e", None, now - timedelta(hours=1), now + timedelta(minutes=2))
+        st = telemetry_window.window_stats(s, "drops-e2e", None, now - timedelta(hours=1), now + timedelta(minutes=2))
         assert st.dropped == {"queue_full": 2, "http_422": 1} and st.count == 5
-        one = telemetry.window_stats(s, "drops-e2e", "1", now - timedelta(hours=1), now + timedelta(minutes=2))
+        one = telemetry_window.window_stats(s, "drops-e2e", "1", now - timedelta(hours=1), now + timedelta(minutes=2))
         assert one.dropped == {"queue_full": 2}  # reported under the dropped events' release

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from takeoff.app import create_app
 from takeoff.core.db import transaction
 from takeoff.sdk import Client
-from takeoff.telemetry import service as telemetry
+from takeoff.telemetry import window as telemetry_window
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
 
 
@@ -47,9 +47,9 @@ def test_recorded_event_lands_with_its_time_and_latency_in_its_minute(app, users
     with transaction(factory) as s:
         row = s.get(TelemetryEvent, "backfill-1")
         fb = s.get(TelemetryFeedback, fid)
-        inside = telemetry.window_stats(s, "support-reply", None, minute, minute + timedelta(minutes=1))
-        before = telemetry.window_stats(s, "support-reply", None, minute - timedelta(hours=1), minute)
-        after = telemetry.window_stats(s, "support-reply", None, minute + timedelta(minutes=1), datetime.now(UTC))
+        inside = telemetry_window.window_stats(s, "support-reply", None, minute, minute + timedelta(minutes=1))
+        before = telemetry_window.window_stats(s, "support-reply", None, minute - timedelta(hours=1), minute)
+        after = telemetry_window.window_stats(s, "support-reply", None, minute + timedelta(minutes=1), datetime.now(UTC))
     assert row.ts.replace(tzinfo=UTC).timestamp() == pytest.approx(ts.timestamp(), abs=1e-3)
     assert row.latency_ms == 1234.5
     assert (row.status, row.outcome, row.unit_id, row.release) == ("fallback", "overridden", "u7", "support-reply:1")

@@ -1,0 +1,162 @@
+"""Window reads from rollups: a use case's totals over [start, end) (minute precision at the edges, pending deltas
+included, so a read is exact before compaction), the releases seen in a window and the time of the last event."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from takeoff.telemetry import histogram, rollup
+from takeoff.telemetry.baselines import current_baseline
+from takeoff.telemetry.common import Releases
+from takeoff.telemetry.common import check_key as _check_key
+from takeoff.telemetry.common import check_window as _check_window
+from takeoff.telemetry.common import dt as _dt
+from takeoff.telemetry.common import epoch as _epoch
+from takeoff.telemetry.common import release_is as _release_is
+from takeoff.telemetry.models import TelemetryRollup, TelemetryRollupDelta
+
+ROLLUPS = TelemetryRollup.__table__
+DELTAS = TelemetryRollupDelta.__table__
+
+
+@dataclass
+class WindowStats:
+    """Rollup totals of one use case (optionally one release) over a time window."""
+
+    count: int = 0
+    errors: int = 0
+    fallbacks: int = 0
+    latency_counts: list[int] = field(default_factory=lambda: [0] * histogram.BUCKET_COUNT)
+    cost_usd: float = 0.0
+    cost_sq: float = 0.0  # sum of squared per-event costs (events without a cost count as 0)
+    tokens: dict[str, int] = field(default_factory=lambda: {k: 0 for k in rollup.TOKEN_KINDS})
+    outcomes: dict[str, int] = field(default_factory=dict)
+    error_categories: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
+    active_units: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> events SDKs dropped before delivery
+
+
+def _rows(session: Session, use_case_key: str, release_id: Releases, grain: int, lo: datetime, hi: datetime,
+          cols: Sequence[str]) -> list[Any]:
+    q = select(*[ROLLUPS.c[c] for c in cols]).where(
+        ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= lo, ROLLUPS.c.bucket < hi)
+    if release_id is not None:
+        q = q.where(_release_is(ROLLUPS.c.release, use_case_key, release_id))
+    return list(session.execute(q).mappings())
+
+
+def _cover(s: float, e: float, grains: Sequence[int]) -> list[tuple[int, float, float]]:
+    """(grain, lo, hi) ranges covering [s, e): coarsest whole buckets inside, finer ones at the edges."""
+    g = grains[-1]
+    if g == grains[0]:
+        return [(g, math.floor(s / g) * g, e)] if e > s else []
+    g0, g1 = math.ceil(s / g) * g, math.floor(e / g) * g
+    if g0 >= g1:
+        return _cover(s, e, grains[:-1])
+    return _cover(s, g0, grains[:-1]) + [(g, g0, g1)] + _cover(g1, e, grains[:-1])
+
+
+def _pending(session: Session, use_case_key: str, release_id: Releases, lo: datetime, hi: datetime
+             ) -> list[dict[str, Any]]:
+    """Deltas not yet compacted whose minute lies in [lo, hi), as rollup-row dicts (bucket and times as datetimes),
+    so every read adds them and is exact before compaction; the compactor keeps them few."""
+    q = select(DELTAS.c.bucket, DELTAS.c.agg).where(DELTAS.c.use_case == use_case_key, DELTAS.c.bucket >= lo,
+                                                    DELTAS.c.bucket < hi)
+    if release_id is not None:
+        q = q.where(_release_is(DELTAS.c.release, use_case_key, release_id))
+    out = []
+    for bucket, agg in session.execute(q):
+        row = dict(agg)
+        row["bucket"] = bucket
+        for t in ("first_ts", "last_ts"):
+            row[t] = _dt(row[t]) if row.get(t) is not None else None
+        out.append(row)
+    return out
+
+
+def _window_rows(session: Session, use_case_key: str, release_id: Releases, start: datetime, end: datetime,
+                 cols: Sequence[str]) -> list[Any]:
+    """Rollup rows covering [start, end): day rows for whole days, hour rows for whole hours, minutes at the edges;
+    plus the pending deltas of the same minutes."""
+    out: list[Any] = []
+    for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
+        out += _rows(session, use_case_key, release_id, grain, _dt(lo), end if hi == _epoch(end) else _dt(hi), cols)
+    return out + _pending(session, use_case_key, release_id, _dt(math.floor(_epoch(start) / 60) * 60), end)
+
+
+ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "cost_sq", "first_ts", "last_ts", "latency", "outcomes",
+            "error_categories", "scores", "features", "units", "dropped")
+
+
+def window_stats(session: Session, use_case_key: str, release_id: Releases, start: datetime,
+                 end: datetime) -> WindowStats:
+    """Totals of [start, end) from rollups (minute precision at the edges); release None = all releases, a list
+    = those releases ("" = events without one)."""
+    _check_key(use_case_key)
+    _check_window(start, end)
+    agg = rollup.merge_many(_window_rows(session, use_case_key, release_id, start, end, ALL_COLS))
+    base = current_baseline(session, use_case_key)
+    base_id = base["id"] if base else 0
+    features: dict[str, dict[str, Any]] = {}
+    for name, entry in agg["features"].items():
+        if entry["b"] != base_id:
+            continue  # binned on an older baseline: not comparable
+        spec = (base or {}).get("features", {}).get(name, {})
+        if isinstance(entry["c"], list):
+            features[name] = {"kind": "numeric", "edges": spec.get("edges"), "counts": list(entry["c"])}
+        else:
+            features[name] = {"kind": "categorical", "edges": None, "counts": dict(entry["c"])}
+    return WindowStats(
+        count=agg["count"], errors=agg["errors"], fallbacks=agg["fallbacks"],
+        latency_counts=rollup.dense_latency(agg["latency"]), cost_usd=agg["cost_usd"], cost_sq=agg["cost_sq"],
+        tokens={k: agg[c] for k, c in zip(rollup.TOKEN_KINDS, rollup.TOKEN_COLUMNS)},
+        outcomes=dict(agg["outcomes"]), error_categories=dict(agg["error_categories"]),
+        scores={k: (int(v[0]), float(v[1]), float(v[2])) for k, v in agg["scores"].items()}, features=features,
+        active_units=rollup.kmv_estimate(agg["units"]), first_ts=agg["first_ts"], last_ts=agg["last_ts"],
+        dropped=dict(agg["dropped"]))
+
+def releases_in_window(session: Session, use_case_key: str, start: datetime, end: datetime) -> list[str]:
+    """Release ids ("" = none) with rollups in the window, for splitting dashboards by release."""
+    q = select(ROLLUPS.c.release).where(ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == 3600,
+                                        ROLLUPS.c.bucket >= _dt(math.floor(_epoch(start) / 3600) * 3600),
+                                        ROLLUPS.c.bucket < end).distinct()
+    pending = select(DELTAS.c.release).where(DELTAS.c.use_case == use_case_key,
+                                             DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 3600) * 3600),
+                                             DELTAS.c.bucket < end).distinct()
+    return sorted(set(session.scalars(q)) | set(session.scalars(pending)))
+
+
+def last_event_at(session: Session, use_case_key: str) -> datetime | None:
+    """Time of the latest event of a use case (from rollups), or None if it never sent any."""
+    _check_key(use_case_key)
+    last = session.scalar(select(func.max(ROLLUPS.c.last_ts)).where(ROLLUPS.c.use_case == use_case_key,
+                                                                     ROLLUPS.c.grain == 3600))
+    newest = session.scalar(select(func.max(DELTAS.c.bucket)).where(DELTAS.c.use_case == use_case_key))
+    if newest is None:
+        return last
+    pending = [r["last_ts"] for r in _pending(session, use_case_key, None, newest, newest + timedelta(minutes=1))]
+    return max((t for t in [last, *pending] if t is not None), default=None)
+
+
+
+def returning_units(session: Session, use_case_key: str, release_id: Releases, start: datetime,
+                    end: datetime) -> float | None:
+    """repeat_users over one window: units active in [start, end) that were also active in the window's length
+    before it (the series definition with a single bucket); None when the sample is too small to tell."""
+    _check_key(use_case_key)
+    _check_window(start, end)
+    before = start - (end - start)
+    sketches = [rollup.union_hashes(r["units"] for r in _window_rows(session, use_case_key, release_id, lo, hi,
+                                                                     ("bucket", "units")) if r.get("units"))
+                for lo, hi in ((before, start), (start, end))]
+    return rollup.returning_estimates(sketches, 1)[0]
