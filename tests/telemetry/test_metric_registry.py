@@ -10,7 +10,8 @@ from takeoff.catalog import pricing
 from takeoff.monitoring import evidence as monitoring_evidence
 from takeoff.monitoring import thresholds
 from takeoff.sdk import tracking
-from takeoff.telemetry import decode, metrics, otlp, rollup, schemas
+
+from takeoff.telemetry import decode, metrics, otlp_trace, rollup, schemas
 
 
 def test_defaults_are_registered_with_unit_direction_and_columns() -> None:
@@ -76,7 +77,7 @@ def test_the_server_vocabulary_is_the_sdks() -> None:
     assert get_args(schemas.Status) == tracking.STATUSES and get_args(schemas.Outcome) == tracking.OUTCOMES
     assert schemas.TOKEN_KINDS == tracking.TOKEN_KINDS == pricing.USAGE_TYPES
     assert rollup.TOKEN_COLUMNS == tuple(f"tokens_{k}" for k in tracking.TOKEN_KINDS)
-    assert otlp.OUTCOMES == set(tracking.OUTCOMES)
+    assert otlp_trace.OUTCOMES == set(tracking.OUTCOMES)
     hints = get_type_hints(decode._Event)
     for name, vocabulary in (("status", tracking.STATUSES), ("outcome", tracking.OUTCOMES)):
         literal = next(a for a in get_args(hints[name]) if get_origin(a) is Literal)

@@ -80,6 +80,7 @@ class ActiveConfig:
     parameters: dict[str, Any] = field(default_factory=dict)
     fallback_model: str | None = None
     source: Literal["server", "cache", "stale", "default"] = "server"
+    safety: dict[str, Any] | None = None  # the release's safety policy (docs/safety.md), applied by Client.safe
 
 
 def _config_from(use_case: str, r: Mapping[str, Any], source: Any) -> ActiveConfig:
@@ -87,7 +88,8 @@ def _config_from(use_case: str, r: Mapping[str, Any], source: Any) -> ActiveConf
     return ActiveConfig(use_case=use_case, release_id=r.get("release_id"), model=r.get("model"),
                         version=r.get("version"), provider=r.get("provider"), prompt=r.get("prompt"),
                         parameters=dict(params) if isinstance(params, Mapping) else {},
-                        fallback_model=r.get("fallback_model"), source=source)
+                        fallback_model=r.get("fallback_model"), source=source,
+                        safety=dict(r["safety"]) if isinstance(r.get("safety"), Mapping) else None)
 
 
 def _as_default(use_case: str, default: Any) -> ActiveConfig | None:
@@ -323,6 +325,50 @@ class Client:
         if own:
             t.finish()
         return outcome.value
+
+    def safe(self, call: Callable[[str], Any], input: str, *, use_case: str | None = None, release: Any = None,
+             policy: Any = None, output_text: Callable[[Any], str] | None = None,
+             on_redact: Callable[[Any, str], Any] | None = None, fallback: Any = _MISSING, unit_id: str | None = None,
+             timeout_s: float | None = None, estimated_cost_usd: float = 0.0,
+             cost_of: Callable[[Any], float] | None = None) -> Any:
+        """`call(text)` under the release's safety policy (docs/safety.md) and the guard's controls.
+
+        The policy is `policy` (a dict or SafetyPolicy), else the `safety` of `release` (an entry of `active()`);
+        with neither, the call only runs guarded. Input checks run before the call (a block answers the policy's
+        fallback answer without calling), output checks after it on the result, or on `output_text(result)` when the
+        result is not a string (a redaction then returns `on_redact(result, text)`, or the redacted text). Findings
+        go on the call's event, inside a `track` block or on an event of its own.
+        """
+        from .safe import policy_of, run
+
+        if not isinstance(input, str):
+            raise ValueError(f"input must be a string, got {type(input).__name__}")
+        chosen = policy_of(release, policy)
+        t = current_tracker()
+        own = t is None
+        if t is None:
+            if use_case is None:
+                raise ValueError("safe needs use_case= when it is not inside a client.track(...) block")
+            rid, rmodel, _ = release_fields(release)
+            t = Tracker(self._emit, use_case, release=release, unit_id=unit_id, model=rmodel).start()
+
+        def guarded(thunk: Callable[[], Any]) -> Any:
+            return self.guard(thunk, fallback=fallback, use_case=use_case or t.use_case, release=release,
+                              unit_id=unit_id, timeout_s=timeout_s, estimated_cost_usd=estimated_cost_usd,
+                              cost_of=cost_of, tracker=t)
+
+        try:
+            if chosen is None:
+                value = guarded(lambda: call(input))
+            else:
+                value = run(t, chosen, call, input, guarded, output_text, on_redact)
+        except Exception as exc:
+            if own:
+                t.finish(exc)
+            raise
+        if own:
+            t.finish()
+        return value
 
     def _charge(self, t: Tracker, use_case: str, outcome: Any, own: bool) -> None:
         """Note the call's budget charge on its block (settled by the block's cost) and its cost on its own event."""

@@ -11,7 +11,7 @@ import inspect
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from collections.abc import Callable
@@ -24,6 +24,7 @@ ERROR_CATEGORIES = ("wrong_answer", "unsafe_output", "missing_context", "format_
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
 FUTURE_SKEW_S = 3600.0  # the server refuses events stamped more than an hour ahead of its clock
 MAX_ID_LENGTH = 128  # the server's limit on event and feedback ids
+MAX_VIOLATIONS = 20  # the server's limit on safety findings per event
 
 Emit = Callable[[dict[str, Any]], Any]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -183,6 +184,20 @@ class Tracker:
     def fallback(self, reason: str) -> Tracker:
         """The fallback path served this call; the reason is recorded (timeout, circuit_open, ...)."""
         self._event["fallback_reason"] = _non_empty_str("fallback reason", reason)
+        return self
+
+    def add_violations(self, findings: Iterable[Any]) -> Tracker:
+        """Safety findings on this call (takeoff.sdk.safety.Finding, or dicts with stage, detector and action): which
+        detector fired where and what was done, never the text it matched. At most MAX_VIOLATIONS are kept."""
+        items = list(findings)
+        if not items:
+            return self
+        kept: list[dict[str, str]] = self._event.setdefault("violations", [])
+        for f in items:
+            item = f if isinstance(f, Mapping) else {"stage": f.stage, "detector": f.detector, "action": f.action}
+            if len(kept) < MAX_VIOLATIONS:
+                kept.append({"stage": str(item["stage"]), "detector": str(item["detector"]),
+                             "action": str(item["action"])})
         return self
 
     def attribute(self, key: str, value: str | int | float | bool) -> Tracker:

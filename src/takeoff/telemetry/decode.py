@@ -19,6 +19,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from takeoff.telemetry.schemas import (MAX_BATCH, MAX_CONTENT_CHARS, MAX_COST_USD, MAX_DOCUMENTS, MAX_DROP_ENTRIES,
                                       MAX_LATENCY_MS, MAX_MESSAGES, MAX_SCORE, MAX_SPAN_ATTRIBUTES, MAX_SPANS,
+                                      MAX_VIOLATIONS,
                                       MAX_TOKENS)
 
 NonNegative = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
@@ -81,6 +82,12 @@ class _Content(Struct, forbid_unknown_fields=True, kw_only=True):
                          Meta(max_length=MAX_DOCUMENTS)] | UnsetType = UNSET
 
 
+class _Violation(Struct, forbid_unknown_fields=True, kw_only=True):
+    stage: Literal["input", "output"]
+    detector: Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+    action: Literal["flag", "redact", "review", "block"]
+
+
 class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
     id: Annotated[str, Meta(min_length=1, max_length=128)]
     use_case: Annotated[str, Meta(min_length=1, max_length=64)]
@@ -104,6 +111,7 @@ class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
     parent_span_id: SpanId | None | UnsetType = UNSET
     spans: Annotated[list[_Span], Meta(max_length=MAX_SPANS)] | UnsetType = UNSET
     content: _Content | None | UnsetType = UNSET
+    violations: Annotated[list[_Violation], Meta(max_length=MAX_VIOLATIONS)] | UnsetType = UNSET
 
 
 class _Drop(Struct, forbid_unknown_fields=True, kw_only=True):

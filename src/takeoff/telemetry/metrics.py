@@ -22,7 +22,7 @@ VOCABULARY: dict[str, tuple[str, ...]] = {"statuses": STATUSES, "outcomes": OUTC
                                           "error_categories": ERROR_CATEGORIES, "token_kinds": TOKEN_KINDS}
 
 Bad = Literal["high", "low"]
-Aspect = Literal["latency", "volume", "reliability", "quality", "cost", "adoption", "delivery", "drift"]
+Aspect = Literal["latency", "volume", "reliability", "quality", "cost", "adoption", "delivery", "drift", "safety"]
 Compute = Callable[[rollup.Totals, int], float | None]
 MemberCompute = Callable[[str, rollup.Totals], float | None]
 
@@ -124,7 +124,13 @@ def window_totals(ws: Any) -> rollup.Totals:
         outcomes=dict(getattr(ws, "outcomes", None) or {}),
         scores={k: list(v) for k, v in (getattr(ws, "scores", None) or {}).items()},
         error_categories=dict(getattr(ws, "error_categories", None) or {}),
+        violations=dict(getattr(ws, "violations", None) or {}),
         dropped=int(sum(dropped.values())), known_units=int(getattr(ws, "active_units", 0) or 0))
+
+
+def violations_with(violations: Mapping[str, int], action: str | None = None) -> int:
+    """Safety findings (takeoff.sdk.safety) in the totals, all or those that took `action`."""
+    return sum(int(n) for k, n in violations.items() if action is None or k.rsplit(":", 1)[-1] == action)
 
 
 def quality_errors(error_categories: Mapping[str, int]) -> int:
@@ -194,6 +200,12 @@ _register_defaults([
            "of their report", "high", "delivery", ("dropped",), lambda t, _s: float(t.dropped)),
     Metric("error_category_rate", "ratio", "events with a hallucination-like or safety error category / events",
            "high", "quality", ("count", "error_categories"), _ratio(lambda t: quality_errors(t.error_categories))),
+    Metric("policy_violations", "findings", "safety filter findings on inputs and outputs (any detector, any "
+           "action)", "high", "safety", ("violations",), lambda t, _s: float(violations_with(t.violations))),
+    Metric("policy_violation_rate", "ratio", "safety filter findings / events", "high", "safety",
+           ("count", "violations"), _ratio(lambda t: violations_with(t.violations))),
+    Metric("policy_blocks", "findings", "calls a safety filter blocked (answered with the policy's fallback)",
+           "high", "safety", ("violations",), lambda t, _s: float(violations_with(t.violations, "block"))),
     Metric("quality_", "score", "mean of the quality score <name>", "low", "quality", ("scores",), family=True,
            member_value=_quality),
 ])

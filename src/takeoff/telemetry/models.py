@@ -96,6 +96,7 @@ class TelemetryRollup(Base):
     features: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # name -> {"b": baseline id, "c": counts}
     units: Mapped[list[int]] = mapped_column(Sketch, default=list)  # KMV sketch: the k smallest unit hashes
     dropped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason -> events SDKs dropped (tele0006)
+    violations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "stage:detector:action" -> n (tele0008)
 
 
 class TelemetryRollupDelta(Base):

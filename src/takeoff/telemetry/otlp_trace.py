@@ -37,12 +37,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from takeoff.sdk import tracking
 from takeoff.telemetry import otlp_map_genai, otlp_map_openinference, otlp_map_traceloop, otlp_spans
 from takeoff.telemetry.otlp_values import Content, attributes, count, json_safe, number, text
 from takeoff.telemetry.schemas import MAX_SPANS
 
 CALL, STEP, OTHER, UNMAPPED = "call", "step", "other", "unmapped"
-OUTCOMES = {"success", "failure", "escalated", "overridden"}
+OUTCOMES = set(tracking.OUTCOMES)  # the SDK's vocabulary, one definition
 KEPT = ("gen_ai.operation.name", "gen_ai.response.finish_reasons", "gen_ai.response.id", "gen_ai.conversation.id",
         "gen_ai.request.temperature", "gen_ai.request.max_tokens", "openinference.span.kind", "llm.request.type",
         "traceloop.span.kind")

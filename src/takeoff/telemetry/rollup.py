@@ -183,11 +183,16 @@ _NO_COVER_LIMIT = 1 << HASH_BITS  # above every hash: a sketch that is not full 
 _BUCKET_BITS = 63 - HASH_BITS  # bucket indices packed under a hash in returning_estimates' sort keys
 
 
+def violation_key(stage: str, detector: str, action: str) -> str:
+    """How a rollup counts one safety finding: by stage, detector and the action taken."""
+    return f"{stage}:{detector}:{action}"
+
+
 def empty() -> dict[str, Any]:
     """An empty aggregate with the same keys as a rollup row."""
     agg: dict[str, Any] = {c: 0 for c in COUNTERS}
     agg.update(latency_sum_ms=0.0, cost_usd=0.0, cost_sq=0.0, first_ts=None, last_ts=None, latency={}, outcomes={},
-               error_categories={}, scores={}, features={}, units=[], dropped={})
+               error_categories={}, scores={}, features={}, units=[], dropped={}, violations={})
     return agg
 
 
@@ -290,6 +295,12 @@ def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: in
     if category:
         d = agg["error_categories"]
         d[category] = d.get(category, 0) + 1
+    violations = ev.get("violations")
+    if violations:  # "stage:detector:action" -> findings (safety filters, takeoff.sdk.safety)
+        d = agg["violations"]
+        for v in violations:
+            k = violation_key(v["stage"], v["detector"], v["action"])
+            d[k] = d.get(k, 0) + 1
     scores = ev.get("scores")
     if scores:
         into = agg["scores"]
@@ -369,6 +380,7 @@ def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     out["error_categories"] = _merge_dict(a.get("error_categories") or {}, b.get("error_categories") or {},
                                           MAX_CATEGORIES)
     out["dropped"] = _merge_dict(a.get("dropped") or {}, b.get("dropped") or {}, MAX_CATEGORIES)
+    out["violations"] = _merge_dict(a.get("violations") or {}, b.get("violations") or {}, MAX_CATEGORIES)
     scores = {k: list(v) for k, v in (a.get("scores") or {}).items()}
     for name, (n, s, ss) in (b.get("scores") or {}).items():
         cur = scores.setdefault(name, [0, 0.0, 0.0])
@@ -399,6 +411,7 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     outcomes: dict[str, int] = {}
     categories: dict[str, int] = {}
     dropped: dict[str, int] = {}
+    violations: dict[str, int] = {}
     scores: dict[str, list[float]] = {}
     features: dict[str, Any] = {}
     for r in rows:
@@ -411,7 +424,8 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             if r.get(t) is not None:
                 out[t] = r[t] if out[t] is None else pick(out[t], r[t])
         for src, dst in ((r.get("latency"), latency), (r.get("outcomes"), outcomes),
-                         (r.get("error_categories"), categories), (r.get("dropped"), dropped)):
+                         (r.get("error_categories"), categories), (r.get("dropped"), dropped),
+                         (r.get("violations"), violations)):
             for k, n in (src or {}).items():
                 dst[k] = dst.get(k, 0) + n
         for name, (n, sm, sq) in (r.get("scores") or {}).items():
@@ -427,7 +441,8 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         if r.get("units"):
             units.update(r["units"])
     out.update(latency=latency, outcomes=outcomes, scores=scores, features=features,
-               units=heapq.nsmallest(KMV_K, units), error_categories=_capped(categories), dropped=_capped(dropped))
+               units=heapq.nsmallest(KMV_K, units), error_categories=_capped(categories), dropped=_capped(dropped),
+               violations=_capped(violations))
     return out
 
 
@@ -497,6 +512,7 @@ class Totals:
     dropped: int = 0  # events SDKs reported dropping before delivery
     unit_rows: list[Sequence[int] | bytes] = field(default_factory=list)  # the rows' sketches (packed or lists)
     error_categories: dict[str, int] = field(default_factory=dict)
+    violations: dict[str, int] = field(default_factory=dict)  # "stage:detector:action" -> safety findings
     known_units: int | None = None  # distinct units already estimated (a window's totals carry no sketch)
     _sketch: np.ndarray | None = field(default=None, repr=False, compare=False)
     _units: int | None = field(default=None, repr=False, compare=False)

@@ -140,6 +140,21 @@ class ContentIn(TypedDict, total=False):
                          Field(max_length=MAX_DOCUMENTS)]
 
 
+MAX_VIOLATIONS = 20
+SafetyStage = Literal["input", "output"]
+SafetyAction = Literal["flag", "redact", "review", "block"]
+DetectorName = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ViolationIn(TypedDict):
+    """A safety detector that fired on the call (takeoff.sdk.safety): where, which, and what was done; no content."""
+
+    stage: SafetyStage
+    detector: DetectorName
+    action: SafetyAction
+
+
 @with_config(ConfigDict(extra="forbid", allow_inf_nan=False))
 class EventIn(TypedDict):
     """One usage event of an AI call, as the SDK sends it (id, use_case and ts required)."""
@@ -167,6 +182,7 @@ class EventIn(TypedDict):
     parent_span_id: NotRequired[SpanId | None]
     spans: NotRequired[Annotated[list[SpanIn], Field(max_length=MAX_SPANS)]]
     content: NotRequired[ContentIn | None]
+    violations: NotRequired[Annotated[list[ViolationIn], Field(max_length=MAX_VIOLATIONS)]]
 
 
 EVENT_IN = TypeAdapter(EventIn)  # one event: the check every mapped OTLP span passes, as a JSON batch's events do

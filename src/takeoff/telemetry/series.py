@@ -225,4 +225,7 @@ def _add_to_totals(t: rollup.Totals, cols: Sequence[str], values: Sequence[Any])
         elif col == "error_categories" and value:
             for k, v in value.items():
                 t.error_categories[k] = t.error_categories.get(k, 0) + v
+        elif col == "violations" and value:  # None in a delta appended before safety filters existed
+            for k, v in value.items():
+                t.violations[k] = t.violations.get(k, 0) + v
 

@@ -170,6 +170,8 @@ def _prepare(unique: dict[str, dict[str, Any]], stored: set[str], baselines: dic
             ev["cost_usd"] = price(ev.get("provider"), ev["model"], ev["ts"], ev["tokens"])
         ts = event_time(ev["ts"])
         data = {k: ev.get(k) or {} for k in ("tokens", "scores", "features", "attributes")}
+        if ev.get("violations"):  # safety findings stay on the request (no content: stage, detector, action)
+            data["violations"] = ev["violations"]
         rows.append((eid, ev["use_case"], ev.get("release") or "", ev.get("unit_id"),
                      ts, ev.get("latency_ms"), ev.get("status") or "ok",
                      ev.get("outcome"), ev.get("model"), ev.get("provider"), ev.get("cost_usd"),
