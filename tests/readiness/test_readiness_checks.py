@@ -46,7 +46,7 @@ def test_one_failing_kind_fails_its_item_and_names_it():
     ev = with_(ready(), "telemetry_flowing", "fail", "no telemetry ever received")
     r = by_item(ev)["monitoring"]
     assert r.status == "fail" and r.reason == "no telemetry ever received" and r.evidence == "/x/telemetry_flowing"
-    assert [k["kind"] for k in r.kinds] == ["monitoring_configured", "telemetry_flowing"]
+    assert [k["kind"] for k in r.kinds] == ["monitoring_configured", "telemetry_flowing", "harmful_output_detection"]
 
 
 def test_security_says_what_is_organization_wide_and_judges_the_use_case_own_evidence():

@@ -123,6 +123,17 @@ def output_safety_checks(session: Session, s: Subject) -> Evidence:
                     rel.created_at)
 
 
+def harmful_output_detection(session: Session, s: Subject) -> Evidence:
+    """Readiness *Monitoring* from the medium tier on: the release serving production checks its outputs for harm
+    (the seed: "can detect ... harmful outputs"); for a low-tier use case without a policy it does not apply."""
+    checks = output_safety_checks(session, s)
+    tier = getattr(s.use_case, "risk_tier", "low")
+    if checks.status != "pass" and tier == "low":
+        return Evidence("harmful_output_detection", "no_evidence", "not required for a low-tier use case",
+                        checks.link, checks.at)
+    return Evidence("harmful_output_detection", checks.status, checks.detail, checks.link, checks.at)
+
+
 def register(registry: Registry) -> None:
     for name, fn, title in (
         ("eval_gate_passed", eval_gate_passed, "Eval gate passed on the release's eval set"),
@@ -136,3 +147,5 @@ def register(registry: Registry) -> None:
         registry.provide(name, fn, title=title, domain="releases")
     registry.provide("output_safety_checks", output_safety_checks, title="Outputs pass safety filters in the request "
                      "path", domain="releases", attestable=False)
+    registry.provide("harmful_output_detection", harmful_output_detection, title="Harmful outputs are detected in "
+                     "production (medium and high tiers)", domain="releases", attestable=False)
