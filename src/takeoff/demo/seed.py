@@ -280,7 +280,7 @@ class Demo:
         self.step("incidents", self.incidents, ("/api/v1/incidents",))
         self.step("feedback from users", self.feedback, ("/api/v1/feedback",))
         self.step("KPI measurements", self.kpis, ("/api/v1/usecases/{key}/kpis/measurements",))
-        self.step("usage policies, training and ROI assumptions", self.adoption, ("takeoff.outcomes.service",))
+        self.step("usage policies, training and ROI assumptions", self.adoption, ("/api/v1/usecases/{key}/usage-policy",))
         self.step("audit findings", self.findings, ("/api/v1/findings",))
         self.step("quarterly reviews", self.reviews, ("/api/v1/reviews",))
         # last, so the decision rights it assigns judge the people's later actions, not the seeding's

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.db import utcnow
-from takeoff.outcomes import service
+from takeoff.outcomes import reviews
 from takeoff.reports import _charts, html_page, html_table, md_table
 
 TITLE = "Quarterly review"
@@ -98,15 +98,15 @@ def render(session: Session, fmt: str, quarter: str | None = None, **params: Any
         raise ValueError("format must be md or html")
     stamp = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     if quarter:
-        rev = service.get_review(session, quarter)
+        rev = reviews.get_review(session, quarter)
     else:
-        revs = service.list_reviews(session)
+        revs = reviews.list_reviews(session)
         rev = revs[0] if revs else None
     if rev is None:
         text = "No quarterly review has been started yet."
         return f"# {TITLE}\n\n{text}\n" if fmt == "md" else html_page(TITLE, f"<h1>{TITLE}</h1><p>{text}</p>")
-    v = service.review_view(session, rev)
-    prev_q = service.previous_quarter(v["quarter"])
+    v = reviews.review_view(session, rev)
+    prev_q = reviews.previous_quarter(v["quarter"])
     snap = []
     for s in v["snapshot"]:
         c = v["compare"].get(s["use_case"])
