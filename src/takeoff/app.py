@@ -73,9 +73,8 @@ def apply_process_policies(settings: Settings) -> None:
     from takeoff.data import connect
     from takeoff.evals import sandbox
 
-    netguard.configure(netguard.parse_allow(settings.outbound_allow_hosts))
-    sandbox.configure(sandbox.parse_allow(settings.eval_python_modules))
-    connect.configure_files(connect.file_policy(settings.data_file_roots, settings.data_dir, settings.database_url))
+    for policy in (netguard.POLICY, sandbox.POLICY, connect.FILES):
+        policy.configure_from(settings)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
