@@ -17,7 +17,6 @@ printed note, never faked. A failing call prints one note and the step moves on 
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import sqlite3
@@ -187,13 +186,6 @@ def seeding_settings(settings: Settings, now: datetime) -> Settings:
                                                                             settings.data_dir)})
 
 
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 class Demo:
     """One seeding run: an in-process API client, the people's tokens, and the notes printed along the way."""
 
@@ -238,7 +230,7 @@ class Demo:
         return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else None
 
     def step(self, title: str, fn: Callable[[], None], needs: tuple[str, ...] = ()) -> None:
-        missing = [m for m in needs if not (_has(m) if not m.startswith("/") else self.has_route(m))]
+        missing = [m for m in needs if not self.has_route(m)]
         if missing:
             self.note(f"skipped {title}: {', '.join(missing)} not in this build")
             return

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from takeoff.core.db import utcnow
 from takeoff.outcomes import adoption, economics, kpis
 from takeoff.portfolio import service as portfolio
-from takeoff.reports import _charts, html_page, html_table, md_table
+from takeoff.reports import html_page, html_table, md_table
+from takeoff.web import charts
 
 TITLE = "Weekly adoption scorecard"
 WEEK_H = ["Week of", "Active users", "Repeat users", "AI calls", "Time saved (h)", "Feedback", "Avg rating",
@@ -39,7 +40,7 @@ def _north_star_chart(session: Session, key: str) -> str:
         return ""
     ms = rows[0]["measurements"]
     k = rows[0]
-    return _charts.bars([m["measured_on"] for m in ms], [m["value"] for m in ms],
+    return charts.bars([m["measured_on"] for m in ms], [m["value"] for m in ms],
                         f"{k['name']} ({k['unit']}), target {k.get('target')}", name="north-star",
                         tick=lambda d: d[5:], target=k.get("target"), unit=k["unit"])
 
@@ -85,7 +86,7 @@ def render(session: Session, fmt: str, use_case: str | None = None, weeks: str |
                    "Red flags: " + ("; ".join(policy["red_flags"]) or "none"),
                    "Trust vs verify: " + policy["trust_vs_verify"], ""]
         body += (f"<h2>{html.escape(uc.name)} ({html.escape(uc.key)})</h2>"
-                 + _charts.bars([w["week"] for w in card["weeks"]], [w["active_users"] for w in card["weeks"]],
+                 + charts.bars([w["week"] for w in card["weeks"]], [w["active_users"] for w in card["weeks"]],
                                 "active users per week", name="active-users", tick=lambda d: d[5:])
                  + html_table(WEEK_H, _week_rows(card))
                  + f"<p>Active users trained: {html.escape(share)} ({card['trained_people']} people).</p>"
