@@ -55,8 +55,10 @@ def sc(v):
         if len(comp) > 1: sccs.append(sorted(comp))
 for v in DOMAINS:
     if v not in idx: sc(v)
-floor = {d: i for i, fl in enumerate([("auth","audit","jobs"),("portfolio","governance","catalog"),("evals","releases"),
-         ("telemetry",),("monitoring","incidents","findings","data"),("outcomes",),("readiness","reports")]) for d in fl}
+# the floors of src/takeoff/domains.py (and of the layers contract in pyproject.toml), lowest first
+floor = {d: i for i, fl in enumerate([("audit",),("auth","jobs"),("portfolio","catalog"),("governance",),("evals",),
+         ("releases",),("telemetry",),("monitoring","incidents","findings","data"),("outcomes",),("readiness",),
+         ("reports",)]) for d in fl}
 up = sorted(f"{a}->{b}" for a, bs in edges.items() for b in bs if floor[b] >= floor[a])
 for a in sorted(edges): print(" ", a, "->", sorted(edges[a]))
 print(f"string lookups: {strings}\nfunction-level takeoff imports: {fn_imports} (cross-domain: {fn_cross})")

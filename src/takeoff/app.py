@@ -20,6 +20,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takeoff import __version__
+from takeoff.background_defaults import register_background_services
+from takeoff.core import background
 from takeoff.core.config import Settings, get_settings
 from takeoff.core.db import make_engine, make_sessionmaker
 from takeoff.domains import DOMAINS
@@ -71,9 +73,8 @@ def apply_process_policies(settings: Settings) -> None:
     from takeoff.data import connect
     from takeoff.evals import sandbox
 
-    netguard.configure(netguard.parse_allow(settings.outbound_allow_hosts))
-    sandbox.configure(sandbox.parse_allow(settings.eval_python_modules))
-    connect.configure_files(connect.file_policy(settings.data_file_roots, settings.data_dir, settings.database_url))
+    for policy in (netguard.POLICY, sandbox.POLICY, connect.FILES):
+        policy.configure_from(settings)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
@@ -84,21 +85,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     engine = engine or make_engine(settings.resolved_database_url)
     factory = make_sessionmaker(engine)
     register_flows()  # cross-domain reactions (takeoff.core.events), subscribed once per process
+    register_background_services()  # threads beside the worker (takeoff.core.background)
     run_worker = settings.embedded_worker if start_worker is None else start_worker
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         thread = None
-        compactor = None
         if run_worker:
             worker: Worker = app.state.worker
             thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True, name="takeoff-worker")
             thread.start()
-        compaction = _optional("takeoff.telemetry.compaction") if _has("takeoff.telemetry") else None
-        if compaction is not None and settings.rollup_compaction:  # merges the deltas that ingestion appends
-            compactor = compaction.Compactor(factory, stop)
-            compactor.start()
+        services = background.start_all(settings, factory, stop)  # e.g. the rollup compactor (ingestion's deltas)
         grpc_server = None
         if settings.otlp_grpc_port:  # OTLP over gRPC beside HTTP (serve --otlp-grpc-port)
             from takeoff.telemetry import otlp_grpc
@@ -111,8 +109,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if thread is not None:
             app.state.worker.wake.set()
             thread.join(timeout=10)
-        if compactor is not None:
-            compactor.join(timeout=10)
+        background.join_all(services)
 
     app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/openapi.json", dependencies=[Depends(route_label)])

@@ -188,11 +188,11 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
         t = threading.Thread(target=w.run_forever, args=(stop,), daemon=True)
         t.start()
         threads.append(t)
-    from takeoff.telemetry.compaction import Compactor
+    from takeoff.background_defaults import register_background_services
+    from takeoff.core import background
 
-    compactor = Compactor(factory, stop) if settings.rollup_compaction else None  # merges ingestion's deltas
-    if compactor is not None:
-        compactor.start()
+    register_background_services()
+    services = background.start_all(settings, factory, stop)  # e.g. the rollup compactor (ingestion's deltas)
     typer.echo(f"{concurrency} worker(s) running; Ctrl-C to stop")
     try:
         while any(t.is_alive() for t in threads):
@@ -200,8 +200,7 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
                 t.join(timeout=1)
     except KeyboardInterrupt:
         stop.set()
-        if compactor is not None:
-            compactor.join(timeout=10)
+        background.join_all(services)
 
 
 def _load_job_modules() -> None:
@@ -244,10 +243,11 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     if seeder is not None:
         typer.echo("seeding the demo workspace…")
         seeder(factory, settings)
-        if importlib.util.find_spec("takeoff.telemetry.compaction") is not None:
-            from takeoff.telemetry.compaction import compact_all
+        from takeoff.background_defaults import register_background_services
+        from takeoff.core import background
 
-            compact_all(factory)  # the pages' first reads find merged rollups, not the seeding's deltas
+        register_background_services()
+        background.drain_all(factory)  # the pages' first reads find merged rollups, not the seeding's deltas
     _start_demo_app(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}", factory)
     typer.echo(f"takeoff demo: http://{host}:{port}/  (user: admin, password: {password})  Ctrl-C to stop")
     _serve(host, port, settings, engine, factory)

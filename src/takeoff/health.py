@@ -9,11 +9,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 
 from takeoff import migrate
+from takeoff.core import background
 from takeoff.core.db import transaction
 from takeoff.core.errors import ERROR_RESPONSES, error_body
 from takeoff.jobs import service as jobs
-from takeoff.core.observability import JOBS, ROLLUP_DELTAS
-from takeoff.telemetry import compaction as telemetry_compaction
+from takeoff.core.observability import JOBS
 
 router = APIRouter(tags=["health"])
 
@@ -45,7 +45,7 @@ def metrics(request: Request) -> Response:
     """Prometheus text exposition: request counts and latency per route, job queue depth, pending rollup deltas."""
     with transaction(request.app.state.factory) as s:
         depth = jobs.queue_depth(s)
-        ROLLUP_DELTAS.set(telemetry_compaction.pending_deltas(s))  # a growing figure: no compactor runs (TAKEOFF_ROLLUP_COMPACTION)
+        background.contribute_health(s)  # each background service's gauges (the compactor: pending deltas)
     for status in ("queued", "running", "done", "failed"):
         JOBS.labels(status).set(depth.get(status, 0))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # `serve --workers N`: sum every worker process's samples

@@ -1,7 +1,7 @@
 """Registering sources, running checks on demand, breaches, secrets never shown, readiness evidence."""
 from __future__ import annotations
 
-from takeoff.data import service
+from takeoff.data import evidence
 from takeoff.core.db import transaction
 
 from .conftest import source_body
@@ -33,10 +33,10 @@ def test_breach_is_stored_and_evidence_fails(client, registered, owner, use_case
     rule = next(r for r in run["results"] if r["kind"] == "rule")
     assert rule["status"] == "breach" and rule["observed"]["satisfied"] == 19
     with transaction(factory) as s:
-        facts = service.sources_for_use_case(s, use_case)
+        facts = evidence.sources_for_use_case(s, use_case)
         assert [f.name for f in facts] == ["orders"]
         assert any(c.status == "breach" for c in facts[0].latest)
-        ev = service.readiness_evidence(s, use_case)
+        ev = evidence.readiness_evidence(s, use_case)
     assert ev.status == "fail"
     assert any("completeness" in r for r in ev.reasons)  # completeness no longer defined
     body = client.get(f"/api/v1/usecases/{use_case}/data-quality", headers=owner["headers"]).json()
@@ -46,8 +46,8 @@ def test_breach_is_stored_and_evidence_fails(client, registered, owner, use_case
 def test_green_evidence_passes(client, registered, owner, use_case, factory):
     client.post("/api/v1/datasources/orders/check", headers=owner["headers"])
     with transaction(factory) as s:
-        assert service.readiness_evidence(s, use_case).status == "pass"
-        assert service.sources_for_use_case(s, "nobody-depends") == []
+        assert evidence.readiness_evidence(s, use_case).status == "pass"
+        assert evidence.sources_for_use_case(s, "nobody-depends") == []
 
 
 def test_owner_without_data_owner_role_is_refused(client, source_db, use_case, users, owner):

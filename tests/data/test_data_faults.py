@@ -121,13 +121,13 @@ def test_worker_survives_faulty_sources(client, app, owner, source_db, use_case)
     """Scheduled checks on a broken and a good source: both runs stored, no job failed."""
     _register(client, owner, "postgresql+psycopg://u:pw@127.0.0.1:1/nodb", name="broken")
     _register(client, owner, source_db, use_case)
-    from takeoff.data import service
+    from takeoff.data import runs as data_runs
     from takeoff.core.db import transaction
     from takeoff.jobs.models import Job
 
     with transaction(app.state.factory) as s:
-        assert service.enqueue_due_checks(s) == 2
-        assert service.enqueue_due_checks(s) == 2  # same interval: the keys make these the same two jobs
+        assert data_runs.enqueue_due_checks(s) == 2
+        assert data_runs.enqueue_due_checks(s) == 2  # same interval: the keys make these the same two jobs
     app.state.worker.drain()
     with transaction(app.state.factory) as s:
         jobs = s.query(Job).filter(Job.kind == "data.check").all()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from takeoff.data import service
+from takeoff.data import runs
 from takeoff.data.jobs import SCHEDULER
 from takeoff.data.models import DataCheckRun, DataSource
 from takeoff.core.db import transaction
@@ -152,7 +152,7 @@ def test_hostile_rules_refused_at_check_time(client, owner, shop, factory):
     assert "rule 'oracle'" in resp.json()["error"]["message"]  # the first refused one, by name
     assert client.get("/api/v1/datasources/orders/runs", headers=owner["headers"]).json()["items"] == []
     with transaction(factory) as s:
-        run = service.run_check(s, SCHEDULER, "orders", trigger="schedule")
+        run = runs.run_check(s, SCHEDULER, "orders", trigger="schedule")
         results = {r["name"]: r for r in run.results}
     assert results["fine"]["status"] == "pass", results["fine"]
     for name in HOSTILE:

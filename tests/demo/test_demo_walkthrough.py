@@ -49,7 +49,7 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
                                "csrf_token": c.cookies.get("takeoff_login_csrf"), "next": "/"}, follow_redirects=False)
     assert r.status_code == 303
     from takeoff.core.db import transaction
-    from takeoff.outcomes import service as outcomes
+    from takeoff.outcomes import adoption, economics, reviews
     from takeoff.readiness import service as readiness
 
     with transaction(factory) as s:
@@ -61,11 +61,11 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         assert invoice["data_quality"]["status"] == "fail" and "iban" in invoice["data_quality"]["reason"]
         credit = readiness.diagnose(s, "credit-decision")
         assert not credit["verdict"]["ready"]
-        card = outcomes.weekly_scorecard(s, "support-reply")
+        card = adoption.weekly_scorecard(s, "support-reply")
         assert card["weeks"][-1]["active_users"] and card["themes"] and card["trained_share"]
-        assert outcomes.roi(s, "support-reply")["result"]["payback_months"] != "never"
-        assert any(w["incidents"] for w in outcomes.weekly_scorecard(s, "invoice-anomaly", weeks=1)["weeks"])
-        assert len(outcomes.list_reviews(s)) == 2
+        assert economics.roi(s, "support-reply")["result"]["payback_months"] != "never"
+        assert any(w["incidents"] for w in adoption.weekly_scorecard(s, "invoice-anomaly", weeks=1)["weeks"])
+        assert len(reviews.list_reviews(s)) == 2
         # the organization is filled: operating model from the self-check, constraints, enforced decision rights
         from takeoff.governance import service as governance
 
@@ -84,10 +84,10 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         assert eu["credit-decision"].risk_tier == "high"
         # audit findings recorded through the API feed the review and the verdict; adoption spans both quarters
         assert any("open critical audit finding" in r for r in credit["verdict"]["reasons"])
-        latest = outcomes.review_view(s, outcomes.list_reviews(s)[0])
+        latest = reviews.review_view(s, reviews.list_reviews(s)[0])
         snap = {x["use_case"]: x for x in latest["snapshot"]}
         assert snap["support-reply"]["adoption_trend"] is not None and snap["invoice-anomaly"]["adoption_trend"] is not None
-        assert snap["sales-call-summary"]["adoption_note"] == f"no data for {outcomes.previous_quarter(latest['quarter'])}"
+        assert snap["sales-call-summary"]["adoption_note"] == f"no data for {reviews.previous_quarter(latest['quarter'])}"
         gov = {a["use_case"]: a["reasons"] for a in latest["actions"] if a["action"] == "revisit_governance"}
         assert any("audit finding: Automated declines lack human review" in r for r in gov["credit-decision"])
     assert "not classified" not in c.get("/usecases/credit-decision").text

@@ -24,7 +24,7 @@ def test_no_string_addressed_domain_imports() -> None:
     offenders = []
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC).as_posix()
-        if rel in COMPOSITION_ROOT or rel in {"evals/sandbox.py", "reports/__init__.py"}:
+        if rel in COMPOSITION_ROOT or rel == "evals/sandbox.py":
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if STRING_LOOKUP.search(line):
@@ -32,10 +32,13 @@ def test_no_string_addressed_domain_imports() -> None:
     assert offenders == []
 
 
-def test_reports_registry_imports_only_its_own_modules() -> None:
-    """reports/__init__.py loads report modules by name from its own package only (no other domain)."""
-    text = (SRC / "reports" / "__init__.py").read_text()
-    assert re.findall(r'import_module\((f?"[^"]*")', text) == ['f"takeoff.reports.{name}"']
+def test_reports_are_registered_not_discovered() -> None:
+    """The default reports are imported explicitly and registered by name (no package scan, no import by name)."""
+    from takeoff.reports import defaults
+    from takeoff.reports.registry import reports
+
+    assert reports.names() == sorted(m.__name__.rsplit(".", 1)[1] for m in defaults.MODULES)
+    assert "pkgutil" not in (SRC / "reports" / "__init__.py").read_text()
 
 
 def _published_event_types() -> set[str]:
@@ -78,7 +81,20 @@ def test_publish_refuses_an_undeclared_event() -> None:
         events.subscribe(Stray, lambda s, e: None)
 
 
-def test_the_quarterly_report_is_provided_at_start() -> None:
+def test_the_capabilities_are_provided_at_start() -> None:
     register_flows()
     assert events.provided("reports.quarterly") is not None
+    for name in (events.START_RELEASE_RUN, events.REQUIRE_DECISION, events.OPEN_INCIDENTS, events.USE_CASE_GOVERNANCE):
+        assert callable(events.provided(name)), name
     assert events.provided("no.such.capability") is None
+
+
+def test_a_process_without_the_decision_check_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Portfolio asks governance (a floor above) for the decision-rights check; missing, it refuses, never skips."""
+    from takeoff.core.actor import Actor
+    from takeoff.core.errors import Forbidden
+    from takeoff.portfolio import service as portfolio
+
+    monkeypatch.setattr(events, "_provided", {})
+    with pytest.raises(Forbidden, match="decision rights are not loaded"):
+        portfolio.require_decision(None, Actor("someone", ("admin",)), "fund_use_cases")  # type: ignore[arg-type]

@@ -10,14 +10,14 @@ from fastapi.testclient import TestClient
 from tests.outcomes.conftest import make_use_case
 
 from takeoff.core.db import utcnow
-from takeoff.outcomes import service as outcomes
+from takeoff.outcomes import reviews
 
 
 def _quarters() -> tuple[str, str, date]:
     today = utcnow().date()
-    q = outcomes.quarter_of(today)
-    prev = outcomes.previous_quarter(q)
-    return q, prev, outcomes.quarter_bounds(prev)[0].date()
+    q = reviews.quarter_of(today)
+    prev = reviews.previous_quarter(q)
+    return q, prev, reviews.quarter_bounds(prev)[0].date()
 
 
 def _setup(client, admin, users):  # type: ignore[no-untyped-def]

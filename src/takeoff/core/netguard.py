@@ -14,6 +14,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from takeoff.core.policy import ProcessPolicy
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 SETTING = "TAKEOFF_OUTBOUND_ALLOW_HOSTS"
@@ -117,22 +119,10 @@ def parse_allow(raw: str | None) -> OutboundPolicy:
     return OutboundPolicy(frozenset(hosts), tuple(suffixes), tuple(nets))
 
 
-_ACTIVE: OutboundPolicy | None = None
-
-
-def configure(policy: OutboundPolicy | None) -> None:
-    """Set this process's policy (the app does, from its settings); None falls back to the environment."""
-    global _ACTIVE
-    _ACTIVE = policy
-
-
-def active() -> OutboundPolicy:
-    """This process's policy: the configured one, else TAKEOFF_OUTBOUND_ALLOW_HOSTS from the environment."""
-    if _ACTIVE is not None:
-        return _ACTIVE
-    from takeoff.core.config import get_settings
-
-    return parse_allow(get_settings().outbound_allow_hosts)
+# This process's policy: the app configures it; without an app, TAKEOFF_OUTBOUND_ALLOW_HOSTS from the environment.
+POLICY: ProcessPolicy[OutboundPolicy] = ProcessPolicy("outbound", lambda s: parse_allow(s.outbound_allow_hosts))
+configure = POLICY.configure
+active = POLICY.active
 
 
 def literal_ip(host: str) -> IPAddress | None:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlglot import exp
 
 from takeoff.core import netguard
+from takeoff.core.policy import ProcessPolicy
 from takeoff.data.rules import sqlglot_dialect
 
 FILE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -334,23 +335,11 @@ def file_policy(roots: str | None, data_dir: Path | str, database_url: str | Non
     return FilePolicy(listed, (Path(data_dir).expanduser().resolve(),), database)
 
 
-_FILE_POLICY: FilePolicy | None = None
-
-
-def configure_files(policy: FilePolicy | None) -> None:
-    """Set this process's policy (the app does, from its settings); None falls back to the environment."""
-    global _FILE_POLICY
-    _FILE_POLICY = policy
-
-
-def active_files() -> FilePolicy:
-    """This process's policy: the configured one, else the settings in the environment."""
-    if _FILE_POLICY is not None:
-        return _FILE_POLICY
-    from takeoff.core.config import get_settings
-
-    settings = get_settings()
-    return file_policy(settings.data_file_roots, settings.data_dir, settings.database_url)
+# This process's file policy: the app configures it; without an app, the settings in the environment.
+FILES: ProcessPolicy[FilePolicy] = ProcessPolicy(
+    "data files", lambda s: file_policy(s.data_file_roots, s.data_dir, s.database_url))
+configure_files = FILES.configure
+active_files = FILES.active
 
 
 def local_path(location: str) -> Path | None:

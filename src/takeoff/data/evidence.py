@@ -1,6 +1,7 @@
 """Readiness evidence for "Data quality: you have defined critical data sources, quality rules, and owners".
 
-Pure: decided from facts the data service gathers (owners, defined check kinds, latest results).
+The rule on top is pure: decided from facts (owners, defined check kinds, latest results); below it, the I/O that
+gathers those facts and the evidence kinds the data foundation provides.
 """
 
 from __future__ import annotations
@@ -104,24 +105,53 @@ def data_quality_evidence(
     return Evidence("fail" if failed else "pass", reasons)
 
 
-# -- the data foundation's evidence kinds (registered by takeoff.evidence.defaults) --------------------------
+# -- the data foundation's facts and evidence kinds (registered by takeoff.evidence.defaults) ---------------------
 from sqlalchemy.orm import Session  # noqa: E402 - the providers below are I/O; the rule above stays pure
 
+from takeoff.core.db import utcnow  # noqa: E402
+from takeoff.data.access import access_rules  # noqa: E402
+from takeoff.data.queries import MAX_EVIDENCE_AGE_S, latest_run, list_sources  # noqa: E402
 from takeoff.evidence.registry import Evidence as KindEvidence  # noqa: E402
 from takeoff.evidence.registry import Registry, Subject  # noqa: E402
 
 
-def _service():
-    # data.service imports this module's pure rule at its top; the providers reach back at call time
-    from takeoff.data import service
+def sources_for_use_case(session: Session, use_case_key: str) -> list[SourceFacts]:
+    """Facts about every source the use case depends on (owner, defined check kinds, latest results)."""
+    if not isinstance(use_case_key, str) or not use_case_key:
+        raise ValueError("use_case_key must be a non-empty string")
+    out: list[SourceFacts] = []
+    for src in list_sources(session, use_case_key):
+        kinds = {str(c.get("kind")) for c in src.checks or []}
+        if src.kind == "collection" and src.context:
+            kinds.add("context")
+        required = frozenset({"context"}) if src.kind == "collection" else DEFAULT_REQUIRED_KINDS
+        latest: list[LatestCheck] = []
+        run = latest_run(session, src.id)
+        if run is not None:
+            for r in run.results or []:
+                status = r.get("status") if r.get("status") in ("pass", "breach", "error") else "error"
+                kind = r.get("kind") if r.get("kind") in CHECK_KINDS else "rule"
+                latest.append(LatestCheck(kind=kind, name=str(r.get("name")), status=status,
+                                          checked_at=run.started_at, reason=str(r.get("reason", ""))))
+            if run.context:
+                status = run.context.get("status") if run.context.get("status") in ("pass", "breach", "error") else "error"
+                latest.append(LatestCheck(kind="context", name="context", status=status, checked_at=run.started_at,
+                                          reason=str(run.context.get("reason", ""))))
+        out.append(SourceFacts(name=src.name, owner=src.owner, defined_kinds=tuple(sorted(kinds & CHECK_KINDS)),
+                               required_kinds=required, latest=tuple(latest)))
+    return out
 
-    return service
+
+def readiness_evidence(session: Session, use_case_key: str, now: datetime | None = None) -> Evidence:
+    """The readiness item "Data quality" for a use case; a latest check over a day old is stale evidence."""
+    return data_quality_evidence(sources_for_use_case(session, use_case_key), now=now or utcnow(),
+                                 max_check_age_s=float(MAX_EVIDENCE_AGE_S))
 
 
 def data_sla_green(session: Session, s: Subject) -> KindEvidence:
     """Every source the use case depends on has an owner, its required checks, and green checks under a day old."""
     key = s.use_case.key
-    ev = _service().readiness_evidence(session, key, now=s.now)
+    ev = readiness_evidence(session, key, now=s.now)
     return KindEvidence("data_sla_green", ev.status, "; ".join(ev.reasons) or "no reasons given",
                         f"/usecases/{key}#data-sources")
 
@@ -129,10 +159,9 @@ def data_sla_green(session: Session, s: Subject) -> KindEvidence:
 def data_sla_met(session: Session, s: Subject) -> KindEvidence:
     """No source the use case depends on has a breached latest SLA check; a failure names each source."""
     key = s.use_case.key
-    svc = _service()
     breached = []
-    for src in svc.list_sources(session, key):
-        run = svc.latest_run(session, src.id)
+    for src in list_sources(session, key):
+        run = latest_run(session, src.id)
         if run is not None and run.status == "breach":
             failed = [str(r.get("name")) for r in run.results or [] if r.get("status") == "breach"]
             breached.append((src.name, failed, run.started_at))
@@ -148,13 +177,12 @@ def data_sla_met(session: Session, s: Subject) -> KindEvidence:
 def access_least_privilege(session: Session, s: Subject) -> KindEvidence:
     """Every source the use case depends on has field-level access rules (reads are logged by takeoff)."""
     key = s.use_case.key
-    svc = _service()
-    sources = svc.list_sources(session, key)
+    sources = list_sources(session, key)
     link = f"/usecases/{key}#data-sources"
     if not sources:
         return KindEvidence("access_least_privilege", "no_evidence", "no data source is registered for this use case",
                             link)
-    open_ = [src.name for src in sources if not svc.access_rules(session, src.name)]
+    open_ = [src.name for src in sources if not access_rules(session, src.name)]
     if open_:
         return KindEvidence("access_least_privilege", "fail", "no field access rules on source(s) "
                             + ", ".join(open_), f"/datasources/{open_[0]}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from takeoff.core.actor import Actor
-from takeoff.data import service
+from takeoff.data import queries, runs
 from takeoff.core.db import transaction
 from takeoff.jobs import registry
 from takeoff.jobs.registry import JobContext
@@ -16,7 +16,7 @@ SCHEDULER = Actor(username="scheduler", roles=("admin",), via="system")
 def schedule_checks(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Enqueue this interval's check of every source (keys stop two workers from double-running one)."""
     with transaction(ctx.factory) as s:
-        n = service.enqueue_due_checks(s)
+        n = runs.enqueue_due_checks(s)
     return {"enqueued": n}
 
 
@@ -29,10 +29,10 @@ def check_source(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 
         raise PermanentJobError("data.check needs a 'source' name in its payload")
     with transaction(ctx.factory) as s:
-        if service.find(s, name) is None:
+        if queries.find(s, name) is None:
             return {"source": name, "skipped": "source no longer exists"}
-        run = service.run_check(s, SCHEDULER, name, trigger="schedule")
+        run = runs.run_check(s, SCHEDULER, name, trigger="schedule")
         return {"source": name, "run_id": run.id, "status": run.status}
 
 
-registry.every("data.schedule_checks", service.CHECK_EVERY_S)
+registry.every("data.schedule_checks", queries.CHECK_EVERY_S)

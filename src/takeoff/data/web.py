@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from takeoff.data import service
+from takeoff.data import access, evidence, queries, runs
 from takeoff.data.api import remember_key
 from takeoff.data.schemas import AccessRequestIn
 from takeoff.core.errors import AppError, Invalid
@@ -30,8 +30,8 @@ def sources_page(page: CurrentPage, error: str | None = None, notice: str | None
     """Every source with owner, interface, dependent use cases and latest status; pending access requests."""
     page.require("read")
     s = page.session
-    sources = [service.source_view(s, src) for src in service.list_sources(s)]
-    pending = [service.request_view(r, n) for r, n in service.list_requests(s, status="pending")]
+    sources = [queries.source_view(s, src) for src in queries.list_sources(s)]
+    pending = [access.request_view(r, n) for r, n in access.list_requests(s, status="pending")]
     return page.render("data/list.html", sources=sources, pending=pending, error=error, notice=notice,
                        can_approve=page.actor.can("access.approve"))
 
@@ -47,7 +47,7 @@ def access_log_page(page: CurrentPage, actor: str = "", source: str = "", action
         parsed = {k: (datetime.fromisoformat(v) if v else None) for k, v in (("since", since), ("until", until))}
     except ValueError:
         parsed, error = {"since": None, "until": None}, "dates must look like 2026-11-25 or 2026-11-25T10:00"
-    rows, total = service.access_log(page.session, actor=actor or None, source=source or None, action=action or None,
+    rows, total = access.access_log(page.session, actor=actor or None, source=source or None, action=action or None,
                                      since=parsed["since"], until=parsed["until"], limit=100, offset=max(0, offset))
     query = urlencode({k: v for k, v in filters.items() if v})
     return page.render("data/access_log.html", rows=rows, total=total, filters=filters, offset=max(0, offset),
@@ -59,9 +59,9 @@ def usecase_fragment(key: str, page: CurrentPage) -> Response:
     """The data section of a use-case page: dependent sources, latest check status, the readiness verdict."""
     page.require("read")
     s = page.session
-    sources = [service.source_view(s, src) for src in service.list_sources(s, key)]
-    evidence = service.readiness_evidence(s, key)
-    return page.render("data/usecase_fragment.html", sources=sources, evidence=evidence, key=key)
+    sources = [queries.source_view(s, src) for src in queries.list_sources(s, key)]
+    ev = evidence.readiness_evidence(s, key)
+    return page.render("data/usecase_fragment.html", sources=sources, evidence=ev, key=key)
 
 
 @router.get("/datasources/{name}", response_class=HTMLResponse)
@@ -69,15 +69,15 @@ def source_page(name: str, page: CurrentPage, error: str | None = None, notice: 
     """One source: definition, latest run, history with figures, access rules, requests and the context pipeline."""
     page.require("read")
     s = page.session
-    src = service.get(s, name)
-    view = service.source_view(s, src)
-    history = [service.run_view(r) for r in service.runs(s, name, 50)]
-    rules = [service.rule_view(r) for r in service.access_rules(s, name)]
-    requests = [service.request_view(r, n) for r, n in service.list_requests(s, name)]
-    log_rows, log_total = service.access_log(s, source=name, limit=20)
-    readable = service.readable_fields(s, page.actor, src)
-    context = service.context_history(s, name) if src.kind == "collection" else []
-    bundles = service.bundles_referencing(s, name) if src.kind == "collection" else []
+    src = queries.get(s, name)
+    view = queries.source_view(s, src)
+    history = [queries.run_view(r) for r in queries.runs(s, name, 50)]
+    rules = [access.rule_view(r) for r in access.access_rules(s, name)]
+    requests = [access.request_view(r, n) for r, n in access.list_requests(s, name)]
+    log_rows, log_total = access.access_log(s, source=name, limit=20)
+    readable = access.readable_fields(s, page.actor, src)
+    context = queries.context_history(s, name) if src.kind == "collection" else []
+    bundles = queries.bundles_referencing(s, name) if src.kind == "collection" else []
     return page.render("data/source.html", src=view, history=history, rules=rules, requests=requests,
                        log_rows=log_rows, log_total=log_total, readable=readable, context=context, bundles=bundles,
                        chart=_chart(history), context_chart=_context_chart(context), error=error, notice=notice,
@@ -118,7 +118,7 @@ def check_now(name: str, page: CurrentPage, csrf_token: Annotated[str, Form()] =
     page.require("datasource.check")
     try:
         with page.session.begin_nested():
-            run = service.run_check(page.session, page.actor, name, trigger="manual")
+            run = runs.run_check(page.session, page.actor, name, trigger="manual")
     except Invalid as e:  # a stored rule the allow-list refuses: say which, run nothing
         return _back(f"/datasources/{quote(name)}", error=e.message)
     return _back(f"/datasources/{quote(name)}", notice=f"check run {run.id}: {run.status}")
@@ -136,7 +136,7 @@ def request_access(name: str, page: CurrentPage, fields: Annotated[str, Form()] 
         return _back(f"/datasources/{quote(name)}", error="name at least one field, a reason (3+ characters) and 1-720 hours")
     try:
         with page.session.begin_nested():
-            req = service.request_access(page.session, page.actor, name, body)
+            req = access.request_access(page.session, page.actor, name, body)
     except AppError as e:
         return _back(f"/datasources/{quote(name)}", error=e.message)
     return _back(f"/datasources/{quote(name)}", notice=f"access request {req.id} sent to the data owners")
@@ -151,7 +151,7 @@ def decide(request_id: Id, page: CurrentPage, approve: Annotated[str, Form()] = 
     target = next if next.startswith("/datasources") else "/datasources"
     try:
         with page.session.begin_nested():
-            req, _ = service.decide_request(page.session, page.actor, request_id, approve == "yes", note)
+            req, _ = access.decide_request(page.session, page.actor, request_id, approve == "yes", note)
     except AppError as e:
         return _back(target, error=e.message)
     return _back(target, notice=f"access request {req.id} {req.status}")
@@ -163,7 +163,7 @@ def preview_fragment(name: str, page: CurrentPage, fields: str = "", reason: str
     page.require("read")
     try:
         with page.session.begin_nested():
-            data = service.preview(page.session, page.actor, name, [f.strip() for f in fields.split(",") if f.strip()],
+            data = access.preview(page.session, page.actor, name, [f.strip() for f in fields.split(",") if f.strip()],
                                    reason, 20)
     except (AppError, ValueError) as e:
         msg = e.message if isinstance(e, AppError) else str(e)

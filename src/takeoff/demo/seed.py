@@ -17,7 +17,6 @@ printed note, never faked. A failing call prints one note and the step moves on 
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import sqlite3
@@ -199,13 +198,6 @@ def seeding_settings(settings: Settings, now: datetime) -> Settings:
                                                                             settings.data_dir)})
 
 
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 class Demo:
     """One seeding run: an in-process API client, the people's tokens, and the notes printed along the way."""
 
@@ -250,7 +242,7 @@ class Demo:
         return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else None
 
     def step(self, title: str, fn: Callable[[], None], needs: tuple[str, ...] = ()) -> None:
-        missing = [m for m in needs if not (_has(m) if not m.startswith("/") else self.has_route(m))]
+        missing = [m for m in needs if not self.has_route(m)]
         if missing:
             self.note(f"skipped {title}: {', '.join(missing)} not in this build")
             return
@@ -292,7 +284,7 @@ class Demo:
         self.step("incidents", self.incidents, ("/api/v1/incidents",))
         self.step("feedback from users", self.feedback, ("/api/v1/feedback",))
         self.step("KPI measurements", self.kpis, ("/api/v1/usecases/{key}/kpis/measurements",))
-        self.step("usage policies, training and ROI assumptions", self.adoption, ("takeoff.outcomes.service",))
+        self.step("usage policies, training and ROI assumptions", self.adoption, ("/api/v1/usecases/{key}/usage-policy",))
         self.step("audit findings", self.findings, ("/api/v1/findings",))
         self.step("quarterly reviews", self.reviews, ("/api/v1/reviews",))
         # last, so the decision rights it assigns judge the people's later actions, not the seeding's

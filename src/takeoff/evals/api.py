@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import Invalid
+from takeoff.core.events import START_RELEASE_RUN, provided
 from takeoff.evals import service
 from takeoff.evals.evalset_io import FORMATS
 from takeoff.evals.schemas import EvalSetIn, RunIn
@@ -100,13 +101,15 @@ def diff(name: str, session: DB, actor: Allowed("read"), a: int = Query(..., ge=
 def start_run(body: RunIn, session: DB, actor: Allowed("eval.run")) -> dict[str, Any]:
     """Start a run as a job: of a release (the bundle's eval set version and spec) or of an eval set ad hoc."""
     if body.release:
-        from takeoff.releases import service as releases
-        from takeoff.releases.schemas import EvalOverrides
-
         if body.eval_set or body.version:
             raise Invalid("a release run uses the eval set version its bundle names; drop eval_set and version")
-        run = releases.start_eval(session, actor, body.release, EvalOverrides(
-            target=body.target, scorers=body.scorers, repeats=body.repeats, concurrency=body.concurrency))
+        # releases sit a floor above evals: they provide the run of a release at start (takeoff.flows_registry)
+        start_release_run = provided(START_RELEASE_RUN)
+        if start_release_run is None:
+            raise Invalid("this build runs no release evals; give an eval_set with a target and scorers",
+                          details=[{"field": "release", "message": "not available"}])
+        run = start_release_run(session, actor, body.release, target=body.target, scorers=body.scorers,
+                                repeats=body.repeats, concurrency=body.concurrency)
         return service.run_view(session, run)
     if not body.eval_set or body.target is None or not body.scorers:
         raise Invalid("give either a release, or an eval_set with a target and scorers",

@@ -27,6 +27,7 @@ import weakref
 from typing import Any
 
 from takeoff.core.codeallow import SETTING, AllowList, parse_allow, parse_ref
+from takeoff.core.policy import ProcessPolicy
 
 # Environment variables the child never sees: takeoff's own settings and anything that looks like a credential.
 _SECRET_ENV = re.compile(r"^TAKEOFF_|PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|_KEY$|^KEY$|APIKEY|DATABASE_URL|_DSN$",
@@ -44,22 +45,10 @@ class SandboxError(Exception):
         self.kind = kind
 
 
-_ACTIVE: AllowList | None = None
-
-
-def configure(allow: AllowList | None) -> None:
-    """Set this process's allow-list (the app does, from its settings); None falls back to the environment."""
-    global _ACTIVE
-    _ACTIVE = allow
-
-
-def active() -> AllowList:
-    """This process's allow-list: the configured one, else TAKEOFF_EVAL_PYTHON_MODULES from the environment."""
-    if _ACTIVE is not None:
-        return _ACTIVE
-    from takeoff.core.config import get_settings
-
-    return parse_allow(get_settings().eval_python_modules)
+# This process's allow-list: the app configures it; without an app, TAKEOFF_EVAL_PYTHON_MODULES from the environment.
+POLICY: ProcessPolicy[AllowList] = ProcessPolicy("eval code", lambda s: parse_allow(s.eval_python_modules))
+configure = POLICY.configure
+active = POLICY.active
 
 
 def check_allowed(ref: Any, allow: AllowList, what: str = "target") -> str:

@@ -2,7 +2,8 @@
 
 Readiness items and release checklist items name kinds; both read a kind through `gather`, so one kind means one
 thing everywhere. The defaults are registered through the same `provide` / `attestation_only` calls a third party
-uses (takeoff.evidence.defaults imports each domain's evidence module explicitly: no string-addressed imports).
+uses (takeoff.evidence.defaults imports each domain's evidence module explicitly: no string-addressed imports); the
+composition root hands them to the registry (`set_defaults`), so reading the registry imports no domain.
 """
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ class Registry:
         self._kinds: dict[str, Kind] = {}
         self._load_defaults = load_defaults
         self._loaded = load_defaults is None
+
+    def set_defaults(self, load_defaults: Callable[[Registry], None]) -> None:
+        """Name the function that registers the default kinds, run the first time the registry is read (the
+        composition root does, so the registry itself imports no domain). Idempotent."""
+        if self._load_defaults is not load_defaults:
+            self._load_defaults, self._loaded = load_defaults, False
 
     def _check_new(self, name: str) -> None:
         if not isinstance(name, str) or not name or not name.replace("_", "").isalnum() or not name.islower():
@@ -156,13 +163,9 @@ class Registry:
         return {n: self.gather(session, subject, n) for n in names}
 
 
-def _load_defaults(registry: Registry) -> None:
-    from takeoff.evidence import defaults  # the one place that imports every domain's evidence module
-
-    defaults.register(registry)
-
-
-evidence_kinds = Registry("evidence kinds", _load_defaults)
+# The defaults (takeoff.evidence.defaults, every domain's evidence module) are named by the composition root
+# (takeoff.flows_registry.register_flows): a domain that reads this registry never imports the domains above it.
+evidence_kinds = Registry("evidence kinds")
 
 
 def statuses(evidence: Mapping[str, Evidence]) -> dict[str, str]:

@@ -15,7 +15,8 @@ from takeoff.audit import service as audit
 from takeoff.auth.models import User
 from takeoff.core.permissions import MATRIX
 from takeoff.core.errors import Conflict, Invalid
-from takeoff.governance import decisions, eu_ai_act, frameworks, operating_model, policy_defaults, tiers
+from takeoff.governance import decisions, eu_ai_act, frameworks, operating_model, policy_defaults
+from takeoff.portfolio import tiers
 from takeoff.governance.models import (FrameworkRecord, Organization, RoleAssignment, TierPolicyVersion, UseCaseRaci,
                                        UseCaseRole)
 from takeoff.governance.policy_defaults import TierPolicy

@@ -10,8 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from takeoff.core.permissions import MATRIX
 from takeoff.core.errors import AppError
-from takeoff.governance import operating_model, policy_defaults, service
+from takeoff.core.errors import Invalid
+from takeoff.governance import eu_ai_act, operating_model, policy_defaults, service
 from takeoff.portfolio import service as portfolio
+from takeoff.portfolio.web import act, split_names
 from takeoff.web.render import CurrentPage
 
 router = APIRouter(include_in_schema=False)
@@ -194,3 +196,85 @@ def framework_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
     except AppError as exc:
         return _page(page, exc.message, exc.status, {"_form": "framework", "framework": framework})
     return RedirectResponse("/governance#control-library", status_code=303)
+
+
+# -- the governance forms of the use-case page (portfolio/detail.html; its context comes from governance.flows) --
+@router.post("/usecases/{key}/override")
+def override_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+                    tier: Annotated[str, Form()] = "", justification: Annotated[str, Form()] = "") -> Response:
+    """Override the suggested risk tier (risk.override) with a justification."""
+    page.check_csrf(csrf_token)
+    page.require("risk.override")
+    return act(page, key, lambda: service.override_tier(page.session, page.actor, key, tier, justification))
+
+
+def eu_answers_from_form(form: Any) -> dict[str, Any]:
+    """Form fields as questionnaire answers: ticked boxes, the chosen points, the exception, compute and text."""
+    answers: dict[str, Any] = {name: True for _, qs in eu_ai_act.questions() for name, _ in qs
+                               if form.get(name) == "on"}
+    points = [str(p) for p in form.getlist("annex_iii_points") if p]
+    if points:
+        answers["annex_iii_points"] = points
+    exception = str(form.get("realtime_rbi_exception") or "")
+    if exception:
+        answers["realtime_rbi_exception"] = exception
+    text = str(form.get("art_6_3_assessment") or "").strip()
+    if text:
+        answers["art_6_3_assessment"] = text
+    flops = str(form.get("gpai_training_flops") or "").strip()
+    if flops:
+        try:
+            compact = flops.replace(" ", "").replace("_", "")
+            answers["gpai_training_flops"] = float("1e" + compact[3:] if compact.startswith("10^") else compact)
+        except ValueError:
+            raise Invalid(f"gpai_training_flops: {flops!r} is not a number (write e.g. 3e25)",
+                          details=[{"field": "gpai_training_flops", "message": "not a number"}]) from None
+    return answers
+
+
+@router.post("/usecases/{key}/eu-ai-act")
+async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
+    """Answer the EU AI Act questionnaire (checkboxes, Annex III points, exceptions, compute, Art. 6(3) text)."""
+    form = await request.form()
+    page.check_csrf(str(form.get("csrf_token") or ""))
+    page.require("risk.classify")
+
+    def submit() -> None:
+        service.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
+
+    return act(page, key, submit)
+
+
+@router.post("/usecases/{key}/risk-factors")
+def factors_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+                   harm_if_wrong: Annotated[int, Form()] = 1, decision_mode: Annotated[str, Form()] = "assist",
+                   personal_data: Annotated[str, Form()] = "", regulated_domain: Annotated[str, Form()] = "",
+                   external_users: Annotated[str, Form()] = "") -> Response:
+    """Answer the five risk-tier questions; the suggestion and its reasons are stored."""
+    page.check_csrf(csrf_token)
+    page.require("usecase.write")
+    factors = {"harm_if_wrong": harm_if_wrong, "decision_mode": decision_mode, "personal_data": personal_data == "on",
+               "regulated_domain": regulated_domain == "on", "external_users": external_users == "on"}
+    return act(page, key, lambda: service.set_risk_factors(page.session, page.actor, key, factors))
+
+
+@router.post("/usecases/{key}/raci")
+def raci_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+                responsible: Annotated[str, Form()] = "", accountable: Annotated[str, Form()] = "",
+                consulted: Annotated[str, Form()] = "", informed: Annotated[str, Form()] = "") -> Response:
+    """Replace the RACI (comma-separated usernames)."""
+    page.check_csrf(csrf_token)
+    page.require("governance.write")
+    body = {"responsible": split_names(responsible), "accountable": split_names(accountable), "consulted": split_names(consulted),
+            "informed": split_names(informed)}
+    return act(page, key, lambda: service.set_raci(page.session, page.actor, key, body))
+
+
+@router.post("/usecases/{key}/roles")
+async def use_case_roles_submit(key: str, request: Request, page: CurrentPage) -> Response:
+    """Name the people wearing each of the seed's roles for this use case (comma-separated usernames)."""
+    form = await request.form()
+    page.check_csrf(str(form.get("csrf_token") or ""))
+    page.require("governance.write")
+    body = {r: split_names(str(form.get(r) or "")) for r in service.SEED_ROLES if r in form}
+    return act(page, key, lambda: service.set_use_case_roles(page.session, page.actor, key, body))

@@ -1,12 +1,15 @@
-"""How incidents react to same-floor facts: alerts, canary breaches and data SLA breaches open incidents."""
+"""How incidents react to same-floor facts (alerts, canary breaches and data SLA breaches open incidents), and the
+capability they offer the domains beside them: a use case's open incidents (the monitoring section lists them)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from takeoff.core.actor import SYSTEM
-from takeoff.core.events import AlertFired, AlertResolved, CanaryBreached, DataSlaBreached, subscribe
+from takeoff.core.events import (OPEN_INCIDENTS, AlertFired, AlertResolved, CanaryBreached, DataSlaBreached, provide,
+                                 subscribe)
 from takeoff.incidents import service
 
 log = logging.getLogger("takeoff.incidents")
@@ -58,8 +61,14 @@ def on_data_sla_breached(session: Session, ev: DataSlaBreached) -> list[int]:
     return opened
 
 
+def open_for_use_case(session: Session, use_case_key: str) -> list[Any]:
+    """The use case's open incidents, newest first."""
+    return list(service.list_incidents(session, use_case_key=use_case_key, status="open"))
+
+
 def register() -> None:
-    """Subscribe the incidents reactions (called once by the composition root)."""
+    """Subscribe the incidents reactions and provide their capability (called once by the composition root)."""
+    provide(OPEN_INCIDENTS, open_for_use_case)
     subscribe(AlertFired, on_alert_fired)
     subscribe(AlertResolved, on_alert_resolved)
     subscribe(CanaryBreached, on_canary_breached)

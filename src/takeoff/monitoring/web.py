@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
 from takeoff.core.errors import AppError
-from takeoff.incidents import service as incidents
+from takeoff.core.events import OPEN_INCIDENTS, provided
 from takeoff.monitoring import alerts, canary_analysis, drift_checks, notifications, overview, settings, slos
 from takeoff.telemetry import metrics
 from takeoff.monitoring.schemas import ChannelIn, RuleIn, SettingsIn
@@ -91,9 +91,10 @@ def section_context(session: Any, key: str) -> dict[str, Any]:
             "options": {"plugins": {"legend": {"position": "bottom"}},
                         "scales": {"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True}}}}
     drift = drift_checks.drift_results(session, key, 1)
+    open_incidents = provided(OPEN_INCIDENTS)  # incidents share monitoring's floor: offered at start, not imported
     return {"uc": uc, "slos": slos.slo_status(session, uc), "settings": settings.settings_view(session, key),
             "drift": drift[0] if drift else None, "chart": chart, "categories": cats,
-            "open_incidents": incidents.list_incidents(session, use_case_key=key, status="open"),
+            "open_incidents": open_incidents(session, key) if open_incidents is not None else [],
             "firing": alerts.alerts(session, state="firing", use_case_key=key),
             "canary": canary_analysis.canary_checks(session, key, 3), "pct": _pct}
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import BadRequest, Invalid
-from takeoff.outcomes import service
+from takeoff.outcomes import adoption, economics, kpis, reviews, windows
 from takeoff.outcomes.schemas import CompletionIn
 from takeoff.core.types import Id, JsonBody, text_body
 
@@ -18,7 +18,7 @@ router = APIRouter(tags=["outcomes"])
 @router.get("/usecases/{key}/kpis")
 def get_kpis(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """The north-star KPI and guardrails with measurements, status against target, and telemetry KPIs."""
-    return service.kpi_report(session, key)
+    return kpis.kpi_report(session, key)
 
 
 @router.post("/usecases/{key}/kpis/measurements", status_code=201)
@@ -28,8 +28,8 @@ def post_measurements(key: str, session: DB, actor: Allowed("outcome.write"),
     items = body.get("measurements") if "measurements" in body else [body]
     if not isinstance(items, list):
         raise Invalid("measurements must be a list", details=[{"field": "measurements", "message": "a list"}])
-    rows = service.record_measurements(session, actor, key, items)
-    return {"recorded": len(rows), "measurements": [service.measurement_view(r) for r in rows]}
+    rows = kpis.record_measurements(session, actor, key, items)
+    return {"recorded": len(rows), "measurements": [kpis.measurement_view(r) for r in rows]}
 
 
 async def _text_body(request: Request) -> str:
@@ -44,20 +44,20 @@ async def _text_body(request: Request) -> str:
 def import_measurements(key: str, session: DB, actor: Allowed("outcome.write"),
                         text: str = Depends(_text_body)) -> dict[str, Any]:
     """Import a CSV (kpi,value,unit,measured_on[,note]); any bad row refuses the file, every bad line named."""
-    return {"imported": len(service.import_csv(session, actor, key, text))}
+    return {"imported": len(kpis.import_csv(session, actor, key, text))}
 
 
 @router.get("/usecases/{key}/roi")
 def get_roi(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """ROI and payback with each figure's formula, the inputs and where each came from (or what is missing)."""
-    return service.roi(session, key)
+    return economics.roi(session, key)
 
 
 @router.put("/usecases/{key}/roi")
 def put_roi(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
     """Set the ROI assumptions (build cost, unit value, rates...); negative costs are refused (422)."""
-    service.set_roi_assumptions(session, actor, key, body)
-    return service.roi(session, key)
+    economics.set_roi_assumptions(session, actor, key, body)
+    return economics.roi(session, key)
 
 
 @router.get("/usecases/{key}/usage-policy")
@@ -66,14 +66,14 @@ def get_policy(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     from takeoff.portfolio import service as portfolio
 
     portfolio.get(session, key)
-    return {"use_case": key, "policy": service.policy_view(service.usage_policy(session, key))}
+    return {"use_case": key, "policy": adoption.policy_view(adoption.usage_policy(session, key))}
 
 
 @router.put("/usecases/{key}/usage-policy")
 def put_policy(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
     """Write the usage policy."""
-    row = service.set_usage_policy(session, actor, key, body)
-    return {"use_case": key, "policy": service.policy_view(row)}
+    row = adoption.set_usage_policy(session, actor, key, body)
+    return {"use_case": key, "policy": adoption.policy_view(row)}
 
 
 @router.get("/usecases/{key}/enablement")
@@ -82,13 +82,13 @@ def get_enablement(key: str, session: DB, actor: Allowed("read")) -> dict[str, A
     from takeoff.portfolio import service as portfolio
 
     portfolio.get(session, key)
-    return {"use_case": key, **service.enablement(session, key)}
+    return {"use_case": key, **adoption.enablement(session, key)}
 
 
 @router.post("/usecases/{key}/training", status_code=201)
 def post_training(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
     """Add a training item for an audience."""
-    row = service.add_training_item(session, actor, key, body)
+    row = adoption.add_training_item(session, actor, key, body)
     return {"id": row.id, "audience": row.audience, "title": row.title, "url": row.url}
 
 
@@ -96,27 +96,27 @@ def post_training(key: str, session: DB, actor: Allowed("outcome.write"), body: 
 def post_completion(item_id: Id, session: DB, actor: Allowed("read"),
                     body: CompletionIn | None = None) -> dict[str, Any]:
     """Record a completion (yourself, or another person with outcome.write)."""
-    row = service.complete_training(session, actor, item_id, body.username if body else None)
+    row = adoption.complete_training(session, actor, item_id, body.username if body else None)
     return {"item_id": row.item_id, "username": row.username, "completed_at": row.completed_at.isoformat()}
 
 
 @router.post("/usecases/{key}/feedback", status_code=201)
 def post_feedback(key: str, session: DB, actor: Allowed("telemetry.ingest"), body: JsonBody) -> dict[str, Any]:
     """Feedback on a use case (the page widget): rating, comment, time saved; stored with the SDK's feedback."""
-    return {"id": service.record_widget_feedback(session, actor, key, body)}
+    return {"id": adoption.record_widget_feedback(session, actor, key, body)}
 
 
 @router.get("/usecases/{key}/scorecard")
 def get_scorecard(key: str, session: DB, actor: Allowed("read"), weeks: int = Query(6, ge=1, le=52)) -> dict[str, Any]:
     """The weekly adoption scorecard."""
-    return service.weekly_scorecard(session, key, weeks)
+    return adoption.weekly_scorecard(session, key, weeks)
 
 
 @router.get("/reviews")
 def get_reviews(session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """Quarterly reviews, newest first."""
     return {"reviews": [{"quarter": r.quarter, "created_by": r.created_by, "created_at": r.created_at.isoformat(),
-                         "actions": len(r.actions)} for r in service.list_reviews(session)]}
+                         "actions": len(r.actions)} for r in reviews.list_reviews(session)]}
 
 
 @router.post("/reviews", status_code=201)
@@ -124,19 +124,19 @@ def post_review(session: DB, actor: Allowed("review.write"), body: JsonBody | No
     """Start a quarterly review `{"quarter": "2026-Q4"}` (default the current quarter); 409 if it exists."""
     from takeoff.outcomes.schemas import ReviewIn
 
-    q = service._parse(ReviewIn, body or {})
-    return service.review_view(session, service.start_review(session, actor, q.quarter))
+    q = windows.parse_body(ReviewIn, body or {})
+    return reviews.review_view(session, reviews.start_review(session, actor, q.quarter))
 
 
 @router.get("/reviews/{quarter}")
 def get_review(quarter: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """One review with decisions and the comparison with the previous review."""
-    return service.review_view(session, service.get_review(session, quarter))
+    return reviews.review_view(session, reviews.get_review(session, quarter))
 
 
 @router.post("/reviews/{quarter}/decisions", status_code=201)
 def post_decision(quarter: str, session: DB, actor: Allowed("review.write"), body: JsonBody) -> dict[str, Any]:
     """Record an accountable person's decision `{use_case, action, rationale}`."""
-    row = service.decide(session, actor, quarter, body)
+    row = reviews.decide(session, actor, quarter, body)
     return {"quarter": quarter, "use_case": row.use_case_key, "action": row.action, "rationale": row.rationale,
             "decided_by": row.decided_by}

@@ -4,13 +4,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from takeoff.evidence.registry import Evidence, Registry, Subject
-from takeoff.outcomes import service as outcomes
+from takeoff.outcomes import adoption, reviews
 
 
 def usage_policy(session: Session, s: Subject) -> Evidence:
     """A usage policy is written down for the use case."""
     key = s.use_case.key
-    p = outcomes.usage_policy(session, key)
+    p = adoption.usage_policy(session, key)
     link = f"/outcomes/{key}"
     if p is None:
         return Evidence("usage_policy", "fail", "no usage policy (approved and prohibited uses, red flags)", link)
@@ -21,9 +21,9 @@ def usage_policy(session: Session, s: Subject) -> Evidence:
 def quarterly_review(session: Session, s: Subject) -> Evidence:
     """The use case was part of this quarter's or last quarter's portfolio review."""
     key = s.use_case.key
-    this = outcomes.quarter_of(s.now.date())
-    recent = (this, outcomes.previous_quarter(this))
-    for rev in outcomes.list_reviews(session):
+    this = reviews.quarter_of(s.now.date())
+    recent = (this, reviews.previous_quarter(this))
+    for rev in reviews.list_reviews(session):
         if rev.quarter in recent and any(isinstance(f, dict) and f.get("use_case") == key for f in rev.snapshot or []):
             return Evidence("quarterly_review", "pass", f"reviewed in {rev.quarter}",
                             f"/outcomes/reviews/{rev.quarter}", rev.created_at)

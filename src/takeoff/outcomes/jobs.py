@@ -6,7 +6,7 @@ from typing import Any
 from takeoff.core.db import transaction
 from takeoff.jobs import registry
 from takeoff.monitoring import notifications as monitoring
-from takeoff.outcomes import service
+from takeoff.outcomes import adoption
 from takeoff.portfolio import service as portfolio
 
 WEEK_S = 7 * 86400
@@ -27,7 +27,7 @@ def weekly_scorecard(ctx: registry.JobContext, payload: dict[str, Any]) -> dict[
         keys = [u.key for u in portfolio.list_use_cases(s) if u.status in ("pilot", "production")]
     for i, key in enumerate(keys):
         with transaction(ctx.factory) as s:
-            card = service.weekly_scorecard(s, key, weeks=2)
+            card = adoption.weekly_scorecard(s, key, weeks=2)
             monitoring.notify(s, key, "scorecard.weekly", scorecard_payload(card))
         ctx.progress(i + 1, len(keys))
     return {"use_cases": len(keys), "notified": len(keys)}

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from takeoff.core.errors import AppError
 from takeoff.core.events import provided
-from takeoff.outcomes import service
+from takeoff.outcomes import adoption, economics, kpis, reviews
 from takeoff.outcomes.schemas import AUDIENCES
 from takeoff.portfolio import service as portfolio
 from takeoff.web.render import CurrentPage
@@ -25,12 +25,12 @@ def _lines(text: str) -> list[str]:
 
 def _summary(page: Any, uc: Any) -> dict[str, Any]:
     s = page.session
-    card = service.weekly_scorecard(s, uc.key, weeks=2)
-    kpis = service.kpi_report(s, uc.key)["kpis"]
-    r = service.roi(s, uc.key)
+    card = adoption.weekly_scorecard(s, uc.key, weeks=2)
+    kpi_rows = kpis.kpi_report(s, uc.key)["kpis"]
+    r = economics.roi(s, uc.key)
     last = card["weeks"][-1]
     return {"uc": uc, "week": last, "prev": card["weeks"][0], "trained_share": card["trained_share"],
-            "north": kpis[0] if kpis else None, "guardrails": kpis[1:], "roi": r, "notes": card["notes"]}
+            "north": kpi_rows[0] if kpi_rows else None, "guardrails": kpi_rows[1:], "roi": r, "notes": card["notes"]}
 
 
 @router.get("/outcomes")
@@ -38,9 +38,8 @@ def outcomes_page(page: CurrentPage) -> Response:
     """Outcomes across the portfolio: adoption this week, KPI status, ROI and payback, quarterly reviews."""
     page.require("read")
     rows = [_summary(page, uc) for uc in portfolio.list_use_cases(page.session) if uc.status != "retired"]
-    reviews = service.list_reviews(page.session)
-    return page.render("outcomes/overview.html", rows=rows, reviews=reviews, can_review=page.actor.can("review.write"),
-                       error=None)
+    return page.render("outcomes/overview.html", rows=rows, reviews=reviews.list_reviews(page.session),
+                       can_review=page.actor.can("review.write"), error=None)
 
 
 @router.post("/outcomes/reviews")
@@ -49,19 +48,19 @@ def review_start(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", qua
     page.check_csrf(csrf_token)
     try:
         with page.session.begin_nested():
-            rev = service.start_review(page.session, page.actor, quarter.strip() or None)
+            rev = reviews.start_review(page.session, page.actor, quarter.strip() or None)
     except AppError as exc:
         rows = [_summary(page, uc) for uc in portfolio.list_use_cases(page.session) if uc.status != "retired"]
         return page.render("outcomes/overview.html", status_code=exc.status, rows=rows,
-                           reviews=service.list_reviews(page.session), can_review=page.actor.can("review.write"),
+                           reviews=reviews.list_reviews(page.session), can_review=page.actor.can("review.write"),
                            error=exc.message)
     return RedirectResponse(f"/outcomes/reviews/{rev.quarter}", status_code=303)
 
 
 def _review(page: Any, quarter: str, error: str | None = None, status: int = 200) -> Response:
-    rev = service.get_review(page.session, quarter)
-    view = service.review_view(page.session, rev)
-    accountable = {s["use_case"]: service.accountable_for(page.session, portfolio.get(page.session, s["use_case"]))
+    rev = reviews.get_review(page.session, quarter)
+    view = reviews.review_view(page.session, rev)
+    accountable = {s["use_case"]: reviews.accountable_for(page.session, portfolio.get(page.session, s["use_case"]))
                    for s in view["snapshot"]}
     return page.render("outcomes/review.html", status_code=status, r=view, accountable=accountable, error=error,
                        can_review=page.actor.can("review.write"), charts=_review_charts(view))
@@ -72,7 +71,7 @@ def _review_charts(view: dict[str, Any]) -> Markup | None:
     quarterly = provided("reports.quarterly")  # a higher floor: registered at start when present
     if quarterly is None:
         return None
-    prev = service.previous_quarter(view["quarter"])
+    prev = reviews.previous_quarter(view["quarter"])
     snap = view["snapshot"]
     return Markup(quarterly.score_charts(snap, view["quarter"], prev) + quarterly.adoption_chart(snap, view["quarter"], prev)
                   + quarterly.kpi_charts(snap, view["quarter"], prev))
@@ -93,7 +92,7 @@ def review_decide(quarter: str, page: CurrentPage, csrf_token: Annotated[str, Fo
     page.check_csrf(csrf_token)
     try:
         with page.session.begin_nested():
-            service.decide(page.session, page.actor, quarter, {"use_case": use_case, "action": action,
+            reviews.decide(page.session, page.actor, quarter, {"use_case": use_case, "action": action,
                                                                  "rationale": rationale.strip()})
     except AppError as exc:
         return _review(page, quarter, exc.message, exc.status)
@@ -103,13 +102,13 @@ def review_decide(quarter: str, page: CurrentPage, csrf_token: Annotated[str, Fo
 def _detail(page: Any, key: str, error: str | None = None, status: int = 200) -> Response:
     s = page.session
     uc = portfolio.get(s, key)
-    card = service.weekly_scorecard(s, key)
-    kpis = service.kpi_report(s, key)
+    card = adoption.weekly_scorecard(s, key)
+    report = kpis.kpi_report(s, key)
     return page.render("outcomes/usecase.html", status_code=status, uc=uc, card=card,
-                       card_chart=service.scorecard_chart(card), kpis=kpis,
-                       charts={k["name"]: service.kpi_chart(k) for k in kpis["kpis"] if k["measurements"]},
-                       roi=service.roi(s, key), policy=service.policy_view(service.usage_policy(s, key)),
-                       enablement=service.enablement(s, key), audiences=AUDIENCES, error=error,
+                       card_chart=adoption.scorecard_chart(card), kpis=report,
+                       charts={k["name"]: kpis.kpi_chart(k) for k in report["kpis"] if k["measurements"]},
+                       roi=economics.roi(s, key), policy=adoption.policy_view(adoption.usage_policy(s, key)),
+                       enablement=adoption.enablement(s, key), audiences=AUDIENCES, error=error,
                        can_write=page.actor.can("outcome.write"))
 
 
@@ -135,7 +134,7 @@ def add_measurement(key: str, page: CurrentPage, csrf_token: Annotated[str, Form
                     unit: Annotated[str, Form()] = "", measured_on: Annotated[str, Form()] = "") -> Response:
     """Record one KPI measurement from the form."""
     page.check_csrf(csrf_token)
-    return _write(page, key, lambda: service.record_measurements(
+    return _write(page, key, lambda: kpis.record_measurements(
         page.session, page.actor, key, [{"kpi": kpi, "value": value or None, "unit": unit, "measured_on": measured_on}],
         source="web"))
 
@@ -150,7 +149,7 @@ async def import_measurements(key: str, page: CurrentPage, csrf_token: Annotated
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return _detail(page, key, "the CSV must be UTF-8 text", 400)
-    return _write(page, key, lambda: service.import_csv(page.session, page.actor, key, text))
+    return _write(page, key, lambda: kpis.import_csv(page.session, page.actor, key, text))
 
 
 @router.post("/outcomes/{key}/roi")
@@ -166,7 +165,7 @@ def set_roi(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = ""
            "rework_hours_per_month": rework_hours_per_month, "hourly_rate": hourly_rate,
            "cost_per_escalation": cost_per_escalation, "horizon_months": horizon_months}
     body = {k: v.strip() for k, v in raw.items() if v.strip()}
-    return _write(page, key, lambda: service.set_roi_assumptions(page.session, page.actor, key, body))
+    return _write(page, key, lambda: economics.set_roi_assumptions(page.session, page.actor, key, body))
 
 
 @router.post("/outcomes/{key}/policy")
@@ -177,7 +176,7 @@ def set_policy(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] =
     page.check_csrf(csrf_token)
     body = {"approved_uses": _lines(approved_uses), "prohibited_uses": _lines(prohibited_uses),
             "red_flags": _lines(red_flags), "trust_vs_verify": trust_vs_verify.strip()}
-    return _write(page, key, lambda: service.set_usage_policy(page.session, page.actor, key, body))
+    return _write(page, key, lambda: adoption.set_usage_policy(page.session, page.actor, key, body))
 
 
 @router.post("/outcomes/{key}/training")
@@ -186,7 +185,7 @@ def add_training(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()]
                  url: Annotated[str, Form()] = "") -> Response:
     """Add a training item from the form."""
     page.check_csrf(csrf_token)
-    return _write(page, key, lambda: service.add_training_item(page.session, page.actor, key,
+    return _write(page, key, lambda: adoption.add_training_item(page.session, page.actor, key,
                                                                {"audience": audience, "title": title.strip(),
                                                                 "url": url.strip()}))
 
@@ -195,15 +194,15 @@ def add_training(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()]
 def complete(key: str, item_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "") -> Response:
     """Mark a training item completed by the signed-in person."""
     page.check_csrf(csrf_token)
-    return _write(page, key, lambda: service.complete_training(page.session, page.actor, item_id))
+    return _write(page, key, lambda: adoption.complete_training(page.session, page.actor, item_id))
 
 
 def _fragment(page: Any, key: str, message: str | None = None, error: str | None = None, status: int = 200) -> Response:
     s = page.session
     uc = portfolio.get(s, key)
-    card = service.weekly_scorecard(s, key, weeks=2)
+    card = adoption.weekly_scorecard(s, key, weeks=2)
     return page.render("outcomes/fragment.html", status_code=status, uc=uc, card=card,
-                       kpis=service.kpi_report(s, key)["kpis"], policy=service.policy_view(service.usage_policy(s, key)),
+                       kpis=kpis.kpi_report(s, key)["kpis"], policy=adoption.policy_view(adoption.usage_policy(s, key)),
                        message=message, error=error, can_feedback=page.actor.can("telemetry.ingest"))
 
 
@@ -230,7 +229,7 @@ def widget_feedback(key: str, page: CurrentPage, csrf_token: Annotated[str, Form
         return _fragment(page, key, error="rating and minutes saved must be numbers")
     try:
         with page.session.begin_nested():
-            service.record_widget_feedback(page.session, page.actor, key, body)
+            adoption.record_widget_feedback(page.session, page.actor, key, body)
     except AppError as exc:
         return _fragment(page, key, error=exc.message)  # 200 so htmx swaps the message in
     return _fragment(page, key, message="Thanks: your feedback is recorded.")

@@ -37,7 +37,7 @@ class UseCase(Base):
     risk_tier: Mapped[str | None] = mapped_column(String(8), default=None)
     risk_tier_suggested: Mapped[str | None] = mapped_column(String(8), default=None)
     risk_tier_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    # The five answers the tier rule reads (governance.tiers.TierFactors) and, when a person chose another tier
+    # The five answers the tier rule reads (portfolio.tiers.TierFactors) and, when a person chose another tier
     # than the suggestion, who did, when and why.
     risk_factors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     risk_override: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -13,11 +13,23 @@ from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
 from takeoff.core.db import utcnow
-from takeoff.core.errors import Conflict, Invalid, NotFound
-from takeoff.governance import decisions, tiers
-from takeoff.portfolio import lifecycle, scoring
+from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
+from takeoff.core.events import REQUIRE_DECISION, provided
+from takeoff.portfolio import lifecycle, scoring, tiers
 from takeoff.portfolio.models import UseCase, UseCaseScore, UseCaseTransition
 from takeoff.portfolio.schemas import ScaleTargets, ScoreIn, UseCaseIn, UseCasePatch
+
+
+def require_decision(session: Session, actor: Actor, decision: str) -> None:
+    """The organization's decision right (who funds use cases, who sets the risk tier), 403 for anyone else.
+
+    Decision rights are governance's, a floor above: governance provides the check at start (takeoff.flows_registry).
+    A process that never registered it refuses rather than skips the check."""
+    require = provided(REQUIRE_DECISION)
+    if require is None:
+        raise Forbidden(f"decision rights are not loaded in this process: '{decision}' cannot be checked",
+                        code="permission_denied")
+    require(session, actor, decision)
 
 
 def find(session: Session, key: str) -> UseCase | None:
@@ -157,7 +169,7 @@ def _resolve_risk(session: Session, actor: Actor, uc: UseCaseIn, existing: UseCa
             and previous.get("justification") == (uc.risk_justification or "").strip()):
         out.update(risk_tier=chosen)
         return out
-    decisions.require(session, actor, "set_risk_tier")
+    require_decision(session, actor, "set_risk_tier")
     try:
         o = tiers.check_override(suggested, chosen, uc.risk_justification or "", eu_category=eu)
     except ValueError as exc:
@@ -304,7 +316,7 @@ def transition(session: Session, actor: Actor, key: str, to: str, reason: str) -
         raise Invalid(f"status must be one of {', '.join(lifecycle.STATUSES)}; got {to!r}",
                       details=[{"field": "to", "message": "unknown status"}])
     if to in FUNDED_STATUSES:
-        decisions.require(session, actor, "fund_use_cases")
+        require_decision(session, actor, "fund_use_cases")
     try:
         t = lifecycle.make_transition(uc.key, uc.status, to, actor=actor.username, reason=reason, at=utcnow(),
                                       has_business_owner=bool(uc.business_owner), eu_category=uc.eu_category,

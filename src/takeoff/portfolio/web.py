@@ -4,12 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from takeoff.core.errors import AppError, Invalid
-from takeoff.governance import decisions, eu_ai_act
-from takeoff.governance import service as gov
+from takeoff.core.errors import AppError
+from takeoff.core.events import USE_CASE_GOVERNANCE, provided
 from takeoff.portfolio import lifecycle, service
 from takeoff.portfolio.schemas import ScoreIn
 from takeoff.web.render import TEMPLATES, CurrentPage
@@ -62,7 +61,8 @@ def new_page(page: CurrentPage) -> Response:
     return _intake_form(page)
 
 
-def _split(text: str) -> list[str]:
+def split_names(text: str) -> list[str]:
+    """A form's comma- or line-separated names as a list (the use-case page's forms, governance's too)."""
     return [x.strip() for x in text.replace("\n", ",").split(",") if x.strip()]
 
 
@@ -82,7 +82,7 @@ def new_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", key: 
               "risk_tier": risk_tier, "business_owner": business_owner, "biggest_bottleneck": biggest_bottleneck,
               "risk_constraint": risk_constraint, "monthly_volume": monthly_volume}
     body: dict[str, Any] = {"key": key.strip(), "name": name.strip(), "purpose": purpose.strip(), "team": team.strip(),
-                            "data_sources": _split(data_sources), "user_groups": _split(user_groups),
+                            "data_sources": split_names(data_sources), "user_groups": split_names(user_groups),
                             "system_of_record": system_of_record.strip(), "risk_constraint": risk_constraint.strip(),
                             "risk_tier": risk_tier or None, "business_owner": business_owner.strip() or None,
                             "biggest_bottleneck": biggest_bottleneck or None}
@@ -103,15 +103,14 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200) ->
     s = page.session
     uc = service.get(s, key)
     agg = service.aggregate(s, uc)
-    version, policy = gov.tier_policy(s, uc.risk_tier) if uc.risk_tier else (None, None)
+    # governance (a floor above) provides its part of the page at start: tier policy, EU AI Act, RACI, roles, controls
+    governance_part = provided(USE_CASE_GOVERNANCE)
     return page.render(
-        "portfolio/detail.html", eu_form=eu_form(uc.eu_answers), status_code=status, uc=uc, view=service.view(uc), error=error,
+        "portfolio/detail.html", status_code=status, uc=uc, view=service.view(uc), error=error,
         transitions=service.transitions(s, uc), scores=service.scores(s, uc),
         aggregate=service.aggregate_view(agg) if agg else None, history=service.history(s, uc),
-        raci=gov.raci(s, key), uc_roles=gov.use_case_roles(s, key), owner_roles=gov.OWNER_ROLES,
-        funding_role=decisions.holder(decisions.decision_rights(s), "fund_use_cases"),
-        controls=gov.use_case_controls(s, uc), policy=policy, policy_version=version,
-        sections=section_templates(), can=page.actor.can)
+        sections=section_templates(), can=page.actor.can,
+        **(governance_part(s, uc) if governance_part is not None else {"governance": False}))
 
 
 @router.get("/usecases/{key}")
@@ -121,7 +120,8 @@ def detail_page(key: str, page: CurrentPage) -> Response:
     return _detail(page, key)
 
 
-def _act(page: Any, key: str, fn: Any) -> Response:
+def act(page: Any, key: str, fn: Any) -> Response:
+    """Run a use-case page form's action in a savepoint: back to the page, or the page again with the error."""
     try:
         with page.session.begin_nested():
             fn()
@@ -138,7 +138,7 @@ def transition_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Fo
     """A lifecycle button."""
     page.check_csrf(csrf_token)
     page.require("usecase.transition")
-    return _act(page, key, lambda: service.transition(page.session, page.actor, key, to, reason))
+    return act(page, key, lambda: service.transition(page.session, page.actor, key, to, reason))
 
 
 @router.post("/usecases/{key}/score")
@@ -148,96 +148,7 @@ def score_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()]
     """Score the use case as the signed-in user."""
     page.check_csrf(csrf_token)
     page.require("usecase.score")
-    return _act(page, key, lambda: service.add_score(page.session, page.actor, key,
+    return act(page, key, lambda: service.add_score(page.session, page.actor, key,
                                                      ScoreIn(value=value, feasibility=feasibility, risk=risk)))
 
 
-@router.post("/usecases/{key}/override")
-def override_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
-                    tier: Annotated[str, Form()] = "", justification: Annotated[str, Form()] = "") -> Response:
-    """Override the suggested risk tier (risk.override) with a justification."""
-    page.check_csrf(csrf_token)
-    page.require("risk.override")
-    return _act(page, key, lambda: gov.override_tier(page.session, page.actor, key, tier, justification))
-
-
-def eu_form(stored: Any) -> dict[str, Any]:
-    """What the EU AI Act form shows: questions by section, Annex III points by area, and the stored answers in
-    today's shape (with what an older questionnaire's answers could not carry over)."""
-    answers, legacy = eu_ai_act.upgrade_stored(stored if isinstance(stored, dict) else {})
-    areas = [(n, title, [(p, eu_ai_act.ANNEX_III_POINTS[p]) for p in eu_ai_act.ANNEX_III_POINTS
-                         if p.split("(")[0] == n]) for n, title in eu_ai_act.ANNEX_III_AREAS.items()]
-    return {"sections": eu_ai_act.questions(), "areas": areas, "answers": answers, "legacy": legacy,
-            "rbi_exceptions": eu_ai_act.rbi_exception_choices()}
-
-
-def eu_answers_from_form(form: Any) -> dict[str, Any]:
-    """Form fields as questionnaire answers: ticked boxes, the chosen points, the exception, compute and text."""
-    answers: dict[str, Any] = {name: True for _, qs in eu_ai_act.questions() for name, _ in qs
-                               if form.get(name) == "on"}
-    points = [str(p) for p in form.getlist("annex_iii_points") if p]
-    if points:
-        answers["annex_iii_points"] = points
-    exception = str(form.get("realtime_rbi_exception") or "")
-    if exception:
-        answers["realtime_rbi_exception"] = exception
-    text = str(form.get("art_6_3_assessment") or "").strip()
-    if text:
-        answers["art_6_3_assessment"] = text
-    flops = str(form.get("gpai_training_flops") or "").strip()
-    if flops:
-        try:
-            compact = flops.replace(" ", "").replace("_", "")
-            answers["gpai_training_flops"] = float("1e" + compact[3:] if compact.startswith("10^") else compact)
-        except ValueError:
-            raise Invalid(f"gpai_training_flops: {flops!r} is not a number (write e.g. 3e25)",
-                          details=[{"field": "gpai_training_flops", "message": "not a number"}]) from None
-    return answers
-
-
-@router.post("/usecases/{key}/eu-ai-act")
-async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
-    """Answer the EU AI Act questionnaire (checkboxes, Annex III points, exceptions, compute, Art. 6(3) text)."""
-    form = await request.form()
-    page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("risk.classify")
-
-    def submit() -> None:
-        gov.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
-
-    return _act(page, key, submit)
-
-
-@router.post("/usecases/{key}/risk-factors")
-def factors_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
-                   harm_if_wrong: Annotated[int, Form()] = 1, decision_mode: Annotated[str, Form()] = "assist",
-                   personal_data: Annotated[str, Form()] = "", regulated_domain: Annotated[str, Form()] = "",
-                   external_users: Annotated[str, Form()] = "") -> Response:
-    """Answer the five risk-tier questions; the suggestion and its reasons are stored."""
-    page.check_csrf(csrf_token)
-    page.require("usecase.write")
-    factors = {"harm_if_wrong": harm_if_wrong, "decision_mode": decision_mode, "personal_data": personal_data == "on",
-               "regulated_domain": regulated_domain == "on", "external_users": external_users == "on"}
-    return _act(page, key, lambda: gov.set_risk_factors(page.session, page.actor, key, factors))
-
-
-@router.post("/usecases/{key}/raci")
-def raci_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
-                responsible: Annotated[str, Form()] = "", accountable: Annotated[str, Form()] = "",
-                consulted: Annotated[str, Form()] = "", informed: Annotated[str, Form()] = "") -> Response:
-    """Replace the RACI (comma-separated usernames)."""
-    page.check_csrf(csrf_token)
-    page.require("governance.write")
-    body = {"responsible": _split(responsible), "accountable": _split(accountable), "consulted": _split(consulted),
-            "informed": _split(informed)}
-    return _act(page, key, lambda: gov.set_raci(page.session, page.actor, key, body))
-
-
-@router.post("/usecases/{key}/roles")
-async def roles_submit(key: str, request: Request, page: CurrentPage) -> Response:
-    """Name the people wearing each of the seed's roles for this use case (comma-separated usernames)."""
-    form = await request.form()
-    page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
-    body = {r: _split(str(form.get(r) or "")) for r in gov.SEED_ROLES if r in form}
-    return _act(page, key, lambda: gov.set_use_case_roles(page.session, page.actor, key, body))

@@ -6,7 +6,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from takeoff.readiness import checks, service
-from takeoff.reports import readiness as report
+from takeoff.readiness.charts import summary_chart
 from takeoff.web.render import CurrentPage
 
 router = APIRouter(include_in_schema=False)
@@ -18,7 +18,7 @@ def readiness_page(page: CurrentPage) -> Response:
     """Every use case × the seven items, with the verdict; each cell links to its reason."""
     page.require("read")
     view = service.portfolio_view(page.session)
-    chart = Markup(report.summary_chart(view["use_cases"])) if view["use_cases"] else None
+    chart = Markup(summary_chart(view["use_cases"])) if view["use_cases"] else None
     return page.render("readiness/portfolio.html", view=view, labels=LABELS, gaps=checks.GAPS, chart=chart)
 
 

@@ -1,40 +1,10 @@
-"""Reports: Markdown or printable HTML, one module per report (`render(session, fmt, **params) -> str`).
-
-A report module only reads, through other domains' services. `available()` discovers them, so a new report is a
-new module in this package.
+"""Reports: Markdown or printable HTML, one module per report (`render(session, fmt, **params) -> str`), each
+registered by name in `takeoff.reports.registry` (the defaults in `defaults.py`). A report only reads, through
+other domains' services; this module holds the helpers they share (Markdown and HTML tables, the printable page).
 """
 from __future__ import annotations
 
 import html
-import importlib
-import pkgutil
-import re
-from types import ModuleType
-
-_NOT_REPORTS = {"api", "web"}
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-
-
-def available() -> list[str]:
-    """Names of the report modules present in this build."""
-    import takeoff.reports as pkg
-
-    return sorted(i.name for i in pkgutil.iter_modules(pkg.__path__)
-                  if not i.name.startswith("_") and i.name not in _NOT_REPORTS)
-
-
-def module(name: str) -> ModuleType | None:
-    """The report module for a name, or None when there is none."""
-    if not isinstance(name, str) or not _NAME.match(name) or name not in available():
-        return None
-    mod = importlib.import_module(f"takeoff.reports.{name}")
-    return mod if callable(getattr(mod, "render", None)) else None
-
-
-def title_of(name: str) -> str:
-    """A report's title (its module's TITLE, else its name)."""
-    mod = module(name)
-    return str(getattr(mod, "TITLE", name.replace("_", " ").title())) if mod else name
 
 
 def md_table(headers: list[str], rows: list[list[object]]) -> str:

@@ -1,4 +1,4 @@
-"""Reports API: `GET /api/v1/reports/{name}?format=md|html` renders the module `takeoff.reports.<name>`."""
+"""Reports API: `GET /api/v1/reports/{name}?format=md|html` renders the report registered under that name."""
 from __future__ import annotations
 
 import inspect
@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from takeoff import reports
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import Invalid, NotFound
+from takeoff.reports.registry import reports
 
 router = APIRouter(tags=["reports"])
 _RESERVED = {"format"}
@@ -18,21 +18,21 @@ _RESERVED = {"format"}
 @router.get("/reports")
 def list_reports(actor: Allowed("read")) -> dict[str, Any]:
     """The reports this build can render."""
-    return {"reports": [{"name": n, "title": reports.title_of(n)} for n in reports.available()]}
+    return {"reports": [{"name": r.name, "title": r.title} for r in reports.all()]}
 
 
 def render(session: Any, name: str, fmt: str, params: dict[str, str]) -> str:
     """Render a report by name; 404 for an unknown report, 422 for a bad format or parameter."""
     if fmt not in ("md", "html"):
         raise Invalid(f"format must be md or html; got {fmt!r}", details=[{"field": "format", "message": "md or html"}])
-    mod = reports.module(name)
-    if mod is None:
-        raise NotFound(f"no report named '{name}'; reports: {', '.join(reports.available())}")
-    sig = inspect.signature(mod.render)
+    report = reports.get(name)
+    if report is None:
+        raise NotFound(f"no report named '{name}'; reports: {', '.join(reports.names())}")
+    sig = inspect.signature(report.render)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
     accepted = {k: v for k, v in params.items() if takes_any or k in sig.parameters}
     try:
-        return str(mod.render(session, fmt, **accepted))
+        return str(report.render(session, fmt, **accepted))
     except ValueError as exc:
         raise Invalid(str(exc)) from None
 

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.db import utcnow
-from takeoff.outcomes import service
-from takeoff.reports import _charts, html_page, html_table, md_table
+from takeoff.outcomes import reviews
+from takeoff.reports import html_page, html_table, md_table
+from takeoff.web import charts
 
 TITLE = "Quarterly review"
 SNAP_H = ["Use case", "Status", "Priority", "Last quarter", "Guardrail breaches", "Incidents", "Audit findings",
@@ -41,13 +42,13 @@ def score_charts(snapshot: list[dict[str, Any]], quarter: str, previous: str) ->
     names = [s["name"] for s in scored]
     out = []
     for key, label in DIMENSIONS:
-        out.append(_charts.grouped_bars(names, [
-            _charts.Series(previous, [s.get(f"last_quarter_{key}") for s in scored], _charts.GREY),
-            _charts.Series(quarter, [s.get(key) for s in scored], _charts.BLUE)],
+        out.append(charts.grouped_bars(names, [
+            charts.Series(previous, [s.get(f"last_quarter_{key}") for s in scored], charts.GREY),
+            charts.Series(quarter, [s.get(key) for s in scored], charts.BLUE)],
             f"{label}: {previous} vs {quarter}", name=f"score-{key}", max_value=5))
-    out.append(_charts.grouped_bars(names, [
-        _charts.Series(previous, [s.get("last_quarter_priority") for s in scored], _charts.GREY),
-        _charts.Series(quarter, [s.get("priority") for s in scored], _charts.BLUE)],
+    out.append(charts.grouped_bars(names, [
+        charts.Series(previous, [s.get("last_quarter_priority") for s in scored], charts.GREY),
+        charts.Series(quarter, [s.get("priority") for s in scored], charts.BLUE)],
         f"Priority: {previous} vs {quarter}", name="score-priority", max_value=100))
     return "<div class='charts'>" + "".join(out) + "</div>"
 
@@ -61,9 +62,9 @@ def adoption_chart(snapshot: list[dict[str, Any]], quarter: str, previous: str) 
     def val(x: int | None) -> int | None:
         return x if x else None  # no active user in a quarter is "no data", not a figure
 
-    chart = _charts.grouped_bars([s["name"] for s in rows], [
-        _charts.Series(previous, [val(s.get("last_quarter_active_users")) for s in rows], _charts.GREY),
-        _charts.Series(quarter, [val(s.get("active_users")) for s in rows], _charts.BLUE)],
+    chart = charts.grouped_bars([s["name"] for s in rows], [
+        charts.Series(previous, [val(s.get("last_quarter_active_users")) for s in rows], charts.GREY),
+        charts.Series(quarter, [val(s.get("active_users")) for s in rows], charts.BLUE)],
         f"Active users: {previous} vs {quarter} (same days of each quarter)", name="adoption")
     notes = [f"{s['name']}: {s['adoption_note']}" for s in rows if s.get("adoption_note")]
     return chart + "".join(f"<p class='nodata'><small>{html.escape(n)}</small></p>" for n in notes)
@@ -80,10 +81,10 @@ def kpi_charts(snapshot: list[dict[str, Any]], quarter: str, previous: str) -> s
             out.append(f"<p class='nodata'>{html.escape(s['name'])}: no {html.escape(ns['name'])} measurements in "
                        f"{html.escape(previous)} or {html.escape(quarter)}.</p>")
             continue
-        avg = lambda v: "no data" if v is None else _charts.fmt(v)  # noqa: E731
+        avg = lambda v: "no data" if v is None else charts.fmt(v)  # noqa: E731
         title = (f"{s['name']}: {ns['name']} ({ns['unit']}); average {previous} {avg(ns['last_quarter'])}, "
                  f"{quarter} {avg(ns['this_quarter'])}")
-        out.append(_charts.bars([p[0] for p in ns["points"]], [p[1] for p in ns["points"]], title,
+        out.append(charts.bars([p[0] for p in ns["points"]], [p[1] for p in ns["points"]], title,
                                 name="north-star", tick=lambda d: d[5:], target=ns.get("target"), unit=ns["unit"] or ""))
     notes = "".join(x for x in out if x.startswith("<p"))
     figures = "".join(x for x in out if not x.startswith("<p"))
@@ -98,15 +99,15 @@ def render(session: Session, fmt: str, quarter: str | None = None, **params: Any
         raise ValueError("format must be md or html")
     stamp = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     if quarter:
-        rev = service.get_review(session, quarter)
+        rev = reviews.get_review(session, quarter)
     else:
-        revs = service.list_reviews(session)
+        revs = reviews.list_reviews(session)
         rev = revs[0] if revs else None
     if rev is None:
         text = "No quarterly review has been started yet."
         return f"# {TITLE}\n\n{text}\n" if fmt == "md" else html_page(TITLE, f"<h1>{TITLE}</h1><p>{text}</p>")
-    v = service.review_view(session, rev)
-    prev_q = service.previous_quarter(v["quarter"])
+    v = reviews.review_view(session, rev)
+    prev_q = reviews.previous_quarter(v["quarter"])
     snap = []
     for s in v["snapshot"]:
         c = v["compare"].get(s["use_case"])

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from takeoff.core.db import utcnow
 from takeoff.readiness import checks, service
-from takeoff.reports import _charts, html_page, html_table, md_table
+from takeoff.readiness.charts import LABEL, matrix_chart, summary_chart
+from takeoff.reports import html_page, html_table, md_table
 
 TITLE = "Production readiness"
-LABEL = {"pass": "pass", "fail": "FAIL", "no_evidence": "no evidence"}
 
 
 def _rows(d: dict[str, Any]) -> list[list[object]]:
@@ -42,26 +42,6 @@ def _blocking_html(d: dict[str, Any]) -> str:
                      if b.get("link") else "") + "</li>"
                   for b in items)
     return f"<p class='blocking'><strong>Blocking ready to scale:</strong></p><ul class='blocking'>{lis}</ul>"
-
-
-def _titles() -> list[str]:
-    return [checks.TITLES[i] for i in checks.ITEMS]
-
-
-def matrix_chart(views: list[dict[str, Any]], title: str, name: str = "readiness-matrix") -> str:
-    """Use cases × the seven items, each cell pass / fail / no evidence; the verdict beside the use case's name."""
-    cells = [[i["status"] for i in d["items"]] for d in views]
-    return _charts.status_matrix([d["name"] for d in views], _titles(), cells, title, name=name, labels=LABEL,
-                                 notes=[d["verdict"]["label"] for d in views])
-
-
-def summary_chart(views: list[dict[str, Any]]) -> str:
-    """Per item, how many use cases pass, fail or have no evidence."""
-    count = {st: [sum(1 for d in views if d["items"][k]["status"] == st) for k in range(len(checks.ITEMS))]
-             for st in LABEL}
-    series = [_charts.Series(LABEL[st], count[st], _charts.STATUS_COLOURS[st]) for st in LABEL]
-    return _charts.stacked_bars(_titles(), series, f"Use cases per item and status ({len(views)} use case(s))",
-                                name="readiness-summary")
 
 
 def render(session: Session, fmt: str, use_case: str | None = None, **params: Any) -> str:

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.db import utcnow
-from takeoff.outcomes import service
+from takeoff.outcomes import adoption, economics, kpis
 from takeoff.portfolio import service as portfolio
-from takeoff.reports import _charts, html_page, html_table, md_table
+from takeoff.reports import html_page, html_table, md_table
+from takeoff.web import charts
 
 TITLE = "Weekly adoption scorecard"
 WEEK_H = ["Week of", "Active users", "Repeat users", "AI calls", "Time saved (h)", "Feedback", "Avg rating",
@@ -27,25 +28,25 @@ def _week_rows(card: dict[str, Any]) -> list[list[object]]:
 
 def _kpi_rows(session: Session, key: str) -> list[list[object]]:
     out = []
-    for k in service.kpi_report(session, key)["kpis"]:
+    for k in kpis.kpi_report(session, key)["kpis"]:
         out.append([("north star: " if k["role"] == "north_star" else "guardrail: ") + k["name"], k["unit"],
                     _v(k.get("baseline")), _v(k.get("target")), _v(k["latest"]), k["status"].replace("_", " ")])
     return out
 
 
 def _north_star_chart(session: Session, key: str) -> str:
-    kpis = service.kpi_report(session, key)["kpis"]
-    if not kpis or not kpis[0]["measurements"]:
+    rows = kpis.kpi_report(session, key)["kpis"]
+    if not rows or not rows[0]["measurements"]:
         return ""
-    ms = kpis[0]["measurements"]
-    k = kpis[0]
-    return _charts.bars([m["measured_on"] for m in ms], [m["value"] for m in ms],
+    ms = rows[0]["measurements"]
+    k = rows[0]
+    return charts.bars([m["measured_on"] for m in ms], [m["value"] for m in ms],
                         f"{k['name']} ({k['unit']}), target {k.get('target')}", name="north-star",
                         tick=lambda d: d[5:], target=k.get("target"), unit=k["unit"])
 
 
 def _roi_line(session: Session, key: str) -> str:
-    r = service.roi(session, key)
+    r = economics.roi(session, key)
     if r["result"] is None:
         return "ROI: not computed; missing " + "; ".join(r["missing"])
     res = r["result"]
@@ -69,7 +70,7 @@ def render(session: Session, fmt: str, use_case: str | None = None, weeks: str |
     body = f"<h1>{TITLE}</h1><p>Generated {stamp}.</p>"
     kpi_h = ["KPI", "Unit", "Baseline", "Target", "Latest", "Status"]
     for uc in ucs:
-        card = service.weekly_scorecard(session, uc.key, n)
+        card = adoption.weekly_scorecard(session, uc.key, n)
         share = "no active users" if card["trained_share"] is None else f"{card['trained_share'] * 100:.0f} %"
         themes = card["themes"]
         policy = card["usage_policy"]
@@ -85,7 +86,7 @@ def render(session: Session, fmt: str, use_case: str | None = None, weeks: str |
                    "Red flags: " + ("; ".join(policy["red_flags"]) or "none"),
                    "Trust vs verify: " + policy["trust_vs_verify"], ""]
         body += (f"<h2>{html.escape(uc.name)} ({html.escape(uc.key)})</h2>"
-                 + _charts.bars([w["week"] for w in card["weeks"]], [w["active_users"] for w in card["weeks"]],
+                 + charts.bars([w["week"] for w in card["weeks"]], [w["active_users"] for w in card["weeks"]],
                                 "active users per week", name="active-users", tick=lambda d: d[5:])
                  + html_table(WEEK_H, _week_rows(card))
                  + f"<p>Active users trained: {html.escape(share)} ({card['trained_people']} people).</p>"

@@ -4,8 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from takeoff import reports
 from takeoff.reports.api import render
+from takeoff.reports.registry import reports
 from takeoff.web.render import CurrentPage
 
 router = APIRouter(include_in_schema=False)
@@ -15,8 +15,7 @@ router = APIRouter(include_in_schema=False)
 def reports_page(page: CurrentPage) -> Response:
     """Links to every report in Markdown and printable HTML."""
     page.require("read")
-    return page.render("reports/index.html", reports=[{"name": n, "title": reports.title_of(n)}
-                                                      for n in reports.available()])
+    return page.render("reports/index.html", reports=[{"name": r.name, "title": r.title} for r in reports.all()])
 
 
 @router.get("/reports/{name}")

@@ -1,8 +1,9 @@
 """The rollup compactor: a background thread that merges the deltas ingestion appends into the rollups.
 
-Every `takeoff serve` process with a job worker and every `takeoff worker` runs one. Merging once per interval
-instead of once per batch is what takes the read-modify-write of hot rollup rows (and their row locks) off the
-ingest path: a busy minute gets one merge per interval whatever the number of batches. Readers add pending
+Every `takeoff serve` and every `takeoff worker` process runs one: it is the background service `rollup-compactor`
+(`SERVICE`, registered through takeoff.core.background), which also reports the pending deltas at /metrics.
+Merging once per interval instead of once per batch is what takes the read-modify-write of hot rollup rows (and
+their row locks) off the ingest path: a busy minute gets one merge per interval whatever the number of batches. Readers add pending
 deltas, so compaction lag never changes an answer, only the cost of reading the last seconds.
 
 `compact_rollups` is the merge itself (one chunk of deltas in the caller's transaction).
@@ -17,7 +18,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from takeoff.core.background import BackgroundService
 from takeoff.core.db import transaction
+from takeoff.core.observability import ROLLUP_DELTAS
 from takeoff.telemetry import rollup
 from takeoff.telemetry.common import TelemetryInvalid
 from takeoff.telemetry.common import dt as _dt
@@ -132,3 +135,20 @@ def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], d
         stmt = update(ROLLUPS).where(ROLLUPS.c.id == bindparam("_id")).values(
             {c: bindparam(c) for c in updates[0] if c != "_id"})
         conn.execute(stmt, updates)
+
+
+def start_compactor(factory: sessionmaker[Session], stop: threading.Event) -> threading.Thread:
+    """Start the compactor thread (it stops once `stop` is set)."""
+    compactor = Compactor(factory, stop)
+    compactor.start()
+    return compactor
+
+
+def report_pending(session: Session) -> None:
+    """Health: the pending-delta gauge, a growing figure when no compactor runs (TAKEOFF_ROLLUP_COMPACTION)."""
+    ROLLUP_DELTAS.set(pending_deltas(session))
+
+
+SERVICE = BackgroundService(name="rollup-compactor", start=start_compactor,
+                            enabled=lambda settings: settings.rollup_compaction, health=report_pending,
+                            drain=compact_all)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from takeoff.governance.tiers import (
+from takeoff.portfolio.tiers import (
     MIN_JUSTIFICATION_CHARS,
     TIER_ORDER,
     apply_eu_floor,

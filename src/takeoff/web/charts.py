@@ -1,4 +1,5 @@
-"""Small inline SVG charts for the printable HTML reports: no JavaScript, so they print and archive as they are.
+"""Small inline SVG charts for the printable reports and the pages that show them: no JavaScript, so they print and
+archive as they are.
 
 Every chart is a `<figure class="chart" data-chart=...>` holding one `<svg>`. Each drawn value is a
 `<rect class="bar ...">` with a `<title>` naming it and its figure; a missing value is never drawn as zero but as
