@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if compactor is not None:
             compactor.join(timeout=10)
 
-    app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
+    app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # /api/docs: web.pages
                   openapi_url="/openapi.json", dependencies=[Depends(route_label)])
     app.state.settings = settings
     app.state.engine = engine
