@@ -18,7 +18,8 @@ Timed, through the real app (TestClient, signed in as an admin; the time is the 
   (availability, latency, quality over 30 days of day rollups, monitoring's own good/total and budget rules);
 - "readiness": GET /home/readiness, the other fragment: every use case's readiness verdict with its blocking items
   (the readiness service as the /readiness page runs it, one audit-chain verification for all; 5 runs).
-Goal: home p95 < 100 ms. The two cores are shared: figures move by up to 2x from one run to the next.
+Goal: home p95 < 100 ms. Wall time and the process's CPU time are both printed: on a shared machine (the load average
+is printed too) the wall time grows with the other processes' load, the CPU time much less.
 """
 from __future__ import annotations
 
@@ -165,6 +166,7 @@ def run(url: str, n: int, repeat: int, data_dir: Path, readiness_repeat: int = 5
                                    "csrf_token": c.cookies.get("takeoff_login_csrf")}, follow_redirects=False)
         assert r.status_code == 303, r.text
         out: dict[str, list[float]] = {"/": [], "/home/slo": [], "/home/readiness": []}
+        cpu: dict[str, list[float]] = {p: [] for p in out}
         for path in out:  # warm-up: statement caches, templates
             assert c.get(path).status_code == 200
         home = c.get("/").text
@@ -174,15 +176,20 @@ def run(url: str, n: int, repeat: int, data_dir: Path, readiness_repeat: int = 5
             for path, samples in out.items():
                 if path == "/home/readiness" and i >= readiness_repeat:
                     continue
-                t = time.perf_counter()
+                t, t_cpu = time.perf_counter(), time.process_time()
                 resp = c.get(path)
                 samples.append((time.perf_counter() - t) * 1000)
+                cpu[path].append((time.process_time() - t_cpu) * 1000)
                 assert resp.status_code == 200
-    (h50, h95), (s50, s95), (r50, r95) = (p50_p95(out[p]) for p in ("/", "/home/slo", "/home/readiness"))
-    print(f"  home GET /: p50 {h50:6.1f} ms  p95 {h95:6.1f} ms  (goal p95 < 100 ms: {'met' if h95 < 100 else 'NOT met'})")
-    print(f"  SLO budgets GET /home/slo (loaded after the page shows): p50 {s50:6.1f} ms  p95 {s95:6.1f} ms")
+    def fig(path: str) -> str:
+        (w50, w95), (c50, c95) = p50_p95(out[path]), p50_p95(cpu[path])
+        return f"p50 {w50:7.1f} ms  p95 {w95:7.1f} ms  (CPU time p50 {c50:7.1f} ms  p95 {c95:7.1f} ms)"
+
+    h95 = p50_p95(out["/"])[1]
+    print(f"  home GET /: {fig('/')}  goal p95 < 100 ms: {'met' if h95 < 100 else 'NOT met'}")
+    print(f"  SLO budgets GET /home/slo (loaded after the page shows): {fig('/home/slo')}")
     print(f"  readiness GET /home/readiness (loaded after the page shows; {len(out['/home/readiness'])} runs): "
-          f"p50 {r50:6.1f} ms  p95 {r95:6.1f} ms", flush=True)
+          f"{fig('/home/readiness')}", flush=True)
     print(f"  load average during the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores)", flush=True)
     engine.dispose()
 

@@ -11,7 +11,8 @@ from takeoff.core.errors import AppError, Invalid
 from takeoff.governance import decisions, eu_ai_act
 from takeoff.governance import service as gov
 from takeoff.portfolio import lifecycle, service
-from takeoff.portfolio.schemas import ScoreIn
+from takeoff.portfolio.schemas import ScoreIn, UseCaseIn
+from takeoff.web import forms
 from takeoff.web.render import TEMPLATES, CurrentPage
 
 router = APIRouter(include_in_schema=False)
@@ -51,8 +52,18 @@ def portfolio_page(page: CurrentPage, status: str | None = None) -> Response:
                        can_write=page.actor.can("usecase.write"))
 
 
-def _intake_form(page: Any, error: str | None = None, values: dict[str, Any] | None = None, status: int = 200) -> Response:
-    return page.render("portfolio/new.html", status_code=status, error=error, v=values or {})
+KEY_HINT = ("use 2 to 64 lowercase letters, digits and hyphens, starting and ending with a letter or digit "
+            "(e.g. support-reply)")
+INTAKE_FIELDS = ("key", "name", "purpose", "team", "data_sources", "user_groups", "expected_users", "system_of_record",
+                 "risk_tier", "business_owner", "biggest_bottleneck", "risk_constraint", "monthly_volume")
+REQUIRED_WORDS = {"purpose": "say what the use case is for", "data_sources": "name at least one data source",
+                  "expected_users": "give the expected users or the user groups", "risk_tier": "choose a risk tier"}
+
+
+def _intake_form(page: Any, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                 status: int = 200) -> Response:
+    return page.render("portfolio/new.html", status_code=status, errors=errors or {}, v=values or {},
+                       key_hint=KEY_HINT)
 
 
 @router.get("/usecases/new")
@@ -86,16 +97,30 @@ def new_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", key: 
                             "system_of_record": system_of_record.strip(), "risk_constraint": risk_constraint.strip(),
                             "risk_tier": risk_tier or None, "business_owner": business_owner.strip() or None,
                             "biggest_bottleneck": biggest_bottleneck or None}
+    errors: dict[str, str] = {}
     for f, raw in (("expected_users", expected_users), ("monthly_volume", monthly_volume)):
         if raw.strip():
             if not raw.strip().isdigit():
-                return _intake_form(page, f"{f.replace('_', ' ')} must be a whole number", values, 422)
-            body[f] = int(raw.strip())
+                errors[f] = "must be a whole number, 0 or more"
+            else:
+                body[f] = int(raw.strip())
+    # every problem of the form at once: the schema's, the required intake information, then the numbers above
+    try:
+        service.parse_intake({k: v for k, v in body.items() if k not in errors})
+    except AppError as exc:
+        errors = forms.merge(errors, forms.field_errors(exc, {"key": KEY_HINT}, INTAKE_FIELDS))
+    try:
+        service.check_required(UseCaseIn.model_construct(**{k: v for k, v in body.items() if k not in errors}))
+    except AppError as exc:
+        found = forms.field_errors(exc, fields=INTAKE_FIELDS)
+        errors = forms.merge(errors, {f: REQUIRED_WORDS.get(f, m) for f, m in found.items()})
+    if errors:
+        return _intake_form(page, errors, values, 422)
     try:
         with page.session.begin_nested():
             uc = service.create(page.session, page.actor, body)
     except AppError as exc:
-        return _intake_form(page, exc.message, values, exc.status)
+        return _intake_form(page, forms.field_errors(exc, {"key": KEY_HINT}, INTAKE_FIELDS), values, exc.status)
     return RedirectResponse(f"/usecases/{uc.key}", status_code=303)
 
 
