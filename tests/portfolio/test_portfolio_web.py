@@ -120,3 +120,27 @@ def test_eu_raci_and_policy_forms(client, users, admin) -> None:
                   "  - {id: A, title: Eval gate, evidence_kind: eval_gate_passed, mandatory: true}\n"})
     assert r.status_code == 303
     assert "low</strong> · version 2" in client.get("/governance").text
+
+
+def test_intake_stays_editable_audited_and_a_refused_edit_keeps_the_input(client, users, admin) -> None:
+    csrf = login(client, users, "product_owner")
+    r = client.post("/usecases/new", data={"csrf_token": csrf, "key": "edit-uc", "name": "Edit UC", "purpose": "Help",
+                                           "data_sources": "crm", "expected_users": "5", "risk_tier": "low"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/usecases/edit-uc").text
+    assert 'id="intake-edit-form"' in page and 'class="uc-nav"' in page and "<details id=\"intake-edit\" >" in page
+    form = {"csrf_token": csrf, "name": "Edit UC", "purpose": "Help agents reply", "data_sources": "crm, kb",
+            "expected_users": "lots", "monthly_volume": "1200", "team": "support"}
+    r = client.post("/usecases/edit-uc/intake", data=form)
+    assert r.status_code == 422
+    assert 'id="expected_users-error" role="alert">must be a whole number' in r.text
+    assert 'value="lots"' in r.text and ">Help agents reply</textarea>" in r.text  # kept, and the form is open
+    assert 'id="intake-edit" open data-failed' in r.text
+    r = client.post("/usecases/edit-uc/intake", data={**form, "expected_users": "40"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/usecases/edit-uc").text
+    assert "Help agents reply" in page and "crm, kb" in page and "1,200" in page
+    entries = client.get("/api/v1/audit?object_id=edit-uc&action=usecase.update", headers=admin).json()
+    items = entries.get("items", entries) if isinstance(entries, dict) else entries
+    assert any(e["diff"]["purpose"] == {"from": "Help", "to": "Help agents reply"} for e in items), entries

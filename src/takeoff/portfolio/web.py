@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from takeoff.core.errors import AppError, Invalid
 from takeoff.governance import decisions, eu_ai_act
 from takeoff.governance import service as gov
 from takeoff.portfolio import lifecycle, service
-from takeoff.portfolio.schemas import ScoreIn, UseCaseIn
+from takeoff.portfolio.schemas import ScoreIn, UseCaseIn, UseCasePatch
 from takeoff.web import forms
 from takeoff.web.render import TEMPLATES, CurrentPage
 
@@ -124,7 +125,10 @@ def new_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", key: 
     return RedirectResponse(f"/usecases/{uc.key}", status_code=303)
 
 
-def _detail(page: Any, key: str, error: str | None = None, status: int = 200) -> Response:
+def _detail(page: Any, key: str, error: str | None = None, status: int = 200,
+            failed: dict[str, Any] | None = None) -> Response:
+    """The use-case page; `failed` ({"form", "errors", "typed"}) reopens a refused edit with what was typed and
+    each message beside its field."""
     s = page.session
     uc = service.get(s, key)
     agg = service.aggregate(s, uc)
@@ -136,7 +140,17 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200) ->
         raci=gov.raci(s, key), uc_roles=gov.use_case_roles(s, key), owner_roles=gov.OWNER_ROLES,
         funding_role=decisions.holder(decisions.decision_rights(s), "fund_use_cases"),
         controls=gov.use_case_controls(s, uc), policy=policy, policy_version=version,
-        sections=section_templates(), can=page.actor.can)
+        sections=section_templates(), can=page.actor.can, failed=failed or {"form": "", "errors": {}, "typed": {}},
+        page_url=f"/usecases/{uc.key}", intake=_intake_values(uc))
+
+
+def _intake_values(uc: Any) -> dict[str, Any]:
+    """The intake fields as the edit form shows them (lists comma separated)."""
+    return {"name": uc.name, "purpose": uc.purpose, "team": uc.team, "data_sources": ", ".join(uc.data_sources or []),
+            "user_groups": ", ".join(uc.user_groups or []), "expected_users": uc.expected_users or "",
+            "system_of_record": uc.system_of_record, "business_owner": uc.business_owner or "",
+            "biggest_bottleneck": uc.biggest_bottleneck or "", "risk_constraint": uc.risk_constraint,
+            "monthly_volume": uc.monthly_volume or ""}
 
 
 @router.get("/usecases/{key}")
@@ -146,14 +160,19 @@ def detail_page(key: str, page: CurrentPage) -> Response:
     return _detail(page, key)
 
 
-def _act(page: Any, key: str, fn: Any) -> Response:
+def _act(page: Any, key: str, fn: Any, form: str = "", values: dict[str, Any] | None = None,
+         fields: tuple[str, ...] = ()) -> Response:
+    """Run one edit of the use-case page; refused, the page comes back with that form open, what was typed, and the
+    message by the field (or by the form)."""
     try:
         with page.session.begin_nested():
             fn()
     except AppError as exc:
         if exc.status == 404:
             raise
-        return _detail(page, key, exc.message, exc.status)
+        errors = forms.field_errors(exc, fields=fields) if fields else {}
+        return _detail(page, key, exc.message, exc.status,
+                       {"form": form, "errors": errors, "typed": values or {}} if form else None)
     return RedirectResponse(f"/usecases/{key}", status_code=303)
 
 
@@ -163,7 +182,8 @@ def transition_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Fo
     """A lifecycle button."""
     page.check_csrf(csrf_token)
     page.require("usecase.transition")
-    return _act(page, key, lambda: service.transition(page.session, page.actor, key, to, reason))
+    return _act(page, key, lambda: service.transition(page.session, page.actor, key, to, reason), "transition-form",
+                {"reason": reason}, ("reason", "to"))
 
 
 @router.post("/usecases/{key}/score")
@@ -174,7 +194,9 @@ def score_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()]
     page.check_csrf(csrf_token)
     page.require("usecase.score")
     return _act(page, key, lambda: service.add_score(page.session, page.actor, key,
-                                                     ScoreIn(value=value, feasibility=feasibility, risk=risk)))
+                                                     ScoreIn(value=value, feasibility=feasibility, risk=risk)),
+                "score-form", {"value": value, "feasibility": feasibility, "risk": risk},
+                ("value", "feasibility", "risk"))
 
 
 @router.post("/usecases/{key}/override")
@@ -183,7 +205,50 @@ def override_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form
     """Override the suggested risk tier (risk.override) with a justification."""
     page.check_csrf(csrf_token)
     page.require("risk.override")
-    return _act(page, key, lambda: gov.override_tier(page.session, page.actor, key, tier, justification))
+    return _act(page, key, lambda: gov.override_tier(page.session, page.actor, key, tier, justification),
+                "override-form", {"tier": tier, "justification": justification}, ("tier", "justification"))
+
+
+@router.post("/usecases/{key}/intake")
+def intake_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+                  name: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "",
+                  team: Annotated[str, Form()] = "", data_sources: Annotated[str, Form()] = "",
+                  user_groups: Annotated[str, Form()] = "", expected_users: Annotated[str, Form()] = "",
+                  system_of_record: Annotated[str, Form()] = "", business_owner: Annotated[str, Form()] = "",
+                  biggest_bottleneck: Annotated[str, Form()] = "", risk_constraint: Annotated[str, Form()] = "",
+                  monthly_volume: Annotated[str, Form()] = "") -> Response:
+    """Edit the intake fields after creation (audited as usecase.update, with before and after)."""
+    page.check_csrf(csrf_token)
+    page.require("usecase.write")
+    values = {"name": name, "purpose": purpose, "team": team, "data_sources": data_sources,
+              "user_groups": user_groups, "expected_users": expected_users, "system_of_record": system_of_record,
+              "business_owner": business_owner, "biggest_bottleneck": biggest_bottleneck,
+              "risk_constraint": risk_constraint, "monthly_volume": monthly_volume}
+    patch: dict[str, Any] = {"name": name.strip(), "purpose": purpose.strip(), "team": team.strip(),
+                             "data_sources": _split(data_sources), "user_groups": _split(user_groups),
+                             "system_of_record": system_of_record.strip(), "risk_constraint": risk_constraint.strip(),
+                             "business_owner": business_owner.strip() or None,
+                             "biggest_bottleneck": biggest_bottleneck or None}
+    errors: dict[str, str] = {}
+    for f, raw in (("expected_users", expected_users), ("monthly_volume", monthly_volume)):
+        if raw.strip() and not raw.strip().isdigit():
+            errors[f] = "must be a whole number, 0 or more"
+        else:
+            patch[f] = int(raw.strip()) if raw.strip() else None
+    if not patch["data_sources"]:
+        errors["data_sources"] = "name at least one data source"
+    if not (patch.get("expected_users") or patch["user_groups"]) and "expected_users" not in errors:
+        errors["expected_users"] = "give the expected users or the user groups"
+    try:
+        body = UseCasePatch.model_validate(patch)
+    except ValidationError as exc:
+        errors = forms.merge(errors, forms.validation_errors(exc, INTAKE_FIELDS))
+    if errors:
+        return _detail(page, key, "the intake was not saved: " + "; ".join(f"{k.replace('_', ' ')} {v}"
+                                                                         for k, v in errors.items()), 422,
+                       {"form": "intake-edit-form", "errors": errors, "typed": values})
+    return _act(page, key, lambda: service.update(page.session, page.actor, key, body), "intake-edit-form", values,
+                INTAKE_FIELDS)
 
 
 def eu_form(stored: Any) -> dict[str, Any]:
@@ -230,7 +295,7 @@ async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
     def submit() -> None:
         gov.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
 
-    return _act(page, key, submit)
+    return _act(page, key, submit, "eu-form")
 
 
 @router.post("/usecases/{key}/risk-factors")
@@ -243,7 +308,7 @@ def factors_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form(
     page.require("usecase.write")
     factors = {"harm_if_wrong": harm_if_wrong, "decision_mode": decision_mode, "personal_data": personal_data == "on",
                "regulated_domain": regulated_domain == "on", "external_users": external_users == "on"}
-    return _act(page, key, lambda: gov.set_risk_factors(page.session, page.actor, key, factors))
+    return _act(page, key, lambda: gov.set_risk_factors(page.session, page.actor, key, factors), "factors-form")
 
 
 @router.post("/usecases/{key}/raci")
@@ -255,7 +320,9 @@ def raci_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] 
     page.require("governance.write")
     body = {"responsible": _split(responsible), "accountable": _split(accountable), "consulted": _split(consulted),
             "informed": _split(informed)}
-    return _act(page, key, lambda: gov.set_raci(page.session, page.actor, key, body))
+    return _act(page, key, lambda: gov.set_raci(page.session, page.actor, key, body), "raci-form",
+                {"responsible": responsible, "accountable": accountable, "consulted": consulted,
+                 "informed": informed}, ("responsible", "accountable", "consulted", "informed"))
 
 
 @router.post("/usecases/{key}/roles")
@@ -265,4 +332,5 @@ async def roles_submit(key: str, request: Request, page: CurrentPage) -> Respons
     page.check_csrf(str(form.get("csrf_token") or ""))
     page.require("governance.write")
     body = {r: _split(str(form.get(r) or "")) for r in gov.SEED_ROLES if r in form}
-    return _act(page, key, lambda: gov.set_use_case_roles(page.session, page.actor, key, body))
+    return _act(page, key, lambda: gov.set_use_case_roles(page.session, page.actor, key, body), "uc-roles-form",
+                {r: str(form.get(r) or "") for r in gov.SEED_ROLES if r in form}, tuple(gov.SEED_ROLES))

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from takeoff.core.errors import AppError
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -56,6 +58,13 @@ def field_errors(exc: AppError, hints: Mapping[str, str] | None = None, fields: 
     if not out:
         out["_form"] = exc.message
     return out
+
+
+def validation_errors(exc: ValidationError, fields: Iterable[str] = ()) -> dict[str, str]:
+    """Field -> plain message for a pydantic ValidationError raised by a form's own model."""
+    details = [{"field": ".".join(str(p) for p in e.get("loc", ())) or "_form", "message": str(e.get("msg", ""))}
+               for e in exc.errors()]
+    return field_errors(AppError("invalid input", details=details), fields=fields)
 
 
 def merge(*maps: Mapping[str, Any]) -> dict[str, str]:
