@@ -27,8 +27,9 @@ $(VENDOR_STAMP): package.json package-lock.json
 	cp node_modules/axe-core/axe.min.js $(VENDOR)/
 	@touch $(VENDOR_STAMP)
 
+# `make run PORT=8101` (or TAKEOFF_PORT) serves the demo on another port.
 run: setup
-	$(BIN)/takeoff demo
+	$(BIN)/takeoff demo $(if $(PORT),--port $(PORT))
 
 # Lint, import contracts and types (configured in pyproject.toml; docs/contributing.md). `ruff format --check`
 # is not run yet: the tree has not been formatted in one pass.
