@@ -141,6 +141,8 @@ def test_command_center_answers_the_program_leads_questions(factory, users, live
     assert fire.locator("td").last.inner_text().startswith("Resolve severity 2 incident")
     assert "breached" in page.locator("#uc-support-reply").inner_text()
     assert "Near term" in page.locator("#recommendation").inner_text()
+    page.wait_for_selector("#payback-support-reply a")
+    assert "no ROI yet" in page.locator("#payback-support-reply").inner_text()
 
     for path in MAIN_PAGES:
         page.goto(f"{live_server}{path}")

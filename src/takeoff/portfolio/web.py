@@ -19,6 +19,8 @@ from takeoff.web.render import TEMPLATES, CurrentPage
 router = APIRouter(include_in_schema=False)
 SECTIONS_DIR = "usecase_sections"
 RISK_COLOURS = {1: "#2e7d32", 2: "#7cb342", 3: "#f9a825", 4: "#ef6c00", 5: "#c62828"}
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")  # one colour per use case (Tableau 10), so the legend tells the bubbles apart
 
 
 def section_templates() -> list[str]:
@@ -28,17 +30,19 @@ def section_templates() -> list[str]:
 
 
 def bubble_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Chart.js config: value × feasibility, bubble size and colour from risk."""
+    """Chart.js config: value × feasibility, one distinct colour per use case (named in the legend and the label),
+    the bubble's size from risk (the risk tier's colour on its border)."""
     data = []
-    for r in rows:
+    for i, r in enumerate(rows):
         risk = float(r["risk"])
-        data.append({"label": r["use_case"], "backgroundColor": RISK_COLOURS[max(1, min(5, round(risk)))],
+        data.append({"label": f"{r['use_case']} (risk {risk:g})", "backgroundColor": PALETTE[i % len(PALETTE)] + "cc",
+                     "borderColor": RISK_COLOURS[max(1, min(5, round(risk)))], "borderWidth": 2,
                      "data": [{"x": r["feasibility"], "y": r["value"], "r": 4 + 3 * risk}]})
     axis = {"min": 0.5, "max": 5.5, "title": {"display": True}}
     return {"type": "bubble", "data": {"datasets": data},
             "options": {"plugins": {"legend": {"position": "bottom"}},
-                        "scales": {"x": {**axis, "title": {"display": True, "text": "feasibility"}},
-                                   "y": {**axis, "title": {"display": True, "text": "value"}}}}}
+                        "scales": {"x": {**axis, "title": {"display": True, "text": "feasibility (1-5)"}},
+                                   "y": {**axis, "title": {"display": True, "text": "value (1-5)"}}}}}
 
 
 @router.get("/usecases")

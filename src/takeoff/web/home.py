@@ -2,10 +2,10 @@
 
 The home page answers the program lead's questions for the whole portfolio at once, so every fact here is read for
 all use cases in one query (releases, alerts, incidents, drift, data checks, a year of day rollups), never one query
-per use case, and never from raw events. The judgements that need a use case's whole evidence (the readiness
-verdict, the SLO budgets) are the readiness and monitoring services' own, computed for every use case in one
-separate request (`readiness_view`) that the page loads after it shows, so the first screen never waits for them;
-the SLO budgets (`budgets`: 30 days of latency and score histograms decoded) come the same way, in their own request.
+per use case, and never from raw events. What needs a use case's whole evidence is left to the services that judge
+it, computed for every use case in requests the page makes after it shows, so the first screen never waits for them:
+`readiness_view` (the readiness verdict and blocking items, and the outcomes service's payback) and `budgets` (the
+lowest SLO error budget left, from 30 days of day rollups judged by monitoring's own rules).
 This module sits above every domain (it is part of the web shell) and only reads.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from takeoff.incidents.models import Incident
 from takeoff.monitoring import service as monitoring
 from takeoff.monitoring import slo as slo_math
 from takeoff.monitoring.models import Alert, DriftResult
+from takeoff.outcomes import service as outcomes
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.readiness import service as readiness
@@ -140,10 +141,10 @@ def budgets(session: Session, now: datetime | None = None) -> dict[str, float | 
     need = [k for k in keys if {"latency_p95_ms", "min_quality"} & set(targets[k])]
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if need:
-        for key, latency, scores, outcomes in session.execute(
+        for key, latency, scores, outs in session.execute(
                 select(t.use_case, t.latency, t.scores, t.outcomes)
                 .where(t.grain == 86400, t.use_case.in_(need), t.bucket >= start)):
-            rows[key].append({"latency": latency, "scores": scores, "outcomes": outcomes})
+            rows[key].append({"latency": latency, "scores": scores, "outcomes": outs})
     for key in keys:
         n, errors = counts.get(key, (0, 0))
         if not n:
@@ -242,7 +243,13 @@ def home_view(session: Session, now: datetime | None = None) -> dict[str, Any]:
 
 def readiness_view(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
     """Per use case: the readiness service's verdict with its blocking items and the items not passing (one
-    audit-chain verification for all)."""
-    view = readiness.portfolio_view(session, now or utcnow())
-    return [{"key": d["use_case"], "verdict": d["verdict"],
-             "failing": [i for i in d["items"] if i["status"] != "pass"]} for d in view["use_cases"]]
+    audit-chain verification for all), and whether it pays back (the outcomes service's ROI)."""
+    now = now or utcnow()
+    view = readiness.portfolio_view(session, now)
+    out = []
+    for d in view["use_cases"]:
+        money = outcomes.roi(session, d["use_case"], now)
+        out.append({"key": d["use_case"], "verdict": d["verdict"],
+                    "failing": [i for i in d["items"] if i["status"] != "pass"],
+                    "roi": money.get("result"), "roi_missing": money.get("missing") or []})
+    return out
