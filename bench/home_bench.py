@@ -204,6 +204,7 @@ def main() -> None:
         print("SQLite:")
         run(f"sqlite:///{tmp}/home.db", args.use_cases, args.repeat, Path(tmp))
         if args.postgres:
+            os.environ.setdefault("TAKEOFF_TEST_POSTGRES_URL", PG)
             sys.path.insert(0, str(ROOT))
             from tests.conftest import create_pg_database
 
