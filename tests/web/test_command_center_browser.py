@@ -125,6 +125,13 @@ def test_command_center_answers_the_program_leads_questions(factory, users, live
     page.click("header a:text('Incidents')")
     page.wait_for_url(f"{live_server}/incidents")
 
+    # the use-case page opens with the same read-out, then its sections
+    page.goto(f"{live_server}/usecases/invoice-triage")
+    glance = page.wait_for_selector("#glance-invoice-triage")
+    assert "S2 #1" in glance.inner_text() and "Resolve severity 2 incident" in glance.inner_text()
+    assert page.locator(".uc-nav a").count() >= 7
+    assert page.request.get(f"{live_server}/home/usecase/no-such-case").status == 404
+
     found = {}
     for path in ("/", "/usecases/support-reply"):
         page.goto(f"{live_server}{path}")

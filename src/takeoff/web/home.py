@@ -119,12 +119,13 @@ def _trends(session: Session, keys: list[str], now: datetime) -> dict[str, tuple
     return out
 
 
-def budgets(session: Session, now: datetime | None = None) -> dict[str, float | None]:
+def budgets(session: Session, now: datetime | None = None, only: str | None = None) -> dict[str, float | None]:
     """The lowest error budget left among each use case's SLOs (availability, latency, quality) over the SLO window,
     from day rollups in one query, judged by monitoring's own good/total and error-budget rules. The cost SLO needs
     per-minute slices and is left to the monitoring page, which also has the exact rolling window and burn rates."""
     now = now or utcnow()
-    ucs = list(session.scalars(select(UseCase).where(UseCase.status != "retired")))
+    ucs = list(session.scalars(select(UseCase).where(UseCase.key == only) if only else
+                               select(UseCase).where(UseCase.status != "retired")))
     targets = {u.key: {k: v for k, v in monitoring.slo_targets(portfolio.targets(u)).items() if k != "cost_per_task"}
                for u in ucs}
     keys = [k for k, t in targets.items() if t]
@@ -181,11 +182,11 @@ def _data_status(session: Session, keys: set[str]) -> dict[str, list[tuple[str, 
     return out
 
 
-def rows(session: Session, now: datetime | None = None) -> list[Row]:
-    """Every use case that is not retired, with its facts, most advanced stage first."""
+def rows(session: Session, now: datetime | None = None, only: str | None = None) -> list[Row]:
+    """Every use case that is not retired (or the one named `only`), with its facts, most advanced stage first."""
     now = now or utcnow()
-    ucs = sorted((u for u in session.scalars(select(UseCase)) if u.status != "retired"),
-                 key=lambda u: (STAGE_ORDER.get(u.status, 9), u.name.lower()))
+    q = select(UseCase).where(UseCase.key == only) if only else select(UseCase).where(UseCase.status != "retired")
+    ucs = sorted(session.scalars(q), key=lambda u: (STAGE_ORDER.get(u.status, 9), u.name.lower()))
     keys = [u.key for u in ucs]
     if not keys:
         return []
@@ -253,3 +254,14 @@ def readiness_view(session: Session, now: datetime | None = None) -> list[dict[s
                     "failing": [i for i in d["items"] if i["status"] != "pass"],
                     "roi": money.get("result"), "roi_missing": money.get("missing") or []})
     return out
+
+
+def glance(session: Session, key: str, now: datetime | None = None) -> dict[str, Any] | None:
+    """One use case's line of the command center, for the top of its own page (None when unknown)."""
+    now = now or utcnow()
+    found = rows(session, now, only=key)
+    if not found:
+        return None
+    d = readiness.diagnose(session, key, now=now)
+    return {"row": found[0], "budget": budgets(session, now, only=key).get(key), "verdict": d["verdict"],
+            "failing": [i for i in d["items"] if i["status"] != "pass"], "weeks": WEEKS}

@@ -13,7 +13,7 @@ from takeoff.auth import service as auth
 from takeoff.auth import throttle
 from takeoff.core.permissions import ROLES
 from takeoff.deps import DB, SESSION_COOKIE
-from takeoff.core.errors import AppError, RateLimited, Unauthorized
+from takeoff.core.errors import AppError, NotFound, RateLimited, Unauthorized
 from takeoff.ratelimit import request_address
 from takeoff.web import home as command_center
 from takeoff.web.render import LOGIN_CSRF_COOKIE, TEMPLATES, CurrentPage, new_login_csrf, render
@@ -102,6 +102,17 @@ def home_readiness(page: CurrentPage) -> Response:
     swapped into the home page's rows (out of band) after the page shows."""
     page.require("read")
     return page.render("home_readiness.html", rows=command_center.readiness_view(page.session))
+
+
+@router.get("/home/usecase/{key}", response_class=HTMLResponse)
+def usecase_glance(key: str, page: CurrentPage) -> Response:
+    """htmx fragment at the top of a use-case page: its command-center line (readiness, releases, SLO budget, what is
+    on fire, drift, data SLA, cost and requests, next action), each linking to its evidence."""
+    page.require("read")
+    view = command_center.glance(page.session, key)
+    if view is None:
+        raise NotFound(f"use case '{key}' not found")
+    return page.render("home_glance.html", **view)
 
 
 SWAGGER_FILES = ("swagger-ui/swagger-ui-bundle.js", "swagger-ui/swagger-ui.css")
