@@ -21,10 +21,15 @@ $(VENDOR_STAMP): package.json package-lock.json
 	@mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/chart.js/dist/chart.umd.min.js \
 	   node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/
+	@mkdir -p $(VENDOR)/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/oauth2-redirect.html node_modules/swagger-ui-dist/favicon-32x32.png $(VENDOR)/swagger-ui/
+	cp node_modules/axe-core/axe.min.js $(VENDOR)/
 	@touch $(VENDOR_STAMP)
 
+# `make run PORT=8101` (or TAKEOFF_PORT) serves the demo on another port.
 run: setup
-	$(BIN)/takeoff demo
+	$(BIN)/takeoff demo $(if $(PORT),--port $(PORT))
 
 # Lint, import contracts (the floors of src/takeoff/domains.py among them) and types, configured in pyproject.toml
 # (docs/contributing.md). `ruff format --check`

@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             thread.join(timeout=10)
         background.join_all(services)
 
-    app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
+    app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # /api/docs: web.pages
                   openapi_url="/openapi.json", dependencies=[Depends(route_label)])
     app.state.settings = settings
     app.state.engine = engine

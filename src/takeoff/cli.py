@@ -215,13 +215,17 @@ def _load_job_modules() -> None:
 
 @app.command()
 def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-         port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080,
+         port: Annotated[int, typer.Option(help="TCP port (or TAKEOFF_PORT; `make run PORT=8101`).", min=1,
+                                           max=65535, envvar="TAKEOFF_PORT")] = 8080,
          keep: Annotated[bool, typer.Option(help="Keep an existing demo workspace instead of starting fresh.")] = False) -> None:
     """Start a fresh demo workspace on SQLite under ./.takeoff/demo and serve it."""
     import os
 
     _configure_logs("WARNING")
-    data = Path(os.environ.get("TAKEOFF_DATA_DIR", ".takeoff")) / "demo"
+    root = Path(os.environ.get("TAKEOFF_DATA_DIR", ".takeoff"))
+    data = root / "demo"
+    _check_port_free(host, port)  # before anything is wiped or seeded
+    _hold_demo_lock(root, f"http://{host}:{port}/")  # a second demo in this folder refuses: it would wipe this one
     if data.exists() and not keep:
         shutil.rmtree(data)
     data.mkdir(parents=True, exist_ok=True)
@@ -248,9 +252,62 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
 
         register_background_services()
         background.drain_all(factory)  # the pages' first reads find merged rollups, not the seeding's deltas
-    _start_demo_app(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}", factory)
-    typer.echo(f"takeoff demo: http://{host}:{port}/  (user: admin, password: {password})  Ctrl-C to stop")
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    _start_demo_app(url, factory)
+    typer.echo(demo_banner(url, password, data))
     _serve(host, port, settings, engine, factory)
+
+
+def demo_banner(url: str, password: str, data: Path) -> str:
+    """The end of the demo's output: where it runs and the admin login, set apart so the password is seen."""
+    rule = "=" * 72
+    return "\n".join([
+        "", rule, f"  takeoff demo is running: {url}/", "",
+        "  sign in as   admin", f"  password     {password}", "",
+        "  an API token for the CLI and the SDK (this demo's database):",
+        f"    TAKEOFF_DATA_DIR={data} takeoff token create --user admin --name cli",
+        f"  then: export TAKEOFF_URL={url} TAKEOFF_TOKEN=<the token>", "",
+        "  Ctrl-C to stop", rule, ""])
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Exit 2 with a clear message when the port is taken (checked before the demo wipes or seeds anything)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            fail(f"port {port} on {host} is already in use ({exc.strerror}); is another takeoff running? "
+                  f"Choose another port: make run PORT={port + 1} (or takeoff demo --port {port + 1}, TAKEOFF_PORT)")
+
+
+_DEMO_LOCK: object = None  # the open lock file, held for the life of the demo process
+
+
+def _hold_demo_lock(root: Path, url: str) -> None:
+    """Take the data folder's demo lock (an OS file lock, released when the process ends, even killed); exit 2 when
+    another demo of this folder holds it, rather than wiping the workspace it is serving."""
+    global _DEMO_LOCK
+    import fcntl
+
+    root.mkdir(parents=True, exist_ok=True)
+    handle = open(root / "demo.lock", "a+", encoding="utf-8")  # held open: the lock lasts as long as the process
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        running = handle.read().strip() or "another process"
+        handle.close()
+        fail(f"a demo is already running from {root.resolve()} ({running}); stop it first, or start this one "
+              f"in another folder: TAKEOFF_DATA_DIR=/tmp/takeoff-demo2 takeoff demo --port 8101")
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, {url}\n")
+    handle.flush()
+    _DEMO_LOCK = handle
 
 
 def _start_demo_app(url: str, factory) -> None:

@@ -233,7 +233,8 @@ def test_browser_fills_the_governance_forms(live_server, page, users, factory) -
     page.fill("#uc-roles-form input[name=data_owner]", "dan, ghost")
     page.click("#uc-roles-save")
     assert "unknown person 'ghost'" in page.locator("#action-error").inner_text()
-    page.locator("#uc-roles summary").click()
+    assert page.locator("#uc-roles-form input[name=data_owner]").input_value() == "dan, ghost"  # still open, as typed
+    assert page.url.split("#")[0].endswith("/usecases/web-roles")  # the page's address, not the POST's
     page.fill("#uc-roles-form input[name=business_owner]", "bea")
     page.fill("#uc-roles-form input[name=data_owner]", "dan")
     page.click("#uc-roles-save")

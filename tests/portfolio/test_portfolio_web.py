@@ -15,11 +15,33 @@ def login(client, users, *roles: str) -> str:  # type: ignore[no-untyped-def]
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1) if 'name="csrf_token"' in page else ""
 
 
+def test_intake_form_shows_every_problem_at_once_in_plain_words(client, users) -> None:
+    csrf = login(client, users, "product_owner")
+    r = client.post("/usecases/new", data={"csrf_token": csrf, "key": "Bad Key!", "name": "", "purpose": "Help",
+                                           "data_sources": "crm", "expected_users": "twelve", "risk_tier": "low",
+                                           "monthly_volume": "-3"})
+    assert r.status_code == 422 and "4 things to fix" in r.text
+    assert 'id="key-error" role="alert">use 2 to 64 lowercase letters' in r.text
+    assert 'id="name-error" role="alert">is required<' in r.text
+    assert 'id="expected_users-error" role="alert">must be a whole number' in r.text
+    assert 'id="monthly_volume-error" role="alert">must be a whole number' in r.text
+    assert "String should" not in r.text and "pattern" not in r.text.split('id="intake-form"')[0]
+    assert 'value="Bad Key!"' in r.text and ">Help</textarea>" in r.text  # what was typed stays
+    r = client.post("/usecases/new", data={"csrf_token": csrf, "key": "web-uc2", "name": "X", "purpose": "Help",
+                                           "data_sources": "crm", "expected_users": "3", "risk_tier": "low",
+                                           "business_owner": "nobody"})
+    assert r.status_code == 422 and 'id="business_owner-error" role="alert">unknown person' in r.text
+
+
 def test_intake_form_refuses_missing_information_then_registers(client, users) -> None:
     csrf = login(client, users, "product_owner")
     assert csrf
     r = client.post("/usecases/new", data={"csrf_token": csrf, "key": "web-uc", "name": "Web UC"})
-    assert r.status_code == 422 and "intake is incomplete" in r.text
+    assert r.status_code == 422 and "4 things to fix" in r.text
+    for field, words in (("purpose", "say what the use case is for"), ("data_sources", "name at least one data source"),
+                         ("expected_users", "give the expected users or the user groups"),
+                         ("risk_tier", "choose a risk tier")):
+        assert f'id="{field}-error" role="alert">{words}<' in r.text, field  # each message beside its field
     assert "Web UC" in r.text  # the form keeps what was typed
     r = client.post("/usecases/new", data={"csrf_token": csrf, "key": "web-uc", "name": "Web UC", "purpose": "Help",
                                            "data_sources": "crm, kb", "expected_users": "12", "risk_tier": "low"},
@@ -98,3 +120,27 @@ def test_eu_raci_and_policy_forms(client, users, admin) -> None:
                   "  - {id: A, title: Eval gate, evidence_kind: eval_gate_passed, mandatory: true}\n"})
     assert r.status_code == 303
     assert "low</strong> · version 2" in client.get("/governance").text
+
+
+def test_intake_stays_editable_audited_and_a_refused_edit_keeps_the_input(client, users, admin) -> None:
+    csrf = login(client, users, "product_owner")
+    r = client.post("/usecases/new", data={"csrf_token": csrf, "key": "edit-uc", "name": "Edit UC", "purpose": "Help",
+                                           "data_sources": "crm", "expected_users": "5", "risk_tier": "low"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/usecases/edit-uc").text
+    assert 'id="intake-edit-form"' in page and 'class="uc-nav"' in page and "<details id=\"intake-edit\" >" in page
+    form = {"csrf_token": csrf, "name": "Edit UC", "purpose": "Help agents reply", "data_sources": "crm, kb",
+            "expected_users": "lots", "monthly_volume": "1200", "team": "support"}
+    r = client.post("/usecases/edit-uc/intake", data=form)
+    assert r.status_code == 422
+    assert 'id="expected_users-error" role="alert">must be a whole number' in r.text
+    assert 'value="lots"' in r.text and ">Help agents reply</textarea>" in r.text  # kept, and the form is open
+    assert 'id="intake-edit" open data-failed' in r.text
+    r = client.post("/usecases/edit-uc/intake", data={**form, "expected_users": "40"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/usecases/edit-uc").text
+    assert "Help agents reply" in page and "crm, kb" in page and "1,200" in page
+    entries = client.get("/api/v1/audit?object_id=edit-uc&action=usecase.update", headers=admin).json()
+    items = entries.get("items", entries) if isinstance(entries, dict) else entries
+    assert any(e["diff"]["purpose"] == {"from": "Help", "to": "Help agents reply"} for e in items), entries

@@ -58,7 +58,7 @@ def test_browser_login_create_token_and_use_it(live_server, page, users):
     page.fill("input[name=password]", "password123")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
-    assert page.locator("a", has_text="dana").count() == 1
+    assert page.locator("header a", has_text="dana").count() == 1
     page.goto(f"{live_server}/tokens")
     page.fill("input[name=name]", "ci-pipeline")
     page.fill("input[name=expires_days]", "30")

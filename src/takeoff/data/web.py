@@ -96,9 +96,19 @@ def _chart(history: list[dict[str, Any]]) -> dict[str, Any] | None:
                     series.setdefault(label, [None] * len(runs))[i] = r["observed"][metric]
     if not series:
         return None
+    # one axis per unit: ages in hours on the left, rates and shares (0-1) on the right
+    datasets = [{"label": k, "spanGaps": True, "yAxisID": "age" if k.endswith("(age_s)") else "share",
+                 "data": [None if x is None else round(x / 3600, 3) for x in v] if k.endswith("(age_s)") else v}
+                for k, v in series.items()]
+    scales: dict[str, Any] = {}
+    if any(d["yAxisID"] == "age" for d in datasets):
+        scales["age"] = {"position": "left", "beginAtZero": True, "title": {"display": True, "text": "age (hours)"}}
+    if any(d["yAxisID"] == "share" for d in datasets):
+        scales["share"] = {"position": "right", "beginAtZero": True, "grid": {"drawOnChartArea": not scales},
+                           "title": {"display": True, "text": "rate or share (0-1)"}}
     return {"type": "line", "data": {"labels": [r["started_at"][:16].replace("T", " ") for r in runs],
-                                     "datasets": [{"label": k, "data": v, "spanGaps": True} for k, v in series.items()]},
-            "options": {"animation": False}}
+                                     "datasets": datasets},
+            "options": {"animation": False, "scales": scales}}
 
 
 def _context_chart(context: list[dict[str, Any]]) -> dict[str, Any] | None:

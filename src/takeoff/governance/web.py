@@ -205,7 +205,8 @@ def override_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form
     """Override the suggested risk tier (risk.override) with a justification."""
     page.check_csrf(csrf_token)
     page.require("risk.override")
-    return act(page, key, lambda: service.override_tier(page.session, page.actor, key, tier, justification))
+    return act(page, key, lambda: service.override_tier(page.session, page.actor, key, tier, justification),
+               "override-form", {"tier": tier, "justification": justification}, ("tier", "justification"))
 
 
 def eu_answers_from_form(form: Any) -> dict[str, Any]:
@@ -242,7 +243,7 @@ async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
     def submit() -> None:
         service.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
 
-    return act(page, key, submit)
+    return act(page, key, submit, "eu-form")
 
 
 @router.post("/usecases/{key}/risk-factors")
@@ -255,7 +256,7 @@ def factors_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form(
     page.require("usecase.write")
     factors = {"harm_if_wrong": harm_if_wrong, "decision_mode": decision_mode, "personal_data": personal_data == "on",
                "regulated_domain": regulated_domain == "on", "external_users": external_users == "on"}
-    return act(page, key, lambda: service.set_risk_factors(page.session, page.actor, key, factors))
+    return act(page, key, lambda: service.set_risk_factors(page.session, page.actor, key, factors), "factors-form")
 
 
 @router.post("/usecases/{key}/raci")
@@ -267,7 +268,9 @@ def raci_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] 
     page.require("governance.write")
     body = {"responsible": split_names(responsible), "accountable": split_names(accountable), "consulted": split_names(consulted),
             "informed": split_names(informed)}
-    return act(page, key, lambda: service.set_raci(page.session, page.actor, key, body))
+    return act(page, key, lambda: service.set_raci(page.session, page.actor, key, body), "raci-form",
+               {"responsible": responsible, "accountable": accountable, "consulted": consulted,
+                "informed": informed}, ("responsible", "accountable", "consulted", "informed"))
 
 
 @router.post("/usecases/{key}/roles")
@@ -277,4 +280,5 @@ async def use_case_roles_submit(key: str, request: Request, page: CurrentPage) -
     page.check_csrf(str(form.get("csrf_token") or ""))
     page.require("governance.write")
     body = {r: split_names(str(form.get(r) or "")) for r in service.SEED_ROLES if r in form}
-    return act(page, key, lambda: service.set_use_case_roles(page.session, page.actor, key, body))
+    return act(page, key, lambda: service.set_use_case_roles(page.session, page.actor, key, body), "uc-roles-form",
+               {r: str(form.get(r) or "") for r in service.SEED_ROLES if r in form}, tuple(service.SEED_ROLES))

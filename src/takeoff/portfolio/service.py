@@ -428,10 +428,13 @@ def history(session: Session, uc: UseCase) -> dict[str, dict[str, Any]]:
 def ranking(session: Session) -> dict[str, Any]:
     """Ranking of scored, active use cases and the 1-2 near-term + 1 longer-term recommendation with reasons."""
     items, aggs = [], {}
+    by_uc: dict[int, list[UseCaseScore]] = {}
+    for row in session.scalars(select(UseCaseScore).order_by(UseCaseScore.scored_on, UseCaseScore.id)):
+        by_uc.setdefault(row.use_case_id, []).append(row)  # every score in one query, not one per use case
     for uc in list_use_cases(session):
-        if uc.status in (lifecycle.RETIRED, lifecycle.DISCOVERED):
+        if uc.status in (lifecycle.RETIRED, lifecycle.DISCOVERED) or uc.id not in by_uc:
             continue
-        agg = aggregate(session, uc)
+        agg = scoring.aggregate([_score_input(r) for r in by_uc[uc.id]])
         if agg is None:
             continue
         aggs[uc.key] = agg

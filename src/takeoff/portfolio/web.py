@@ -6,16 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from takeoff.core.errors import AppError
 from takeoff.core.events import USE_CASE_GOVERNANCE, provided
 from takeoff.portfolio import lifecycle, service
-from takeoff.portfolio.schemas import ScoreIn
+from takeoff.portfolio.schemas import ScoreIn, UseCaseIn, UseCasePatch
+from takeoff.web import forms
 from takeoff.web.render import TEMPLATES, CurrentPage
 
 router = APIRouter(include_in_schema=False)
 SECTIONS_DIR = "usecase_sections"
 RISK_COLOURS = {1: "#2e7d32", 2: "#7cb342", 3: "#f9a825", 4: "#ef6c00", 5: "#c62828"}
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")  # one colour per use case (Tableau 10), so the legend tells the bubbles apart
 
 
 def section_templates() -> list[str]:
@@ -25,17 +29,19 @@ def section_templates() -> list[str]:
 
 
 def bubble_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Chart.js config: value × feasibility, bubble size and colour from risk."""
+    """Chart.js config: value × feasibility, one distinct colour per use case (named in the legend and the label),
+    the bubble's size from risk (the risk tier's colour on its border)."""
     data = []
-    for r in rows:
+    for i, r in enumerate(rows):
         risk = float(r["risk"])
-        data.append({"label": r["use_case"], "backgroundColor": RISK_COLOURS[max(1, min(5, round(risk)))],
+        data.append({"label": f"{r['use_case']} (risk {risk:g})", "backgroundColor": PALETTE[i % len(PALETTE)] + "cc",
+                     "borderColor": RISK_COLOURS[max(1, min(5, round(risk)))], "borderWidth": 2,
                      "data": [{"x": r["feasibility"], "y": r["value"], "r": 4 + 3 * risk}]})
     axis = {"min": 0.5, "max": 5.5, "title": {"display": True}}
     return {"type": "bubble", "data": {"datasets": data},
             "options": {"plugins": {"legend": {"position": "bottom"}},
-                        "scales": {"x": {**axis, "title": {"display": True, "text": "feasibility"}},
-                                   "y": {**axis, "title": {"display": True, "text": "value"}}}}}
+                        "scales": {"x": {**axis, "title": {"display": True, "text": "feasibility (1-5)"}},
+                                   "y": {**axis, "title": {"display": True, "text": "value (1-5)"}}}}}
 
 
 @router.get("/usecases")
@@ -50,8 +56,18 @@ def portfolio_page(page: CurrentPage, status: str | None = None) -> Response:
                        can_write=page.actor.can("usecase.write"))
 
 
-def _intake_form(page: Any, error: str | None = None, values: dict[str, Any] | None = None, status: int = 200) -> Response:
-    return page.render("portfolio/new.html", status_code=status, error=error, v=values or {})
+KEY_HINT = ("use 2 to 64 lowercase letters, digits and hyphens, starting and ending with a letter or digit "
+            "(e.g. support-reply)")
+INTAKE_FIELDS = ("key", "name", "purpose", "team", "data_sources", "user_groups", "expected_users", "system_of_record",
+                 "risk_tier", "business_owner", "biggest_bottleneck", "risk_constraint", "monthly_volume")
+REQUIRED_WORDS = {"purpose": "say what the use case is for", "data_sources": "name at least one data source",
+                  "expected_users": "give the expected users or the user groups", "risk_tier": "choose a risk tier"}
+
+
+def _intake_form(page: Any, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                 status: int = 200) -> Response:
+    return page.render("portfolio/new.html", status_code=status, errors=errors or {}, v=values or {},
+                       key_hint=KEY_HINT)
 
 
 @router.get("/usecases/new")
@@ -86,20 +102,37 @@ def new_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", key: 
                             "system_of_record": system_of_record.strip(), "risk_constraint": risk_constraint.strip(),
                             "risk_tier": risk_tier or None, "business_owner": business_owner.strip() or None,
                             "biggest_bottleneck": biggest_bottleneck or None}
+    errors: dict[str, str] = {}
     for f, raw in (("expected_users", expected_users), ("monthly_volume", monthly_volume)):
         if raw.strip():
             if not raw.strip().isdigit():
-                return _intake_form(page, f"{f.replace('_', ' ')} must be a whole number", values, 422)
-            body[f] = int(raw.strip())
+                errors[f] = "must be a whole number, 0 or more"
+            else:
+                body[f] = int(raw.strip())
+    # every problem of the form at once: the schema's, the required intake information, then the numbers above
+    try:
+        service.parse_intake({k: v for k, v in body.items() if k not in errors})
+    except AppError as exc:
+        errors = forms.merge(errors, forms.field_errors(exc, {"key": KEY_HINT}, INTAKE_FIELDS))
+    try:
+        service.check_required(UseCaseIn.model_construct(**{k: v for k, v in body.items() if k not in errors}))
+    except AppError as exc:
+        found = forms.field_errors(exc, fields=INTAKE_FIELDS)
+        errors = forms.merge(errors, {f: REQUIRED_WORDS.get(f, m) for f, m in found.items()})
+    if errors:
+        return _intake_form(page, errors, values, 422)
     try:
         with page.session.begin_nested():
             uc = service.create(page.session, page.actor, body)
     except AppError as exc:
-        return _intake_form(page, exc.message, values, exc.status)
+        return _intake_form(page, forms.field_errors(exc, {"key": KEY_HINT}, INTAKE_FIELDS), values, exc.status)
     return RedirectResponse(f"/usecases/{uc.key}", status_code=303)
 
 
-def _detail(page: Any, key: str, error: str | None = None, status: int = 200) -> Response:
+def _detail(page: Any, key: str, error: str | None = None, status: int = 200,
+            failed: dict[str, Any] | None = None) -> Response:
+    """The use-case page; `failed` ({"form", "errors", "typed"}) reopens a refused edit with what was typed and
+    each message beside its field."""
     s = page.session
     uc = service.get(s, key)
     agg = service.aggregate(s, uc)
@@ -109,8 +142,18 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200) ->
         "portfolio/detail.html", status_code=status, uc=uc, view=service.view(uc), error=error,
         transitions=service.transitions(s, uc), scores=service.scores(s, uc),
         aggregate=service.aggregate_view(agg) if agg else None, history=service.history(s, uc),
-        sections=section_templates(), can=page.actor.can,
+        sections=section_templates(), can=page.actor.can, failed=failed or {"form": "", "errors": {}, "typed": {}},
+        page_url=f"/usecases/{uc.key}", intake=_intake_values(uc),
         **(governance_part(s, uc) if governance_part is not None else {"governance": False}))
+
+
+def _intake_values(uc: Any) -> dict[str, Any]:
+    """The intake fields as the edit form shows them (lists comma separated)."""
+    return {"name": uc.name, "purpose": uc.purpose, "team": uc.team, "data_sources": ", ".join(uc.data_sources or []),
+            "user_groups": ", ".join(uc.user_groups or []), "expected_users": uc.expected_users or "",
+            "system_of_record": uc.system_of_record, "business_owner": uc.business_owner or "",
+            "biggest_bottleneck": uc.biggest_bottleneck or "", "risk_constraint": uc.risk_constraint,
+            "monthly_volume": uc.monthly_volume or ""}
 
 
 @router.get("/usecases/{key}")
@@ -120,15 +163,19 @@ def detail_page(key: str, page: CurrentPage) -> Response:
     return _detail(page, key)
 
 
-def act(page: Any, key: str, fn: Any) -> Response:
-    """Run a use-case page form's action in a savepoint: back to the page, or the page again with the error."""
+def act(page: Any, key: str, fn: Any, form: str = "", values: dict[str, Any] | None = None,
+        fields: tuple[str, ...] = ()) -> Response:
+    """Run one edit of the use-case page in a savepoint; refused, the page comes back with that form open, what was
+    typed, and the message by the field (or by the form)."""
     try:
         with page.session.begin_nested():
             fn()
     except AppError as exc:
         if exc.status == 404:
             raise
-        return _detail(page, key, exc.message, exc.status)
+        errors = forms.field_errors(exc, fields=fields) if fields else {}
+        return _detail(page, key, exc.message, exc.status,
+                       {"form": form, "errors": errors, "typed": values or {}} if form else None)
     return RedirectResponse(f"/usecases/{key}", status_code=303)
 
 
@@ -138,7 +185,8 @@ def transition_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Fo
     """A lifecycle button."""
     page.check_csrf(csrf_token)
     page.require("usecase.transition")
-    return act(page, key, lambda: service.transition(page.session, page.actor, key, to, reason))
+    return act(page, key, lambda: service.transition(page.session, page.actor, key, to, reason), "transition-form",
+               {"reason": reason}, ("reason", "to"))
 
 
 @router.post("/usecases/{key}/score")
@@ -149,6 +197,48 @@ def score_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()]
     page.check_csrf(csrf_token)
     page.require("usecase.score")
     return act(page, key, lambda: service.add_score(page.session, page.actor, key,
-                                                     ScoreIn(value=value, feasibility=feasibility, risk=risk)))
+                                                    ScoreIn(value=value, feasibility=feasibility, risk=risk)),
+               "score-form", {"value": value, "feasibility": feasibility, "risk": risk},
+               ("value", "feasibility", "risk"))
 
 
+@router.post("/usecases/{key}/intake")
+def intake_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+                  name: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "",
+                  team: Annotated[str, Form()] = "", data_sources: Annotated[str, Form()] = "",
+                  user_groups: Annotated[str, Form()] = "", expected_users: Annotated[str, Form()] = "",
+                  system_of_record: Annotated[str, Form()] = "", business_owner: Annotated[str, Form()] = "",
+                  biggest_bottleneck: Annotated[str, Form()] = "", risk_constraint: Annotated[str, Form()] = "",
+                  monthly_volume: Annotated[str, Form()] = "") -> Response:
+    """Edit the intake fields after creation (audited as usecase.update, with before and after)."""
+    page.check_csrf(csrf_token)
+    page.require("usecase.write")
+    values = {"name": name, "purpose": purpose, "team": team, "data_sources": data_sources,
+              "user_groups": user_groups, "expected_users": expected_users, "system_of_record": system_of_record,
+              "business_owner": business_owner, "biggest_bottleneck": biggest_bottleneck,
+              "risk_constraint": risk_constraint, "monthly_volume": monthly_volume}
+    patch: dict[str, Any] = {"name": name.strip(), "purpose": purpose.strip(), "team": team.strip(),
+                             "data_sources": split_names(data_sources), "user_groups": split_names(user_groups),
+                             "system_of_record": system_of_record.strip(), "risk_constraint": risk_constraint.strip(),
+                             "business_owner": business_owner.strip() or None,
+                             "biggest_bottleneck": biggest_bottleneck or None}
+    errors: dict[str, str] = {}
+    for f, raw in (("expected_users", expected_users), ("monthly_volume", monthly_volume)):
+        if raw.strip() and not raw.strip().isdigit():
+            errors[f] = "must be a whole number, 0 or more"
+        else:
+            patch[f] = int(raw.strip()) if raw.strip() else None
+    if not patch["data_sources"]:
+        errors["data_sources"] = "name at least one data source"
+    if not (patch.get("expected_users") or patch["user_groups"]) and "expected_users" not in errors:
+        errors["expected_users"] = "give the expected users or the user groups"
+    try:
+        body = UseCasePatch.model_validate(patch)
+    except ValidationError as exc:
+        errors = forms.merge(errors, forms.validation_errors(exc, INTAKE_FIELDS))
+    if errors:
+        return _detail(page, key, "the intake was not saved: " + "; ".join(f"{k.replace('_', ' ')} {v}"
+                                                                         for k, v in errors.items()), 422,
+                       {"form": "intake-edit-form", "errors": errors, "typed": values})
+    return act(page, key, lambda: service.update(page.session, page.actor, key, body), "intake-edit-form", values,
+                INTAKE_FIELDS)

@@ -2,7 +2,6 @@
 (its charts, split by release, with the scale targets drawn as lines)."""
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +18,7 @@ from takeoff.deps import DB, Allowed
 from takeoff.core.errors import ERROR_RESPONSES, BadRequest, NotFound
 from takeoff.ratelimit import TokenLimits
 from takeoff.telemetry import otlp, otlp_ingest, overview, rollup, series, window
+from takeoff.web import filters
 from takeoff.web.render import CurrentPage
 
 # OTLP is a public ingestion API (in the OpenAPI document); the pages are not.
@@ -105,12 +105,8 @@ def _range(value: str | None) -> tuple[str, int, int]:
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
-    """A readable figure: thousands separated, small values with `digits` significant digits, never 1e+03."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "—"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
+    """A readable figure: thousands separated, small values with `digits` significant digits, never 8.1e-05."""
+    return filters.number(x, digits)
 
 
 @router.get("/telemetry", include_in_schema=False)

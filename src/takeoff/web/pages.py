@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -12,9 +13,10 @@ from takeoff.auth import service as auth
 from takeoff.auth import throttle
 from takeoff.core.permissions import ROLES
 from takeoff.deps import DB, SESSION_COOKIE
-from takeoff.core.errors import AppError, RateLimited, Unauthorized
+from takeoff.core.errors import AppError, NotFound, RateLimited, Unauthorized
 from takeoff.ratelimit import request_address
-from takeoff.web.render import LOGIN_CSRF_COOKIE, CurrentPage, new_login_csrf, render
+from takeoff.web import home as command_center
+from takeoff.web.render import LOGIN_CSRF_COOKIE, TEMPLATES, CurrentPage, new_login_csrf, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -80,10 +82,67 @@ def logout(page: CurrentPage, request: Request, csrf_token: Annotated[str, Form(
     return resp
 
 
+# Where an audited object is shown, by its type (the home page's "what changed" links to it).
+OBJECT_LINKS = {"use_case": "/usecases/{}", "release": "/releases/{}", "incident": "/incidents/{}",
+                "data_source": "/datasources/{}", "eval_set": "/evalsets/{}", "quarterly_review": "/outcomes/reviews/{}",
+                "audit_finding": "/findings", "alert": "/monitoring", "alert_rule": "/monitoring",
+                "notification_channel": "/monitoring", "catalog_model": "/catalog", "tier_policy": "/governance",
+                "framework": "/governance", "organization": "/governance", "api_token": "/tokens"}
+
+
+def object_link(object_type: str, object_id: str) -> str:
+    """The page showing an audited object, or the audit log filtered to it."""
+    pattern = OBJECT_LINKS.get(object_type)
+    if pattern is None:
+        return f"/audit?object_type={object_type}"
+    return pattern.format(object_id) if "{}" in pattern else pattern
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(page: CurrentPage) -> Response:
-    """The landing page: what takeoff holds and where to go next."""
-    return page.render("home.html")
+    """The command center: the portfolio's recommendation, what changed this week, and every use case's status."""
+    page.require("read")
+    view = command_center.home_view(page.session)
+    return page.render("home.html", **view, object_link=object_link, can_audit=page.actor.can("audit.read"))
+
+
+@router.get("/home/readiness", response_class=HTMLResponse)
+def home_readiness(page: CurrentPage) -> Response:
+    """htmx fragment: each use case's readiness verdict with its blocking items and its lowest SLO budget left,
+    swapped into the home page's rows (out of band) after the page shows."""
+    page.require("read")
+    return page.render("home_readiness.html", rows=command_center.readiness_view(page.session))
+
+
+@router.get("/home/usecase/{key}", response_class=HTMLResponse)
+def usecase_glance(key: str, page: CurrentPage) -> Response:
+    """htmx fragment at the top of a use-case page: its command-center line (readiness, releases, SLO budget, what is
+    on fire, drift, data SLA, cost and requests, next action), each linking to its evidence."""
+    page.require("read")
+    view = command_center.glance(page.session, key)
+    if view is None:
+        raise NotFound(f"use case '{key}' not found")
+    return page.render("home_glance.html", **view)
+
+
+SWAGGER_FILES = ("swagger-ui/swagger-ui-bundle.js", "swagger-ui/swagger-ui.css")
+
+
+@router.get("/api/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> Response:
+    """The API explorer: Swagger UI served from /static/vendor (the pinned npm package), so it works offline and
+    under the same script policy as every page (its start-up is /static/api-docs.js, not an inline script)."""
+    vendor = Path(__file__).parent / "static" / "vendor"
+    missing = next((f for f in SWAGGER_FILES if not (vendor / f).is_file()), None)
+    return TEMPLATES.TemplateResponse(request, "api_docs.html", {"missing": missing},
+                                      status_code=503 if missing else 200)
+
+
+@router.get("/home/slo", response_class=HTMLResponse)
+def home_slo(page: CurrentPage) -> Response:
+    """htmx fragment: each use case's lowest SLO error budget left, swapped into the home page's rows."""
+    page.require("read")
+    return page.render("home_slo.html", budgets=command_center.budgets(page.session))
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

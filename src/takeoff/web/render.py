@@ -17,8 +17,10 @@ from takeoff.auth import service as auth
 from takeoff.auth.models import WebSession
 from takeoff.deps import DB, SESSION_COOKIE
 from takeoff.core.errors import AppError, Forbidden
+from takeoff.web import filters
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+filters.install(TEMPLATES.env)
 LOGIN_CSRF_COOKIE = "takeoff_login_csrf"
 
 # (label, path): shown in the navigation when a route with that path is registered.
@@ -38,6 +40,14 @@ NAV: list[tuple[str, str]] = [
     ("Reports", "/reports"),
     ("Audit", "/audit"),
     ("Admin", "/admin/users"),
+]
+# The navigation's menus (so it stays on one line at 1440 px): a path not listed here shows under "More".
+NAV_GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    ("Portfolio", ("/usecases", "/readiness", "/outcomes", "/reports")),
+    ("Ship", ("/evalsets", "/releases", "/catalog")),
+    ("Operate", ("/telemetry", "/monitoring", "/incidents", "/datasources")),
+    ("Govern", ("/governance", "/findings", "/audit")),
+    ("Admin", ("/admin/users",)),
 ]
 
 
@@ -88,11 +98,21 @@ def nav_items(request: Request) -> list[tuple[str, str]]:
     return [(label, path) for label, path in NAV if path in paths]
 
 
+def nav_groups(items: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The navigation entries in their menus, in NAV_GROUPS order; entries of no group go under "More"."""
+    by_path = dict((p, (label, p)) for label, p in items)
+    grouped = {p for _, paths in NAV_GROUPS for p in paths}
+    out = [(g, [by_path[p] for p in paths if p in by_path]) for g, paths in NAV_GROUPS]
+    more = [(label, p) for label, p in items if p not in grouped]
+    return [(g, entries) for g, entries in out + [("More", more)] if entries]
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render a template with the base layout's variables."""
     context.setdefault("actor", None)
     context.setdefault("csrf", "")
-    return TEMPLATES.TemplateResponse(request, template, {"nav": nav_items(request), "path": request.url.path,
+    return TEMPLATES.TemplateResponse(request, template, {"nav": (nav := nav_items(request)),
+                                                          "nav_groups": nav_groups(nav), "path": request.url.path,
                                                           **context}, status_code=status_code)
 
 

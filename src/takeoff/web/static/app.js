@@ -15,3 +15,17 @@ document.addEventListener("click", function (ev) {
   var link = ev.target.closest && ev.target.closest("a[data-back]");
   if (link && window.history.length > 1) { ev.preventDefault(); window.history.back(); }
 });
+// A refused edit comes back at its POST address with the form open ([data-failed]): show that form, put the cursor
+// on the first field with a problem, and give the address bar the page's own address (a reload does not re-post).
+document.addEventListener("DOMContentLoaded", function () {
+  var failed = document.querySelector("[data-failed]");
+  if (failed) {
+    failed.scrollIntoView({block: "start"});
+    var bad = failed.querySelector("[aria-invalid=true]");
+    if (bad) bad.focus();
+  }
+  var url = document.body.getAttribute("data-page-url");
+  if (url && url !== window.location.pathname) {
+    window.history.replaceState(null, "", url + (failed && failed.id ? "#" + failed.id : ""));
+  }
+});
