@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from takeoff.core.types import Input
 
@@ -42,6 +42,21 @@ class MeasurementsIn(Strict):
     """A list of measurements recorded together (all or nothing)."""
 
     measurements: list[MeasurementIn] = Field(min_length=1, max_length=5000)
+
+
+class MeasurementsBody(MeasurementsIn):
+    """The measurements route's body: `{"measurements": [...]}`, or one measurement object on its own (read as a
+    list of one, so a problem is named `measurements.0.<field>` either way)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"description": "A list of measurements, or one "
+                                                                 "measurement object on its own"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "measurements" not in data:
+            return {"measurements": [data]}
+        return data
 
 
 class RoiAssumptionsIn(Strict):

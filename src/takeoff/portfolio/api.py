@@ -7,8 +7,7 @@ from fastapi import APIRouter, Body
 
 from takeoff.deps import DB, Allowed
 from takeoff.portfolio import service
-from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCasePatch
-from takeoff.core.types import JsonObject
+from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCaseIn, UseCasePatch
 
 router = APIRouter(tags=["portfolio"])
 
@@ -21,7 +20,7 @@ def list_use_cases(session: DB, actor: Allowed("read"), status: str | None = Non
 
 @router.post("/usecases", status_code=201)
 def create_use_case(session: DB, actor: Allowed("usecase.write"),
-                    body: Annotated[JsonObject, Body(examples=[{"key": "support-reply", "name": "Support reply assist",
+                    body: Annotated[UseCaseIn, Body(examples=[{"key": "support-reply", "name": "Support reply assist",
                                                                   "purpose": "Draft replies", "data_sources": ["crm"],
                                                                   "expected_users": 40, "risk_tier": "low"}])]
                     ) -> dict[str, Any]:
