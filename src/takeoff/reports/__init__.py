@@ -11,7 +11,7 @@ import pkgutil
 import re
 from types import ModuleType
 
-_NOT_REPORTS = {"api", "web"}
+_NOT_REPORTS = {"api", "schemas", "web"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
