@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
-                      ValidationInfo, field_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, StrictInt,
+                      ValidationInfo, WithJsonSchema, field_validator)
 from pydantic.json_schema import SkipJsonSchema
 
 from takeoff.core.types import INT32_MAX, Input, JsonObject
@@ -121,8 +121,16 @@ class SelfCheckIn(Input):
     regulated: StrictBool | None = None
 
 
-Setting = StrictStr | StrictInt | StrictFloat | list[StrictStr]
-"""A constraint or platform value: text, a number or a list of texts."""
+def _setting(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, list)) or (
+            isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+        raise ValueError("must be text, a number or a list of texts")
+    return value
+
+
+Setting = Annotated[Any, PlainValidator(_setting), WithJsonSchema({"anyOf": [
+    {"type": "string"}, {"type": "number"}, {"type": "array", "items": {"type": "string"}}]})]
+"""A constraint or platform value: text, a number or a list of texts (the service bounds its length)."""
 
 
 class ConstraintsIn(Input):
