@@ -155,7 +155,7 @@ class PlatformsIn(Input):
 class OrganizationPatch(Input):
     """Organization settings to change (only the fields given); decision rights map a decision to a role (or null)."""
 
-    name: str | None = Field(default=None, max_length=200)
+    name: str = Field(default=None, max_length=200, description="may be empty, not null")
     operating_model: Literal["centralized", "hub_and_spoke", "federated"] | None = None
     self_check: SelfCheckIn | None = None
     constraints: ConstraintsIn | None = None

@@ -117,7 +117,15 @@ class CompletionIn(Strict):
 class ReviewIn(Strict):
     """Start a quarterly review (default: the current quarter)."""
 
-    quarter: str | None = Field(default=None, pattern=r"^\d{4}-Q[1-4]$")
+    quarter: str | None = Field(default=None, pattern=r"^[1-9]\d{3}-Q[1-4]$",
+                                description="e.g. 2026-Q4 (years 1000-9998)")
+
+    @field_validator("quarter")
+    @classmethod
+    def _bounded(cls, v: str | None) -> str | None:
+        if v is not None and int(v[:4]) > 9998:  # the quarter's end (the next one's start) must be a datetime
+            raise ValueError("the year must be at most 9998")
+        return v
 
 
 class DecisionIn(Strict):
