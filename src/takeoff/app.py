@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -48,6 +49,12 @@ def _has(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operation id, `<tag>_<function>` (e.g. `outcomes_put_roi`): stable snake_case names that
+    client generators turn into method names; the routes the SDK, CLI and CI call name theirs explicitly."""
+    return f"{route.tags[0]}_{route.name}" if route.tags else route.name
 
 
 def serve_app() -> SecurityHeaders:
@@ -112,7 +119,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         background.join_all(services)
 
     app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # /api/docs: web.pages
-                  openapi_url="/openapi.json", dependencies=[Depends(route_label)])
+                  openapi_url="/openapi.json", dependencies=[Depends(route_label)],
+                  generate_unique_id_function=operation_id)
     app.state.settings = settings
     app.state.engine = engine
     app.state.factory = factory

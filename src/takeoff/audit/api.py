@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from takeoff.audit import service
 from takeoff.audit.models import AuditEntry
+from takeoff.audit.schemas import VerifyOut
 from takeoff.deps import DB, Allowed
 from takeoff.core.types import INT32_MAX
 
@@ -31,7 +32,7 @@ def list_audit(session: DB, actor: Allowed("audit.read"), actor_name: str | None
     return {"items": [entry_view(e) for e in rows], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/audit/verify")
+@router.get("/audit/verify", response_model=VerifyOut, operation_id="audit_verify")
 def verify(session: DB, actor: Allowed("audit.read")) -> dict[str, Any]:
     """Recompute the hash chain and report the first broken entry."""
     count, problem = service.verify_chain(session)

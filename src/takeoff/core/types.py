@@ -99,6 +99,13 @@ class Input(BaseModel):
         return data
 
 
+class Output(BaseModel):
+    """Base of response models: the fields they declare are documented in /openapi.json and checked on the way out;
+    a field a service returns that its model does not (yet) declare still reaches the client, never dropped."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 MAX_JSON_DEPTH = 64  # far above any takeoff document (frameworks, eval specs, attributes nest a few levels)
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 

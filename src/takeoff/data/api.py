@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from takeoff.data import access, evidence, queries, runs, secrets, sources
-from takeoff.data.schemas import AccessRequestIn, AccessRulesIn, AnnouncementIn, DecisionIn, SourceIn, SourcePatch
+from takeoff.data.schemas import (AccessRequestIn, AccessRulesIn, AnnouncementIn, CheckRunListOut, CheckRunNowOut,
+                                  DecisionIn, SourceIn, SourcePatch)
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import Invalid
 from takeoff.core.types import INT32_MAX, BoundedDateTime, Id
@@ -67,7 +68,7 @@ def delete_source(name: str, session: DB, actor: Allowed("datasource.write")) ->
     return Response(status_code=204)
 
 
-@router.post("/datasources/{name}/check")
+@router.post("/datasources/{name}/check", response_model=CheckRunNowOut, operation_id="datasources_check_run")
 def run_check(name: str, session: DB, actor: Allowed("datasource.check"),
               timeout_s: float = Query(queries.DEFAULT_TIMEOUT_S, gt=0, le=300)) -> dict[str, Any]:
     """Run the source's SLA checks now (synchronously, bounded by the timeout) and store the run."""
@@ -75,7 +76,7 @@ def run_check(name: str, session: DB, actor: Allowed("datasource.check"),
     return {"source": name, **queries.run_view(run)}
 
 
-@router.get("/datasources/{name}/runs")
+@router.get("/datasources/{name}/runs", response_model=CheckRunListOut, operation_id="datasources_check_list")
 def list_runs(name: str, session: DB, actor: Allowed("read"), limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     """Stored check runs, newest first, with their figures."""
     items = [queries.run_view(r) for r in queries.runs(session, name, limit)]

@@ -1,4 +1,4 @@
-"""Inputs of the data-foundation API (Pydantic v2, unknown fields refused)."""
+"""Inputs of the data-foundation API (Pydantic v2, unknown fields refused) and the check-run views it returns."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from takeoff.core.types import Count, Input
+from takeoff.core.types import Count, Input, Output
 
 Interface = Literal["api", "warehouse", "lakehouse", "database", "file"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
@@ -106,3 +106,31 @@ class DecisionIn(Input):
 
     approve: bool
     note: str = Field(default="", max_length=2000)
+
+
+class CheckRunOut(Output):
+    """One stored run of a source's SLA checks with each check's figures."""
+
+    id: int
+    status: str = Field(description="pass | breach | error")
+    trigger: str = Field(description="manual | schedule")
+    actor: str
+    started_at: str
+    finished_at: str
+    duration_ms: float
+    results: list[Any]
+    context: dict[str, Any] | None
+    incidents: list[Any]
+
+
+class CheckRunNowOut(CheckRunOut):
+    """The run just made, with the source's name."""
+
+    source: str
+
+
+class CheckRunListOut(Output):
+    """Stored check runs, newest first."""
+
+    items: list[CheckRunOut]
+    total: int

@@ -14,7 +14,7 @@ from takeoff.core.errors import Invalid
 from takeoff.core.events import START_RELEASE_RUN, provided
 from takeoff.evals import service
 from takeoff.evals.evalset_io import FORMATS
-from takeoff.evals.schemas import EvalSetIn, RunIn
+from takeoff.evals.schemas import EvalSetIn, RunIn, RunListOut, RunOut
 from takeoff.core.types import INT32_MAX, Id, text_body
 
 router = APIRouter(tags=["evals"])
@@ -97,7 +97,7 @@ def diff(name: str, session: DB, actor: Allowed("read"), a: int = Query(..., ge=
     return service.diff_between(session, name, a, b)
 
 
-@router.post("/evalruns", status_code=202)
+@router.post("/evalruns", status_code=202, response_model=RunOut, operation_id="evalruns_create")
 def start_run(body: RunIn, session: DB, actor: Allowed("eval.run")) -> dict[str, Any]:
     """Start a run as a job: of a release (the bundle's eval set version and spec) or of an eval set ad hoc."""
     if body.release:
@@ -124,7 +124,7 @@ def start_run(body: RunIn, session: DB, actor: Allowed("eval.run")) -> dict[str,
     return service.run_view(session, run)
 
 
-@router.get("/evalruns")
+@router.get("/evalruns", response_model=RunListOut, operation_id="evalruns_list")
 def list_runs(session: DB, actor: Allowed("read"), release: str | None = None,
               limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     """Runs newest first, optionally of one release."""
@@ -138,7 +138,7 @@ def compare(session: DB, actor: Allowed("read"), a: int = Query(..., ge=1, le=IN
     return service.compare(session, a, b)
 
 
-@router.get("/evalruns/{run_id}")
+@router.get("/evalruns/{run_id}", response_model=RunOut, operation_id="evalruns_get")
 def get_run(run_id: Id, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """A run with progress (done/total), summary and gate."""
     return service.run_view(session, service.get_run(session, run_id))

@@ -1,11 +1,11 @@
-"""Eval inputs: eval sets and run requests."""
+"""Eval inputs (eval sets and run requests) and the run view returned."""
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from takeoff.core.types import Id32, Input
+from takeoff.core.types import Id32, Input, Output
 
 
 class Strict(Input):
@@ -43,3 +43,29 @@ class RunIn(Strict):
     scorers: list[dict[str, Any]] | None = None
     repeats: int | None = Field(default=None, ge=1, le=100)
     concurrency: int | None = Field(default=None, ge=1, le=1000)
+
+
+class RunOut(Output):
+    """An eval run with progress (done of total), its summary and gate once finished."""
+
+    id: int
+    release: str | None
+    use_case: str | None
+    eval_set: str | None = Field(description="'<name>@<version>'")
+    status: str = Field(description="queued | running | done | failed")
+    done: int
+    total: int
+    repeats: int
+    concurrency: int
+    summary: dict[str, Any] | None
+    gate: dict[str, Any] | None
+    error: str | None
+    created_by: str
+    created_at: str
+    finished_at: str | None
+
+
+class RunListOut(Output):
+    """Eval runs newest first."""
+
+    items: list[RunOut]

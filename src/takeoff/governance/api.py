@@ -9,10 +9,11 @@ from fastapi import APIRouter, Body, Depends, Request
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import BadRequest, Invalid
 from takeoff.governance import eu_ai_act, gitops, policy_defaults, service
-from takeoff.governance.schemas import EUClassificationOut, EUUseCaseOut
+from takeoff.governance.schemas import (ApplyIn, EUAnswersIn, EUClassificationOut, EUUseCaseOut, OrganizationPatch,
+                                        RaciIn, RolesIn, TierPolicyIn, UseCaseRolesIn)
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.schemas import OverrideIn, TierFactorsIn
-from takeoff.core.types import JsonBody, JsonObject, text_body
+from takeoff.core.types import text_body
 
 router = APIRouter(tags=["governance"])
 
@@ -35,11 +36,10 @@ def policy(tier: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 @router.put("/governance/policies/{tier}")
 def put_policy(tier: str, session: DB, actor: Allowed("policy.write"),
-               body: JsonBody) -> dict[str, Any]:
+               body: TierPolicyIn) -> dict[str, Any]:
     """Save a new version of a tier's policy (identical content adds no version)."""
-    body = dict(body)
-    note = str(body.pop("note", "") or "")
-    version, p, changed = service.set_tier_policy(session, actor, tier, body, note=note)
+    policy = body.model_dump(exclude_unset=True, exclude={"note"})
+    version, p, changed = service.set_tier_policy(session, actor, tier, policy, note=body.note or "")
     return {**_policy_view(version, p), "changed": changed}
 
 
@@ -51,9 +51,9 @@ def get_raci(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 @router.put("/usecases/{key}/raci")
 def put_raci(key: str, session: DB, actor: Allowed("governance.write"),
-             body: JsonBody) -> dict[str, Any]:
+             body: RaciIn) -> dict[str, Any]:
     """Replace a use case's RACI (usernames must exist; exactly one accountable)."""
-    r, _ = service.set_raci(session, actor, key, body)
+    r, _ = service.set_raci(session, actor, key, body.model_dump(exclude_unset=True))
     return r
 
 
@@ -65,10 +65,10 @@ def get_uc_roles(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any
 
 @router.put("/usecases/{key}/roles")
 def put_uc_roles(key: str, session: DB, actor: Allowed("governance.write"),
-                 body: JsonBody) -> dict[str, Any]:
+                 body: UseCaseRolesIn) -> dict[str, Any]:
     """Assign people to roles for one use case (role → usernames; the roles named are replaced; one business
     owner and one product owner, which also need usecase.write)."""
-    roles, changed = service.set_use_case_roles(session, actor, key, body)
+    roles, changed = service.set_use_case_roles(session, actor, key, body.model_dump(exclude_unset=True))
     return {"use_case": key, "roles": roles, "changed": changed}
 
 
@@ -79,9 +79,9 @@ def roles(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.put("/governance/roles")
-def put_roles(session: DB, actor: Allowed("governance.write"), body: JsonBody) -> dict[str, Any]:
+def put_roles(session: DB, actor: Allowed("governance.write"), body: RolesIn) -> dict[str, Any]:
     """Assign people to roles (role → usernames; the roles named are replaced)."""
-    return {"roles": service.set_role_assignments(session, actor, body)}
+    return {"roles": service.set_role_assignments(session, actor, body.model_dump(exclude_unset=True))}
 
 
 @router.get("/governance/organization")
@@ -94,9 +94,9 @@ def get_org(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.patch("/governance/organization")
-def patch_org(session: DB, actor: Allowed("governance.write"), body: JsonBody) -> dict[str, Any]:
+def patch_org(session: DB, actor: Allowed("governance.write"), body: OrganizationPatch) -> dict[str, Any]:
     """Update organization settings (only the fields given)."""
-    org, _ = service.update_organization(session, actor, body)
+    org, _ = service.update_organization(session, actor, body.model_dump(exclude_unset=True))
     v = service.organization_view(org)
     return {**v, "suggestion": service.suggestion(v["self_check"])}
 
@@ -120,9 +120,9 @@ _EU_BODY = Body(..., description="EU AI Act answers (see governance.eu_ai_act.EU
 
 
 @router.put("/usecases/{key}/eu-ai-act")
-def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: JsonObject = _EU_BODY) -> EUUseCaseOut:
+def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: EUAnswersIn = _EU_BODY) -> EUUseCaseOut:
     """Answer the EU AI Act questionnaire; the category, the articles that triggered it and the tier are stored."""
-    uc = service.set_eu_answers(session, actor, key, body)
+    uc = service.set_eu_answers(session, actor, key, body.model_dump(mode="json", exclude_unset=True))
     return EUUseCaseOut.model_validate({"use_case": key, "eu_category": uc.eu_category, "risk_tier": uc.risk_tier,
                                         "risk_tier_suggested": uc.risk_tier_suggested, "result": uc.eu_result})
 
@@ -137,9 +137,9 @@ def get_eu(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.post("/governance/eu-ai-act/classify")
-def classify(session: DB, actor: Allowed("read"), body: JsonObject = _EU_BODY) -> EUClassificationOut:
+def classify(session: DB, actor: Allowed("read"), body: EUAnswersIn = _EU_BODY) -> EUClassificationOut:
     """Classify questionnaire answers without storing them."""
-    return EUClassificationOut.model_validate(service.classify_eu(body))
+    return EUClassificationOut.model_validate(service.classify_eu(body.model_dump(mode="json", exclude_unset=True)))
 
 
 @router.get("/usecases/{key}/controls")
@@ -177,10 +177,10 @@ def load_framework(request: Request, session: DB, actor: Allowed("policy.write")
 
 
 @router.post("/apply")
-def apply(session: DB, actor: Allowed("read"), body: JsonBody,
+def apply(session: DB, actor: Allowed("read"), body: ApplyIn,
           dry_run: bool = False) -> dict[str, Any]:
     """Apply YAML documents (already parsed by the CLI, with file and line) in one transaction."""
-    return gitops.apply(session, actor, body.get("documents"), dry_run=dry_run)
+    return gitops.apply(session, actor, body.documents, dry_run=dry_run)
 
 
 @router.get("/export")

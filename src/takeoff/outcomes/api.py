@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from takeoff.deps import DB, Allowed
-from takeoff.core.errors import BadRequest, Invalid
-from takeoff.outcomes import adoption, economics, kpis, reviews, windows
-from takeoff.outcomes.schemas import CompletionIn
-from takeoff.core.types import Id, JsonBody, text_body
+from takeoff.core.errors import BadRequest
+from takeoff.outcomes import adoption, economics, kpis, reviews
+from takeoff.outcomes.schemas import (CompletionIn, DecisionIn, MeasurementsBody, ReviewIn, RoiAssumptionsIn,
+                                      TrainingItemIn, UsagePolicyIn, WidgetFeedbackIn)
+from takeoff.core.types import Id, text_body
 
 router = APIRouter(tags=["outcomes"])
 
@@ -23,12 +24,9 @@ def get_kpis(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 @router.post("/usecases/{key}/kpis/measurements", status_code=201)
 def post_measurements(key: str, session: DB, actor: Allowed("outcome.write"),
-                      body: JsonBody) -> dict[str, Any]:
+                      body: MeasurementsBody) -> dict[str, Any]:
     """Record measurements `{"measurements": [{kpi, value, unit, measured_on}]}` (or one object); all or nothing."""
-    items = body.get("measurements") if "measurements" in body else [body]
-    if not isinstance(items, list):
-        raise Invalid("measurements must be a list", details=[{"field": "measurements", "message": "a list"}])
-    rows = kpis.record_measurements(session, actor, key, items)
+    rows = kpis.record_measurements(session, actor, key, body.measurements)
     return {"recorded": len(rows), "measurements": [kpis.measurement_view(r) for r in rows]}
 
 
@@ -54,7 +52,7 @@ def get_roi(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.put("/usecases/{key}/roi")
-def put_roi(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
+def put_roi(key: str, session: DB, actor: Allowed("outcome.write"), body: RoiAssumptionsIn) -> dict[str, Any]:
     """Set the ROI assumptions (build cost, unit value, rates...); negative costs are refused (422)."""
     economics.set_roi_assumptions(session, actor, key, body)
     return economics.roi(session, key)
@@ -70,7 +68,7 @@ def get_policy(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.put("/usecases/{key}/usage-policy")
-def put_policy(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
+def put_policy(key: str, session: DB, actor: Allowed("outcome.write"), body: UsagePolicyIn) -> dict[str, Any]:
     """Write the usage policy."""
     row = adoption.set_usage_policy(session, actor, key, body)
     return {"use_case": key, "policy": adoption.policy_view(row)}
@@ -86,7 +84,7 @@ def get_enablement(key: str, session: DB, actor: Allowed("read")) -> dict[str, A
 
 
 @router.post("/usecases/{key}/training", status_code=201)
-def post_training(key: str, session: DB, actor: Allowed("outcome.write"), body: JsonBody) -> dict[str, Any]:
+def post_training(key: str, session: DB, actor: Allowed("outcome.write"), body: TrainingItemIn) -> dict[str, Any]:
     """Add a training item for an audience."""
     row = adoption.add_training_item(session, actor, key, body)
     return {"id": row.id, "audience": row.audience, "title": row.title, "url": row.url}
@@ -101,7 +99,8 @@ def post_completion(item_id: Id, session: DB, actor: Allowed("read"),
 
 
 @router.post("/usecases/{key}/feedback", status_code=201)
-def post_feedback(key: str, session: DB, actor: Allowed("telemetry.ingest"), body: JsonBody) -> dict[str, Any]:
+def post_feedback(key: str, session: DB, actor: Allowed("telemetry.ingest"),
+                  body: WidgetFeedbackIn) -> dict[str, Any]:
     """Feedback on a use case (the page widget): rating, comment, time saved; stored with the SDK's feedback."""
     return {"id": adoption.record_widget_feedback(session, actor, key, body)}
 
@@ -120,12 +119,9 @@ def get_reviews(session: DB, actor: Allowed("read")) -> dict[str, Any]:
 
 
 @router.post("/reviews", status_code=201)
-def post_review(session: DB, actor: Allowed("review.write"), body: JsonBody | None = None) -> dict[str, Any]:
+def post_review(session: DB, actor: Allowed("review.write"), body: ReviewIn | None = None) -> dict[str, Any]:
     """Start a quarterly review `{"quarter": "2026-Q4"}` (default the current quarter); 409 if it exists."""
-    from takeoff.outcomes.schemas import ReviewIn
-
-    q = windows.parse_body(ReviewIn, body or {})
-    return reviews.review_view(session, reviews.start_review(session, actor, q.quarter))
+    return reviews.review_view(session, reviews.start_review(session, actor, body.quarter if body else None))
 
 
 @router.get("/reviews/{quarter}")
@@ -135,7 +131,7 @@ def get_review(quarter: str, session: DB, actor: Allowed("read")) -> dict[str, A
 
 
 @router.post("/reviews/{quarter}/decisions", status_code=201)
-def post_decision(quarter: str, session: DB, actor: Allowed("review.write"), body: JsonBody) -> dict[str, Any]:
+def post_decision(quarter: str, session: DB, actor: Allowed("review.write"), body: DecisionIn) -> dict[str, Any]:
     """Record an accountable person's decision `{use_case, action, rationale}`."""
     row = reviews.decide(session, actor, quarter, body)
     return {"quarter": quarter, "use_case": row.use_case_key, "action": row.action, "rationale": row.rationale,

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from takeoff.core.types import Input
 
@@ -42,6 +42,21 @@ class MeasurementsIn(Strict):
     """A list of measurements recorded together (all or nothing)."""
 
     measurements: list[MeasurementIn] = Field(min_length=1, max_length=5000)
+
+
+class MeasurementsBody(MeasurementsIn):
+    """The measurements route's body: `{"measurements": [...]}`, or one measurement object on its own (read as a
+    list of one, so a problem is named `measurements.0.<field>` either way)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"description": "A list of measurements, or one "
+                                                                 "measurement object on its own"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "measurements" not in data:
+            return {"measurements": [data]}
+        return data
 
 
 class RoiAssumptionsIn(Strict):
@@ -102,7 +117,15 @@ class CompletionIn(Strict):
 class ReviewIn(Strict):
     """Start a quarterly review (default: the current quarter)."""
 
-    quarter: str | None = Field(default=None, pattern=r"^\d{4}-Q[1-4]$")
+    quarter: str | None = Field(default=None, pattern=r"^[1-9]\d{3}-Q[1-4]$",
+                                description="e.g. 2026-Q4 (years 1000-9998)")
+
+    @field_validator("quarter")
+    @classmethod
+    def _bounded(cls, v: str | None) -> str | None:
+        if v is not None and int(v[:4]) > 9998:  # the quarter's end (the next one's start) must be a datetime
+            raise ValueError("the year must be at most 9998")
+        return v
 
 
 class DecisionIn(Strict):

@@ -7,21 +7,20 @@ from fastapi import APIRouter, Body
 
 from takeoff.deps import DB, Allowed
 from takeoff.portfolio import service
-from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCasePatch
-from takeoff.core.types import JsonObject
+from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCaseIn, UseCaseListOut, UseCaseOut, UseCasePatch
 
 router = APIRouter(tags=["portfolio"])
 
 
-@router.get("/usecases")
+@router.get("/usecases", response_model=UseCaseListOut, operation_id="usecases_list")
 def list_use_cases(session: DB, actor: Allowed("read"), status: str | None = None) -> dict[str, Any]:
     """Every use case (optionally of one status)."""
     return {"use_cases": [service.view(uc) for uc in service.list_use_cases(session, status)]}
 
 
-@router.post("/usecases", status_code=201)
+@router.post("/usecases", status_code=201, response_model=UseCaseOut, operation_id="usecases_create")
 def create_use_case(session: DB, actor: Allowed("usecase.write"),
-                    body: Annotated[JsonObject, Body(examples=[{"key": "support-reply", "name": "Support reply assist",
+                    body: Annotated[UseCaseIn, Body(examples=[{"key": "support-reply", "name": "Support reply assist",
                                                                   "purpose": "Draft replies", "data_sources": ["crm"],
                                                                   "expected_users": 40, "risk_tier": "low"}])]
                     ) -> dict[str, Any]:
@@ -29,7 +28,7 @@ def create_use_case(session: DB, actor: Allowed("usecase.write"),
     return service.view(service.create(session, actor, body))
 
 
-@router.get("/usecases/{key}")
+@router.get("/usecases/{key}", response_model=UseCaseOut, operation_id="usecases_get")
 def get_use_case(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """One use case with its allowed transitions."""
     return service.view(service.get(session, key))

@@ -1,12 +1,12 @@
-"""Portfolio input/output shapes, including the typed scale targets other floors read as SLOs and gates."""
+"""Portfolio input/output shapes (the use-case view returned), including the typed scale targets other floors read as SLOs and gates."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from takeoff.core.types import Count, Input
+from takeoff.core.types import Count, Input, Output
 
 
 class Strict(Input):
@@ -148,3 +148,49 @@ class OverrideIn(Strict):
 
     tier: Literal["low", "medium", "high"]
     justification: str = Field(max_length=2000)
+
+
+class UseCaseOut(Output):
+    """A use case as the API returns it: intake, status, risk tier and EU AI Act classification, allowed moves."""
+
+    key: str
+    name: str
+    purpose: str
+    team: str
+    workflows: list[Any]
+    expected_users: int | None
+    user_groups: list[Any]
+    regions: list[Any]
+    languages: list[Any]
+    system_of_record: str
+    data_sources: list[Any]
+    business_owner: str | None
+    product_owner: str | None
+    on_call: str | None
+    biggest_bottleneck: str | None
+    risk_constraint: str
+    monthly_volume: int | None
+    scale: dict[str, Any]
+    targets: dict[str, Any]
+    kpis: dict[str, Any]
+    status: str
+    paused_from: str | None
+    discovered: bool
+    status_changed_at: str | None
+    risk_tier: str | None
+    risk_tier_suggested: str | None
+    risk_tier_reasons: list[Any]
+    risk_factors: dict[str, Any]
+    risk_override: dict[str, Any]
+    eu_category: str | None
+    eu_answers: dict[str, Any]
+    eu_result: dict[str, Any]
+    created_at: str
+    updated_at: str | None
+    allowed_transitions: list[str]
+
+
+class UseCaseListOut(Output):
+    """Use cases by key."""
+
+    use_cases: list[UseCaseOut]

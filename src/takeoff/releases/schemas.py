@@ -1,4 +1,4 @@
-"""Release inputs: the bundle, approvals, attestations, promotion and rollback."""
+"""Release inputs (the bundle, approvals, attestations, promotion and rollback) and the release views returned."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -6,7 +6,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from takeoff.evals.schemas import EvalSpec
-from takeoff.core.types import Id32, Input
+from takeoff.core.types import Id32, Input, Output
 from takeoff.sdk.safety import parse_policy
 
 
@@ -83,3 +83,121 @@ class EvalOverrides(Strict):
     scorers: list[dict[str, Any]] | None = None
     repeats: int | None = Field(default=None, ge=1, le=100)
     concurrency: int | None = Field(default=None, ge=1, le=1000)
+
+
+# --- responses (the SDK reads `/usecases/{key}/active`; the CLI and CI read the release views) ----------------------
+
+
+class ActiveReleaseOut(Output):
+    """One release serving a share of a use case's traffic, with what the SDK needs to call the model."""
+
+    release_id: str
+    version: int
+    weight: int = Field(description="percent of traffic")
+    model: str
+    provider: str
+    prompt: str | None = Field(description="the 'system' prompt, else the first one")
+    prompts: dict[str, Any]
+    parameters: dict[str, Any]
+    fallback_model: str | None
+    status: str
+
+
+class ActiveConfigOut(Output):
+    """Which releases serve a use case's traffic and in which shares (none before a first release ships)."""
+
+    use_case: str
+    releases: list[ActiveReleaseOut]
+
+
+class ReleaseOut(Output):
+    """A release as lists show it."""
+
+    id: str = Field(description="'<use case>:<version>'")
+    use_case: str
+    version: int
+    status: str
+    content_hash: str
+    tier: str | None
+    policy_version: int | None
+    canary_weight: int | None
+    model: str | None
+    eval_set: dict[str, Any] = Field(description="the bundle's eval set (name, content hash) and this server's version")
+    created_by: str
+    created_at: str
+    notes: str
+
+
+class ReleaseListOut(Output):
+    """Releases newest first."""
+
+    items: list[ReleaseOut]
+
+
+class ChecklistItemOut(Output):
+    """One item of the tier's pre-release checklist with its evidence or attestation."""
+
+    id: str
+    title: str
+    evidence_kind: str
+    mandatory: bool
+    status: str
+    detail: str | None
+    satisfied: bool
+    evidence: dict[str, Any]
+
+
+class ChecklistOut(Output):
+    """The tier's checklist for a release and the mandatory items still missing."""
+
+    tier: str | None
+    policy_version: int
+    approver_roles: list[str]
+    items: list[ChecklistItemOut]
+    missing: list[str]
+
+
+class ApprovalOut(Output):
+    """One approve or reject decision."""
+
+    username: str
+    role: str
+    decision: str
+    comment: str
+    at: str
+
+
+class ReleaseTransitionOut(Output):
+    """One status change of a release."""
+
+    from_: str = Field(alias="from")
+    to: str
+    actor: str
+    reason: str
+    at: str
+
+
+class ReleaseDetailOut(ReleaseOut):
+    """A release with its bundle, the diff to the previous one, gate, comparison, checklist, approvals and moves."""
+
+    bundle: dict[str, Any]
+    previous: str | None
+    diff: list[Any]
+    gate: dict[str, Any] | None
+    comparison: dict[str, Any] | None
+    checklist: ChecklistOut
+    approvals: list[ApprovalOut]
+    transitions: list[ReleaseTransitionOut]
+
+
+class PromotedOut(ReleaseOut):
+    """The promoted release and the traffic split now in force."""
+
+    active: ActiveConfigOut
+
+
+class RolledBackOut(Output):
+    """The release serving after a rollback and the traffic split now in force."""
+
+    serving: ReleaseOut
+    active: ActiveConfigOut

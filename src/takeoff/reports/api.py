@@ -10,12 +10,13 @@ from fastapi.responses import Response
 from takeoff.deps import DB, Allowed
 from takeoff.core.errors import Invalid, NotFound
 from takeoff.reports.registry import reports
+from takeoff.reports.schemas import REPORT_TEXT, ReportListOut
 
 router = APIRouter(tags=["reports"])
 _RESERVED = {"format"}
 
 
-@router.get("/reports")
+@router.get("/reports", response_model=ReportListOut, operation_id="reports_list")
 def list_reports(actor: Allowed("read")) -> dict[str, Any]:
     """The reports this build can render."""
     return {"reports": [{"name": r.name, "title": r.title} for r in reports.all()]}
@@ -37,7 +38,7 @@ def render(session: Any, name: str, fmt: str, params: dict[str, str]) -> str:
         raise Invalid(str(exc)) from None
 
 
-@router.get("/reports/{name}")
+@router.get("/reports/{name}", response_class=Response, responses=REPORT_TEXT, operation_id="reports_get")
 def get_report(name: str, request: Request, session: DB, actor: Allowed("read"), format: str = "md") -> Response:
     """Markdown (text/markdown) or printable HTML (text/html)."""
     params = {k: v for k, v in request.query_params.items() if k not in _RESERVED}

@@ -16,7 +16,7 @@ from takeoff.ratelimit import TokenLimits
 from takeoff.telemetry import baselines, feedback, metrics, rollup, series, service, window
 from takeoff.telemetry.decode import decode_batch
 from takeoff.telemetry.ingest import normalize_batch, normalize_drops, parse_step, parse_time
-from takeoff.telemetry.schemas import EVENT_BATCH, BaselineIn, FeedbackIn, IngestResult
+from takeoff.telemetry.schemas import EVENT_BATCH, BaselineIn, FeedbackIn, IngestResult, SeriesOut
 
 router = APIRouter(tags=["telemetry"])
 
@@ -38,7 +38,7 @@ def _batch_from_body(body: bytes) -> dict[str, Any]:
                       details=details) from None
 
 
-@router.post("/events", response_model=IngestResult, openapi_extra={"requestBody": {
+@router.post("/events", response_model=IngestResult, operation_id="events_ingest", openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": EVENT_BATCH.json_schema()}}}})
 async def post_events(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> dict[str, int]:
     """Ingest a batch (idempotent by event id). One invalid or too-late event refuses the whole batch with 422
@@ -64,7 +64,7 @@ def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int,
                                      may_hold_nul=b"\\u0000" in body)
 
 
-@router.post("/feedback", response_model=IngestResult)
+@router.post("/feedback", response_model=IngestResult, operation_id="feedback_record")
 def post_feedback(fb: FeedbackIn, session: DB, actor: Allowed("telemetry.ingest")) -> dict[str, int]:
     """Record a user's rating of one AI response (idempotent by feedback id)."""
     accepted, dups = feedback.record_feedback(session, actor, fb)
@@ -78,8 +78,8 @@ def _param(name: str, fn: Any, *args: Any) -> Any:
         raise Invalid(str(exc), details=[{"field": name, "message": str(exc)}]) from None
 
 
-@router.get("/metrics/series")
-@router.get("/metrics")
+@router.get("/metrics/series", response_model=SeriesOut, operation_id="metrics_series")
+@router.get("/metrics", response_model=SeriesOut, operation_id="metrics_get")
 def get_metrics(session: DB, actor: Allowed("read"), use_case: str = Query(...), metric: str = Query(...),
                 from_: str = Query(..., alias="from"), to: str | None = Query(None), step: str | None = None,
                 release: str | None = None) -> dict[str, Any]:

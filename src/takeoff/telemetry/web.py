@@ -69,11 +69,16 @@ DASHES: list[list[int]] = [[], [6, 3], [2, 2], [10, 2, 2, 2]]  # one per metric 
 TARGET_COLORS = ["#d62728", "#7b1113"]
 
 
+# OTLP's ExportTraceServiceRequest in its JSON mapping (opentelemetry-proto); the spans are read by telemetry.otlp.
+OTLP_JSON = {"type": "object", "description": "OTLP ExportTraceServiceRequest (JSON mapping)",
+             "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}}}
+
+
 @router.post("/v1/traces", tags=["telemetry"], summary="OTLP/HTTP trace export (protobuf or JSON)", responses={
     **ERROR_RESPONSES, 200: {"description": "ExportTraceServiceResponse (partial_success names refused spans)",
                              "content": {"application/x-protobuf": {}, "application/json": {}}}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/x-protobuf": {"schema": {
-        "type": "string", "format": "binary"}}, "application/json": {"schema": {"type": "object"}}}}})
+        "type": "string", "format": "binary"}}, "application/json": {"schema": OTLP_JSON}}}})
 async def otlp_traces(request: Request, session: DB, actor: Allowed("telemetry.ingest")) -> Response:
     """Ingest GenAI spans; malformed or truncated bodies get 400; spans without a usable time or later than the
     lateness are refused (partial_success); values EventIn refuses are left out of their span's event."""
