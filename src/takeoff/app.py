@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from takeoff import __version__
 from takeoff.core.config import Settings, get_settings
 from takeoff.core.db import make_engine, make_sessionmaker
+from takeoff.deps import public
 from takeoff.domains import DOMAINS
 from takeoff.core.errors import ERROR_RESPONSES, AppError, error_body
 from takeoff.flows_registry import register_flows
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/openapi.json", dependencies=[Depends(route_label)])
+    for route in app.routes:  # only FastAPI's own so far: /openapi.json and the Swagger UI under /api/docs
+        public("the API's description: OpenAPI and its Swagger UI")(getattr(route, "endpoint"))
     app.state.settings = settings
     app.state.engine = engine
     app.state.factory = factory
@@ -139,7 +142,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # Navigation shows only pages this build serves (web routers are mounted at the root).
     app.state.page_paths = {getattr(r, "path", None) for router in page_routers for r in router.routes}
     static = Path(__file__).parent / "web" / "static"
-    app.mount("/static", StaticFiles(directory=static), name="static")
+    app.mount("/static", public("static assets")(StaticFiles(directory=static)), name="static")
     # Security headers outermost: they reach the guard's 413 and the JSON 500 (sent by Starlette's outermost layer).
     return SecurityHeaders(ASGIGuard(app, settings.max_body_bytes), trusted_proxies=settings.trusted_proxies,
                            cookie_secure=settings.cookie_secure)

@@ -12,7 +12,7 @@ from takeoff.core.permissions import MATRIX
 from takeoff.core.errors import AppError
 from takeoff.governance import operating_model, policy_defaults, service
 from takeoff.portfolio import service as portfolio
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import PageFor
 
 router = APIRouter(include_in_schema=False)
 
@@ -77,20 +77,18 @@ def _page(page: Any, error: str | None = None, status: int = 200, typed: dict[st
 
 
 @router.get("/governance")
-def governance_page(page: CurrentPage) -> Response:
+def governance_page(page: PageFor("read")) -> Response:
     """Everything the risk and compliance partners and the CoE set up once and revisit quarterly."""
-    page.require("read")
     return _page(page)
 
 
 @router.post("/governance/self-check")
-def self_check(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def self_check(page: PageFor("governance.write"), csrf_token: Annotated[str, Form()] = "",
                standards_maturity: Annotated[int, Form()] = 1, domains: Annotated[int, Form()] = 1,
                demand: Annotated[str, Form()] = "low", regulated: Annotated[str, Form()] = "",
                operating_model_: Annotated[str, Form(alias="operating_model")] = "") -> Response:
     """Answer the operating-model self-check and choose the operating model."""
     page.check_csrf(csrf_token)
-    page.require("governance.write")
     body: dict[str, Any] = {"self_check": {"standards_maturity": standards_maturity, "domains": domains,
                                            "demand": demand, "regulated": regulated in ("on", "true", "1")}}
     if operating_model_:
@@ -104,11 +102,10 @@ def self_check(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
 
 
 @router.post("/governance/policies/{tier}")
-def policy_submit(tier: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def policy_submit(tier: str, page: PageFor("policy.write"), csrf_token: Annotated[str, Form()] = "",
                   policy: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "") -> Response:
     """Save a new version of a tier's policy from its YAML (approver_roles, checklist, inconclusive_blocks)."""
     page.check_csrf(csrf_token)
-    page.require("policy.write")
     try:
         body = yaml.safe_load(policy)
     except yaml.YAMLError as exc:
@@ -136,11 +133,10 @@ def _save_organization(page: Any, body: dict[str, Any], anchor: str, typed: dict
 
 
 @router.post("/governance/organization")
-async def organization_submit(request: Request, page: CurrentPage) -> Response:
+async def organization_submit(request: Request, page: PageFor("governance.write")) -> Response:
     """Save the organization's name, operating model, constraints and platforms (an emptied field is removed)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
     current = service.organization_view(service.organization(page.session))
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "organization"}
     body: dict[str, Any] = {"name": str(form.get("name") or "").strip(),
@@ -156,22 +152,20 @@ async def organization_submit(request: Request, page: CurrentPage) -> Response:
 
 
 @router.post("/governance/decision-rights")
-async def decision_rights_submit(request: Request, page: CurrentPage) -> Response:
+async def decision_rights_submit(request: Request, page: PageFor("governance.write")) -> Response:
     """Give each decision to a role (or to none: the permission alone decides); enforced from the next request."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "decision-rights"}
     rights = {d: str(form.get(f"decision.{d}") or "") or None for d in service.DECISIONS}
     return _save_organization(page, {"decision_rights": rights}, "decision-rights", typed)
 
 
 @router.post("/governance/roles")
-async def roles_submit(request: Request, page: CurrentPage) -> Response:
+async def roles_submit(request: Request, page: PageFor("governance.write")) -> Response:
     """Assign people to the seed's roles organization-wide (comma-separated usernames per role)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "roles"}
     body = {r: _split(str(form.get(f"role.{r}") or "")) for r in service.SEED_ROLES}
     try:
@@ -183,11 +177,10 @@ async def roles_submit(request: Request, page: CurrentPage) -> Response:
 
 
 @router.post("/governance/frameworks")
-def framework_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def framework_submit(page: PageFor("policy.write"), csrf_token: Annotated[str, Form()] = "",
                      framework: Annotated[str, Form()] = "") -> Response:
     """Load (or replace) a framework from its YAML; an error names the line and field and stores nothing."""
     page.check_csrf(csrf_token)
-    page.require("policy.write")
     try:
         with page.session.begin_nested():
             service.load_framework(page.session, page.actor, framework)

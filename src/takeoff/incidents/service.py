@@ -51,7 +51,11 @@ def _entry(session: Session, inc: Incident, author: str, kind: str, text: str, a
 def open_incident(session: Session, actor: Actor | str, use_case_key: str, title: str, severity: int, *,
                   source: str, detected_at: datetime | None = None, started_at: datetime | None = None,
                   release_id: str | None = None, detail: str = "", dedup_key: str | None = None) -> Incident:
-    """Open an incident owned by the use case's on-call; a dedup_key with an open incident returns that incident."""
+    """Open an incident owned by the use case's on-call; a dedup_key with an open incident returns that incident.
+
+    A person needs incident.write (checked here: flows open incidents too, as the system actor, which passes)."""
+    if isinstance(actor, Actor):
+        actor.require("incident.write")
     if not isinstance(title, str) or not title.strip():
         raise Invalid("an incident needs a title", details=[{"field": "title", "message": "required"}])
     try:

@@ -12,7 +12,7 @@ from takeoff.governance import decisions, eu_ai_act
 from takeoff.governance import service as gov
 from takeoff.portfolio import lifecycle, service
 from takeoff.portfolio.schemas import ScoreIn
-from takeoff.web.render import TEMPLATES, CurrentPage
+from takeoff.web.render import TEMPLATES, PageDecides, PageFor
 
 router = APIRouter(include_in_schema=False)
 SECTIONS_DIR = "usecase_sections"
@@ -40,9 +40,8 @@ def bubble_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @router.get("/usecases")
-def portfolio_page(page: CurrentPage, status: str | None = None) -> Response:
+def portfolio_page(page: PageFor("read"), status: str | None = None) -> Response:
     """The portfolio: inventory with status filter, scoring matrix, chart, recommendation."""
-    page.require("read")
     status = status if status in lifecycle.STATUSES else None
     ranking = service.ranking(page.session)
     return page.render("portfolio/list.html", use_cases=service.list_use_cases(page.session, status),
@@ -56,9 +55,8 @@ def _intake_form(page: Any, error: str | None = None, values: dict[str, Any] | N
 
 
 @router.get("/usecases/new")
-def new_page(page: CurrentPage) -> Response:
+def new_page(page: PageFor("usecase.write")) -> Response:
     """The intake form."""
-    page.require("usecase.write")
     return _intake_form(page)
 
 
@@ -67,7 +65,7 @@ def _split(text: str) -> list[str]:
 
 
 @router.post("/usecases/new")
-def new_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "",
+def new_submit(page: PageFor("usecase.write"), csrf_token: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "",
                name: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "",
                team: Annotated[str, Form()] = "", data_sources: Annotated[str, Form()] = "",
                user_groups: Annotated[str, Form()] = "", expected_users: Annotated[str, Form()] = "",
@@ -76,7 +74,6 @@ def new_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", key: 
                risk_constraint: Annotated[str, Form()] = "", monthly_volume: Annotated[str, Form()] = "") -> Response:
     """Register a use case from the intake form; missing required information re-renders the form."""
     page.check_csrf(csrf_token)
-    page.require("usecase.write")
     values = {"key": key, "name": name, "purpose": purpose, "team": team, "data_sources": data_sources,
               "user_groups": user_groups, "expected_users": expected_users, "system_of_record": system_of_record,
               "risk_tier": risk_tier, "business_owner": business_owner, "biggest_bottleneck": biggest_bottleneck,
@@ -115,9 +112,8 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200) ->
 
 
 @router.get("/usecases/{key}")
-def detail_page(key: str, page: CurrentPage) -> Response:
+def detail_page(key: str, page: PageFor("read")) -> Response:
     """The use-case page."""
-    page.require("read")
     return _detail(page, key)
 
 
@@ -133,31 +129,29 @@ def _act(page: Any, key: str, fn: Any) -> Response:
 
 
 @router.post("/usecases/{key}/transition")
-def transition_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
-                      to: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+def transition_submit(key: str, page: PageDecides("fund_use_cases", when={"to": service.FUNDED_STATUSES}),
+                      csrf_token: Annotated[str, Form()] = "", to: Annotated[str, Form()] = "",
+                      reason: Annotated[str, Form()] = "") -> Response:
     """A lifecycle button."""
     page.check_csrf(csrf_token)
-    page.require("usecase.transition")
     return _act(page, key, lambda: service.transition(page.session, page.actor, key, to, reason))
 
 
 @router.post("/usecases/{key}/score")
-def score_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def score_submit(key: str, page: PageFor("usecase.score"), csrf_token: Annotated[str, Form()] = "",
                  value: Annotated[float, Form()] = 0, feasibility: Annotated[float, Form()] = 0,
                  risk: Annotated[float, Form()] = 0) -> Response:
     """Score the use case as the signed-in user."""
     page.check_csrf(csrf_token)
-    page.require("usecase.score")
     return _act(page, key, lambda: service.add_score(page.session, page.actor, key,
                                                      ScoreIn(value=value, feasibility=feasibility, risk=risk)))
 
 
 @router.post("/usecases/{key}/override")
-def override_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def override_submit(key: str, page: PageDecides("set_risk_tier"), csrf_token: Annotated[str, Form()] = "",
                     tier: Annotated[str, Form()] = "", justification: Annotated[str, Form()] = "") -> Response:
     """Override the suggested risk tier (risk.override) with a justification."""
     page.check_csrf(csrf_token)
-    page.require("risk.override")
     return _act(page, key, lambda: gov.override_tier(page.session, page.actor, key, tier, justification))
 
 
@@ -196,11 +190,10 @@ def eu_answers_from_form(form: Any) -> dict[str, Any]:
 
 
 @router.post("/usecases/{key}/eu-ai-act")
-async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
+async def eu_submit(key: str, request: Request, page: PageFor("risk.classify")) -> Response:
     """Answer the EU AI Act questionnaire (checkboxes, Annex III points, exceptions, compute, Art. 6(3) text)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("risk.classify")
 
     def submit() -> None:
         gov.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
@@ -209,35 +202,32 @@ async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
 
 
 @router.post("/usecases/{key}/risk-factors")
-def factors_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def factors_submit(key: str, page: PageFor("usecase.write"), csrf_token: Annotated[str, Form()] = "",
                    harm_if_wrong: Annotated[int, Form()] = 1, decision_mode: Annotated[str, Form()] = "assist",
                    personal_data: Annotated[str, Form()] = "", regulated_domain: Annotated[str, Form()] = "",
                    external_users: Annotated[str, Form()] = "") -> Response:
     """Answer the five risk-tier questions; the suggestion and its reasons are stored."""
     page.check_csrf(csrf_token)
-    page.require("usecase.write")
     factors = {"harm_if_wrong": harm_if_wrong, "decision_mode": decision_mode, "personal_data": personal_data == "on",
                "regulated_domain": regulated_domain == "on", "external_users": external_users == "on"}
     return _act(page, key, lambda: gov.set_risk_factors(page.session, page.actor, key, factors))
 
 
 @router.post("/usecases/{key}/raci")
-def raci_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def raci_submit(key: str, page: PageFor("governance.write"), csrf_token: Annotated[str, Form()] = "",
                 responsible: Annotated[str, Form()] = "", accountable: Annotated[str, Form()] = "",
                 consulted: Annotated[str, Form()] = "", informed: Annotated[str, Form()] = "") -> Response:
     """Replace the RACI (comma-separated usernames)."""
     page.check_csrf(csrf_token)
-    page.require("governance.write")
     body = {"responsible": _split(responsible), "accountable": _split(accountable), "consulted": _split(consulted),
             "informed": _split(informed)}
     return _act(page, key, lambda: gov.set_raci(page.session, page.actor, key, body))
 
 
 @router.post("/usecases/{key}/roles")
-async def roles_submit(key: str, request: Request, page: CurrentPage) -> Response:
+async def roles_submit(key: str, request: Request, page: PageFor("governance.write")) -> Response:
     """Name the people wearing each of the seed's roles for this use case (comma-separated usernames)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
     body = {r: _split(str(form.get(r) or "")) for r in gov.SEED_ROLES if r in form}
     return _act(page, key, lambda: gov.set_use_case_roles(page.session, page.actor, key, body))

@@ -11,10 +11,10 @@ from takeoff.audit import service as audit
 from takeoff.auth import service as auth
 from takeoff.auth import throttle
 from takeoff.core.permissions import ROLES
-from takeoff.deps import DB, SESSION_COOKIE
+from takeoff.deps import DB, SESSION_COOKIE, public
 from takeoff.core.errors import AppError, RateLimited, Unauthorized
 from takeoff.ratelimit import request_address
-from takeoff.web.render import LOGIN_CSRF_COOKIE, CurrentPage, new_login_csrf, render
+from takeoff.web.render import LOGIN_CSRF_COOKIE, PageFor, new_login_csrf, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,6 +24,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
+@public("the sign-in form")
 def login_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form, with a double-submit CSRF token."""
     token = new_login_csrf()
@@ -34,6 +35,7 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
+@public("signing in: password, throttled, double-submit CSRF")
 def login(request: Request, session: DB, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
           csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
     """Check the password and start a session; one message whether or not the user exists."""
@@ -61,7 +63,7 @@ def login(request: Request, session: DB, username: Annotated[str, Form()] = "", 
 
 
 @router.post("/logout")
-def logout(page: CurrentPage, request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(page: PageFor(), request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
     """End the session."""
     page.check_csrf(csrf_token)
     auth.end_session(page.session, request.cookies.get(SESSION_COOKIE, ""))
@@ -71,25 +73,23 @@ def logout(page: CurrentPage, request: Request, csrf_token: Annotated[str, Form(
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(page: CurrentPage) -> Response:
+def home(page: PageFor()) -> Response:
     """The landing page: what takeoff holds and where to go next."""
     return page.render("home.html")
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(page: CurrentPage) -> Response:
+def users_page(page: PageFor("read")) -> Response:
     """Users and their roles."""
-    page.require("read")
     return page.render("admin/users.html", users=auth.list_users(page.session), roles=ROLES, error=None)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
-def users_create(page: CurrentPage, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+def users_create(page: PageFor("user.admin"), username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
                  roles: Annotated[list[str] | None, Form()] = None, display_name: Annotated[str, Form()] = "",
                  csrf_token: Annotated[str, Form()] = "") -> Response:
     """Create a user from the admin form."""
     page.check_csrf(csrf_token)
-    page.require("user.admin")
     try:
         with page.session.begin_nested():
             auth.create_user(page.session, page.actor, username.strip(), roles or [], password or None, display_name)
@@ -100,18 +100,17 @@ def users_create(page: CurrentPage, username: Annotated[str, Form()] = "", passw
 
 
 @router.get("/tokens", response_class=HTMLResponse)
-def tokens_page(page: CurrentPage) -> Response:
+def tokens_page(page: PageFor("token.self")) -> Response:
     """The caller's API tokens (all tokens for admins)."""
     rows = auth.list_tokens(page.session, None if page.actor.can("user.admin") else page.actor.username)
     return page.render("tokens.html", tokens=[auth.token_view(t, u) for t, u in rows], new_token=None, error=None)
 
 
 @router.post("/tokens", response_class=HTMLResponse)
-def tokens_create(page: CurrentPage, name: Annotated[str, Form()] = "", expires_days: Annotated[str, Form()] = "",
+def tokens_create(page: PageFor("token.self"), name: Annotated[str, Form()] = "", expires_days: Annotated[str, Form()] = "",
                   csrf_token: Annotated[str, Form()] = "") -> Response:
     """Create a token for the caller and show it once."""
     page.check_csrf(csrf_token)
-    page.require("token.self")
     new_token, error, status = None, None, 200
     try:
         days = int(expires_days) if expires_days.strip() else None
@@ -127,7 +126,7 @@ def tokens_create(page: CurrentPage, name: Annotated[str, Form()] = "", expires_
 
 
 @router.post("/tokens/{token_id}/revoke")
-def tokens_revoke(token_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "") -> Response:
+def tokens_revoke(token_id: int, page: PageFor("token.self"), csrf_token: Annotated[str, Form()] = "") -> Response:
     """Revoke a token from the list."""
     page.check_csrf(csrf_token)
     auth.revoke_token(page.session, page.actor, token_id)
@@ -135,10 +134,9 @@ def tokens_revoke(token_id: int, page: CurrentPage, csrf_token: Annotated[str, F
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(page: CurrentPage, actor: str | None = None, action: str | None = None,
+def audit_page(page: PageFor("audit.read"), actor: str | None = None, action: str | None = None,
                object_type: str | None = None, offset: int = Query(0, ge=0)) -> Response:
     """The audit log, filterable, 50 entries a page, with the chain's verification."""
-    page.require("audit.read")
     rows, total = audit.list_entries(page.session, actor=actor or None, action=action or None,
                                      object_type=object_type or None, limit=50, offset=offset)
     return page.render("audit.html", entries=rows, total=total, offset=offset,
@@ -146,8 +144,7 @@ def audit_page(page: CurrentPage, actor: str | None = None, action: str | None =
 
 
 @router.get("/audit/verify", response_class=HTMLResponse)
-def audit_verify_fragment(page: CurrentPage) -> Response:
+def audit_verify_fragment(page: PageFor("audit.read")) -> Response:
     """htmx fragment: recompute the hash chain on demand (it reads every entry)."""
-    page.require("audit.read")
     count, problem = audit.verify_chain(page.session)
     return page.render("audit_verify.html", count=count, problem=problem)

@@ -5,6 +5,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -15,7 +16,8 @@ from sqlalchemy.orm import Session
 from takeoff.core.actor import Actor
 from takeoff.auth import service as auth
 from takeoff.auth.models import WebSession
-from takeoff.deps import DB, SESSION_COOKIE
+from takeoff.deps import DB, SESSION_COOKIE, Access, check_known, decision_access, decision_applies, declare
+from takeoff.governance import decisions
 from takeoff.core.errors import AppError, Forbidden
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -79,7 +81,47 @@ def _page(request: Request, session: DB) -> Page:
     return Page(auth.actor_for_user(user), ws.csrf_token, session, request)
 
 
-CurrentPage = Annotated[Page, Depends(_page)]
+CurrentPage = Annotated[Page, Depends(_page)]  # for helpers; a route declares what it requires with PageFor/PageDecides
+
+
+def PageFor(*permissions: str, to: str | None = None) -> type[Page]:  # reads as a type in signatures
+    """`page: PageFor("read")` in a page route: the signed-in user, 403 naming the permission when they lack it.
+
+    No permission: any signed-in user; several: any one of them will do (`to` names the action in the 403)."""
+    for p in permissions:
+        check_known(p)
+    if len(permissions) > 1 and not to:
+        raise ValueError("say what the permissions allow: PageFor(..., to='attest')")
+
+    def dep(page: CurrentPage) -> Page:
+        if len(permissions) == 1:
+            page.actor.require(permissions[0])
+        elif permissions:
+            page.actor.require_any(permissions, to or "")
+        return page
+
+    return Annotated[Page, Depends(declare(dep, Access(tuple(permissions))))]  # type: ignore[return-value]
+
+
+async def _form_body(request: Request) -> dict[str, Any]:
+    """The submitted form's fields (FastAPI has already parsed and cached the form of a route with Form fields)."""
+    if "form" not in request.headers.get("content-type", ""):
+        return {}
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+def PageDecides(decision: str, when: Mapping[str, Iterable[str]] | None = None) -> type[Page]:
+    """`page: PageDecides("ship_to_production", when={"to": ["production"]})`: the decision's permission, then (when
+    the form matches `when`) the role the organization's decision rights give the decision, as `deps.Decides`."""
+    access = decision_access(decision, when)
+
+    def dep(page: CurrentPage, form: Annotated[dict[str, Any], Depends(_form_body)]) -> Page:
+        page.actor.require(access.permissions[0])
+        if decision_applies(access.when, form):
+            decisions.check(page.session, page.actor, decision)
+        return page
+
+    return Annotated[Page, Depends(declare(dep, access))]  # type: ignore[return-value]
 
 
 def nav_items(request: Request) -> list[tuple[str, str]]:
