@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/openapi.json", dependencies=[Depends(route_label)])
     for route in app.routes:  # only FastAPI's own so far: /openapi.json and the Swagger UI under /api/docs
-        public("the API's description: OpenAPI and its Swagger UI")(getattr(route, "endpoint"))
+        public("the API's description: OpenAPI and its Swagger UI")(route.endpoint)
     app.state.settings = settings
     app.state.engine = engine
     app.state.factory = factory
