@@ -1,5 +1,6 @@
 """Services that jobs and flows call too check the permission themselves (the route's declaration covers only the
-route): promote (with the ship_to_production decision right), rollback, opening an incident, running data checks.
+route): promote (with the ship_to_production decision right), rollback, opening an incident, running data checks;
+and those a form calls for a decision (the form shows their refusal on its page): changing or resolving an incident.
 People without the right are refused (403) whoever calls; the system actor of jobs and flows passes."""
 from __future__ import annotations
 
@@ -61,6 +62,21 @@ def test_opening_an_incident_checks_the_permission(factory):
     refused(exc, "permission_denied", "'incident.write'")
     with transaction(factory) as s, pytest.raises(NotFound):
         incidents.open_incident(s, SYSTEM, "uc", "alert fired", 2, source="alert")  # the flows' actor
+
+
+def test_changing_an_incident_checks_the_decision_right(factory, client, admin):
+    from takeoff.incidents.schemas import IncidentPatch, ResolveIn
+
+    with transaction(factory) as s, pytest.raises(Forbidden) as exc:
+        incidents.update(s, person("viewer"), 1, IncidentPatch(severity=1))
+    refused(exc, "permission_denied", "'incident.write'")
+    client.patch("/api/v1/governance/organization", json={"decision_rights": {"incident_owner": "ai_engineer"}},
+                 headers=admin)
+    with transaction(factory) as s, pytest.raises(Forbidden) as exc:
+        incidents.resolve(s, person("platform_engineer"), 1, ResolveIn(resolution="fixed"))
+    refused(exc, "decision_right", "role 'ai_engineer'")
+    with transaction(factory) as s, pytest.raises(NotFound):
+        incidents.resolve(s, person("ai_engineer"), 1, ResolveIn(resolution="fixed"))
 
 
 def test_running_data_checks_checks_the_permission(factory):

@@ -14,6 +14,7 @@ from takeoff.audit import service as audit
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.core.events import IncidentOpened, IncidentResolved, publish
+from takeoff.governance import decisions
 from takeoff.incidents import metrics
 from takeoff.incidents.models import Incident, IncidentEntry
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
@@ -151,7 +152,10 @@ def _check_cause(cause: str | None) -> None:
 
 
 def update(session: Session, actor: Actor, incident_id: int, patch: IncidentPatch) -> Incident:
-    """Change title, severity, linked release, root cause, postmortem or start time; each change goes on the timeline."""
+    """Change title, severity, linked release, root cause, postmortem or start time; each change goes on the timeline.
+
+    The incident_owner decision right is checked here too, so the web form shows a refusal on the incident's page."""
+    decisions.require(session, actor, "incident_owner")
     inc = get(session, incident_id)
     fields = patch.model_dump(exclude_unset=True)
     _check_cause(fields.get("root_cause_category"))
@@ -176,7 +180,10 @@ def update(session: Session, actor: Actor, incident_id: int, patch: IncidentPatc
 
 
 def resolve(session: Session, actor: Actor, incident_id: int, body: ResolveIn) -> Incident:
-    """Resolve an open incident (409 when already resolved); frees its dedup key for a later incident."""
+    """Resolve an open incident (409 when already resolved); frees its dedup key for a later incident.
+
+    The incident_owner decision right is checked here too, so the web form shows a refusal on the incident's page."""
+    decisions.require(session, actor, "incident_owner")
     inc = get(session, incident_id)
     if inc.status == "resolved":
         raise Conflict(f"incident {inc.id} is already resolved")

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from takeoff.core.actor import Actor
 from takeoff.auth import service as auth
 from takeoff.auth.models import WebSession
-from takeoff.deps import DB, SESSION_COOKIE, Access, check_known, decision_access, decision_applies, declare
-from takeoff.governance import decisions
+from takeoff.deps import DB, SESSION_COOKIE, Access, check_known, decision_access, declare
 from takeoff.core.errors import AppError, Forbidden
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -103,22 +102,15 @@ def PageFor(*permissions: str, to: str | None = None) -> type[Page]:  # reads as
     return Annotated[Page, Depends(declare(dep, Access(tuple(permissions))))]  # type: ignore[return-value]
 
 
-async def _form_body(request: Request) -> dict[str, Any]:
-    """The submitted form's fields (FastAPI has already parsed and cached the form of a route with Form fields)."""
-    if "form" not in request.headers.get("content-type", ""):
-        return {}
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-
-
 def PageDecides(decision: str, when: Mapping[str, Iterable[str]] | None = None) -> type[Page]:
-    """`page: PageDecides("ship_to_production", when={"to": ["production"]})`: the decision's permission, then (when
-    the form matches `when`) the role the organization's decision rights give the decision, as `deps.Decides`."""
+    """`page: PageDecides("ship_to_production", when={"to": ["production"]})` on a form that takes a decision: checks
+    the decision's permission here; the decision right itself is checked by the service the form calls (each of them
+    does: releases.promote, portfolio.transition, governance.override_tier, incidents.update/resolve), so a refusal
+    is shown on the form's page like any other refusal of the action."""
     access = decision_access(decision, when)
 
-    def dep(page: CurrentPage, form: Annotated[dict[str, Any], Depends(_form_body)]) -> Page:
+    def dep(page: CurrentPage) -> Page:
         page.actor.require(access.permissions[0])
-        if decision_applies(access.when, form):
-            decisions.check(page.session, page.actor, decision)
         return page
 
     return Annotated[Page, Depends(declare(dep, access))]  # type: ignore[return-value]
