@@ -66,10 +66,6 @@ class Page:
         if not token or not hmac.compare_digest(token, self.csrf):
             raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again", code="csrf")
 
-    def require(self, permission: str) -> None:
-        """403 naming the permission when the user lacks it."""
-        self.actor.require(permission)
-
 
 def _page(request: Request, session: DB) -> Page:
     cookie = request.cookies.get(SESSION_COOKIE)
