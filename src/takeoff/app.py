@@ -25,6 +25,7 @@ from takeoff.background_defaults import register_background_services
 from takeoff.core import background
 from takeoff.core.config import Settings, get_settings
 from takeoff.core.db import make_engine, make_sessionmaker
+from takeoff.deps import public
 from takeoff.domains import DOMAINS
 from takeoff.core.errors import ERROR_RESPONSES, AppError, error_body
 from takeoff.flows_registry import register_flows
@@ -121,6 +122,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # /api/docs: web.pages
                   openapi_url="/openapi.json", dependencies=[Depends(route_label)],
                   generate_unique_id_function=operation_id)
+    for route in app.routes:  # only FastAPI's own so far: /openapi.json (the Swagger UI page is web.pages')
+        public("the API's description: OpenAPI")(route.endpoint)
     app.state.settings = settings
     app.state.engine = engine
     app.state.factory = factory
@@ -151,7 +154,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # Navigation shows only pages this build serves (web routers are mounted at the root).
     app.state.page_paths = {getattr(r, "path", None) for router in page_routers for r in router.routes}
     static = Path(__file__).parent / "web" / "static"
-    app.mount("/static", StaticFiles(directory=static), name="static")
+    app.mount("/static", public("static assets")(StaticFiles(directory=static)), name="static")
     # Security headers outermost: they reach the guard's 413 and the JSON 500 (sent by Starlette's outermost layer).
     return SecurityHeaders(ASGIGuard(app, settings.max_body_bytes), trusted_proxies=settings.trusted_proxies,
                            cookie_secure=settings.cookie_secure)

@@ -14,17 +14,20 @@ from takeoff.core.db import transaction
 from takeoff.core.errors import ERROR_RESPONSES, error_body
 from takeoff.jobs import service as jobs
 from takeoff.core.observability import JOBS
+from takeoff.deps import public
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
+@public("liveness probe")
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", responses={503: ERROR_RESPONSES[422] | {"description": "Database unreachable or migrations pending"}})
+@public("readiness probe")
 def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers and every migration is applied."""
     engine = request.app.state.engine
@@ -41,6 +44,7 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@public("Prometheus scrape: counts and latencies, no secrets")
 def metrics(request: Request) -> Response:
     """Prometheus text exposition: request counts and latency per route, job queue depth, pending rollup deltas."""
     with transaction(request.app.state.factory) as s:

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Request
 from takeoff.auth import service, sso
 from takeoff.core.permissions import permissions_for
 from takeoff.auth.schemas import SsoMapping, TokenCreate, UserCreate
-from takeoff.deps import DB, Allowed, CurrentActor
+from takeoff.deps import DB, Allowed, SignedIn
 from takeoff.core.types import Id
 
 router = APIRouter(tags=["auth"])
 
 
 @router.get("/me")
-def me(actor: CurrentActor) -> dict[str, Any]:
+def me(actor: SignedIn) -> dict[str, Any]:
     """Who the caller is, with roles and effective permissions."""
     return {"username": actor.username, "roles": list(actor.roles), "via": actor.via,
             "permissions": sorted(permissions_for(actor.roles))}

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takeoff.auth import oidc, sso
 from takeoff.auth import service as auth
-from takeoff.deps import DB, SESSION_COOKIE
+from takeoff.deps import DB, SESSION_COOKIE, public
 from takeoff.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +40,7 @@ def _provider(request: Request) -> oidc.Provider | None:
 
 
 @router.get("/auth/oidc/login", response_class=HTMLResponse)
+@public("single sign-on: starts the identity provider's sign-in (state, nonce and PKCE bound to this browser)")
 def sso_start(request: Request, session: DB, next: str | None = None) -> Response:
     """PUBLIC. Send the browser to the identity provider (a state cookie binds the answer to this browser)."""
     p = _provider(request)
@@ -60,6 +61,7 @@ def sso_start(request: Request, session: DB, next: str | None = None) -> Respons
 
 
 @router.get("/auth/oidc/callback", response_class=HTMLResponse)
+@public("single sign-on: the identity provider's answer, checked against the state this browser holds")
 def sso_callback(request: Request, session: DB, state: str = "", code: str = "", error: str = "",
                  iss: str = "") -> Response:
     """PUBLIC. The provider's answer: validate it, create or update the user, start a browser session."""

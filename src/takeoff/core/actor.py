@@ -31,5 +31,12 @@ class Actor:
                 details=[{"permission": permission}],
             )
 
+    def require_any(self, permissions: tuple[str, ...], action: str) -> None:
+        """Raise 403 naming the permissions and the action when the actor holds none of them."""
+        if not any(self.can(p) for p in permissions):
+            names = " or ".join(f"'{p}'" for p in permissions)
+            raise Forbidden(f"permission {names} is required to {action}", code="permission_denied",
+                            details=[{"permission": p} for p in permissions])
+
 
 SYSTEM = Actor(username="system", roles=("admin",), via="system")

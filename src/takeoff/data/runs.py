@@ -59,7 +59,10 @@ def _worst(statuses: Iterable[str]) -> str:
 
 def run_check(session: Session, actor: Actor, name: str, *, trigger: str = "manual", now: datetime | None = None,
               timeout_s: float = DEFAULT_TIMEOUT_S) -> DataCheckRun:
-    """Run every SLA check of a source now and store the run; source faults become `error` results, never exceptions."""
+    """Run every SLA check of a source now and store the run; source faults become `error` results, never exceptions.
+
+    Checks datasource.check itself: the scheduled job calls it too (as its admin scheduler actor)."""
+    actor.require("datasource.check")
     src = get(session, name)
     now = now or utcnow()
     if now.tzinfo is None:

@@ -12,7 +12,7 @@ from takeoff.data import access, evidence, queries, runs
 from takeoff.data.api import remember_key
 from takeoff.data.schemas import AccessRequestIn
 from takeoff.core.errors import AppError, Invalid
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import PageFor
 from takeoff.core.types import Id
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(remember_key)])
@@ -26,9 +26,8 @@ def _back(path: str, error: str | None = None, notice: str | None = None) -> Red
 
 
 @router.get("/datasources", response_class=HTMLResponse)
-def sources_page(page: CurrentPage, error: str | None = None, notice: str | None = None) -> Response:
+def sources_page(page: PageFor("read"), error: str | None = None, notice: str | None = None) -> Response:
     """Every source with owner, interface, dependent use cases and latest status; pending access requests."""
-    page.require("read")
     s = page.session
     sources = [queries.source_view(s, src) for src in queries.list_sources(s)]
     pending = [access.request_view(r, n) for r, n in access.list_requests(s, status="pending")]
@@ -37,10 +36,9 @@ def sources_page(page: CurrentPage, error: str | None = None, notice: str | None
 
 
 @router.get("/datasources/access-log", response_class=HTMLResponse)
-def access_log_page(page: CurrentPage, actor: str = "", source: str = "", action: str = "", since: str = "",
+def access_log_page(page: PageFor("read"), actor: str = "", source: str = "", action: str = "", since: str = "",
                     until: str = "", offset: int = 0) -> Response:
     """The access log, filterable, with a CSV export of the same filter."""
-    page.require("read")
     filters = {"actor": actor, "source": source, "action": action, "since": since, "until": until}
     error = None
     try:
@@ -55,9 +53,8 @@ def access_log_page(page: CurrentPage, actor: str = "", source: str = "", action
 
 
 @router.get("/datasources/fragment/usecase/{key}", response_class=HTMLResponse)
-def usecase_fragment(key: str, page: CurrentPage) -> Response:
+def usecase_fragment(key: str, page: PageFor("read")) -> Response:
     """The data section of a use-case page: dependent sources, latest check status, the readiness verdict."""
-    page.require("read")
     s = page.session
     sources = [queries.source_view(s, src) for src in queries.list_sources(s, key)]
     ev = evidence.readiness_evidence(s, key)
@@ -65,9 +62,8 @@ def usecase_fragment(key: str, page: CurrentPage) -> Response:
 
 
 @router.get("/datasources/{name}", response_class=HTMLResponse)
-def source_page(name: str, page: CurrentPage, error: str | None = None, notice: str | None = None) -> Response:
+def source_page(name: str, page: PageFor("read"), error: str | None = None, notice: str | None = None) -> Response:
     """One source: definition, latest run, history with figures, access rules, requests and the context pipeline."""
-    page.require("read")
     s = page.session
     src = queries.get(s, name)
     view = queries.source_view(s, src)
@@ -122,10 +118,9 @@ def _context_chart(context: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 @router.post("/datasources/{name}/check")
-def check_now(name: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "") -> Response:
+def check_now(name: str, page: PageFor("datasource.check"), csrf_token: Annotated[str, Form()] = "") -> Response:
     """Run the SLA checks now and come back to the source page."""
     page.check_csrf(csrf_token)
-    page.require("datasource.check")
     try:
         with page.session.begin_nested():
             run = runs.run_check(page.session, page.actor, name, trigger="manual")
@@ -135,11 +130,10 @@ def check_now(name: str, page: CurrentPage, csrf_token: Annotated[str, Form()] =
 
 
 @router.post("/datasources/{name}/access-requests")
-def request_access(name: str, page: CurrentPage, fields: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+def request_access(name: str, page: PageFor("read"), fields: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
                    hours: Annotated[int, Form()] = 24, csrf_token: Annotated[str, Form()] = "") -> Response:
     """Ask for time-limited access to sensitive fields."""
     page.check_csrf(csrf_token)
-    page.require("read")
     try:
         body = AccessRequestIn(fields=[f.strip() for f in fields.split(",") if f.strip()], reason=reason, hours=hours)
     except ValueError:
@@ -153,11 +147,10 @@ def request_access(name: str, page: CurrentPage, fields: Annotated[str, Form()] 
 
 
 @router.post("/datasources/access-requests/{request_id}/decision")
-def decide(request_id: Id, page: CurrentPage, approve: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
+def decide(request_id: Id, page: PageFor("access.approve"), approve: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
            next: Annotated[str, Form()] = "/datasources", csrf_token: Annotated[str, Form()] = "") -> Response:
     """Approve or reject an access request (data owners)."""
     page.check_csrf(csrf_token)
-    page.require("access.approve")
     target = next if next.startswith("/datasources") else "/datasources"
     try:
         with page.session.begin_nested():
@@ -168,9 +161,8 @@ def decide(request_id: Id, page: CurrentPage, approve: Annotated[str, Form()] = 
 
 
 @router.get("/datasources/{name}/preview", response_class=HTMLResponse)
-def preview_fragment(name: str, page: CurrentPage, fields: str = "", reason: str = "") -> Response:
+def preview_fragment(name: str, page: PageFor("read"), fields: str = "", reason: str = "") -> Response:
     """A few rows of permitted fields (htmx fragment); the read is written to the access log."""
-    page.require("read")
     try:
         with page.session.begin_nested():
             data = access.preview(page.session, page.actor, name, [f.strip() for f in fields.split(",") if f.strip()],

@@ -12,7 +12,7 @@ from takeoff.core.db import utcnow
 from takeoff.core.errors import AppError, Invalid, NotFound
 from takeoff.findings import rules, service
 from takeoff.portfolio import service as portfolio
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import PageFor
 from takeoff.core.types import Id
 
 router = APIRouter(include_in_schema=False)
@@ -47,9 +47,8 @@ def _date(raw: str, field: str) -> str | None:
 
 
 @router.get("/findings")
-def findings_page(page: CurrentPage, status: str = "open", severity: str = "", use_case: str = "") -> Response:
+def findings_page(page: PageFor("read"), status: str = "open", severity: str = "", use_case: str = "") -> Response:
     """Audit findings across the portfolio (open ones by default), most severe and oldest first."""
-    page.require("read")
     error = None
     try:
         rows = service.list_findings(page.session, use_case_key=use_case or None, severity=severity or None,
@@ -64,14 +63,13 @@ def findings_page(page: CurrentPage, status: str = "open", severity: str = "", u
 
 
 @router.get("/findings/fragment/usecase/{key}")
-def findings_fragment(key: str, page: CurrentPage) -> Response:
+def findings_fragment(key: str, page: PageFor("read")) -> Response:
     """htmx fragment on the use-case page: the audit findings and the form to record one."""
-    page.require("read")
     return _fragment(page, key)
 
 
 @router.post("/findings/fragment/usecase/{key}")
-def record_form(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def record_form(key: str, page: PageFor("finding.write"), csrf_token: Annotated[str, Form()] = "",
                 title: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
                 severity: Annotated[str, Form()] = "", source: Annotated[str, Form()] = "",
                 control_id: Annotated[str, Form()] = "", owner: Annotated[str, Form()] = "",
@@ -95,7 +93,7 @@ def record_form(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] 
 
 
 @router.post("/findings/fragment/usecase/{key}/{finding_id}/status")
-def status_form(key: str, finding_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def status_form(key: str, finding_id: Id, page: PageFor("finding.write"), csrf_token: Annotated[str, Form()] = "",
                 status: Annotated[str, Form()] = "") -> Response:
     """Start work on a finding, put it back to open, or reopen it."""
     page.check_csrf(csrf_token)
@@ -111,7 +109,7 @@ def status_form(key: str, finding_id: Id, page: CurrentPage, csrf_token: Annotat
 
 
 @router.post("/findings/fragment/usecase/{key}/{finding_id}/close")
-def close_form(key: str, finding_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def close_form(key: str, finding_id: Id, page: PageFor("finding.write"), csrf_token: Annotated[str, Form()] = "",
                resolution: Annotated[str, Form()] = "") -> Response:
     """Close a finding with its resolution."""
     page.check_csrf(csrf_token)

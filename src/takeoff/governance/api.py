@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from takeoff.deps import DB, Allowed
+from takeoff.deps import DB, Allowed, Decides
 from takeoff.core.errors import BadRequest, Invalid
 from takeoff.governance import eu_ai_act, gitops, policy_defaults, service
 from takeoff.governance.schemas import (ApplyIn, EUAnswersIn, EUClassificationOut, EUUseCaseOut, OrganizationPatch,
@@ -108,7 +108,7 @@ def put_factors(key: str, body: TierFactorsIn, session: DB, actor: Allowed("usec
 
 
 @router.post("/usecases/{key}/risk/override")
-def override(key: str, body: OverrideIn, session: DB, actor: Allowed("risk.override")) -> dict[str, Any]:
+def override(key: str, body: OverrideIn, session: DB, actor: Decides("set_risk_tier")) -> dict[str, Any]:
     """Choose another tier than the suggestion, with a recorded justification."""
     return portfolio.view(service.override_tier(session, actor, key, body.tier, body.justification))
 

@@ -14,7 +14,7 @@ from takeoff.core.errors import Invalid
 from takeoff.governance import eu_ai_act, operating_model, policy_defaults, service
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.web import act, split_names
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import PageDecides, PageFor
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,20 +79,18 @@ def _page(page: Any, error: str | None = None, status: int = 200, typed: dict[st
 
 
 @router.get("/governance")
-def governance_page(page: CurrentPage) -> Response:
+def governance_page(page: PageFor("read")) -> Response:
     """Everything the risk and compliance partners and the CoE set up once and revisit quarterly."""
-    page.require("read")
     return _page(page)
 
 
 @router.post("/governance/self-check")
-def self_check(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def self_check(page: PageFor("governance.write"), csrf_token: Annotated[str, Form()] = "",
                standards_maturity: Annotated[int, Form()] = 1, domains: Annotated[int, Form()] = 1,
                demand: Annotated[str, Form()] = "low", regulated: Annotated[str, Form()] = "",
                operating_model_: Annotated[str, Form(alias="operating_model")] = "") -> Response:
     """Answer the operating-model self-check and choose the operating model."""
     page.check_csrf(csrf_token)
-    page.require("governance.write")
     body: dict[str, Any] = {"self_check": {"standards_maturity": standards_maturity, "domains": domains,
                                            "demand": demand, "regulated": regulated in ("on", "true", "1")}}
     if operating_model_:
@@ -106,11 +104,10 @@ def self_check(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
 
 
 @router.post("/governance/policies/{tier}")
-def policy_submit(tier: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def policy_submit(tier: str, page: PageFor("policy.write"), csrf_token: Annotated[str, Form()] = "",
                   policy: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "") -> Response:
     """Save a new version of a tier's policy from its YAML (approver_roles, checklist, inconclusive_blocks)."""
     page.check_csrf(csrf_token)
-    page.require("policy.write")
     try:
         body = yaml.safe_load(policy)
     except yaml.YAMLError as exc:
@@ -138,11 +135,10 @@ def _save_organization(page: Any, body: dict[str, Any], anchor: str, typed: dict
 
 
 @router.post("/governance/organization")
-async def organization_submit(request: Request, page: CurrentPage) -> Response:
+async def organization_submit(request: Request, page: PageFor("governance.write")) -> Response:
     """Save the organization's name, operating model, constraints and platforms (an emptied field is removed)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
     current = service.organization_view(service.organization(page.session))
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "organization"}
     body: dict[str, Any] = {"name": str(form.get("name") or "").strip(),
@@ -158,22 +154,20 @@ async def organization_submit(request: Request, page: CurrentPage) -> Response:
 
 
 @router.post("/governance/decision-rights")
-async def decision_rights_submit(request: Request, page: CurrentPage) -> Response:
+async def decision_rights_submit(request: Request, page: PageFor("governance.write")) -> Response:
     """Give each decision to a role (or to none: the permission alone decides); enforced from the next request."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "decision-rights"}
     rights = {d: str(form.get(f"decision.{d}") or "") or None for d in service.DECISIONS}
     return _save_organization(page, {"decision_rights": rights}, "decision-rights", typed)
 
 
 @router.post("/governance/roles")
-async def roles_submit(request: Request, page: CurrentPage) -> Response:
+async def roles_submit(request: Request, page: PageFor("governance.write")) -> Response:
     """Assign people to the seed's roles organization-wide (comma-separated usernames per role)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "roles"}
     body = {r: _split(str(form.get(f"role.{r}") or "")) for r in service.SEED_ROLES}
     try:
@@ -185,11 +179,10 @@ async def roles_submit(request: Request, page: CurrentPage) -> Response:
 
 
 @router.post("/governance/frameworks")
-def framework_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def framework_submit(page: PageFor("policy.write"), csrf_token: Annotated[str, Form()] = "",
                      framework: Annotated[str, Form()] = "") -> Response:
     """Load (or replace) a framework from its YAML; an error names the line and field and stores nothing."""
     page.check_csrf(csrf_token)
-    page.require("policy.write")
     try:
         with page.session.begin_nested():
             service.load_framework(page.session, page.actor, framework)
@@ -200,11 +193,10 @@ def framework_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
 
 # -- the governance forms of the use-case page (portfolio/detail.html; its context comes from governance.flows) --
 @router.post("/usecases/{key}/override")
-def override_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def override_submit(key: str, page: PageDecides("set_risk_tier"), csrf_token: Annotated[str, Form()] = "",
                     tier: Annotated[str, Form()] = "", justification: Annotated[str, Form()] = "") -> Response:
     """Override the suggested risk tier (risk.override) with a justification."""
     page.check_csrf(csrf_token)
-    page.require("risk.override")
     return act(page, key, lambda: service.override_tier(page.session, page.actor, key, tier, justification),
                "override-form", {"tier": tier, "justification": justification}, ("tier", "justification"))
 
@@ -234,11 +226,10 @@ def eu_answers_from_form(form: Any) -> dict[str, Any]:
 
 
 @router.post("/usecases/{key}/eu-ai-act")
-async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
+async def eu_submit(key: str, request: Request, page: PageFor("risk.classify")) -> Response:
     """Answer the EU AI Act questionnaire (checkboxes, Annex III points, exceptions, compute, Art. 6(3) text)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("risk.classify")
 
     def submit() -> None:
         service.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
@@ -247,25 +238,23 @@ async def eu_submit(key: str, request: Request, page: CurrentPage) -> Response:
 
 
 @router.post("/usecases/{key}/risk-factors")
-def factors_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def factors_submit(key: str, page: PageFor("usecase.write"), csrf_token: Annotated[str, Form()] = "",
                    harm_if_wrong: Annotated[int, Form()] = 1, decision_mode: Annotated[str, Form()] = "assist",
                    personal_data: Annotated[str, Form()] = "", regulated_domain: Annotated[str, Form()] = "",
                    external_users: Annotated[str, Form()] = "") -> Response:
     """Answer the five risk-tier questions; the suggestion and its reasons are stored."""
     page.check_csrf(csrf_token)
-    page.require("usecase.write")
     factors = {"harm_if_wrong": harm_if_wrong, "decision_mode": decision_mode, "personal_data": personal_data == "on",
                "regulated_domain": regulated_domain == "on", "external_users": external_users == "on"}
     return act(page, key, lambda: service.set_risk_factors(page.session, page.actor, key, factors), "factors-form")
 
 
 @router.post("/usecases/{key}/raci")
-def raci_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def raci_submit(key: str, page: PageFor("governance.write"), csrf_token: Annotated[str, Form()] = "",
                 responsible: Annotated[str, Form()] = "", accountable: Annotated[str, Form()] = "",
                 consulted: Annotated[str, Form()] = "", informed: Annotated[str, Form()] = "") -> Response:
     """Replace the RACI (comma-separated usernames)."""
     page.check_csrf(csrf_token)
-    page.require("governance.write")
     body = {"responsible": split_names(responsible), "accountable": split_names(accountable), "consulted": split_names(consulted),
             "informed": split_names(informed)}
     return act(page, key, lambda: service.set_raci(page.session, page.actor, key, body), "raci-form",
@@ -274,11 +263,10 @@ def raci_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] 
 
 
 @router.post("/usecases/{key}/roles")
-async def use_case_roles_submit(key: str, request: Request, page: CurrentPage) -> Response:
+async def use_case_roles_submit(key: str, request: Request, page: PageFor("governance.write")) -> Response:
     """Name the people wearing each of the seed's roles for this use case (comma-separated usernames)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    page.require("governance.write")
     body = {r: split_names(str(form.get(r) or "")) for r in service.SEED_ROLES if r in form}
     return act(page, key, lambda: service.set_use_case_roles(page.session, page.actor, key, body), "uc-roles-form",
                {r: str(form.get(r) or "") for r in service.SEED_ROLES if r in form}, tuple(service.SEED_ROLES))

@@ -40,7 +40,9 @@ def on_canary_breached(session: Session, ev: CanaryBreached) -> int:
 
 
 def on_data_sla_breached(session: Session, ev: DataSlaBreached) -> list[int]:
-    """Open (or join) one incident per breached check, on the source's first use case; answers their ids."""
+    """Open (or join) one incident per breached check, on the source's first use case; answers their ids.
+
+    Opened by the system (whoever ran the check needs no incident.write; the detail names them)."""
     if not ev.use_cases:
         return []
     opened: list[int] = []
@@ -50,9 +52,10 @@ def on_data_sla_breached(session: Session, ev: DataSlaBreached) -> list[int]:
         try:
             with session.begin_nested():
                 inc = service.open_incident(
-                    session, ev.actor, use_case, f"Data SLA breach on {ev.source}: {b['kind']} {b['name']}", 3,
+                    session, SYSTEM, use_case, f"Data SLA breach on {ev.source}: {b['kind']} {b['name']}", 3,
                     source="data", detected_at=ev.detected_at,
-                    detail=f"{b.get('reason', '')} (dependent use cases: {', '.join(ev.use_cases)})",
+                    detail=f"{b.get('reason', '')} (dependent use cases: {', '.join(ev.use_cases)}; "
+                           f"check run by {ev.actor.username})",
                     dedup_key=f"data:{ev.source}:{check}",
                 )
             opened.append(inc.id)

@@ -14,6 +14,7 @@ from takeoff.audit import service as audit
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.core.events import IncidentOpened, IncidentResolved, publish
+from takeoff.governance import decisions
 from takeoff.incidents import metrics
 from takeoff.incidents.models import Incident, IncidentEntry
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
@@ -51,7 +52,11 @@ def _entry(session: Session, inc: Incident, author: str, kind: str, text: str, a
 def open_incident(session: Session, actor: Actor | str, use_case_key: str, title: str, severity: int, *,
                   source: str, detected_at: datetime | None = None, started_at: datetime | None = None,
                   release_id: str | None = None, detail: str = "", dedup_key: str | None = None) -> Incident:
-    """Open an incident owned by the use case's on-call; a dedup_key with an open incident returns that incident."""
+    """Open an incident owned by the use case's on-call; a dedup_key with an open incident returns that incident.
+
+    A person needs incident.write (checked here: flows open incidents too, as the system actor, which passes)."""
+    if isinstance(actor, Actor):
+        actor.require("incident.write")
     if not isinstance(title, str) or not title.strip():
         raise Invalid("an incident needs a title", details=[{"field": "title", "message": "required"}])
     try:
@@ -147,7 +152,10 @@ def _check_cause(cause: str | None) -> None:
 
 
 def update(session: Session, actor: Actor, incident_id: int, patch: IncidentPatch) -> Incident:
-    """Change title, severity, linked release, root cause, postmortem or start time; each change goes on the timeline."""
+    """Change title, severity, linked release, root cause, postmortem or start time; each change goes on the timeline.
+
+    The incident_owner decision right is checked here too, so the web form shows a refusal on the incident's page."""
+    decisions.require(session, actor, "incident_owner")
     inc = get(session, incident_id)
     fields = patch.model_dump(exclude_unset=True)
     _check_cause(fields.get("root_cause_category"))
@@ -172,7 +180,10 @@ def update(session: Session, actor: Actor, incident_id: int, patch: IncidentPatc
 
 
 def resolve(session: Session, actor: Actor, incident_id: int, body: ResolveIn) -> Incident:
-    """Resolve an open incident (409 when already resolved); frees its dedup key for a later incident."""
+    """Resolve an open incident (409 when already resolved); frees its dedup key for a later incident.
+
+    The incident_owner decision right is checked here too, so the web form shows a refusal on the incident's page."""
+    decisions.require(session, actor, "incident_owner")
     inc = get(session, incident_id)
     if inc.status == "resolved":
         raise Conflict(f"incident {inc.id} is already resolved")

@@ -10,11 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from takeoff.core.errors import AppError, Invalid
-from takeoff.governance import decisions
 from takeoff.incidents import metrics, service
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
 from takeoff.portfolio import service as portfolio
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import PageDecides, PageFor
 from takeoff.core.types import Id
 
 router = APIRouter(include_in_schema=False)
@@ -40,20 +39,18 @@ def _list(page: Any, error: str | None = None, code: int = 200, **filters: Any) 
 
 
 @router.get("/incidents")
-def incidents_page(page: CurrentPage, use_case: str | None = None, status: str | None = None) -> Response:
+def incidents_page(page: PageFor("read"), use_case: str | None = None, status: str | None = None) -> Response:
     """Incidents with MTTD/MTTR per use case and per month and counts by severity."""
-    page.require("read")
     return _list(page, use_case_key=use_case or None, status=status if status in ("open", "resolved") else None)
 
 
 @router.post("/incidents")
-def open_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", use_case: Annotated[str, Form()] = "",
+def open_form(page: PageFor("incident.write"), csrf_token: Annotated[str, Form()] = "", use_case: Annotated[str, Form()] = "",
               title: Annotated[str, Form()] = "", severity: Annotated[int, Form()] = 3,
               started_at: Annotated[str, Form()] = "", release_id: Annotated[str, Form()] = "",
               detail: Annotated[str, Form()] = "") -> Response:
     """Open an incident by hand."""
     page.check_csrf(csrf_token)
-    page.require("incident.write")
     try:
         with page.session.begin_nested():
             inc = service.open_incident(page.session, page.actor, use_case, title, severity, source="manual",
@@ -72,18 +69,16 @@ def _detail(page: Any, incident_id: int, error: str | None = None, status: int =
 
 
 @router.get("/incidents/{incident_id}")
-def incident_page(incident_id: Id, page: CurrentPage) -> Response:
+def incident_page(incident_id: Id, page: PageFor("read")) -> Response:
     """One incident."""
-    page.require("read")
     return _detail(page, incident_id)
 
 
 @router.post("/incidents/{incident_id}/entries")
-def entry_form(incident_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def entry_form(incident_id: Id, page: PageFor("incident.write"), csrf_token: Annotated[str, Form()] = "",
                text: Annotated[str, Form()] = "") -> Response:
     """Add a timeline entry."""
     page.check_csrf(csrf_token)
-    page.require("incident.write")
     try:
         with page.session.begin_nested():
             service.add_entry(page.session, page.actor, incident_id, text)
@@ -93,14 +88,12 @@ def entry_form(incident_id: Id, page: CurrentPage, csrf_token: Annotated[str, Fo
 
 
 @router.post("/incidents/{incident_id}/update")
-def update_form(incident_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def update_form(incident_id: Id, page: PageDecides("incident_owner"), csrf_token: Annotated[str, Form()] = "",
                 severity: Annotated[int, Form()] = 3, root_cause_category: Annotated[str, Form()] = "",
                 release_id: Annotated[str, Form()] = "", postmortem: Annotated[str, Form()] = "") -> Response:
     """Change severity, root cause, linked release, postmortem."""
     page.check_csrf(csrf_token)
-    page.require("incident.write")
     try:
-        decisions.check(page.session, page.actor, "incident_owner")
         patch = IncidentPatch(severity=severity, root_cause_category=root_cause_category or None,
                               release_id=release_id.strip() or None, postmortem=postmortem)
         with page.session.begin_nested():
@@ -113,13 +106,11 @@ def update_form(incident_id: Id, page: CurrentPage, csrf_token: Annotated[str, F
 
 
 @router.post("/incidents/{incident_id}/resolve")
-def resolve_form(incident_id: Id, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def resolve_form(incident_id: Id, page: PageDecides("incident_owner"), csrf_token: Annotated[str, Form()] = "",
                  resolution: Annotated[str, Form()] = "", root_cause_category: Annotated[str, Form()] = "") -> Response:
     """Resolve the incident."""
     page.check_csrf(csrf_token)
-    page.require("incident.write")
     try:
-        decisions.check(page.session, page.actor, "incident_owner")
         body = ResolveIn(resolution=resolution, root_cause_category=root_cause_category or None)
         with page.session.begin_nested():
             service.resolve(page.session, page.actor, incident_id, body)

@@ -13,7 +13,7 @@ from takeoff.monitoring import alerts, canary_analysis, drift_checks, notificati
 from takeoff.telemetry import metrics
 from takeoff.monitoring.schemas import ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import PageFor
 
 router = APIRouter(include_in_schema=False)
 CATEGORY_COLOURS = ["#c62828", "#ef6c00", "#f9a825", "#6a1b9a", "#1565c0", "#2e7d32", "#455a64"]
@@ -35,20 +35,18 @@ def _page(page: Any, error: str | None = None, status: int = 200) -> Response:
 
 
 @router.get("/monitoring")
-def monitoring_page(page: CurrentPage) -> Response:
+def monitoring_page(page: PageFor("read")) -> Response:
     """SLOs and budgets across use cases, alert rules, firing alerts, drift results, channels and deliveries."""
-    page.require("read")
     return _page(page)
 
 
 @router.post("/monitoring/rules")
-def rule_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", use_case: Annotated[str, Form()] = "",
+def rule_form(page: PageFor("monitor.write"), csrf_token: Annotated[str, Form()] = "", use_case: Annotated[str, Form()] = "",
               metric: Annotated[str, Form()] = "", op: Annotated[str, Form()] = ">",
               threshold: Annotated[str, Form()] = "", window: Annotated[str, Form()] = "5m",
               severity: Annotated[int, Form()] = 3, name: Annotated[str, Form()] = "") -> Response:
     """Add an alert rule from the page."""
     page.check_csrf(csrf_token)
-    page.require("monitor.write")
     try:
         with page.session.begin_nested():
             alerts.create_rule(page.session, page.actor, RuleIn(use_case=use_case, metric=metric, op=op,
@@ -62,12 +60,11 @@ def rule_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", use_ca
 
 
 @router.post("/monitoring/channels")
-def channel_form(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+def channel_form(page: PageFor("monitor.write"), csrf_token: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
                  kind: Annotated[str, Form()] = "webhook", url: Annotated[str, Form()] = "",
                  secret: Annotated[str, Form()] = "", use_case: Annotated[str, Form()] = "") -> Response:
     """Add a webhook channel from the page."""
     page.check_csrf(csrf_token)
-    page.require("monitor.write")
     try:
         body = ChannelIn(name=name, kind=kind, url=url, secret=secret, use_case=use_case or None)
         with page.session.begin_nested():
@@ -100,18 +97,16 @@ def section_context(session: Any, key: str) -> dict[str, Any]:
 
 
 @router.get("/monitoring/usecase/{key}/section")
-def section_fragment(key: str, page: CurrentPage) -> Response:
+def section_fragment(key: str, page: PageFor("read")) -> Response:
     """The monitoring section of the use-case page (loaded by htmx)."""
-    page.require("read")
     return page.render("monitoring/section_fragment.html", can_write=page.actor.can("monitor.write"),
                        **section_context(page.session, key))
 
 
 @router.post("/monitoring/usecase/{key}/auto-rollback")
-def auto_rollback_form(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def auto_rollback_form(key: str, page: PageFor("monitor.write"), csrf_token: Annotated[str, Form()] = "",
                        enabled: Annotated[str, Form()] = "") -> Response:
     """Turn the automatic rollback on or off (htmx swaps the section)."""
     page.check_csrf(csrf_token)
-    page.require("monitor.write")
     settings.update_settings(page.session, page.actor, key, SettingsIn(auto_rollback=enabled == "on"))
     return section_fragment(key, page)

@@ -14,7 +14,7 @@ from takeoff.core.events import provided
 from takeoff.outcomes import adoption, economics, kpis, reviews
 from takeoff.outcomes.schemas import AUDIENCES
 from takeoff.portfolio import service as portfolio
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import PageFor
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,16 +34,15 @@ def _summary(page: Any, uc: Any) -> dict[str, Any]:
 
 
 @router.get("/outcomes")
-def outcomes_page(page: CurrentPage) -> Response:
+def outcomes_page(page: PageFor("read")) -> Response:
     """Outcomes across the portfolio: adoption this week, KPI status, ROI and payback, quarterly reviews."""
-    page.require("read")
     rows = [_summary(page, uc) for uc in portfolio.list_use_cases(page.session) if uc.status != "retired"]
     return page.render("outcomes/overview.html", rows=rows, reviews=reviews.list_reviews(page.session),
                        can_review=page.actor.can("review.write"), error=None)
 
 
 @router.post("/outcomes/reviews")
-def review_start(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", quarter: Annotated[str, Form()] = "") -> Response:
+def review_start(page: PageFor("review.write"), csrf_token: Annotated[str, Form()] = "", quarter: Annotated[str, Form()] = "") -> Response:
     """Start a quarterly review from the overview."""
     page.check_csrf(csrf_token)
     try:
@@ -78,14 +77,13 @@ def _review_charts(view: dict[str, Any]) -> Markup | None:
 
 
 @router.get("/outcomes/reviews/{quarter}")
-def review_page(quarter: str, page: CurrentPage) -> Response:
+def review_page(quarter: str, page: PageFor("read")) -> Response:
     """A quarterly review: snapshot, re-scores beside last quarter's, suggested actions, decisions, comparison."""
-    page.require("read")
     return _review(page, quarter)
 
 
 @router.post("/outcomes/reviews/{quarter}/decisions")
-def review_decide(quarter: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def review_decide(quarter: str, page: PageFor("review.write"), csrf_token: Annotated[str, Form()] = "",
                   use_case: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "",
                   rationale: Annotated[str, Form()] = "") -> Response:
     """Record a decision from the review page."""
@@ -113,9 +111,8 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200) ->
 
 
 @router.get("/outcomes/{key}")
-def usecase_outcomes(key: str, page: CurrentPage) -> Response:
+def usecase_outcomes(key: str, page: PageFor("read")) -> Response:
     """One use case's outcomes: weekly scorecard, usage policy, enablement, KPI trends, ROI with formulas."""
-    page.require("read")
     return _detail(page, key)
 
 
@@ -129,7 +126,7 @@ def _write(page: Any, key: str, fn: Any) -> Response:
 
 
 @router.post("/outcomes/{key}/measurements")
-def add_measurement(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def add_measurement(key: str, page: PageFor("outcome.write"), csrf_token: Annotated[str, Form()] = "",
                     kpi: Annotated[str, Form()] = "", value: Annotated[str, Form()] = "",
                     unit: Annotated[str, Form()] = "", measured_on: Annotated[str, Form()] = "") -> Response:
     """Record one KPI measurement from the form."""
@@ -140,7 +137,7 @@ def add_measurement(key: str, page: CurrentPage, csrf_token: Annotated[str, Form
 
 
 @router.post("/outcomes/{key}/import")
-async def import_measurements(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+async def import_measurements(key: str, page: PageFor("outcome.write"), csrf_token: Annotated[str, Form()] = "",
                               file: Annotated[UploadFile | None, File()] = None) -> Response:
     """Import a CSV of measurements from the form (any bad row refuses the file)."""
     page.check_csrf(csrf_token)
@@ -153,7 +150,7 @@ async def import_measurements(key: str, page: CurrentPage, csrf_token: Annotated
 
 
 @router.post("/outcomes/{key}/roi")
-def set_roi(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def set_roi(key: str, page: PageFor("outcome.write"), csrf_token: Annotated[str, Form()] = "",
             build_cost: Annotated[str, Form()] = "", infrastructure_cost_per_month: Annotated[str, Form()] = "",
             unit_value: Annotated[str, Form()] = "", review_hours_per_month: Annotated[str, Form()] = "",
             rework_hours_per_month: Annotated[str, Form()] = "", hourly_rate: Annotated[str, Form()] = "",
@@ -169,7 +166,7 @@ def set_roi(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = ""
 
 
 @router.post("/outcomes/{key}/policy")
-def set_policy(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def set_policy(key: str, page: PageFor("outcome.write"), csrf_token: Annotated[str, Form()] = "",
                approved_uses: Annotated[str, Form()] = "", prohibited_uses: Annotated[str, Form()] = "",
                red_flags: Annotated[str, Form()] = "", trust_vs_verify: Annotated[str, Form()] = "") -> Response:
     """Write the usage policy from the form (one entry per line)."""
@@ -180,7 +177,7 @@ def set_policy(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] =
 
 
 @router.post("/outcomes/{key}/training")
-def add_training(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def add_training(key: str, page: PageFor("outcome.write"), csrf_token: Annotated[str, Form()] = "",
                  audience: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
                  url: Annotated[str, Form()] = "") -> Response:
     """Add a training item from the form."""
@@ -191,7 +188,7 @@ def add_training(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()]
 
 
 @router.post("/outcomes/{key}/training/{item_id}/complete")
-def complete(key: str, item_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "") -> Response:
+def complete(key: str, item_id: int, page: PageFor("read"), csrf_token: Annotated[str, Form()] = "") -> Response:
     """Mark a training item completed by the signed-in person."""
     page.check_csrf(csrf_token)
     return _write(page, key, lambda: adoption.complete_training(page.session, page.actor, item_id))
@@ -207,14 +204,13 @@ def _fragment(page: Any, key: str, message: str | None = None, error: str | None
 
 
 @router.get("/outcomes/fragment/usecase/{key}")
-def usecase_fragment(key: str, page: CurrentPage) -> Response:
+def usecase_fragment(key: str, page: PageFor("read")) -> Response:
     """htmx fragment on the use-case page: usage policy, this week's adoption, KPI status, feedback widget."""
-    page.require("read")
     return _fragment(page, key)
 
 
 @router.post("/outcomes/fragment/usecase/{key}/feedback")
-def widget_feedback(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def widget_feedback(key: str, page: PageFor("telemetry.ingest"), csrf_token: Annotated[str, Form()] = "",
                     rating: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "",
                     minutes_saved: Annotated[str, Form()] = "") -> Response:
     """The feedback widget: stored with the SDK's feedback; answers the refreshed fragment."""

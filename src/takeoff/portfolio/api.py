@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from takeoff.deps import DB, Allowed
+from takeoff.deps import DB, Allowed, Decides
 from takeoff.portfolio import service
 from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCaseIn, UseCaseListOut, UseCaseOut, UseCasePatch
 
@@ -41,7 +41,8 @@ def patch_use_case(key: str, body: UseCasePatch, session: DB, actor: Allowed("us
 
 
 @router.post("/usecases/{key}/transitions", status_code=201)
-def transition(key: str, body: TransitionIn, session: DB, actor: Allowed("usecase.transition")) -> dict[str, Any]:
+def transition(key: str, body: TransitionIn, session: DB,
+               actor: Decides("fund_use_cases", when={"to": service.FUNDED_STATUSES})) -> dict[str, Any]:
     """Move a use case through its lifecycle (409 when the move is not allowed)."""
     t = service.transition(session, actor, key, body.to, body.reason)
     return {"use_case": key, "from": t.from_status, "to": t.to_status, "actor": t.actor, "reason": t.reason,

@@ -13,7 +13,7 @@ from takeoff.core.events import USE_CASE_GOVERNANCE, provided
 from takeoff.portfolio import lifecycle, service
 from takeoff.portfolio.schemas import ScoreIn, UseCaseIn, UseCasePatch
 from takeoff.web import forms
-from takeoff.web.render import TEMPLATES, CurrentPage
+from takeoff.web.render import TEMPLATES, PageDecides, PageFor
 
 router = APIRouter(include_in_schema=False)
 SECTIONS_DIR = "usecase_sections"
@@ -45,9 +45,8 @@ def bubble_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @router.get("/usecases")
-def portfolio_page(page: CurrentPage, status: str | None = None) -> Response:
+def portfolio_page(page: PageFor("read"), status: str | None = None) -> Response:
     """The portfolio: inventory with status filter, scoring matrix, chart, recommendation."""
-    page.require("read")
     status = status if status in lifecycle.STATUSES else None
     ranking = service.ranking(page.session)
     return page.render("portfolio/list.html", use_cases=service.list_use_cases(page.session, status),
@@ -71,9 +70,8 @@ def _intake_form(page: Any, errors: dict[str, str] | None = None, values: dict[s
 
 
 @router.get("/usecases/new")
-def new_page(page: CurrentPage) -> Response:
+def new_page(page: PageFor("usecase.write")) -> Response:
     """The intake form."""
-    page.require("usecase.write")
     return _intake_form(page)
 
 
@@ -83,7 +81,7 @@ def split_names(text: str) -> list[str]:
 
 
 @router.post("/usecases/new")
-def new_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "",
+def new_submit(page: PageFor("usecase.write"), csrf_token: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "",
                name: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "",
                team: Annotated[str, Form()] = "", data_sources: Annotated[str, Form()] = "",
                user_groups: Annotated[str, Form()] = "", expected_users: Annotated[str, Form()] = "",
@@ -92,7 +90,6 @@ def new_submit(page: CurrentPage, csrf_token: Annotated[str, Form()] = "", key: 
                risk_constraint: Annotated[str, Form()] = "", monthly_volume: Annotated[str, Form()] = "") -> Response:
     """Register a use case from the intake form; missing required information re-renders the form."""
     page.check_csrf(csrf_token)
-    page.require("usecase.write")
     values = {"key": key, "name": name, "purpose": purpose, "team": team, "data_sources": data_sources,
               "user_groups": user_groups, "expected_users": expected_users, "system_of_record": system_of_record,
               "risk_tier": risk_tier, "business_owner": business_owner, "biggest_bottleneck": biggest_bottleneck,
@@ -157,9 +154,8 @@ def _intake_values(uc: Any) -> dict[str, Any]:
 
 
 @router.get("/usecases/{key}")
-def detail_page(key: str, page: CurrentPage) -> Response:
+def detail_page(key: str, page: PageFor("read")) -> Response:
     """The use-case page."""
-    page.require("read")
     return _detail(page, key)
 
 
@@ -180,22 +176,21 @@ def act(page: Any, key: str, fn: Any, form: str = "", values: dict[str, Any] | N
 
 
 @router.post("/usecases/{key}/transition")
-def transition_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
-                      to: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+def transition_submit(key: str, page: PageDecides("fund_use_cases", when={"to": service.FUNDED_STATUSES}),
+                      csrf_token: Annotated[str, Form()] = "", to: Annotated[str, Form()] = "",
+                      reason: Annotated[str, Form()] = "") -> Response:
     """A lifecycle button."""
     page.check_csrf(csrf_token)
-    page.require("usecase.transition")
     return act(page, key, lambda: service.transition(page.session, page.actor, key, to, reason), "transition-form",
                {"reason": reason}, ("reason", "to"))
 
 
 @router.post("/usecases/{key}/score")
-def score_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def score_submit(key: str, page: PageFor("usecase.score"), csrf_token: Annotated[str, Form()] = "",
                  value: Annotated[float, Form()] = 0, feasibility: Annotated[float, Form()] = 0,
                  risk: Annotated[float, Form()] = 0) -> Response:
     """Score the use case as the signed-in user."""
     page.check_csrf(csrf_token)
-    page.require("usecase.score")
     return act(page, key, lambda: service.add_score(page.session, page.actor, key,
                                                     ScoreIn(value=value, feasibility=feasibility, risk=risk)),
                "score-form", {"value": value, "feasibility": feasibility, "risk": risk},
@@ -203,7 +198,7 @@ def score_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()]
 
 
 @router.post("/usecases/{key}/intake")
-def intake_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "",
+def intake_submit(key: str, page: PageFor("usecase.write"), csrf_token: Annotated[str, Form()] = "",
                   name: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "",
                   team: Annotated[str, Form()] = "", data_sources: Annotated[str, Form()] = "",
                   user_groups: Annotated[str, Form()] = "", expected_users: Annotated[str, Form()] = "",
@@ -212,7 +207,6 @@ def intake_submit(key: str, page: CurrentPage, csrf_token: Annotated[str, Form()
                   monthly_volume: Annotated[str, Form()] = "") -> Response:
     """Edit the intake fields after creation (audited as usecase.update, with before and after)."""
     page.check_csrf(csrf_token)
-    page.require("usecase.write")
     values = {"name": name, "purpose": purpose, "team": team, "data_sources": data_sources,
               "user_groups": user_groups, "expected_users": expected_users, "system_of_record": system_of_record,
               "business_owner": business_owner, "biggest_bottleneck": biggest_bottleneck,

@@ -5,8 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from takeoff.deps import DB, Allowed, CurrentActor, Decides
-from takeoff.core.errors import Forbidden
+from takeoff.deps import DB, Allowed, AllowedAny, Decides
 from takeoff.evals import service as evals
 from takeoff.releases import service
 from takeoff.evals.schemas import RunOut
@@ -71,11 +70,9 @@ def reject(release_id: str, body: RejectIn, session: DB, actor: Allowed("release
 
 
 @router.post("/releases/{release_id}/attest", status_code=201)
-def attest(release_id: str, body: AttestIn, session: DB, actor: CurrentActor) -> dict[str, Any]:
+def attest(release_id: str, body: AttestIn, session: DB,
+           actor: AllowedAny("release.create", "release.approve", to="attest")) -> dict[str, Any]:
     """A named person attests a checklist item the system has no evidence for (release authors or approvers)."""
-    if not (actor.can("release.create") or actor.can("release.approve")):
-        raise Forbidden("permission 'release.create' or 'release.approve' is required to attest",
-                        code="permission_denied", details=[{"permission": "release.approve"}])
     service.attest(session, actor, release_id, body.item_id, body.statement)
     return service.checklist(session, service.get(session, release_id))
 

@@ -17,6 +17,7 @@ from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.evals import service as evals
 from takeoff.evals.models import EvalRun, EvalSet, EvalSetVersion
 from takeoff.evidence.registry import Subject, evidence_kinds
+from takeoff.governance import decisions
 from takeoff.portfolio import service as portfolio
 from takeoff.releases import bundle as bundles
 from takeoff.releases import lifecycle
@@ -398,7 +399,13 @@ def attest(session: Session, actor: Actor, release_id: str, item_id: str, statem
 
 # --- rollout ------------------------------------------------------------------------------------------------
 def promote(session: Session, actor: Actor, release_id: str, to: str, weight: int | None = None) -> Release:
-    """Move an approved release to canary (weight % of traffic) or production; 409 naming everything missing."""
+    """Move an approved release to canary (weight % of traffic) or production; 409 naming everything missing.
+
+    Checked here too, not only on the route, for every caller: release.promote, and for production the
+    ship_to_production decision right (the system actor of jobs and flows is an admin and passes)."""
+    actor.require("release.promote")
+    if to == "production":
+        decisions.check(session, actor, "ship_to_production")
     rel = get(session, release_id)
     if to == "canary" and weight is None:
         raise Invalid("a canary needs a weight: the percent of traffic it serves (1-99)",
@@ -435,7 +442,10 @@ def promote(session: Session, actor: Actor, release_id: str, to: str, weight: in
 
 def rollback(session: Session, actor: Actor, use_case_key: str, reason: str) -> Release:
     """One step back: a running canary is rolled back (production keeps serving); else production returns to the
-    previous production release. Returns the release serving production afterwards."""
+    previous production release. Returns the release serving production afterwards.
+
+    Checks release.rollback itself: monitoring's automatic rollback calls it too (as the system actor)."""
+    actor.require("release.rollback")
     if not isinstance(reason, str) or not reason.strip():
         raise Invalid("a rollback needs a reason")
     portfolio.get(session, use_case_key)

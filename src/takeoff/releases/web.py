@@ -8,17 +8,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takeoff.core.errors import AppError
 from takeoff.evals import service as evals
-from takeoff.governance import decisions
 from takeoff.releases import service
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import CurrentPage, PageDecides, PageFor
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/releases", response_class=HTMLResponse)
-def releases_page(page: CurrentPage, use_case: str | None = None, status: str | None = None) -> Response:
+def releases_page(page: PageFor("read"), use_case: str | None = None, status: str | None = None) -> Response:
     """Releases newest first, filterable by use case and status."""
-    page.require("read")
     rows = [service.view(page.session, r) for r in service.list_releases(page.session, use_case or None,
                                                                           status or None)]
     return page.render("releases/list.html", releases=rows, filters={"use_case": use_case or "",
@@ -34,25 +32,21 @@ def _release_page(page: CurrentPage, release_id: str, error: str | None = None, 
 
 
 @router.get("/releases/fragment/{key}", response_class=HTMLResponse)
-def usecase_fragment(key: str, page: CurrentPage) -> Response:
+def usecase_fragment(key: str, page: PageFor("read")) -> Response:
     """htmx fragment for the use-case page: what serves traffic now and the latest releases."""
-    page.require("read")
     return page.render("releases/usecase_fragment.html", key=key, active=service.active_config(page.session, key),
                        releases=[service.view(page.session, r) for r in service.list_releases(page.session, key,
                                                                                                limit=5)])
 
 
 @router.get("/releases/{release_id}", response_class=HTMLResponse)
-def release_page(release_id: str, page: CurrentPage) -> Response:
+def release_page(release_id: str, page: PageFor("read")) -> Response:
     """One release with everything an approver needs."""
-    page.require("read")
     return _release_page(page, release_id)
 
 
-def _act(page: CurrentPage, release_id: str, permission: str | None, action) -> Response:
+def _act(page: CurrentPage, release_id: str, action) -> Response:
     try:
-        if permission:
-            page.require(permission)
         with page.session.begin_nested():
             action()
     except AppError as exc:
@@ -61,7 +55,7 @@ def _act(page: CurrentPage, release_id: str, permission: str | None, action) -> 
 
 
 @router.post("/releases/{release_id}/decide", response_class=HTMLResponse)
-def decide(release_id: str, page: CurrentPage, decision: Annotated[str, Form()] = "",
+def decide(release_id: str, page: PageFor("release.approve"), decision: Annotated[str, Form()] = "",
            comment: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
     """Approve or reject from the release page (a rejection needs a comment)."""
     page.check_csrf(csrf_token)
@@ -71,35 +65,35 @@ def decide(release_id: str, page: CurrentPage, decision: Annotated[str, Form()] 
             raise AppError("a rejection needs a comment saying why")
         service.decide(page.session, page.actor, release_id, decision, comment.strip())
 
-    return _act(page, release_id, "release.approve", act)
+    return _act(page, release_id, act)
 
 
 @router.post("/releases/{release_id}/attest", response_class=HTMLResponse)
-def attest(release_id: str, page: CurrentPage, item_id: Annotated[str, Form()] = "",
-           statement: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
+def attest(release_id: str, page: PageFor("release.create", "release.approve", to="attest"),
+           item_id: Annotated[str, Form()] = "", statement: Annotated[str, Form()] = "",
+           csrf_token: Annotated[str, Form()] = "") -> Response:
     """Attest a checklist item under the signed-in user's name."""
     page.check_csrf(csrf_token)
 
     def act() -> None:
-        if not (page.actor.can("release.create") or page.actor.can("release.approve")):
-            page.require("release.approve")
         if len(statement.strip()) < 3:
             raise AppError("write what you checked (at least a few words)")
         service.attest(page.session, page.actor, release_id, item_id, statement.strip())
 
-    return _act(page, release_id, None, act)
+    return _act(page, release_id, act)
 
 
 @router.post("/releases/{release_id}/evaluate", response_class=HTMLResponse)
-def evaluate(release_id: str, page: CurrentPage, csrf_token: Annotated[str, Form()] = "") -> Response:
+def evaluate(release_id: str, page: PageFor("eval.run"), csrf_token: Annotated[str, Form()] = "") -> Response:
     """Start an eval run with the bundle's eval spec."""
     page.check_csrf(csrf_token)
-    return _act(page, release_id, "eval.run", lambda: service.start_eval(page.session, page.actor, release_id))
+    return _act(page, release_id, lambda: service.start_eval(page.session, page.actor, release_id))
 
 
 @router.post("/releases/{release_id}/promote", response_class=HTMLResponse)
-def promote(release_id: str, page: CurrentPage, to: Annotated[str, Form()] = "",
-            weight: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
+def promote(release_id: str, page: PageDecides("ship_to_production", when={"to": ["production"]}),
+            to: Annotated[str, Form()] = "", weight: Annotated[str, Form()] = "",
+            csrf_token: Annotated[str, Form()] = "") -> Response:
     """Promote to canary (with a weight) or production."""
     page.check_csrf(csrf_token)
 
@@ -107,18 +101,16 @@ def promote(release_id: str, page: CurrentPage, to: Annotated[str, Form()] = "",
         if to not in ("canary", "production"):
             raise AppError("choose canary or production")
         w = int(weight) if weight.strip().isdigit() else None
-        if to == "production":
-            decisions.check(page.session, page.actor, "ship_to_production")
         service.promote(page.session, page.actor, release_id, to, w)
 
-    return _act(page, release_id, "release.promote", act)
+    return _act(page, release_id, act)
 
 
 @router.post("/releases/{release_id}/rollback", response_class=HTMLResponse)
-def rollback(release_id: str, page: CurrentPage, reason: Annotated[str, Form()] = "",
+def rollback(release_id: str, page: PageFor("release.rollback"), reason: Annotated[str, Form()] = "",
              csrf_token: Annotated[str, Form()] = "") -> Response:
     """Roll the release's use case back one step."""
     page.check_csrf(csrf_token)
     rel = service.get(page.session, release_id)
-    return _act(page, release_id, "release.rollback",
+    return _act(page, release_id,
                 lambda: service.rollback(page.session, page.actor, rel.use_case_key, reason.strip() or "manual rollback"))

@@ -19,7 +19,7 @@ from takeoff.core.errors import ERROR_RESPONSES, BadRequest, NotFound
 from takeoff.ratelimit import TokenLimits
 from takeoff.telemetry import otlp, otlp_ingest, overview, rollup, series, window
 from takeoff.web import filters
-from takeoff.web.render import CurrentPage
+from takeoff.web.render import PageFor
 
 # OTLP is a public ingestion API (in the OpenAPI document); the pages are not.
 router = APIRouter()
@@ -115,9 +115,8 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 @router.get("/telemetry", include_in_schema=False)
-def overview_page(page: CurrentPage, range: str | None = Query(None)) -> Any:  # the UI's word
+def overview_page(page: PageFor("read"), range: str | None = Query(None)) -> Any:  # the UI's word
     """Every use case not retired, and every one with telemetry: key metrics and the status against its targets."""
-    page.require("read")
     key, secs, _ = _range(range)
     end = utcnow()
     rows = overview.overview(page.session, end - timedelta(seconds=secs), end)
@@ -182,9 +181,8 @@ def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str,
 
 
 @router.get("/telemetry/usecase/{key}/dashboard", include_in_schema=False)
-def dashboard_fragment(key: str, page: CurrentPage, range: str | None = Query(None)) -> Any:
+def dashboard_fragment(key: str, page: PageFor("read"), range: str | None = Query(None)) -> Any:
     """The use-case page's telemetry section (htmx fragment)."""
-    page.require("read")
     from takeoff.portfolio import service as portfolio
 
     uc = portfolio.find(page.session, key)

@@ -23,10 +23,10 @@ from takeoff.audit import service as audit
 from takeoff.core.db import utcnow
 from takeoff.data.models import DataCheckRun, DataSource
 from takeoff.incidents.models import Incident
-from takeoff.monitoring import service as monitoring
+from takeoff.monitoring import slos as monitoring
 from takeoff.monitoring import slo as slo_math
 from takeoff.monitoring.models import Alert, DriftResult
-from takeoff.outcomes import service as outcomes
+from takeoff.outcomes import economics as outcomes
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.readiness import service as readiness

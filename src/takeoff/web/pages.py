@@ -12,11 +12,11 @@ from takeoff.audit import service as audit
 from takeoff.auth import service as auth
 from takeoff.auth import throttle
 from takeoff.core.permissions import ROLES
-from takeoff.deps import DB, SESSION_COOKIE
+from takeoff.deps import DB, SESSION_COOKIE, public
 from takeoff.core.errors import AppError, NotFound, RateLimited, Unauthorized
 from takeoff.ratelimit import request_address
 from takeoff.web import home as command_center
-from takeoff.web.render import LOGIN_CSRF_COOKIE, TEMPLATES, CurrentPage, new_login_csrf, render
+from takeoff.web.render import LOGIN_CSRF_COOKIE, TEMPLATES, PageFor, new_login_csrf, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,6 +33,7 @@ def _login_page(request: Request, **context: Any) -> HTMLResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
+@public("the sign-in form")
 def login_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form, with a double-submit CSRF token."""
     token = new_login_csrf()
@@ -43,6 +44,7 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
+@public("signing in: password, throttled, double-submit CSRF")
 def login(request: Request, session: DB, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
           csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
     """Check the password and start a session; one message whether or not the user exists."""
@@ -73,7 +75,7 @@ def login(request: Request, session: DB, username: Annotated[str, Form()] = "", 
 
 
 @router.post("/logout")
-def logout(page: CurrentPage, request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+def logout(page: PageFor(), request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
     """End the session."""
     page.check_csrf(csrf_token)
     auth.end_session(page.session, request.cookies.get(SESSION_COOKIE, ""))
@@ -99,26 +101,23 @@ def object_link(object_type: str, object_id: str) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(page: CurrentPage) -> Response:
+def home(page: PageFor("read")) -> Response:
     """The command center: the portfolio's recommendation, what changed this week, and every use case's status."""
-    page.require("read")
     view = command_center.home_view(page.session)
     return page.render("home.html", **view, object_link=object_link, can_audit=page.actor.can("audit.read"))
 
 
 @router.get("/home/readiness", response_class=HTMLResponse)
-def home_readiness(page: CurrentPage) -> Response:
+def home_readiness(page: PageFor("read")) -> Response:
     """htmx fragment: each use case's readiness verdict with its blocking items and its lowest SLO budget left,
     swapped into the home page's rows (out of band) after the page shows."""
-    page.require("read")
     return page.render("home_readiness.html", rows=command_center.readiness_view(page.session))
 
 
 @router.get("/home/usecase/{key}", response_class=HTMLResponse)
-def usecase_glance(key: str, page: CurrentPage) -> Response:
+def usecase_glance(key: str, page: PageFor("read")) -> Response:
     """htmx fragment at the top of a use-case page: its command-center line (readiness, releases, SLO budget, what is
     on fire, drift, data SLA, cost and requests, next action), each linking to its evidence."""
-    page.require("read")
     view = command_center.glance(page.session, key)
     if view is None:
         raise NotFound(f"use case '{key}' not found")
@@ -129,6 +128,7 @@ SWAGGER_FILES = ("swagger-ui/swagger-ui-bundle.js", "swagger-ui/swagger-ui.css")
 
 
 @router.get("/api/docs", response_class=HTMLResponse)
+@public("the API explorer: a static page that reads /openapi.json")
 def api_docs(request: Request) -> Response:
     """The API explorer: Swagger UI served from /static/vendor (the pinned npm package), so it works offline and
     under the same script policy as every page (its start-up is /static/api-docs.js, not an inline script)."""
@@ -139,26 +139,23 @@ def api_docs(request: Request) -> Response:
 
 
 @router.get("/home/slo", response_class=HTMLResponse)
-def home_slo(page: CurrentPage) -> Response:
+def home_slo(page: PageFor("read")) -> Response:
     """htmx fragment: each use case's lowest SLO error budget left, swapped into the home page's rows."""
-    page.require("read")
     return page.render("home_slo.html", budgets=command_center.budgets(page.session))
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(page: CurrentPage) -> Response:
+def users_page(page: PageFor("read")) -> Response:
     """Users and their roles."""
-    page.require("read")
     return page.render("admin/users.html", users=auth.list_users(page.session), roles=ROLES, error=None)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
-def users_create(page: CurrentPage, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+def users_create(page: PageFor("user.admin"), username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
                  roles: Annotated[list[str] | None, Form()] = None, display_name: Annotated[str, Form()] = "",
                  csrf_token: Annotated[str, Form()] = "") -> Response:
     """Create a user from the admin form."""
     page.check_csrf(csrf_token)
-    page.require("user.admin")
     try:
         with page.session.begin_nested():
             auth.create_user(page.session, page.actor, username.strip(), roles or [], password or None, display_name)
@@ -169,18 +166,17 @@ def users_create(page: CurrentPage, username: Annotated[str, Form()] = "", passw
 
 
 @router.get("/tokens", response_class=HTMLResponse)
-def tokens_page(page: CurrentPage) -> Response:
+def tokens_page(page: PageFor("token.self")) -> Response:
     """The caller's API tokens (all tokens for admins)."""
     rows = auth.list_tokens(page.session, None if page.actor.can("user.admin") else page.actor.username)
     return page.render("tokens.html", tokens=[auth.token_view(t, u) for t, u in rows], new_token=None, error=None)
 
 
 @router.post("/tokens", response_class=HTMLResponse)
-def tokens_create(page: CurrentPage, name: Annotated[str, Form()] = "", expires_days: Annotated[str, Form()] = "",
+def tokens_create(page: PageFor("token.self"), name: Annotated[str, Form()] = "", expires_days: Annotated[str, Form()] = "",
                   csrf_token: Annotated[str, Form()] = "") -> Response:
     """Create a token for the caller and show it once."""
     page.check_csrf(csrf_token)
-    page.require("token.self")
     new_token, error, status = None, None, 200
     try:
         days = int(expires_days) if expires_days.strip() else None
@@ -196,7 +192,7 @@ def tokens_create(page: CurrentPage, name: Annotated[str, Form()] = "", expires_
 
 
 @router.post("/tokens/{token_id}/revoke")
-def tokens_revoke(token_id: int, page: CurrentPage, csrf_token: Annotated[str, Form()] = "") -> Response:
+def tokens_revoke(token_id: int, page: PageFor("token.self"), csrf_token: Annotated[str, Form()] = "") -> Response:
     """Revoke a token from the list."""
     page.check_csrf(csrf_token)
     auth.revoke_token(page.session, page.actor, token_id)
@@ -204,10 +200,9 @@ def tokens_revoke(token_id: int, page: CurrentPage, csrf_token: Annotated[str, F
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(page: CurrentPage, actor: str | None = None, action: str | None = None,
+def audit_page(page: PageFor("audit.read"), actor: str | None = None, action: str | None = None,
                object_type: str | None = None, offset: int = Query(0, ge=0)) -> Response:
     """The audit log, filterable, 50 entries a page, with the chain's verification."""
-    page.require("audit.read")
     rows, total = audit.list_entries(page.session, actor=actor or None, action=action or None,
                                      object_type=object_type or None, limit=50, offset=offset)
     return page.render("audit.html", entries=rows, total=total, offset=offset,
@@ -215,8 +210,7 @@ def audit_page(page: CurrentPage, actor: str | None = None, action: str | None =
 
 
 @router.get("/audit/verify", response_class=HTMLResponse)
-def audit_verify_fragment(page: CurrentPage) -> Response:
+def audit_verify_fragment(page: PageFor("audit.read")) -> Response:
     """htmx fragment: recompute the hash chain on demand (it reads every entry)."""
-    page.require("audit.read")
     count, problem = audit.verify_chain(page.session)
     return page.render("audit_verify.html", count=count, problem=problem)

@@ -5,6 +5,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from takeoff.core.actor import Actor
 from takeoff.auth import service as auth
 from takeoff.auth.models import WebSession
-from takeoff.deps import DB, SESSION_COOKIE
+from takeoff.deps import DB, SESSION_COOKIE, Access, check_known, decision_access, declare
 from takeoff.core.errors import AppError, Forbidden
 from takeoff.web import filters
 
@@ -75,10 +76,6 @@ class Page:
         if not token or not hmac.compare_digest(token, self.csrf):
             raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again", code="csrf")
 
-    def require(self, permission: str) -> None:
-        """403 naming the permission when the user lacks it."""
-        self.actor.require(permission)
-
 
 def _page(request: Request, session: DB) -> Page:
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -89,7 +86,40 @@ def _page(request: Request, session: DB) -> Page:
     return Page(auth.actor_for_user(user), ws.csrf_token, session, request)
 
 
-CurrentPage = Annotated[Page, Depends(_page)]
+CurrentPage = Annotated[Page, Depends(_page)]  # for helpers; a route declares what it requires with PageFor/PageDecides
+
+
+def PageFor(*permissions: str, to: str | None = None) -> type[Page]:  # reads as a type in signatures
+    """`page: PageFor("read")` in a page route: the signed-in user, 403 naming the permission when they lack it.
+
+    No permission: any signed-in user; several: any one of them will do (`to` names the action in the 403)."""
+    for p in permissions:
+        check_known(p)
+    if len(permissions) > 1 and not to:
+        raise ValueError("say what the permissions allow: PageFor(..., to='attest')")
+
+    def dep(page: CurrentPage) -> Page:
+        if len(permissions) == 1:
+            page.actor.require(permissions[0])
+        elif permissions:
+            page.actor.require_any(permissions, to or "")
+        return page
+
+    return Annotated[Page, Depends(declare(dep, Access(tuple(permissions))))]  # type: ignore[return-value]
+
+
+def PageDecides(decision: str, when: Mapping[str, Iterable[str]] | None = None) -> type[Page]:
+    """`page: PageDecides("ship_to_production", when={"to": ["production"]})` on a form that takes a decision: checks
+    the decision's permission here; the decision right itself is checked by the service the form calls (each of them
+    does: releases.promote, portfolio.transition, governance.override_tier, incidents.update/resolve), so a refusal
+    is shown on the form's page like any other refusal of the action."""
+    access = decision_access(decision, when)
+
+    def dep(page: CurrentPage) -> Page:
+        page.actor.require(access.permissions[0])
+        return page
+
+    return Annotated[Page, Depends(declare(dep, access))]  # type: ignore[return-value]
 
 
 def nav_items(request: Request) -> list[tuple[str, str]]:
