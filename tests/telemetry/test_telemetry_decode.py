@@ -18,7 +18,14 @@ FULL = {"id": "e1", "use_case": "uc", "release": "uc:1", "unit_id": "u1", "ts": 
         "status": "ok", "outcome": "success", "model": "gpt-4o", "provider": "openai",
         "tokens": {"input": 10, "output": 2, "cache_read": 1, "cache_write": 0, "reasoning": 3}, "cost_usd": 0.001,
         "scores": {"faithfulness": 0.9}, "features": {"n": 3, "lang": "en", "flag": True, "none": None},
-        "error_category": None, "fallback_reason": None, "attributes": {"k": [1, {"x": "y"}], "big": 10**30}}
+        "error_category": None, "fallback_reason": None, "attributes": {"k": [1, {"x": "y"}], "big": 10**30},
+        "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331", "parent_span_id": None,
+        "spans": [{"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331", "name": "chat",
+                   "kind": "client", "status": "ok", "start": 1_800_000_000.25, "duration_ms": 12.5,
+                   "parent_span_id": None, "attributes": {"a": "x", "n": 3, "f": 1.5, "b": True, "z": None}}],
+        "content": {"system": "be kind", "input": [{"role": "user", "content": "hi"}],
+                    "output": [{"role": "assistant", "content": "hello"}],
+                    "tool_calls": [{"name": "lookup", "arguments": "{\"q\": 1}"}], "documents": ["doc-1"]}}
 
 ODD: list[Any] = [None, 0, -1, 1, 1.5, -0.0, 1e308, 10**30, True, False, "", "x", "1.5", "ok", "é" * 99, "é" * 101,
                   "x" * 129, "x" * 201, [], [1], {}, {"a": 1}, {"": 1}, {"a": "x" * 201}, {"a": [1]}, {"a": None},

@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from takeoff.telemetry.schemas import (MAX_BATCH, MAX_COST_USD, MAX_DROP_ENTRIES, MAX_LATENCY_MS, MAX_SCORE,
+from takeoff.telemetry.schemas import (MAX_BATCH, MAX_CONTENT_CHARS, MAX_COST_USD, MAX_DOCUMENTS, MAX_DROP_ENTRIES,
+                                      MAX_LATENCY_MS, MAX_MESSAGES, MAX_SCORE, MAX_SPAN_ATTRIBUTES, MAX_SPANS,
                                       MAX_TOKENS)
 
 NonNegative = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
@@ -42,6 +43,44 @@ class _Tokens(Struct, forbid_unknown_fields=True, kw_only=True):
     reasoning: NonNegative | UnsetType = UNSET
 
 
+TraceId = Annotated[str, Meta(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
+SpanId = Annotated[str, Meta(min_length=16, max_length=16, pattern=r"^[0-9a-f]{16}$")]
+Content = _text(MAX_CONTENT_CHARS)
+AttrValue = _text(4096) | bool | int | float | None
+
+
+class _Span(Struct, forbid_unknown_fields=True, kw_only=True):
+    trace_id: TraceId
+    span_id: SpanId
+    parent_span_id: SpanId | None | UnsetType = UNSET
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    kind: _text(32) | None | UnsetType = UNSET
+    status: Literal["ok", "error", "unset"] | UnsetType = UNSET
+    start: Annotated[float, Meta(gt=0)]
+    duration_ms: Latency | None | UnsetType = UNSET
+    attributes: Annotated[dict[Annotated[str, Meta(min_length=1, max_length=128)], AttrValue],
+                          Meta(max_length=MAX_SPAN_ATTRIBUTES)] | UnsetType = UNSET
+
+
+class _Message(Struct, forbid_unknown_fields=True, kw_only=True):
+    role: Annotated[str, Meta(min_length=1, max_length=32)]
+    content: Content
+
+
+class _ToolCall(Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    arguments: Content | None | UnsetType = UNSET
+
+
+class _Content(Struct, forbid_unknown_fields=True, kw_only=True):
+    system: Content | None | UnsetType = UNSET
+    input: Annotated[list[_Message], Meta(max_length=MAX_MESSAGES)] | UnsetType = UNSET
+    output: Annotated[list[_Message], Meta(max_length=MAX_MESSAGES)] | UnsetType = UNSET
+    tool_calls: Annotated[list[_ToolCall], Meta(max_length=MAX_MESSAGES)] | UnsetType = UNSET
+    documents: Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]],
+                         Meta(max_length=MAX_DOCUMENTS)] | UnsetType = UNSET
+
+
 class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
     id: Annotated[str, Meta(min_length=1, max_length=128)]
     use_case: Annotated[str, Meta(min_length=1, max_length=64)]
@@ -60,6 +99,11 @@ class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
     error_category: _text(100) | None | UnsetType = UNSET
     fallback_reason: _text(200) | None | UnsetType = UNSET
     attributes: Annotated[dict[str, Any], Meta(max_length=100)] | UnsetType = UNSET
+    trace_id: TraceId | None | UnsetType = UNSET
+    span_id: SpanId | None | UnsetType = UNSET
+    parent_span_id: SpanId | None | UnsetType = UNSET
+    spans: Annotated[list[_Span], Meta(max_length=MAX_SPANS)] | UnsetType = UNSET
+    content: _Content | None | UnsetType = UNSET
 
 
 class _Drop(Struct, forbid_unknown_fields=True, kw_only=True):

@@ -81,6 +81,65 @@ class Tokens(TypedDict, total=False):
     reasoning: NonNegative
 
 
+# The request level (issue 18): the trace ids, the span tree (OTLP only) and the content of one call. Content is
+# accepted as sent (bounded) and stored only where the use case's capture policy allows, redacted and capped there.
+MAX_SPANS = 200
+MAX_SPAN_ATTRIBUTES = 64
+MAX_MESSAGES = 100
+MAX_DOCUMENTS = 200
+MAX_CONTENT_CHARS = 200_000  # one content string as received; the capture policy caps what is stored
+TraceId = Annotated[str, StringConstraints(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
+SpanId = Annotated[str, StringConstraints(min_length=16, max_length=16, pattern=r"^[0-9a-f]{16}$")]
+SpanStatus = Literal["ok", "error", "unset"]
+AttrValue = _text(4096) | bool | int | Annotated[float, Field(allow_inf_nan=False)] | None
+Content = _text(MAX_CONTENT_CHARS)
+
+
+@with_config(ConfigDict(extra="forbid", allow_inf_nan=False))
+class SpanIn(TypedDict):
+    """One span of the request's tree (from OTLP): ids, name, kind, status, start (Unix seconds), duration and the
+    attributes the mapping kept (flat)."""
+
+    trace_id: TraceId
+    span_id: SpanId
+    parent_span_id: NotRequired[SpanId | None]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    kind: NotRequired[_text(32) | None]
+    status: NotRequired[SpanStatus]
+    start: Annotated[float, Field(gt=0, description="Unix seconds the span started")]
+    duration_ms: NotRequired[Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)] | None]
+    attributes: NotRequired[Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=128)], AttrValue],
+                                      Field(max_length=MAX_SPAN_ATTRIBUTES)]]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class MessageIn(TypedDict):
+    """One message of a prompt or an answer."""
+
+    role: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    content: Content
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ToolCallIn(TypedDict):
+    """One tool call the model asked for; arguments as the JSON text the model wrote."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    arguments: NotRequired[Content | None]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ContentIn(TypedDict, total=False):
+    """What was said: system instructions, input and output messages, tool calls, retrieved document ids."""
+
+    system: Content | None
+    input: Annotated[list[MessageIn], Field(max_length=MAX_MESSAGES)]
+    output: Annotated[list[MessageIn], Field(max_length=MAX_MESSAGES)]
+    tool_calls: Annotated[list[ToolCallIn], Field(max_length=MAX_MESSAGES)]
+    documents: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=200)]],
+                         Field(max_length=MAX_DOCUMENTS)]
+
+
 @with_config(ConfigDict(extra="forbid", allow_inf_nan=False))
 class EventIn(TypedDict):
     """One usage event of an AI call, as the SDK sends it (id, use_case and ts required)."""
@@ -103,6 +162,11 @@ class EventIn(TypedDict):
     error_category: NotRequired[_text(100) | None]
     fallback_reason: NotRequired[_text(200) | None]
     attributes: NotRequired[Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_finite_json)]]
+    trace_id: NotRequired[TraceId | None]
+    span_id: NotRequired[SpanId | None]
+    parent_span_id: NotRequired[SpanId | None]
+    spans: NotRequired[Annotated[list[SpanIn], Field(max_length=MAX_SPANS)]]
+    content: NotRequired[ContentIn | None]
 
 
 EVENT_IN = TypeAdapter(EventIn)  # one event: the check every mapped OTLP span passes, as a JSON batch's events do
