@@ -29,7 +29,7 @@ from takeoff.core.db import read_session, utcnow
 from takeoff.core.errors import Invalid
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
-from takeoff.telemetry import histogram, rollup
+from takeoff.telemetry import histogram, requests_store, rollup
 from takeoff.telemetry.ingest import (DROP_TEXT_FIELDS, EVENT_TEXT_FIELDS, nul_errors, release_errors, release_key,
                                       timing_errors)
 from takeoff.telemetry.models import (TelemetryBaseline, TelemetryEvent, TelemetryFeedback, TelemetryRollup,
@@ -203,6 +203,10 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
             known, baselines = _LOOKUPS.get(reader, use_cases)
         stored = _stored_ids(reader, list(unique)) if sqlite else set()
         rows, partials = _prepare(unique, stored, baselines, _pricer(reader), source, sqlite, unit_key)
+        # --- request records (issue 18, telemetry.requests_store): unit ids keyed-hashed per capture policy
+        policies = requests_store.policies(reader, event_use_cases)
+        rows = requests_store.protect_units(rows, policies, unit_key)
+        # --- end request records
     unknown = use_cases - known
     for key in sorted(unknown & event_use_cases):  # first write: the write phase starts here
         _discover_one(session, actor, key)
@@ -210,6 +214,9 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     if len(new_ids) != len(rows):  # a concurrent batch stored some of them first: fold only the new ones
         fresh = [unique[i] for i in sorted(new_ids)]
         partials = _fold(fresh, baselines, unit_key)
+    # --- request records (issue 18): span trees and captured content of the new events, in bulk
+    requests_store.store(session, (unique[i] for i in new_ids), policies, sqlite)
+    # --- end request records
     if new_ids:
         for key in sorted(unknown - event_use_cases):  # named only by the report: discovered once it counts
             _discover_one(session, actor, key)
@@ -264,6 +271,7 @@ _LOOKUPS = _LookupCache()
 def clear_lookup_cache() -> None:
     """Forget every cached use-case lookup (use cases are never deleted; a test that empties tables calls this)."""
     _LOOKUPS.clear()
+    requests_store.clear_policy_cache()
 
 
 def _lookups(session: Session, use_cases: set[str]) -> tuple[set[str], dict[str, dict[str, Any] | None]]:
@@ -287,6 +295,8 @@ def _prepare(unique: dict[str, dict[str, Any]], stored: set[str], baselines: dic
             ev["cost_usd"] = price(ev.get("provider"), ev["model"], ev["ts"], ev["tokens"])
         ts = _sqlite_time(ev["ts"]) if sqlite else _dt(ev["ts"])
         data = {k: ev.get(k) or {} for k in ("tokens", "scores", "features", "attributes")}
+        if ev.get("trace_id"):  # request records (issue 18): the trace ids, for the explorer
+            data["trace"] = requests_store.trace_of(ev)
         rows.append((eid, ev["use_case"], ev.get("release") or "", ev.get("unit_id"),
                      ts, ev.get("latency_ms"), ev.get("status") or "ok",
                      ev.get("outcome"), ev.get("model"), ev.get("provider"), ev.get("cost_usd"),
