@@ -1,8 +1,8 @@
 """The domain folders in floor order; each may provide models.py, api.py, web.py, jobs.py and flows.py.
 
 Floors, lower first: auth/audit/jobs < portfolio/governance/catalog < evals/releases < telemetry <
-monitoring/incidents/findings/data < outcomes < readiness/reports. A domain imports a lower domain's service directly;
+monitoring/incidents/findings/data/requests < outcomes < readiness/reports. A domain imports a lower domain's service directly;
 it reacts to a same-floor or higher domain only through takeoff.core.events (handlers in <domain>/flows.py).
 """
 DOMAINS = ("auth", "audit", "jobs", "portfolio", "governance", "catalog", "evals", "releases", "telemetry",
-           "monitoring", "incidents", "findings", "data", "outcomes", "readiness", "reports")
+           "monitoring", "requests", "incidents", "findings", "data", "outcomes", "readiness", "reports")
