@@ -97,3 +97,24 @@ def test_cap_marks_what_it_cut():
 def test_phone_candidates_directly():
     assert is_phone("+44 20 7946 0958") and is_phone("(555) 123-4567")
     assert not is_phone("(555 123-4567") and not is_phone("12-34") and not is_phone("2024 01 15")
+
+
+def test_tracker_content_and_trace_ride_on_the_event():
+    from takeoff.sdk.tracking import Tracker
+
+    sent: list[dict] = []
+    t = Tracker(sent.append, "uc")
+    with t:
+        t.set_content(system="be brief", input="I am a@b.io", output=[{"role": "assistant", "content": "ok"}],
+                      tool_calls=[{"name": "lookup", "arguments": "{}"}], documents=["d1"], redact=True)
+        t.set_trace("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+    ev = sent[0]
+    assert ev["content"]["input"] == [{"role": "user", "content": "I am [email]"}]
+    assert ev["content"]["output"][0]["role"] == "assistant" and ev["content"]["documents"] == ["d1"]
+    assert ev["trace_id"] == "0af7651916cd43dd8448eb211c80319c" and "parent_span_id" not in ev
+    plain = Tracker(sent.append, "uc")
+    assert "content" not in plain.event and "trace_id" not in plain.event  # older servers see no new keys
+    with pytest.raises(ValueError):
+        plain.set_trace("XYZ")
+    with pytest.raises(ValueError):
+        plain.set_content(input=[{"role": "user"}])
