@@ -351,8 +351,10 @@ def recorded_event(use_case: str, *, ts: datetime | float, latency_ms: float, re
                    provider: str | None = None, scores: Mapping[str, float] | None = None,
                    features: Mapping[str, float | str | bool] | None = None, error_category: str | None = None,
                    fallback_reason: str | None = None, attributes: Mapping[str, str | int | float | bool] | None = None,
-                   event_id: str | None = None) -> dict[str, Any]:
+                   event_id: str | None = None, content: Mapping[str, Any] | None = None,
+                   trace_id: str | None = None, span_id: str | None = None) -> dict[str, Any]:
     """The event of a call that already happened (backfills, imports), checked by the same setters as a tracked call.
+    `content` takes Tracker.set_content's keywords (system, input, output, tool_calls, documents).
 
     Raises ValueError with one message on the first bad field; `status` is taken as given (not derived).
     """
@@ -380,6 +382,14 @@ def recorded_event(use_case: str, *, ts: datetime | float, latency_ms: float, re
         t.error(error_category)
     if fallback_reason is not None:
         t.fallback(fallback_reason)
+    if content is not None:
+        unknown = sorted(str(k) for k in _mapping("content", content)
+                         if k not in ("system", "input", "output", "tool_calls", "documents"))
+        if unknown:
+            raise ValueError(f"content parts are system, input, output, tool_calls, documents; got {unknown[0]}")
+        t.set_content(**content)
+    if trace_id is not None:
+        t.set_trace(trace_id, span_id)
     event = t.event
     event.update(id=t.request_id if event_id is None else check_id("event_id", event_id),
                  ts=unix_seconds("ts", ts), latency_ms=float(latency_ms), status=status)
