@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, exists, func, or_, select
+from sqlalchemy import Engine, Select, and_, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from takeoff.core.db import read_session
@@ -136,6 +136,8 @@ def _where(f: Filters, unit_key: bytes) -> list[Any]:
                    (E.error_category, f.error_category), (E.model, f.model), (E.provider, f.provider)):
         if v is not None:
             cond.append(col == v)
+    if f.status is not None and f.status != "ok":  # the partial index's own term, literally (SQLite matches it so)
+        cond.append(text("telemetry_events.status <> 'ok'"))
     if f.start:
         cond.append(E.ts >= f.start)
     if f.end:
