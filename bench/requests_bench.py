@@ -165,6 +165,37 @@ def measure(engine: Any, repeat: int, explain: bool) -> dict[str, tuple[float, f
     return out
 
 
+def ingest_rates(engine: Any, n: int) -> dict[str, float]:
+    """Events/s of in-process ingestion (service.ingest_events, batches of 500, one process) of events that carry
+    content and a unit id, with the use case's capture off and on (redaction, cap, content rows)."""
+    from takeoff.audit import key as audit_key
+    from takeoff.core.actor import SYSTEM
+    from takeoff.core.db import transaction
+    from takeoff.telemetry import requests_store, service
+
+    audit_key.remember(engine, "bench-secret-key")
+    factory = sessionmaker(engine, expire_on_commit=False)
+    text_in = "I need a refund for order 1182, write to me at jane.doe@example.com or call +44 20 7946 0958. " * 3
+    out = {}
+    for mode in ("off", "on"):
+        uc = f"bench-capture-{mode}"
+        with transaction(factory) as s:
+            requests_store.set_policy(s, SYSTEM, capture.make_policy(uc, capture=mode == "on"))
+        now = time.time()
+        events = [{"id": uuid.uuid4().hex, "use_case": uc, "release": "", "unit_id": f"user-{i % 500}",
+                   "ts": now - 60 + i * 30 / n, "latency_ms": 100.0, "status": "ok", "model": "gpt-4o",
+                   "tokens": {"input": 500, "output": 100},
+                   "content": {"input": [{"role": "user", "content": text_in}],
+                               "output": [{"role": "assistant", "content": "Refunds take 5 days; see policy R-2."}]}}
+                  for i in range(n)]
+        t = time.perf_counter()
+        for i in range(0, n, 500):
+            with transaction(factory) as s:
+                service.ingest_events(s, SYSTEM, events[i:i + 500], late_s=3600, unit_key=KEY)
+        out[f"capture {mode}"] = n / (time.perf_counter() - t)
+    return out
+
+
 def _p(times: list[float]) -> tuple[float, float]:
     times.sort()
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
@@ -176,6 +207,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--explain", action="store_true", help="print each shape's query plan")
+    ap.add_argument("--ingest", type=int, default=20_000, help="events per in-process ingestion run (0: skip)")
     args = ap.parse_args()
     if not 1000 <= args.requests <= 20_000_000:
         sys.exit("--requests: 1,000 to 20,000,000")
@@ -201,6 +233,10 @@ def main() -> None:
                 secs = seed(engine, args.requests)
                 print(f"{backend}: seeded in {secs:.0f} s ({args.requests / secs:,.0f} rows/s)")
                 results[backend] = measure(engine, args.repeat, args.explain)
+                if args.ingest:
+                    rates = ingest_rates(engine, args.ingest)
+                    print(f"{backend}: in-process ingestion of events with content, one process: "
+                          + ", ".join(f"{k} {v:,.0f} events/s" for k, v in rates.items()))
                 engine.dispose()
         finally:
             if drop:
