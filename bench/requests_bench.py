@@ -28,10 +28,10 @@ from sqlalchemy.orm import sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from takeoff.core.db import make_engine  # noqa: E402
-from takeoff.migrate import upgrade  # noqa: E402
-from takeoff.requests import queries  # noqa: E402
-from takeoff.telemetry import capture, rollup  # noqa: E402
+from takeoff.core.db import make_engine
+from takeoff.migrate import upgrade
+from takeoff.requests import queries
+from takeoff.telemetry import capture, rollup
 
 PG = os.environ.get("TAKEOFF_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = rollup.unit_key("bench-secret-key")
