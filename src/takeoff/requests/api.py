@@ -39,7 +39,8 @@ def list_requests(request: Request, session: DB, actor: Allowed("read"), limit: 
     return queries.page(session, _filters(request), unit_key(request), limit, cursor)
 
 
-@router.get("/requests/export")
+@router.get("/requests/export", response_class=StreamingResponse, responses={200: {"content": {
+    "application/x-ndjson": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}})
 def export_requests(request: Request, session: DB, actor: Allowed("read"),
                     format: str = Query("jsonl", pattern="^(jsonl|csv)$"),
                     max: int = Query(10_000, ge=1, le=queries.MAX_EXPORT)) -> StreamingResponse:

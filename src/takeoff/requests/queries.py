@@ -230,7 +230,7 @@ def _unit_view(unit_id: str | None) -> str | None:
 def detail(session: Session, event_id: str, with_content: bool) -> dict[str, Any]:
     """One request: the record, its span tree (flat, by start), feedback, and its content when the caller may see
     it; 404 when no request has this id."""
-    e = session.get(E, event_id)
+    e = session.get(E, event_id) if 0 < len(event_id) <= 128 and "\x00" not in event_id else None
     if e is None:
         raise NotFound(f"no request with id {event_id[:128]!r}")
     data = e.data or {}
