@@ -169,16 +169,17 @@ def _where(f: Filters, unit_key: bytes) -> list[Any]:
 
 def encode_cursor(ts: datetime, event_id: str) -> str:
     """The opaque position after one row (its time and id)."""
-    return base64.urlsafe_b64encode(json.dumps([ts.timestamp(), event_id]).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps([ts.isoformat(), event_id]).encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """A cursor's position; Invalid naming `cursor` when it is not one this server made."""
     try:
         ts, eid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(eid, str) or isinstance(ts, bool) or not isinstance(ts, (int, float)):
+        if not isinstance(eid, str) or not isinstance(ts, str) or len(eid) > 128 or "\x00" in eid:
             raise ValueError
-        return datetime.fromtimestamp(float(ts), UTC), eid
+        at = datetime.fromisoformat(ts)  # exact to the microsecond, as stored
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)), eid
     except (ValueError, TypeError, binascii.Error, OverflowError, OSError, UnicodeDecodeError):
         raise _bad("cursor", "not a cursor from a previous page") from None
 
