@@ -78,7 +78,7 @@ def is_card(candidate: str) -> bool:
 def is_phone(candidate: str) -> bool:
     """Whether a candidate run of digits and separators reads as a phone number rather than a date, a time, an
     amount, a decimal, an IP address or an id."""
-    digits = sum(ch.isdigit() for ch in candidate)
+    digits = len(candidate) - sum(map(candidate.count, " ().-+"))  # the candidate holds only these and digits
     if candidate.count("(") != candidate.count(")") or _DATE_LIKE.match(candidate) or _DOTTED_QUAD.match(candidate):
         return False
     groups = [g for g in _GROUP_SPLIT.split(candidate.lstrip("+")) if g]
