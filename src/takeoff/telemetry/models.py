@@ -43,14 +43,12 @@ class TelemetryEvent(Base):
     # (use_case, ts) serves every read of raw events and the retention (per use case); a second index on ts alone
     # cost 10-15 % of insert time on the hot path and was dropped (tele0003).
     # The requests explorer (issue 18) needs the first page of each single filter fast on 10M rows (newest first):
-    # ts alone, release, model and unit; partial indexes for the rare rows (problems, error categories). Each full
-    # index costs ingestion time (bench/ingest_bench.py); provider (few, common values) walks the ts index (tele0007).
+    # ts alone, release and model; partial indexes for the rare rows (problems, error categories). Each full index
+    # costs ingestion time (bench/ingest_bench.py): one on the (keyed-hashed, so random) unit ids halved SQLite's
+    # events/s and was left out; unit and provider filters walk the ts index (tele0007).
     __table_args__ = (Index("ix_telemetry_events_uc_ts", "use_case", "ts"),
                       Index("ix_telemetry_events_ts", "ts"),
                       Index("ix_telemetry_events_release_ts", "release", "ts"),
-                      Index("ix_telemetry_events_model_ts", "model", "ts"),
-                      Index("ix_telemetry_events_unit", "unit_id", sqlite_where=text("unit_id IS NOT NULL"),
-                            postgresql_where=text("unit_id IS NOT NULL")),
                       Index("ix_telemetry_events_problems", "ts", sqlite_where=text("status <> 'ok'"),
                             postgresql_where=text("status <> 'ok'")),
                       Index("ix_telemetry_events_errcat_ts", "error_category", "ts",

@@ -61,9 +61,6 @@ def upgrade() -> None:
     op.create_index('ix_request_content_expires', 'request_content', ['expires_at'])
     op.create_index('ix_telemetry_events_ts', 'telemetry_events', ['ts'])
     op.create_index('ix_telemetry_events_release_ts', 'telemetry_events', ['release', 'ts'])
-    op.create_index('ix_telemetry_events_model_ts', 'telemetry_events', ['model', 'ts'])
-    op.create_index('ix_telemetry_events_unit', 'telemetry_events', ['unit_id'],
-                    sqlite_where=sa.text("unit_id IS NOT NULL"), postgresql_where=sa.text("unit_id IS NOT NULL"))
     op.create_index('ix_telemetry_events_problems', 'telemetry_events', ['ts'],
                     sqlite_where=sa.text("status <> 'ok'"), postgresql_where=sa.text("status <> 'ok'"))
     op.create_index('ix_telemetry_events_errcat_ts', 'telemetry_events', ['error_category', 'ts'],
@@ -78,8 +75,6 @@ def downgrade() -> None:
                         ('ix_telemetry_feedback_request', 'telemetry_feedback'),
                         ('ix_telemetry_events_errcat_ts', 'telemetry_events'),
                         ('ix_telemetry_events_problems', 'telemetry_events'),
-                        ('ix_telemetry_events_unit', 'telemetry_events'),
-                        ('ix_telemetry_events_model_ts', 'telemetry_events'),
                         ('ix_telemetry_events_release_ts', 'telemetry_events'),
                         ('ix_telemetry_events_ts', 'telemetry_events')):
         op.drop_index(name, table_name=table)
