@@ -66,6 +66,13 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         assert economics.roi(s, "support-reply")["result"]["payback_months"] != "never"
         assert any(w["incidents"] for w in adoption.weekly_scorecard(s, "invoice-anomaly", weeks=1)["weeks"])
         assert len(reviews.list_reviews(s)) == 2
+        # content capture: on (redacted) for support-reply only
+        from sqlalchemy import text as sql
+
+        stored = dict(s.execute(sql("SELECT use_case, count(*) FROM request_content GROUP BY use_case")).all())
+        assert set(stored) == {"support-reply"} and stored["support-reply"] > 100, stored
+        bodies = " ".join(s.scalars(sql("SELECT body FROM request_content LIMIT 50")))
+        assert "[email]" in bodies and "jane.doe@" not in bodies and "[order]" in bodies
         # the organization is filled: operating model from the self-check, constraints, enforced decision rights
         from takeoff.governance import service as governance
 

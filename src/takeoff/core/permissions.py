@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, str] = {
     "outcome.write": "record KPI measurements, costs, usage policies and training",
     "review.write": "record quarterly review decisions",
     "finding.write": "record, update and close audit findings",
+    "content.read": "read the captured (redacted) content of requests",
+    "privacy.write": "set content capture policies and delete a data subject's data",
 }
 
 _ALL = frozenset(PERMISSIONS)
@@ -59,17 +61,17 @@ MATRIX: dict[str, frozenset[str]] = {
        "finding.write"},
     "data_owner": _BASE | {"datasource.write", "datasource.check", "access.approve", "usecase.score"},
     "ai_engineer": _BASE
-    | {"evalset.write", "eval.run", "release.create", "release.promote", "release.rollback", "monitor.write",
-       "incident.write", "datasource.check"},
+    | {"content.read", "evalset.write", "eval.run", "release.create", "release.promote", "release.rollback",
+       "monitor.write", "incident.write", "datasource.check"},
     "platform_engineer": _BASE
     | {"catalog.write", "eval.run", "release.promote", "release.rollback", "monitor.write", "incident.write",
        "datasource.check"},
     "risk_partner": _BASE
-    | {"audit.read", "risk.classify", "risk.override", "policy.write", "governance.write", "release.approve",
-       "usecase.score", "incident.write", "review.write", "finding.write"},
+    | {"audit.read", "content.read", "privacy.write", "risk.classify", "risk.override", "policy.write",
+       "governance.write", "release.approve", "usecase.score", "incident.write", "review.write", "finding.write"},
     "security_partner": _BASE
-    | {"audit.read", "risk.classify", "release.approve", "catalog.write", "incident.write", "access.approve",
-       "finding.write"},
+    | {"audit.read", "content.read", "privacy.write", "risk.classify", "release.approve", "catalog.write",
+       "incident.write", "access.approve", "finding.write"},
     "viewer": frozenset({"read", "token.self"}),
 }
 

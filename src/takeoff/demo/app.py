@@ -16,7 +16,7 @@ from takeoff.demo import targets as demo_targets
 from takeoff.sdk import Client
 
 TICKETS = ("I need a refund for order 1182", "password reset link does not arrive", "where is my delivery?",
-           "please send the invoice for March", "the app crashes when I upload a photo")
+           "please send the invoice for March to ap@acme.test", "the app crashes when I upload a photo")
 CANNED = {"output": "Thanks for reaching out; an agent will reply shortly.", "tokens": {"input": 0, "output": 0},
           "cost_usd": 0.0}
 
@@ -58,6 +58,9 @@ def run(url: str, token: str, stop: threading.Event, *, interval_s: float = 0.5,
                 t.set_tokens(**result["tokens"]).set_cost(result["cost_usd"])
                 t.feature("ticket_length", float(len(ticket)))
                 t.outcome("escalated" if result is CANNED else "success")
+                # content: stored only because support-reply's capture policy is on, and redacted there
+                t.set_content(system="Answer warmly and briefly; cite the policy.", input=ticket,
+                              output=str(result.get("output", "")))
             if rng.random() < 0.2:
                 tk.feedback(t.request_id, rating=rng.choice((3, 4, 5, 5)), time_saved_s=rng.choice((30, 60, 90)),
                             comment=rng.choice(("saved me time", "reply was accurate", "had to rewrite the tone")))

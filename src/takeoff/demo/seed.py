@@ -155,6 +155,18 @@ EU_ANSWERS: dict[str, dict[str, Any]] = {
 }
 
 
+# Request content the demo's apps send (personal data included on purpose: the capture policy redacts it).
+DEMO_TICKETS: dict[str, list[tuple[str, str]]] = {
+    "support-reply": [
+        ("I need a refund for order 1182, write to me at jane.doe@example.com", "Refunds take 5 days; see policy R-2."),
+        ("password reset link does not arrive, call me on +44 20 7946 0958", "Check your spam folder, then retry."),
+        ("where is my delivery? card ending 4111 1111 1111 1111 was charged", "Your parcel ships tomorrow."),
+        ("please send the invoice for March to billing@acme.test", "Invoices are under Account > Billing."),
+        ("the app crashes when I upload a photo", "Please update to version 4.2; it fixes uploads.")],
+    "invoice-anomaly": [("Invoice 7781 from Acme Ltd, IBAN DE89 3704 0044 0532 0130 00", "anomaly: unknown vendor"),
+                        ("Invoice 7782 from Globex, amount 1200.00", "ok")],
+}
+
 class DemoError(RuntimeError):
     """A call of the demo's flow that the product refused."""
 
@@ -279,6 +291,8 @@ class Demo:
         self.step("eval sets, releases, eval runs, approvals, production and a canary", self.releases,
                   ("/api/v1/releases", "/api/v1/evalsets/{name}/versions"))
         self.step("alert rules on quality and cost", self.alert_rules, ("/api/v1/monitoring/rules",))
+        self.step("content capture on for support-reply (redacted), off elsewhere", self.capture_policies,
+                  ("/api/v1/capture-policies/{use_case}",))
         self.step("six weeks of traffic, a drift in invoices, and last quarter's pilot traffic", self.traffic,
                   ("/api/v1/events",))
         self.step("incidents", self.incidents, ("/api/v1/incidents",))
@@ -503,6 +517,12 @@ class Demo:
                        "window": "1h", "severity": 3, "open_incident": False})
 
     # ---- telemetry --------------------------------------------------------------------------------
+    def capture_policies(self) -> None:
+        """Support replies keep their content 30 days, redacted (ticket numbers too); the other use cases keep none."""
+        self.call("rita", "PUT", "/api/v1/capture-policies/support-reply",
+                  {"capture": True, "patterns": [{"name": "order", "pattern": r"\border \d{3,}"}], "max_chars": 2000,
+                   "retention_days": 30})
+
     def _active(self, key: str) -> dict[str, Any]:
         try:
             return self.call("erin", "GET", f"/api/v1/usecases/{key}/active")
@@ -523,6 +543,11 @@ class Demo:
             ev.update(status="fallback", fallback_reason="timeout", model=FALLBACK.split("/")[1])
         o = rng.random()
         ev["outcome"] = "escalated" if o < 0.07 else "overridden" if o < 0.12 else "success"
+        if key in DEMO_TICKETS:  # what was said (stored only where the capture policy is on: support-reply)
+            ticket, answer = DEMO_TICKETS[key][n % len(DEMO_TICKETS[key])]
+            ev["content"] = {"system": "Answer warmly and briefly; cite the policy.",
+                             "input": [{"role": "user", "content": ticket}],
+                             "output": [{"role": "assistant", "content": answer}], "documents": [f"kb-{n % 7}"]}
         if key == "support-reply":
             ev["scores"] = {"helpfulness": round(min(1.0, max(0.0, rng.gauss(0.82, 0.08))), 3)}
             ev["features"] = {"ticket_length": rng.randint(50, 900), "language": rng.choice(["en", "en", "de"])}

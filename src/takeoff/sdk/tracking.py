@@ -11,7 +11,7 @@ import inspect
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 from collections.abc import Callable
@@ -208,6 +208,51 @@ class Tracker:
         self._event["attributes"][key] = value
         return self
 
+    def set_content(self, *, system: str | None = None, input: str | Sequence[Mapping[str, str]] | None = None,
+                    output: str | Sequence[Mapping[str, str]] | None = None,
+                    tool_calls: Sequence[Mapping[str, str | None]] | None = None,
+                    documents: Sequence[str] | None = None, redact: bool = False) -> Tracker:
+        """What was said: system instructions, input and output (a text, or messages {role, content}), tool calls
+        {name, arguments}, retrieved document ids. The server stores it only where the use case's capture policy
+        allows (redacted there); `redact=True` also redacts personal data here, before it leaves the application."""
+        content: dict[str, Any] = {}
+        clean = _redactor(redact)
+        if system is not None:
+            content["system"] = clean(_text_of("system", system))
+        for part, value, role in (("input", input, "user"), ("output", output, "assistant")):
+            if value is None:
+                continue
+            msgs = [{"role": role, "content": value}] if isinstance(value, str) else list(value)
+            for m in msgs:
+                if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not m.get("role") \
+                        or not isinstance(m.get("content"), str):
+                    raise ValueError(f"{part} messages must be {{role, content}} with text values, got {m!r}")
+            content[part] = [{"role": m["role"], "content": clean(m["content"])} for m in msgs]
+        if tool_calls is not None:
+            calls = []
+            for t in tool_calls:
+                if not isinstance(t, Mapping) or not isinstance(t.get("name"), str) or not t.get("name"):
+                    raise ValueError(f"tool calls must be {{name, arguments}}, got {t!r}")
+                args = t.get("arguments")
+                calls.append({"name": t["name"], "arguments": clean(_text_of("arguments", args))
+                              if args is not None else None})
+            content["tool_calls"] = calls
+        if documents is not None:
+            content["documents"] = [_non_empty_str("document id", d) for d in documents]
+        self._event["content"] = content
+        return self
+
+    def set_trace(self, trace_id: str, span_id: str | None = None, parent_span_id: str | None = None) -> Tracker:
+        """The W3C trace this call belongs to (32 and 16 lowercase hex digits), to find it from other tools."""
+        for name, value, n in (("trace_id", trace_id, 32), ("span_id", span_id, 16),
+                               ("parent_span_id", parent_span_id, 16)):
+            if value is not None and (not isinstance(value, str) or len(value) != n
+                                      or any(c not in "0123456789abcdef" for c in value)):
+                raise ValueError(f"{name} must be {n} lowercase hex digits, got {value!r}")
+            if value is not None:
+                self._event[name] = value
+        return self
+
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Tracker:
         """Mark the start time (done by `with`)."""
@@ -321,8 +366,10 @@ def recorded_event(use_case: str, *, ts: datetime | float, latency_ms: float, re
                    provider: str | None = None, scores: Mapping[str, float] | None = None,
                    features: Mapping[str, float | str | bool] | None = None, error_category: str | None = None,
                    fallback_reason: str | None = None, attributes: Mapping[str, str | int | float | bool] | None = None,
-                   event_id: str | None = None) -> dict[str, Any]:
+                   event_id: str | None = None, content: Mapping[str, Any] | None = None,
+                   trace_id: str | None = None, span_id: str | None = None) -> dict[str, Any]:
     """The event of a call that already happened (backfills, imports), checked by the same setters as a tracked call.
+    `content` takes Tracker.set_content's keywords (system, input, output, tool_calls, documents).
 
     Raises ValueError with one message on the first bad field; `status` is taken as given (not derived).
     """
@@ -350,7 +397,30 @@ def recorded_event(use_case: str, *, ts: datetime | float, latency_ms: float, re
         t.error(error_category)
     if fallback_reason is not None:
         t.fallback(fallback_reason)
+    if content is not None:
+        unknown = sorted(str(k) for k in _mapping("content", content)
+                         if k not in ("system", "input", "output", "tool_calls", "documents"))
+        if unknown:
+            raise ValueError(f"content parts are system, input, output, tool_calls, documents; got {unknown[0]}")
+        t.set_content(**content)
+    if trace_id is not None:
+        t.set_trace(trace_id, span_id)
     event = t.event
     event.update(id=t.request_id if event_id is None else check_id("event_id", event_id),
                  ts=unix_seconds("ts", ts), latency_ms=float(latency_ms), status=status)
     return event
+
+
+def _text_of(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, got {type(value).__name__}")
+    return value
+
+
+def _redactor(on: bool) -> Callable[[str], str]:
+    """The text as given, or with personal data replaced (takeoff.sdk.redact, standard library only)."""
+    if not on:
+        return lambda text: text
+    from . import redact
+
+    return lambda text: redact.redact(text)[0]

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from takeoff.telemetry import requests_store
+
 Lookup = Callable[[Session, set[str]], tuple[set[str], dict[str, dict[str, Any] | None]]]
 
 
@@ -60,5 +62,7 @@ LOOKUPS = LookupCache()
 
 
 def clear_lookup_cache() -> None:
-    """Forget every cached use-case lookup (use cases are never deleted; a test that empties tables calls this)."""
+    """Forget every cached use-case lookup and capture policy (use cases are never deleted; a test that empties
+    tables calls this)."""
     LOOKUPS.clear()
+    requests_store.clear_policy_cache()

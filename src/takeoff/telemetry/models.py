@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, BigInteger, Dialect, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Dialect, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -42,7 +42,18 @@ class TelemetryEvent(Base):
     __tablename__ = "telemetry_events"
     # (use_case, ts) serves every read of raw events and the retention (per use case); a second index on ts alone
     # cost 10-15 % of insert time on the hot path and was dropped (tele0003).
-    __table_args__ = (Index("ix_telemetry_events_uc_ts", "use_case", "ts"),)
+    # The requests explorer (issue 18) needs the first page of each single filter fast on 10M rows (newest first):
+    # ts alone, release and model; partial indexes for the rare rows (problems, error categories). Each full index
+    # costs ingestion time (bench/ingest_bench.py): one on the (keyed-hashed, so random) unit ids halved SQLite's
+    # events/s and was left out; unit and provider filters walk the ts index (tele0007).
+    __table_args__ = (Index("ix_telemetry_events_uc_ts", "use_case", "ts"),
+                      Index("ix_telemetry_events_ts", "ts"),
+                      Index("ix_telemetry_events_release_ts", "release", "ts"),
+                      Index("ix_telemetry_events_problems", "ts", sqlite_where=text("status <> 'ok'"),
+                            postgresql_where=text("status <> 'ok'")),
+                      Index("ix_telemetry_events_errcat_ts", "error_category", "ts",
+                            sqlite_where=text("error_category IS NOT NULL"),
+                            postgresql_where=text("error_category IS NOT NULL")))
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(64))
@@ -138,7 +149,9 @@ class TelemetryFeedback(Base):
     """In-the-moment feedback on one AI response (rating 1-5, comment, time saved)."""
 
     __tablename__ = "telemetry_feedback"
-    __table_args__ = (Index("ix_telemetry_feedback_uc_ts", "use_case", "ts"),)
+    __table_args__ = (Index("ix_telemetry_feedback_uc_ts", "use_case", "ts"),
+                      Index("ix_telemetry_feedback_request", "request_id"),  # a request's feedback (tele0007)
+                      Index("ix_telemetry_feedback_unit", "unit_id"))  # a data subject's feedback (tele0007)
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
@@ -149,3 +162,6 @@ class TelemetryFeedback(Base):
     unit_id: Mapped[str | None] = mapped_column(String(200), default=None)
     ts: Mapped[datetime] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+from takeoff.telemetry import request_models  # noqa: E402,F401  (the request-level tables register with Base here)

@@ -22,7 +22,7 @@ from takeoff.core.actor import Actor
 from takeoff.core.db import read_session, utcnow
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
-from takeoff.telemetry import rollup
+from takeoff.telemetry import requests_store, rollup
 from takeoff.telemetry.baselines import current_baseline
 from takeoff.telemetry.common import TelemetryInvalid
 from takeoff.telemetry.common import dt as _dt
@@ -133,6 +133,10 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
             known, baselines = _LOOKUPS.get(reader, use_cases, _lookups)
         stored = store.stored_ids(reader, list(unique))
         rows, partials = _prepare(unique, stored, baselines, _pricer(reader), source, store, unit_key)
+        # --- request records (issue 18, telemetry.requests_store): unit ids keyed-hashed per capture policy
+        policies = requests_store.policies(reader, event_use_cases)
+        rows = requests_store.protect_units(rows, policies, unit_key)
+        # --- end request records
     unknown = use_cases - known
     for key in sorted(unknown & event_use_cases):  # first write: the write phase starts here
         _discover_one(session, actor, key)
@@ -140,6 +144,9 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     if len(new_ids) != len(rows):  # a concurrent batch stored some of them first: fold only the new ones
         fresh = [unique[i] for i in sorted(new_ids)]
         partials = _fold(fresh, baselines, unit_key)
+    # --- request records (issue 18): span trees and captured content of the new events, in bulk
+    requests_store.store(session, (unique[i] for i in new_ids), policies, session.get_bind().dialect.name == "sqlite")
+    # --- end request records
     if new_ids:
         for key in sorted(unknown - event_use_cases):  # named only by the report: discovered once it counts
             _discover_one(session, actor, key)
@@ -170,6 +177,8 @@ def _prepare(unique: dict[str, dict[str, Any]], stored: set[str], baselines: dic
             ev["cost_usd"] = price(ev.get("provider"), ev["model"], ev["ts"], ev["tokens"])
         ts = event_time(ev["ts"])
         data = {k: ev.get(k) or {} for k in ("tokens", "scores", "features", "attributes")}
+        if ev.get("trace_id"):  # request records (issue 18): the trace ids, for the explorer
+            data["trace"] = requests_store.trace_of(ev)
         if ev.get("violations"):  # safety findings stay on the request (no content: stage, detector, action)
             data["violations"] = ev["violations"]
         rows.append((eid, ev["use_case"], ev.get("release") or "", ev.get("unit_id"),

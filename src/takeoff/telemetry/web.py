@@ -176,6 +176,7 @@ def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str,
         charts.append({"key": chart.key, "title": chart.title, "metrics": metrics, "targets": lines,
                        "config": chart_config(chart, metrics, data.by_release, labels, lines) if metrics else None})
     return {"uc": uc, "range": key, "ranges": list(RANGES), "step_s": step, "since": data.times[0],
+            "times": [int(t.timestamp()) for t in data.times],  # each point's bucket: its drill-down to /requests
             "charts": charts, "releases": list(data.by_release), "summary": data,
             "last_event_at": None if data.count else window.last_event_at(session, uc.key)}
 

@@ -32,6 +32,7 @@ NAV: list[tuple[str, str]] = [
     ("Eval sets", "/evalsets"),
     ("Releases", "/releases"),
     ("Telemetry", "/telemetry"),
+    ("Requests", "/requests"),
     ("Monitoring", "/monitoring"),
     ("Incidents", "/incidents"),
     ("Findings", "/findings"),

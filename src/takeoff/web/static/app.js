@@ -5,8 +5,23 @@ function takeoffCharts(root) {
   (root || document).querySelectorAll("canvas[data-chart]").forEach(function (el) {
     if (el.dataset.drawn) return;
     el.dataset.drawn = "1";
-    try { new Chart(el, JSON.parse(el.dataset.chart)); } catch (e) { console.error("chart", e); }
+    try { new Chart(el, drillDown(el, JSON.parse(el.dataset.chart))); } catch (e) { console.error("chart", e); }
   });
+}
+// <canvas data-drill="/requests?..." data-times="[bucket starts]" data-step="s">: a click on a point opens the
+// requests of that point's bucket.
+function drillDown(el, cfg) {
+  if (!el.dataset.drill || !el.dataset.times) return cfg;
+  var times = JSON.parse(el.dataset.times), step = Number(el.dataset.step) || 60;
+  cfg.options = cfg.options || {};
+  cfg.options.onClick = function (evt, elements) {
+    if (!elements.length) return;
+    var t = times[elements[0].index];
+    if (t === undefined) return;
+    window.location.href = el.dataset.drill + "&start=" + t + "&end=" + (t + step);
+  };
+  cfg.options.onHover = function (evt, elements) { el.style.cursor = elements.length ? "pointer" : "default"; };
+  return cfg;
 }
 document.addEventListener("DOMContentLoaded", function () { takeoffCharts(document); });
 document.addEventListener("htmx:afterSwap", function (ev) { takeoffCharts(ev.target); });

@@ -1,14 +1,14 @@
 """Rollups count safety filter findings: {"stage:detector:action": findings} per minute, hour and day.
 
 Revision ID: tele0008
-Revises: tele0006
+Revises: tele0007
 Create Date: 2026-12-06 20:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = 'tele0008'
-down_revision = 'tele0006'
+down_revision = 'tele0007'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,252 @@
+"""Requests explorer speed: seed N request records (events, 10 % with content, 2 % with feedback, 5 % with a
+3-span tree) into a fresh SQLite file and a fresh PostgreSQL database, then time the first page (50 rows) of each
+single-filter query shape and the detail page, and print p50/p95 per shape and backend.
+
+    .venv/bin/python bench/requests_bench.py [--requests 300000] [--repeat 30] [--skip-postgres] [--explain]
+
+Seeding writes rows straight into the tables (multi-row INSERT on SQLite, COPY on PostgreSQL), as ingestion stores
+them; the queries are takeoff.requests.queries', the ones the API and pages run. The goal (issue 18): p95 < 100 ms
+on 10,000,000 requests for every shape; the seeded size is configurable (default small enough for a few minutes).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import sessionmaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from takeoff.core.db import make_engine
+from takeoff.migrate import upgrade
+from takeoff.requests import queries
+from takeoff.telemetry import capture, rollup
+
+PG = os.environ.get("TAKEOFF_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+KEY = rollup.unit_key("bench-secret-key")
+USE_CASES = [f"uc-{i:02d}" for i in range(20)]
+MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-sonnet", "anthropic"), ("gemini-pro", "google"),
+          ("llama-70b", "self")]
+NOW = datetime.now(UTC).replace(microsecond=0)
+SPAN_DAYS = 30
+
+
+def rows(n: int, seed: int = 7) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]],
+                                       list[tuple[Any, ...]]]:
+    """Events, content, feedback and span rows (Python values; times as aware datetimes), time-ordered ids."""
+    rng = random.Random(seed)
+    events, content, feedback, spans = [], [], [], []
+    t0 = NOW - timedelta(days=SPAN_DAYS)
+    step = SPAN_DAYS * 86400 / n
+    for i in range(n):
+        ts = t0 + timedelta(seconds=i * step + rng.random())
+        uc = USE_CASES[rng.randrange(len(USE_CASES))]
+        model, provider = MODELS[rng.randrange(len(MODELS))]
+        r = rng.random()
+        status, cat = ("error", rng.choice(["timeout_or_error", "wrong_answer"])) if r < 0.02 else \
+            ("fallback", None) if r < 0.05 else ("ok", None)
+        eid = f"{int(ts.timestamp() * 1000):013x}{uuid.UUID(int=rng.getrandbits(128)).hex[:19]}"
+        unit = capture.unit_ref(f"user-{rng.randrange(20_000)}", KEY)
+        data = {"tokens": {"input": rng.randint(100, 900), "output": rng.randint(20, 300)},
+                "scores": {"helpfulness": round(rng.random(), 3)}, "features": {}, "attributes": {}}
+        events.append((eid, uc, f"{uc}:{rng.randint(1, 3)}", unit, ts, rng.lognormvariate(6, 0.4), status, "success",
+                       model, provider, rng.random() / 1000, cat, None, "json", json.dumps(data)))
+        if rng.random() < 0.10:
+            words = rng.choice(["refund", "invoice", "password", "delivery", "crash"])
+            body = {"input": [{"role": "user", "content": f"ticket {i} about a {words} problem"}],
+                    "output": [{"role": "assistant", "content": "We are on it."}]}
+            content.append((eid, uc, ts, None, json.dumps(body), "{}", 0))
+        if rng.random() < 0.02:
+            feedback.append((uuid.uuid4().hex, eid, uc, rng.randint(1, 5), "", None, None, ts, ts))
+        if rng.random() < 0.05:
+            trace = uuid.uuid4().hex
+            root = uuid.uuid4().hex[:16]
+            for k, name in enumerate(("workflow", "retrieve", "chat")):
+                sid = root if k == 0 else uuid.uuid4().hex[:16]
+                spans.append((eid, sid, trace, None if k == 0 else root, name, "client", "ok",
+                              ts + timedelta(milliseconds=10 * k), 100.0 / (k + 1), "{}"))
+    return events, content, feedback, spans
+
+
+TABLES = {
+    "telemetry_events": ("id", "use_case", "release", "unit_id", "ts", "latency_ms", "status", "outcome", "model",
+                         "provider", "cost_usd", "error_category", "fallback_reason", "source", "data"),
+    "request_content": ("event_id", "use_case", "ts", "expires_at", "body", "redactions", "truncated"),
+    "telemetry_feedback": ("id", "request_id", "use_case", "rating", "comment", "time_saved_s", "unit_id", "ts",
+                           "received_at"),
+    "telemetry_spans": ("event_id", "span_id", "trace_id", "parent_span_id", "name", "kind", "status", "start",
+                        "duration_ms", "attributes"),
+}
+
+
+def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
+    t = time.perf_counter()
+    sqlite = engine.dialect.name == "sqlite"
+    for lo in range(0, n, chunk):
+        parts = rows(min(chunk, n - lo), seed=lo)
+        with engine.begin() as conn:  # each chunk spans the whole window (its own seed): filters see every day
+            for (table, cols), data in zip(TABLES.items(), parts):
+                if sqlite:
+                    data = [tuple(v.isoformat(" ", "microseconds")[:26] if isinstance(v, datetime) else v
+                                  for v in r) for r in data]
+                    one = f"({', '.join('?' * len(cols))})"
+                    per = 30_000 // len(cols)
+                    for i in range(0, len(data), per):
+                        part = data[i:i + per]
+                        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                                             f"{', '.join([one] * len(part))}", tuple(v for r in part for v in r))
+                else:
+                    raw = conn.connection.driver_connection
+                    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                        for r in data:
+                            copy.write_row(r)
+        print(f"  seeded {min(lo + chunk, n):>10,} requests", end="\r", flush=True)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    print()
+    return time.perf_counter() - t
+
+
+SHAPES: dict[str, dict[str, str]] = {
+    "no filter": {},
+    "use case": {"use_case": "uc-07"},
+    "release": {"release": "uc-07:2"},
+    "status=error": {"status": "error"},
+    "error category": {"error_category": "wrong_answer"},
+    "model": {"model": "gemini-pro"},
+    "provider": {"provider": "anthropic"},
+    "time range (1 h, a week ago)": {"start": (NOW - timedelta(days=7)).isoformat(),
+                                     "end": (NOW - timedelta(days=7, hours=-1)).isoformat()},
+    "unit": {"unit": "user-4242"},
+    "score range": {"score": "helpfulness", "score_min": "0.95"},
+    "rating <= 2": {"rating_max": "2"},
+    "has content": {"has_content": "true"},
+    "text in content": {"q": "invoice"},
+}
+
+
+def measure(engine: Any, repeat: int, explain: bool) -> dict[str, tuple[float, float]]:
+    factory = sessionmaker(engine)
+    out: dict[str, tuple[float, float]] = {}
+    with factory() as s:
+        some = [r[0] for r in s.execute(text("SELECT id FROM telemetry_events WHERE id IN (SELECT event_id FROM "
+                                             "telemetry_spans) LIMIT 50"))]
+        for name, params in SHAPES.items():
+            f = queries.parse_filters(params)
+            times = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                queries.page(s, f, KEY, 50)
+                times.append((time.perf_counter() - t) * 1000)
+            out[name] = _p(times)
+            if explain:
+                q = queries._query(f, KEY, None).limit(51)
+                sql = str(q.compile(engine, compile_kwargs={"literal_binds": True}))
+                prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+                plan = " | ".join(str(r[-1]) for r in s.execute(text(prefix + sql)))
+                print(f"    {name}: {plan[:300]}")
+        times = []
+        for i in range(repeat):
+            t = time.perf_counter()
+            queries.detail(s, some[i % len(some)], True)
+            times.append((time.perf_counter() - t) * 1000)
+        out["detail page"] = _p(times)
+    return out
+
+
+def ingest_rates(engine: Any, n: int) -> dict[str, float]:
+    """Events/s of in-process ingestion (service.ingest_events, batches of 500, one process) of events that carry
+    content and a unit id, with the use case's capture off and on (redaction, cap, content rows)."""
+    from takeoff.audit import key as audit_key
+    from takeoff.core.actor import SYSTEM
+    from takeoff.core.db import transaction
+    from takeoff.telemetry import requests_store, service
+
+    audit_key.remember(engine, "bench-secret-key")
+    factory = sessionmaker(engine, expire_on_commit=False)
+    text_in = "I need a refund for order 1182, write to me at jane.doe@example.com or call +44 20 7946 0958. " * 3
+    out = {}
+    for mode in ("off", "on"):
+        uc = f"bench-capture-{mode}"
+        with transaction(factory) as s:
+            requests_store.set_policy(s, SYSTEM, capture.make_policy(uc, capture=mode == "on"))
+        now = time.time()
+        events = [{"id": uuid.uuid4().hex, "use_case": uc, "release": "", "unit_id": f"user-{i % 500}",
+                   "ts": now - 60 + i * 30 / n, "latency_ms": 100.0, "status": "ok", "model": "gpt-4o",
+                   "tokens": {"input": 500, "output": 100},
+                   "content": {"input": [{"role": "user", "content": text_in}],
+                               "output": [{"role": "assistant", "content": "Refunds take 5 days; see policy R-2."}]}}
+                  for i in range(n)]
+        t = time.perf_counter()
+        for i in range(0, n, 500):
+            with transaction(factory) as s:
+                service.ingest_events(s, SYSTEM, events[i:i + 500], late_s=3600, unit_key=KEY)
+        out[f"capture {mode}"] = n / (time.perf_counter() - t)
+    return out
+
+
+def _p(times: list[float]) -> tuple[float, float]:
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=300_000)
+    ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--explain", action="store_true", help="print each shape's query plan")
+    ap.add_argument("--ingest", type=int, default=20_000, help="events per in-process ingestion run (0: skip)")
+    args = ap.parse_args()
+    if not 1000 <= args.requests <= 20_000_000:
+        sys.exit("--requests: 1,000 to 20,000,000")
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        backends = [("sqlite", f"sqlite:///{tmp}/requests.db")]
+        drop = None
+        if not args.skip_postgres:
+            name = f"bench_requests_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(text(f'CREATE DATABASE "{name}"'))
+            backends.append(("postgresql", make_url(PG).set(database=name).render_as_string(hide_password=False)))
+
+            def drop() -> None:
+                with admin.connect() as c:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        try:
+            for backend, url in backends:
+                engine = make_engine(url)
+                upgrade(engine)
+                print(f"{backend}: seeding {args.requests:,} requests")
+                secs = seed(engine, args.requests)
+                print(f"{backend}: seeded in {secs:.0f} s ({args.requests / secs:,.0f} rows/s)")
+                results[backend] = measure(engine, args.repeat, args.explain)
+                if args.ingest:
+                    rates = ingest_rates(engine, args.ingest)
+                    print(f"{backend}: in-process ingestion of events with content, one process: "
+                          + ", ".join(f"{k} {v:,.0f} events/s" for k, v in rates.items()))
+                engine.dispose()
+        finally:
+            if drop:
+                drop()
+    names = list(next(iter(results.values())))
+    print(f"\nfirst page (50 rows) and detail, ms, {args.requests:,} requests, {args.repeat} runs each")
+    print(f"{'shape':<30}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}" for b in results))
+    for n in names:
+        print(f"{n:<30}" + "".join(f"{results[b][n][0]:>16.1f}{results[b][n][1]:>16.1f}" for b in results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""`takeoff requests list|show|export|policy|delete`: the request explorer, capture policies and a data subject's
+deletion, over the HTTP API."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from takeoff.commands._http import call, client, fail
+
+requests_app = typer.Typer(help="Request records: list, show, export; capture policies; delete a unit's data.",
+                           no_args_is_help=True)
+policy_app = typer.Typer(help="Content capture policy of a use case: show, set.", no_args_is_help=True)
+requests_app.add_typer(policy_app, name="policy")
+
+Opt = typer.Option
+
+
+def _filters(**kw: Any) -> dict[str, str]:
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in kw.items() if v is not None and v != ""}
+
+
+@requests_app.command("list")
+def list_(use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
+          release: Annotated[str | None, Opt()] = None, status: Annotated[str | None, Opt(help="ok, error, fallback")] = None,
+          error_category: Annotated[str | None, Opt()] = None, model: Annotated[str | None, Opt()] = None,
+          provider: Annotated[str | None, Opt()] = None, start: Annotated[str | None, Opt(help="ISO time")] = None,
+          end: Annotated[str | None, Opt(help="ISO time")] = None, unit: Annotated[str | None, Opt()] = None,
+          q: Annotated[str | None, Opt("--search", help="Text in stored content.")] = None,
+          limit: Annotated[int, Opt(min=1, max=200)] = 20) -> None:
+    """The newest requests matching the filters (id, time, use case, status, latency, model, cost)."""
+    params = _filters(use_case=use_case, release=release, status=status, error_category=error_category, model=model,
+                      provider=provider, start=start, end=end, unit=unit, q=q, limit=limit)
+    out = call("GET", "/api/v1/requests", params=params)
+    for r in out["items"]:
+        lat = f"{r['latency_ms']:.0f} ms" if r["latency_ms"] is not None else "-"
+        cost = f"${r['cost_usd']:.5f}" if r["cost_usd"] is not None else "-"
+        typer.echo(f"{r['ts'][:19]}  {r['id']:<36} {r['use_case']:<20} {r['status']:<8} {lat:>9} "
+                   f"{r['model'] or '-':<20} {cost}{'  [content]' if r['has_content'] else ''}")
+    typer.echo(f"{len(out['items'])} request(s){' (more: narrow the filters)' if out['next_cursor'] else ''}")
+
+
+@requests_app.command("show")
+def show(request_id: str) -> None:
+    """One request as JSON (span tree, tokens, cost, scores, feedback, content when you may read it)."""
+    typer.echo(json.dumps(call("GET", f"/api/v1/requests/{request_id}"), indent=2, ensure_ascii=False))
+
+
+@requests_app.command("export")
+def export(use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
+           status: Annotated[str | None, Opt()] = None, start: Annotated[str | None, Opt()] = None,
+           end: Annotated[str | None, Opt()] = None, model: Annotated[str | None, Opt()] = None,
+           fmt: Annotated[str, Opt("--format", help="jsonl or csv")] = "jsonl",
+           max_rows: Annotated[int, Opt("--max", min=1, max=100_000)] = 10_000) -> None:
+    """Export the filtered requests (metadata, no content) to stdout as JSONL or CSV."""
+    if fmt not in ("jsonl", "csv"):
+        fail("--format: jsonl or csv")
+    params = _filters(use_case=use_case, status=status, start=start, end=end, model=model, format=fmt, max=max_rows)
+    with client() as c, c.stream("GET", "/api/v1/requests/export", params=params) as resp:
+        if resp.status_code >= 400:
+            resp.read()
+            try:
+                fail(resp.json()["error"]["message"])
+            except (ValueError, KeyError):
+                fail(f"HTTP {resp.status_code}")
+        for chunk in resp.iter_bytes():
+            sys.stdout.buffer.write(chunk)
+    sys.stdout.flush()
+
+
+@policy_app.command("show")
+def policy_show(use_case: str) -> None:
+    """A use case's capture policy as JSON."""
+    typer.echo(json.dumps(call("GET", f"/api/v1/capture-policies/{use_case}"), indent=2))
+
+
+@policy_app.command("set")
+def policy_set(use_case: str,
+               capture: Annotated[bool, Opt("--capture/--no-capture", help="Store content (redacted).")] = False,
+               kinds: Annotated[str, Opt(help="Detectors, comma-separated: email,iban,card,phone.")] =
+               "email,iban,card,phone",
+               pattern: Annotated[list[str] | None, Opt(help="Operator pattern NAME=REGEX (repeatable).")] = None,
+               max_chars: Annotated[int, Opt(help="Cap per content field.")] = 4000,
+               retention_days: Annotated[int | None, Opt(help="Keep content this many days (default: as "
+                                                              "long as the events).")] = None,
+               unit_ids: Annotated[str, Opt(help="hashed or raw")] = "hashed") -> None:
+    """Set the whole capture policy of a use case (audited)."""
+    patterns = []
+    for p in pattern or []:
+        name, sep, regex = p.partition("=")
+        if not sep:
+            fail(f"--pattern: NAME=REGEX, got {p!r}")
+        patterns.append({"name": name, "pattern": regex})
+    body = {"capture": capture, "kinds": [k.strip() for k in kinds.split(",") if k.strip()], "patterns": patterns,
+            "max_chars": max_chars, "retention_days": retention_days, "unit_ids": unit_ids}
+    out = call("PUT", f"/api/v1/capture-policies/{use_case}", json=body)
+    typer.echo(f"{out['use_case']}: content capture {'on' if out['capture'] else 'off'}, unit ids {out['unit_ids']}, "
+               f"detectors {','.join(out['kinds']) or 'none'}, {len(out['patterns'])} pattern(s)")
+
+
+@requests_app.command("delete")
+def delete(unit: Annotated[str, Opt("--unit", help="The data subject's unit id.")]) -> None:
+    """Remove a unit's content and references from requests and feedback; says what was removed."""
+    out = call("POST", "/api/v1/requests/unit-deletions", json={"unit": unit})
+    if not out["found"]:
+        typer.echo(f"unit {unit!r} has no stored requests or feedback: nothing to remove")
+        return
+    typer.echo(f"unit {unit!r}: {out['requests']} request(s) unlinked, {out['content_deleted']} content record(s) "
+               f"deleted, {out['spans_cleaned']} span(s) cleaned, {out['feedback']} feedback(s) unlinked; "
+               f"rollups {out['rollups']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `requests` to the CLI."""
+    app.add_typer(requests_app, name="requests")

@@ -1,0 +1,79 @@
+"""Requests HTTP API: the explorer (list with filters and keyset pages, export, detail), capture policies per use
+case, and deletion of a unit's data (mounted under /api/v1)."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from takeoff.core.errors import Invalid
+from takeoff.deps import DB, Allowed
+from takeoff.requests import queries, service
+from takeoff.requests.schemas import PolicyIn, UnitDeletionIn
+from takeoff.telemetry import rollup
+
+router = APIRouter(tags=["requests"])
+FILTER_NAMES = tuple(f for f in queries.Filters.__dataclass_fields__)
+
+
+def unit_key(request: Request) -> bytes:
+    """The keyed-hash key of unit ids on this server."""
+    return rollup.unit_key(request.app.state.settings.resolved_secret_key)
+
+
+def _filters(request: Request) -> queries.Filters:
+    unknown = sorted(set(request.query_params) - set(FILTER_NAMES) - {"limit", "cursor", "format", "max"})
+    if unknown:
+        raise Invalid(f"{unknown[0]}: not a filter of requests",
+                      details=[{"field": unknown[0], "message": f"not one of {', '.join(FILTER_NAMES)}"}])
+    return queries.parse_filters(request.query_params)
+
+
+@router.get("/requests")
+def list_requests(request: Request, session: DB, actor: Allowed("read"), limit: int = Query(50, ge=1, le=200),
+                  cursor: str | None = Query(None, max_length=600)) -> dict[str, Any]:
+    """Requests newest first, filtered (use_case, release, status, error_category, model, provider, start, end,
+    unit, score with score_min/score_max, rating_min/rating_max, has_content, q: text in stored content);
+    `next_cursor` fetches the next page."""
+    return queries.page(session, _filters(request), unit_key(request), limit, cursor)
+
+
+@router.get("/requests/export", response_class=StreamingResponse, responses={200: {"content": {
+    "application/x-ndjson": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}})
+def export_requests(request: Request, session: DB, actor: Allowed("read"),
+                    format: str = Query("jsonl", pattern="^(jsonl|csv)$"),
+                    max: int = Query(10_000, ge=1, le=queries.MAX_EXPORT)) -> StreamingResponse:
+    """The filtered requests (metadata, no content) as JSONL or CSV, newest first, at most `max` rows, streamed."""
+    rows = queries.export_rows(request.app.state.engine, _filters(request), unit_key(request), max)
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(queries.export_lines(rows, format), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="requests.{format}"'})
+
+
+@router.get("/requests/{request_id}")
+def get_request(request_id: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """One request: record, span tree, tokens, cost, latency, scores, feedback, links, and its redacted content for
+    callers who may read content (`content.read`). 404 when unknown."""
+    return queries.detail(session, request_id, actor.can("content.read"))
+
+
+@router.get("/capture-policies/{use_case}")
+def get_policy(use_case: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """A use case's content capture policy (the defaults when none was set: no content, unit ids hashed)."""
+    return service.get_policy(session, use_case)
+
+
+@router.put("/capture-policies/{use_case}")
+def put_policy(use_case: str, body: PolicyIn, session: DB, actor: Allowed("privacy.write")) -> dict[str, Any]:
+    """Set a use case's capture policy (audited): capture on/off, detectors, operator patterns (checked on save),
+    size cap per field, content retention, hashed or raw unit ids."""
+    return service.set_policy(session, actor, use_case, body)
+
+
+@router.post("/requests/unit-deletions")
+def delete_unit(body: UnitDeletionIn, request: Request, session: DB, actor: Allowed("privacy.write")
+                ) -> dict[str, Any]:
+    """A data subject's request: remove a unit's content and references from requests and feedback (audited);
+    answers what was removed (`found: false` when the unit had no data)."""
+    return service.delete_unit(session, actor, body.unit, unit_key(request))

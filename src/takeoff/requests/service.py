@@ -1,0 +1,36 @@
+"""Requests operations: capture policies and a data subject's deletion (the writes live in
+takeoff.telemetry.requests_store, the owner of the request tables; this module checks and shapes them)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from takeoff.core.actor import Actor
+from takeoff.core.errors import Invalid
+from takeoff.portfolio import service as portfolio
+from takeoff.requests.schemas import PolicyIn
+from takeoff.telemetry import capture, requests_store
+
+
+def get_policy(session: Session, use_case_key: str) -> dict[str, Any]:
+    """A use case's policy (404 for an unknown use case; the defaults when none was set)."""
+    uc = portfolio.get(session, use_case_key)
+    return requests_store.read_policies(session, [uc.key])[uc.key].view()
+
+
+def set_policy(session: Session, actor: Actor, use_case_key: str, body: PolicyIn) -> dict[str, Any]:
+    """Validate and store a use case's policy (audited); Invalid naming the field when a pattern or value is bad."""
+    uc = portfolio.get(session, use_case_key)
+    try:
+        policy = capture.make_policy(uc.key, body.capture, body.kinds, [p.model_dump() for p in body.patterns],
+                                     body.max_chars, body.retention_days, body.unit_ids)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise Invalid(str(exc), details=[{"field": field, "message": message or str(exc)}]) from None
+    return requests_store.set_policy(session, actor, policy).view()
+
+
+def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -> dict[str, Any]:
+    """Remove a unit's content and references (see requests_store.delete_unit); says when it had no data."""
+    return requests_store.delete_unit(session, actor, unit_id, unit_key)

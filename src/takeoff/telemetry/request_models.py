@@ -1,0 +1,66 @@
+"""Request-level tables (issue 18): the span tree of a request, its captured content, and each use case's capture
+policy. A request record is a telemetry_events row; these hang off its id. No chart reads them (rollups serve
+every aggregate); they serve drill-down, review and deletion on a data subject's request."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from takeoff.core.db import Base, utcnow
+
+
+class CapturePolicy(Base):
+    """What a use case's requests may keep: content (off by default; redacted and capped when on), for how long,
+    and whether unit ids are stored keyed-hashed (the default) or raw. No row = the defaults."""
+
+    __tablename__ = "telemetry_capture_policies"
+
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    capture: Mapped[bool] = mapped_column(default=False)
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # built-in detectors applied (redact.KINDS)
+    patterns: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # operator patterns {name, pattern}
+    max_chars: Mapped[int] = mapped_column(default=4000)  # per content field; longer is cut with a marker
+    retention_days: Mapped[int | None] = mapped_column(default=None)  # content; None = as long as the raw events
+    unit_ids: Mapped[str] = mapped_column(String(8), default="hashed")  # hashed | raw
+    updated_by: Mapped[str] = mapped_column(String(100), default="system")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TelemetrySpan(Base):
+    """One span of a request's tree (OTLP), keyed by the request (event id) and its span id."""
+
+    __tablename__ = "telemetry_spans"
+    __table_args__ = (Index("ix_telemetry_spans_start", "start"),)  # retention
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    span_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(String(32))
+    parent_span_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(32), default=None)
+    status: Mapped[str] = mapped_column(String(8), default="unset")
+    start: Mapped[datetime] = mapped_column()
+    duration_ms: Mapped[float | None] = mapped_column(default=None)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RequestContent(Base):
+    """The captured content of one request, redacted and capped under its use case's policy when it was stored.
+
+    `body` is the content as JSON text (searched with LIKE/ILIKE: the explorer's text search); `expires_at` is the
+    policy's content retention (None: kept as long as the request)."""
+
+    __tablename__ = "request_content"
+    __table_args__ = (Index("ix_request_content_uc_ts", "use_case", "ts"),
+                      Index("ix_request_content_expires", "expires_at"))
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    body: Mapped[str] = mapped_column(Text, default="{}")
+    redactions: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # kind -> replaced
+    truncated: Mapped[int] = mapped_column(default=0)  # fields cut at max_chars

@@ -1,0 +1,172 @@
+"""The requests explorer over HTTP on both backends: filters, keyset pages, detail with spans and content under
+the capture policy, export, policy validation and audit, deletion by unit, and bad input."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pytest
+from sqlalchemy import text
+
+from takeoff.core.db import transaction
+from tests.requests.conftest import TRACE, event, make_use_case
+
+CONTENT = {"system": "You answer tickets.",
+           "input": [{"role": "user", "content": "I am jane@example.com, card 4111 1111 1111 1111, call +1 415 555 2671"}],
+           "output": [{"role": "assistant", "content": "Thanks! Ticket TCK-123456 opened. " + "x" * 300}],
+           "tool_calls": [{"name": "lookup", "arguments": '{"iban": "DE89370400440532013000"}'}],
+           "documents": ["kb-12"]}
+
+
+def _policy(client, admin, key, **kw):  # type: ignore[no-untyped-def]
+    body = {"capture": True, "patterns": [{"name": "ticket", "pattern": r"TCK-\d{6}"}], "max_chars": 100, **kw}
+    return client.put(f"/api/v1/capture-policies/{key}", json=body, headers=admin)
+
+
+def test_content_is_stored_only_under_a_policy_redacted_and_capped(client, admin, users, send, usecase, factory):
+    other = make_use_case(client, admin, "invoice-anomaly")
+    r = _policy(client, admin, usecase, retention_days=7)
+    assert r.status_code == 200, r.text
+    assert r.json()["capture"] and r.json()["unit_ids"] == "hashed"
+    spans = [{"trace_id": TRACE, "span_id": "a" * 16, "name": "workflow", "start": time.time() - 1, "duration_ms": 900,
+              "status": "ok", "kind": "internal", "attributes": {"enduser.id": "u-42"}},
+             {"trace_id": TRACE, "span_id": "b" * 16, "parent_span_id": "a" * 16, "name": "chat gpt-4o",
+              "start": time.time() - 0.9, "duration_ms": 700, "status": "error", "kind": "client"}]
+    send(event(usecase, id="r1", unit_id="u-42", content=CONTENT, spans=spans, trace_id=TRACE, span_id="b" * 16),
+         event(other, id="r2", unit_id="u-42", content=CONTENT))
+    d = client.get("/api/v1/requests/r1", headers=admin).json()
+    body = d["content"]["body"]
+    assert d["content"]["redactions"] == {"email": 1, "card": 1, "phone": 1, "iban": 1, "ticket": 1}
+    assert "jane@" not in json.dumps(body) and "[email]" in body["input"][0]["content"]
+    assert "[ticket]" in body["output"][0]["content"] and body["output"][0]["content"].endswith("characters]")
+    assert d["content"]["truncated_fields"] == 1 and d["content"]["expires_at"]
+    assert body["documents"] == ["kb-12"] and "[iban]" in body["tool_calls"][0]["arguments"]
+    assert [s["name"] for s in d["spans"]] == ["workflow", "chat gpt-4o"] and d["spans"][1]["parent_span_id"] == "a" * 16
+    assert d["trace"]["trace_id"] == TRACE and d["unit"] == "(hashed)" and d["links"]["use_case"] == "/usecases/support-reply"
+    assert client.get("/api/v1/requests/r2", headers=admin).json()["content"] is None  # capture off there
+    viewer = client.get("/api/v1/requests/r1", headers=users.headers("viewer")).json()
+    assert viewer["content"]["stored"] and "body" not in viewer["content"]  # content.read needed
+    with transaction(factory) as s:  # stored keyed-hashed, never raw
+        assert s.scalar(text("SELECT count(*) FROM telemetry_events WHERE unit_id = 'u-42'")) == 0
+        audit = s.scalar(text("SELECT count(*) FROM audit_entries WHERE action = 'capture_policy.set'"))
+    assert audit == 1
+
+
+def test_filters_pages_and_export(client, admin, send, usecase):
+    now = time.time()
+    send(*[event(usecase, id=f"e{i:02d}", ts=now - 100 + i, status="error" if i % 5 == 0 else "ok",
+                 error_category="timeout" if i % 5 == 0 else None, model="gpt-4o" if i % 2 else "claude",
+                 scores={"faithfulness": i / 20}, unit_id="alice" if i < 3 else "bob") for i in range(20)])
+    client.post("/api/v1/feedback", json={"id": "f1", "request_id": "e07", "rating": 1}, headers=admin)
+    seen, cursor = [], None
+    while True:
+        r = client.get("/api/v1/requests", params={"use_case": usecase, "limit": 6, **({"cursor": cursor} if cursor else {})},
+                       headers=admin).json()
+        seen += [i["id"] for i in r["items"]]
+        cursor = r["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f"e{i:02d}" for i in range(19, -1, -1)]  # newest first, each once
+
+    def ids(**params):  # type: ignore[no-untyped-def]
+        r = client.get("/api/v1/requests", params={"limit": 200, **params}, headers=admin)
+        assert r.status_code == 200, r.text
+        return {i["id"] for i in r.json()["items"]}
+    assert ids(status="error") == {"e00", "e05", "e10", "e15"} == ids(error_category="timeout")
+    assert ids(model="claude", use_case=usecase) == {f"e{i:02d}" for i in range(0, 20, 2)}
+    assert ids(unit="alice") == {"e00", "e01", "e02"}
+    assert ids(score="faithfulness", score_min=0.5, score_max=0.6) == {"e10", "e11", "e12"}
+    assert ids(rating_max=2) == {"e07"}
+    assert ids(has_content="true") == set() and len(ids(has_content="false")) == 20
+    assert ids(start=now - 82.5, end=now - 81.5) == {"e18"}
+    r = client.get("/api/v1/requests/export", params={"use_case": usecase, "format": "csv", "status": "error"},
+                   headers=admin)
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert r.status_code == 200 and [x["id"] for x in rows] == ["e15", "e10", "e05", "e00"]
+    r = client.get("/api/v1/requests/export", params={"format": "jsonl", "max": 3}, headers=admin)
+    assert [json.loads(line)["id"] for line in r.text.splitlines()] == ["e19", "e18", "e17"]
+
+
+def test_text_search_in_stored_content(client, admin, send, usecase):
+    assert _policy(client, admin, usecase).status_code == 200
+    send(event(usecase, id="s1", content={"input": [{"role": "user", "content": "My invoice is wrong"}]}),
+         event(usecase, id="s2", content={"input": [{"role": "user", "content": "Reset 100%_ password"}]}))
+    r = client.get("/api/v1/requests", params={"q": "INVOICE"}, headers=admin).json()
+    assert [i["id"] for i in r["items"]] == ["s1"]
+    assert [i["id"] for i in client.get("/api/v1/requests", params={"q": "100%_"}, headers=admin).json()["items"]] == ["s2"]
+    assert client.get("/api/v1/requests", params={"q": "0%x"}, headers=admin).json()["items"] == []
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"status": "bad"}, "status"), ({"start": "yesterday"}, "start"),
+    ({"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "end"),
+    ({"score_min": "0.5"}, "score"), ({"score": "q", "score_min": "nan"}, "score_min"),
+    ({"rating_max": "7"}, "rating_max"), ({"has_content": "maybe"}, "has_content"), ({"q": "a"}, "q"),
+    ({"cursor": "not-a-cursor"}, "cursor"), ({"limit": "0"}, "limit"), ({"bogus": "1"}, "bogus"),
+    ({"model": "x" * 201}, "model"),
+])
+def test_bad_filters_are_422_naming_the_field(client, admin, params, field):
+    for path in ("/api/v1/requests", "/api/v1/requests/export"):
+        if path.endswith("export") and field in ("cursor", "limit"):
+            continue
+        r = client.get(path, params=params, headers=admin)
+        assert r.status_code == 422, (path, r.text)
+        assert field in json.dumps(r.json()["error"]), r.text
+    r = client.get("/api/v1/requests/export", params={"format": "xml"}, headers=admin)
+    assert r.status_code == 422
+
+
+def test_unknown_request_is_404(client, admin):
+    r = client.get("/api/v1/requests/nope", headers=admin)
+    assert r.status_code == 404 and "nope" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"kinds": ["email", "ssn"]}, "kinds"), ({"patterns": [{"name": "x y", "pattern": "a"}]}, "patterns.0.name"),
+    ({"patterns": [{"name": "ok", "pattern": "("}]}, "patterns.0.pattern"),
+    ({"patterns": [{"name": "ok", "pattern": "(a+)+"}]}, "patterns.0.pattern"),
+    ({"patterns": [{"name": "a", "pattern": "x"}, {"name": "a", "pattern": "y"}]}, "patterns"),
+    ({"max_chars": 10}, "max_chars"), ({"retention_days": 0}, "retention_days"), ({"unit_ids": "plain"}, "unit_ids"),
+    ({"capture": "sometimes"}, "capture"), ({"bogus": 1}, "bogus"),
+])
+def test_bad_policies_are_refused_and_change_nothing(client, admin, usecase, body, field):
+    r = client.put(f"/api/v1/capture-policies/{usecase}", json=body, headers=admin)
+    assert r.status_code == 422, r.text
+    assert any(d["field"].endswith(field) or d["field"] == field for d in r.json()["error"]["details"]), r.text
+    assert client.get(f"/api/v1/capture-policies/{usecase}", headers=admin).json()["capture"] is False
+
+
+def test_policy_needs_permission_and_a_known_use_case(client, admin, users, usecase):
+    r = client.put(f"/api/v1/capture-policies/{usecase}", json={"capture": True}, headers=users.headers("ai_engineer"))
+    assert r.status_code == 403 and "privacy.write" in r.text
+    assert client.put("/api/v1/capture-policies/nope", json={}, headers=admin).status_code == 404
+    assert client.get("/api/v1/capture-policies/nope", headers=admin).status_code == 404
+
+
+def test_deleting_a_unit_removes_content_and_references(client, admin, send, usecase, factory):
+    assert _policy(client, admin, usecase, unit_ids="raw").status_code == 200
+    send(event(usecase, id="d1", unit_id="carol", content=CONTENT,
+               spans=[{"trace_id": TRACE, "span_id": "c" * 16, "name": "chat", "start": time.time(),
+                       "attributes": {"enduser.id": "carol", "k": "v"}}]),
+         event(usecase, id="d2", unit_id="dave", content=CONTENT))
+    client.post("/api/v1/feedback", json={"id": "fb1", "request_id": "d1", "rating": 2, "comment": "I am Carol",
+                                         "unit_id": "carol"}, headers=admin)
+    assert client.get("/api/v1/requests/d1", headers=admin).json()["unit"] == "carol"  # raw under this policy
+    r = client.post("/api/v1/requests/unit-deletions", json={"unit": "carol"}, headers=admin)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["found"] and out["requests"] == 1 and out["content_deleted"] == 1 and out["feedback"] == 1
+    assert out["spans_cleaned"] == 1 and "keyed hashes" in out["rollups"]
+    d = client.get("/api/v1/requests/d1", headers=admin).json()
+    assert d["unit"] is None and d["content"] is None and d["spans"][0]["attributes"] == {"k": "v"}
+    assert d["feedback"][0]["comment"] == "" and d["feedback"][0]["rating"] == 2
+    assert client.get("/api/v1/requests/d2", headers=admin).json()["content"] is not None  # others untouched
+    again = client.post("/api/v1/requests/unit-deletions", json={"unit": "carol"}, headers=admin).json()
+    assert again["found"] is False and again["requests"] == 0
+    with transaction(factory) as s:
+        assert s.scalar(text("SELECT count(*) FROM audit_entries WHERE action = 'unit.delete'")) == 2
+        diffs = [str(d) + o for d, o in s.execute(text("SELECT diff, object_id FROM audit_entries"))]
+    assert diffs and not any("carol" in d for d in diffs)  # the audit names the unit by its keyed hash only
+    assert client.post("/api/v1/requests/unit-deletions", json={"unit": ""}, headers=admin).status_code == 422

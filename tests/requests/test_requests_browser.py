@@ -1,0 +1,50 @@
+"""In Chromium: from a point of a use case's dashboard chart to the requests of its bucket and on to one request;
+from an incident to its requests."""
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from takeoff.core.actor import SYSTEM
+from takeoff.core.db import transaction
+from takeoff.incidents import service as incidents
+from tests.requests.conftest import event
+
+
+def _login(page, base):  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "root")
+    page.fill("input[name=password]", "password123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_dashboard_point_and_incident_lead_to_requests(live_server, page, send, usecase, factory):
+    now = time.time()
+    send(event(usecase, id="b-req-1", ts=now - 30, status="error", error_category="timeout"),
+         event(usecase, id="b-req-2", ts=now - 20))
+    _login(page, live_server)
+    page.goto(f"{live_server}/usecases/{usecase}")
+    canvas = page.locator("article.chart[data-metric=throughput] canvas")
+    canvas.wait_for()
+    page.wait_for_function("el => window.Chart && Chart.getChart(el)", arg=canvas.element_handle())
+    # the last point that has data: its position from Chart.js, clicked like a user would
+    x, y = page.evaluate("""el => { const ch = Chart.getChart(el); const ds = ch.data.datasets[0];
+        let i = ds.data.length - 1; while (i > 0 && !ds.data[i]) i--;
+        const p = ch.getDatasetMeta(0).data[i]; return [p.x, p.y]; }""", canvas.element_handle())
+    canvas.click(position={"x": x, "y": y})
+    page.wait_for_url("**/requests?use_case=*")
+    assert "start=" in page.url and page.locator("tr[data-request=b-req-1]").count() == 1
+    page.click("tr[data-request=b-req-1] a")
+    page.wait_for_url("**/requests/b-req-1")
+    assert "timeout" in page.locator(".request-facts").inner_text()
+    with transaction(factory) as s:
+        inc = incidents.open_incident(s, SYSTEM, usecase, "Timeouts", 2, source="manual",
+                                      started_at=datetime.fromtimestamp(now - 60, UTC))
+        inc_id = inc.id
+    page.goto(f"{live_server}/incidents/{inc_id}")
+    page.click(".incident-requests a:has-text('its errors')")
+    page.wait_for_url("**/requests?*status=error*")
+    assert page.locator("tr[data-request=b-req-1]").count() == 1  # the error inside the incident's window
+    assert page.locator("tr[data-request=b-req-2]").count() == 0  # not an error
+    assert page.locator("form.requests-filter select[name=status]").input_value() == "error"

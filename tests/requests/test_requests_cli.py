@@ -1,0 +1,62 @@
+"""`takeoff requests ...` against the app: policy set/show, list, export, show, delete; exit codes 0 and 2."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from takeoff.cli import app as cli
+from takeoff.commands import _http
+from tests.requests.conftest import event
+
+
+@pytest.fixture
+def run(app, users, monkeypatch):  # type: ignore[no-untyped-def]
+    headers = users.headers("risk_partner", username="rita")
+
+    def client(timeout: float = 60.0) -> TestClient:
+        c = TestClient(app)
+        c.headers.update(headers)
+        return c
+
+    monkeypatch.setattr(_http, "client", client)
+    monkeypatch.setattr("takeoff.commands.requests.client", client)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, list(args))
+
+
+def test_requests_commands(run, send, usecase):
+    r = run("requests", "policy", "set", usecase, "--capture", "--pattern", r"ticket=TCK-\d+", "--retention-days", "30")
+    assert r.exit_code == 0, r.output
+    assert "content capture on" in r.output and "1 pattern(s)" in r.output
+    assert json.loads(run("requests", "policy", "show", usecase).output)["retention_days"] == 30
+    send(event(usecase, id="c1", unit_id="erin", content={"input": [{"role": "user", "content": "TCK-99 mail e@x.io"}]}))
+    r = run("requests", "list", "--use-case", usecase)
+    assert r.exit_code == 0 and "c1" in r.output and "[content]" in r.output and "1 request(s)" in r.output
+    shown = json.loads(run("requests", "show", "c1").output)
+    assert shown["content"]["body"]["input"][0]["content"] == "[ticket] mail [email]"
+    r = run("requests", "export", "--use-case", usecase, "--format", "csv")
+    assert r.exit_code == 0 and r.output.splitlines()[0].startswith("id,ts,use_case") and "c1" in r.output
+    r = run("requests", "delete", "--unit", "erin")
+    assert r.exit_code == 0 and "1 request(s) unlinked, 1 content record(s) deleted" in r.output
+    r = run("requests", "delete", "--unit", "erin")
+    assert r.exit_code == 0 and "nothing to remove" in r.output
+
+
+@pytest.mark.parametrize("args", [
+    ("requests", "policy", "set", "support-reply", "--pattern", "no-equals-sign"),
+    ("requests", "policy", "set", "support-reply", "--pattern", "bad=("),
+    ("requests", "policy", "set", "support-reply", "--unit-ids", "plain"),
+    ("requests", "policy", "set", "unknown-uc"),
+    ("requests", "show", "missing"),
+    ("requests", "list", "--status", "bogus"),
+    ("requests", "export", "--format", "xml"),
+    ("requests", "export", "--start", "not-a-time"),
+    ("requests", "delete", "--unit", ""),
+    ("requests", "delete"),
+])
+def test_bad_input_exits_2(run, usecase, args):
+    r = run(*args)
+    assert r.exit_code == 2, r.output
