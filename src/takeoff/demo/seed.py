@@ -60,7 +60,7 @@ LOW, HIGH = "lower_is_better", "higher_is_better"
 # output checks; support replies are checked for injected instructions on the way in and leaked secrets on the way out.
 SAFETY_POLICIES: dict[str, dict[str, Any]] = {
     "support-reply": {"input": [{"detector": "prompt_injection", "action": "block"}],
-                      "output": [{"detector": "secrets", "action": "redact"},
+                      "output": [{"detector": "pii", "action": "redact"}, {"detector": "secrets", "action": "redact"},
                                  {"detector": "length", "action": "flag", "options": {"max_chars": 2000}}],
                       "fallback_answer": "I can't help with that here; an agent will reply to your ticket."},
     "credit-decision": {"input": [{"detector": "prompt_injection", "action": "block"}],

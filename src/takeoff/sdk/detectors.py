@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import redact
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -31,26 +33,32 @@ class Hit:
 Scan = Callable[[str, Mapping[str, Any]], list[Hit]]
 
 
+Rewrite = Callable[[str, Mapping[str, Any]], str]
+
+
 @dataclass(frozen=True)
 class Detector:
-    """A named detector: its scan, the option names it accepts, and one line on what it finds."""
+    """A named detector: its scan, the option names it accepts, one line on what it finds, and (for detectors that
+    redact with their own markers, like personal data) how it rewrites a text."""
 
     name: str
     scan: Scan
     options: frozenset[str]
     doc: str
+    rewrite: Rewrite | None = None
 
 
 DETECTORS: dict[str, Detector] = {}
 
 
-def register_detector(name: str, scan: Scan, options: tuple[str, ...] = (), doc: str = "") -> None:
+def register_detector(name: str, scan: Scan, options: tuple[str, ...] = (), doc: str = "",
+                      rewrite: Rewrite | None = None) -> None:
     """Add a detector under `name` (a name already taken is an error: detectors are never silently replaced)."""
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
         raise ValueError(f"detector name {name!r} must be lowercase letters, digits and '_'")
     if name in DETECTORS:
         raise ValueError(f"detector {name!r} is already registered")
-    DETECTORS[name] = Detector(name, scan, frozenset(options), doc)
+    DETECTORS[name] = Detector(name, scan, frozenset(options), doc, rewrite)
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
@@ -208,6 +216,28 @@ def _scan_json(text: str, options: Mapping[str, Any]) -> list[Hit]:
     return [Hit(0, len(text), v) for v in violations(doc, options.get("schema") or {})]
 
 
+# ----------------------------------------------------------------------------------------------- personal data
+def _pii_args(options: Mapping[str, Any]) -> tuple[tuple[str, ...], list[redact.Pattern]]:
+    kinds = tuple(options.get("kinds") or redact.KINDS)
+    patterns = redact.compile_patterns((str(p["name"]), str(p["pattern"])) for p in options.get("patterns") or ())
+    return kinds, patterns
+
+
+def _scan_pii(text: str, options: Mapping[str, Any]) -> list[Hit]:
+    """The same engine as request capture (takeoff.sdk.redact): e-mail, IBAN (mod 97), cards (Luhn), phones and the
+    operator's patterns; one hit per kind found (the rewrite puts a marker where each was)."""
+    kinds, patterns = _pii_args(options)
+    _, counts = redact.redact(text, kinds, patterns)
+    return [Hit(0, len(text), f"pii:{kind}", 1.0) for kind in sorted(counts)]
+
+
+def _rewrite_pii(text: str, options: Mapping[str, Any]) -> str:
+    kinds, patterns = _pii_args(options)
+    return redact.redact(text, kinds, patterns)[0]
+
+
+register_detector("pii", _scan_pii, ("kinds", "patterns"), "personal data: e-mail addresses, IBANs, payment cards, "
+                  "phone numbers and operator patterns (the request-capture engine)", rewrite=_rewrite_pii)
 register_detector("secrets", _scan_secrets, (), "API keys, tokens, private keys and password assignments, also split")
 register_detector("prompt_injection", _scan_injection, (), "instruction-override, jailbreak and role-marker phrasings, "
                   "also leetspeak, zero-width-obfuscated and base64-encoded")

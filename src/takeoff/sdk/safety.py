@@ -132,6 +132,19 @@ def _rule(raw: Any, where: str) -> Rule:
         problems = unsupported(options.get("schema", {}), f"{where}.options.schema")
         if problems:
             raise ValueError(problems[0])
+    if name == "pii":
+        from .redact import KINDS, compile_patterns
+
+        kinds = options.get("kinds", list(KINDS))
+        if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
+            raise ValueError(f"{where}.options.kinds: a non-empty list of {', '.join(KINDS)}")
+        pats = options.get("patterns", [])
+        if not isinstance(pats, list) or any(not isinstance(p, Mapping) or set(p) != {"name", "pattern"} for p in pats):
+            raise ValueError(f"{where}.options.patterns: a list of {{name, pattern}}")
+        try:
+            compile_patterns((p["name"], p["pattern"]) for p in pats)
+        except ValueError as exc:
+            raise ValueError(f"{where}.options.{exc}") from None
     if name == "blocked_topics" and not (isinstance(options.get("topics"), list)
                                          and all(isinstance(t, str) and t.strip() for t in options["topics"])):
         raise ValueError(f"{where}.options.topics: must be a list of non-empty texts")
@@ -154,6 +167,7 @@ def check(policy: SafetyPolicy, stage: str, text: str) -> Verdict:
     norm = normalize(text)
     findings: list[Finding] = []
     redact: list[Hit] = []
+    rewrites: list[Rule] = []
     for rule in rules:
         try:
             hits = DETECTORS[rule.detector].scan(norm, rule.options)
@@ -166,9 +180,16 @@ def check(policy: SafetyPolicy, stage: str, text: str) -> Verdict:
             labels = sorted({h.label for h in hits})
             findings.append(Finding(stage, rule.detector, rule.action, ", ".join(labels)[:200], round(score, 3)))
             if rule.action == "redact":
-                redact += hits
+                if DETECTORS[rule.detector].rewrite is not None:
+                    rewrites.append(rule)
+                else:
+                    redact += hits
     strongest = max((f.action for f in findings), key=_RANK.__getitem__, default=None)
-    out = _redacted(norm, redact) if redact else text
+    out = _redacted(norm, redact) if redact else (norm if rewrites else text)
+    for rule in rewrites:  # detectors with their own markers (personal data) rewrite the text in turn
+        rewrite = DETECTORS[rule.detector].rewrite
+        if rewrite is not None:
+            out = rewrite(out, rule.options)
     return Verdict(stage, strongest, tuple(findings), out)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 
@@ -153,3 +154,47 @@ def test_register_detector_refuses_duplicates_and_bad_names() -> None:
         detectors.register_detector("secrets", lambda t, o: [])
     with pytest.raises(ValueError, match="lowercase"):
         detectors.register_detector("Bad Name", lambda t, o: [])
+
+
+PII_POSITIVES = [
+    "write to jane.doe@example.com please",
+    "card 4111 1111 1111 1111 exp 12/29",
+    "IBAN DE89 3704 0044 0532 0130 00",
+    "call +44 20 7946 0958 tomorrow",
+    "ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ",  # full-width: normalised first
+    "jane.doe@exam\u200bple.com",  # a zero-width space inside
+    "card 4111-1111-1111-1111",
+]
+PII_NEGATIVES = [
+    "order 1234567890123 shipped on 2026-05-01",
+    "card 4111 1111 1111 1112 fails its check digit",
+    "version 10.2.3.4 of the app",
+    "the meeting is at 10:30 in room 4",
+]
+
+
+@pytest.mark.parametrize("text", PII_POSITIVES)
+def test_pii_found_and_redacted_even_obfuscated(text: str) -> None:
+    verdict = check(parse_policy({"output": [{"detector": "pii", "action": "redact"}]}), "output", text)
+    assert verdict.action == "redact", text
+    assert re.search(r"\[(email|card|iban|phone)\]", verdict.text), verdict.text
+    assert all(f.label.startswith("pii:") for f in verdict.findings)
+    digits = re.sub(r"\D", "", verdict.text)
+    assert "@" not in verdict.text and "4111" not in digits and "7946" not in digits and "3704" not in digits
+
+
+@pytest.mark.parametrize("text", PII_NEGATIVES)
+def test_pii_not_found_in_ordinary_numbers(text: str) -> None:
+    assert check(parse_policy({"output": [{"detector": "pii", "action": "flag"}]}), "output", text).action is None
+
+
+def test_pii_options_and_operator_patterns() -> None:
+    policy = parse_policy({"output": [{"detector": "pii", "action": "redact", "options": {
+        "kinds": ["email"], "patterns": [{"name": "order", "pattern": r"ORD-\d{6}"}]}}]})
+    verdict = check(policy, "output", "mail a@b.co about ORD-123456, phone +44 20 7946 0958")
+    assert verdict.text == "mail [email] about [order], phone +44 20 7946 0958"
+    for bad, words in (({"kinds": ["dna"]}, "options.kinds"),
+                       ({"patterns": [{"name": "x", "pattern": "(a+)+"}]}, "patterns.0.pattern"),
+                       ({"patterns": ["ORD"]}, "options.patterns")):
+        with pytest.raises(ValueError, match=words):
+            parse_policy({"output": [{"detector": "pii", "options": bad}]})
