@@ -17,7 +17,8 @@ ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "422", "429")
 def _error(resp, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
     assert resp.status_code == status, resp.text
     err = resp.json()["error"]
-    assert set(err) == {"code", "message", "details"}
+    assert set(err) == {"code", "message", "details", "request_id"}  # the request id names the server's log lines
+    assert err["request_id"] == resp.headers["x-request-id"]
     if code:
         assert err["code"] == code, err
     return err

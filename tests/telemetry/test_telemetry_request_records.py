@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from takeoff.core.actor import SYSTEM
 from takeoff.core.db import transaction, utcnow
-from takeoff.telemetry import capture, requests_store, rollup, service
+from takeoff.telemetry import capture, requests_store, rollup, service, window
 
 KEY = rollup.unit_key("test-secret-key-123")
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -39,7 +39,7 @@ def test_unit_ids_are_hashed_by_default_and_raw_on_request(factory):
     _ingest(factory, [_ev("rr-a", id="h2", unit_id="alice")])
     assert _one(factory, "SELECT unit_id FROM telemetry_events WHERE id = 'h2'") == "alice"
     with transaction(factory) as s:  # the rollup's distinct units see one unit either way
-        assert service.window_stats(s, "rr-a", None, utcnow() - timedelta(hours=1), utcnow()).active_units == 1
+        assert window.window_stats(s, "rr-a", None, utcnow() - timedelta(hours=1), utcnow()).active_units == 1
 
 
 def test_spans_and_content_are_stored_once(factory):

@@ -52,7 +52,8 @@ def test_recorded_event_lands_with_its_time_and_latency_in_its_minute(app, users
         after = telemetry_window.window_stats(s, "support-reply", None, minute + timedelta(minutes=1), datetime.now(UTC))
     assert row.ts.replace(tzinfo=UTC).timestamp() == pytest.approx(ts.timestamp(), abs=1e-3)
     assert row.latency_ms == 1234.5
-    assert (row.status, row.outcome, row.unit_id, row.release) == ("fallback", "overridden", "u7", "support-reply:1")
+    assert (row.status, row.outcome, row.release) == ("fallback", "overridden", "support-reply:1")
+    assert row.unit_id.startswith("h:") and "u7" not in row.unit_id  # stored keyed-hashed by default (capture policy)
     assert (row.error_category, row.fallback_reason, row.cost_usd) == ("wrong_answer", "timeout", 0.004)
     assert (inside.count, inside.fallbacks, before.count, after.count) == (1, 1, 0, 0)
     assert inside.tokens["input"] == 300 and inside.outcomes == {"overridden": 1}
