@@ -346,6 +346,8 @@ class Client:
         if not isinstance(input, str):
             raise ValueError(f"input must be a string, got {type(input).__name__}")
         chosen = policy_of(release, policy)
+        if use_case is None and isinstance(getattr(release, "use_case", None), str):
+            use_case = release.use_case  # an ActiveConfig knows its use case
         t = current_tracker()
         own = t is None
         if t is None:
