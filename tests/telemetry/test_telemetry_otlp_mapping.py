@@ -11,31 +11,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from prometheus_client import REGISTRY
 
 from takeoff.telemetry import otlp
+
+from tests.telemetry.otlp_values import any_value
 from takeoff.telemetry.schemas import MAX_SPANS
 
 TRACE = bytes(range(16))
-
-
-def _any(v: Any) -> AnyValue:
-    out = AnyValue()
-    if isinstance(v, str):
-        out.string_value = v
-    elif isinstance(v, bool):
-        out.bool_value = v
-    elif isinstance(v, int):
-        out.int_value = v
-    elif isinstance(v, float):
-        out.double_value = v
-    elif isinstance(v, dict):
-        for k, x in v.items():
-            out.kvlist_value.values.add(key=k).value.CopyFrom(_any(x))
-    else:
-        out.array_value.values.extend(_any(x) for x in v)
-    return out
 
 
 def span(sid: int, attrs: dict[str, Any], parent: int | None = None, *, name: str = "s", error: bool = False,
@@ -47,7 +30,7 @@ def span(sid: int, attrs: dict[str, Any], parent: int | None = None, *, name: st
 def export(*spans: dict[str, Any], service: str = "map-svc") -> ExportTraceServiceRequest:
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
-    rs.resource.attributes.add(key="service.name").value.CopyFrom(_any(service))
+    rs.resource.attributes.add(key="service.name").value.CopyFrom(any_value(service))
     ss = rs.scope_spans.add()
     now = time.time_ns() - 10_000_000_000
     for s in spans:
@@ -58,11 +41,11 @@ def export(*spans: dict[str, Any], service: str = "map-svc") -> ExportTraceServi
         sp.end_time_unix_nano = sp.start_time_unix_nano + 50_000_000
         sp.status.code = 2 if s["error"] else 0
         for k, v in s["attrs"].items():
-            sp.attributes.add(key=k).value.CopyFrom(_any(v))
+            sp.attributes.add(key=k).value.CopyFrom(any_value(v))
         for ename, eattrs in s["events"]:
             e = sp.events.add(name=ename, time_unix_nano=sp.start_time_unix_nano)
             for k, v in eattrs.items():
-                e.attributes.add(key=k).value.CopyFrom(_any(v))
+                e.attributes.add(key=k).value.CopyFrom(any_value(v))
     return req
 
 

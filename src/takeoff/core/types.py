@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Body, Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from takeoff.core.errors import Invalid
 
 INT32_MAX = 2**31 - 1  # PostgreSQL INTEGER (every id and count column but telemetry's BigInteger ones)
 MAX_UNIX_S = 253402300799.0  # 9999-12-31T23:59:59Z, the last second Python's datetime holds
@@ -152,3 +154,18 @@ def text_body(*media_types: str, json_fields: tuple[str, ...] = ()) -> dict[str,
         content["application/json"] = {"schema": {"type": "object", "required": list(json_fields), "properties": {
             f: {"type": "string"} for f in json_fields}}}
     return {"requestBody": {"required": True, "content": content}}
+
+
+def parse_body(model: Any, data: Any) -> Any:
+    """`data` as `model` (an instance passes through): what services called with plain dicts (jobs, `apply`, forms)
+    check; a 422 listing every field that is wrong, the first named in the message."""
+    if isinstance(data, model):
+        return data
+    if not isinstance(data, dict):
+        raise Invalid(f"{model.__name__} must be an object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in e.get("loc", ())),
+                    "message": str(e.get("msg", "")).removeprefix("Value error, ")} for e in exc.errors()]
+        raise Invalid(f"invalid input: {details[0]['field']}: {details[0]['message']}", details=details) from None

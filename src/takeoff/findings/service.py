@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,6 +12,7 @@ from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth import service as auth
 from takeoff.core.db import utcnow
+from takeoff.core.types import parse_body
 from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.findings import rules
 from takeoff.findings.models import AuditFinding
@@ -23,19 +23,6 @@ from takeoff.portfolio import service as portfolio
 
 def _invalid(message: str, field: str) -> Invalid:
     return Invalid(message, details=[{"field": field, "message": message}])
-
-
-def _parse(model: Any, data: Any) -> Any:
-    if isinstance(data, model):
-        return data
-    if not isinstance(data, dict):
-        raise Invalid(f"{model.__name__} must be an object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        details = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
-                   for e in exc.errors()]
-        raise Invalid(f"invalid input: {details[0]['field']}: {details[0]['message']}", details=details) from None
 
 
 def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
@@ -96,7 +83,7 @@ def view(f: AuditFinding, today: date | None = None) -> dict[str, Any]:
 def create(session: Session, actor: Actor, data: Any) -> AuditFinding:
     """Record a finding (404 unknown use case; 422 bad severity, source, control, owner or dates)."""
     actor.require("finding.write")
-    body: FindingIn = _parse(FindingIn, data)
+    body: FindingIn = parse_body(FindingIn, data)
     uc = portfolio.get(session, body.use_case.strip())
     title = body.title.strip()
     if not title:
@@ -149,7 +136,7 @@ def list_findings(session: Session, *, use_case_key: str | None = None, status: 
 def update(session: Session, actor: Actor, finding_id: int, data: Any) -> AuditFinding:
     """Move between open and in progress (or reopen), change owner, due date, severity or control."""
     actor.require("finding.write")
-    body: FindingPatch = _parse(FindingPatch, data)
+    body: FindingPatch = parse_body(FindingPatch, data)
     f = get(session, finding_id)
     before = _snapshot(f)
     given = body.model_fields_set
@@ -184,7 +171,7 @@ def update(session: Session, actor: Actor, finding_id: int, data: Any) -> AuditF
 def close(session: Session, actor: Actor, finding_id: int, data: Any) -> AuditFinding:
     """Close with a resolution (422 without one; 409 when already closed)."""
     actor.require("finding.write")
-    body: CloseIn = _parse(CloseIn, data)
+    body: CloseIn = parse_body(CloseIn, data)
     f = get(session, finding_id)
     if f.status == "closed":
         raise Conflict(f"audit finding {f.id} is already closed")

@@ -20,7 +20,8 @@ from takeoff.outcomes import scorecard as rules
 from takeoff.outcomes import themes as theme_rules
 from takeoff.outcomes.models import TrainingCompletion, TrainingItem, UsagePolicy
 from takeoff.outcomes.schemas import AUDIENCES, TrainingItemIn, UsagePolicyIn, WidgetFeedbackIn
-from takeoff.outcomes.windows import WEEK_S, incidents_between, parse_body, production, week_window
+from takeoff.core.types import parse_body
+from takeoff.outcomes.windows import WEEK_S, incidents_between, production, week_window
 from takeoff.portfolio import service as portfolio
 from takeoff.telemetry import schemas as telemetry_schemas
 from takeoff.telemetry import feedback as telemetry_feedback

@@ -18,7 +18,8 @@ from takeoff.outcomes import roi as roi_rules
 from takeoff.outcomes.kpis import measurements
 from takeoff.outcomes.models import RoiAssumptions
 from takeoff.outcomes.schemas import RoiAssumptionsIn
-from takeoff.outcomes.windows import parse_body, production
+from takeoff.core.types import parse_body
+from takeoff.outcomes.windows import production
 from takeoff.portfolio import service as portfolio
 from takeoff.telemetry import window as telemetry
 

@@ -17,7 +17,8 @@ from takeoff.core.errors import Invalid
 from takeoff.outcomes import scorecard as rules
 from takeoff.outcomes.models import KpiMeasurement
 from takeoff.outcomes.schemas import MeasurementIn
-from takeoff.outcomes.windows import WEEK_S, parse_body, production, week_window
+from takeoff.core.types import parse_body
+from takeoff.outcomes.windows import WEEK_S, production, week_window
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import metrics as telemetry_metrics

@@ -20,7 +20,8 @@ from takeoff.outcomes import scorecard as rules
 from takeoff.outcomes.kpis import kpi_defs, measurements
 from takeoff.outcomes.models import QuarterlyReview, ReviewDecision
 from takeoff.outcomes.schemas import DecisionIn
-from takeoff.outcomes.windows import incidents_between, parse_body, production
+from takeoff.core.types import parse_body
+from takeoff.outcomes.windows import incidents_between, production
 from takeoff.portfolio import scoring
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase

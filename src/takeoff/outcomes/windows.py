@@ -6,10 +6,8 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from takeoff.core.errors import Invalid
 from takeoff.incidents import service as incidents_svc
 from takeoff.monitoring import traffic as monitoring
 
@@ -29,21 +27,3 @@ def week_window(now: datetime, weeks: int) -> tuple[datetime, datetime]:
 
 def incidents_between(session: Session, key: str, start: datetime, end: datetime) -> list[Any]:
     return [i for i in incidents_svc.list_incidents(session, use_case_key=key) if start <= i.detected_at < end]
-
-
-
-def _pydantic_invalid(exc: ValidationError, prefix: str = "") -> Invalid:
-    details = [{"field": prefix + ".".join(str(p) for p in e.get("loc", ())),
-                "message": str(e.get("msg", "")).removeprefix("Value error, ")} for e in exc.errors()]
-    return Invalid(f"invalid input: {details[0]['field']}: {details[0]['message']}", details=details)
-
-
-def parse_body(model: Any, data: Any) -> Any:
-    if isinstance(data, model):
-        return data
-    if not isinstance(data, dict):
-        raise Invalid(f"{model.__name__} must be an object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _pydantic_invalid(exc) from None
