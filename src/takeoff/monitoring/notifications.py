@@ -114,7 +114,8 @@ def create_channel(session: Session, actor: Actor, body: ChannelIn) -> Channel:
     if session.scalar(select(Channel).where(Channel.name == body.name)) is not None:
         raise Conflict(f"a channel named '{body.name}' already exists")
     ch = Channel(name=body.name, kind=body.kind, url=url, secret=body.secret, use_case_key=body.use_case,
-                 events=list(body.events) or (list(JIRA_EVENTS) if body.kind == "jira" else []), timeout_s=body.timeout_s, max_attempts=body.max_attempts,
+                 events=list(body.events) or (list(JIRA_EVENTS) if body.kind == "jira" else []),
+                 timeout_s=body.timeout_s, max_attempts=body.max_attempts,
                  created_by=actor.username)
     session.add(ch)
     session.flush()
