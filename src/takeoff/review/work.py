@@ -84,6 +84,12 @@ def get_item(session: Session, item_id: int, *, lock: bool = False) -> ReviewIte
     return item
 
 
+def item_for(session: Session, queue_id: int, request_id: str) -> ReviewItem | None:
+    """The queue's item of a request, if it has one."""
+    return session.scalar(select(ReviewItem).where(ReviewItem.queue_id == queue_id,
+                                                   ReviewItem.request_id == request_id))
+
+
 def list_items(session: Session, queue_id: int, status: str | None = None, limit: int = 200) -> list[ReviewItem]:
     """Items of a queue, oldest first (status open or done)."""
     if status not in (None, "open", "done"):
@@ -246,6 +252,12 @@ def resolve_for_incident(session: Session, incident_id: int) -> int:
         if event is not None:
             total += _resolve(session, event, resolutions.violations_of(event), "incident", incident_id)
     return total
+
+
+def violations_on(session: Session, request_id: str) -> list[dict[str, str]]:
+    """The safety findings a request carries (stage, detector, action; no content)."""
+    e = session.get(TelemetryEvent, request_id)
+    return list((e.data or {}).get("violations") or []) if e is not None else []
 
 
 def reviews_of(session: Session, item_id: int) -> list[Review]:
