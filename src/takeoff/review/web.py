@@ -106,7 +106,7 @@ def skip_form(item_id: Id, page: PageFor("annotation.review"), csrf_token: Annot
 @router.get("/review/queues/{queue_id}/after")
 def after_page(queue_id: Id, page: PageFor("annotation.review")) -> Response:
     """Where a reviewer lands after a review or a skip: their next item, or the queue when none is left."""
-    return queue_page(queue_id, page, error="Reviewed. Start the next one when you are ready.")
+    return queue_page(queue_id, page, error="Saved. Review the next item when you are ready.")
 
 
 @router.post("/review/items/{item_id}/review")
