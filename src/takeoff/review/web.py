@@ -59,7 +59,6 @@ def _item_page(page: Page, item_id: int, status_code: int = 200, error: str | No
     can_read = page.actor.can("content.read") or page.actor.can("annotation.review")
     try:
         r = queries.detail(page.session, item.request_id, can_read)
-        r["violations"] = work.violations_on(page.session, item.request_id)
     except AppError:
         r = None  # the request is gone (retention or a data subject's deletion)
     reviews = [work.review_view(x) for x in work.reviews_of(page.session, item.id)]

@@ -254,12 +254,6 @@ def resolve_for_incident(session: Session, incident_id: int) -> int:
     return total
 
 
-def violations_on(session: Session, request_id: str) -> list[dict[str, str]]:
-    """The safety findings a request carries (stage, detector, action; no content)."""
-    e = session.get(TelemetryEvent, request_id)
-    return list((e.data or {}).get("violations") or []) if e is not None else []
-
-
 def reviews_of(session: Session, item_id: int) -> list[Review]:
     """An item's reviews and skips in order."""
     return _reviews(session, item_id)
