@@ -3,6 +3,7 @@ change queues, their sampling rules, run the rules over new request records, add
 Every change is in the audit log."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
 OVERLAP = timedelta(minutes=15)  # each run re-reads this much before its cursor (late events; shares are stable)
 READ_PER_RUN = 20_000  # requests one run reads per queue; the cursor moves to the last one read
 FIRST_LOOKBACK = timedelta(days=1)  # a new queue's first run reads the last day
+QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 def invalid(field: str, message: str) -> Invalid:
@@ -73,8 +75,8 @@ def create_queue(session: Session, actor: Actor, body: QueueIn) -> ReviewQueue:
     """A new queue with its rubric and rules (404 unknown use case, 409 name taken, 422 naming a bad field)."""
     actor.require("annotation.write")
     uc = portfolio.get(session, body.use_case.strip())
-    if not rubrics.NAME.match(body.name):
-        raise invalid("name", "lower-case letters, digits and _ (at most 40, starting with a letter)")
+    if not QUEUE_NAME.match(body.name):
+        raise invalid("name", "lower-case letters, digits, - and _ (at most 40, starting with a letter)")
     rubric = _rubric(body.rubric.model_dump())
     rules = [_rule(r, f"rules[{i}].") for i, r in enumerate(body.rules)]
     if session.scalar(select(ReviewQueue.id).where(ReviewQueue.use_case_key == uc.key,
