@@ -193,3 +193,26 @@ def test_permissions_of_review(client, users, queue):  # type: ignore[no-untyped
     assert client.post(f"{url}/claim", headers=data_owner).status_code == 403
     assert client.post("/api/v1/review/queues", json={"use_case": "support-reply", "name": "x", "rubric": RUBRIC},
                        headers=users.headers("risk_partner")).status_code == 403
+
+
+def test_human_review_evidence(client, admin, users, queue, factory):  # type: ignore[no-untyped-def]
+    from takeoff.evidence.registry import Subject
+    from takeoff.portfolio import service as portfolio
+    from takeoff.review.evidence import human_review
+
+    def verdict() -> tuple[str, str]:
+        with transaction(factory) as s:
+            e = human_review(s, Subject(portfolio.get(s, "support-reply"), None, datetime.now(UTC)))
+            return e.status, e.detail
+
+    assert verdict() == ("fail", "no review completed in 30 days in replies")
+    item = client.post(f"/api/v1/review/queues/{queue['id']}/items", json={"request_ids": ["r2"]},
+                       headers=admin).json()["items"][0]
+    h = users.headers("product_owner")
+    assert client.post(f"/api/v1/review/items/{item}/reviews", json={"scores": {"helpful": 5, "correct": 1}},
+                       headers=h).status_code == 201
+    assert verdict() == ("pass", "1 review(s) in replies in 30 days")
+    with transaction(factory) as s:
+        from takeoff.readiness import service as readiness
+        monitoring = {i["item"]: i for i in readiness.diagnose(s, "support-reply")["items"]}["monitoring"]
+        assert any(k["kind"] == "human_review" and k["status"] == "pass" for k in monitoring["kinds"])
