@@ -216,3 +216,14 @@ def test_human_review_evidence(client, admin, users, queue, factory):  # type: i
         from takeoff.readiness import service as readiness
         monitoring = {i["item"]: i for i in readiness.diagnose(s, "support-reply")["items"]}["monitoring"]
         assert any(k["kind"] == "human_review" and k["status"] == "pass" for k in monitoring["kinds"])
+
+
+def test_the_periodic_job_samples_active_queues(client, admin, queue, factory):  # type: ignore[no-untyped-def]
+    from takeoff.jobs.registry import JobContext
+    from takeoff.review import jobs
+
+    out = jobs.sample(JobContext(1, 1, factory, None), {})
+    assert out == {"queues": 1, "added": 4, "failed": 0}  # the first run reads the last day: r4-r7
+    assert jobs.sample(JobContext(2, 1, factory, None), {})["added"] == 0  # from its cursor: nothing new
+    client.patch(f"/api/v1/review/queues/{queue['id']}", json={"active": False}, headers=admin)
+    assert jobs.sample(JobContext(3, 1, factory, None), {})["queues"] == 0
