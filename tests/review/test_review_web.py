@@ -36,3 +36,15 @@ def test_review_pages_and_forms(app, client, admin, users, queue):  # type: igno
     assert v.get(item_url).status_code == 200
     assert v.post(f"/review/queues/{queue['id']}/next", data={"csrf_token": csrf_of(v.get(item_url).text)}
                   ).status_code == 403
+
+
+def test_a_too_long_comment_is_refused_beside_its_field(app, client, admin, users, queue):  # type: ignore[no-untyped-def]
+    item = client.post(f"/api/v1/review/queues/{queue['id']}/items", json={"request_ids": ["r1"]},
+                       headers=admin).json()["items"][0]
+    users.create("ai_engineer", username="al")
+    c = web_login(app, "al")
+    page = c.get(f"/review/items/{item}")
+    r = c.post(f"/review/items/{item}/claim", data={"csrf_token": csrf_of(page.text)}, follow_redirects=True)
+    bad = c.post(f"/review/items/{item}/review", data={"csrf_token": csrf_of(r.text), "score_helpful": "3",
+                                                       "score_correct": "1", "comment": "x" * 5000})
+    assert bad.status_code == 422 and 'id="comment-error"' in bad.text

@@ -214,6 +214,8 @@ class ReviewOut(BaseModel):
     comment: str
     violation_handled: bool
     incident_id: int | None
+    seconds_spent: float | None
+    created_at: str
     violations_resolved: int
     item: ItemOut
     request_scores: dict[str, float]

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from takeoff.core.errors import AppError, Invalid
 from takeoff.core.types import Id
@@ -16,6 +17,7 @@ from takeoff.review import queues, work
 from takeoff.review.schemas import ItemsIn, ReviewIn
 from takeoff.review.service import queue_view
 from takeoff.telemetry import rollup
+from takeoff.web.forms import validation_errors
 from takeoff.web.render import Page, PageFor
 
 router = APIRouter(include_in_schema=False)
@@ -140,8 +142,8 @@ async def review_form(item_id: Id, request: Request, page: PageFor("annotation.r
         return _item_page(page, item_id, exc.status, error=None if field else exc.message,
                           errors={field: (exc.details or [{}])[0].get("message", exc.message)} if field else {},
                           values=values)
-    except ValueError as exc:  # pydantic's bounds (a comment too long, an incident number too large)
-        return _item_page(page, item_id, 422, error=str(exc).splitlines()[0], values=values)
+    except ValidationError as exc:  # pydantic's bounds (a comment too long, an incident number too large)
+        return _item_page(page, item_id, 422, errors=validation_errors(exc), values=values)
     return RedirectResponse(f"/review/queues/{r.queue_id}/after", status_code=303)
 
 
