@@ -227,3 +227,17 @@ def test_the_periodic_job_samples_active_queues(client, admin, queue, factory): 
     assert jobs.sample(JobContext(2, 1, factory, None), {})["added"] == 0  # from its cursor: nothing new
     client.patch(f"/api/v1/review/queues/{queue['id']}", json={"active": False}, headers=admin)
     assert jobs.sample(JobContext(3, 1, factory, None), {})["queues"] == 0
+
+
+def test_a_run_capped_by_its_read_limit_goes_on_from_there(client, admin, queue, factory, monkeypatch):  # type: ignore[no-untyped-def]
+    from takeoff.core.actor import SYSTEM
+    from takeoff.review import queues as review_queues
+
+    monkeypatch.setattr(review_queues, "READ_PER_RUN", 3)
+    seen = []
+    for _ in range(4):
+        with transaction(factory) as s:
+            out = review_queues.sample(s, SYSTEM, review_queues.get_queue(s, queue["id"]))
+            seen.append(out["added"])
+    # r0-r2 (and r7, rated low since the start), then r2-r4 (the last time is read again), r4-r6, then nothing new
+    assert seen == [1, 1, 2, 0]

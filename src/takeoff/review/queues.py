@@ -25,7 +25,7 @@ from takeoff.review.models import ReviewItem, ReviewQueue, ReviewRule
 from takeoff.review.schemas import ItemsIn, QueueIn, QueuePatch, RuleIn
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
 
-OVERLAP = timedelta(minutes=15)  # each run re-reads this much before its cursor (late events; shares are stable)
+LAG = timedelta(minutes=2)  # a run reads requests at least this old, so batches still in flight are not passed by
 READ_PER_RUN = 20_000  # requests one run reads per queue; the cursor moves to the last one read
 FIRST_LOOKBACK = timedelta(days=1)  # a new queue's first run reads the last day
 QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
@@ -178,22 +178,23 @@ def _queued(session: Session, queue_id: int, request_ids: list[str]) -> set[str]
 
 def sample(session: Session, actor: Actor, q: ReviewQueue, now: datetime | None = None,
            since: datetime | None = None) -> dict[str, Any]:
-    """Run the queue's enabled rules over the use case's requests newer than the last run (or `since`), adding the
-    requests they take until the queue holds `max_open_items` open items; requests rated low since the last run
-    count too. Moves the cursor to the last request read."""
+    """Run the queue's enabled rules over the use case's requests from where the last run stopped (or from `since`,
+    a backfill that leaves the cursor alone) to two minutes ago, adding the requests they take until the queue holds
+    `max_open_items` open items; requests rated low since then count too. Moves the cursor to the last time read."""
     now = now or utcnow()
+    end = now if since is not None else now - LAG
     rules = {r.id: sampling.Rule(r.kind, r.share, r.max_rating) for r in rules_of(session, q.id) if r.enabled}
-    start = since if since is not None else (q.sampled_through - OVERLAP if q.sampled_through
-                                             else now - FIRST_LOOKBACK)
+    start = since if since is not None else (q.sampled_through or now - FIRST_LOOKBACK)
     result: dict[str, Any] = {"queue_id": q.id, "read": 0, "added": 0, "by_rule": {}, "capped": False,
                               "sampled_through": q.sampled_through.isoformat() if q.sampled_through else None}
     if not rules or not q.active:
         return result
     E, F = TelemetryEvent, TelemetryFeedback
     rows = list(session.execute(select(E.id, E.ts, E.status, E.release, E.data).where(
-        E.use_case == q.use_case_key, E.ts >= start, E.ts <= now).order_by(E.ts, E.id).limit(READ_PER_RUN)))
+        E.use_case == q.use_case_key, E.ts >= start, E.ts <= end).order_by(E.ts, E.id).limit(READ_PER_RUN)))
     low = any(r.kind == "low_rated" for r in rules.values())
     ids = [r.id for r in rows]
+    read_ids = set(ids)
     ratings: dict[str, int] = {}
     if low:
         rated_since = [F.received_at >= start] if since is None else [F.ts >= start]
@@ -201,7 +202,7 @@ def sample(session: Session, actor: Actor, q: ReviewQueue, now: datetime | None 
                 F.use_case.in_((q.use_case_key, "")), F.request_id.is_not(None), F.rating.is_not(None),
                 *rated_since).group_by(F.request_id)):
             ratings[rid] = rating
-    late_rated = [rid for rid in ratings if rid not in set(ids)]
+    late_rated = [rid for rid in ratings if rid not in read_ids]
     if late_rated:  # rated since the last run, served before it: read them too
         rows += list(session.execute(select(E.id, E.ts, E.status, E.release, E.data).where(
             E.use_case == q.use_case_key, E.id.in_(late_rated[:READ_PER_RUN]))))
@@ -228,9 +229,11 @@ def sample(session: Session, actor: Actor, q: ReviewQueue, now: datetime | None 
         result["added"] += 1
         result["by_rule"][kind] = result["by_rule"].get(kind, 0) + 1
     result["read"] = len(rows)
-    if since is None:
-        last = max((r.ts for r in rows[:len(ids)]), default=None) if len(ids) >= READ_PER_RUN else now
-        if last is not None and (q.sampled_through is None or last > q.sampled_through):
+    if since is None:  # the next run starts here (inclusive: a time read in part is read again, harmlessly)
+        last = rows[len(ids) - 1].ts if len(ids) >= READ_PER_RUN else end
+        if last <= start:  # a whole read at one instant: step past it rather than read it forever
+            last = start + timedelta(microseconds=1)
+        if q.sampled_through is None or last > q.sampled_through:
             q.sampled_through = last
     result["sampled_through"] = q.sampled_through.isoformat() if q.sampled_through else None
     session.flush()
