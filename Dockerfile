@@ -1,4 +1,5 @@
-# takeoff server image: `takeoff serve` as a non-root user, health-checked on /readyz (docs/deploy.md).
+# takeoff server image: `takeoff serve` as a non-root user, health-checked on /readyz (docs/deploy.md). Build it in
+# Docker format (`docker build`, or `podman build --format docker`): OCI images drop HEALTHCHECK.
 # The base images; where no registry is reachable, scripts/container_base.sh makes a local Debian bookworm one that
 # stands in for both (the container test builds on it).
 ARG NODE_IMAGE=node:20-bookworm-slim
