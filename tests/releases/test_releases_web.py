@@ -76,5 +76,5 @@ def test_listing_pages_render(env, factory):
     assert "support-reply:1" in frag and "no release in production" in frag
     assert 'id="approve"' not in env.client.get("/releases/support-reply:1").text  # a viewer sees no buttons
     assert env.client.get("/releases/nope:1").status_code == 404
-    uc_page = env.client.get("/usecases/support-reply")
+    uc_page = env.client.get("/usecases/support-reply/releases")
     assert uc_page.status_code == 200 and 'hx-get="/releases/fragment/support-reply"' in uc_page.text

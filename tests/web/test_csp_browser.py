@@ -108,12 +108,13 @@ def test_every_demo_page_works_under_the_csp(factory, settings, live_server, csp
     assert not violations, violations
 
     # a chart renders, htmx sections load and swap
-    page.goto(f"{live_server}/usecases/support-reply")
+    page.goto(f"{live_server}/usecases/support-reply/monitoring")
     page.wait_for_selector("#telemetry-dashboard canvas[data-drawn]")
     assert page.eval_on_selector("#telemetry-dashboard canvas[data-chart]", "e => !!Chart.getChart(e)")
     page.click("#telemetry-dashboard nav a:text-is('30d')")
     page.wait_for_selector("#telemetry-dashboard[data-range='30d'] canvas[data-drawn]")
     # a form submitted by htmx (with its CSRF header from hx-headers)
+    page.goto(f"{live_server}/usecases/support-reply/outcomes")
     page.wait_for_selector("#feedback-widget")
     page.select_option("#feedback-widget select[name=rating]", "4")
     page.fill("#feedback-widget input[name=comment]", "CSP test feedback")
