@@ -194,17 +194,22 @@ def test_browser_walks_every_page_of_the_demo(factory, settings, live_server, ow
         text = page.inner_text("body")
         assert not BAD_TEXT.search(text), f"{path} shows an error: {BAD_TEXT.search(text).group(0)}"
     assert {"/outcomes", "/readiness", "/usecases"} <= set(walked)
-    page.goto(f"{live_server}/usecases/support-reply")
+    page.goto(f"{live_server}/usecases/support-reply/monitoring")
     _dashboard_draws_every_chart(page, "24h")
     page.click("#telemetry-dashboard nav a:text-is('30d')")  # a range switch swaps the section and draws again
     _dashboard_draws_every_chart(page, "30d")
+    page.goto(f"{live_server}/usecases/support-reply/outcomes")
     page.wait_for_selector("#feedback-widget")
     page.select_option("#feedback-widget select[name=rating]", "5")
     page.fill("#feedback-widget input[name=comment]", "Browser feedback: saved me time")
     page.click("#feedback-widget button[type=submit]")
     page.wait_for_selector("text=feedback is recorded")
+    page.goto(f"{live_server}/usecases/support-reply/readiness")
+    page.wait_for_selector("#readiness .readiness")
     assert page.locator("#readiness .readiness").get_attribute("data-verdict") == "ready"
     # record an audit finding through the section's form (htmx swaps the section)
+    page.goto(f"{live_server}/usecases/support-reply/governance")
+    page.wait_for_selector("#findings summary")
     page.click("#findings summary")
     page.fill("#record-finding input[name=title]", "Browser finding: reply templates lack an owner")
     page.select_option("#record-finding select[name=severity]", "low")

@@ -9,7 +9,7 @@ from tests.conftest import csrf_of, web_login
 def test_section_records_works_on_and_closes(app, client, admin, users, usecase):
     users.create("risk_partner", username="rita")
     web = web_login(app, "rita")
-    page = web.get(f"/usecases/{usecase}")
+    page = web.get(f"/usecases/{usecase}/governance")
     assert page.status_code == 200 and f'hx-get="/findings/fragment/usecase/{usecase}"' in page.text
     frag = web.get(f"/findings/fragment/usecase/{usecase}")
     assert frag.status_code == 200 and "No audit findings recorded" in frag.text and 'id="record-finding"' in frag.text

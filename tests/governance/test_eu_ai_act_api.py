@@ -117,7 +117,7 @@ def test_a_classification_stored_by_the_earlier_questionnaire_still_reads(client
     assert "4(a), 4(b)" in got["not_carried_over"][0]
     assert client.get("/api/v1/usecases/old/controls", headers=admin).json()["tier"] == "high"
     signin("admin")
-    page = client.get("/usecases/old")
+    page = client.get("/usecases/old/governance")
     assert page.status_code == 200 and "AnnexIII.4: is used in the Annex III area employment" in page.text
     assert "choose its point (4(a), 4(b))" in page.text
 
@@ -132,7 +132,7 @@ def test_the_web_form_classifies_with_points_compute_and_assessment(client, admi
     uc = client.get("/api/v1/usecases/form", headers=admin).json()
     assert uc["eu_category"] == "high_risk" and uc["eu_result"]["gpai_systemic_risk"] is True
     assert uc["eu_answers"]["gpai_training_flops"] == 1e26
-    page = client.get("/usecases/form").text
+    page = client.get("/usecases/form/governance").text
     assert "AnnexIII.5(b)" in page and 'value="5(b)" checked' in page
     r = client.post("/usecases/form/eu-ai-act", data={"csrf_token": csrf, "annex_iii_points": ["4(a)"],
                                                       "preparatory_task": "on", "no_significant_risk": "on"})

@@ -168,7 +168,7 @@ def test_use_case_roles_form(client, admin, users, signin, factory) -> None:
     for name in ("bea", "dan"):
         users.create("viewer", username=name)
     csrf = signin("business_owner")
-    page = client.get("/usecases/uc").text
+    page = client.get("/usecases/uc/governance").text
     assert 'id="uc-roles-form"' in page and "security partner" in page
     form = {"csrf_token": csrf, "business_owner": "bea", "product_owner": "", "data_owner": "dan",
             "ai_engineer": "", "platform_engineer": "", "risk_partner": "", "security_partner": "dan"}
@@ -180,9 +180,9 @@ def test_use_case_roles_form(client, admin, users, signin, factory) -> None:
     assert client.get("/api/v1/usecases/uc", headers=admin).json()["business_owner"] is None
     r = client.post("/usecases/uc/roles", data=form, follow_redirects=False)
     assert r.status_code == 303
-    page = client.get("/usecases/uc").text
+    page = client.get("/usecases/uc/governance").text
     assert 'data-role="data_owner">dan<' in page and 'data-role="business_owner">bea<' in page
-    assert "business: bea" in page  # the intake's owner line reads the same column
+    assert "business: bea" in client.get("/usecases/uc").text  # the intake's owner line reads the same column
 
 
 @pytest.mark.browser
@@ -229,16 +229,16 @@ def test_browser_fills_the_governance_forms(live_server, page, users, factory) -
     with transaction(factory) as s:
         s.add(UseCase(key="web-roles", name="Web roles", purpose="p", data_sources=["d"], expected_users=1,
                       risk_tier="low"))
-    page.goto(f"{live_server}/usecases/web-roles")
+    page.goto(f"{live_server}/usecases/web-roles/governance")
     page.locator("#uc-roles summary").click()
     page.fill("#uc-roles-form input[name=data_owner]", "dan, ghost")
     page.click("#uc-roles-save")
     assert "unknown person 'ghost'" in page.locator("#action-error").inner_text()
     assert page.locator("#uc-roles-form input[name=data_owner]").input_value() == "dan, ghost"  # still open, as typed
-    assert page.url.split("#")[0].endswith("/usecases/web-roles")  # the page's address, not the POST's
+    assert page.url.split("#")[0].endswith("/usecases/web-roles/governance")  # the page's address, not the POST's
     page.fill("#uc-roles-form input[name=business_owner]", "bea")
     page.fill("#uc-roles-form input[name=data_owner]", "dan")
     page.click("#uc-roles-save")
-    page.wait_for_url(f"{live_server}/usecases/web-roles")
+    page.wait_for_url(f"{live_server}/usecases/web-roles/governance")
     assert page.locator("[data-role=data_owner]").inner_text() == "dan"
     assert page.locator("[data-role=business_owner]").inner_text() == "bea"

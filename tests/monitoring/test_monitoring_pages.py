@@ -66,5 +66,5 @@ def test_monitoring_page_and_use_case_section(client, users, factory) -> None:
     assert "rolls the canary back automatically" in section and "default for high tier" in section
     r = client.post("/monitoring/usecase/support-reply/auto-rollback", data={"csrf_token": csrf, "enabled": "off"})
     assert r.status_code == 200 and "automatic rollback is off" in r.text
-    usecase_page = client.get("/usecases/support-reply").text
+    usecase_page = client.get("/usecases/support-reply/monitoring").text
     assert "/monitoring/usecase/support-reply/section" in usecase_page

@@ -9,10 +9,10 @@ from tests.conftest import csrf_of, web_login
 def test_pages_render_and_widget_records_feedback(app, client, admin, users, usecase):
     users.create("admin", username="webadmin")
     web = web_login(app, "webadmin")
-    detail = web.get(f"/usecases/{usecase}")
+    detail = web.get(f"/usecases/{usecase}/outcomes")
     assert detail.status_code == 200
     assert f'hx-get="/outcomes/fragment/usecase/{usecase}"' in detail.text
-    assert f'hx-get="/readiness/fragment/usecase/{usecase}"' in detail.text
+    assert f'hx-get="/readiness/fragment/usecase/{usecase}"' in web.get(f"/usecases/{usecase}/readiness").text
     frag = web.get(f"/outcomes/fragment/usecase/{usecase}")
     assert frag.status_code == 200 and "No usage policy yet" in frag.text
     csrf = csrf_of(frag.text)

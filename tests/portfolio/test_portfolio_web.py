@@ -86,7 +86,7 @@ def test_risk_override_form_records_the_justification(client, users, admin) -> N
         "risk_factors": {"harm_if_wrong": 1, "decision_mode": "assist", "personal_data": False,
                          "regulated_domain": False, "external_users": False}})
     csrf = login(client, users, "risk_partner")
-    page = client.get("/usecases/ov-web").text
+    page = client.get("/usecases/ov-web/governance").text
     assert 'id="override-form"' in page
     r = client.post("/usecases/ov-web/override", data={"csrf_token": csrf, "tier": "medium", "justification": "short"})
     assert r.status_code == 422
@@ -94,14 +94,14 @@ def test_risk_override_form_records_the_justification(client, users, admin) -> N
     r = client.post("/usecases/ov-web/override", data={"csrf_token": csrf, "tier": "medium", "justification": just},
                     follow_redirects=False)
     assert r.status_code == 303
-    assert just in client.get("/usecases/ov-web").text
+    assert just in client.get("/usecases/ov-web/governance").text
 
 
 def test_eu_raci_and_policy_forms(client, users, admin) -> None:
     client.post("/api/v1/usecases", headers=admin, json={"key": "forms", "name": "forms", "purpose": "p",
                                                          "data_sources": ["d"], "expected_users": 1, "risk_tier": "low"})
     csrf = login(client, users, "admin")
-    page = client.get("/usecases/forms").text
+    page = client.get("/usecases/forms/governance").text
     assert 'id="eu-form"' in page and "Art.5(1)(c)" in page
     r = client.post("/usecases/forms/eu-ai-act", data={"csrf_token": csrf, "social_scoring": "on"},
                     follow_redirects=False)

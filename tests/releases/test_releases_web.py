@@ -76,5 +76,28 @@ def test_listing_pages_render(env, factory):
     assert "support-reply:1" in frag and "no release in production" in frag
     assert 'id="approve"' not in env.client.get("/releases/support-reply:1").text  # a viewer sees no buttons
     assert env.client.get("/releases/nope:1").status_code == 404
-    uc_page = env.client.get("/usecases/support-reply")
+    uc_page = env.client.get("/usecases/support-reply/releases")
     assert uc_page.status_code == 200 and 'hx-get="/releases/fragment/support-reply"' in uc_page.text
+
+
+def test_eval_runs_list_per_use_case_and_a_run_page(env, factory):
+    make_use_case(factory, min_rate=0.9)
+    env.model()
+    env.evalset("golden", cases(20, wrong=10))
+    env.release()
+    run = env.evaluate("support-reply:1")
+    _login(env.client, env.users, "viewer", username="vera")
+    section = env.client.get("/usecases/support-reply/releases").text
+    assert 'hx-get="/evalruns/fragment/usecase/support-reply"' in section
+    frag = env.client.get("/evalruns/fragment/usecase/support-reply").text
+    assert f'href="/evalruns/{run["id"]}"' in frag and "50.0%" in frag and "badge-fail" in frag
+    assert "No eval runs yet" in env.client.get("/evalruns/fragment/usecase/other-case").text
+    listing = env.client.get("/evalruns?use_case=support-reply")
+    assert listing.status_code == 200 and f'data-run="{run["id"]}"' in listing.text
+    page = env.client.get(f"/evalruns/{run['id']}")
+    assert page.status_code == 200 and '<html' in page.text  # a page of its own, not a fragment
+    assert 'id="run-release"' in page.text and 'href="/releases/support-reply:1"' in page.text
+    by_tag = re.search(r'<table id="by-tag">.*?</table>', page.text, re.S).group(0)
+    assert "even" in by_tag and "odd" in by_tag and "10" in by_tag
+    assert page.text.count("<code>c") >= 10 and "wrong_answer" in page.text  # the failing cases
+    assert env.client.get("/evalruns/999999").status_code == 404

@@ -24,7 +24,7 @@ def test_dashboard_point_and_incident_lead_to_requests(live_server, page, send, 
     send(event(usecase, id="b-req-1", ts=now - 30, status="error", error_category="timeout"),
          event(usecase, id="b-req-2", ts=now - 20))
     _login(page, live_server)
-    page.goto(f"{live_server}/usecases/{usecase}")
+    page.goto(f"{live_server}/usecases/{usecase}/monitoring")
     canvas = page.locator("article.chart[data-metric=throughput] canvas")
     canvas.wait_for()
     page.wait_for_function("el => window.Chart && Chart.getChart(el)", arg=canvas.element_handle())

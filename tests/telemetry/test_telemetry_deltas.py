@@ -202,3 +202,26 @@ def test_sqlite_insert_refused_by_a_concurrent_duplicate_checks_again_under_the_
     with transaction(factory) as s:
         st = telemetry_window.window_stats(s, "deltas-uc", None, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC))
         assert st.count == 4  # each event once in the rollups, the duplicate not folded twice
+
+
+def test_portfolio_reads_match_the_single_use_case_reads(factory) -> None:
+    """totals_many / last_event_many (readiness for every use case at once) give window_stats' and last_event_at's
+    figures, with deltas pending and after compaction; a use case without telemetry gets zeros and None."""
+    now = time.time()
+    _ingest(factory, _events(400, now - 2 * 86400, 2 * 86400 - 120) + _events(50, now - 300, 200, release="2"))
+    start, end = datetime.fromtimestamp(now - 30 * 86400, UTC), datetime.fromtimestamp(now + 60, UTC)
+    for compact in (False, True):
+        if compact:
+            compact_all(factory)
+        with transaction(factory) as s:
+            one = telemetry_window.window_stats(s, "deltas-uc", None, start, end)
+            many = telemetry_window.totals_many(s, ["deltas-uc", "quiet-uc"], start, end,
+                                                ("count", "errors", "fallbacks", "cost_usd", "last_ts", "scores"))
+            assert many["deltas-uc"]["count"] == one.count == 450 and many["deltas-uc"]["errors"] == one.errors
+            assert many["deltas-uc"]["cost_usd"] == pytest.approx(one.cost_usd)
+            assert many["deltas-uc"]["last_ts"] == one.last_ts
+            assert _rounded({k: tuple(v) for k, v in many["deltas-uc"]["scores"].items()}) == _rounded(one.scores)
+            assert many["quiet-uc"]["count"] == 0 and many["quiet-uc"]["last_ts"] is None
+            last = telemetry_window.last_event_many(s, ["deltas-uc", "quiet-uc"])
+            assert last == {"deltas-uc": telemetry_window.last_event_at(s, "deltas-uc"), "quiet-uc": None}
+            assert last["deltas-uc"] is not None

@@ -2,7 +2,7 @@
 fragments load, each item links to its evidence, the navigation holds one line), the intake form with bad input
 (the browser's checks match the server's, and the server shows every problem beside its field), the API explorer
 with no network beyond the server, and axe-core's accessibility check (no serious or critical violation) on the home
-and use-case pages. Screenshots of the main pages go to .takeoff/screenshots/ for review (not compared)."""
+and use-case pages. Screenshots of the main pages go to test-artifacts/screenshots/ for review (not compared)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -21,7 +21,7 @@ from takeoff.portfolio.models import UseCase, UseCaseScore
 from takeoff.releases.models import Release
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / ".takeoff" / "screenshots"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
 AXE = ROOT / "src" / "takeoff" / "web" / "static" / "vendor" / "axe.min.js"
 MAIN_PAGES = ("/", "/usecases", "/usecases/support-reply", "/readiness", "/releases", "/monitoring", "/outcomes",
               "/datasources", "/incidents", "/telemetry", "/governance")

@@ -27,6 +27,18 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
+def demo_pages() -> list[str]:
+    """The demo's pages every browser check starts from: home, the navigation, each use case's page sections and
+    its per-use-case pages (the CSP crawl follows their links further; the axe-core check visits exactly these)."""
+    from takeoff.portfolio.web import SECTION_NAMES
+
+    keys = [u["key"] for u in USE_CASES]
+    return (["/", "/tokens", "/audit", "/evalruns"] + [p for _, p in NAV]
+            + [f"/usecases/{k}" + ("" if s == "overview" else f"/{s}") for k in keys for s in SECTION_NAMES]
+            + [f"/{area}/{k}" for k in keys for area in ("readiness", "outcomes")]
+            + [f"/monitoring/usecase/{k}/drift" for k in keys])
+
+
 @pytest.fixture
 def csp_page() -> Iterator[tuple[Any, list[str], list[str]]]:
     """A Chromium page reporting CSP violations (DOM events and console) and JavaScript errors; Playwright is
@@ -101,19 +113,20 @@ def test_every_demo_page_works_under_the_csp(factory, settings, live_server, csp
     assert any("script-src" in v for v in violations), violations
     violations.clear()
 
-    start = ["/", "/tokens", "/audit"] + [p for _, p in NAV] + [f"/usecases/{u['key']}" for u in USE_CASES]
+    start = demo_pages()
     visited = _crawl(page, live_server, start)
     print(f"visited {len(visited)} pages under the CSP: {' '.join(visited)}")
     assert len(visited) >= 40 and {"/usecases", "/releases", "/audit"} <= set(visited), visited
     assert not violations, violations
 
     # a chart renders, htmx sections load and swap
-    page.goto(f"{live_server}/usecases/support-reply")
+    page.goto(f"{live_server}/usecases/support-reply/monitoring")
     page.wait_for_selector("#telemetry-dashboard canvas[data-drawn]")
     assert page.eval_on_selector("#telemetry-dashboard canvas[data-chart]", "e => !!Chart.getChart(e)")
     page.click("#telemetry-dashboard nav a:text-is('30d')")
     page.wait_for_selector("#telemetry-dashboard[data-range='30d'] canvas[data-drawn]")
     # a form submitted by htmx (with its CSRF header from hx-headers)
+    page.goto(f"{live_server}/usecases/support-reply/outcomes")
     page.wait_for_selector("#feedback-widget")
     page.select_option("#feedback-widget select[name=rating]", "4")
     page.fill("#feedback-widget input[name=comment]", "CSP test feedback")

@@ -109,24 +109,56 @@ def data_quality_evidence(
 from sqlalchemy.orm import Session  # noqa: E402 - the providers below are I/O; the rule above stays pure
 
 from takeoff.core.db import utcnow  # noqa: E402
-from takeoff.data.access import access_rules  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from takeoff.data.models import DataAccessRule, DataCheckRun, DataSource  # noqa: E402
 from takeoff.data.queries import MAX_EVIDENCE_AGE_S, latest_run, list_sources  # noqa: E402
 from takeoff.evidence.registry import Evidence as KindEvidence  # noqa: E402
 from takeoff.evidence.registry import Registry, Subject  # noqa: E402
 
 
-def sources_for_use_case(session: Session, use_case_key: str) -> list[SourceFacts]:
+class Lookups:
+    """The sources, their latest runs and which have access rules, read once for every use case of a request
+    (three queries), for the three kinds below; without a request cache each call reads afresh."""
+
+    def __init__(self, session: Session) -> None:
+        self.sources = list(session.scalars(select(DataSource).order_by(DataSource.name)))
+        latest = select(DataCheckRun.source_id, func.max(DataCheckRun.started_at).label("at")).group_by(
+            DataCheckRun.source_id).subquery()
+        self.latest: dict[int, DataCheckRun] = {}
+        for run in session.scalars(select(DataCheckRun).join(
+                latest, (DataCheckRun.source_id == latest.c.source_id) & (DataCheckRun.started_at == latest.c.at))
+                .order_by(DataCheckRun.id.desc())):
+            self.latest.setdefault(run.source_id, run)  # ties on started_at: the highest id, as latest_run
+        self.ruled = set(session.scalars(select(DataAccessRule.source_id).distinct()))
+
+    def for_use_case(self, key: str) -> list[DataSource]:
+        return [s for s in self.sources if key in (s.use_cases or [])]
+
+    @staticmethod
+    def of(session: Session, s: Subject | None) -> Lookups:
+        """The request's lookups (memoised in the subject's cache), or fresh ones without a subject."""
+        if s is None:
+            return Lookups(session)
+        if "data.lookups" not in s.cache:
+            s.cache["data.lookups"] = Lookups(session)
+        found: Lookups = s.cache["data.lookups"]
+        return found
+
+
+def sources_for_use_case(session: Session, use_case_key: str, lookups: Lookups | None = None) -> list[SourceFacts]:
     """Facts about every source the use case depends on (owner, defined check kinds, latest results)."""
     if not isinstance(use_case_key, str) or not use_case_key:
         raise ValueError("use_case_key must be a non-empty string")
     out: list[SourceFacts] = []
-    for src in list_sources(session, use_case_key):
+    srcs = lookups.for_use_case(use_case_key) if lookups else list_sources(session, use_case_key)
+    for src in srcs:
         kinds = {str(c.get("kind")) for c in src.checks or []}
         if src.kind == "collection" and src.context:
             kinds.add("context")
         required = frozenset({"context"}) if src.kind == "collection" else DEFAULT_REQUIRED_KINDS
         latest: list[LatestCheck] = []
-        run = latest_run(session, src.id)
+        run = lookups.latest.get(src.id) if lookups else latest_run(session, src.id)
         if run is not None:
             for r in run.results or []:
                 status = r.get("status") if r.get("status") in ("pass", "breach", "error") else "error"
@@ -142,16 +174,17 @@ def sources_for_use_case(session: Session, use_case_key: str) -> list[SourceFact
     return out
 
 
-def readiness_evidence(session: Session, use_case_key: str, now: datetime | None = None) -> Evidence:
+def readiness_evidence(session: Session, use_case_key: str, now: datetime | None = None,
+                       lookups: Lookups | None = None) -> Evidence:
     """The readiness item "Data quality" for a use case; a latest check over a day old is stale evidence."""
-    return data_quality_evidence(sources_for_use_case(session, use_case_key), now=now or utcnow(),
+    return data_quality_evidence(sources_for_use_case(session, use_case_key, lookups), now=now or utcnow(),
                                  max_check_age_s=float(MAX_EVIDENCE_AGE_S))
 
 
 def data_sla_green(session: Session, s: Subject) -> KindEvidence:
     """Every source the use case depends on has an owner, its required checks, and green checks under a day old."""
     key = s.use_case.key
-    ev = readiness_evidence(session, key, now=s.now)
+    ev = readiness_evidence(session, key, now=s.now, lookups=Lookups.of(session, s))
     return KindEvidence("data_sla_green", ev.status, "; ".join(ev.reasons) or "no reasons given",
                         f"/usecases/{key}#data-sources")
 
@@ -160,8 +193,9 @@ def data_sla_met(session: Session, s: Subject) -> KindEvidence:
     """No source the use case depends on has a breached latest SLA check; a failure names each source."""
     key = s.use_case.key
     breached = []
-    for src in list_sources(session, key):
-        run = latest_run(session, src.id)
+    lookups = Lookups.of(session, s)
+    for src in lookups.for_use_case(key):
+        run = lookups.latest.get(src.id)
         if run is not None and run.status == "breach":
             failed = [str(r.get("name")) for r in run.results or [] if r.get("status") == "breach"]
             breached.append((src.name, failed, run.started_at))
@@ -177,12 +211,13 @@ def data_sla_met(session: Session, s: Subject) -> KindEvidence:
 def access_least_privilege(session: Session, s: Subject) -> KindEvidence:
     """Every source the use case depends on has field-level access rules (reads are logged by takeoff)."""
     key = s.use_case.key
-    sources = list_sources(session, key)
+    lookups = Lookups.of(session, s)
+    sources = lookups.for_use_case(key)
     link = f"/usecases/{key}#data-sources"
     if not sources:
         return KindEvidence("access_least_privilege", "no_evidence", "no data source is registered for this use case",
                             link)
-    open_ = [src.name for src in sources if not access_rules(session, src.name)]
+    open_ = [src.name for src in sources if src.id not in lookups.ruled]
     if open_:
         return KindEvidence("access_least_privilege", "fail", "no field access rules on source(s) "
                             + ", ".join(open_), f"/datasources/{open_[0]}")

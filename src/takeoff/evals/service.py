@@ -289,11 +289,14 @@ def get_run(session: Session, run_id: int) -> EvalRun:
     return run
 
 
-def list_runs(session: Session, release_id: str | None = None, limit: int = 50) -> list[EvalRun]:
-    """Runs newest first, optionally of one release."""
+def list_runs(session: Session, release_id: str | None = None, limit: int = 50,
+              use_case: str | None = None) -> list[EvalRun]:
+    """Runs newest first, optionally of one release or of one use case."""
     q = select(EvalRun).order_by(EvalRun.id.desc()).limit(limit)
     if release_id:
         q = q.where(EvalRun.release_id == release_id)
+    if use_case:
+        q = q.where(EvalRun.use_case_key == use_case)
     return list(session.scalars(q))
 
 

@@ -33,6 +33,30 @@ def version_page(name: str, version: Id, page: PageFor("read"), offset: int = Qu
                        cases=service.cases_page(page.session, v, offset, 50), offset=offset)
 
 
+@router.get("/evalruns", response_class=HTMLResponse)
+def runs_page(page: PageFor("read"), use_case: str | None = Query(None, max_length=64)) -> Response:
+    """Eval runs newest first (the last 100), optionally of one use case, each with progress and gate."""
+    runs = [service.run_view(page.session, r) for r in service.list_runs(page.session, limit=100,
+                                                                         use_case=use_case or None)]
+    return page.render("evals/runs.html", runs=runs, use_case=use_case or None)
+
+
+@router.get("/evalruns/fragment/usecase/{key}", response_class=HTMLResponse)
+def runs_fragment(key: str, page: PageFor("read")) -> Response:
+    """htmx fragment for the use-case page's releases section: its latest eval runs."""
+    runs = [service.run_view(page.session, r) for r in service.list_runs(page.session, limit=10, use_case=key)]
+    return page.render("evals/runs_fragment.html", runs=runs, key=key)
+
+
+@router.get("/evalruns/{run_id}", response_class=HTMLResponse)
+def run_page(run_id: Id, page: PageFor("read")) -> Response:
+    """One eval run: what it evaluated (use case, release, eval set), its progress while it runs, then the gate,
+    results per tag and the failing cases."""
+    run = service.get_run(page.session, run_id)
+    return page.render("evals/run.html", run=service.run_view(page.session, run),
+                       failures=service.failing_cases(page.session, run, 50) if run.status == "done" else [])
+
+
 @router.get("/evalruns/{run_id}/fragment", response_class=HTMLResponse)
 def run_fragment(run_id: Id, page: PageFor("read")) -> Response:
     """htmx fragment: a run's progress (polls itself while the run is going), then its summary and gate."""

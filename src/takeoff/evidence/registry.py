@@ -53,6 +53,30 @@ class Subject:
 
 Provider = Callable[[Session, Subject], Evidence]
 
+# Subject.cache key under which a portfolio-wide read (readiness for every use case) lists the use case keys it
+# will ask about, so a provider can read a fact for all of them in one query instead of one query each.
+PORTFOLIO_KEYS = "portfolio_keys"
+
+
+def portfolio_keys(subject: Subject) -> list[str]:
+    """The use case keys this request gathers evidence for: the portfolio's when a portfolio read announced them
+    (and the subject's is among them), else only the subject's."""
+    own = getattr(subject.use_case, "key", None)
+    keys = subject.cache.get(PORTFOLIO_KEYS)
+    if keys and own in keys:
+        return list(keys)
+    return [own] if own else []
+
+
+def batched(subject: Subject, name: str, read: Callable[[list[str]], Mapping[str, Any]]) -> Any:
+    """The subject's value of a fact read for every use case of the request at once (`read(keys)` -> key ->
+    value), memoised in the request cache under `name`; a key `read` leaves out gets None."""
+    keys = portfolio_keys(subject)
+    memo = ("batched", name, tuple(keys))
+    if memo not in subject.cache:
+        subject.cache[memo] = dict(read(keys))
+    return subject.cache[memo].get(getattr(subject.use_case, "key", None))
+
 
 @dataclass(frozen=True)
 class Kind:

@@ -2,17 +2,22 @@
 use-case page's monitoring section fragment (budgets, drift, error categories, open incidents, rollback rule)."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
+from takeoff.core.db import utcnow
 from takeoff.core.errors import AppError
 from takeoff.core.events import OPEN_INCIDENTS, provided
-from takeoff.monitoring import alerts, canary_analysis, drift_checks, notifications, overview, settings, slos
+from takeoff.monitoring import (alerts, canary_analysis, drift_checks, drift_view, notifications, overview, settings,
+                                slos)
 from takeoff.telemetry import metrics
-from takeoff.monitoring.schemas import ChannelIn, RuleIn, SettingsIn
+from takeoff.monitoring.schemas import BaselineIn, ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
+from takeoff.web import forms
 from takeoff.web.render import PageFor
 
 router = APIRouter(include_in_schema=False)
@@ -110,3 +115,91 @@ def auto_rollback_form(key: str, page: PageFor("monitor.write"), csrf_token: Ann
     page.check_csrf(csrf_token)
     settings.update_settings(page.session, page.actor, key, SettingsIn(auto_rollback=enabled == "on"))
     return section_fragment(key, page)
+
+
+BASELINE_FIELDS = ("start", "end", "release_id", "reference_start", "reference_end")
+
+
+def _drift(page: Any, key: str, feature: str | None = None, errors: dict[str, str] | None = None,
+           typed: dict[str, str] | None = None, status: int = 200) -> Response:
+    uc = portfolio.get(page.session, key)
+    view = drift_view.drift_page(page.session, key, feature)
+    now = utcnow().replace(second=0, microsecond=0)
+    base = view["baseline"]
+    default = {"start": (base["start"] if base else now - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"),
+               "end": (base["end"] if base else now).strftime("%Y-%m-%dT%H:%M"),
+               "release_id": (base or {}).get("release") or "", "reference_start": "", "reference_end": ""}
+    return page.render("monitoring/drift.html", status_code=status, uc=uc, **view, errors=errors or {},
+                       v=typed if typed is not None else default, can_write=page.actor.can("monitor.write"),
+                       page_url=f"/monitoring/usecase/{key}/drift")
+
+
+@router.get("/monitoring/usecase/{key}/drift")
+def drift_page(key: str, page: PageFor("read"), feature: str | None = Query(None, max_length=200)) -> Response:
+    """A use case's drift: the baseline (set or replace it), the latest check's per-feature statistics (PSI, the
+    test, the p-value after the false-discovery-rate correction) and a feature's two histograms side by side."""
+    return _drift(page, key, feature)
+
+
+def _utc(raw: str) -> datetime:
+    """A datetime-local field's value (read as UTC), or ValueError."""
+    dt = datetime.fromisoformat(raw.strip())
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+@router.post("/monitoring/usecase/{key}/baseline")
+def baseline_form(key: str, page: PageFor("monitor.write"), csrf_token: Annotated[str, Form()] = "",
+                  start: Annotated[str, Form()] = "", end: Annotated[str, Form()] = "",
+                  release_id: Annotated[str, Form()] = "", reference_start: Annotated[str, Form()] = "",
+                  reference_end: Annotated[str, Form()] = "") -> Response:
+    """Set or replace the drift baseline from a window of production traffic (audited); a refused window comes
+    back with what was typed and the message by its field."""
+    page.check_csrf(csrf_token)
+    portfolio.get(page.session, key)
+    typed = {"start": start, "end": end, "release_id": release_id, "reference_start": reference_start,
+             "reference_end": reference_end}
+    errors: dict[str, str] = {}
+    parsed: dict[str, datetime] = {}
+    for name, raw in typed.items():
+        if name == "release_id" or (name.startswith("reference") and not raw.strip()):
+            continue
+        if not raw.strip():
+            errors[name] = "is required"
+            continue
+        try:
+            parsed[name] = _utc(raw)
+        except ValueError:
+            errors[name] = "must be a date and time (YYYY-MM-DD HH:MM, UTC)"
+    if not errors and parsed["start"] >= parsed["end"]:
+        errors["end"] = "must be after the start"
+    if not errors and ("reference_start" in parsed) != ("reference_end" in parsed):
+        errors["reference_end" if "reference_start" in parsed else "reference_start"] = \
+            "give both ends of the reference window, or neither"
+    if not errors and "reference_start" in parsed and parsed["reference_start"] >= parsed["reference_end"]:
+        errors["reference_end"] = "must be after the reference start"
+    body = None
+    if not errors:
+        try:
+            body = BaselineIn(start=parsed["start"], end=parsed["end"], release_id=release_id.strip() or None,
+                              reference_start=parsed.get("reference_start"), reference_end=parsed.get("reference_end"))
+        except ValidationError as exc:
+            errors = forms.validation_errors(exc, BASELINE_FIELDS)
+    if body is not None:
+        try:
+            with page.session.begin_nested():
+                settings.set_baseline(page.session, page.actor, key, body)
+        except AppError as exc:
+            if exc.status == 404:
+                raise
+            errors = forms.field_errors(exc, fields=BASELINE_FIELDS)
+    if errors:
+        return _drift(page, key, errors=errors, typed=typed, status=422)
+    return RedirectResponse(f"/monitoring/usecase/{key}/drift?baseline=set", status_code=303)
+
+
+@router.post("/monitoring/usecase/{key}/drift/run")
+def drift_run_form(key: str, page: PageFor("monitor.write"), csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Run a drift check now against the baseline (the scheduler runs one every 15 minutes)."""
+    page.check_csrf(csrf_token)
+    drift_checks.run_drift(page.session, key)
+    return RedirectResponse(f"/monitoring/usecase/{key}/drift", status_code=303)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from takeoff.core.errors import AppError
+from takeoff.core.errors import AppError, NotFound
 from takeoff.core.events import USE_CASE_GOVERNANCE, provided
 from takeoff.portfolio import lifecycle, service
 from takeoff.portfolio.schemas import ScoreIn, UseCaseIn, UseCasePatch
@@ -22,10 +22,51 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#17becf")  # one colour per use case (Tableau 10), so the legend tells the bubbles apart
 
 
-def section_templates() -> list[str]:
-    """Templates that later floors add to the use-case page (usecase_sections/*.html), in sorted order."""
+# The use-case page's sections, each at its own address (/usecases/{key}/{section}; the overview at /usecases/{key}).
+SECTIONS: tuple[tuple[str, str], ...] = (("overview", "Overview"), ("governance", "Governance"),
+                                         ("releases", "Releases and evals"), ("monitoring", "Monitoring"),
+                                         ("data", "Data"), ("outcomes", "Outcomes"), ("readiness", "Readiness"))
+SECTION_NAMES = tuple(n for n, _ in SECTIONS)
+# Where each part of the page now lives, by its element id: the older one-page links (/usecases/k#scores) are sent
+# to their section by the page script (static/app.js reads this map from the section nav).
+ANCHORS: dict[str, str] = {
+    "intake": "overview", "lifecycle": "overview", "scale": "overview", "targets": "overview",
+    "scores": "governance", "risk": "governance", "eu-ai-act": "governance", "raci": "governance",
+    "uc-roles": "governance", "controls": "governance", "findings": "governance",
+    "releases": "releases", "evals": "releases", "telemetry": "monitoring", "monitoring": "monitoring",
+    "drift": "monitoring", "data-sources": "data", "outcomes": "outcomes", "readiness": "readiness"}
+# The section holding each edit form (a refused edit comes back in it, a saved one returns to it).
+FORM_SECTION: dict[str, str] = {"transition-form": "overview", "intake-edit-form": "overview",
+                                "score-form": "governance", "override-form": "governance",
+                                "factors-form": "governance", "eu-form": "governance", "raci-form": "governance",
+                                "uc-roles-form": "governance"}
+# Section templates later floors add (usecase_sections/NN_<name>.html), by the section that shows them; a template
+# can also name its section on its first line ({# section: monitoring #}); otherwise it shows on the overview.
+TEMPLATE_SECTION = {"telemetry": "monitoring", "releases": "releases", "evals": "releases",
+                    "monitoring": "monitoring", "drift": "monitoring", "data": "data", "outcomes": "outcomes",
+                    "findings": "governance", "readiness": "readiness"}
+
+
+def _template_section(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").split("\n", 1)[0].strip()
+    if first.startswith("{# section:"):
+        named = first.removeprefix("{# section:").removesuffix("#}").strip()
+        if named in SECTION_NAMES:
+            return named
+    return TEMPLATE_SECTION.get(path.stem.split("_", 1)[-1], "overview")
+
+
+def section_templates(section: str | None = None) -> list[str]:
+    """Templates that later floors add to the use-case page (usecase_sections/*.html), in sorted order; with
+    `section`, only those that section shows."""
     folder = Path(TEMPLATES.env.loader.searchpath[0]) / SECTIONS_DIR  # type: ignore[union-attr]
-    return [f"{SECTIONS_DIR}/{p.name}" for p in sorted(folder.glob("*.html"))] if folder.is_dir() else []
+    found = sorted(folder.glob("*.html")) if folder.is_dir() else []
+    return [f"{SECTIONS_DIR}/{p.name}" for p in found if section is None or _template_section(p) == section]
+
+
+def section_url(key: str, section: str) -> str:
+    """The address of one section of a use case's page."""
+    return f"/usecases/{key}" if section == "overview" else f"/usecases/{key}/{section}"
 
 
 def bubble_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -127,11 +168,13 @@ def new_submit(page: PageFor("usecase.write"), csrf_token: Annotated[str, Form()
 
 
 def _detail(page: Any, key: str, error: str | None = None, status: int = 200,
-            failed: dict[str, Any] | None = None) -> Response:
-    """The use-case page; `failed` ({"form", "errors", "typed"}) reopens a refused edit with what was typed and
-    each message beside its field."""
+            failed: dict[str, Any] | None = None, section: str = "overview") -> Response:
+    """One section of the use-case page; `failed` ({"form", "errors", "typed"}) reopens a refused edit with what was
+    typed and each message beside its field, in the section that holds the form."""
     s = page.session
     uc = service.get(s, key)
+    if failed and failed.get("form") in FORM_SECTION:
+        section = FORM_SECTION[failed["form"]]
     agg = service.aggregate(s, uc)
     # governance (a floor above) provides its part of the page at start: tier policy, EU AI Act, RACI, roles, controls
     governance_part = provided(USE_CASE_GOVERNANCE)
@@ -139,8 +182,9 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200,
         "portfolio/detail.html", status_code=status, uc=uc, view=service.view(uc), error=error,
         transitions=service.transitions(s, uc), scores=service.scores(s, uc),
         aggregate=service.aggregate_view(agg) if agg else None, history=service.history(s, uc),
-        sections=section_templates(), can=page.actor.can, failed=failed or {"form": "", "errors": {}, "typed": {}},
-        page_url=f"/usecases/{uc.key}", intake=_intake_values(uc),
+        sections=section_templates(section), can=page.actor.can,
+        failed=failed or {"form": "", "errors": {}, "typed": {}}, section=section, section_list=SECTIONS,
+        anchors=ANCHORS, page_url=section_url(uc.key, section), intake=_intake_values(uc),
         **(governance_part(s, uc) if governance_part is not None else {"governance": False}))
 
 
@@ -155,8 +199,16 @@ def _intake_values(uc: Any) -> dict[str, Any]:
 
 @router.get("/usecases/{key}")
 def detail_page(key: str, page: PageFor("read")) -> Response:
-    """The use-case page."""
+    """The use-case page: its overview section (the read-out, intake, lifecycle, targets)."""
     return _detail(page, key)
+
+
+@router.get("/usecases/{key}/{section}")
+def section_page(key: str, section: str, page: PageFor("read")) -> Response:
+    """One section of the use-case page (governance, releases, monitoring, data, outcomes, readiness)."""
+    if section not in SECTION_NAMES:
+        raise NotFound(f"the use-case page has no section '{section}' (sections: {', '.join(SECTION_NAMES)})")
+    return _detail(page, key, section=section)
 
 
 def act(page: Any, key: str, fn: Any, form: str = "", values: dict[str, Any] | None = None,
@@ -172,7 +224,7 @@ def act(page: Any, key: str, fn: Any, form: str = "", values: dict[str, Any] | N
         errors = forms.field_errors(exc, fields=fields) if fields else {}
         return _detail(page, key, exc.message, exc.status,
                        {"form": form, "errors": errors, "typed": values or {}} if form else None)
-    return RedirectResponse(f"/usecases/{key}", status_code=303)
+    return RedirectResponse(section_url(key, FORM_SECTION.get(form, "overview")), status_code=303)
 
 
 @router.post("/usecases/{key}/transition")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.db import utcnow
-from takeoff.evidence.registry import Evidence, Subject, evidence_kinds
+from takeoff.evidence.registry import PORTFOLIO_KEYS, Evidence, Subject, evidence_kinds
 from takeoff.findings import service as findings
 from takeoff.governance import service as governance
 from takeoff.portfolio import service as portfolio
@@ -51,7 +51,10 @@ def _mandatory(session: Session, tier: str | None) -> frozenset[str]:
 def diagnose(session: Session, key: str, cache: Cache | None = None, now: datetime | None = None) -> dict[str, Any]:
     """The seven items with status, reason, evidence link, pilot gap, mandatory flag and scope, plus the verdict
     (which names every blocking incident, canary, baseline, finding and data source with its link)."""
-    uc = portfolio.get(session, key)
+    return _diagnose(session, portfolio.get(session, key), cache, now)
+
+
+def _diagnose(session: Session, uc: UseCase, cache: Cache | None, now: datetime | None) -> dict[str, Any]:
     ev = gather(session, uc, cache, now)
     items = checks.evaluate(ev, _mandatory(session, uc.risk_tier))
     v = checks.verdict(items, {k: ev[k] for k in checks.BLOCKING_KINDS})
@@ -62,8 +65,11 @@ def diagnose(session: Session, key: str, cache: Cache | None = None, now: dateti
 
 
 def portfolio_view(session: Session, now: datetime | None = None) -> dict[str, Any]:
-    """The diagnostic for every use case that is not retired (one audit-chain verification for all)."""
-    cache = Cache()
-    out = [diagnose(session, uc.key, cache, now) for uc in portfolio.list_use_cases(session) if uc.status != "retired"]
+    """The diagnostic for every use case that is not retired (one audit-chain verification for all; providers that
+    can read a fact for every use case at once do, told the keys through the shared cache), all as of one `now`."""
+    now = now or utcnow()
+    ucs = [uc for uc in portfolio.list_use_cases(session) if uc.status != "retired"]
+    cache = Cache({PORTFOLIO_KEYS: [uc.key for uc in ucs]})
+    out = [_diagnose(session, uc, cache, now) for uc in ucs]
     return {"items": list(checks.ITEMS), "titles": checks.TITLES, "use_cases": out,
             "ready": sum(1 for d in out if d["verdict"]["ready"])}

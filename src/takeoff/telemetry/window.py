@@ -126,6 +126,61 @@ def window_stats(session: Session, use_case_key: str, release_id: Releases, star
         active_units=rollup.kmv_estimate(agg["units"]), first_ts=agg["first_ts"], last_ts=agg["last_ts"],
         dropped=dict(agg["dropped"]), violations=dict(agg.get("violations") or {}))
 
+
+def totals_many(session: Session, keys: Sequence[str], start: datetime, end: datetime,
+                cols: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """merge_many of each use case's rows covering [start, end) (all releases), read for all `keys` at once: one
+    query per grain range plus one for the pending deltas, whatever the number of use cases, and only `cols`
+    ("use_case" and "bucket" are added). A portfolio-wide read (readiness for every use case) uses it instead of
+    window_stats per use case; a use case without rows gets merge_many([])."""
+    for k in keys:
+        _check_key(k)
+    _check_window(start, end)
+    by_key: dict[str, list[Any]] = {k: [] for k in keys}
+    if not keys:
+        return {}
+    wanted = [c for c in dict.fromkeys(("use_case", "bucket", *cols))]
+    for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
+        q = select(*[ROLLUPS.c[c] for c in wanted]).where(
+            ROLLUPS.c.use_case.in_(keys), ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
+            ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
+        for row in session.execute(q).mappings():
+            by_key[row["use_case"]].append(row)
+    q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
+        DELTAS.c.use_case.in_(keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60), DELTAS.c.bucket < end)
+    for key, bucket, agg in session.execute(q):
+        row = dict(agg)
+        row["bucket"] = bucket
+        for t in ("first_ts", "last_ts"):
+            row[t] = _dt(row[t]) if row.get(t) is not None else None
+        by_key[key].append(row)
+    return {k: rollup.merge_many(rs) for k, rs in by_key.items()}
+
+
+def last_event_many(session: Session, keys: Sequence[str]) -> dict[str, datetime | None]:
+    """last_event_at of every use case in `keys`, in three queries whatever their number."""
+    for k in keys:
+        _check_key(k)
+    if not keys:
+        return {}
+    out: dict[str, datetime | None] = dict.fromkeys(keys)
+    out.update(session.execute(select(ROLLUPS.c.use_case, func.max(ROLLUPS.c.last_ts))
+                               .where(ROLLUPS.c.use_case.in_(keys), ROLLUPS.c.grain == 3600)
+                               .group_by(ROLLUPS.c.use_case)).tuples().all())
+    newest = dict(session.execute(select(DELTAS.c.use_case, func.max(DELTAS.c.bucket))
+                                  .where(DELTAS.c.use_case.in_(keys)).group_by(DELTAS.c.use_case)).tuples().all())
+    if newest:
+        q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
+            DELTAS.c.use_case.in_(list(newest)), DELTAS.c.bucket >= min(newest.values()))
+        for key, bucket, agg in session.execute(q):
+            if not newest[key] <= bucket < newest[key] + timedelta(minutes=1) or agg.get("last_ts") is None:
+                continue
+            t, cur = _dt(agg["last_ts"]), out.get(key)
+            if cur is None or t > cur:
+                out[key] = t
+    return out
+
+
 def releases_in_window(session: Session, use_case_key: str, start: datetime, end: datetime) -> list[str]:
     """Release ids ("" = none) with rollups in the window, for splitting dashboards by release."""
     q = select(ROLLUPS.c.release).where(ROLLUPS.c.use_case == use_case_key, ROLLUPS.c.grain == 3600,

@@ -74,18 +74,18 @@ def next_action(r: Row) -> tuple[str, str]:
     if severe:
         return f"Resolve severity {severe[0][1]} incident #{severe[0][0]}", f"/incidents/{severe[0][0]}"
     if r.alerts:
-        return f"Look at the firing alert “{r.alerts[0][1]}”", f"/usecases/{r.key}#monitoring"
+        return f"Look at the firing alert “{r.alerts[0][1]}”", f"/usecases/{r.key}/monitoring"
     if r.canary:
         return f"Decide on canary {r.canary}: promote or roll back", f"/releases/{r.canary}"
     broken = [n for n, s in r.data_sources if s in ("breach", "error")]
     if broken:
         return f"Fix the data SLA of {broken[0]}", f"/datasources/{broken[0]}"
     if r.drift == "drift":
-        return "Investigate the drifted features", f"/usecases/{r.key}#monitoring"
+        return "Investigate the drifted features", f"/usecases/{r.key}/monitoring"
     if r.incidents:
         return f"Close incident #{r.incidents[0][0]}", f"/incidents/{r.incidents[0][0]}"
     if r.stage in ("proposed", "discovered"):
-        return "Score it and decide on a pilot", f"/usecases/{r.key}#scores"
+        return "Score it and decide on a pilot", f"/usecases/{r.key}/governance#scores"
     if r.stage in ("pilot", "production") and not r.serving:
         return "Ship a first release through the eval gate", f"/releases?use_case={r.key}"
     if r.stage == "pilot":

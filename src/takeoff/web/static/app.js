@@ -44,3 +44,13 @@ document.addEventListener("DOMContentLoaded", function () {
     window.history.replaceState(null, "", url + (failed && failed.id ? "#" + failed.id : ""));
   }
 });
+// The use-case page is in sections, each at its own address: a link to a part of the older one-page layout
+// (/usecases/k#scores) is sent to the section that now holds it, from the map the section nav carries.
+document.addEventListener("DOMContentLoaded", function () {
+  var nav = document.querySelector("nav.uc-nav[data-anchors]"), id = window.location.hash.slice(1);
+  if (!nav || !id || document.getElementById(id)) return;
+  var section = JSON.parse(nav.dataset.anchors)[id];
+  if (section) {
+    window.location.replace(nav.dataset.base + (section === "overview" ? "" : "/" + section) + "#" + id);
+  }
+});
