@@ -140,13 +140,15 @@ def test_pages_add_to_an_eval_set_and_the_release_page_shows_the_cases(app, clie
     c = web_login(app, "erin")
     page = c.get("/requests/q1")
     assert page.status_code == 200 and 'id="to-evalset"' in page.text
-    r = c.post("/requests/to-evalset", data={"csrf_token": csrf_of(page.text), "eval_set": f"{key}-golden",
+    token = csrf_of(page.text.split('id="to-evalset"', 1)[1])  # the form's own token
+    assert token
+    r = c.post("/requests/to-evalset", data={"csrf_token": token, "eval_set": f"{key}-golden",
                                              "request_id": "q1", "corrected": "ok", "tags": "drift, clerk"})
     assert r.status_code == 201 and f"{key}-golden@2" in r.text, r.text
-    r = c.post("/requests/to-evalset", data={"csrf_token": csrf_of(page.text), "eval_set": f"{key}-golden",
+    r = c.post("/requests/to-evalset", data={"csrf_token": token, "eval_set": f"{key}-golden",
                                              "f_use_case": key})
     assert r.status_code == 201 and "1 no content" in r.text and f"{key}-golden@3" in r.text, r.text
-    r = c.post("/requests/to-evalset", data={"csrf_token": csrf_of(page.text), "eval_set": f"{key}-golden",
+    r = c.post("/requests/to-evalset", data={"csrf_token": token, "eval_set": f"{key}-golden",
                                              "request_id": "q3"})
     assert r.status_code == 422 and "no_content 1" in r.text
     old = c.get(f"/releases/{rel.json()['id']}").text
