@@ -59,6 +59,9 @@ def test_by_ids_makes_a_new_version_with_provenance_and_markers(client, admin, u
     assert not again["created"] and again["version"] == 2 and again["unchanged"] == ["req-q1", "req-q2"]
     # a re-import of the downloaded cases keeps where they came from
     dl = client.get(f"/api/v1/evalsets/{key}-golden/versions/2/cases.jsonl", headers=admin).content
+    same = client.post(f"/api/v1/evalsets/{key}-golden/versions", content=dl,
+                       headers={**admin, "content-type": "application/x-ndjson"}).json()
+    assert same["version"] == 2 and not same["created"]  # the built version's hash is the file import's hash
     dl += b'{"id": "g2", "input": "new one", "expected": "ok"}\n'
     r = client.post(f"/api/v1/evalsets/{key}-golden/versions", content=dl,
                     headers={**admin, "content-type": "application/x-ndjson"})
