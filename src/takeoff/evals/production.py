@@ -64,6 +64,9 @@ def add_cases(session: Session, actor: Actor, name: str, new: list[NewCase], not
             raise Invalid(f"cases[{i}].id: duplicate case id {case.case_id!r}",
                           details=[{"field": f"cases[{i}].id", "message": "duplicate"}])
         cases[case.case_id] = (case, evalset_io.case_hash(case), dict(n.provenance))
+    # Two additions to one set at once: the second waits here and builds on the first's version (PostgreSQL; a
+    # SQLite transaction holds the one write lock already).
+    session.execute(select(EvalSet.id).where(EvalSet.id == es.id).with_for_update())
     prev = latest_version(session, es)
     old: dict[str, str] = {}
     if prev is not None:
