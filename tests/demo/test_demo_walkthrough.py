@@ -83,6 +83,7 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         nxt = releases.view(s, releases.get(s, "invoice-anomaly:2"), detail=True)
         prod = nxt["from_production"]
         assert nxt["eval_set"]["version"] == 2 and prod["count"] > 100 and prod["newer"] is None
+        assert prod["from_incidents"] == prod["count"]
         assert all(c["provenance"]["incident"] for c in prod["cases"]) and any(c["provenance"]["corrected"] for c in prod["cases"])
         assert nxt["gate"] and nxt["gate"]["on_bundle_eval_set"] and nxt["gate"]["status"] in ("pass", "fail")
         first = releases.view(s, releases.get(s, "invoice-anomaly:1"), detail=True)["from_production"]

@@ -160,7 +160,7 @@ def test_pages_add_to_an_eval_set_and_the_release_page_shows_the_cases(app, clie
                                                  "eval_set": {"name": f"{key}-golden"}}, headers=admin).json()
     assert rel2["eval_set"]["version"] == 3
     d = client.get(f"/api/v1/releases/{rel2['id']}", headers=admin).json()["from_production"]
-    assert d["count"] == 2 and d["newer"] is None and d["cases"][0]["provenance"]["request_id"] in ("q1", "q2")
+    assert d["count"] == 2 and d["from_incidents"] == 0 and d["newer"] is None and d["cases"][0]["provenance"]["request_id"] in ("q1", "q2")
     new = c.get(f"/releases/{rel2['id']}").text
     assert 'id="production-cases"' in new and 'href="/requests/q1"' in new and "newer-production" not in new
     v = c.get(f"/evalsets/{key}-golden/versions/3").text

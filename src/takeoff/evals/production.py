@@ -106,14 +106,15 @@ def add_cases(session: Session, actor: Actor, name: str, new: list[NewCase], not
     return Added(v, True, added, changed, unchanged)
 
 
-def production_cases(session: Session, version_id: int, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
-    """How many cases of a version came from production, and the first `limit` of them (file order) with their
-    provenance (request, release, incident) and tags."""
+def production_cases(session: Session, version_id: int, limit: int = 100) -> tuple[int, int, list[dict[str, Any]]]:
+    """How many cases of a version came from production, how many of those from incidents, and the first `limit`
+    (file order) with their provenance (request, release, incident) and tags."""
     where = (EvalCase.version_id == version_id, EvalCase.provenance.is_not(None))
-    n = session.scalar(select(func.count()).select_from(EvalCase).where(*where)) or 0
+    origins = list(session.scalars(select(EvalCase.provenance).where(*where)))
+    n, from_incidents = len(origins), sum(1 for p in origins if (p or {}).get("incident"))
     rows = session.scalars(select(EvalCase).where(*where).order_by(EvalCase.position).limit(limit)) if n else []
-    return int(n), [{"case_id": c.case_id, "tags": c.tags, "expected": c.expected, "provenance": c.provenance}
-                    for c in rows]
+    return n, from_incidents, [{"case_id": c.case_id, "tags": c.tags, "expected": c.expected,
+                                "provenance": c.provenance} for c in rows]
 
 
 def newer_from_production(session: Session, version: EvalSetVersion) -> dict[str, Any] | None:

@@ -507,8 +507,9 @@ def _from_production(session: Session, rel: Release) -> dict[str, Any] | None:
     v = bundle_eval_version(session, rel.bundle)
     if v is None:
         return None
-    n, cases = production.production_cases(session, v.id, 50)
-    return {"count": n, "cases": cases, "newer": production.newer_from_production(session, v)}
+    n, from_incidents, cases = production.production_cases(session, v.id, 50)
+    return {"count": n, "from_incidents": from_incidents, "cases": cases,
+            "newer": production.newer_from_production(session, v)}
 
 
 def _eval_set_view(session: Session, rel: Release) -> dict[str, Any]:
