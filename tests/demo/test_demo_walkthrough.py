@@ -1,6 +1,7 @@
 """The demo workspace: seeded through the real flows, then every NAV page and use-case page opens without error."""
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -72,13 +73,27 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         queue = review_queues.list_queues(s, "support-reply")[0]  # human review: two reviewers on some items
         assert review_work.progress(s, queue)["reviews"] >= 10
         assert any(a["items"] and a["alpha"] is not None for a in review_work.agreement_of(s, queue))
-        # content capture: on (redacted) for support-reply only
+        # content capture: on (redacted) for support-reply, structured fields only for invoice-anomaly, off elsewhere
         from sqlalchemy import text as sql
 
         stored = dict(s.execute(sql("SELECT use_case, count(*) FROM request_content GROUP BY use_case")).all())
-        assert set(stored) == {"support-reply"} and stored["support-reply"] > 100, stored
-        bodies = " ".join(s.scalars(sql("SELECT body FROM request_content LIMIT 50")))
+        assert set(stored) == {"support-reply", "invoice-anomaly"} and stored["support-reply"] > 100, stored
+        bodies = " ".join(s.scalars(sql("SELECT body FROM request_content WHERE use_case = 'support-reply' LIMIT 50")))
         assert "[email]" in bodies and "jane.doe@" not in bodies and "[order]" in bodies
+        for body in s.scalars(sql("SELECT body FROM request_content WHERE use_case = 'invoice-anomaly' LIMIT 50")):
+            fields = json.loads(json.loads(body)["input"][0]["content"])  # no free text: the rule's fields
+            assert set(fields) == {"amount", "vendor_median", "vendor_known"}, body
+        # the invoice incident's requests became eval cases of a new version; the next release's gate ran on it
+        from takeoff.releases import service as releases
+
+        nxt = releases.view(s, releases.get(s, "invoice-anomaly:2"), detail=True)
+        prod = nxt["from_production"]
+        assert nxt["eval_set"]["version"] == 2 and prod["count"] > 100 and prod["newer"] is None
+        assert prod["from_incidents"] == prod["count"]
+        assert all(c["provenance"]["incident"] for c in prod["cases"]) and any(c["provenance"]["corrected"] for c in prod["cases"])
+        assert nxt["gate"] and nxt["gate"]["on_bundle_eval_set"] and nxt["gate"]["status"] in ("pass", "fail")
+        first = releases.view(s, releases.get(s, "invoice-anomaly:1"), detail=True)["from_production"]
+        assert first["count"] == 0 and first["newer"]["from_production"] == prod["count"]
         # the organization is filled: operating model from the self-check, constraints, enforced decision rights
         from takeoff.governance import service as governance
 

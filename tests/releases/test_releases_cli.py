@@ -150,3 +150,21 @@ def test_export_with_cases_reproduces_the_eval_set_hash(takeoff, env, factory, t
     r = takeoff("evalset", "export", "golden", "9", "-o", str(missing))
     assert r.exit_code == 2 and not missing.exists() and not missing.with_name("missing.jsonl.part").exists()
     assert "error:" in r.output
+
+
+def test_create_without_eval_set_proposes_the_latest_version(takeoff, env, factory, tmp_path):
+    make_use_case(factory, min_rate=0.8)
+    env.model()
+    first = tmp_path / "v1.jsonl"
+    first.write_bytes(jsonl(cases(5)))
+    assert takeoff("evalset", "import", "golden", str(first)).exit_code == 0
+    r = takeoff("release", "create", "--use-case", "support-reply", "--model", "openai/gpt-4o-mini")
+    assert r.exit_code == 2 and "--eval-set is required" in r.output  # nothing to take it from yet
+    r = takeoff("release", "create", "--use-case", "support-reply", "--model", "openai/gpt-4o-mini", "--eval-set", "golden")
+    assert r.exit_code == 0 and "eval set golden@1" in r.output, r.output
+    second = tmp_path / "v2.jsonl"
+    second.write_bytes(jsonl(cases(6)))
+    assert takeoff("evalset", "import", "golden", str(second)).exit_code == 0
+    r = takeoff("release", "create", "--use-case", "support-reply", "--model", "openai/gpt-4o-mini")
+    assert r.exit_code == 0 and "latest version v2 (the previous release used v1" in r.output, r.output
+    assert "eval set golden@2" in r.output and r.output.strip().splitlines()[-1] == "support-reply:2"

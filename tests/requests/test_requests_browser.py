@@ -48,3 +48,33 @@ def test_dashboard_point_and_incident_lead_to_requests(live_server, page, send, 
     assert page.locator("tr[data-request=b-req-1]").count() == 1  # the error inside the incident's window
     assert page.locator("tr[data-request=b-req-2]").count() == 0  # not an error
     assert page.locator("form.requests-filter select[name=status]").input_value() == "error"
+
+
+def test_incident_requests_go_into_an_eval_set(live_server, page, client, admin, send, usecase, factory):
+    now = time.time()
+    assert client.put(f"/api/v1/capture-policies/{usecase}", json={"capture": True}, headers=admin).status_code == 200
+    assert client.post("/api/v1/evalsets", json={"name": "support-golden", "use_case": usecase},
+                       headers=admin).status_code == 201
+    send(event(usecase, id="p-req-1", ts=now - 30, content={"input": [{"role": "user", "content": "refund, mail a@b.io"}],
+                                                          "output": [{"role": "assistant", "content": "no"}]}),
+         event(usecase, id="p-req-2", ts=now - 20))
+    with transaction(factory) as s:
+        inc_id = incidents.open_incident(s, SYSTEM, usecase, "Wrong refunds", 2, source="manual",
+                                         started_at=datetime.fromtimestamp(now - 60, UTC)).id
+    _login(page, live_server)
+    page.goto(f"{live_server}/incidents/{inc_id}")
+    page.click(".incident-requests a:has-text('requests in the incident')")
+    page.wait_for_url("**/requests?use_case=*")
+    assert page.locator("tr[data-request=p-req-1]").count() == 1 and page.locator("tr[data-request=p-req-2]").count() == 1
+    page.go_back()
+    page.click("details.to-evalset summary:has-text(\"incident's requests\")")
+    page.select_option("#incident-to-evalset select[name=eval_set]", "support-golden")
+    page.fill("#incident-to-evalset input[name=failure_category]", "wrong_policy")
+    page.click("#incident-to-evalset button[type=submit]")
+    result = page.locator("#to-evalset-result")
+    assert "support-golden@1" in result.inner_text() and f"incident #{inc_id}" in result.inner_text()
+    assert "1 no content" in page.locator("#to-evalset-skipped").inner_text()  # p-req-2 sent no content
+    page.click("#to-evalset-result a:has-text('support-golden@1')")
+    page.wait_for_url("**/evalsets/support-golden/versions/1")
+    row = page.locator("#cases tbody tr").first
+    assert "[email]" in row.inner_text() and f"incident #{inc_id}" in row.locator(".provenance").inner_text()

@@ -60,3 +60,29 @@ def test_requests_commands(run, send, usecase):
 def test_bad_input_exits_2(run, usecase, args):
     r = run(*args)
     assert r.exit_code == 2, r.output
+
+
+def test_to_evalset_command(run, client, admin, users, send, usecase, monkeypatch):
+    headers = users.headers("ai_engineer", username="erin")  # may write eval sets (rita, the risk partner, may not)
+
+    def as_erin(timeout: float = 60.0) -> TestClient:
+        c = TestClient(client.app)
+        c.headers.update(headers)
+        return c
+
+    monkeypatch.setattr(_http, "client", as_erin)
+    assert client.put(f"/api/v1/capture-policies/{usecase}", json={"capture": True}, headers=admin).status_code == 200
+    assert client.post("/api/v1/evalsets", json={"name": "golden", "use_case": usecase}, headers=admin).status_code == 201
+    send(event(usecase, id="t1", content={"input": [{"role": "user", "content": "refund please"}],
+                                          "output": [{"role": "assistant", "content": "no"}]}), event(usecase, id="t2"))
+    r = run("requests", "to-evalset", "golden", "-r", "t1", "-r", "t2", "--correct", "t1=refund", "--strict")
+    assert r.exit_code == 1 and "golden@1: 1 case(s) added" in r.output and "1 no content" in r.output, r.output
+    r = run("requests", "to-evalset", "golden", "--use-case", usecase, "--category", "wrong_answer")
+    assert r.exit_code == 0 and "golden@2" in r.output, r.output
+    r = run("requests", "to-evalset", "golden", "-r", "t1", "--incident", "3")
+    assert r.exit_code == 2 and "one way" in r.output
+    r = run("requests", "to-evalset", "golden", "-r", "nope")
+    assert r.exit_code == 2 and "no request with id 'nope'" in r.output
+    r = run("requests", "to-evalset", "golden", "-r", "t1", "--correct", "t1")
+    assert r.exit_code == 2 and "REQUEST_ID=EXPECTED" in r.output
+

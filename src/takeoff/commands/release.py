@@ -41,6 +41,21 @@ def eval_set_ref(text: str) -> dict[str, Any]:
     fail("--eval-set takes NAME, NAME@VERSION or NAME@SHA256 (the 64-digit content hash)")
 
 
+def _proposed_eval_set(use_case: str) -> dict[str, Any]:
+    """No --eval-set: the eval set of the use case's latest release, at its latest version (production cases added
+    since are in it), said on stderr; exit 2 when the use case has no release to take it from."""
+    items = call("GET", "/api/v1/releases", params={"use_case": use_case})["items"]
+    named = next((r["eval_set"] for r in items if (r.get("eval_set") or {}).get("name")), None)
+    if named is None:
+        fail(f"--eval-set is required: {use_case} has no earlier release to take its eval set from")
+    latest = call("GET", f"/api/v1/evalsets/{named['name']}")["versions"]
+    newest = latest[0] if latest else {}
+    extra = newest.get("from_production") or 0
+    typer.echo(f"eval set: {named['name']} at its latest version v{newest.get('version')} (the previous release used "
+               f"v{named.get('version')}; {extra} case(s) from production in v{newest.get('version')})", err=True)
+    return {"name": named["name"]}
+
+
 @release_app.command("create")
 def create(file: Annotated[Path | None, typer.Option("-f", "--file", help="YAML/JSON bundle.")] = None,
            use_case: Annotated[str | None, typer.Option("--use-case")] = None,
@@ -52,7 +67,8 @@ def create(file: Annotated[Path | None, typer.Option("-f", "--file", help="YAML/
            code_ref: Annotated[str | None, typer.Option("--code-ref", help="git sha")] = None,
            spec: Annotated[Path | None, typer.Option("--eval-spec", help="YAML/JSON {target, scorers, ...}")] = None,
            ) -> None:
-    """Create the next release of a use case; prints its id (UC:VERSION) on the last line."""
+    """Create the next release of a use case; prints its id (UC:VERSION) on the last line. Without --eval-set, the
+    eval set of the use case's latest release at its newest version (cases added from production included)."""
     body: dict[str, Any] = load_doc(file) if file else {}
     if use_case:
         body["use_case"] = use_case
@@ -71,8 +87,12 @@ def create(file: Annotated[Path | None, typer.Option("-f", "--file", help="YAML/
         body["code_ref"] = code_ref
     if spec:
         body["eval"] = load_doc(spec)
+    if "eval_set" not in body and body.get("use_case"):
+        body["eval_set"] = _proposed_eval_set(str(body["use_case"]))
     rel = call("POST", "/api/v1/releases", json=body)
-    typer.echo(f"created {rel['id']} ({rel['status']}), sha256 {rel['content_hash'][:12]}")
+    es = rel.get("eval_set") or {}
+    typer.echo(f"created {rel['id']} ({rel['status']}), sha256 {rel['content_hash'][:12]}, eval set "
+               f"{es.get('name')}@{es.get('version')}")
     typer.echo(rel["id"])
 
 

@@ -1,5 +1,5 @@
-"""`takeoff requests list|show|export|policy|delete`: the request explorer, capture policies and a data subject's
-deletion, over the HTTP API."""
+"""`takeoff requests list|show|export|to-evalset|policy|delete`: the request explorer, production requests into eval
+sets, capture policies and a data subject's deletion, over the HTTP API."""
 from __future__ import annotations
 
 import json
@@ -68,6 +68,58 @@ def export(use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
         for chunk in resp.iter_bytes():
             sys.stdout.buffer.write(chunk)
     sys.stdout.flush()
+
+
+@requests_app.command("to-evalset")
+def to_evalset(eval_set: str,
+               request: Annotated[list[str] | None, Opt("--request", "-r", help="A request id (repeatable).")] = None,
+               incident: Annotated[int | None, Opt(help="The requests of this incident.")] = None,
+               use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
+               release: Annotated[str | None, Opt()] = None, status: Annotated[str | None, Opt()] = None,
+               error_category: Annotated[str | None, Opt()] = None, start: Annotated[str | None, Opt()] = None,
+               end: Annotated[str | None, Opt()] = None, q: Annotated[str | None, Opt("--search")] = None,
+               reference: Annotated[str, Opt(help="output (the request's output is expected) or none")] = "output",
+               correct: Annotated[list[str] | None, Opt(help="REQUEST_ID=EXPECTED, a corrected expected output "
+                                                              "(repeatable).")] = None,
+               tag: Annotated[list[str] | None, Opt(help="A tag for every case (repeatable).")] = None,
+               category: Annotated[str | None, Opt(help="The failure category (a tag, and in the provenance).")] = None,
+               note: Annotated[str, Opt(help="The new version's note.")] = "",
+               strict: Annotated[bool, Opt(help="Exit 1 when a selected request was skipped.")] = False) -> None:
+    """Add production requests (--request ids, an --incident's, or the filters') to a new version of EVAL_SET.
+    Exit 0 done, 1 with --strict when requests were skipped, 2 refused (nothing written)."""
+    filters = _filters(use_case=use_case, release=release, status=status, error_category=error_category,
+                       start=start, end=end, q=q)
+    if reference not in ("output", "none"):
+        fail("--reference: output or none")
+    corrections: dict[str, str] = {}
+    for c in correct or []:
+        rid, sep, value = c.partition("=")
+        if not sep or not rid or not value.strip():
+            fail(f"--correct takes REQUEST_ID=EXPECTED, got {c!r}")
+        corrections[rid] = value
+    chosen = [n for n, v in (("--request", request), ("--incident", incident), ("filters", filters)) if v]
+    if len(chosen) != 1:
+        fail("select the requests one way: --request ID (repeatable), --incident N, or filters such as --use-case")
+    body: dict[str, Any] = {"eval_set": eval_set, "reference": reference, "corrections": corrections,
+                            "tags": tag or [], "failure_category": category, "note": note}
+    if request:
+        body["request_ids"] = request
+    elif incident is not None:
+        body["incident"] = incident
+    else:
+        body["filters"] = filters
+    out = call("POST", "/api/v1/requests/to-evalset", json=body)
+    label = f"{out['eval_set']}@{out['version']}"
+    if out["created"]:
+        typer.echo(f"{label}: {len(out['added'])} case(s) added, {len(out['changed'])} changed, from "
+                   f"{out['selected']} request(s){' of incident #' + str(out['incident']) if out['incident'] else ''}")
+    else:
+        typer.echo(f"nothing new: every case was already in {label}")
+    skipped = sum(out["skipped"].values())
+    if skipped:
+        typer.echo("skipped: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(out["skipped"].items())))
+    if skipped and strict:
+        raise typer.Exit(1)
 
 
 @policy_app.command("show")

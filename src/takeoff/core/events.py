@@ -128,6 +128,7 @@ def publish(session: Session, event: Any) -> list[Any]:
 START_RELEASE_RUN = "releases.start_eval_run"  # (session, actor, release_id, *, target, scorers, repeats, concurrency)
 REQUIRE_DECISION = "governance.require_decision"  # (session, actor, decision): Forbidden unless the actor holds it
 OPEN_INCIDENTS = "incidents.open_for_use_case"  # (session, use_case_key) -> the use case's open incidents
+INCIDENT_SCOPE = "incidents.scope"  # (session, incident_id) -> {id, use_case, start, end, release, root_cause}; 404
 USE_CASE_GOVERNANCE = "governance.use_case_page"  # (session, use_case) -> what the use-case page shows of governance
 _provided: dict[str, Any] = {}
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from takeoff.core.actor import Actor
 from takeoff.core.config import Settings
 from takeoff.core.db import transaction, utcnow
+from takeoff.demo import targets as demo_targets
 from takeoff.sdk import Client as SdkClient
 
 PASSWORD_ENV_DEFAULT = "takeoff-demo"
@@ -163,9 +164,9 @@ DEMO_TICKETS: dict[str, list[tuple[str, str]]] = {
         ("where is my delivery? card ending 4111 1111 1111 1111 was charged", "Your parcel ships tomorrow."),
         ("please send the invoice for March to billing@acme.test", "Invoices are under Account > Billing."),
         ("the app crashes when I upload a photo", "Please update to version 4.2; it fixes uploads.")],
-    "invoice-anomaly": [("Invoice 7781 from Acme Ltd, IBAN DE89 3704 0044 0532 0130 00", "anomaly: unknown vendor"),
-                        ("Invoice 7782 from Globex, amount 1200.00", "ok")],
 }
+# Invoices' content is structured (the fields the rule reads, as JSON; no free text): what an eval case takes as input.
+INVOICE_VENDOR_MEDIAN = 665.0  # the vendor master data's median invoice amount the demo's invoices are judged against
 
 class DemoError(RuntimeError):
     """A call of the demo's flow that the product refused."""
@@ -291,11 +292,14 @@ class Demo:
         self.step("eval sets, releases, eval runs, approvals, production and a canary", self.releases,
                   ("/api/v1/releases", "/api/v1/evalsets/{name}/versions"))
         self.step("alert rules on quality and cost", self.alert_rules, ("/api/v1/monitoring/rules",))
-        self.step("content capture on for support-reply (redacted), off elsewhere", self.capture_policies,
+        self.step("content capture on for support-reply (redacted) and invoice-anomaly (structured fields), off elsewhere",
+                  self.capture_policies,
                   ("/api/v1/capture-policies/{use_case}",))
         self.step("six weeks of traffic, a drift in invoices, and last quarter's pilot traffic", self.traffic,
                   ("/api/v1/events",))
         self.step("incidents", self.incidents, ("/api/v1/incidents",))
+        self.step("the invoice incident's requests into its eval set, and the next release gated on them",
+                  self.production_cases, ("/api/v1/requests/to-evalset",))
         self.step("feedback from users", self.feedback, ("/api/v1/feedback",))
         self.step("an annotation queue on support-reply, reviewed by two people", self.review_queue,
                   ("/api/v1/review/queues",))
@@ -520,10 +524,15 @@ class Demo:
 
     # ---- telemetry --------------------------------------------------------------------------------
     def capture_policies(self) -> None:
-        """Support replies keep their content 30 days, redacted (ticket numbers too); the other use cases keep none."""
+        """Support replies keep their content 30 days, redacted (ticket numbers too); invoices their structured fields
+        14 days; the other use cases keep none."""
         self.call("rita", "PUT", "/api/v1/capture-policies/support-reply",
                   {"capture": True, "patterns": [{"name": "order", "pattern": r"\border \d{3,}"}], "max_chars": 2000,
                    "retention_days": 30})
+        # Invoices keep their structured fields (amount, vendor median, vendor known; no free text) two weeks, redaction
+        # on all the same, so an incident's requests can become eval cases.
+        self.call("rita", "PUT", "/api/v1/capture-policies/invoice-anomaly",
+                  {"capture": True, "max_chars": 500, "retention_days": 14})
 
     def _active(self, key: str) -> dict[str, Any]:
         try:
@@ -545,7 +554,7 @@ class Demo:
             ev.update(status="fallback", fallback_reason="timeout", model=FALLBACK.split("/")[1])
         o = rng.random()
         ev["outcome"] = "escalated" if o < 0.07 else "overridden" if o < 0.12 else "success"
-        if key in DEMO_TICKETS:  # what was said (stored only where the capture policy is on: support-reply)
+        if key in DEMO_TICKETS:  # what was said (stored only where the capture policy is on)
             ticket, answer = DEMO_TICKETS[key][n % len(DEMO_TICKETS[key])]
             ev["content"] = {"system": "Answer warmly and briefly; cite the policy.",
                              "input": [{"role": "user", "content": ticket}],
@@ -559,6 +568,10 @@ class Demo:
             ev["scores"] = {"helpfulness": round(min(1.0, max(0.0, rng.gauss(0.55 if drift else 0.8, 0.08))), 3)}
             if drift and rng.random() < 0.5:
                 ev["outcome"] = "overridden"
+            fields = {"amount": ev["features"]["amount"], "vendor_median": INVOICE_VENDOR_MEDIAN,
+                      "vendor_known": ev["features"]["vendor_known"]}
+            ev["content"] = {"input": [{"role": "user", "content": json.dumps(fields)}],
+                             "output": [{"role": "assistant", "content": demo_targets.invoice_anomaly(fields)["output"]}]}
         else:
             ev["scores"] = {"helpfulness": round(min(1.0, max(0.0, rng.gauss(0.75, 0.1))), 3)}
             ev["features"] = {"call_minutes": rng.randint(10, 60)}
@@ -717,6 +730,35 @@ class Demo:
         self.call("olivia", "POST", f"/api/v1/incidents/{old['id']}/resolve",
                   {"resolution": "Help-center article updated; retrieval re-indexed.",
                    "root_cause_category": "data", "resolved_at": (self.now - timedelta(days=19, hours=20)).isoformat()})
+
+    def production_cases(self) -> None:
+        """The clerks' verdicts on the invoice drift incident's requests go into invoice-anomaly-golden as a new version
+        (overridden flags with the corrected answer, the rest with the output as reference); the next release names
+        the latest version, so its gate runs on them."""
+        key = "invoice-anomaly"
+        inc = next((i for i in self.call("erin", "GET", f"/api/v1/incidents?use_case={key}&status=open")
+                    if i["title"].startswith("Invoice amounts drifted")), None)
+        if inc is None:
+            raise DemoError("no open invoice drift incident to take requests from")
+        listed = self.call("erin", "GET", "/api/v1/requests", params={
+            "use_case": key, "start": inc["started_at"], "has_content": "true", "limit": 200})["items"]
+        corrections = {}
+        for r in listed:  # an overridden flag: the clerk's answer is the other one
+            if r["outcome"] == "overridden":
+                out = self.call("erin", "GET", f"/api/v1/requests/{r['id']}")["content"]["body"]["output"][0]["content"]
+                corrections[r["id"]] = "ok" if out == "anomaly" else "anomaly"
+        res = self.call("erin", "POST", "/api/v1/requests/to-evalset",
+                        {"eval_set": f"{key}-golden", "incident": inc["id"], "corrections": corrections,
+                         "failure_category": "clerk_override", "tags": ["drift"]})
+        skipped = ", ".join(f"{n} {k}" for k, n in res["skipped"].items()) or "none"
+        self.out(f"    {key}-golden@{res['version']}: {len(res['added']) + len(res['changed'])} cases from incident "
+                 f"#{inc['id']} ({len(corrections)} corrected by clerks; skipped: {skipped})")
+        rid = self._release(key, f"Same rule, judged on the cases incident #{inc['id']} added.",
+                            "Answer briefly and cite the policy.", {"type": "exact"}, "invoice_anomaly")
+        detail = self.call("erin", "GET", f"/api/v1/releases/{rid}")
+        gate = detail.get("gate") or {}
+        self.out(f"    {rid} on {key}-golden@{detail['eval_set']['version']}: gate {gate.get('status')} "
+                 f"(pass rate {gate.get('pass_rate') or 0:.0%}), {detail['status']}")
 
     # ---- adoption ---------------------------------------------------------------------------------
     COMMENTS = {

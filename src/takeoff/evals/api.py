@@ -76,8 +76,8 @@ def get_version(name: str, version: Id, session: DB, actor: Allowed("read"), off
     v = service.get_version(session, name, version)
     cases = service.cases_page(session, v, offset, limit)
     return {**service.version_view(session, v), "cases": [
-        {"id": c.case_id, "input": c.input, "expected": c.expected, "tags": c.tags, "metadata": c.meta}
-        for c in cases], "offset": offset}
+        {"id": c.case_id, "input": c.input, "expected": c.expected, "tags": c.tags, "metadata": c.meta,
+         "provenance": c.provenance} for c in cases], "offset": offset}
 
 
 @router.get("/evalsets/{name}/versions/{version}/cases.jsonl")

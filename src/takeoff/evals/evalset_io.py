@@ -121,9 +121,13 @@ class ContentHasher:
 
     def update(self, case: Case) -> str:
         digest = case_hash(case)
+        self.add(digest)
+        return digest
+
+    def add(self, digest: str) -> None:
+        """Count a case by its digest (a stored case_hash: a new version built from an earlier one's cases)."""
         self._acc = (self._acc + int(digest, 16)) % self._MOD
         self.count += 1
-        return digest
 
     def hexdigest(self) -> str:
         final = hashlib.sha256(f"{self.count}:{self._acc:064x}".encode()).hexdigest()
@@ -212,6 +216,17 @@ def _validate_fields(obj: dict[str, Any], line: int) -> tuple[Case | None, list[
     case_id = raw_id.strip() if isinstance(raw_id, str) and raw_id.strip() else derive_case_id(input_value)
     tag_tuple = tuple(dict.fromkeys(t.strip() for t in tags))
     return Case(case_id, input_value, obj.get("expected"), tag_tuple, dict(metadata)), []
+
+
+def check_case(obj: dict[str, Any]) -> Case:
+    """One case given as the import format's fields (id, input, expected, tags, metadata); EvalSetError naming the
+    field when it is malformed. For cases built by the server (from production requests) rather than read from a file."""
+    if not isinstance(obj, dict):
+        raise EvalSetError([LineError(0, "case", "must be a JSON object")])
+    case, errors = _validate_fields(obj, 0)
+    if case is None:
+        raise EvalSetError(errors)
+    return case
 
 
 def _iter_jsonl_records(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any] | None, list[LineError]]]:

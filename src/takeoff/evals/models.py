@@ -55,6 +55,9 @@ class EvalCase(Base):
     expected: Mapped[Any | None] = mapped_column(JSON, default=None)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    # Where a case added from production came from: {source, request_id, use_case, release, incident, ...}; None for
+    # cases written by people. Not part of the case's content hash (the same case from a file keeps it: see service).
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
 
 class EvalRun(Base):

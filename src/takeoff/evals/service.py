@@ -163,10 +163,16 @@ def import_version(session: Session, actor: Actor, name: str, path: str | Path, 
     session.flush()
     batch: list[dict[str, Any]] = []
     hashes = report.case_hashes or {}
+    # A case from production keeps its provenance through a download, edit and re-import: same id, same input.
+    origin = {cid: (inp, prov) for cid, inp, prov in session.execute(
+        select(EvalCase.case_id, EvalCase.input, EvalCase.provenance).where(
+            EvalCase.version_id == prev.id, EvalCase.provenance.is_not(None)))} if prev is not None else {}
     for pos, case in enumerate(evalset_io.iter_cases(path, fmt)):  # type: ignore[arg-type]
+        inp, prov = origin.get(case.case_id, (None, None))
         batch.append({"version_id": v.id, "position": pos, "case_id": case.case_id,
                       "case_hash": hashes.get(case.case_id) or evalset_io.case_hash(case), "input": case.input,
-                      "expected": case.expected, "tags": list(case.tags), "meta": case.metadata})
+                      "expected": case.expected, "tags": list(case.tags), "meta": case.metadata,
+                      "provenance": prov if prov is not None and inp == case.input else None})
         if len(batch) >= INSERT_BATCH:
             session.execute(insert(EvalCase), batch)
             batch = []
@@ -182,7 +188,9 @@ def version_view(session: Session, v: EvalSetVersion, with_diff: bool = True) ->
     """JSON form of a version (diff lists capped at 200 ids each, with full counts)."""
     out: dict[str, Any] = {"eval_set": version_label(session, v).split("@")[0], "version": v.version,
                            "content_hash": v.content_hash, "n_cases": v.n_cases, "note": v.note,
-                           "created_by": v.created_by, "created_at": v.created_at.isoformat()}
+                           "created_by": v.created_by, "created_at": v.created_at.isoformat(),
+                           "from_production": int(session.scalar(select(func.count()).select_from(EvalCase).where(
+                               EvalCase.version_id == v.id, EvalCase.provenance.is_not(None))) or 0)}
     if with_diff:
         d = v.diff or {}
         out["diff"] = {"against": d.get("against"),

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.actor import SYSTEM
-from takeoff.core.events import (OPEN_INCIDENTS, AlertFired, AlertResolved, CanaryBreached, DataSlaBreached, provide,
+from takeoff.core.events import (INCIDENT_SCOPE, OPEN_INCIDENTS, AlertFired, AlertResolved, CanaryBreached, DataSlaBreached, provide,
                                  subscribe)
 from takeoff.incidents import service
 
@@ -69,9 +69,18 @@ def open_for_use_case(session: Session, use_case_key: str) -> list[Any]:
     return list(service.list_incidents(session, use_case_key=use_case_key, status="open"))
 
 
+def scope(session: Session, incident_id: int) -> dict[str, Any]:
+    """Which requests an incident covers (its use case, from its start to its resolution or now) and what an eval case
+    added from them records; 404 for an unknown incident. The requests domain beside incidents reads it."""
+    inc = service.get(session, incident_id)
+    return {"id": inc.id, "use_case": inc.use_case_key, "start": inc.started_at, "end": inc.resolved_at,
+            "release": inc.release_id, "root_cause": inc.root_cause_category, "title": inc.title}
+
+
 def register() -> None:
     """Subscribe the incidents reactions and provide their capability (called once by the composition root)."""
     provide(OPEN_INCIDENTS, open_for_use_case)
+    provide(INCIDENT_SCOPE, scope)
     subscribe(AlertFired, on_alert_fired)
     subscribe(AlertResolved, on_alert_resolved)
     subscribe(CanaryBreached, on_canary_breached)

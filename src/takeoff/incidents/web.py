@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from takeoff.core.errors import AppError, Invalid
+from takeoff.evals import service as evals
 from takeoff.incidents import metrics, service
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
 from takeoff.portfolio import service as portfolio
@@ -65,7 +66,9 @@ def _detail(page: Any, incident_id: int, error: str | None = None, status: int =
     inc = service.get(page.session, incident_id)
     return page.render("incidents/detail.html", status_code=status, error=error, inc=inc,
                        entries=service.entries(page.session, inc), causes=metrics.ROOT_CAUSES,
-                       dur=metrics.human_duration, can_write=page.actor.can("incident.write"))
+                       dur=metrics.human_duration, can_write=page.actor.can("incident.write"),
+                       sets=[{"name": es.name, "latest": v.version if v else None}
+                             for es, v in evals.list_sets(page.session) if es.use_case_key in (None, inc.use_case_key)])
 
 
 @router.get("/incidents/{incident_id}")

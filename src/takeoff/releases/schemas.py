@@ -185,6 +185,9 @@ class ReleaseDetailOut(ReleaseOut):
     diff: list[Any]
     gate: dict[str, Any] | None
     comparison: dict[str, Any] | None
+    from_production: dict[str, Any] | None = Field(
+        default=None, description="cases of its eval set version from production {count, from_incidents, cases (first 50, with "
+        "provenance: request, release, incident)} and `newer`: a newer version's production cases it is not judged on")
     checklist: ChecklistOut
     approvals: list[ApprovalOut]
     transitions: list[ReleaseTransitionOut]

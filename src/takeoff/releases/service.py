@@ -14,6 +14,7 @@ from takeoff.audit import service as audit
 from takeoff.catalog import service as catalog
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
+from takeoff.evals import production
 from takeoff.evals import service as evals
 from takeoff.evals.models import EvalRun, EvalSet, EvalSetVersion
 from takeoff.evidence.registry import Subject, evidence_kinds
@@ -490,6 +491,7 @@ def view(session: Session, rel: Release, detail: bool = False) -> dict[str, Any]
                                  "baseline": prev.release_id if prev else None,
                                  "regressions": c["regressions"][:100], "fixes": c["fixes"][:100],
                                  "n_regressions": len(c["regressions"]), "n_fixes": len(c["fixes"])}
+        out["from_production"] = _from_production(session, rel)
         out["checklist"] = checklist(session, rel)
         out["approvals"] = [{"username": a.username, "role": a.role, "decision": a.decision, "comment": a.comment,
                              "at": a.at.isoformat()} for a in approvals(session, rel)]
@@ -497,6 +499,17 @@ def view(session: Session, rel: Release, detail: bool = False) -> dict[str, Any]
                                "at": t.at.isoformat()} for t in session.scalars(
             select(ReleaseTransition).where(ReleaseTransition.release_pk == rel.id).order_by(ReleaseTransition.id))]
     return out
+
+
+def _from_production(session: Session, rel: Release) -> dict[str, Any] | None:
+    """The cases of the release's eval set version that came from production (count, the first 50 with request and
+    incident), and the newer version's production cases this release is not judged on, if there is one."""
+    v = bundle_eval_version(session, rel.bundle)
+    if v is None:
+        return None
+    n, from_incidents, cases = production.production_cases(session, v.id, 50)
+    return {"count": n, "from_incidents": from_incidents, "cases": cases,
+            "newer": production.newer_from_production(session, v)}
 
 
 def _eval_set_view(session: Session, rel: Release) -> dict[str, Any]:

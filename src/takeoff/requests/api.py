@@ -9,8 +9,8 @@ from fastapi.responses import StreamingResponse
 
 from takeoff.core.errors import Invalid
 from takeoff.deps import DB, Allowed
-from takeoff.requests import queries, service
-from takeoff.requests.schemas import PolicyIn, UnitDeletionIn
+from takeoff.requests import queries, service, to_evalset
+from takeoff.requests.schemas import PolicyIn, ToEvalSetIn, ToEvalSetOut, UnitDeletionIn
 from takeoff.telemetry import rollup
 
 router = APIRouter(tags=["requests"])
@@ -49,6 +49,16 @@ def export_requests(request: Request, session: DB, actor: Allowed("read"),
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(queries.export_lines(rows, format), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="requests.{format}"'})
+
+
+@router.post("/requests/to-evalset", status_code=201, response_model=ToEvalSetOut,
+             operation_id="requests_to_evalset")
+def to_eval_set(body: ToEvalSetIn, request: Request, session: DB, actor: Allowed("evalset.write")) -> dict[str, Any]:
+    """Add production requests (by id, the explorer's filters, or an incident's) to a new version of an eval set:
+    input from the captured content, the output or a correction as expected, tags, provenance (audited; needs
+    content.read too). Requests without captured content are skipped and counted; 422 when none is left, when the
+    selection is empty or over the max batch size; 404 for an unknown request, incident or eval set."""
+    return to_evalset.add_to_evalset(session, actor, body, unit_key(request))
 
 
 @router.get("/requests/{request_id}")

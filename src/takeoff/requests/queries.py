@@ -192,6 +192,12 @@ def _query(f: Filters, unit_key: bytes, after: tuple[datetime, str] | None) -> S
     return q.order_by(E.ts.desc(), E.id.desc())
 
 
+def matching_ids(session: Session, f: Filters, unit_key: bytes, limit: int) -> list[str]:
+    """The ids of up to `limit` requests matching the filters, newest first (a selection to act on)."""
+    return list(session.scalars(select(E.id).where(*_where(f, unit_key)).order_by(E.ts.desc(), E.id.desc())
+                                .limit(limit)))
+
+
 def page(session: Session, f: Filters, unit_key: bytes, limit: int = 50, cursor: str | None = None
          ) -> dict[str, Any]:
     """One page of requests, newest first, and the cursor of the next page (None at the end)."""
