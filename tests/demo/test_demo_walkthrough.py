@@ -74,12 +74,13 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         bodies = " ".join(s.scalars(sql("SELECT body FROM request_content LIMIT 50")))
         assert "[email]" in bodies and "jane.doe@" not in bodies and "[order]" in bodies
         # the organization is filled: operating model from the self-check, constraints, enforced decision rights
-        from takeoff.governance import service as governance
+        from takeoff.governance import organization
+        from takeoff.governance import people
 
-        org = governance.organization_view(governance.organization(s))
+        org = organization.organization_view(organization.organization(s))
         assert org["operating_model"] == "hub_and_spoke" and org["constraints"]["regulations"]
         assert org["decision_rights"]["ship_to_production"] == "ai_engineer"
-        assert governance.use_case_roles(s, "credit-decision")["data_owner"] == ["dana"]
+        assert people.use_case_roles(s, "credit-decision")["data_owner"] == ["dana"]
         # every use case is classified under the EU AI Act through the API; credit decisions are Annex III 5(b)
         from takeoff.portfolio import service as portfolio
 

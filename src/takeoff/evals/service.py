@@ -29,7 +29,7 @@ from takeoff.evals.models import EvalCase, EvalCaseResult, EvalRun, EvalSet, Eva
 from takeoff.evals.runner import CaseResult, RunSummary, compare_runs, run_eval, summarize
 from takeoff.evals.scorers import make_scorers
 from takeoff.evals.targets import make_target
-from takeoff.governance import service as governance
+from takeoff.governance import policies as governance
 from takeoff.jobs import service as jobs
 from takeoff.jobs.models import Job
 from takeoff.jobs.worker import PermanentJobError

@@ -14,7 +14,7 @@ from takeoff.core.actor import Actor
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.findings import service as findings_svc
-from takeoff.governance import service as governance
+from takeoff.governance import people as governance
 from takeoff.outcomes import review as review_rules
 from takeoff.outcomes import scorecard as rules
 from takeoff.outcomes.kpis import kpi_defs, measurements
