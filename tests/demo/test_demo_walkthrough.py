@@ -215,14 +215,14 @@ def _no_contradiction(factory: Any) -> None:
     from takeoff.core.db import transaction
     from takeoff.incidents import service as incidents
     from takeoff.readiness import service as readiness
-    from takeoff.releases import service as releases
+    from takeoff.releases import approvals as release_approvals, queries as release_queries
 
     with transaction(factory) as s:
         for d in readiness.portfolio_view(s)["use_cases"]:
             kinds = {k["kind"]: k for i in d["items"] for k in i["kinds"]} | d["blockers"]
-            prod = releases.current_release(s, d["use_case"])
+            prod = release_queries.current_release(s, d["use_case"])
             if prod is not None:
-                for item in releases.checklist(s, prod)["items"]:
+                for item in release_approvals.checklist(s, prod)["items"]:
                     if item["evidence_kind"] in kinds:
                         assert item["evidence"]["status"] == kinds[item["evidence_kind"]]["status"], (d["use_case"], item)
             severe = [i for i in incidents.list_incidents(s, use_case_key=d["use_case"], status="open") if i.severity <= 2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from takeoff.evals import service
+from takeoff.evals import runs, sets
 from takeoff.web.render import PageFor
 from takeoff.core.types import INT32_MAX, Id
 
@@ -14,28 +14,28 @@ router = APIRouter(include_in_schema=False)
 @router.get("/evalsets", response_class=HTMLResponse)
 def evalsets_page(page: PageFor("read")) -> Response:
     """Eval sets with their latest version."""
-    return page.render("evals/list.html", sets=service.list_sets(page.session))
+    return page.render("evals/list.html", sets=sets.list_sets(page.session))
 
 
 @router.get("/evalsets/{name}", response_class=HTMLResponse)
 def evalset_page(name: str, page: PageFor("read")) -> Response:
     """One eval set: its versions, each with hash, size and the diff against the one before."""
-    es = service.get_set(page.session, name)
-    versions = [service.version_view(page.session, v) for v in service.versions(page.session, es)]
+    es = sets.get_set(page.session, name)
+    versions = [sets.version_view(page.session, v) for v in sets.versions(page.session, es)]
     return page.render("evals/set.html", es=es, versions=versions)
 
 
 @router.get("/evalsets/{name}/versions/{version}", response_class=HTMLResponse)
 def version_page(name: str, version: Id, page: PageFor("read"), offset: int = Query(0, ge=0, le=INT32_MAX)) -> Response:
     """A page of one version's cases."""
-    v = service.get_version(page.session, name, version)
-    return page.render("evals/version.html", name=name, v=service.version_view(page.session, v),
-                       cases=service.cases_page(page.session, v, offset, 50), offset=offset)
+    v = sets.get_version(page.session, name, version)
+    return page.render("evals/version.html", name=name, v=sets.version_view(page.session, v),
+                       cases=sets.cases_page(page.session, v, offset, 50), offset=offset)
 
 
 @router.get("/evalruns/{run_id}/fragment", response_class=HTMLResponse)
 def run_fragment(run_id: Id, page: PageFor("read")) -> Response:
     """htmx fragment: a run's progress (polls itself while the run is going), then its summary and gate."""
-    run = service.get_run(page.session, run_id)
-    return page.render("evals/run_fragment.html", run=service.run_view(page.session, run),
-                       failures=service.failing_cases(page.session, run, 50) if run.status == "done" else [])
+    run = runs.get_run(page.session, run_id)
+    return page.render("evals/run_fragment.html", run=runs.run_view(page.session, run),
+                       failures=runs.failing_cases(page.session, run, 50) if run.status == "done" else [])

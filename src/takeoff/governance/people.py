@@ -35,7 +35,6 @@ def check_users(session: Session, names: list[str], field: str) -> None:
                           details=[{"field": field, "message": f"unknown person '{n}'"}])
 
 
-
 # --- RACI -----------------------------------------------------------------------------------------------
 
 
@@ -208,4 +207,3 @@ def set_use_case_roles(session: Session, actor: Actor, use_case_key: str,
     after = use_case_roles(session, use_case_key)
     audit.record(session, actor, "usecase.roles", "use_case", uc.key, before, after)
     return after, True
-

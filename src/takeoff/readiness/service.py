@@ -19,7 +19,7 @@ from takeoff.governance import policies as governance
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.readiness import checks
-from takeoff.releases import service as releases
+from takeoff.releases import queries as releases
 
 
 @dataclass
