@@ -19,6 +19,7 @@ from takeoff.governance import organization
 from takeoff.governance import people
 from takeoff.governance import policies
 from takeoff.portfolio import service as portfolio
+from takeoff.portfolio import scores as portfolio_scores
 from takeoff.portfolio.schemas import ScoreIn
 
 KINDS: dict[str, str] = {
@@ -134,7 +135,7 @@ def _prevalidate(session: Session, actor: Actor, docs: list[_Doc]) -> None:
                         raise d.error("scored_on is required in a Scores document (scores are dated)",
                                       f"scores.{i}.scored_on")
                     try:
-                        portfolio.validate_score(session, actor, s)
+                        portfolio_scores.validate_score(session, actor, s)
                     except Invalid as exc:
                         field = (exc.details[0].get("field") if exc.details else "") or "score"
                         raise d.error(exc.message, f"scores.{i}.{field}") from None
@@ -223,7 +224,7 @@ def _apply_one(session: Session, actor: Actor, d: _Doc) -> dict[str, Any]:
         diff: dict[str, list[Any]] = {}
         for r in body["scores"]:
             s = ScoreIn.model_validate(r)
-            row, action = portfolio.add_score(session, actor, key, s)
+            row, action = portfolio_scores.add_score(session, actor, key, s)
             if action != "unchanged":
                 diff[f"{row.scorer}@{row.scored_on.isoformat()}"] = [
                     None if action == "created" else "previous",
@@ -305,11 +306,11 @@ def export(session: Session) -> list[dict[str, Any]]:
         if roles:
             out.append({"kind": "UseCaseRoles", "use_case": uc.key, "roles": roles})
     for uc in ucs:
-        rows = portfolio.scores(session, uc)
+        rows = portfolio_scores.scores(session, uc)
         if rows:
             scores = []
             for row in rows:
-                sv = portfolio.score_view(row)
+                sv = portfolio_scores.score_view(row)
                 item: dict[str, Any] = {"scorer": sv["scorer"], "scored_on": sv["scored_on"]}
                 for lens in ("value", "feasibility", "risk"):
                     item[lens] = sv["criteria"].get(lens, sv[lens])

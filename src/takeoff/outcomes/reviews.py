@@ -24,6 +24,7 @@ from takeoff.core.types import parse_body
 from takeoff.outcomes.windows import incidents_between, production
 from takeoff.portfolio import scoring
 from takeoff.portfolio import service as portfolio
+from takeoff.portfolio import scores as portfolio_scores
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import window as telemetry
 
@@ -75,7 +76,7 @@ def _north_star(session: Session, uc: UseCase, prev_start: datetime, end: dateti
 
 def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dict[str, Any]:
     start, end = quarter_bounds(quarter)
-    hist = portfolio.history(session, uc)
+    hist = portfolio_scores.history(session, uc)
     now_q = {q: v for q, v in hist.items() if q <= quarter}
     cur = now_q[max(now_q)] if now_q else None
     prev_q = previous_quarter(quarter)
