@@ -125,3 +125,20 @@ def test_a_process_without_the_decision_check_refuses(monkeypatch: pytest.Monkey
     monkeypatch.setattr(events, "_provided", {})
     with pytest.raises(Forbidden, match="decision rights are not loaded"):
         portfolio.require_decision(None, Actor("someone", ("admin",)), "fund_use_cases")  # type: ignore[arg-type]
+
+
+# The demo's seeding script is being changed by other work; its split is planned (issue 17's closing note).
+SIZE_EXEMPT = {"demo/seed.py"}
+
+
+def test_no_module_over_400_lines_without_its_reason() -> None:
+    """Small modules: one over 400 lines says why at its top ("Over ~400 lines on purpose: ...")."""
+    silent = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("migrations/") or rel in SIZE_EXEMPT:
+            continue
+        text = path.read_text()
+        if text.count("\n") > 400 and "Over ~400 lines on purpose:" not in (ast.get_docstring(ast.parse(text)) or ""):
+            silent.append(f"{rel}: {text.count(chr(10))} lines")
+    assert silent == []
