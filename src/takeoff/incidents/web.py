@@ -41,7 +41,7 @@ def _list(page: Any, error: str | None = None, code: int = 200, **filters: Any) 
 @router.get("/incidents")
 def incidents_page(page: PageFor("read"), use_case: str | None = None, status: str | None = None) -> Response:
     """Incidents with MTTD/MTTR per use case and per month and counts by severity."""
-    return _list(page, use_case_key=use_case or None, status=status if status in ("open", "resolved") else None)
+    return _list(page, use_case_key=use_case or None, status=status if status in service.STATUSES else None)
 
 
 @router.post("/incidents")
