@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import jsonschema
 
-from takeoff.evals.checks import (FORMAT_ERROR, SIMILARITY_METHODS, UNSAFE_OUTPUT, WRONG_ANSWER, Score,
+from takeoff.evals.checks import (ERROR_CATEGORIES, FORMAT_ERROR, SIMILARITY_METHODS, TIMEOUT_OR_ERROR, UNSAFE_OUTPUT,
+                                  WRONG_ANSWER, Score, coerce_score,
                                   as_text, category_of, check_contains, check_cost, check_exact, check_json_schema,
                                   check_json_valid, check_latency, check_not_contains, check_numeric, check_regex,
                                   check_similarity)
@@ -31,6 +32,10 @@ class Scorer(Protocol):
 
 
 Options = dict[str, Any]
+# What callers scoring outputs use (the verdict's shape and categories are evals.checks', named here too).
+__all__ = ["ERROR_CATEGORIES", "FORMAT_ERROR", "TIMEOUT_OR_ERROR", "UNSAFE_OUTPUT", "WRONG_ANSWER", "CheckScorer",
+           "CustomScorer", "LLMJudge", "Score", "Scorer", "ScorerKind", "coerce_score", "make_scorer", "make_scorers",
+           "register_scorer", "scorer_kinds", "scorer_types", "validate_scorer"]
 Validate = Callable[[Mapping[str, Any]], Options]
 Build = Callable[[str, Options, Sandbox | None], Scorer]
 
