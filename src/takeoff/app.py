@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import gc
-import importlib
-import importlib.util
 import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,13 +17,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from takeoff import __version__
+from takeoff import __version__, wiring
 from takeoff.background_defaults import register_background_services
 from takeoff.core import background
 from takeoff.core.config import Settings, get_settings
 from takeoff.core.db import make_engine, make_sessionmaker
 from takeoff.deps import public
-from takeoff.domains import DOMAINS
 from takeoff.core.errors import ERROR_RESPONSES, AppError, error_body
 from takeoff.flows_registry import register_flows
 from takeoff.jobs.worker import Worker
@@ -36,20 +32,6 @@ from takeoff.ratelimit import TokenLimits
 
 log = logging.getLogger("takeoff")
 
-
-
-def _optional(module: str) -> Any | None:
-    """Import a module when it exists; a module that exists but fails to import is a real error."""
-    if importlib.util.find_spec(module) is None:
-        return None
-    return importlib.import_module(module)
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def operation_id(route: APIRoute) -> str:
@@ -137,18 +119,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from takeoff import health
 
     app.include_router(health.router)
-    for name in DOMAINS:
-        api = _optional(f"takeoff.{name}.api") if _has(f"takeoff.{name}") else None
-        if api is not None:
-            app.include_router(api.router, prefix="/api/v1", responses=ERROR_RESPONSES)
-        _optional(f"takeoff.{name}.jobs") if _has(f"takeoff.{name}") else None
+    for api_router in wiring.api_routers():
+        app.include_router(api_router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    wiring.load_job_handlers()
     from takeoff.web import pages
 
-    page_routers = [pages.router]
-    for name in DOMAINS:
-        web = _optional(f"takeoff.{name}.web") if _has(f"takeoff.{name}") else None
-        if web is not None:
-            page_routers.append(web.router)
+    page_routers = [pages.router, *wiring.page_routers()]
     for router in page_routers:
         app.include_router(router)
     # Navigation shows only pages this build serves (web routers are mounted at the root).

@@ -1,10 +1,11 @@
-"""The `takeoff` command: server-side commands here, client commands (over HTTP) from takeoff.commands."""
+"""The `takeoff` command: server-side commands here, client commands (over HTTP) from takeoff.commands.
+
+Over ~400 lines on purpose: one thin typer function per server-side command (serve, worker, demo, migrate, backup,
+users, tokens, audit) and the demo's start-up checks beside its command.
+"""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
-import pkgutil
 import shutil
 import sys
 import threading
@@ -204,13 +205,9 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
 
 
 def _load_job_modules() -> None:
-    import importlib.util
+    from takeoff import wiring
 
-    from takeoff.domains import DOMAINS
-
-    for name in DOMAINS:
-        if importlib.util.find_spec(f"takeoff.{name}") and importlib.util.find_spec(f"takeoff.{name}.jobs"):
-            importlib.import_module(f"takeoff.{name}.jobs")
+    wiring.load_job_handlers()
 
 
 @app.command()
@@ -231,27 +228,25 @@ def demo(host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TAKEOFF_DATA_DIR"] = str(data)
     os.environ["TAKEOFF_DATABASE_URL"] = f"sqlite:///{(data / 'takeoff.db').resolve()}"
-    if importlib.util.find_spec("takeoff.demo.seed") is not None:  # the demo lists its own eval targets and sources
-        from takeoff.demo.seed import with_demo_code, with_demo_sources
+    from takeoff.demo.seed import with_demo_code, with_demo_sources  # the demo lists its own targets and sources
 
-        os.environ["TAKEOFF_EVAL_PYTHON_MODULES"] = with_demo_code(os.environ.get("TAKEOFF_EVAL_PYTHON_MODULES", ""))
-        # the demo's source database lives beside its data folder, which no source may read
-        os.environ["TAKEOFF_DATA_FILE_ROOTS"] = with_demo_sources(os.environ.get("TAKEOFF_DATA_FILE_ROOTS", ""), data)
+    os.environ["TAKEOFF_EVAL_PYTHON_MODULES"] = with_demo_code(os.environ.get("TAKEOFF_EVAL_PYTHON_MODULES", ""))
+    # the demo's source database lives beside its data folder, which no source may read
+    os.environ["TAKEOFF_DATA_FILE_ROOTS"] = with_demo_sources(os.environ.get("TAKEOFF_DATA_FILE_ROOTS", ""), data)
     import secrets
 
     password = os.environ.get("TAKEOFF_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
     os.environ["TAKEOFF_ADMIN_PASSWORD"] = password
     settings, engine, factory = _open_db(rekey=True)
     _first_admin(settings, factory)
-    seeder = _find_demo_seeder()
-    if seeder is not None:
-        typer.echo("seeding the demo workspace…")
-        seeder(factory, settings)
-        from takeoff.background_defaults import register_background_services
-        from takeoff.core import background
+    from takeoff.background_defaults import register_background_services
+    from takeoff.core import background
+    from takeoff.demo.seed import seed
 
-        register_background_services()
-        background.drain_all(factory)  # the pages' first reads find merged rollups, not the seeding's deltas
+    typer.echo("seeding the demo workspace…")
+    seed(factory, settings)
+    register_background_services()
+    background.drain_all(factory)  # the pages' first reads find merged rollups, not the seeding's deltas
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     _start_demo_app(url, factory)
     typer.echo(demo_banner(url, password, data))
@@ -321,14 +316,6 @@ def _start_demo_app(url: str, factory) -> None:
         token = auth.create_token(s, Actor("system", ("admin",)), "admin", "demo-app (SDK traffic)", 1).token
     threading.Thread(target=demo_app.run, args=(url, token, threading.Event()), daemon=True,
                      name="takeoff-demo-app").start()
-
-
-def _find_demo_seeder():
-    import importlib.util
-
-    if importlib.util.find_spec("takeoff.demo.seed") is None:
-        return None
-    return importlib.import_module("takeoff.demo.seed").seed
 
 
 @app.command()
@@ -512,16 +499,14 @@ def audit_rekey(accept_broken: Annotated[bool, typer.Option(
 
 
 def _register_client_commands() -> None:
-    """Attach every module in takeoff.commands that defines `app` (a Typer) under its `NAME`."""
-    import takeoff.commands as pkg
+    """Attach the client commands: each module of takeoff.commands adds its group with `register(app)`."""
+    from takeoff.commands import (apply, catalog, datasource, evalset, finding, incident, release, report, requests,
+                                  review, usecase)
+    from takeoff.commands import eval as eval_cmd
 
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"takeoff.commands.{info.name}")
-        register = getattr(mod, "register", None)
-        if register is not None:
-            register(app)
+    for mod in (apply, catalog, datasource, eval_cmd, evalset, finding, incident, release, report, requests, review,
+                usecase):
+        mod.register(app)
 
 
 _register_client_commands()

@@ -84,23 +84,25 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
             fields = json.loads(json.loads(body)["input"][0]["content"])  # no free text: the rule's fields
             assert set(fields) == {"amount", "vendor_median", "vendor_known"}, body
         # the invoice incident's requests became eval cases of a new version; the next release's gate ran on it
-        from takeoff.releases import service as releases
+        from takeoff.releases import queries as release_queries
+        from takeoff.releases import views as release_views
 
-        nxt = releases.view(s, releases.get(s, "invoice-anomaly:2"), detail=True)
+        nxt = release_views.view(s, release_queries.get(s, "invoice-anomaly:2"), detail=True)
         prod = nxt["from_production"]
         assert nxt["eval_set"]["version"] == 2 and prod["count"] > 100 and prod["newer"] is None
         assert prod["from_incidents"] == prod["count"]
         assert all(c["provenance"]["incident"] for c in prod["cases"]) and any(c["provenance"]["corrected"] for c in prod["cases"])
         assert nxt["gate"] and nxt["gate"]["on_bundle_eval_set"] and nxt["gate"]["status"] in ("pass", "fail")
-        first = releases.view(s, releases.get(s, "invoice-anomaly:1"), detail=True)["from_production"]
+        first = release_views.view(s, release_queries.get(s, "invoice-anomaly:1"), detail=True)["from_production"]
         assert first["count"] == 0 and first["newer"]["from_production"] == prod["count"]
         # the organization is filled: operating model from the self-check, constraints, enforced decision rights
-        from takeoff.governance import service as governance
+        from takeoff.governance import organization
+        from takeoff.governance import people
 
-        org = governance.organization_view(governance.organization(s))
+        org = organization.organization_view(organization.organization(s))
         assert org["operating_model"] == "hub_and_spoke" and org["constraints"]["regulations"]
         assert org["decision_rights"]["ship_to_production"] == "ai_engineer"
-        assert governance.use_case_roles(s, "credit-decision")["data_owner"] == ["dana"]
+        assert people.use_case_roles(s, "credit-decision")["data_owner"] == ["dana"]
         # every use case is classified under the EU AI Act through the API; credit decisions are Annex III 5(b)
         from takeoff.portfolio import service as portfolio
 
@@ -240,14 +242,14 @@ def _no_contradiction(factory: Any) -> None:
     from takeoff.core.db import transaction
     from takeoff.incidents import service as incidents
     from takeoff.readiness import service as readiness
-    from takeoff.releases import service as releases
+    from takeoff.releases import approvals as release_approvals, queries as release_queries
 
     with transaction(factory) as s:
         for d in readiness.portfolio_view(s)["use_cases"]:
             kinds = {k["kind"]: k for i in d["items"] for k in i["kinds"]} | d["blockers"]
-            prod = releases.current_release(s, d["use_case"])
+            prod = release_queries.current_release(s, d["use_case"])
             if prod is not None:
-                for item in releases.checklist(s, prod)["items"]:
+                for item in release_approvals.checklist(s, prod)["items"]:
                     if item["evidence_kind"] in kinds:
                         assert item["evidence"]["status"] == kinds[item["evidence_kind"]]["status"], (d["use_case"], item)
             severe = [i for i in incidents.list_incidents(s, use_case_key=d["use_case"], status="open") if i.severity <= 2]

@@ -138,7 +138,7 @@ def test_progress_is_reported_through_the_job(app, client, eng, use_case, import
 
 
 def test_a_run_whose_job_keeps_failing_ends_visibly_failed(app, client, eng, use_case, importer, factory, monkeypatch):
-    from takeoff.evals import service
+    from takeoff.evals import execution
 
     importer("golden", rows(2))
     run = _start(client, eng, use_case, {"type": "python", "ref": ECHO})
@@ -146,7 +146,7 @@ def test_a_run_whose_job_keeps_failing_ends_visibly_failed(app, client, eng, use
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(service, "execute_run", broken)
+    monkeypatch.setattr(execution, "execute_run", broken)
     for _ in range(5):
         app.state.worker.drain()
         with transaction(factory) as s:  # skip the retry backoff

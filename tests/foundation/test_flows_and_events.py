@@ -13,23 +13,50 @@ from takeoff.core import events
 from takeoff.flows_registry import register_flows
 
 SRC = Path(takeoff.__file__).parent
-# the composition root lists the domains to load (routers, jobs, models) and the optional demo package
-COMPOSITION_ROOT = {"app.py", "cli.py", "models_all.py", "domains.py", "flows_registry.py", "demo/seed.py"}
-STRING_LOOKUP = re.compile(r"\bimportlib\b|\boptional\(\"|\bcapability\(\"|__import__\(")
+STRING_LOOKUP = re.compile(r"\bimportlib\b|\bpkgutil\b|\boptional\(\"|\bcapability\(\"|__import__\(")
 
 
 def test_no_string_addressed_domain_imports() -> None:
-    """importlib, optional("…") and capability("…") appear only in the composition root (the eval sandbox imports
-    the allow-listed python targets it is told to run, never a domain)."""
+    """No importlib, package scan, optional("…") or capability("…") anywhere, the composition root included (it
+    imports each domain's modules by name in takeoff.wiring and takeoff.models_all); only the eval sandbox imports
+    by name, the allow-listed python targets it is told to run, never a domain."""
     offenders = []
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC).as_posix()
-        if rel in COMPOSITION_ROOT or rel == "evals/sandbox.py":
+        if rel == "evals/sandbox.py" or rel.startswith("migrations/"):
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if STRING_LOOKUP.search(line):
                 offenders.append(f"{rel}:{n}: {line.strip()}")
     assert offenders == []
+
+
+def test_the_wiring_lists_every_domain_module_that_plugs_in() -> None:
+    """Each domain's api.py, web.py and jobs.py, models.py and each client command is imported by the composition
+    root: a file added without its line in takeoff.wiring, takeoff.models_all or the CLI fails here."""
+    import takeoff.commands
+    import takeoff.models_all
+    from takeoff import cli, wiring
+    from takeoff.domains import DOMAINS
+
+    def present(leaf: str) -> list[str]:
+        return [d for d in DOMAINS if (SRC / d / f"{leaf}.py").exists()]
+
+    assert sorted(r.routes[0].endpoint.__module__.split(".")[1] for r in wiring.api_routers()) == sorted(present("api"))
+    assert sorted(r.routes[0].endpoint.__module__.split(".")[1] for r in wiring.page_routers()) == sorted(present("web"))
+    assert [r.routes[0].endpoint.__module__.split(".")[1] for r in wiring.api_routers()] == present("api")
+    wiring.load_job_handlers()
+    import sys
+
+    assert [d for d in DOMAINS if f"takeoff.{d}.jobs" in sys.modules] == present("jobs")
+    models = (SRC / "models_all.py").read_text()
+    assert [d for d in DOMAINS if f"import takeoff.{d}.models" in models] == present("models")
+    assert takeoff.models_all
+    commands = sorted(p.stem for p in Path(takeoff.commands.__file__).parent.glob("*.py") if not p.stem.startswith("_"))
+    imported = sorted(a.name for n in ast.walk(ast.parse((SRC / "cli.py").read_text()))
+                      if isinstance(n, ast.ImportFrom) and n.module == "takeoff.commands" for a in n.names)
+    assert imported == commands
+    assert cli.app.registered_groups
 
 
 def test_reports_are_registered_not_discovered() -> None:
@@ -98,3 +125,20 @@ def test_a_process_without_the_decision_check_refuses(monkeypatch: pytest.Monkey
     monkeypatch.setattr(events, "_provided", {})
     with pytest.raises(Forbidden, match="decision rights are not loaded"):
         portfolio.require_decision(None, Actor("someone", ("admin",)), "fund_use_cases")  # type: ignore[arg-type]
+
+
+# The demo's seeding script is being changed by other work; its split is planned (issue 17's closing note).
+SIZE_EXEMPT = {"demo/seed.py"}
+
+
+def test_no_module_over_400_lines_without_its_reason() -> None:
+    """Small modules: one over 400 lines says why at its top ("Over ~400 lines on purpose: ...")."""
+    silent = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("migrations/") or rel in SIZE_EXEMPT:
+            continue
+        text = path.read_text()
+        if text.count("\n") > 400 and "Over ~400 lines on purpose:" not in (ast.get_docstring(ast.parse(text)) or ""):
+            silent.append(f"{rel}: {text.count(chr(10))} lines")
+    assert silent == []

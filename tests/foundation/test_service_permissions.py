@@ -11,7 +11,7 @@ from takeoff.core.db import transaction
 from takeoff.core.errors import Forbidden, NotFound
 from takeoff.data import runs as data
 from takeoff.incidents import service as incidents
-from takeoff.releases import service as releases
+from takeoff.releases import rollout as releases
 
 
 def person(*roles: str) -> Actor:

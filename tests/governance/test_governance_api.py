@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from takeoff.core.db import transaction
-from takeoff.governance import service as gov
+from takeoff.governance import people
+from takeoff.governance import policies
 from takeoff.governance.models import FrameworkRecord, RoleAssignment, TierPolicyVersion, UseCaseRaci
 
 
@@ -25,7 +26,7 @@ def count(factory, model) -> int:  # type: ignore[no-untyped-def]
 
 def test_tier_policy_defaults_then_versioned_edits(client, admin, users, factory) -> None:
     with transaction(factory) as s:
-        v, p = gov.tier_policy(s, "medium")
+        v, p = policies.tier_policy(s, "medium")
     assert v == 1 and p.approver_roles == ("business_owner", "risk_partner") and p.inconclusive_blocks
     cur = client.get("/api/v1/governance/policies/high", headers=admin).json()
     body = {k: cur[k] for k in ("approver_roles", "checklist")}
@@ -35,7 +36,7 @@ def test_tier_policy_defaults_then_versioned_edits(client, admin, users, factory
     r = client.put("/api/v1/governance/policies/high", json=body, headers=admin)
     assert r.json()["version"] == 2 and not r.json()["changed"]
     with transaction(factory) as s:
-        v, p = gov.tier_policy(s, "high")
+        v, p = policies.tier_policy(s, "high")
     assert v == 2 and "data_owner" in p.approver_roles
     hist = client.get("/api/v1/governance/policies/high", headers=admin).json()["history"]
     assert [h["version"] for h in hist] == [2, 1]
@@ -56,7 +57,7 @@ def test_raci_needs_existing_people(client, admin, users, factory) -> None:
                                                           "informed": [bo, eng]}, headers=admin)
     assert r.status_code == 200
     with transaction(factory) as s:
-        assert gov.raci(s, "raci-uc") == {"responsible": [eng], "accountable": [bo], "consulted": [],
+        assert people.raci(s, "raci-uc") == {"responsible": [eng], "accountable": [bo], "consulted": [],
                                           "informed": [bo, eng]}
 
 

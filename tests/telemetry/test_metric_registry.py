@@ -75,7 +75,11 @@ def test_evidence_reads_the_aspects() -> None:
 
 def test_the_server_vocabulary_is_the_sdks() -> None:
     assert get_args(schemas.Status) == tracking.STATUSES and get_args(schemas.Outcome) == tracking.OUTCOMES
-    assert schemas.TOKEN_KINDS == tracking.TOKEN_KINDS == pricing.USAGE_TYPES
+    assert tracking.TOKEN_KINDS == pricing.USAGE_TYPES
+    from takeoff.evals import checks
+    from takeoff.requests import queries as request_queries
+
+    assert request_queries.STATUSES is tracking.STATUSES and checks.ERROR_CATEGORIES is tracking.ERROR_CATEGORIES
     assert rollup.TOKEN_COLUMNS == tuple(f"tokens_{k}" for k in tracking.TOKEN_KINDS)
     assert otlp_trace.OUTCOMES == set(tracking.OUTCOMES)
     hints = get_type_hints(decode._Event)

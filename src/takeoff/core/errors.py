@@ -101,3 +101,9 @@ def _error_responses() -> dict[int | str, dict[str, Any]]:
 
 
 ERROR_RESPONSES = _error_responses()
+
+
+def invalid(message: object, field: str | None = None) -> Invalid:
+    """A 422 with one readable message (a rule's ValueError, say) whose details name the field when given."""
+    msg = str(message)
+    return Invalid(msg, details=[{"field": field, "message": msg}] if field else None)

@@ -1,5 +1,8 @@
 """Data-quality SLA checks, each run as SQL aggregates inside the source (DuckDB for files).
 
+Over ~400 lines on purpose: each check kind beside its SQL aggregate and result, so freshness and completeness keep
+sharing one query.
+
 No check pulls rows into Python: freshness and completeness of a table share ONE aggregate query
 (`count(*)`, `max(ts)`, `count(field)` ...), so the cost stays close to a bare `count(*)`; each rule
 is `count(CASE WHEN rule THEN 1 END)`; a reconciliation is one aggregate on each side; schema

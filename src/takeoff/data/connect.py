@@ -1,5 +1,8 @@
 """Open a data source read-only: any SQLAlchemy URL, or a CSV/Parquet file (or folder) through DuckDB.
 
+Over ~400 lines on purpose: the read-only boundary to every source in one place: one SourceConn over each dialect
+and the file and host policies deciding what it may open.
+
 Every failure becomes a `SourceError` whose `reason` a data owner can act on ("cannot reach host …",
 "authentication failed for user …", "table … does not exist") and never contains the password.
 """

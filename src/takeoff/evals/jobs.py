@@ -10,15 +10,15 @@ from takeoff.jobs.worker import PermanentJobError
 @registry.handler("evals.run")
 def run_eval_job(ctx: registry.JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Run the eval run named in the payload; a resumed attempt skips the cases already persisted."""
-    from takeoff.evals import service
+    from takeoff.evals import execution
 
     run_id = payload.get("run_id")
     if not isinstance(run_id, int):
         raise PermanentJobError("evals.run payload needs an integer run_id")
     try:
-        return service.execute_run(ctx.factory, run_id, progress=ctx.progress)
+        return execution.execute_run(ctx.factory, run_id, progress=ctx.progress)
     except PermanentJobError:
         raise
     except Exception as exc:  # retried by the worker; the last attempt leaves the run visibly failed
-        service.fail_run_if_last_attempt(ctx.factory, run_id, ctx.job_id, f"{type(exc).__name__}: {exc}")
+        execution.fail_run_if_last_attempt(ctx.factory, run_id, ctx.job_id, f"{type(exc).__name__}: {exc}")
         raise

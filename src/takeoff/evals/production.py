@@ -18,7 +18,7 @@ from takeoff.core.actor import Actor
 from takeoff.core.errors import Invalid
 from takeoff.evals import evalset_io
 from takeoff.evals.models import EvalCase, EvalSet, EvalSetVersion
-from takeoff.evals.service import get_set, latest_version, version_label
+from takeoff.evals.sets import get_set, latest_version, version_label
 
 MAX_CASES = 1000  # one call adds at most this many cases (the requests edge has its own, smaller batch limit)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from takeoff.evals.evalset_io import Case
-from takeoff.evals.scorers import TIMEOUT_OR_ERROR, Score
+from takeoff.evals.checks import TIMEOUT_OR_ERROR, Score
 from takeoff.evals.summary import RunSummary
 from takeoff.evals.targets import TargetError, TargetResponse
 

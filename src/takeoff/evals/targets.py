@@ -1,5 +1,8 @@
 """Targets: what an eval run calls (in-process Python, templated HTTP, OpenAI-compatible chat), with retries.
 
+Over ~400 lines on purpose: three target kinds over one HTTP plumbing (client pool, guarded resolver, retries) that
+the LLM judge reuses.
+
 Every target raises :class:`TargetError` for a call that failed after its retries (timeout, bad status, garbage
 response); the runner marks that case ``timeout_or_error`` and the run goes on.
 """

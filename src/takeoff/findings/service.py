@@ -17,7 +17,7 @@ from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.findings import rules
 from takeoff.findings.models import AuditFinding
 from takeoff.findings.schemas import CloseIn, FindingIn, FindingPatch
-from takeoff.governance import service as governance
+from takeoff.governance import controls as governance
 from takeoff.portfolio import service as portfolio
 
 

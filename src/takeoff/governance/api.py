@@ -8,7 +8,13 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from takeoff.deps import DB, Allowed, Decides
 from takeoff.core.errors import BadRequest, Invalid
-from takeoff.governance import eu_ai_act, gitops, policy_defaults, service
+from takeoff.governance import eu_ai_act, gitops, policy_defaults
+from takeoff.governance import controls
+from takeoff.governance import decisions
+from takeoff.governance import organization
+from takeoff.governance import people
+from takeoff.governance import policies as tier_policies
+from takeoff.governance import risk
 from takeoff.governance.schemas import (ApplyIn, EUAnswersIn, EUClassificationOut, EUUseCaseOut, OrganizationPatch,
                                         RaciIn, RolesIn, TierPolicyIn, UseCaseRolesIn)
 from takeoff.portfolio import service as portfolio
@@ -25,13 +31,13 @@ def _policy_view(version: int, p: policy_defaults.TierPolicy) -> dict[str, Any]:
 @router.get("/governance/policies")
 def policies(session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """The current policy of each tier with its version."""
-    return {"policies": {t: _policy_view(*service.tier_policy(session, t)) for t in policy_defaults.TIERS}}
+    return {"policies": {t: _policy_view(*tier_policies.tier_policy(session, t)) for t in policy_defaults.TIERS}}
 
 
 @router.get("/governance/policies/{tier}")
 def policy(tier: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """A tier's current policy and every earlier version."""
-    return {**_policy_view(*service.tier_policy(session, tier)), "history": service.tier_policy_history(session, tier)}
+    return {**_policy_view(*tier_policies.tier_policy(session, tier)), "history": tier_policies.tier_policy_history(session, tier)}
 
 
 @router.put("/governance/policies/{tier}")
@@ -39,28 +45,28 @@ def put_policy(tier: str, session: DB, actor: Allowed("policy.write"),
                body: TierPolicyIn) -> dict[str, Any]:
     """Save a new version of a tier's policy (identical content adds no version)."""
     policy = body.model_dump(exclude_unset=True, exclude={"note"})
-    version, p, changed = service.set_tier_policy(session, actor, tier, policy, note=body.note or "")
+    version, p, changed = tier_policies.set_tier_policy(session, actor, tier, policy, note=body.note or "")
     return {**_policy_view(version, p), "changed": changed}
 
 
 @router.get("/usecases/{key}/raci")
 def get_raci(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """Responsible, accountable, consulted and informed people of a use case."""
-    return service.raci(session, key)
+    return people.raci(session, key)
 
 
 @router.put("/usecases/{key}/raci")
 def put_raci(key: str, session: DB, actor: Allowed("governance.write"),
              body: RaciIn) -> dict[str, Any]:
     """Replace a use case's RACI (usernames must exist; exactly one accountable)."""
-    r, _ = service.set_raci(session, actor, key, body.model_dump(exclude_unset=True))
+    r, _ = people.set_raci(session, actor, key, body.model_dump(exclude_unset=True))
     return r
 
 
 @router.get("/usecases/{key}/roles")
 def get_uc_roles(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """The seed's seven roles for one use case and the people wearing each."""
-    return {"use_case": key, "roles": service.use_case_roles(session, key)}
+    return {"use_case": key, "roles": people.use_case_roles(session, key)}
 
 
 @router.put("/usecases/{key}/roles")
@@ -68,49 +74,49 @@ def put_uc_roles(key: str, session: DB, actor: Allowed("governance.write"),
                  body: UseCaseRolesIn) -> dict[str, Any]:
     """Assign people to roles for one use case (role → usernames; the roles named are replaced; one business
     owner and one product owner, which also need usecase.write)."""
-    roles, changed = service.set_use_case_roles(session, actor, key, body.model_dump(exclude_unset=True))
+    roles, changed = people.set_use_case_roles(session, actor, key, body.model_dump(exclude_unset=True))
     return {"use_case": key, "roles": roles, "changed": changed}
 
 
 @router.get("/governance/roles")
 def roles(session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """The seed's roles and the people assigned to each."""
-    return {"roles": service.role_assignments(session)}
+    return {"roles": people.role_assignments(session)}
 
 
 @router.put("/governance/roles")
 def put_roles(session: DB, actor: Allowed("governance.write"), body: RolesIn) -> dict[str, Any]:
     """Assign people to roles (role → usernames; the roles named are replaced)."""
-    return {"roles": service.set_role_assignments(session, actor, body.model_dump(exclude_unset=True))}
+    return {"roles": people.set_role_assignments(session, actor, body.model_dump(exclude_unset=True))}
 
 
 @router.get("/governance/organization")
 def get_org(session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """Operating model, self-check and its suggestion, constraints, platforms and decision rights."""
-    v = service.organization_view(service.organization(session))
-    return {**v, "suggestion": service.suggestion(v["self_check"]),
-            "decisions": {k: {"label": lab, "permission": perm, "suggested_role": service.SUGGESTED_DECISION_RIGHTS[k]}
-                          for k, (lab, perm) in service.DECISIONS.items()}}
+    v = organization.organization_view(organization.organization(session))
+    return {**v, "suggestion": organization.suggestion(v["self_check"]),
+            "decisions": {k: {"label": lab, "permission": perm, "suggested_role": decisions.SUGGESTED_DECISION_RIGHTS[k]}
+                          for k, (lab, perm) in decisions.DECISIONS.items()}}
 
 
 @router.patch("/governance/organization")
 def patch_org(session: DB, actor: Allowed("governance.write"), body: OrganizationPatch) -> dict[str, Any]:
     """Update organization settings (only the fields given)."""
-    org, _ = service.update_organization(session, actor, body.model_dump(exclude_unset=True))
-    v = service.organization_view(org)
-    return {**v, "suggestion": service.suggestion(v["self_check"])}
+    org, _ = organization.update_organization(session, actor, body.model_dump(exclude_unset=True))
+    v = organization.organization_view(org)
+    return {**v, "suggestion": organization.suggestion(v["self_check"])}
 
 
 @router.put("/usecases/{key}/risk/factors")
 def put_factors(key: str, body: TierFactorsIn, session: DB, actor: Allowed("usecase.write")) -> dict[str, Any]:
     """Answer the five tier questions; the suggested tier and its reasons are stored."""
-    return portfolio.view(service.set_risk_factors(session, actor, key, body.model_dump()))
+    return portfolio.view(risk.set_risk_factors(session, actor, key, body.model_dump()))
 
 
 @router.post("/usecases/{key}/risk/override")
 def override(key: str, body: OverrideIn, session: DB, actor: Decides("set_risk_tier")) -> dict[str, Any]:
     """Choose another tier than the suggestion, with a recorded justification."""
-    return portfolio.view(service.override_tier(session, actor, key, body.tier, body.justification))
+    return portfolio.view(risk.override_tier(session, actor, key, body.tier, body.justification))
 
 
 _EU_BODY = Body(..., description="EU AI Act answers (see governance.eu_ai_act.EUAnswers)", openapi_examples={
@@ -122,7 +128,7 @@ _EU_BODY = Body(..., description="EU AI Act answers (see governance.eu_ai_act.EU
 @router.put("/usecases/{key}/eu-ai-act")
 def put_eu(key: str, session: DB, actor: Allowed("risk.classify"), body: EUAnswersIn = _EU_BODY) -> EUUseCaseOut:
     """Answer the EU AI Act questionnaire; the category, the articles that triggered it and the tier are stored."""
-    uc = service.set_eu_answers(session, actor, key, body.model_dump(mode="json", exclude_unset=True))
+    uc = risk.set_eu_answers(session, actor, key, body.model_dump(mode="json", exclude_unset=True))
     return EUUseCaseOut.model_validate({"use_case": key, "eu_category": uc.eu_category, "risk_tier": uc.risk_tier,
                                         "risk_tier_suggested": uc.risk_tier_suggested, "result": uc.eu_result})
 
@@ -139,20 +145,20 @@ def get_eu(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
 @router.post("/governance/eu-ai-act/classify")
 def classify(session: DB, actor: Allowed("read"), body: EUAnswersIn = _EU_BODY) -> EUClassificationOut:
     """Classify questionnaire answers without storing them."""
-    return EUClassificationOut.model_validate(service.classify_eu(body.model_dump(mode="json", exclude_unset=True)))
+    return EUClassificationOut.model_validate(risk.classify_eu(body.model_dump(mode="json", exclude_unset=True)))
 
 
 @router.get("/usecases/{key}/controls")
 def uc_controls(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """Controls that apply to a use case and their coverage of each framework."""
-    return service.use_case_controls(session, portfolio.get(session, key))
+    return controls.use_case_controls(session, portfolio.get(session, key))
 
 
 @router.get("/frameworks")
 def list_frameworks(session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """Built-in and loaded frameworks with their item counts."""
-    return {"frameworks": [service.framework_summary(f) for f in service.all_frameworks(session).values()],
-            "coverage": service.framework_coverage(session)}
+    return {"frameworks": [controls.framework_summary(f) for f in controls.all_frameworks(session).values()],
+            "coverage": controls.framework_coverage(session)}
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -172,8 +178,8 @@ def load_framework(request: Request, session: DB, actor: Allowed("policy.write")
         if not isinstance(data, dict) or not isinstance(data.get("yaml"), str):
             raise Invalid("send the framework as {\"yaml\": \"...\"} or as text/yaml")
         text = data["yaml"]
-    fw, created = service.load_framework(session, actor, text)
-    return {**service.framework_summary(fw), "created": created}
+    fw, created = controls.load_framework(session, actor, text)
+    return {**controls.framework_summary(fw), "created": created}
 
 
 @router.post("/apply")

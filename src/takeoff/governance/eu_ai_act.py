@@ -1,5 +1,8 @@
 """EU AI Act (Regulation 2024/1689) questionnaire and its classification, as a pure decision procedure.
 
+Over ~400 lines on purpose: the Act's questionnaire and classification as one table, article by article, so it can
+be read against the text.
+
 The order follows the Act:
   1. Art. 5(1) prohibited practices (a)-(h), with the exceptions of (f) (medical or safety reasons) and (h) (the three
      law-enforcement objectives of (h)(i)-(iii)); a prohibition wins over anything below.

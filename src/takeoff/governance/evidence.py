@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from takeoff.evidence.registry import Evidence, Registry, Subject
-from takeoff.governance import service as governance
+from takeoff.governance import people as governance
 
 ATTESTED: tuple[tuple[str, str], ...] = (
     ("human_oversight", "Human oversight rules are defined"),

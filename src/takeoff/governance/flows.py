@@ -7,7 +7,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.events import REQUIRE_DECISION, USE_CASE_GOVERNANCE, provide
-from takeoff.governance import decisions, eu_ai_act, service
+from takeoff.governance import decisions, eu_ai_act
+from takeoff.governance import controls
+from takeoff.governance import people
+from takeoff.governance import policies
 
 
 def eu_form(stored: Any) -> dict[str, Any]:
@@ -23,11 +26,11 @@ def eu_form(stored: Any) -> dict[str, Any]:
 def use_case_page(session: Session, uc: Any) -> dict[str, Any]:
     """What the use-case page shows of governance: the tier policy, EU AI Act form, RACI, roles, controls and who
     holds the funding decision (template variables of portfolio/detail.html)."""
-    version, policy = service.tier_policy(session, uc.risk_tier) if uc.risk_tier else (None, None)
-    return {"governance": True, "eu_form": eu_form(uc.eu_answers), "raci": service.raci(session, uc.key),
-            "uc_roles": service.use_case_roles(session, uc.key), "owner_roles": service.OWNER_ROLES,
+    version, policy = policies.tier_policy(session, uc.risk_tier) if uc.risk_tier else (None, None)
+    return {"governance": True, "eu_form": eu_form(uc.eu_answers), "raci": people.raci(session, uc.key),
+            "uc_roles": people.use_case_roles(session, uc.key), "owner_roles": people.OWNER_ROLES,
             "funding_role": decisions.holder(decisions.decision_rights(session), "fund_use_cases"),
-            "controls": service.use_case_controls(session, uc), "policy": policy, "policy_version": version}
+            "controls": controls.use_case_controls(session, uc), "policy": policy, "policy_version": version}
 
 
 def register() -> None:

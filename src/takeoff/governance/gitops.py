@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session
 from takeoff.core.actor import Actor
 from takeoff.core.errors import AppError, Forbidden, Invalid
 from takeoff.governance import policy_defaults
-from takeoff.governance import service as gov
+from takeoff.governance import organization
+from takeoff.governance import people
+from takeoff.governance import policies
 from takeoff.portfolio import service as portfolio
+from takeoff.portfolio import scores as portfolio_scores
 from takeoff.portfolio.schemas import ScoreIn
 
 KINDS: dict[str, str] = {
@@ -105,11 +108,11 @@ def _prevalidate(session: Session, actor: Actor, docs: list[_Doc]) -> None:
                 tier = body.get("tier")
                 if tier not in policy_defaults.TIERS:
                     raise d.error(f"tier must be one of low, medium, high; got {tier!r}", "tier")
-                gov.validate_policy(tier, body)
+                policies.validate_policy(tier, body)
             elif kind == "Raci":
                 if not isinstance(body.pop("use_case", None), str):
                     raise d.error("use_case (a use case key) is required", "use_case")
-                gov.validate_raci(session, body)
+                people.validate_raci(session, body)
             elif kind == "UseCaseRoles":
                 _validate_uc_roles(session, d, body)
             elif kind == "Scores":
@@ -132,13 +135,13 @@ def _prevalidate(session: Session, actor: Actor, docs: list[_Doc]) -> None:
                         raise d.error("scored_on is required in a Scores document (scores are dated)",
                                       f"scores.{i}.scored_on")
                     try:
-                        portfolio.validate_score(session, actor, s)
+                        portfolio_scores.validate_score(session, actor, s)
                     except Invalid as exc:
                         field = (exc.details[0].get("field") if exc.details else "") or "score"
                         raise d.error(exc.message, f"scores.{i}.{field}") from None
             elif kind == "Organization":
                 roles = body.pop("roles", None)
-                gov.validate_organization(body)
+                organization.validate_organization(body)
                 if roles is not None:
                     _validate_roles(session, roles)
         except Invalid as exc:
@@ -158,10 +161,10 @@ def _validate_uc_roles(session: Session, d: _Doc, body: Mapping[str, Any]) -> No
     if not isinstance(roles, Mapping) or not roles:
         raise d.error("roles must be a mapping of role → usernames", "roles")
     for role in roles:
-        if role in gov.OWNER_ROLES:
+        if role in people.OWNER_ROLES:
             raise d.error(f"set {role} on the UseCase document, not here", f"roles.{role}")
     try:
-        gov.validate_use_case_roles(session, roles)
+        people.validate_use_case_roles(session, roles)
     except Invalid as exc:
         field = (exc.details[0].get("field") if exc.details else "") or ""
         raise d.error(exc.message, f"roles.{field}" if field else "roles") from None
@@ -171,14 +174,14 @@ def _validate_roles(session: Session, roles: Any) -> None:
     if not isinstance(roles, Mapping):
         raise Invalid("roles must be a mapping of role → usernames", details=[{"field": "roles", "message": "mapping"}])
     for role, names in roles.items():
-        if role not in gov.SEED_ROLES:
-            raise Invalid(f"unknown role '{role}'; roles are {', '.join(gov.SEED_ROLES)}",
+        if role not in people.SEED_ROLES:
+            raise Invalid(f"unknown role '{role}'; roles are {', '.join(people.SEED_ROLES)}",
                           details=[{"field": f"roles.{role}", "message": "unknown role"}])
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise Invalid(f"roles.{role} must be a list of usernames",
                           details=[{"field": f"roles.{role}", "message": "list"}])
         try:
-            gov._check_users(session, names, f"roles.{role}")
+            people.check_users(session, names, f"roles.{role}")
         except Invalid as exc:
             raise exc from None
 
@@ -201,27 +204,27 @@ def _apply_one(session: Session, actor: Actor, d: _Doc) -> dict[str, Any]:
     elif kind == "TierPolicy":
         note = body.pop("note", "") or ""
         tier = body["tier"]
-        v0, p0 = gov.tier_policy(session, tier)
-        v1, p1, changed = gov.set_tier_policy(session, actor, tier, body, note=note)
+        v0, p0 = policies.tier_policy(session, tier)
+        v1, p1, changed = policies.set_tier_policy(session, actor, tier, body, note=note)
         before = {"version": v0, **policy_defaults.policy_to_dict(p0)}
         after = {"version": v1, **policy_defaults.policy_to_dict(p1)}
         change.update(action="updated" if changed else "unchanged", diff=_diff(before, after) if changed else {})
     elif kind == "Raci":
         key = body.pop("use_case")
-        before = gov.raci(session, key)
-        after, changed = gov.set_raci(session, actor, key, body)
+        before = people.raci(session, key)
+        after, changed = people.set_raci(session, actor, key, body)
         change.update(action="updated" if changed else "unchanged", diff=_diff(before, after) if changed else {})
     elif kind == "UseCaseRoles":
         key = body["use_case"]
-        before = gov.use_case_roles(session, key)
-        after, changed = gov.set_use_case_roles(session, actor, key, body["roles"])
+        before = people.use_case_roles(session, key)
+        after, changed = people.set_use_case_roles(session, actor, key, body["roles"])
         change.update(action="updated" if changed else "unchanged", diff=_diff(before, after) if changed else {})
     elif kind == "Scores":
         key = body["use_case"]
         diff: dict[str, list[Any]] = {}
         for r in body["scores"]:
             s = ScoreIn.model_validate(r)
-            row, action = portfolio.add_score(session, actor, key, s)
+            row, action = portfolio_scores.add_score(session, actor, key, s)
             if action != "unchanged":
                 diff[f"{row.scorer}@{row.scored_on.isoformat()}"] = [
                     None if action == "created" else "previous",
@@ -229,12 +232,12 @@ def _apply_one(session: Session, actor: Actor, d: _Doc) -> dict[str, Any]:
         change.update(action="updated" if diff else "unchanged", diff=diff)
     else:  # Organization
         roles = body.pop("roles", None)
-        org = gov.organization(session)
-        before = {**gov.organization_view(org), "roles": gov.role_assignments(session)}
-        gov.update_organization(session, actor, body)
+        org = organization.organization(session)
+        before = {**organization.organization_view(org), "roles": people.role_assignments(session)}
+        organization.update_organization(session, actor, body)
         if roles is not None:
-            gov.set_role_assignments(session, actor, roles)
-        after = {**gov.organization_view(org), "roles": gov.role_assignments(session)}
+            people.set_role_assignments(session, actor, roles)
+        after = {**organization.organization_view(org), "roles": people.role_assignments(session)}
         d_ = _diff(before, after)
         change.update(action="updated" if d_ else "unchanged", diff=d_)
     return change
@@ -278,36 +281,36 @@ def apply(session: Session, actor: Actor, documents: Any, *, dry_run: bool) -> d
 def export(session: Session) -> list[dict[str, Any]]:
     """Every applicable document, in apply order, so `export` then `apply` changes nothing."""
     out: list[dict[str, Any]] = []
-    org = gov.organization(session)
-    ov = gov.organization_view(org)
+    org = organization.organization(session)
+    ov = organization.organization_view(org)
     org_doc: dict[str, Any] = {"kind": "Organization"}
     for k in ("name", "operating_model", "self_check", "constraints", "platforms", "decision_rights"):
         if ov[k] not in (None, {}, ""):
             org_doc[k] = ov[k]
-    roles = {r: n for r, n in gov.role_assignments(session).items() if n}
+    roles = {r: n for r, n in people.role_assignments(session).items() if n}
     if roles:
         org_doc["roles"] = roles
     out.append(org_doc)
     for tier in policy_defaults.TIERS:
-        _, p = gov.tier_policy(session, tier)
+        _, p = policies.tier_policy(session, tier)
         out.append({"kind": "TierPolicy", **policy_defaults.policy_to_dict(p)})
     ucs = [uc for uc in portfolio.list_use_cases(session) if not uc.discovered]
     for uc in ucs:
         out.append({"kind": "UseCase", **portfolio.doc_of(uc)})
     for uc in ucs:
-        r = gov.raci(session, uc.key)
+        r = people.raci(session, uc.key)
         if any(r.values()):
             out.append({"kind": "Raci", "use_case": uc.key, **r})
     for uc in ucs:
-        roles = {r: n for r, n in gov.use_case_roles(session, uc.key).items() if n and r not in gov.OWNER_ROLES}
+        roles = {r: n for r, n in people.use_case_roles(session, uc.key).items() if n and r not in people.OWNER_ROLES}
         if roles:
             out.append({"kind": "UseCaseRoles", "use_case": uc.key, "roles": roles})
     for uc in ucs:
-        rows = portfolio.scores(session, uc)
+        rows = portfolio_scores.scores(session, uc)
         if rows:
             scores = []
             for row in rows:
-                sv = portfolio.score_view(row)
+                sv = portfolio_scores.score_view(row)
                 item: dict[str, Any] = {"scorer": sv["scorer"], "scored_on": sv["scored_on"]}
                 for lens in ("value", "feasibility", "risk"):
                     item[lens] = sv["criteria"].get(lens, sv[lens])

@@ -11,7 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from takeoff.core.permissions import MATRIX
 from takeoff.core.errors import AppError
 from takeoff.core.errors import Invalid
-from takeoff.governance import eu_ai_act, operating_model, policy_defaults, service
+from takeoff.governance import eu_ai_act, operating_model, policy_defaults
+from takeoff.governance import controls
+from takeoff.governance import decisions
+from takeoff.governance import organization
+from takeoff.governance import people
+from takeoff.governance import policies as tier_policies
+from takeoff.governance import risk
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.web import act, split_names
 from takeoff.web.render import PageDecides, PageFor
@@ -39,7 +45,7 @@ def setting_value(text: str, current: Any) -> Any:
 
 def decision_roles() -> dict[str, list[str]]:
     """Per decision, the roles that hold its permission (the only ones it may be given)."""
-    return {d: [r for r in MATRIX if perm in MATRIX[r]] for d, (_, perm) in service.DECISIONS.items()}
+    return {d: [r for r in MATRIX if perm in MATRIX[r]] for d, (_, perm) in decisions.DECISIONS.items()}
 
 
 def _split(text: str) -> list[str]:
@@ -48,33 +54,33 @@ def _split(text: str) -> list[str]:
 
 def _page(page: Any, error: str | None = None, status: int = 200, typed: dict[str, Any] | None = None) -> Response:
     s = page.session
-    org = service.organization_view(service.organization(s))
+    org = organization.organization_view(organization.organization(s))
     try:
-        suggestion = service.suggestion(org["self_check"])
+        suggestion = organization.suggestion(org["self_check"])
     except AppError:
         suggestion = None
     policies = []
     for tier in policy_defaults.TIERS:
-        version, p = service.tier_policy(s, tier)
+        version, p = tier_policies.tier_policy(s, tier)
         as_yaml = yaml.safe_dump({k: v for k, v in policy_defaults.policy_to_dict(p).items() if k != "tier"},
                                  sort_keys=False)
         policies.append({"tier": tier, "version": version, "policy": p, "yaml": as_yaml,
-                         "history": service.tier_policy_history(s, tier)})
-    fws = service.all_frameworks(s)
+                         "history": tier_policies.tier_policy_history(s, tier)})
+    fws = controls.all_frameworks(s)
     per_uc = []
     for uc in portfolio.list_use_cases(s):
         if uc.status == "retired":
             continue
-        c = service.use_case_controls(s, uc, fws)
+        c = controls.use_case_controls(s, uc, fws)
         per_uc.append({"key": uc.key, "tier": c["tier"], "eu": uc.eu_category, "controls": len(c["controls"]),
                        "coverage": c["coverage"]})
     return page.render("governance/index.html", status_code=status, org=org, suggestion=suggestion, error=error,
-                       decisions=service.DECISIONS, suggested=service.SUGGESTED_DECISION_RIGHTS,
-                       decision_roles=decision_roles(), roles=service.role_assignments(s), policies=policies,
-                       frameworks=[service.framework_summary(f) for f in fws.values()],
-                       coverage=service.framework_coverage(s, fws), per_uc=per_uc,
-                       models=operating_model.OPERATING_MODELS, constraint_keys=service.CONSTRAINT_KEYS,
-                       platform_keys=service.PLATFORM_KEYS, setting_text=setting_text, typed=typed or {},
+                       decisions=decisions.DECISIONS, suggested=decisions.SUGGESTED_DECISION_RIGHTS,
+                       decision_roles=decision_roles(), roles=people.role_assignments(s), policies=policies,
+                       frameworks=[controls.framework_summary(f) for f in fws.values()],
+                       coverage=controls.framework_coverage(s, fws), per_uc=per_uc,
+                       models=operating_model.OPERATING_MODELS, constraint_keys=organization.CONSTRAINT_KEYS,
+                       platform_keys=organization.PLATFORM_KEYS, setting_text=setting_text, typed=typed or {},
                        can_write=page.actor.can("governance.write"), can_policy=page.actor.can("policy.write"))
 
 
@@ -97,7 +103,7 @@ def self_check(page: PageFor("governance.write"), csrf_token: Annotated[str, For
         body["operating_model"] = operating_model_
     try:
         with page.session.begin_nested():
-            service.update_organization(page.session, page.actor, body)
+            organization.update_organization(page.session, page.actor, body)
     except AppError as exc:
         return _page(page, exc.message, exc.status)
     return RedirectResponse("/governance", status_code=303)
@@ -118,7 +124,7 @@ def policy_submit(tier: str, page: PageFor("policy.write"), csrf_token: Annotate
         return _page(page, f"tier policy {tier}: expected a mapping with approver_roles and checklist", 422)
     try:
         with page.session.begin_nested():
-            service.set_tier_policy(page.session, page.actor, tier, body, note=note)
+            tier_policies.set_tier_policy(page.session, page.actor, tier, body, note=note)
     except AppError as exc:
         return _page(page, exc.message, exc.status)
     return RedirectResponse("/governance#tier-policies", status_code=303)
@@ -128,7 +134,7 @@ def _save_organization(page: Any, body: dict[str, Any], anchor: str, typed: dict
     """Apply one organization change; a refusal re-renders the page with the message and what was typed."""
     try:
         with page.session.begin_nested():
-            service.update_organization(page.session, page.actor, body)
+            organization.update_organization(page.session, page.actor, body)
     except AppError as exc:
         return _page(page, exc.message, exc.status, typed)
     return RedirectResponse(f"/governance#{anchor}", status_code=303)
@@ -139,11 +145,11 @@ async def organization_submit(request: Request, page: PageFor("governance.write"
     """Save the organization's name, operating model, constraints and platforms (an emptied field is removed)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    current = service.organization_view(service.organization(page.session))
+    current = organization.organization_view(organization.organization(page.session))
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "organization"}
     body: dict[str, Any] = {"name": str(form.get("name") or "").strip(),
                             "operating_model": str(form.get("operating_model") or "") or None}
-    for group, keys in (("constraints", service.CONSTRAINT_KEYS), ("platforms", service.PLATFORM_KEYS)):
+    for group, keys in (("constraints", organization.CONSTRAINT_KEYS), ("platforms", organization.PLATFORM_KEYS)):
         values = {}
         for k in keys:
             v = setting_value(str(form.get(f"{group}.{k}") or ""), current[group].get(k))
@@ -159,7 +165,7 @@ async def decision_rights_submit(request: Request, page: PageFor("governance.wri
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "decision-rights"}
-    rights = {d: str(form.get(f"decision.{d}") or "") or None for d in service.DECISIONS}
+    rights = {d: str(form.get(f"decision.{d}") or "") or None for d in decisions.DECISIONS}
     return _save_organization(page, {"decision_rights": rights}, "decision-rights", typed)
 
 
@@ -169,10 +175,10 @@ async def roles_submit(request: Request, page: PageFor("governance.write")) -> R
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
     typed = {**{k: str(v) for k, v in form.items() if k != "csrf_token"}, "_form": "roles"}
-    body = {r: _split(str(form.get(f"role.{r}") or "")) for r in service.SEED_ROLES}
+    body = {r: _split(str(form.get(f"role.{r}") or "")) for r in people.SEED_ROLES}
     try:
         with page.session.begin_nested():
-            service.set_role_assignments(page.session, page.actor, body)
+            people.set_role_assignments(page.session, page.actor, body)
     except AppError as exc:
         return _page(page, exc.message, exc.status, typed)
     return RedirectResponse("/governance#roles", status_code=303)
@@ -185,7 +191,7 @@ def framework_submit(page: PageFor("policy.write"), csrf_token: Annotated[str, F
     page.check_csrf(csrf_token)
     try:
         with page.session.begin_nested():
-            service.load_framework(page.session, page.actor, framework)
+            controls.load_framework(page.session, page.actor, framework)
     except AppError as exc:
         return _page(page, exc.message, exc.status, {"_form": "framework", "framework": framework})
     return RedirectResponse("/governance#control-library", status_code=303)
@@ -197,7 +203,7 @@ def override_submit(key: str, page: PageDecides("set_risk_tier"), csrf_token: An
                     tier: Annotated[str, Form()] = "", justification: Annotated[str, Form()] = "") -> Response:
     """Override the suggested risk tier (risk.override) with a justification."""
     page.check_csrf(csrf_token)
-    return act(page, key, lambda: service.override_tier(page.session, page.actor, key, tier, justification),
+    return act(page, key, lambda: risk.override_tier(page.session, page.actor, key, tier, justification),
                "override-form", {"tier": tier, "justification": justification}, ("tier", "justification"))
 
 
@@ -232,7 +238,7 @@ async def eu_submit(key: str, request: Request, page: PageFor("risk.classify")) 
     page.check_csrf(str(form.get("csrf_token") or ""))
 
     def submit() -> None:
-        service.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
+        risk.set_eu_answers(page.session, page.actor, key, eu_answers_from_form(form))
 
     return act(page, key, submit, "eu-form")
 
@@ -246,7 +252,7 @@ def factors_submit(key: str, page: PageFor("usecase.write"), csrf_token: Annotat
     page.check_csrf(csrf_token)
     factors = {"harm_if_wrong": harm_if_wrong, "decision_mode": decision_mode, "personal_data": personal_data == "on",
                "regulated_domain": regulated_domain == "on", "external_users": external_users == "on"}
-    return act(page, key, lambda: service.set_risk_factors(page.session, page.actor, key, factors), "factors-form")
+    return act(page, key, lambda: risk.set_risk_factors(page.session, page.actor, key, factors), "factors-form")
 
 
 @router.post("/usecases/{key}/raci")
@@ -257,7 +263,7 @@ def raci_submit(key: str, page: PageFor("governance.write"), csrf_token: Annotat
     page.check_csrf(csrf_token)
     body = {"responsible": split_names(responsible), "accountable": split_names(accountable), "consulted": split_names(consulted),
             "informed": split_names(informed)}
-    return act(page, key, lambda: service.set_raci(page.session, page.actor, key, body), "raci-form",
+    return act(page, key, lambda: people.set_raci(page.session, page.actor, key, body), "raci-form",
                {"responsible": responsible, "accountable": accountable, "consulted": consulted,
                 "informed": informed}, ("responsible", "accountable", "consulted", "informed"))
 
@@ -267,6 +273,6 @@ async def use_case_roles_submit(key: str, request: Request, page: PageFor("gover
     """Name the people wearing each of the seed's roles for this use case (comma-separated usernames)."""
     form = await request.form()
     page.check_csrf(str(form.get("csrf_token") or ""))
-    body = {r: split_names(str(form.get(r) or "")) for r in service.SEED_ROLES if r in form}
-    return act(page, key, lambda: service.set_use_case_roles(page.session, page.actor, key, body), "uc-roles-form",
-               {r: str(form.get(r) or "") for r in service.SEED_ROLES if r in form}, tuple(service.SEED_ROLES))
+    body = {r: split_names(str(form.get(r) or "")) for r in people.SEED_ROLES if r in form}
+    return act(page, key, lambda: people.set_use_case_roles(page.session, page.actor, key, body), "uc-roles-form",
+               {r: str(form.get(r) or "") for r in people.SEED_ROLES if r in form}, tuple(people.SEED_ROLES))

@@ -20,6 +20,8 @@ from takeoff.incidents.models import Incident, IncidentEntry
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
 from takeoff.portfolio import service as portfolio
 
+STATUSES: tuple[str, ...] = ("open", "resolved")  # an incident's statuses, one definition
+
 log = logging.getLogger("takeoff.incidents")
 
 SOURCES: tuple[str, ...] = ("manual", "alert", "canary", "slo", "drift", "quality", "data")
@@ -108,7 +110,7 @@ def get(session: Session, incident_id: int) -> Incident:
 def list_incidents(session: Session, *, use_case_key: str | None = None, status: str | None = None,
                    severity: int | None = None, limit: int = 500) -> list[Incident]:
     """Incidents newest first, filtered."""
-    if status is not None and status not in ("open", "resolved"):
+    if status is not None and status not in STATUSES:
         raise Invalid("status must be 'open' or 'resolved'")
     q = select(Incident)
     if use_case_key:

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from takeoff.core.errors import AppError, Invalid
-from takeoff.evals import service as evals
+from takeoff.evals import sets as evals
 from takeoff.incidents import metrics, service
 from takeoff.incidents.schemas import IncidentPatch, ResolveIn
 from takeoff.portfolio import service as portfolio
@@ -42,7 +42,7 @@ def _list(page: Any, error: str | None = None, code: int = 200, **filters: Any) 
 @router.get("/incidents")
 def incidents_page(page: PageFor("read"), use_case: str | None = None, status: str | None = None) -> Response:
     """Incidents with MTTD/MTTR per use case and per month and counts by severity."""
-    return _list(page, use_case_key=use_case or None, status=status if status in ("open", "resolved") else None)
+    return _list(page, use_case_key=use_case or None, status=status if status in service.STATUSES else None)
 
 
 @router.post("/incidents")

@@ -17,7 +17,7 @@ from takeoff.monitoring import canary as canary_math
 from takeoff.monitoring import notifications, settings, traffic
 from takeoff.monitoring.models import CanaryCheck
 from takeoff.portfolio import service as portfolio
-from takeoff.releases import service as release_service
+from takeoff.releases import queries as release_queries, rollout as release_rollout
 
 log = logging.getLogger("takeoff.monitoring")
 
@@ -77,7 +77,7 @@ def analyze_canary(session: Session, key: str, canary_id: str, production_id: st
     if auto:
         try:
             with session.begin_nested():
-                release_service.rollback(session, SYSTEM, key,
+                release_rollout.rollback(session, SYSTEM, key,
                                          f"automatic rollback: canary {canary_id} breached: {breaches_txt}")
             action = "rolled_back"
         except Exception as exc:  # a failed rollback must still open the incident
@@ -99,7 +99,7 @@ def analyze_canary(session: Session, key: str, canary_id: str, production_id: st
 
 def running_canaries(session: Session) -> list[tuple[str, str, str | None]]:
     """(use case, canary release id, production release id) of every release in canary now."""
-    return list(release_service.releases_in_canary(session))
+    return list(release_queries.releases_in_canary(session))
 
 
 def canary_checks(session: Session, key: str | None = None, limit: int = 50) -> list[CanaryCheck]:

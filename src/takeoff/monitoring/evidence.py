@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from takeoff.evidence.registry import Evidence, Registry, Subject
 from takeoff.monitoring import alerts as monitoring_alerts
 from takeoff.monitoring import canary_analysis as monitoring_canary_analysis
-from takeoff.releases import service as releases
+from takeoff.releases import queries as releases
 from takeoff.telemetry import evidence as telemetry_evidence
 from takeoff.telemetry import metrics
 from takeoff.telemetry import baselines as telemetry_baselines

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from takeoff.core.events import DataSlaBreached, GateJudged, IncidentOpened, IncidentResolved, subscribe
 from takeoff.evals.models import EvalRun
 from takeoff.monitoring import notifications
-from takeoff.releases import service as releases
+from takeoff.releases import approvals as release_approvals, queries as release_queries
 
 log = logging.getLogger("takeoff.monitoring")
 
@@ -56,10 +56,10 @@ def _approval_requested(session: Session, run: EvalRun) -> None:
     """The release this run moved to awaiting_approval (releases' reaction runs first) asks its approvers."""
     if not run.release_id or run.finished_at is None:
         return
-    rel = releases.get(session, run.release_id)
+    rel = release_queries.get(session, run.release_id)
     if rel.status != "awaiting_approval" or rel.status_changed_at < run.finished_at:
         return
-    missing = releases.missing_approvals(session, rel)
+    missing = release_approvals.missing_approvals(session, rel)
     notifications.notify(session, rel.use_case_key, "approval.requested",
                    {"title": f"release {rel.release_id} awaits approval", "release_id": rel.release_id,
                     "approvals_missing": missing, "gate": (run.gate or {}).get("status")})

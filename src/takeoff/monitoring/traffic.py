@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeoff.releases import service as release_service
+from takeoff.releases import queries as release_queries
 from takeoff.releases.models import Release
 from takeoff.telemetry import window as telemetry
 
@@ -50,5 +50,5 @@ def production_totals(session: Session, key: str, start: datetime, end: datetime
 
 def production_release_id(session: Session, key: str) -> str | None:
     """The id of the release in production now, if any."""
-    rel = release_service.current_release(session, key)
+    rel = release_queries.current_release(session, key)
     return rel.release_id if rel is not None else None

@@ -14,7 +14,7 @@ from takeoff.core.actor import Actor
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Conflict, Forbidden, Invalid, NotFound
 from takeoff.findings import service as findings_svc
-from takeoff.governance import service as governance
+from takeoff.governance import people as governance
 from takeoff.outcomes import review as review_rules
 from takeoff.outcomes import scorecard as rules
 from takeoff.outcomes.kpis import kpi_defs, measurements
@@ -24,6 +24,7 @@ from takeoff.core.types import parse_body
 from takeoff.outcomes.windows import incidents_between, production
 from takeoff.portfolio import scoring
 from takeoff.portfolio import service as portfolio
+from takeoff.portfolio import scores as portfolio_scores
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import window as telemetry
 from takeoff.telemetry.metrics import violations_with
@@ -76,7 +77,7 @@ def _north_star(session: Session, uc: UseCase, prev_start: datetime, end: dateti
 
 def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dict[str, Any]:
     start, end = quarter_bounds(quarter)
-    hist = portfolio.history(session, uc)
+    hist = portfolio_scores.history(session, uc)
     now_q = {q: v for q, v in hist.items() if q <= quarter}
     cur = now_q[max(now_q)] if now_q else None
     prev_q = previous_quarter(quarter)

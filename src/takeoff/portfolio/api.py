@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from takeoff.deps import DB, Allowed, Decides
-from takeoff.portfolio import service
+from takeoff.portfolio import scores, service
 from takeoff.portfolio.schemas import ScoreIn, TransitionIn, UseCaseIn, UseCaseListOut, UseCaseOut, UseCasePatch
 
 router = APIRouter(tags=["portfolio"])
@@ -60,23 +60,23 @@ def transitions(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]
 @router.post("/usecases/{key}/scores", status_code=201)
 def add_score(key: str, body: ScoreIn, session: DB, actor: Allowed("usecase.score")) -> dict[str, Any]:
     """Score a use case on value, feasibility and risk (1-5; a lens may be a dict of the seed's criteria)."""
-    row, action = service.add_score(session, actor, key, body)
-    return {**service.score_view(row), "action": action}
+    row, action = scores.add_score(session, actor, key, body)
+    return {**scores.score_view(row), "action": action}
 
 
 @router.get("/usecases/{key}/scores")
 def get_scores(key: str, session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """Scores, the median per lens with disagreement, and the quarter-over-quarter history."""
     uc = service.get(session, key)
-    agg = service.aggregate(session, uc)
-    return {"scores": [service.score_view(r) for r in service.scores(session, uc)],
-            "aggregate": service.aggregate_view(agg) if agg else None, "history": service.history(session, uc)}
+    agg = scores.aggregate(session, uc)
+    return {"scores": [scores.score_view(r) for r in scores.scores(session, uc)],
+            "aggregate": scores.aggregate_view(agg) if agg else None, "history": scores.history(session, uc)}
 
 
 @router.get("/portfolio/ranking")
 def ranking(session: DB, actor: Allowed("read")) -> dict[str, Any]:
     """The ranking and the 1-2 near-term + 1 longer-term recommendation with reasons."""
-    return service.ranking(session)
+    return scores.ranking(session)
 
 
 @router.get("/portfolio/inventory")

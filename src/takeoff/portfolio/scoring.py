@@ -1,5 +1,8 @@
 """Value / feasibility / risk scoring of use cases, the priority formula, ranking and recommendation.
 
+Over ~400 lines on purpose: the seed's Prioritize section as one pure rule set (lenses, aggregate, priority,
+ranking, recommendation).
+
 Pure functions, no I/O. The seed's "2) Prioritize" section is the spec:
 
 * three lenses scored 1-5, each broken into the seed's criteria (see ``LENS_CRITERIA``); every criterion is

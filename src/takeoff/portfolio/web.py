@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from takeoff.core.errors import AppError, NotFound
 from takeoff.core.events import USE_CASE_GOVERNANCE, provided
-from takeoff.portfolio import lifecycle, service
+from takeoff.portfolio import lifecycle, scores, service
 from takeoff.portfolio.schemas import ScoreIn, UseCaseIn, UseCasePatch
 from takeoff.web import forms
 from takeoff.web.render import TEMPLATES, PageDecides, PageFor
@@ -89,7 +89,7 @@ def bubble_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def portfolio_page(page: PageFor("read"), status: str | None = None) -> Response:
     """The portfolio: inventory with status filter, scoring matrix, chart, recommendation."""
     status = status if status in lifecycle.STATUSES else None
-    ranking = service.ranking(page.session)
+    ranking = scores.ranking(page.session)
     return page.render("portfolio/list.html", use_cases=service.list_use_cases(page.session, status),
                        statuses=lifecycle.STATUSES, status=status, ranking=ranking,
                        chart=bubble_chart(ranking["ranking"]) if ranking["ranking"] else None,
@@ -175,13 +175,13 @@ def _detail(page: Any, key: str, error: str | None = None, status: int = 200,
     uc = service.get(s, key)
     if failed and failed.get("form") in FORM_SECTION:
         section = FORM_SECTION[failed["form"]]
-    agg = service.aggregate(s, uc)
+    agg = scores.aggregate(s, uc)
     # governance (a floor above) provides its part of the page at start: tier policy, EU AI Act, RACI, roles, controls
     governance_part = provided(USE_CASE_GOVERNANCE)
     return page.render(
         "portfolio/detail.html", status_code=status, uc=uc, view=service.view(uc), error=error,
-        transitions=service.transitions(s, uc), scores=service.scores(s, uc),
-        aggregate=service.aggregate_view(agg) if agg else None, history=service.history(s, uc),
+        transitions=service.transitions(s, uc), scores=scores.scores(s, uc),
+        aggregate=scores.aggregate_view(agg) if agg else None, history=scores.history(s, uc),
         sections=section_templates(section), can=page.actor.can,
         failed=failed or {"form": "", "errors": {}, "typed": {}}, section=section, section_list=SECTIONS,
         anchors=ANCHORS, page_url=section_url(uc.key, section), intake=_intake_values(uc),
@@ -243,7 +243,7 @@ def score_submit(key: str, page: PageFor("usecase.score"), csrf_token: Annotated
                  risk: Annotated[float, Form()] = 0) -> Response:
     """Score the use case as the signed-in user."""
     page.check_csrf(csrf_token)
-    return act(page, key, lambda: service.add_score(page.session, page.actor, key,
+    return act(page, key, lambda: scores.add_score(page.session, page.actor, key,
                                                     ScoreIn(value=value, feasibility=feasibility, risk=risk)),
                "score-form", {"value": value, "feasibility": feasibility, "risk": risk},
                ("value", "feasibility", "risk"))

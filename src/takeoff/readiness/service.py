@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from takeoff.core.db import utcnow
 from takeoff.evidence.registry import PORTFOLIO_KEYS, Evidence, Subject, evidence_kinds
 from takeoff.findings import service as findings
-from takeoff.governance import service as governance
+from takeoff.governance import policies as governance
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.readiness import checks
-from takeoff.releases import service as releases
+from takeoff.releases import queries as releases
 
 
 @dataclass

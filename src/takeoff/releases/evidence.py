@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from takeoff.evals import service as evals
+from takeoff.evals import runs as evals
 from takeoff.evidence.registry import Evidence, Registry, Subject
-from takeoff.releases import service as releases
+from takeoff.releases import approvals, queries
 
 
 def _none(kind: str, s: Subject) -> Evidence:
@@ -20,7 +20,7 @@ def _none(kind: str, s: Subject) -> Evidence:
 def _gate(session: Session, s: Subject) -> dict[str, Any] | None:
     key = ("gate", s.release.id)
     if key not in s.cache:
-        s.cache[key] = releases.gate(session, s.release)
+        s.cache[key] = queries.gate(session, s.release)
     return s.cache[key]
 
 
@@ -82,7 +82,7 @@ def fallback_defined(session: Session, s: Subject) -> Evidence:
 def _approvals(kind: str, session: Session, s: Subject) -> Evidence:
     if s.release is None:
         return _none(kind, s)
-    missing = releases.missing_approvals(session, s.release)
+    missing = approvals.missing_approvals(session, s.release)
     link = f"/releases/{s.release.release_id}#approvals"
     if missing:
         return Evidence(kind, "fail", "missing " + ", ".join(missing), link)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from takeoff.evals.models import EvalRun
 from takeoff.core.actor import Actor
 from takeoff.core.events import START_RELEASE_RUN, GateJudged, provide, subscribe
-from takeoff.releases import service
+from takeoff.releases import rollout
 from takeoff.releases.schemas import EvalOverrides
 
 
@@ -19,14 +19,14 @@ def on_gate_judged(session: Session, ev: GateJudged) -> None:
         return
     run = session.get(EvalRun, ev.run_id)
     if run is not None:
-        service.on_gate(session, run)
+        rollout.on_gate(session, run)
 
 
 def start_eval_run(session: Session, actor: Actor, release_id: str, *, target: dict[str, Any] | None = None,
                    scorers: list[dict[str, Any]] | None = None, repeats: int | None = None,
                    concurrency: int | None = None) -> EvalRun:
     """Start the eval run of a release on the eval set version its bundle names, with optional overrides."""
-    return service.start_eval(session, actor, release_id, EvalOverrides(target=target, scorers=scorers,
+    return rollout.start_eval(session, actor, release_id, EvalOverrides(target=target, scorers=scorers,
                                                                         repeats=repeats, concurrency=concurrency))
 
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takeoff.core.errors import AppError
-from takeoff.evals import service as evals
-from takeoff.releases import service
+from takeoff.evals import runs as evals
+from takeoff.releases import approvals, queries, rollout, views
 from takeoff.web.render import CurrentPage, PageDecides, PageFor
 
 router = APIRouter(include_in_schema=False)
@@ -17,25 +17,25 @@ router = APIRouter(include_in_schema=False)
 @router.get("/releases", response_class=HTMLResponse)
 def releases_page(page: PageFor("read"), use_case: str | None = None, status: str | None = None) -> Response:
     """Releases newest first, filterable by use case and status."""
-    rows = [service.view(page.session, r) for r in service.list_releases(page.session, use_case or None,
+    rows = [views.view(page.session, r) for r in queries.list_releases(page.session, use_case or None,
                                                                           status or None)]
     return page.render("releases/list.html", releases=rows, filters={"use_case": use_case or "",
                                                                      "status": status or ""})
 
 
 def _release_page(page: CurrentPage, release_id: str, error: str | None = None, status_code: int = 200) -> Response:
-    rel = service.get(page.session, release_id)
-    detail = service.view(page.session, rel, detail=True)
+    rel = queries.get(page.session, release_id)
+    detail = views.view(page.session, rel, detail=True)
     runs = [evals.run_view(page.session, r) for r in evals.list_runs(page.session, rel.release_id, 10)]
     return page.render("releases/detail.html", status_code=status_code, r=detail, runs=runs, error=error,
-                       active=service.active_config(page.session, rel.use_case_key))
+                       active=queries.active_config(page.session, rel.use_case_key))
 
 
 @router.get("/releases/fragment/{key}", response_class=HTMLResponse)
 def usecase_fragment(key: str, page: PageFor("read")) -> Response:
     """htmx fragment for the use-case page: what serves traffic now and the latest releases."""
-    return page.render("releases/usecase_fragment.html", key=key, active=service.active_config(page.session, key),
-                       releases=[service.view(page.session, r) for r in service.list_releases(page.session, key,
+    return page.render("releases/usecase_fragment.html", key=key, active=queries.active_config(page.session, key),
+                       releases=[views.view(page.session, r) for r in queries.list_releases(page.session, key,
                                                                                                limit=5)])
 
 
@@ -63,7 +63,7 @@ def decide(release_id: str, page: PageFor("release.approve"), decision: Annotate
     def act() -> None:
         if decision == "reject" and not comment.strip():
             raise AppError("a rejection needs a comment saying why")
-        service.decide(page.session, page.actor, release_id, decision, comment.strip())
+        approvals.decide(page.session, page.actor, release_id, decision, comment.strip())
 
     return _act(page, release_id, act)
 
@@ -78,7 +78,7 @@ def attest(release_id: str, page: PageFor("release.create", "release.approve", t
     def act() -> None:
         if len(statement.strip()) < 3:
             raise AppError("write what you checked (at least a few words)")
-        service.attest(page.session, page.actor, release_id, item_id, statement.strip())
+        approvals.attest(page.session, page.actor, release_id, item_id, statement.strip())
 
     return _act(page, release_id, act)
 
@@ -87,7 +87,7 @@ def attest(release_id: str, page: PageFor("release.create", "release.approve", t
 def evaluate(release_id: str, page: PageFor("eval.run"), csrf_token: Annotated[str, Form()] = "") -> Response:
     """Start an eval run with the bundle's eval spec."""
     page.check_csrf(csrf_token)
-    return _act(page, release_id, lambda: service.start_eval(page.session, page.actor, release_id))
+    return _act(page, release_id, lambda: rollout.start_eval(page.session, page.actor, release_id))
 
 
 @router.post("/releases/{release_id}/promote", response_class=HTMLResponse)
@@ -101,7 +101,7 @@ def promote(release_id: str, page: PageDecides("ship_to_production", when={"to":
         if to not in ("canary", "production"):
             raise AppError("choose canary or production")
         w = int(weight) if weight.strip().isdigit() else None
-        service.promote(page.session, page.actor, release_id, to, w)
+        rollout.promote(page.session, page.actor, release_id, to, w)
 
     return _act(page, release_id, act)
 
@@ -111,6 +111,6 @@ def rollback(release_id: str, page: PageFor("release.rollback"), reason: Annotat
              csrf_token: Annotated[str, Form()] = "") -> Response:
     """Roll the release's use case back one step."""
     page.check_csrf(csrf_token)
-    rel = service.get(page.session, release_id)
+    rel = queries.get(page.session, release_id)
     return _act(page, release_id,
-                lambda: service.rollback(page.session, page.actor, rel.use_case_key, reason.strip() or "manual rollback"))
+                lambda: rollout.rollback(page.session, page.actor, rel.use_case_key, reason.strip() or "manual rollback"))

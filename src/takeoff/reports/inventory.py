@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.db import utcnow
-from takeoff.governance import service as gov
+from takeoff.governance import organization as gov
 from takeoff.portfolio import service as portfolio
 from takeoff.reports import html_page, html_table, md_table
 

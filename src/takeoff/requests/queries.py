@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from takeoff.core.db import read_session
 from takeoff.core.errors import Invalid, NotFound
 from takeoff.telemetry import capture
+from takeoff.sdk.tracking import STATUSES  # the SDK's one event vocabulary
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
 from takeoff.telemetry.request_models import RequestContent, TelemetrySpan
 
 E, C, F = TelemetryEvent, RequestContent, TelemetryFeedback
-STATUSES = ("ok", "error", "fallback")
 MAX_LIMIT = 200
 MAX_EXPORT = 100_000
 EXPORT_CHUNK = 1000

@@ -17,7 +17,7 @@ from takeoff.core.db import utcnow
 from takeoff.core.errors import Forbidden, Invalid, NotFound
 from takeoff.core.events import INCIDENT_SCOPE, provided
 from takeoff.evals import production
-from takeoff.evals import service as evals
+from takeoff.evals import sets as evals
 from takeoff.requests import cases, queries
 from takeoff.requests.schemas import MAX_BATCH, ToEvalSetIn
 from takeoff.telemetry.models import TelemetryEvent

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from takeoff.core.errors import AppError, Invalid
-from takeoff.evals import service as evals
+from takeoff.evals import sets as evals
 from takeoff.requests import queries, to_evalset, waterfall
 from takeoff.requests.schemas import ToEvalSetIn
 from takeoff.telemetry import rollup

@@ -17,7 +17,7 @@ from takeoff.core.actor import Actor
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.portfolio import service as portfolio
-from takeoff.releases import service as releases
+from takeoff.releases import queries as releases
 from takeoff.requests import queries
 from takeoff.review import rubric as rubrics
 from takeoff.review import sampling

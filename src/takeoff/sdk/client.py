@@ -1,5 +1,8 @@
 """The takeoff client for AI applications: active release by canary split, tracking, recording, guard, feedback.
 
+Over ~400 lines on purpose: the Client facade over transport, tracking, guard and the canary split, the SDK's one
+entry point.
+
 Nothing here touches the network at import or construction; `active()` never raises because of the server.
 An application may hand in its own HTTP client or transport (e.g. a Starlette TestClient on an in-process app).
 """

@@ -1,5 +1,8 @@
 """Vendor controls around one model call: timeout, circuit breaker, rate limit, daily cost budget, fallback.
 
+Over ~400 lines on purpose: the vendor controls (breaker, rate limit, cost budget, fallback) each a class readable
+alone, composed by Guard; the SDK stays a few modules.
+
 Every piece is thread safe, takes an injectable clock so tests never sleep, and resets its locks in a forked child.
 A budget lives in this process's memory: N processes (replicas, prefork workers) hold N budgets.
 """

@@ -1,5 +1,8 @@
 """`track`: records one AI call (latency, status, outcome, tokens, cost, scores, drift features) as one event.
 
+Over ~400 lines on purpose: the event vocabulary and its validation beside the Tracker that fills it: the server
+imports this one definition.
+
 Usable as a context manager (`with client.track(...) as t:`) or a decorator (`@client.track(...)`); inside a
 decorated function `current_tracker()` returns the tracker of the call in progress.
 """

@@ -1,5 +1,8 @@
 """Background delivery of events and feedback: a bounded queue, batches, retries with backoff, flush at exit.
 
+Over ~400 lines on purpose: one Transport whose queue, batches, retries and flush share one lock and one thread; the
+SDK stays a few stdlib-only modules.
+
 The caller never waits: `submit` either puts the item in the queue at once or counts it as dropped.
 Items keep their id across retries, and the server is idempotent on it, so a retried batch is stored once.
 Recorded past events ("record") go to the same endpoint in batches of their own: the server refuses a batch whole

@@ -20,7 +20,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from takeoff.telemetry.schemas import (MAX_BATCH, MAX_CONTENT_CHARS, MAX_COST_USD, MAX_DOCUMENTS, MAX_DROP_ENTRIES,
                                       MAX_LATENCY_MS, MAX_MESSAGES, MAX_SCORE, MAX_SPAN_ATTRIBUTES, MAX_SPANS,
                                       MAX_VIOLATIONS,
-                                      MAX_TOKENS)
+                                      MAX_TOKENS, Outcome, Status)
 
 NonNegative = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -95,8 +95,8 @@ class _Event(Struct, forbid_unknown_fields=True, kw_only=True):
     unit_id: _text(200) | None | UnsetType = UNSET
     ts: Annotated[float, Meta(gt=0)]
     latency_ms: Latency | None | UnsetType = UNSET
-    status: Literal["ok", "error", "fallback"] | UnsetType = UNSET
-    outcome: Literal["success", "failure", "escalated", "overridden"] | None | UnsetType = UNSET
+    status: Status | UnsetType = UNSET
+    outcome: Outcome | None | UnsetType = UNSET
     model: _text(200) | None | UnsetType = UNSET
     provider: _text(100) | None | UnsetType = UNSET
     tokens: _Tokens | UnsetType = UNSET

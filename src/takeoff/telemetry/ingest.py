@@ -39,6 +39,7 @@ def normalize_drops(dropped: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return dropped
 
 
+NESTED_FIELDS = ("tokens", "scores", "features", "attributes")  # an event's objects of named entries
 EVENT_TEXT_FIELDS = ("id", "use_case", "release", "unit_id", "model", "provider", "error_category", "fallback_reason")
 DROP_TEXT_FIELDS = ("use_case", "release", "reason")
 

@@ -44,14 +44,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from pydantic import ValidationError
 
-from takeoff.telemetry.ingest import EVENT_TEXT_FIELDS, MAX_RELEASE_ID, normalize_batch, nul_errors, timing_errors
+from takeoff.telemetry.ingest import EVENT_TEXT_FIELDS, MAX_RELEASE_ID, NESTED_FIELDS, normalize_batch, nul_errors, timing_errors
 from takeoff.telemetry.otlp_trace import Mapped, Refusal, SeenTraces, span_events
 from takeoff.telemetry.schemas import EVENT_IN
 
 __all__ = ["Mapped", "OtlpError", "Refusal", "SeenTraces", "check_events", "decompress", "parse", "response",
            "span_events", "usable_event"]
 REQUIRED = ("id", "use_case", "ts")  # EventIn's required fields: a span whose value of one is refused is not stored
-NESTED = ("tokens", "scores", "features", "attributes")  # fields whose entries are left out one by one
+NESTED = NESTED_FIELDS  # fields whose entries are left out one by one
 _NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # protobuf JSON's (and JavaScript's) spelling
 MAX_DECOMPRESSED = 64 * 1024 * 1024
 

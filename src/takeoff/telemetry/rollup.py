@@ -1,5 +1,8 @@
 """Pure rollup logic: fold events into bucket aggregates, merge aggregates, read metrics out of them.
 
+Over ~400 lines on purpose: one rollup row encoding, whose fold, merge and read must change together, with the
+scale-target checks read from it.
+
 Encodings kept in rollup rows (all JSON, all merge by addition or union):
 - latency: sparse {"<fixed bucket index>": n} on takeoff.telemetry.histogram's log-scale bins (most of the 153
   bins are empty in a minute, so the sparse form is ~10x smaller than the dense list).

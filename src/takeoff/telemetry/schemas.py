@@ -12,10 +12,11 @@ from typing_extensions import TypedDict
 from typing import NotRequired
 
 from takeoff.core.types import BoundedDateTime, Input, UnixTime
+from takeoff.sdk.tracking import OUTCOMES, STATUSES
 
-Status = Literal["ok", "error", "fallback"]
-Outcome = Literal["success", "failure", "escalated", "overridden"]
-TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+# The SDK's one event vocabulary (takeoff.sdk.tracking), as the types the edge validates against.
+Status = Literal[STATUSES]
+Outcome = Literal[OUTCOMES]
 MAX_BATCH = 5000
 # Upper bounds of one event's numbers: far above any real call, low enough that a day's rollup sums stay finite
 # floats and 64-bit integers (an unbounded value overflowed them: a 500 on PostgreSQL, a stuck compactor).

@@ -27,7 +27,8 @@ from takeoff.telemetry.baselines import current_baseline
 from takeoff.telemetry.common import TelemetryInvalid
 from takeoff.telemetry.common import dt as _dt
 from takeoff.telemetry.common import epoch as _epoch
-from takeoff.telemetry.ingest import DROP_TEXT_FIELDS, EVENT_TEXT_FIELDS, nul_errors, release_errors, timing_errors
+from takeoff.telemetry.ingest import (DROP_TEXT_FIELDS, EVENT_TEXT_FIELDS, NESTED_FIELDS, nul_errors,
+                                      release_errors, timing_errors)
 from takeoff.telemetry.lookups import LOOKUPS as _LOOKUPS
 from takeoff.telemetry.store import EventStore, store_for
 from takeoff.telemetry.store import json_text as _json
@@ -176,7 +177,7 @@ def _prepare(unique: dict[str, dict[str, Any]], stored: set[str], baselines: dic
         if ev.get("cost_usd") is None and price is not None and ev.get("model") and ev.get("tokens"):
             ev["cost_usd"] = price(ev.get("provider"), ev["model"], ev["ts"], ev["tokens"])
         ts = event_time(ev["ts"])
-        data = {k: ev.get(k) or {} for k in ("tokens", "scores", "features", "attributes")}
+        data = {k: ev.get(k) or {} for k in NESTED_FIELDS}
         if ev.get("trace_id"):  # request records (issue 18): the trace ids, for the explorer
             data["trace"] = requests_store.trace_of(ev)
         if ev.get("violations"):  # safety findings stay on the request (no content: stage, detector, action)

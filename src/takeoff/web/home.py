@@ -28,6 +28,7 @@ from takeoff.monitoring import slo as slo_math
 from takeoff.monitoring.models import Alert, DriftResult
 from takeoff.outcomes import economics as outcomes
 from takeoff.portfolio import service as portfolio
+from takeoff.portfolio import scores as portfolio_scores
 from takeoff.portfolio.models import UseCase
 from takeoff.readiness import service as readiness
 from takeoff.releases.models import Release
@@ -238,7 +239,7 @@ def home_view(session: Session, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     rs = rows(session, now)
     entries, total = changes(session, now)
-    return {"rows": rs, "ranking": portfolio.ranking(session), "changes": entries, "changes_total": total,
+    return {"rows": rs, "ranking": portfolio_scores.ranking(session), "changes": entries, "changes_total": total,
             "summary": summary(rs), "weeks": WEEKS}
 
 

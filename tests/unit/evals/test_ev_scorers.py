@@ -10,14 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from takeoff.evals.evalset_io import Case
-from takeoff.evals.scorers import (
-    FORMAT_ERROR,
-    LLMJudge,
-    Score,
-    coerce_score,
-    make_scorer,
-    make_scorers,
-)
+from takeoff.evals.checks import FORMAT_ERROR, Score, coerce_score
+from takeoff.evals.judges import LLMJudge
+from takeoff.evals.scorers import make_scorer, make_scorers
 from takeoff.evals.targets import TargetResponse
 
 class QuietServer(ThreadingHTTPServer):
@@ -202,3 +197,31 @@ def test_make_scorers_requires_unique_names():
         make_scorers([])
     with pytest.raises(ValueError, match="two scorers are named 'exact'"):
         make_scorers([{"type": "exact"}, {"type": "exact"}])
+
+
+def test_a_scorer_kind_registers_like_the_defaults_and_is_built_by_make_scorer(monkeypatch):
+    from takeoff.evals import scorers
+    from takeoff.evals.checks import WRONG_ANSWER
+
+    monkeypatch.setattr(scorers, "_KINDS", dict(scorers._KINDS))
+    assert scorers.scorer_types()[:3] == ("exact", "contains", "not_contains") and "cost_budget" in scorers.scorer_types()
+
+    def options(spec):
+        prefix = spec.get("prefix")
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError("scorer 'starts_with' needs a 'prefix'")
+        return {"prefix": prefix}
+
+    kind = scorers.register_scorer(scorers.ScorerKind(
+        "starts_with", "begins with a prefix", options,
+        lambda name, o, _sandbox: scorers.CheckScorer(name, lambda c, r: Score(
+            str(r.output).startswith(o["prefix"]), 1.0, None if str(r.output).startswith(o["prefix"]) else WRONG_ANSWER))))
+    assert kind in scorers.scorer_kinds()
+    assert _score({"type": "starts_with", "prefix": "Dear"}, "Dear Sam").passed
+    assert _score({"type": "starts_with", "prefix": "Dear"}, "Hi Sam").error_category == WRONG_ANSWER
+    with pytest.raises(ValueError, match="needs a 'prefix'"):
+        scorers.validate_scorer({"type": "starts_with"})
+    with pytest.raises(ValueError, match="not a new ScorerKind"):
+        scorers.register_scorer(kind)
+    with pytest.raises(ValueError, match="scorer type must be one of .*starts_with"):
+        make_scorer({"type": ["exact"]})
