@@ -165,9 +165,27 @@ def measure(engine: Any, repeat: int, explain: bool) -> dict[str, tuple[float, f
     return out
 
 
-def ingest_rates(engine: Any, n: int) -> dict[str, float]:
+SYSTEM_PROMPT = ("You are the support assistant of Example Ltd. Answer politely, cite the policy id, never promise "
+                 "refunds over 500 EUR, and hand over to a person when the customer asks for one.")
+
+
+def content_of(i: int) -> dict[str, Any]:
+    """One request's content: the same system instructions every time (as an app sends them), a user message of
+    ~300 characters that differs per request and holds an e-mail address, a phone number, a date and order numbers,
+    and an answer that differs too."""
+    return {"system": SYSTEM_PROMPT,
+            "input": [{"role": "user", "content": f"Hello, I need a refund for order {100_000 + i * 7}: the parcel "
+                       f"arrived broken on 2026-11-{i % 28 + 1:02d}. Write to me at customer{i}@example.com or "
+                       f"call +44 20 7946 {i % 10_000:04d}. Ticket {i * 13} was opened last week and nobody "
+                       f"answered, which is the third time this year."}],
+            "output": [{"role": "assistant", "content": f"Sorry about order {100_000 + i * 7}. Refunds take 5 "
+                        f"working days; see policy R-{i % 9}. Your case number is {i * 31}."}]}
+
+
+def ingest_rates(engine: Any, n: int, rounds: int = 2) -> dict[str, float]:
     """Events/s of in-process ingestion (service.ingest_events, batches of 500, one process) of events that carry
-    content and a unit id, with the use case's capture off and on (redaction, cap, content rows)."""
+    content and a unit id, with the use case's capture off and on (redaction, cap, content rows), interleaved
+    `rounds` times (this machine's speed drifts: compare a round's pair); keys "capture off #1", ...."""
     from takeoff.audit import key as audit_key
     from takeoff.core.actor import SYSTEM
     from takeoff.core.db import transaction
@@ -175,24 +193,21 @@ def ingest_rates(engine: Any, n: int) -> dict[str, float]:
 
     audit_key.remember(engine, "bench-secret-key")
     factory = sessionmaker(engine, expire_on_commit=False)
-    text_in = "I need a refund for order 1182, write to me at jane.doe@example.com or call +44 20 7946 0958. " * 3
-    out = {}
-    for mode in ("off", "on"):
-        uc = f"bench-capture-{mode}"
+    out: dict[str, float] = {}
+    for mode in ("off", "on") * rounds:
+        uc = f"bench-capture-{mode}-{uuid.uuid4().hex[:6]}"
         with transaction(factory) as s:
             requests_store.set_policy(s, SYSTEM, capture.make_policy(uc, capture=mode == "on"))
         now = time.time()
         events = [{"id": uuid.uuid4().hex, "use_case": uc, "release": "", "unit_id": f"user-{i % 500}",
                    "ts": now - 60 + i * 30 / n, "latency_ms": 100.0, "status": "ok", "model": "gpt-4o",
-                   "tokens": {"input": 500, "output": 100},
-                   "content": {"input": [{"role": "user", "content": text_in}],
-                               "output": [{"role": "assistant", "content": "Refunds take 5 days; see policy R-2."}]}}
+                   "tokens": {"input": 500, "output": 100}, "content": content_of(i)}
                   for i in range(n)]
         t = time.perf_counter()
         for i in range(0, n, 500):
             with transaction(factory) as s:
                 service.ingest_events(s, SYSTEM, events[i:i + 500], late_s=3600, unit_key=KEY)
-        out[f"capture {mode}"] = n / (time.perf_counter() - t)
+        out[f"capture {mode} #{sum(k.startswith(f'capture {mode}') for k in out) + 1}"] = n / (time.perf_counter() - t)
     return out
 
 
@@ -208,6 +223,7 @@ def main() -> None:
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--explain", action="store_true", help="print each shape's query plan")
     ap.add_argument("--ingest", type=int, default=20_000, help="events per in-process ingestion run (0: skip)")
+    ap.add_argument("--ingest-only", action="store_true", help="skip seeding and the explorer's queries")
     args = ap.parse_args()
     if not 1000 <= args.requests <= 20_000_000:
         sys.exit("--requests: 1,000 to 20,000,000")
@@ -229,18 +245,24 @@ def main() -> None:
             for backend, url in backends:
                 engine = make_engine(url)
                 upgrade(engine)
-                print(f"{backend}: seeding {args.requests:,} requests")
-                secs = seed(engine, args.requests)
-                print(f"{backend}: seeded in {secs:.0f} s ({args.requests / secs:,.0f} rows/s)")
-                results[backend] = measure(engine, args.repeat, args.explain)
+                if not args.ingest_only:
+                    print(f"{backend}: seeding {args.requests:,} requests")
+                    secs = seed(engine, args.requests)
+                    print(f"{backend}: seeded in {secs:.0f} s ({args.requests / secs:,.0f} rows/s)")
+                    results[backend] = measure(engine, args.repeat, args.explain)
                 if args.ingest:
                     rates = ingest_rates(engine, args.ingest)
                     print(f"{backend}: in-process ingestion of events with content, one process: "
                           + ", ".join(f"{k} {v:,.0f} events/s" for k, v in rates.items()))
+                    ons, offs = [v for k, v in rates.items() if "on" in k.split()], [v for k, v in rates.items() if "off" in k]
+                    print(f"{backend}: capture on / off, pair by pair: "
+                          + ", ".join(f"{a / b:.2f}" for a, b in zip(ons, offs)))
                 engine.dispose()
         finally:
             if drop:
                 drop()
+    if not results:
+        return
     names = list(next(iter(results.values())))
     print(f"\nfirst page (50 rows) and detail, ms, {args.requests:,} requests, {args.repeat} runs each")
     print(f"{'shape':<30}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}" for b in results))

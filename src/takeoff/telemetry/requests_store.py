@@ -113,14 +113,26 @@ def trace_of(ev: dict[str, Any]) -> dict[str, Any]:
     return {"trace_id": ev.get("trace_id"), "span_id": ev.get("span_id"), "parent_span_id": ev.get("parent_span_id")}
 
 
-def store(session: Session, events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlite: bool,
-          now: datetime | None = None) -> None:
-    """Insert the span trees and the captured content of newly stored events, in bulk; nothing is done per event
-    unless it carries spans or its use case captures content."""
+class Prepared:
+    """A batch's span and content rows, built before the write phase (redaction is the costly part: done outside the
+    database's write lock, so another process's batch can write meanwhile), each keyed by its event id."""
+
+    __slots__ = ("spans", "contents")
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[Any, ...]] = []
+        self.contents: list[tuple[Any, ...]] = []
+
+
+def prepare(events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlite: bool,
+            now: datetime | None = None) -> Prepared:
+    """Span rows and captured content (redacted, capped, serialised once) of a batch's events; nothing is done per
+    event unless it carries spans or its use case captures content."""
     capturing = {uc for uc, p in policies.items() if p.capture}
-    spans: list[tuple[Any, ...]] = []
-    contents: list[tuple[Any, ...]] = []
+    out = Prepared()
+    spans, contents = out.spans, out.contents
     now = now or utcnow()
+    expiry: dict[str, Any] = {}
     for ev in events:
         if "spans" in ev and ev["spans"]:
             seen: set[str] = set()
@@ -131,18 +143,34 @@ def store(session: Session, events: Iterable[dict[str, Any]], policies: dict[str
                 spans.append((ev["id"], s["span_id"], s["trace_id"], s.get("parent_span_id"), s["name"], s.get("kind"),
                               s.get("status") or "unset", _time(s["start"], sqlite), s.get("duration_ms"),
                               _json(s.get("attributes") or {})))
-        if capturing and ev["use_case"] in capturing and ev.get("content"):
-            policy = policies[ev["use_case"]]
+        uc = ev["use_case"]
+        if capturing and uc in capturing and ev.get("content"):
+            policy = policies[uc]
             body, found, cut = capture.apply(ev["content"], policy)
             if body:
-                expires = now + timedelta(days=policy.retention_days) if policy.retention_days else None
-                contents.append((ev["id"], ev["use_case"], _time(ev["ts"], sqlite),
-                                 _time(expires.timestamp(), sqlite) if expires else None, _json(body), _json(found),
-                                 cut))
+                if uc not in expiry:  # one expiry per use case and batch
+                    expiry[uc] = (_time((now + timedelta(days=policy.retention_days)).timestamp(), sqlite)
+                                  if policy.retention_days else None)
+                contents.append((ev["id"], uc, _time(ev["ts"], sqlite), expiry[uc], _json(body),
+                                 _json(found) if found else "{}", cut))
+    return out
+
+
+def write(session: Session, prepared: Prepared, new_ids: set[str], sqlite: bool) -> None:
+    """Insert the prepared rows of the events that were new (a concurrent batch may have stored some first)."""
+    spans = [r for r in prepared.spans if r[0] in new_ids]
+    contents = [r for r in prepared.contents if r[0] in new_ids]
     if spans:
         _bulk(session, "telemetry_spans", _SPAN_COLS, spans, sqlite, json_cols={9})
     if contents:
         _bulk(session, "request_content", _CONTENT_COLS, contents, sqlite, json_cols={5})
+
+
+def store(session: Session, events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlite: bool,
+          now: datetime | None = None) -> None:
+    """prepare + write, for events all newly stored."""
+    evs = list(events)
+    write(session, prepare(evs, policies, sqlite, now), {ev["id"] for ev in evs}, sqlite)
 
 
 def _json(value: Any) -> str:
