@@ -52,7 +52,7 @@ def rows(n: int, seed: int = 7) -> tuple[list[tuple[Any, ...]], list[tuple[Any, 
     for i in range(n):
         ts = t0 + timedelta(seconds=i * step + rng.random())
         uc = USE_CASES[rng.randrange(len(USE_CASES))]
-        model, provider = MODELS[rng.randrange(len(MODELS))]
+        model, provider = MODELS[rng.randrange(len(MODELS))] if rng.random() >= 0.001 else ("o1-rare", "rareai")
         r = rng.random()
         status, cat = ("error", rng.choice(["timeout_or_error", "wrong_answer"])) if r < 0.02 else \
             ("fallback", None) if r < 0.05 else ("ok", None)
@@ -133,6 +133,8 @@ SHAPES: dict[str, dict[str, str]] = {
     "rating <= 2": {"rating_max": "2"},
     "has content": {"has_content": "true"},
     "text in content": {"q": "invoice"},
+    "text in content (one request)": {"q": "ticket 4242 about"},
+    "model (0.1 % of requests)": {"model": "o1-rare"},
 }
 
 

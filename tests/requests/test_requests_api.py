@@ -170,3 +170,27 @@ def test_deleting_a_unit_removes_content_and_references(client, admin, send, use
         diffs = [str(d) + o for d, o in s.execute(text("SELECT diff, object_id FROM audit_entries"))]
     assert diffs and not any("carol" in d for d in diffs)  # the audit names the unit by its keyed hash only
     assert client.post("/api/v1/requests/unit-deletions", json={"unit": ""}, headers=admin).status_code == 422
+
+
+def test_text_search_index_follows_inserts_and_unit_deletion(client, admin, send, usecase, factory, engine):
+    """The text search index (tele0009: SQLite FTS5 trigram, PostgreSQL pg_trgm GIN) answers from new content and
+    forgets a deleted unit's content."""
+    assert _policy(client, admin, usecase, unit_ids="raw").status_code == 200
+    body = {"input": [{"role": "user", "content": "my parcel zebrafinch arrived broken"}]}
+    send(event(usecase, id="t1", unit_id="erin", content=body), event(usecase, id="t2", unit_id="finn", content=body))
+
+    def found() -> list[str]:
+        return [i["id"] for i in client.get("/api/v1/requests", params={"q": "Zebrafinch"}, headers=admin).json()["items"]]
+
+    assert found() == ["t2", "t1"]
+    with transaction(factory) as s:
+        if engine.dialect.name == "sqlite":
+            indexed = s.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%zebrafinch%'"))
+            assert indexed == 2
+        else:
+            assert s.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_request_content_body_trgm'")) == 1
+    assert client.post("/api/v1/requests/unit-deletions", json={"unit": "erin"}, headers=admin).status_code == 200
+    assert found() == ["t2"]
+    if engine.dialect.name == "sqlite":
+        with transaction(factory) as s:
+            assert s.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%zebrafinch%'")) == 1

@@ -19,7 +19,7 @@ from takeoff.core.errors import Invalid, NotFound
 from takeoff.telemetry import capture
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry.request_models import RequestContent, TelemetrySpan
+from takeoff.telemetry.request_models import TEXT_SEARCH_FTS, RequestContent, TelemetrySpan
 
 E, C, F = TelemetryEvent, RequestContent, TelemetryFeedback
 STATUSES = ("ok", "error", "fallback")
@@ -130,7 +130,21 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
                    q=q.strip() if q else None)
 
 
-def _where(f: Filters, unit_key: bytes) -> list[Any]:
+def _text_search(q: str, sqlite: bool) -> list[Any]:
+    """Content holding `q` (any case): the exact test, and on SQLite the FTS5 trigram table (tele0009) narrowing the
+    rows first. Its LIKE runs without ESCAPE (an ESCAPE clause keeps FTS5 from its index), so '%' and '_' in `q` act
+    as wildcards there: a superset, which the exact test then cuts. On PostgreSQL the pg_trgm GIN index serves the
+    ILIKE itself (a constant pattern, so every plan can use it)."""
+    escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    exact = C.body.ilike(f"%{escaped}%", escape="/")
+    if not sqlite:
+        return [exact]
+    fts = text(f"request_content.rowid IN (SELECT rowid FROM {TEXT_SEARCH_FTS} WHERE {TEXT_SEARCH_FTS}.body LIKE "
+               f":fts_pattern)").bindparams(fts_pattern=f"%{q}%")
+    return [fts, exact]
+
+
+def _where(f: Filters, unit_key: bytes, sqlite: bool = True) -> list[Any]:
     cond: list[Any] = []
     for col, v in ((E.use_case, f.use_case), (E.release, f.release), (E.status, f.status),
                    (E.error_category, f.error_category), (E.model, f.model), (E.provider, f.provider)):
@@ -161,10 +175,14 @@ def _where(f: Filters, unit_key: bytes) -> list[Any]:
     if f.has_content is not None or f.q:
         found = [C.event_id == E.id]
         if f.q:
-            found.append(C.body.icontains(f.q, autoescape=True))
+            found += _text_search(f.q, sqlite)
         cond.append(exists(select(C.event_id).where(*found)) if f.has_content is not False or f.q
                     else ~exists(select(C.event_id).where(*found)))
     return cond
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def encode_cursor(ts: datetime, event_id: str) -> str:
@@ -184,8 +202,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise _bad("cursor", "not a cursor from a previous page") from None
 
 
-def _query(f: Filters, unit_key: bytes, after: tuple[datetime, str] | None) -> Select[Any]:
-    q = select(E).where(*_where(f, unit_key))
+def _query(f: Filters, unit_key: bytes, after: tuple[datetime, str] | None, sqlite: bool = True) -> Select[Any]:
+    q = select(E).where(*_where(f, unit_key, sqlite))
     if after is not None:
         ts, eid = after
         q = q.where(or_(E.ts < ts, and_(E.ts == ts, E.id < eid)))
@@ -198,7 +216,7 @@ def page(session: Session, f: Filters, unit_key: bytes, limit: int = 50, cursor:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise _bad("limit", f"an integer from 1 to {MAX_LIMIT}")
     after = decode_cursor(cursor) if cursor else None
-    rows = list(session.scalars(_query(f, unit_key, after).limit(limit + 1)))
+    rows = list(session.scalars(_query(f, unit_key, after, _is_sqlite(session)).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [r.id for r in rows]
@@ -277,7 +295,7 @@ def _export(engine: Engine, f: Filters, unit_key: bytes, left: int) -> Iterator[
     after: tuple[datetime, str] | None = None
     while left > 0:
         with read_session(engine) as session:
-            rows = list(session.scalars(_query(f, unit_key, after).limit(min(EXPORT_CHUNK, left))))
+            rows = list(session.scalars(_query(f, unit_key, after, _is_sqlite(session)).limit(min(EXPORT_CHUNK, left))))
             with_content = set(session.scalars(select(C.event_id).where(C.event_id.in_([r.id for r in rows]))))
             out = [summary(r, r.id in with_content, None) for r in rows]
         yield from out

@@ -53,7 +53,11 @@ class TelemetryEvent(Base):
                             postgresql_where=text("status <> 'ok'")),
                       Index("ix_telemetry_events_errcat_ts", "error_category", "ts",
                             sqlite_where=text("error_category IS NOT NULL"),
-                            postgresql_where=text("error_category IS NOT NULL")))
+                            postgresql_where=text("error_category IS NOT NULL")),
+                      # the explorer's unit, model and provider filters (tele0009)
+                      Index("ix_telemetry_events_unit_ts", "unit_id", "ts"),
+                      Index("ix_telemetry_events_model_ts", "model", "ts"),
+                      Index("ix_telemetry_events_provider_ts", "provider", "ts"))
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(64))
