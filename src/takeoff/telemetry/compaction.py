@@ -101,7 +101,7 @@ def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], d
     empty_rows = [{"grain": g, "bucket": _dt(b), "use_case": uc, "release": rel, "count": 0, "errors": 0,
                    "fallbacks": 0, "latency_n": 0, "latency_sum_ms": 0.0, "cost_usd": 0.0, "cost_sq": 0.0,
                    **{c: 0 for c in rollup.TOKEN_COLUMNS}, "latency": {}, "outcomes": {}, "error_categories": {},
-                   "scores": {}, "features": {}, "units": [], "dropped": {}, "violations": {}}
+                   "scores": {}, "features": {}, "units": [], "dropped": {}, "violations": {}, "models": {}}
                   for g, b, uc, rel in keys]
     conn = session.connection()
     conn.execute(_ins(session)(ROLLUPS).on_conflict_do_nothing(
@@ -126,7 +126,7 @@ def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], d
         values = {c: merged[c] for c in rollup.COUNTERS}
         values.update({c: merged[c] for c in ("latency_sum_ms", "cost_usd", "cost_sq", "latency", "outcomes",
                                                "error_categories", "scores", "features", "units", "dropped",
-                                               "violations")})
+                                               "violations", "models")})
         values["first_ts"] = _dt(merged["first_ts"]) if merged["first_ts"] is not None else None
         values["last_ts"] = _dt(merged["last_ts"]) if merged["last_ts"] is not None else None
         values["_id"] = row["id"]

@@ -112,6 +112,7 @@ class TelemetryRollup(Base):
     units: Mapped[list[int]] = mapped_column(Sketch, default=list)  # KMV sketch: the k smallest unit hashes
     dropped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason -> events SDKs dropped (tele0006)
     violations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "stage:detector:action" -> n (tele0008)
+    models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "provider/model" -> requests (tele0010)
 
 
 class TelemetryRollupDelta(Base):
