@@ -173,24 +173,32 @@ def test_deleting_a_unit_removes_content_and_references(client, admin, send, use
 
 
 def test_text_search_index_follows_inserts_and_unit_deletion(client, admin, send, usecase, factory, engine):
-    """The text search index (tele0009: SQLite FTS5 trigram, PostgreSQL pg_trgm GIN) answers from new content and
-    forgets a deleted unit's content."""
+    """The text search index (tele0009: SQLite FTS5 trigram filled behind ingestion, PostgreSQL pg_trgm GIN) finds
+    content before and after it is indexed, and forgets a deleted unit's content."""
+    from takeoff.telemetry import requests_store
+
     assert _policy(client, admin, usecase, unit_ids="raw").status_code == 200
     body = {"input": [{"role": "user", "content": "my parcel zebrafinch arrived broken"}]}
     send(event(usecase, id="t1", unit_id="erin", content=body), event(usecase, id="t2", unit_id="finn", content=body))
+    send(event(usecase, id="t3", unit_id="gina", content={"input": [{"role": "user", "content": "other text"}]}))
 
     def found() -> list[str]:
         return [i["id"] for i in client.get("/api/v1/requests", params={"q": "Zebrafinch"}, headers=admin).json()["items"]]
 
+    def indexed() -> int:
+        with transaction(factory) as s:
+            return s.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%zebrafinch%'"))
+
+    sqlite = engine.dialect.name == "sqlite"
+    assert found() == ["t2", "t1"]  # not indexed yet: the rows past the index are tested directly
+    assert requests_store.index_all(factory, limit=2) == (3 if sqlite else 0)
     assert found() == ["t2", "t1"]
-    with transaction(factory) as s:
-        if engine.dialect.name == "sqlite":
-            indexed = s.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%zebrafinch%'"))
-            assert indexed == 2
-        else:
+    if sqlite:
+        assert indexed() == 2
+    else:
+        with transaction(factory) as s:
             assert s.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_request_content_body_trgm'")) == 1
     assert client.post("/api/v1/requests/unit-deletions", json={"unit": "erin"}, headers=admin).status_code == 200
     assert found() == ["t2"]
-    if engine.dialect.name == "sqlite":
-        with transaction(factory) as s:
-            assert s.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%zebrafinch%'")) == 1
+    if sqlite:
+        assert indexed() == 1

@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from takeoff import migrate
+from takeoff.core.db import make_sessionmaker
+from takeoff.telemetry import requests_store
 from tests.conftest import database_at
 
 
@@ -22,8 +24,9 @@ def test_tele0009_indexes_existing_content(backend: str, tmp_path: Path) -> None
                           for i in range(30)])
         migrate.upgrade(engine)
         assert migrate.pending(engine) == set()
+        assert requests_store.index_all(make_sessionmaker(engine), limit=7) == (30 if backend == "sqlite" else 0)
         with engine.begin() as conn:
-            if backend == "sqlite":  # rebuilt from the stored rows, then kept in sync by the triggers
+            if backend == "sqlite":  # indexed from the stored rows, then kept in sync by the triggers
                 assert conn.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%kingfisher%'")) == 30
                 conn.execute(text("DELETE FROM request_content WHERE event_id = 'e3'"))
                 assert conn.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%kingfisher%'")) == 29

@@ -19,7 +19,7 @@ from takeoff.core.errors import Invalid, NotFound
 from takeoff.telemetry import capture
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry.request_models import TEXT_SEARCH_FTS, RequestContent, TelemetrySpan
+from takeoff.telemetry.request_models import TEXT_SEARCH_FTS, TEXT_SEARCH_STATE, RequestContent, TelemetrySpan
 
 E, C, F = TelemetryEvent, RequestContent, TelemetryFeedback
 STATUSES = ("ok", "error", "fallback")
@@ -131,16 +131,17 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
 
 
 def _text_search(q: str, sqlite: bool) -> list[Any]:
-    """Content holding `q` (any case): the exact test, and on SQLite the FTS5 trigram table (tele0009) narrowing the
-    rows first. Its LIKE runs without ESCAPE (an ESCAPE clause keeps FTS5 from its index), so '%' and '_' in `q` act
-    as wildcards there: a superset, which the exact test then cuts. On PostgreSQL the pg_trgm GIN index serves the
+    """Content holding `q` (any case): the exact test, and on SQLite the FTS5 trigram table (tele0009, filled behind
+    ingestion) narrowing the rows it has indexed. Its LIKE runs without ESCAPE (an ESCAPE clause keeps FTS5 from its
+    index), so '%' and '_' in `q` act as wildcards there: a superset, which the exact test then cuts. On PostgreSQL the pg_trgm GIN index serves the
     ILIKE itself (a constant pattern, so every plan can use it)."""
     escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
     exact = C.body.ilike(f"%{escaped}%", escape="/")
     if not sqlite:
         return [exact]
-    fts = text(f"request_content.rowid IN (SELECT rowid FROM {TEXT_SEARCH_FTS} WHERE {TEXT_SEARCH_FTS}.body LIKE "
-               f":fts_pattern)").bindparams(fts_pattern=f"%{q}%")
+    fts = text(f"(request_content.rowid IN (SELECT rowid FROM {TEXT_SEARCH_FTS} WHERE {TEXT_SEARCH_FTS}.body LIKE "
+               f":fts_pattern) OR request_content.rowid > (SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1))"
+               ).bindparams(fts_pattern=f"%{q}%")  # rows not indexed yet (the compactor's lag) are tested directly
     return [fts, exact]
 
 

@@ -13,8 +13,9 @@ from takeoff.core.db import Base, utcnow
 
 
 # Text search objects made by the migration only (tele0009), outside the models: SQLite's FTS5 table over
-# request_content.body (and its shadow tables), PostgreSQL's pg_trgm GIN index. Schema comparisons skip them.
+# request_content.body (its shadow tables and its state row), PostgreSQL's pg_trgm GIN index. Schema comparisons skip them.
 TEXT_SEARCH_FTS = "request_content_fts"
+TEXT_SEARCH_STATE = "request_content_fts_state"  # SQLite: the last request_content rowid indexed (indexed_to)
 TEXT_SEARCH_TRGM_INDEX = "ix_request_content_body_trgm"
 
 

@@ -20,7 +20,8 @@ from takeoff.core.errors import Invalid
 from takeoff.telemetry import capture
 from takeoff.telemetry.capture import Policy
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry.request_models import CapturePolicy, RequestContent, TelemetrySpan
+from takeoff.telemetry.request_models import (TEXT_SEARCH_FTS, TEXT_SEARCH_STATE, CapturePolicy, RequestContent,
+                                               TelemetrySpan)
 
 POLICY_TTL_S = 2.0
 _SPAN_COLS = ("event_id", "span_id", "trace_id", "parent_span_id", "name", "kind", "status", "start", "duration_ms",
@@ -198,6 +199,43 @@ def _bulk(session: Session, table: str, cols: Sequence[str], rows: list[tuple[An
         chunk = rows[i:i + per]
         conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join([one] * len(chunk))}",
                              tuple(v for r in chunk for v in r))
+
+
+# ---------------------------------------------------------------------------------------------------- text search
+INDEX_CHUNK = 2000  # content rows indexed per transaction
+
+
+def index_content(session: Session, limit: int = INDEX_CHUNK) -> int:
+    """SQLite: add up to `limit` content rows stored since the last call to the FTS5 trigram index (tele0009), in
+    the caller's transaction; returns how many. PostgreSQL's GIN index is kept by the database itself: 0."""
+    if session.get_bind().dialect.name != "sqlite":
+        return 0
+    conn = session.connection()
+    # the write lock first: two compactors (one per serve process) never index the same rows
+    conn.exec_driver_sql(f"UPDATE {TEXT_SEARCH_STATE} SET indexed_to = indexed_to WHERE id = 1")
+    last = conn.exec_driver_sql(f"SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1").scalar_one()
+    hi = conn.exec_driver_sql("SELECT max(rowid) FROM (SELECT rowid FROM request_content WHERE rowid > ? "
+                              "ORDER BY rowid LIMIT ?)", (last, limit)).scalar()
+    if hi is None:
+        return 0
+    n = conn.exec_driver_sql(f"INSERT INTO {TEXT_SEARCH_FTS}(rowid, body) SELECT rowid, body FROM request_content "
+                             f"WHERE rowid > ? AND rowid <= ?", (last, hi)).rowcount
+    conn.exec_driver_sql(f"UPDATE {TEXT_SEARCH_STATE} SET indexed_to = ? WHERE id = 1", (hi,))
+    return int(n or 0)
+
+
+def index_all(factory: Any, limit: int = INDEX_CHUNK, max_rounds: int = 50) -> int:
+    """Index content until none is left (each chunk its own short transaction); returns how many rows."""
+    from takeoff.core.db import transaction
+
+    total = 0
+    for _ in range(max_rounds):
+        with transaction(factory) as s:
+            n = index_content(s, limit)
+        total += n
+        if n < limit:
+            break
+    return total
 
 
 # ---------------------------------------------------------------------------------------------------- retention
