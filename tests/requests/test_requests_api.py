@@ -202,3 +202,29 @@ def test_text_search_index_follows_inserts_and_unit_deletion(client, admin, send
     assert found() == ["t2"]
     if sqlite:
         assert indexed() == 1
+
+
+def test_text_search_pages_the_same_driven_by_matches_or_by_time(client, admin, send, usecase, monkeypatch):
+    """SQLite builds a rare text's page from its matches, a common one's from the time index: same rows, same order,
+    same cursors either way."""
+    from takeoff.requests import queries
+
+    assert _policy(client, admin, usecase).status_code == 200
+    now = time.time()
+    send(*[event(usecase, id=f"p{i:02d}", ts=now - 100 + i * (i % 3 != 0),  # ties in time: the id breaks them
+                 content={"input": [{"role": "user", "content": f"heron {i}" if i % 2 else "other"}]})
+           for i in range(12)])
+
+    def pages() -> list[list[str]]:
+        out, cursor = [], None
+        while True:
+            params = {"q": "heron", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            r = client.get("/api/v1/requests", params=params, headers=admin).json()
+            out.append([i["id"] for i in r["items"]])
+            cursor = r["next_cursor"]
+            if not cursor:
+                return out
+
+    driven = pages()
+    monkeypatch.setattr(queries, "RARE_TEXT", 0)
+    assert pages() == driven and sorted(sum(driven, [])) == [f"p{i:02d}" for i in range(1, 12, 2)]
