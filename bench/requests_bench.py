@@ -159,7 +159,7 @@ def measure(engine: Any, repeat: int, explain: bool) -> dict[str, tuple[float, f
                 times.append((time.perf_counter() - t) * 1000)
             out[name] = _p(times)
             if explain:
-                q = queries._query(f, KEY, None).limit(51)
+                q = queries._query(f, KEY, None, *queries._plan(s, f)).limit(51)
                 sql = str(q.compile(engine, compile_kwargs={"literal_binds": True}))
                 prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
                 plan = " | ".join(str(r[-1]) for r in s.execute(text(prefix + sql)))
