@@ -47,7 +47,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 90) -> None:
+def wait_http(url: str, timeout: float = 240) -> None:  # migrations at start take minutes on a busy machine
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
