@@ -224,12 +224,24 @@ def index_content(session: Session, limit: int = INDEX_CHUNK) -> int:
     return int(n or 0)
 
 
+def unindexed(session: Session) -> bool:
+    """SQLite: whether content was stored since the last indexing (PostgreSQL: never)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    return session.connection().exec_driver_sql(
+        f"SELECT 1 FROM request_content WHERE rowid > (SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1) "
+        f"LIMIT 1").first() is not None
+
+
 def index_all(factory: Any, limit: int = INDEX_CHUNK, max_rounds: int = 50) -> int:
     """Index content until none is left (each chunk its own short transaction); returns how many rows."""
     from takeoff.core.db import transaction
 
     total = 0
     for _ in range(max_rounds):
+        with transaction(factory) as s:  # a read first, in its own transaction: no write when nothing is new
+            if not unindexed(s):
+                break
         with transaction(factory) as s:
             n = index_content(s, limit)
         total += n
