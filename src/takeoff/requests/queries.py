@@ -160,7 +160,7 @@ def _few_text_candidates(session: Session, q: str) -> bool:
     return int(n or 0) <= RARE_TEXT
 
 
-def _where(f: Filters, unit_key: bytes, sqlite: bool = True, drive: bool = False) -> list[Any]:
+def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: bool = False) -> list[Any]:
     cond: list[Any] = []
     for col, v in ((E.use_case, f.use_case), (E.release, f.release), (E.status, f.status),
                    (E.error_category, f.error_category), (E.model, f.model), (E.provider, f.provider)):
@@ -220,7 +220,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise _bad("cursor", "not a cursor from a previous page") from None
 
 
-def _query(f: Filters, unit_key: bytes, after: tuple[datetime, str] | None, sqlite: bool = True,
+def _query(f: Filters, unit_key: bytes, after: tuple[datetime, str] | None, sqlite: bool,
            drive: bool = False) -> Select[Any]:
     q = select(E).where(*_where(f, unit_key, sqlite, drive))
     if after is not None:
