@@ -47,7 +47,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 90) -> None:
+def wait_http(url: str, timeout: float = 240) -> None:  # migrations at start take minutes on a busy machine
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
@@ -144,16 +144,40 @@ def cpu_line(before: dict[str, float], after: dict[str, float], batches: int) ->
             f" ms, senders {d['senders'] / batches * 1000:.0f} ms; all cores {busy:.0%} busy")
 
 
+def with_content(events: list[dict]) -> list[dict]:
+    """The events carrying content as an app with capture on sends it: the same system instructions each time, a
+    ~300-character user message that differs per event and holds an e-mail address, a phone number, a date and
+    order numbers, and an answer (as bench/requests_bench.py's content_of)."""
+    for i, ev in enumerate(events):
+        ev["content"] = {
+            "system": "You are the support assistant of Example Ltd. Answer politely, cite the policy id, never "
+                      "promise refunds over 500 EUR, and hand over to a person when the customer asks for one.",
+            "input": [{"role": "user", "content": f"Hello, I need a refund for order {100_000 + i * 7}: the parcel "
+                       f"arrived broken on 2026-11-{i % 28 + 1:02d}. Write to me at customer{i}@example.com or "
+                       f"call +44 20 7946 {i % 10_000:04d}. Ticket {i * 13} was opened last week and nobody "
+                       f"answered, which is the third time this year."}],
+            "output": [{"role": "assistant", "content": f"Sorry about order {100_000 + i * 7}. Refunds take 5 "
+                        f"working days; see policy R-{i % 9}. Your case number is {i * 31}."}]}
+    return events
+
+
 def bench_events(srv: Takeoff, n: int, batch: int, clients: int, order: str = "stream") -> float:
     """Events/s through POST /api/v1/events with `clients` concurrent senders (each acked after commit, and
-    queryable then: reads add the rollup deltas not yet compacted). Prints the CPU split of the timed part."""
+    queryable then: reads add the rollup deltas not yet compacted). Prints the CPU split of the timed part.
+    order "capture": the stream shape with content, the use case's capture policy on (redaction, content rows and
+    the text search index written with the events)."""
     use_case = f"bench-{uuid.uuid4().hex[:6]}"
-    events = make_events(n, use_case, order)
+    capture = order == "capture"
+    events = make_events(n, use_case, "stream" if capture else order)
+    if capture:
+        events = with_content(events)
     # bodies are encoded before the clock starts: the senders stand for apps on other machines, so their JSON
     # encoding is not the server's cost (it would take a third of this 2-core machine's CPU otherwise)
     batches = [json.dumps({"events": events[i:i + batch]}).encode() for i in range(0, n, batch)]
     with httpx.Client(base_url=srv.base, headers=srv.headers, timeout=120) as http:  # warm-up + discovery
         http.post("/api/v1/events", json={"events": make_events(10, use_case)}).raise_for_status()
+        if capture:
+            http.put(f"/api/v1/capture-policies/{use_case}", json={"capture": True}).raise_for_status()
     lock = threading.Lock()
     todo = list(batches)
 
@@ -330,6 +354,7 @@ def main() -> None:
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--skip-replay", action="store_true", help="skip the second run with replayed (out-of-order) events")
     ap.add_argument("--phoenix-timeout", type=float, default=300)
+    ap.add_argument("--capture", action="store_true", help="also the stream shape with content and capture on")
     args = ap.parse_args()
     print(f"ingest bench: {args.events} events in batches of {args.batch}, {args.clients} client threads, "
           f"takeoff serve --workers {args.workers}; "
@@ -340,9 +365,13 @@ def main() -> None:
     print(f"  OTLP payload: {sum(map(len, bodies)) / 1e6:.1f} MB protobuf in {len(bodies)} requests", flush=True)
     results = {}
     for name, _ in backends:
-        for order in ("stream",) + (() if args.skip_replay else ("replay",)):
+        for order in ("stream",) + (() if args.skip_replay else ("replay",)) + (("capture",) if args.capture else ()):
             with fresh_server(name, args.workers) as srv:
                 eps = bench_events(srv, args.events, args.batch, args.clients, order)
+                if order == "capture":
+                    print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s with content, capture on "
+                          f"({eps / results[name][0]:.2f} of the stream figure above, same run)", flush=True)
+                    continue
                 if order == "replay":  # the adverse shape: every batch's entries land all over both indexes
                     print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s replayed out of order "
                           "(random ids, every batch over the same minute)", flush=True)

@@ -52,7 +52,7 @@ def rows(n: int, seed: int = 7) -> tuple[list[tuple[Any, ...]], list[tuple[Any, 
     for i in range(n):
         ts = t0 + timedelta(seconds=i * step + rng.random())
         uc = USE_CASES[rng.randrange(len(USE_CASES))]
-        model, provider = MODELS[rng.randrange(len(MODELS))]
+        model, provider = MODELS[rng.randrange(len(MODELS))] if rng.random() >= 0.001 else ("o1-rare", "rareai")
         r = rng.random()
         status, cat = ("error", rng.choice(["timeout_or_error", "wrong_answer"])) if r < 0.02 else \
             ("fallback", None) if r < 0.05 else ("ok", None)
@@ -112,9 +112,15 @@ def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
                         for r in data:
                             copy.write_row(r)
         print(f"  seeded {min(lo + chunk, n):>10,} requests", end="\r", flush=True)
+    print()
+    if sqlite:  # the compactor's work on a server: the FTS5 trigram index of the content (tele0009)
+        from takeoff.telemetry import requests_store
+
+        ti = time.perf_counter()
+        n = requests_store.index_all(sessionmaker(engine), limit=50_000, max_rounds=10**6)
+        print(f"  text search index: {n:,} content rows in {time.perf_counter() - ti:.0f} s")
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-    print()
     return time.perf_counter() - t
 
 
@@ -133,6 +139,8 @@ SHAPES: dict[str, dict[str, str]] = {
     "rating <= 2": {"rating_max": "2"},
     "has content": {"has_content": "true"},
     "text in content": {"q": "invoice"},
+    "text in content (one request)": {"q": "ticket 4242 about"},
+    "model (0.1 % of requests)": {"model": "o1-rare"},
 }
 
 
@@ -151,7 +159,7 @@ def measure(engine: Any, repeat: int, explain: bool) -> dict[str, tuple[float, f
                 times.append((time.perf_counter() - t) * 1000)
             out[name] = _p(times)
             if explain:
-                q = queries._query(f, KEY, None).limit(51)
+                q = queries._query(f, KEY, None, *queries._plan(s, f)).limit(51)
                 sql = str(q.compile(engine, compile_kwargs={"literal_binds": True}))
                 prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
                 plan = " | ".join(str(r[-1]) for r in s.execute(text(prefix + sql)))
@@ -165,9 +173,27 @@ def measure(engine: Any, repeat: int, explain: bool) -> dict[str, tuple[float, f
     return out
 
 
-def ingest_rates(engine: Any, n: int) -> dict[str, float]:
+SYSTEM_PROMPT = ("You are the support assistant of Example Ltd. Answer politely, cite the policy id, never promise "
+                 "refunds over 500 EUR, and hand over to a person when the customer asks for one.")
+
+
+def content_of(i: int) -> dict[str, Any]:
+    """One request's content: the same system instructions every time (as an app sends them), a user message of
+    ~300 characters that differs per request and holds an e-mail address, a phone number, a date and order numbers,
+    and an answer that differs too."""
+    return {"system": SYSTEM_PROMPT,
+            "input": [{"role": "user", "content": f"Hello, I need a refund for order {100_000 + i * 7}: the parcel "
+                       f"arrived broken on 2026-11-{i % 28 + 1:02d}. Write to me at customer{i}@example.com or "
+                       f"call +44 20 7946 {i % 10_000:04d}. Ticket {i * 13} was opened last week and nobody "
+                       f"answered, which is the third time this year."}],
+            "output": [{"role": "assistant", "content": f"Sorry about order {100_000 + i * 7}. Refunds take 5 "
+                        f"working days; see policy R-{i % 9}. Your case number is {i * 31}."}]}
+
+
+def ingest_rates(engine: Any, n: int, rounds: int = 2) -> dict[str, float]:
     """Events/s of in-process ingestion (service.ingest_events, batches of 500, one process) of events that carry
-    content and a unit id, with the use case's capture off and on (redaction, cap, content rows)."""
+    content and a unit id, with the use case's capture off and on (redaction, cap, content rows), interleaved
+    `rounds` times (this machine's speed drifts: compare a round's pair); keys "capture off #1", ...."""
     from takeoff.audit import key as audit_key
     from takeoff.core.actor import SYSTEM
     from takeoff.core.db import transaction
@@ -175,24 +201,21 @@ def ingest_rates(engine: Any, n: int) -> dict[str, float]:
 
     audit_key.remember(engine, "bench-secret-key")
     factory = sessionmaker(engine, expire_on_commit=False)
-    text_in = "I need a refund for order 1182, write to me at jane.doe@example.com or call +44 20 7946 0958. " * 3
-    out = {}
-    for mode in ("off", "on"):
-        uc = f"bench-capture-{mode}"
+    out: dict[str, float] = {}
+    for mode in ("off", "on") * rounds:
+        uc = f"bench-capture-{mode}-{uuid.uuid4().hex[:6]}"
         with transaction(factory) as s:
             requests_store.set_policy(s, SYSTEM, capture.make_policy(uc, capture=mode == "on"))
         now = time.time()
         events = [{"id": uuid.uuid4().hex, "use_case": uc, "release": "", "unit_id": f"user-{i % 500}",
                    "ts": now - 60 + i * 30 / n, "latency_ms": 100.0, "status": "ok", "model": "gpt-4o",
-                   "tokens": {"input": 500, "output": 100},
-                   "content": {"input": [{"role": "user", "content": text_in}],
-                               "output": [{"role": "assistant", "content": "Refunds take 5 days; see policy R-2."}]}}
+                   "tokens": {"input": 500, "output": 100}, "content": content_of(i)}
                   for i in range(n)]
         t = time.perf_counter()
         for i in range(0, n, 500):
             with transaction(factory) as s:
                 service.ingest_events(s, SYSTEM, events[i:i + 500], late_s=3600, unit_key=KEY)
-        out[f"capture {mode}"] = n / (time.perf_counter() - t)
+        out[f"capture {mode} #{sum(k.startswith(f'capture {mode}') for k in out) + 1}"] = n / (time.perf_counter() - t)
     return out
 
 
@@ -208,6 +231,7 @@ def main() -> None:
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--explain", action="store_true", help="print each shape's query plan")
     ap.add_argument("--ingest", type=int, default=20_000, help="events per in-process ingestion run (0: skip)")
+    ap.add_argument("--ingest-only", action="store_true", help="skip seeding and the explorer's queries")
     args = ap.parse_args()
     if not 1000 <= args.requests <= 20_000_000:
         sys.exit("--requests: 1,000 to 20,000,000")
@@ -229,18 +253,24 @@ def main() -> None:
             for backend, url in backends:
                 engine = make_engine(url)
                 upgrade(engine)
-                print(f"{backend}: seeding {args.requests:,} requests")
-                secs = seed(engine, args.requests)
-                print(f"{backend}: seeded in {secs:.0f} s ({args.requests / secs:,.0f} rows/s)")
-                results[backend] = measure(engine, args.repeat, args.explain)
+                if not args.ingest_only:
+                    print(f"{backend}: seeding {args.requests:,} requests")
+                    secs = seed(engine, args.requests)
+                    print(f"{backend}: seeded in {secs:.0f} s ({args.requests / secs:,.0f} rows/s)")
+                    results[backend] = measure(engine, args.repeat, args.explain)
                 if args.ingest:
                     rates = ingest_rates(engine, args.ingest)
                     print(f"{backend}: in-process ingestion of events with content, one process: "
                           + ", ".join(f"{k} {v:,.0f} events/s" for k, v in rates.items()))
+                    ons, offs = [v for k, v in rates.items() if "on" in k.split()], [v for k, v in rates.items() if "off" in k]
+                    print(f"{backend}: capture on / off, pair by pair: "
+                          + ", ".join(f"{a / b:.2f}" for a, b in zip(ons, offs)))
                 engine.dispose()
         finally:
             if drop:
                 drop()
+    if not results:
+        return
     names = list(next(iter(results.values())))
     print(f"\nfirst page (50 rows) and detail, ms, {args.requests:,} requests, {args.repeat} runs each")
     print(f"{'shape':<30}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}" for b in results))

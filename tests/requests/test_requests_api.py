@@ -170,3 +170,61 @@ def test_deleting_a_unit_removes_content_and_references(client, admin, send, use
         diffs = [str(d) + o for d, o in s.execute(text("SELECT diff, object_id FROM audit_entries"))]
     assert diffs and not any("carol" in d for d in diffs)  # the audit names the unit by its keyed hash only
     assert client.post("/api/v1/requests/unit-deletions", json={"unit": ""}, headers=admin).status_code == 422
+
+
+def test_text_search_index_follows_inserts_and_unit_deletion(client, admin, send, usecase, factory, engine):
+    """The text search index (tele0009: SQLite FTS5 trigram filled behind ingestion, PostgreSQL pg_trgm GIN) finds
+    content before and after it is indexed, and forgets a deleted unit's content."""
+    from takeoff.telemetry import requests_store
+
+    assert _policy(client, admin, usecase, unit_ids="raw").status_code == 200
+    body = {"input": [{"role": "user", "content": "my parcel zebrafinch arrived broken"}]}
+    send(event(usecase, id="t1", unit_id="erin", content=body), event(usecase, id="t2", unit_id="finn", content=body))
+    send(event(usecase, id="t3", unit_id="gina", content={"input": [{"role": "user", "content": "other text"}]}))
+
+    def found() -> list[str]:
+        return [i["id"] for i in client.get("/api/v1/requests", params={"q": "Zebrafinch"}, headers=admin).json()["items"]]
+
+    def indexed() -> int:
+        with transaction(factory) as s:
+            return s.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%zebrafinch%'"))
+
+    sqlite = engine.dialect.name == "sqlite"
+    assert found() == ["t2", "t1"]  # not indexed yet: the rows past the index are tested directly
+    assert requests_store.index_all(factory, limit=2) == (3 if sqlite else 0)
+    assert found() == ["t2", "t1"]
+    if sqlite:
+        assert indexed() == 2
+    else:
+        with transaction(factory) as s:
+            assert s.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_request_content_body_trgm'")) == 1
+    assert client.post("/api/v1/requests/unit-deletions", json={"unit": "erin"}, headers=admin).status_code == 200
+    assert found() == ["t2"]
+    if sqlite:
+        assert indexed() == 1
+
+
+def test_text_search_pages_the_same_driven_by_matches_or_by_time(client, admin, send, usecase, monkeypatch):
+    """SQLite builds a rare text's page from its matches, a common one's from the time index: same rows, same order,
+    same cursors either way."""
+    from takeoff.requests import queries
+
+    assert _policy(client, admin, usecase).status_code == 200
+    now = time.time()
+    send(*[event(usecase, id=f"p{i:02d}", ts=now - 100 + i * (i % 3 != 0),  # ties in time: the id breaks them
+                 content={"input": [{"role": "user", "content": f"heron {i}" if i % 2 else "other"}]})
+           for i in range(12)])
+
+    def pages() -> list[list[str]]:
+        out, cursor = [], None
+        while True:
+            params = {"q": "heron", "limit": 2, **({"cursor": cursor} if cursor else {})}
+            r = client.get("/api/v1/requests", params=params, headers=admin).json()
+            out.append([i["id"] for i in r["items"]])
+            cursor = r["next_cursor"]
+            if not cursor:
+                return out
+
+    driven = pages()
+    monkeypatch.setattr(queries, "RARE_TEXT", 0)
+    assert pages() == driven and sorted(sum(driven, [])) == [f"p{i:02d}" for i in range(1, 12, 2)]

@@ -20,7 +20,7 @@ from takeoff.telemetry import capture
 from takeoff.sdk.tracking import STATUSES  # the SDK's one event vocabulary
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry.request_models import RequestContent, TelemetrySpan
+from takeoff.telemetry.request_models import TEXT_SEARCH_FTS, TEXT_SEARCH_STATE, RequestContent, TelemetrySpan
 
 E, C, F = TelemetryEvent, RequestContent, TelemetryFeedback
 MAX_LIMIT = 200
@@ -130,7 +130,37 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
                    q=q.strip() if q else None)
 
 
-def _where(f: Filters, unit_key: bytes) -> list[Any]:
+def _text_search(q: str, sqlite: bool) -> list[Any]:
+    """Content holding `q` (any case): the exact test, and on SQLite the FTS5 trigram table (tele0009, filled behind
+    ingestion) narrowing the rows it has indexed. Its LIKE runs without ESCAPE (an ESCAPE clause keeps FTS5 from its
+    index), so '%' and '_' in `q` act as wildcards there: a superset, which the exact test then cuts. On PostgreSQL
+    the pg_trgm GIN index serves the ILIKE itself (a constant pattern, so every plan can use it)."""
+    escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    exact = C.body.ilike(f"%{escaped}%", escape="/")
+    if not sqlite:
+        return [exact]
+    fts = text(f"(request_content.rowid IN (SELECT rowid FROM {TEXT_SEARCH_FTS} WHERE {TEXT_SEARCH_FTS}.body LIKE "
+               f":fts_pattern) OR request_content.rowid > (SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1))"
+               ).bindparams(fts_pattern=f"%{q}%")  # rows not indexed yet (the compactor's lag) are tested directly
+    return [fts, exact]
+
+
+RARE_TEXT = 2000  # SQLite: up to this many candidates, a text search's page is sorted from its matches
+
+
+def _few_text_candidates(session: Session, q: str) -> bool:
+    """SQLite: whether a text search has at most RARE_TEXT candidate rows (index matches and rows not indexed yet).
+    Then its page is built from them (lookups by id, sorted); a common text instead walks the time index, which
+    meets enough matches early."""
+    n = session.execute(text(
+        f"SELECT (SELECT count(*) FROM (SELECT rowid FROM {TEXT_SEARCH_FTS} WHERE body LIKE :p LIMIT :k)) + "
+        f"(SELECT count(*) FROM (SELECT rowid FROM request_content WHERE rowid > "
+        f"(SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1) LIMIT :k))"), {"p": f"%{q}%", "k": RARE_TEXT + 1}
+    ).scalar()
+    return int(n or 0) <= RARE_TEXT
+
+
+def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: bool = False) -> list[Any]:
     cond: list[Any] = []
     for col, v in ((E.use_case, f.use_case), (E.release, f.release), (E.status, f.status),
                    (E.error_category, f.error_category), (E.model, f.model), (E.provider, f.provider)):
@@ -158,13 +188,19 @@ def _where(f: Filters, unit_key: bytes) -> list[Any]:
         if f.rating_max is not None:
             rated.append(F.rating <= f.rating_max)
         cond.append(exists(select(F.id).where(*rated)))
-    if f.has_content is not None or f.q:
+    if f.q and drive:  # few matches: the ids of the matching content drive the query
+        cond.append(E.id.in_(select(C.event_id).where(*_text_search(f.q, sqlite))))
+    elif f.has_content is not None or f.q:
         found = [C.event_id == E.id]
         if f.q:
-            found.append(C.body.icontains(f.q, autoescape=True))
+            found += _text_search(f.q, sqlite)
         cond.append(exists(select(C.event_id).where(*found)) if f.has_content is not False or f.q
                     else ~exists(select(C.event_id).where(*found)))
     return cond
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def encode_cursor(ts: datetime, event_id: str) -> str:
@@ -184,18 +220,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise _bad("cursor", "not a cursor from a previous page") from None
 
 
-def _query(f: Filters, unit_key: bytes, after: tuple[datetime, str] | None) -> Select[Any]:
-    q = select(E).where(*_where(f, unit_key))
+def _query(f: Filters, unit_key: bytes, after: tuple[datetime, str] | None, sqlite: bool,
+           drive: bool = False) -> Select[Any]:
+    q = select(E).where(*_where(f, unit_key, sqlite, drive))
     if after is not None:
         ts, eid = after
         q = q.where(or_(E.ts < ts, and_(E.ts == ts, E.id < eid)))
+    if drive:  # the same order, but not from the time index (SQLite's unary plus): the id lookups drive
+        return q.order_by(text("+telemetry_events.ts DESC"), E.id.desc())
     return q.order_by(E.ts.desc(), E.id.desc())
 
 
 def matching_ids(session: Session, f: Filters, unit_key: bytes, limit: int) -> list[str]:
     """The ids of up to `limit` requests matching the filters, newest first (a selection to act on)."""
-    return list(session.scalars(select(E.id).where(*_where(f, unit_key)).order_by(E.ts.desc(), E.id.desc())
+    return list(session.scalars(select(E.id).where(*_where(f, unit_key, *_plan(session, f))).order_by(E.ts.desc(), E.id.desc())
                                 .limit(limit)))
+
+
+def _plan(session: Session, f: Filters) -> tuple[bool, bool]:
+    """(SQLite?, drive the query by the text matches?) for a read of these filters."""
+    sqlite = _is_sqlite(session)
+    return sqlite, bool(sqlite and f.q and _few_text_candidates(session, f.q))
 
 
 def page(session: Session, f: Filters, unit_key: bytes, limit: int = 50, cursor: str | None = None
@@ -204,7 +249,7 @@ def page(session: Session, f: Filters, unit_key: bytes, limit: int = 50, cursor:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise _bad("limit", f"an integer from 1 to {MAX_LIMIT}")
     after = decode_cursor(cursor) if cursor else None
-    rows = list(session.scalars(_query(f, unit_key, after).limit(limit + 1)))
+    rows = list(session.scalars(_query(f, unit_key, after, *_plan(session, f)).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [r.id for r in rows]
@@ -284,7 +329,7 @@ def _export(engine: Engine, f: Filters, unit_key: bytes, left: int) -> Iterator[
     after: tuple[datetime, str] | None = None
     while left > 0:
         with read_session(engine) as session:
-            rows = list(session.scalars(_query(f, unit_key, after).limit(min(EXPORT_CHUNK, left))))
+            rows = list(session.scalars(_query(f, unit_key, after, *_plan(session, f)).limit(min(EXPORT_CHUNK, left))))
             with_content = set(session.scalars(select(C.event_id).where(C.event_id.in_([r.id for r in rows]))))
             out = [summary(r, r.id in with_content, None) for r in rows]
         yield from out

@@ -2,6 +2,7 @@
 cap per field with a visible marker). Storage and caching are in takeoff.telemetry.requests_store."""
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ UNIT_MODES = ("hashed", "raw")
 MAX_CHARS_LIMIT = 100_000
 MAX_RETENTION_DAYS = 3650
 UNIT_PREFIX = "h:"  # a stored unit id that is a keyed hash
+MEMO_MAX_CHARS = 4000  # texts up to this long are remembered (system prompts and canned answers repeat per request)
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,12 @@ def apply(content: dict[str, Any], policy: Policy) -> tuple[dict[str, Any], dict
         nonlocal cut
         if not text:
             return text
-        text, found = redact.redact(text, policy.kinds, policy.compiled)
-        for k, n in found.items():
+        if len(text) <= MEMO_MAX_CHARS:
+            text, found, was_cut = _clean_memo(text, policy.kinds, policy.compiled, policy.max_chars)
+        else:
+            text, found, was_cut = _clean(text, policy.kinds, policy.compiled, policy.max_chars)
+        for k, n in found:
             counts[k] = counts.get(k, 0) + n
-        text, was_cut = redact.cap(text, policy.max_chars)
         cut += was_cut
         return text
 
@@ -94,3 +98,17 @@ def apply(content: dict[str, Any], policy: Policy) -> tuple[dict[str, Any], dict
     if content.get("documents"):
         out["documents"] = list(content["documents"])
     return out, counts, cut
+
+
+def _clean(text: str, kinds: tuple[str, ...], compiled: tuple[redact.Pattern, ...], max_chars: int
+           ) -> tuple[str, tuple[tuple[str, int], ...], bool]:
+    """One text redacted then capped: (text, findings by kind, whether it was cut)."""
+    text, found = redact.redact(text, kinds, compiled)
+    text, was_cut = redact.cap(text, max_chars)
+    return text, tuple(found.items()), was_cut
+
+
+# The same text under the same rules gives the same result: a request's system instructions (and templated answers)
+# are redacted once per process, not once per request. Keys hold the text, so the memory is bounded by
+# maxsize x MEMO_MAX_CHARS.
+_clean_memo = functools.lru_cache(maxsize=1024)(_clean)

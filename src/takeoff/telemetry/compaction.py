@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from takeoff.core.background import BackgroundService
 from takeoff.core.db import transaction
 from takeoff.core.observability import ROLLUP_DELTAS
-from takeoff.telemetry import rollup
+from takeoff.telemetry import requests_store, rollup
 from takeoff.telemetry.common import TelemetryInvalid
 from takeoff.telemetry.common import dt as _dt
 from takeoff.telemetry.common import epoch as _epoch
@@ -58,6 +58,7 @@ class Compactor(threading.Thread):
         while not self.stop.wait(self.interval_s):
             try:
                 self.merged += compact_all(self.factory)
+                requests_store.index_all(self.factory)  # text search over content stored since (SQLite; tele0009)
             except Exception:  # a database outage must not end the thread
                 log.warning("rollup compaction failed; retrying", exc_info=True)
         try:  # a last round at shutdown, so a stopped server leaves little behind
@@ -101,7 +102,7 @@ def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], d
     empty_rows = [{"grain": g, "bucket": _dt(b), "use_case": uc, "release": rel, "count": 0, "errors": 0,
                    "fallbacks": 0, "latency_n": 0, "latency_sum_ms": 0.0, "cost_usd": 0.0, "cost_sq": 0.0,
                    **{c: 0 for c in rollup.TOKEN_COLUMNS}, "latency": {}, "outcomes": {}, "error_categories": {},
-                   "scores": {}, "features": {}, "units": [], "dropped": {}, "violations": {}}
+                   "scores": {}, "features": {}, "units": [], "dropped": {}, "violations": {}, "models": {}}
                   for g, b, uc, rel in keys]
     conn = session.connection()
     conn.execute(_ins(session)(ROLLUPS).on_conflict_do_nothing(
@@ -126,7 +127,7 @@ def _merge_rollups(session: Session, partials: dict[tuple[int, int, str, str], d
         values = {c: merged[c] for c in rollup.COUNTERS}
         values.update({c: merged[c] for c in ("latency_sum_ms", "cost_usd", "cost_sq", "latency", "outcomes",
                                                "error_categories", "scores", "features", "units", "dropped",
-                                               "violations")})
+                                               "violations", "models")})
         values["first_ts"] = _dt(merged["first_ts"]) if merged["first_ts"] is not None else None
         values["last_ts"] = _dt(merged["last_ts"]) if merged["last_ts"] is not None else None
         values["_id"] = row["id"]

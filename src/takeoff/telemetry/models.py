@@ -53,7 +53,11 @@ class TelemetryEvent(Base):
                             postgresql_where=text("status <> 'ok'")),
                       Index("ix_telemetry_events_errcat_ts", "error_category", "ts",
                             sqlite_where=text("error_category IS NOT NULL"),
-                            postgresql_where=text("error_category IS NOT NULL")))
+                            postgresql_where=text("error_category IS NOT NULL")),
+                      # the explorer's unit, model and provider filters (tele0009)
+                      Index("ix_telemetry_events_unit_ts", "unit_id", "ts"),
+                      Index("ix_telemetry_events_model_ts", "model", "ts"),
+                      Index("ix_telemetry_events_provider_ts", "provider", "ts"))
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(64))
@@ -108,6 +112,7 @@ class TelemetryRollup(Base):
     units: Mapped[list[int]] = mapped_column(Sketch, default=list)  # KMV sketch: the k smallest unit hashes
     dropped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason -> events SDKs dropped (tele0006)
     violations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "stage:detector:action" -> n (tele0008)
+    models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "provider/model" -> requests (tele0010)
 
 
 class TelemetryRollupDelta(Base):

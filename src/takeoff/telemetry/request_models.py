@@ -12,6 +12,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from takeoff.core.db import Base, utcnow
 
 
+# Text search objects made by the migration only (tele0009), outside the models: SQLite's FTS5 table over
+# request_content.body (its shadow tables and its state row), PostgreSQL's pg_trgm GIN index. Schema comparisons skip them.
+TEXT_SEARCH_FTS = "request_content_fts"
+TEXT_SEARCH_STATE = "request_content_fts_state"  # SQLite: the last request_content rowid indexed (indexed_to)
+TEXT_SEARCH_TRGM_INDEX = "ix_request_content_body_trgm"
+
+
+def unmodelled(name: str | None) -> bool:
+    """Whether a database object is one of the text search objects above (not in the models on purpose)."""
+    return bool(name) and (str(name).startswith(TEXT_SEARCH_FTS) or name == TEXT_SEARCH_TRGM_INDEX)
+
+
 class CapturePolicy(Base):
     """What a use case's requests may keep: content (off by default; redacted and capped when on), for how long,
     and whether unit ids are stored keyed-hashed (the default) or raw. No row = the defaults."""
@@ -55,6 +67,7 @@ class RequestContent(Base):
 
     __tablename__ = "request_content"
     __table_args__ = (Index("ix_request_content_uc_ts", "use_case", "ts"),
+                      Index("ix_request_content_ts", "ts"),  # has-content first pages (tele0009)
                       Index("ix_request_content_expires", "expires_at"))
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)

@@ -20,7 +20,8 @@ from takeoff.core.errors import Invalid
 from takeoff.telemetry import capture
 from takeoff.telemetry.capture import Policy
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry.request_models import CapturePolicy, RequestContent, TelemetrySpan
+from takeoff.telemetry.request_models import (TEXT_SEARCH_FTS, TEXT_SEARCH_STATE, CapturePolicy, RequestContent,
+                                               TelemetrySpan)
 
 POLICY_TTL_S = 2.0
 _SPAN_COLS = ("event_id", "span_id", "trace_id", "parent_span_id", "name", "kind", "status", "start", "duration_ms",
@@ -113,14 +114,26 @@ def trace_of(ev: dict[str, Any]) -> dict[str, Any]:
     return {"trace_id": ev.get("trace_id"), "span_id": ev.get("span_id"), "parent_span_id": ev.get("parent_span_id")}
 
 
-def store(session: Session, events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlite: bool,
-          now: datetime | None = None) -> None:
-    """Insert the span trees and the captured content of newly stored events, in bulk; nothing is done per event
-    unless it carries spans or its use case captures content."""
+class Prepared:
+    """A batch's span and content rows, built before the write phase (redaction is the costly part: done outside the
+    database's write lock, so another process's batch can write meanwhile), each keyed by its event id."""
+
+    __slots__ = ("spans", "contents")
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[Any, ...]] = []
+        self.contents: list[tuple[Any, ...]] = []
+
+
+def prepare(events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlite: bool,
+            now: datetime | None = None) -> Prepared:
+    """Span rows and captured content (redacted, capped, serialised once) of a batch's events; nothing is done per
+    event unless it carries spans or its use case captures content."""
     capturing = {uc for uc, p in policies.items() if p.capture}
-    spans: list[tuple[Any, ...]] = []
-    contents: list[tuple[Any, ...]] = []
+    out = Prepared()
+    spans, contents = out.spans, out.contents
     now = now or utcnow()
+    expiry: dict[str, Any] = {}
     for ev in events:
         if "spans" in ev and ev["spans"]:
             seen: set[str] = set()
@@ -131,18 +144,34 @@ def store(session: Session, events: Iterable[dict[str, Any]], policies: dict[str
                 spans.append((ev["id"], s["span_id"], s["trace_id"], s.get("parent_span_id"), s["name"], s.get("kind"),
                               s.get("status") or "unset", _time(s["start"], sqlite), s.get("duration_ms"),
                               _json(s.get("attributes") or {})))
-        if capturing and ev["use_case"] in capturing and ev.get("content"):
-            policy = policies[ev["use_case"]]
+        uc = ev["use_case"]
+        if capturing and uc in capturing and ev.get("content"):
+            policy = policies[uc]
             body, found, cut = capture.apply(ev["content"], policy)
             if body:
-                expires = now + timedelta(days=policy.retention_days) if policy.retention_days else None
-                contents.append((ev["id"], ev["use_case"], _time(ev["ts"], sqlite),
-                                 _time(expires.timestamp(), sqlite) if expires else None, _json(body), _json(found),
-                                 cut))
+                if uc not in expiry:  # one expiry per use case and batch
+                    expiry[uc] = (_time((now + timedelta(days=policy.retention_days)).timestamp(), sqlite)
+                                  if policy.retention_days else None)
+                contents.append((ev["id"], uc, _time(ev["ts"], sqlite), expiry[uc], _json(body),
+                                 _json(found) if found else "{}", cut))
+    return out
+
+
+def write(session: Session, prepared: Prepared, new_ids: set[str], sqlite: bool) -> None:
+    """Insert the prepared rows of the events that were new (a concurrent batch may have stored some first)."""
+    spans = [r for r in prepared.spans if r[0] in new_ids]
+    contents = [r for r in prepared.contents if r[0] in new_ids]
     if spans:
         _bulk(session, "telemetry_spans", _SPAN_COLS, spans, sqlite, json_cols={9})
     if contents:
         _bulk(session, "request_content", _CONTENT_COLS, contents, sqlite, json_cols={5})
+
+
+def store(session: Session, events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlite: bool,
+          now: datetime | None = None) -> None:
+    """prepare + write, for events all newly stored."""
+    evs = list(events)
+    write(session, prepare(evs, policies, sqlite, now), {ev["id"] for ev in evs}, sqlite)
 
 
 def _json(value: Any) -> str:
@@ -170,6 +199,55 @@ def _bulk(session: Session, table: str, cols: Sequence[str], rows: list[tuple[An
         chunk = rows[i:i + per]
         conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join([one] * len(chunk))}",
                              tuple(v for r in chunk for v in r))
+
+
+# ---------------------------------------------------------------------------------------------------- text search
+INDEX_CHUNK = 2000  # content rows indexed per transaction
+
+
+def index_content(session: Session, limit: int = INDEX_CHUNK) -> int:
+    """SQLite: add up to `limit` content rows stored since the last call to the FTS5 trigram index (tele0009), in
+    the caller's transaction; returns how many. PostgreSQL's GIN index is kept by the database itself: 0."""
+    if session.get_bind().dialect.name != "sqlite":
+        return 0
+    conn = session.connection()
+    # the write lock first: two compactors (one per serve process) never index the same rows
+    conn.exec_driver_sql(f"UPDATE {TEXT_SEARCH_STATE} SET indexed_to = indexed_to WHERE id = 1")
+    last = conn.exec_driver_sql(f"SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1").scalar_one()
+    hi = conn.exec_driver_sql("SELECT max(rowid) FROM (SELECT rowid FROM request_content WHERE rowid > ? "
+                              "ORDER BY rowid LIMIT ?)", (last, limit)).scalar()
+    if hi is None:
+        return 0
+    n = conn.exec_driver_sql(f"INSERT INTO {TEXT_SEARCH_FTS}(rowid, body) SELECT rowid, body FROM request_content "
+                             f"WHERE rowid > ? AND rowid <= ?", (last, hi)).rowcount
+    conn.exec_driver_sql(f"UPDATE {TEXT_SEARCH_STATE} SET indexed_to = ? WHERE id = 1", (hi,))
+    return int(n or 0)
+
+
+def unindexed(session: Session) -> bool:
+    """SQLite: whether content was stored since the last indexing (PostgreSQL: never)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    return session.connection().exec_driver_sql(
+        f"SELECT 1 FROM request_content WHERE rowid > (SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1) "
+        f"LIMIT 1").first() is not None
+
+
+def index_all(factory: Any, limit: int = INDEX_CHUNK, max_rounds: int = 50) -> int:
+    """Index content until none is left (each chunk its own short transaction); returns how many rows."""
+    from takeoff.core.db import transaction
+
+    total = 0
+    for _ in range(max_rounds):
+        with transaction(factory) as s:  # a read first, in its own transaction: no write when nothing is new
+            if not unindexed(s):
+                break
+        with transaction(factory) as s:
+            n = index_content(s, limit)
+        total += n
+        if n < limit:
+            break
+    return total
 
 
 # ---------------------------------------------------------------------------------------------------- retention

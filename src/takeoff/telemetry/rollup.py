@@ -196,11 +196,22 @@ def violation_key(stage: str, detector: str, action: str) -> str:
     return f"{stage}:{detector}:{action}"
 
 
+def model_key(provider: str | None, model: str) -> str:
+    """How a rollup counts a request's model: "provider/model" ("/model" when the provider is unknown)."""
+    return f"{provider or ''}/{model}"
+
+
+def split_model_key(key: str) -> tuple[str | None, str]:
+    """(provider, model) of a model_key (OTHER, the capped rest, has no provider)."""
+    provider, sep, model = key.partition("/")
+    return (provider or None, model) if sep else (None, key)
+
+
 def empty() -> dict[str, Any]:
     """An empty aggregate with the same keys as a rollup row."""
     agg: dict[str, Any] = {c: 0 for c in COUNTERS}
     agg.update(latency_sum_ms=0.0, cost_usd=0.0, cost_sq=0.0, first_ts=None, last_ts=None, latency={}, outcomes={},
-               error_categories={}, scores={}, features={}, units=[], dropped={}, violations={})
+               error_categories={}, scores={}, features={}, units=[], dropped={}, violations={}, models={})
     return agg
 
 
@@ -303,6 +314,11 @@ def _fold_one(agg: dict[str, Any], ev: Mapping[str, Any], ts: float, base_id: in
     if category:
         d = agg["error_categories"]
         d[category] = d.get(category, 0) + 1
+    model = ev.get("model")
+    if model:  # requests by "provider/model" (tele0010): dashboards split by model from rollups
+        d = agg["models"]
+        k = model_key(ev.get("provider"), model)
+        d[k] = d.get(k, 0) + 1
     violations = ev.get("violations")
     if violations:  # "stage:detector:action" -> findings (safety filters, takeoff.sdk.safety)
         d = agg["violations"]
@@ -389,6 +405,7 @@ def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
                                           MAX_CATEGORIES)
     out["dropped"] = _merge_dict(a.get("dropped") or {}, b.get("dropped") or {}, MAX_CATEGORIES)
     out["violations"] = _merge_dict(a.get("violations") or {}, b.get("violations") or {}, MAX_CATEGORIES)
+    out["models"] = _merge_dict(a.get("models") or {}, b.get("models") or {}, MAX_CATEGORIES)
     scores = {k: list(v) for k, v in (a.get("scores") or {}).items()}
     for name, (n, s, ss) in (b.get("scores") or {}).items():
         cur = scores.setdefault(name, [0, 0.0, 0.0])
@@ -420,6 +437,7 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     categories: dict[str, int] = {}
     dropped: dict[str, int] = {}
     violations: dict[str, int] = {}
+    models: dict[str, int] = {}
     scores: dict[str, list[float]] = {}
     features: dict[str, Any] = {}
     for r in rows:
@@ -433,7 +451,7 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 out[t] = r[t] if out[t] is None else pick(out[t], r[t])
         for src, dst in ((r.get("latency"), latency), (r.get("outcomes"), outcomes),
                          (r.get("error_categories"), categories), (r.get("dropped"), dropped),
-                         (r.get("violations"), violations)):
+                         (r.get("violations"), violations), (r.get("models"), models)):
             for k, n in (src or {}).items():
                 dst[k] = dst.get(k, 0) + n
         for name, (n, sm, sq) in (r.get("scores") or {}).items():
@@ -450,7 +468,7 @@ def merge_many(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             units.update(r["units"])
     out.update(latency=latency, outcomes=outcomes, scores=scores, features=features,
                units=heapq.nsmallest(KMV_K, units), error_categories=_capped(categories), dropped=_capped(dropped),
-               violations=_capped(violations))
+               violations=_capped(violations), models=_capped(models))
     return out
 
 
@@ -521,6 +539,7 @@ class Totals:
     unit_rows: list[Sequence[int] | bytes] = field(default_factory=list)  # the rows' sketches (packed or lists)
     error_categories: dict[str, int] = field(default_factory=dict)
     violations: dict[str, int] = field(default_factory=dict)  # "stage:detector:action" -> safety findings
+    models: dict[str, int] = field(default_factory=dict)  # "provider/model" -> requests (tele0010)
     known_units: int | None = None  # distinct units already estimated (a window's totals carry no sketch)
     _sketch: np.ndarray | None = field(default=None, repr=False, compare=False)
     _units: int | None = field(default=None, repr=False, compare=False)

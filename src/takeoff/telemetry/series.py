@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +58,8 @@ class Dashboard:
     cost_usd: float = 0.0
     active_units: int = 0
     dropped: int = 0  # events SDKs reported dropping before delivery
+    models: dict[str, int] = field(default_factory=dict)  # "provider/model" -> requests over the range
+    by_model: dict[str, list[int]] = field(default_factory=dict)  # "provider/model" -> requests per bucket
 
 
 def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str], start: datetime, end: datetime,
@@ -67,7 +69,7 @@ def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str]
     first, n, grain = _series_args(use_case_key, [m for m in metrics if m != rollup.QUALITY_ALL], start, end, step_s)
     cols = _cols([m for m in metrics if m != rollup.QUALITY_ALL]
                  + ["throughput", "error_rate", "fallback_rate", "cost_per_task", "active_users", "dropped_events"]
-                 + ([rollup.QUALITY_ALL] if rollup.QUALITY_ALL in metrics else []))
+                 + ([rollup.QUALITY_ALL] if rollup.QUALITY_ALL in metrics else [])) + ("models",)
     per_release = _bucketed(session, use_case_key, None, grain, cols, first, n, step_s, end, by_release=True)
     names = sorted({name for totals in per_release.values() for t in totals for name in t.scores})
     wanted = [x for m in metrics for x in ([f"quality_{name}" for name in names] if m == rollup.QUALITY_ALL else [m])]
@@ -82,6 +84,10 @@ def dashboard_series(session: Session, use_case_key: str, metrics: Sequence[str]
             out.fallbacks += t.fallbacks
             out.cost_usd += t.cost_usd
             out.dropped += t.dropped
+        for i, t in enumerate(totals):
+            for k, v in t.models.items():
+                out.models[k] = out.models.get(k, 0) + v
+                out.by_model.setdefault(k, [0] * n)[i] += v
     out.active_units = rollup.kmv_estimate(rollup.union_hashes(
         t.unit_sketch() for totals in per_release.values() for t in totals))
     return out
@@ -228,4 +234,7 @@ def _add_to_totals(t: rollup.Totals, cols: Sequence[str], values: Sequence[Any])
         elif col == "violations" and value:  # None in a delta appended before safety filters existed
             for k, v in value.items():
                 t.violations[k] = t.violations.get(k, 0) + v
+        elif col == "models" and value:  # None in a delta appended before the model split existed
+            for k, v in value.items():
+                t.models[k] = t.models.get(k, 0) + v
 

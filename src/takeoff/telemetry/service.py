@@ -30,6 +30,7 @@ from takeoff.telemetry.common import epoch as _epoch
 from takeoff.telemetry.ingest import (DROP_TEXT_FIELDS, EVENT_TEXT_FIELDS, NESTED_FIELDS, nul_errors,
                                       release_errors, timing_errors)
 from takeoff.telemetry.lookups import LOOKUPS as _LOOKUPS
+from takeoff.telemetry.store import SQLITE as SQLITE_STORE
 from takeoff.telemetry.store import EventStore, store_for
 from takeoff.telemetry.store import json_text as _json
 
@@ -137,6 +138,7 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         # --- request records (issue 18, telemetry.requests_store): unit ids keyed-hashed per capture policy
         policies = requests_store.policies(reader, event_use_cases)
         rows = requests_store.protect_units(rows, policies, unit_key)
+        records = requests_store.prepare((unique[r[0]] for r in rows), policies, store is SQLITE_STORE)
         # --- end request records
     unknown = use_cases - known
     for key in sorted(unknown & event_use_cases):  # first write: the write phase starts here
@@ -146,7 +148,7 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         fresh = [unique[i] for i in sorted(new_ids)]
         partials = _fold(fresh, baselines, unit_key)
     # --- request records (issue 18): span trees and captured content of the new events, in bulk
-    requests_store.store(session, (unique[i] for i in new_ids), policies, session.get_bind().dialect.name == "sqlite")
+    requests_store.write(session, records, new_ids, store is SQLITE_STORE)
     # --- end request records
     if new_ids:
         for key in sorted(unknown - event_use_cases):  # named only by the report: discovered once it counts

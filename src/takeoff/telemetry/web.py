@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -158,6 +158,38 @@ def chart_config(chart: Chart, metrics: Sequence[str], by_release: Mapping[str, 
                         "plugins": {"legend": {"position": "bottom"}}, "scales": {"y": {"beginAtZero": True}}}}
 
 
+MODEL_LINES = 8  # the busiest models get a line each; the rest one "other" line
+
+
+def model_rows(models: Mapping[str, int], use_case: str, since: datetime) -> list[dict[str, Any]]:
+    """The range's traffic by model, busiest first: provider, model, requests, share, and the link to its requests."""
+    from urllib.parse import urlencode
+
+    total = sum(models.values()) or 1
+    rows = []
+    for k, n in sorted(models.items(), key=lambda kv: (-kv[1], kv[0])):
+        provider, model = rollup.split_model_key(k)
+        params = {"use_case": use_case, "start": since.isoformat(), "model": model,
+                  **({"provider": provider} if provider else {})}
+        rows.append({"provider": provider, "model": model, "requests": n, "share": n / total,
+                     "href": None if k == rollup.OTHER else f"/requests?{urlencode(params)}"})
+    return rows
+
+
+def model_chart(by_model: Mapping[str, list[int]], labels: list[str]) -> dict[str, Any]:
+    """Requests per bucket, a line per model (the MODEL_LINES busiest; the others summed as "other")."""
+    ranked = sorted(by_model, key=lambda k: -sum(by_model[k]))
+    lines = {k: list(by_model[k]) for k in ranked[:MODEL_LINES]}
+    if len(ranked) > MODEL_LINES:
+        lines["other"] = [sum(by_model[k][i] for k in ranked[MODEL_LINES:]) for i in range(len(labels))]
+    datasets = [{"label": k.lstrip("/") if k != "other" else k, "data": v, "spanGaps": True,
+                 "borderColor": COLORS[i % len(COLORS)], "pointRadius": 0, "borderWidth": 1.5}
+                for i, (k, v) in enumerate(lines.items())]
+    return {"type": "line", "data": {"labels": labels, "datasets": datasets},
+            "options": {"animation": False, "responsive": True, "maintainAspectRatio": False,
+                        "plugins": {"legend": {"position": "bottom"}}, "scales": {"y": {"beginAtZero": True}}}}
+
+
 def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str, Any]:
     """Every dashboard chart over the range from one rollup query for all releases and metrics, plus one for the
     repeat users' lookback (series.dashboard_series; no per-chart or per-point query), a line per release and
@@ -179,6 +211,8 @@ def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str,
     return {"uc": uc, "range": key, "ranges": list(RANGES), "step_s": step, "since": data.times[0],
             "times": [int(t.timestamp()) for t in data.times],  # each point's bucket: its drill-down to /requests
             "charts": charts, "releases": list(data.by_release), "summary": data,
+            "models": model_rows(data.models, uc.key, data.times[0]),
+            "models_chart": model_chart(data.by_model, labels) if data.by_model else None,
             "last_event_at": None if data.count else window.last_event_at(session, uc.key)}
 
 

@@ -45,6 +45,7 @@ class WindowStats:
     last_ts: datetime | None = None
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> events SDKs dropped before delivery
     violations: dict[str, int] = field(default_factory=dict)  # "stage:detector:action" -> safety findings
+    models: dict[str, int] = field(default_factory=dict)  # "provider/model" -> requests (rollup.model_key)
 
 
 def _rows(session: Session, use_case_key: str, release_id: Releases, grain: int, lo: datetime, hi: datetime,
@@ -96,7 +97,7 @@ def _window_rows(session: Session, use_case_key: str, release_id: Releases, star
 
 
 ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "cost_sq", "first_ts", "last_ts", "latency", "outcomes",
-            "error_categories", "scores", "features", "units", "dropped", "violations")
+            "error_categories", "scores", "features", "units", "dropped", "violations", "models")
 
 
 def window_stats(session: Session, use_case_key: str, release_id: Releases, start: datetime,
@@ -124,7 +125,8 @@ def window_stats(session: Session, use_case_key: str, release_id: Releases, star
         outcomes=dict(agg["outcomes"]), error_categories=dict(agg["error_categories"]),
         scores={k: (int(v[0]), float(v[1]), float(v[2])) for k, v in agg["scores"].items()}, features=features,
         active_units=rollup.kmv_estimate(agg["units"]), first_ts=agg["first_ts"], last_ts=agg["last_ts"],
-        dropped=dict(agg["dropped"]), violations=dict(agg.get("violations") or {}))
+        dropped=dict(agg["dropped"]), violations=dict(agg.get("violations") or {}),
+        models=dict(agg.get("models") or {}))
 
 
 def totals_many(session: Session, keys: Sequence[str], start: datetime, end: datetime,
