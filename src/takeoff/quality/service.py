@@ -35,7 +35,7 @@ def _bad(field: str, message: str) -> Invalid:
 
 def _scorer_field(message: str) -> str:
     """Which field of the scorer spec a builder's message is about (scorer.base_url, scorer.type, ...)."""
-    if "base_url" in message or "URL" in message or "refused" in message:
+    if "base_url" in message or "URL" in message or " host " in message or "refused" in message:
         return "scorer.base_url"
     if message.startswith("scorer type must"):
         return "scorer.type"
