@@ -140,48 +140,53 @@ async def _judge(pool: ClientPool, judge: LLMJudge, case: Case, output: str, pri
 
 async def _evaluate(ev: OnlineEvaluator, items: list[Item], spent: float, prices: dict[str, float] | None,
                     deadline: float) -> tuple[list[tuple[Item, Result]], int, bool]:
-    """(results in cursor order, how many items were handled, whether the budget ran out in this run)."""
-    todo = [(i, it) for i, it in enumerate(items)]
+    """(results in cursor order, how many items were handled, whether the budget ran out in this run). Scorer calls
+    go out CONCURRENCY at a time; the judge's budget is checked before each group with the spend so far."""
     results: list[tuple[Item, Result]] = []
     exhausted = False
     kind = (ev.spec or {}).get("type", "")
     scorer = service.build_scorer(ev.spec) if ev.kind == "scorer" else None
     policy = service.build_policy(ev.spec) if ev.kind == "detectors" else None
     pool = ClientPool(CONCURRENCY, what="online judge") if isinstance(scorer, LLMJudge) else None
+    pending: list[tuple[Item, Any]] = []
     handled = 0
+
+    async def flush() -> None:
+        nonlocal spent
+        done = await asyncio.gather(*(c for _, c in pending))
+        for (it, _), res in zip(pending, done):
+            results.append((it, res))
+            spent += res.cost_usd
+        pending.clear()
+
     try:
-        pos = 0
-        while pos < len(todo):
+        for idx, it in enumerate(items):
             if time.monotonic() > deadline:
                 break
-            group = todo[pos:pos + CONCURRENCY]
-            pos += len(group)
-            calls = []
-            for _, it in group:
-                if not it.sampled:
-                    continue
-                inp, out = rules.content_texts(it.body)
-                if not (out or (policy is not None and inp)):
-                    results.append((it, Result("skipped", detail="no output content to evaluate")))
-                elif isinstance(scorer, LLMJudge) and rules.budget_spent(spent, ev.daily_budget_usd):
+            handled = idx + 1
+            if not it.sampled:
+                continue
+            inp, out = rules.content_texts(it.body)
+            if not (out or (policy is not None and inp)):
+                results.append((it, Result("skipped", detail="no output content to evaluate")))
+            elif policy is not None:
+                results.append((it, _detect(policy, inp, out)))
+            elif isinstance(scorer, LLMJudge) and pool is not None:
+                if rules.budget_spent(spent, ev.daily_budget_usd):
                     exhausted = True
                     results.append((it, Result("skipped", detail="daily budget spent", record=False)))
-                elif policy is not None:
-                    results.append((it, _detect(policy, inp, out)))
                 else:
-                    case = Case(it.request_id, inp)
-                    if isinstance(scorer, LLMJudge) and pool is not None:
-                        calls.append((it, _judge(pool, scorer, case, out, prices or {})))
-                    else:
-                        resp = TargetResponse(out, float(it.latency_ms or 0.0), cost_usd=it.cost_usd)
-                        calls.append((it, _score(scorer, case, resp, kind)))
-            if calls:
-                done = await asyncio.gather(*(c for _, c in calls))
-                for (it, _), res in zip(calls, done):
-                    results.append((it, res))
-                    spent += res.cost_usd
-            handled = pos
+                    pending.append((it, _judge(pool, scorer, Case(it.request_id, inp), out, prices or {})))
+            else:
+                resp = TargetResponse(out, float(it.latency_ms or 0.0), cost_usd=it.cost_usd)
+                pending.append((it, _score(scorer, Case(it.request_id, inp), resp, kind)))
+            if len(pending) >= CONCURRENCY:
+                await flush()
+        if pending:
+            await flush()
     finally:
+        for _, c in pending:  # never awaited when something above raised
+            c.close()
         if pool is not None:
             await pool.aclose()
         if scorer is not None and hasattr(scorer, "aclose"):
