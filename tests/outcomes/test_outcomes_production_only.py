@@ -45,3 +45,18 @@ def test_staging_release_telemetry_never_counts_in_outcomes(client, admin, useca
         s.execute(update(Release).where(Release.version == 1).values(status="production", production_at=utcnow()))
     week = client.get(f"/api/v1/usecases/{usecase}/scorecard?weeks=1", headers=admin).json()["weeks"][-1]
     assert (week["calls"], week["active_users"]) == (34, 32)
+
+
+def test_scorecard_and_quarterly_review_count_policy_violations(client, admin, usecase) -> None:
+    """Safety filter findings (issue 22) reach the weekly scorecard (with the blocked calls) and the quarterly review."""
+    events = [_ev(f"user{i}", None, 0.01) for i in range(5)]
+    events[0]["violations"] = [{"stage": "output", "detector": "pii", "action": "redact"}]
+    events[1]["violations"] = [{"stage": "input", "detector": "prompt_injection", "action": "block"},
+                               {"stage": "output", "detector": "pii", "action": "redact"}]
+    assert client.post("/api/v1/events", json={"events": events}, headers=admin).status_code == 200
+    week = client.get(f"/api/v1/usecases/{usecase}/scorecard?weeks=1", headers=admin).json()["weeks"][-1]
+    assert (week["policy_violations"], week["policy_blocks"]) == (3, 1)
+    rev = client.post("/api/v1/reviews", json={}, headers=admin).json()
+    assert rev["snapshot"][0]["policy_violations"] == 3
+    md = client.get("/api/v1/reports/scorecard?format=md", headers=admin)
+    assert md.status_code == 200 and "| 3 (1) |" in md.text, md.text[:2000]

@@ -78,3 +78,19 @@ def test_medium_tier_shows_the_item_without_requiring_it(env, factory):
     rid = env.release().json()["id"]
     item = _item(env, rid, "CL-FILTERS")
     assert not item["mandatory"] and item["status"] == "fail"
+
+
+def test_high_tier_moderation_judge_must_fail_closed(env, factory):
+    """A moderation judge in the request path of a high-risk use case may not let outputs through when it is down."""
+    make_use_case(factory, tier="high")
+    env.model(tiers=("high",))
+    env.evalset("golden", cases(20))
+    judge = {"detector": "moderation", "action": "block", "threshold": 0.7,
+             "options": {"base_url": "https://moderation.example.com/v1", "timeout_s": 1.5}}
+    bad = env.release(safety={"output": [{**judge, "options": {"base_url": "ftp://x", "timeout_s": 1}}]})
+    assert bad.status_code == 422 and "safety.output[0].options.base_url" in bad.text, bad.text
+    rid = env.release(safety={"output": [judge]}).json()["id"]
+    item = _item(env, rid, "CL-FILTERS")
+    assert item["status"] == "fail" and "fails open" in item["detail"], item
+    rid2 = env.release(safety={"output": [judge], "on_error": "closed"}).json()["id"]
+    assert _item(env, rid2, "CL-FILTERS")["status"] == "pass"

@@ -27,6 +27,7 @@ from takeoff.telemetry import schemas as telemetry_schemas
 from takeoff.telemetry import feedback as telemetry_feedback
 from takeoff.telemetry import series as telemetry_series
 from takeoff.telemetry import window as telemetry
+from takeoff.telemetry.metrics import violations_with
 
 
 def set_usage_policy(session: Session, actor: Actor, key: str, data: Any) -> UsagePolicy:
@@ -166,6 +167,8 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
             "feedback": len(fb),
             "avg_rating": round(sum(ratings) / len(ratings), 2) if ratings else None,
             "incidents": sum(1 for i in incidents if ws <= i.detected_at < we),
+            "policy_violations": violations_with(stats.violations),
+            "policy_blocks": violations_with(stats.violations, "block"),
         })
     comments = [f["comment"] for f in feedback if f.get("comment")]
     themes = [asdict(t) for t in theme_rules.feedback_themes(comments)] if comments else []

@@ -26,6 +26,7 @@ from takeoff.portfolio import scoring
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import window as telemetry
+from takeoff.telemetry.metrics import violations_with
 
 
 def quarter_of(d: date) -> str:
@@ -94,11 +95,13 @@ def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dic
     ps, _ = quarter_bounds(prev_q)
     clip = min(end, utcnow())
     span = clip - start
-    a_now = a_prev = 0
+    a_now = a_prev = violations = 0
     if span.total_seconds() > 0:
         prod = production(session, uc.key, ps, max(clip, start))
         # The same stretch of both quarters (day 1 to today), so a quarter in progress compares like with like.
-        a_now = telemetry.window_stats(session, uc.key, prod, start, clip).active_units
+        now_stats = telemetry.window_stats(session, uc.key, prod, start, clip)
+        a_now = now_stats.active_units
+        violations = violations_with(now_stats.violations)
         # Quarters differ in length: the previous window never runs into this quarter.
         a_prev = telemetry.window_stats(session, uc.key, prod, ps, min(ps + span, start)).active_units
     trend = rules.change(a_now, a_prev) if a_prev else None
@@ -117,6 +120,7 @@ def _facts(session: Session, uc: UseCase, quarter: str, notes: list[str]) -> dic
             "last_quarter_risk": prev["risk"] if prev else None,
             "guardrail_breaches": breaches,
             "incidents": len(inc),
+            "policy_violations": violations,
             "audit_findings": len(findings),
             "findings": [_finding_label(f) for f in findings],
             "active_users": a_now, "last_quarter_active_users": a_prev,

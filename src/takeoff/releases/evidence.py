@@ -119,6 +119,13 @@ def output_safety_checks(session: Session, s: Subject) -> Evidence:
         return Evidence("output_safety_checks", "fail", f"release {rel.release_id} carries no safety policy with "
                         "output checks", link, rel.created_at)
     shown = ", ".join(f"{r.get('detector')} ({r.get('action', 'flag')})" for r in rules)
+    policy = rel.bundle.get("safety") or {}
+    judged = any(r.get("detector") == "moderation" for stage in ("input", "output")
+                 for r in (policy.get(stage) or []) if isinstance(r, dict))
+    if judged and policy.get("on_error", "open") != "closed" and getattr(s.use_case, "risk_tier", "low") == "high":
+        return Evidence("output_safety_checks", "fail", f"release {rel.release_id} checks outputs with a moderation "
+                        "judge that fails open: a high-risk use case must set on_error: closed, so a judge that is "
+                        "down or slow blocks instead of letting outputs through unchecked", link, rel.created_at)
     return Evidence("output_safety_checks", "pass", f"release {rel.release_id} checks outputs: {shown}", link,
                     rel.created_at)
 

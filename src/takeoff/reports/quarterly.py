@@ -13,7 +13,8 @@ from takeoff.reports import html_page, html_table, md_table
 from takeoff.web import charts
 
 TITLE = "Quarterly review"
-SNAP_H = ["Use case", "Status", "Priority", "Last quarter", "Guardrail breaches", "Incidents", "Audit findings",
+SNAP_H = ["Use case", "Status", "Priority", "Last quarter", "Guardrail breaches", "Incidents", "Policy violations",
+          "Audit findings",
           "Adoption trend", "Previous review"]
 ACT_H = ["Use case", "Suggested action", "Reasons", "Decision"]
 DIMENSIONS = (("value", "Value"), ("feasibility", "Feasibility"), ("risk", "Risk"))
@@ -115,6 +116,7 @@ def render(session: Session, fmt: str, quarter: str | None = None, **params: Any
         snap.append([s["name"], s["status"], s["priority"] if s["priority"] is not None else "not scored",
                      s["last_quarter_priority"] if s["last_quarter_priority"] is not None else "-",
                      s["guardrail_breaches"], s["incidents"] if s["incidents"] is not None else "no evidence",
+                     s.get("policy_violations", "-"),  # "-": a review taken before violations were counted
                      _findings(s), _trend(s), prev])
     acts = []
     for a in v["actions"]:

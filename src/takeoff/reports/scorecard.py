@@ -14,7 +14,7 @@ from takeoff.web import charts
 
 TITLE = "Weekly adoption scorecard"
 WEEK_H = ["Week of", "Active users", "Repeat users", "AI calls", "Time saved (h)", "Feedback", "Avg rating",
-          "Escalations", "AI incidents"]
+          "Escalations", "AI incidents", "Policy violations (blocked)"]
 
 
 def _v(x: Any) -> str:
@@ -23,7 +23,8 @@ def _v(x: Any) -> str:
 
 def _week_rows(card: dict[str, Any]) -> list[list[object]]:
     return [[w["week"], _v(w["active_users"]), _v(w["repeat_users"]), _v(w["calls"]), _v(w["time_saved_h"]),
-             _v(w["feedback"]), _v(w["avg_rating"]), _v(w["escalations"]), _v(w["incidents"])] for w in card["weeks"]]
+             _v(w["feedback"]), _v(w["avg_rating"]), _v(w["escalations"]), _v(w["incidents"]),
+             f"{w['policy_violations']} ({w['policy_blocks']})"] for w in card["weeks"]]
 
 
 def _kpi_rows(session: Session, key: str) -> list[list[object]]:

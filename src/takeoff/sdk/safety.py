@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import moderation
 from .detectors import DETECTORS, Hit, injection_score, normalize
 
 STAGES = ("input", "output")
@@ -145,6 +146,8 @@ def _rule(raw: Any, where: str) -> Rule:
             compile_patterns((p["name"], p["pattern"]) for p in pats)
         except ValueError as exc:
             raise ValueError(f"{where}.options.{exc}") from None
+    if name == "moderation":
+        moderation.check_options(options, f"{where}.options")
     if name == "blocked_topics" and not (isinstance(options.get("topics"), list)
                                          and all(isinstance(t, str) and t.strip() for t in options["topics"])):
         raise ValueError(f"{where}.options.topics: must be a list of non-empty texts")
