@@ -12,6 +12,7 @@ from takeoff.quality import runner
 from takeoff.quality.models import OnlineEvaluation, OnlineEvaluator
 from takeoff.telemetry import rollup
 from takeoff.telemetry.models import TelemetryRollupDelta
+from tests.conftest import csrf_of
 from tests.quality.conftest import judge_body, reply
 
 
@@ -114,6 +115,16 @@ def test_detectors_mark_violations_after_the_fact(client, admin, factory, suppor
     assert found[0]["detector"] == "pii" and found[0]["label"] == "pii:email"
     html = web.get("/quality/fragment/request/p1").text
     assert "policy violation after the fact" in html and "pii" in html
+    assert "/quality/fragment/request/p1" in web.get("/requests/p1").text  # the request page loads the section
+    section = web.get(f"/quality/fragment/usecase/{support}").text
+    assert 'data-evaluator="safety"' in section and "running" in section
+    page = web.get(f"/usecases/{support}/evaluators").text
+    assert "2 violations" in page and 'href="/requests/p1"' in page
+    r = web.post(f"/usecases/{support}/evaluators/{ev['id']}/enabled", follow_redirects=False,
+                 data={"csrf_token": csrf_of(page), "enabled": "false"})
+    assert r.status_code == 303
+    assert client.get(f"/api/v1/evaluators/{ev['id']}", headers=admin).json()["state"] == "disabled"
+    assert web.post(f"/usecases/{support}/evaluators/{ev['id']}/enabled", data={"enabled": "true"}).status_code == 403
 
 
 def test_sampling_and_filters_choose_the_requests(client, admin, factory, support, send_content):
@@ -157,6 +168,9 @@ def test_bad_evaluators_are_refused_naming_the_field(client, admin, users, facto
     refused({**ok, "daily_budget_usd": 1, "prices": None}, "prices")  # no catalog price for judge-ok
     refused({"name": "d", "kind": "detectors", "safety": {"output": [{"detector": "telepathy"}]}},
             "safety.output[0].detector")
+    refused({"name": "m", "kind": "detectors", "safety": {"input": [{"detector": "secrets"}], "output": [
+        {"detector": "moderation", "options": {"base_url": "https://mod.example/v1", "api_key_env": "TAKEOFF_SECRET_KEY"}}]}},
+        "safety.output[0].detector")  # no server-side call with a key from the server's environment
     refused({"name": "Bad Name!", "scorer": {"type": "json_valid"}}, "name")
     refused({**ok, "filters": {"status": "weird"}}, "filters")
     r = client.post("/api/v1/usecases/nope/evaluators", json=ok, headers=admin)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from takeoff.audit import service as audit
 from takeoff.core.actor import SYSTEM
 from takeoff.core.db import transaction, utcnow
+from takeoff.core.errors import NotFound
 from takeoff.evals.evalset_io import Case
 from takeoff.evals.scorers import TIMEOUT_OR_ERROR, LLMJudge, Score
 from takeoff.evals.targets import ClientPool, RetryPolicy, TargetError, TargetResponse, extract_path, post_json_with_retry
@@ -253,15 +254,19 @@ def run_one(factory: sessionmaker[Session], evaluator_id: int, now: datetime | N
         d = _counters(s, live, day)
         was_spent = d.exhausted_at is not None
         for it, res in results:
+            if res.status == "scored" and res.value is not None:
+                try:
+                    add_request_scores(s, SYSTEM, it.request_id, {rules.score_name(live.name): res.value},
+                                       source=f"{rules.SOURCE_PREFIX}{live.name}")
+                except NotFound:  # deleted since it was read (retention, a data subject's request)
+                    res = Result("skipped", detail="the request was deleted before its score was written",
+                                 cost_usd=res.cost_usd)
             counts[res.status] += 1
             EVALUATIONS.labels(live.use_case, live.name, res.status).inc()
             if res.record:
                 s.add(OnlineEvaluation(evaluator_id=live.id, request_id=it.request_id, status=res.status,
                                        value=res.value, passed=res.passed, detail=res.detail, findings=res.findings,
                                        cost_usd=res.cost_usd, evaluated_at=now))
-            if res.status == "scored" and res.value is not None:
-                add_request_scores(s, SYSTEM, it.request_id, {rules.score_name(live.name): res.value},
-                                   source=f"{rules.SOURCE_PREFIX}{live.name}")
             if res.findings:
                 _violations(s, it, res.findings)
                 counts["violations"] += len(res.findings)

@@ -27,6 +27,9 @@ MAX_PER_USE_CASE = 20
 # Scorers that send stored content somewhere else (a judge endpoint, a team's code): creating one needs the right
 # to read that content.
 SENDS_CONTENT = ("llm_judge", "custom")
+# Detectors that call a network endpoint with an API key read from the process's environment: on the server that
+# would be the server's environment and an unguarded outbound call, so online evaluators refuse them.
+NOT_SERVER_SIDE = ("moderation",)
 
 
 def _bad(field: str, message: str) -> Invalid:
@@ -78,11 +81,18 @@ def build_policy(spec: Any) -> SafetyPolicy:
         raise _bad("safety", "a safety policy with at least one input or output rule is required for kind "
                    "'detectors'")
     try:
-        return parse_policy(spec)
+        policy = parse_policy(spec)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         return_field = field if field.startswith("safety") else "safety"
         raise _bad(return_field, message or str(exc)) from None
+    for stage in ("input", "output"):
+        for i, rule in enumerate(policy.rules(stage)):
+            if rule.detector in NOT_SERVER_SIDE:
+                raise _bad(f"safety.{stage}[{i}].detector", f"{rule.detector!r} calls out with a key from the "
+                           "environment: it runs in the application's SDK, not on the server (use an llm_judge "
+                           "evaluator for a model's opinion)")
+    return policy
 
 
 def judge_prices(session: Session, ev: OnlineEvaluator, at: datetime | None = None) -> dict[str, float] | None:
