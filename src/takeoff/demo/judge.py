@@ -34,7 +34,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 (the standard library's handler name)
+    def do_POST(self) -> None:  # the standard library's handler name
         try:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
             prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
