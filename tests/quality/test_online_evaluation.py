@@ -52,7 +52,21 @@ def test_a_judge_scores_new_requests_onto_the_request_and_the_rollups(client, ad
     assert {r["request_id"]: r["status"] for r in detail["recent"]} == {"r1": "scored", "r2": "scored", "r3": "skipped"}
     online = client.get("/api/v1/requests/r2/online-scores", headers=admin).json()
     assert online[0]["evaluator"] == "judge" and online[0]["value"] == 0.2 and "no refund" in online[0]["detail"]
-    # an alert rule can name the score's metric
+    # a quality SLO can read the online score (monitoring settings name it), an alert rule can name its metric
+    assert client.patch(f"/api/v1/usecases/{support}", json={"targets": {"min_eval_pass_rate": 0.9}},
+                        headers=admin).status_code == 200
+    slo = lambda: next(x for x in client.get(f"/api/v1/monitoring/usecases/{support}", headers=admin).json()["slos"]
+                       if x["slo"] == "quality")  # noqa: E731
+    assert slo()["events"] == 0  # no "pass" score, no outcomes
+    r = client.patch(f"/api/v1/monitoring/usecases/{support}/settings", json={"quality_slo_score": "online_judge"},
+                     headers=admin)
+    assert r.status_code == 200 and r.json()["quality_slo_score"] == "online_judge"
+    assert slo()["events"] == 2 and abs(slo()["sli"] - 0.6) < 1e-9
+    assert client.patch(f"/api/v1/monitoring/usecases/{support}/settings", json={"quality_slo_score": "bad name!"},
+                        headers=admin).status_code == 422
+    r = client.patch(f"/api/v1/monitoring/usecases/{support}/settings", json={"quality_slo_score": ""}, headers=admin)
+    assert r.json()["quality_slo_score"] == "pass"
+    # an alert rule on the metric
     r = client.post("/api/v1/monitoring/rules", headers=admin,
                     json={"use_case": support, "name": "online judge low", "metric": "quality_online_judge", "op": "<",
                           "threshold": 0.5, "window": "1h", "severity": 3, "open_incident": False})
