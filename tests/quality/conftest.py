@@ -31,7 +31,7 @@ class Judge(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's handler name)
+    def do_POST(self) -> None:  # the standard library's handler name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.seen.append(body)  # type: ignore[attr-defined]
         model = body["model"]

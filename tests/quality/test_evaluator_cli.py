@@ -28,6 +28,18 @@ def run(app, users, monkeypatch):  # type: ignore[no-untyped-def]
     return lambda *args: runner_.invoke(cli, list(args))
 
 
+BAD = [
+    (("evaluator", "create", "support-reply", "j", "--judge-url", "http://169.254.169.254/v1", "--judge-model", "m",
+      "--rubric", "r"), "scorer.base_url"),
+    (("evaluator", "create", "support-reply", "j", "--judge-url", "http://x.example/v1"), "--judge-url"),
+    (("evaluator", "create", "support-reply", "j", "--spec", "/nonexistent.json"), "cannot read"),
+    (("evaluator", "create", "support-reply", "j", "--kind", "weird", "--spec", "x"), "--kind"),
+    (("evaluator", "create", "support-reply", "j", "--judge-url", "http://x.example/v1", "--judge-model", "m",
+      "--rubric", "r", "--sample-rate", "0"), "sample_rate"),
+    (("evaluator", "set", "1"), "nothing to change"),
+]
+
+
 def test_evaluator_commands(run, judge, support, send_content, factory, tmp_path):
     send_content(support, [("c1", reply("refund issued")), ("c2", reply("refund soon")), ("c3", reply("refund"))])
     r = run("evaluator", "create", support, "judge", "--judge-url", judge.url, "--judge-model", "judge-ok",
@@ -54,22 +66,7 @@ def test_evaluator_commands(run, judge, support, send_content, factory, tmp_path
     assert r.exit_code == 0 and "queued job" in r.output
     assert run("evaluator", "delete", str(eid)).exit_code == 0
     assert run("evaluator", "show", str(eid)).exit_code == 2
-
-
-BAD = [
-    (("evaluator", "create", "support-reply", "j", "--judge-url", "http://169.254.169.254/v1", "--judge-model", "m",
-      "--rubric", "r"), "scorer.base_url"),
-    (("evaluator", "create", "support-reply", "j", "--judge-url", "http://x.example/v1"), "--judge-url"),
-    (("evaluator", "create", "support-reply", "j", "--spec", "/nonexistent.json"), "cannot read"),
-    (("evaluator", "create", "support-reply", "j", "--kind", "weird", "--spec", "x"), "--kind"),
-    (("evaluator", "create", "support-reply", "j", "--judge-url", "http://x.example/v1", "--judge-model", "m",
-      "--rubric", "r", "--sample-rate", "0"), "sample_rate"),
-    (("evaluator", "set", "1"), "nothing to change"),
-]
-
-
-def test_bad_input_exits_2_with_one_line(run, support):
-    for args, message in BAD:
+    for args, message in BAD:  # bad input: exit 2 with one line
         r = run(*args)
         assert r.exit_code == 2, (args, r.output)
         assert message in r.output and "Traceback" not in r.output

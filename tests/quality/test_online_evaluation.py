@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from takeoff.core.db import transaction
 from takeoff.quality import runner
 from takeoff.quality.models import OnlineEvaluation, OnlineEvaluator
+from takeoff.quality.rules import sampled
 from takeoff.telemetry import rollup
 from takeoff.telemetry.models import TelemetryRollupDelta
 from tests.conftest import csrf_of
@@ -55,8 +56,9 @@ def test_a_judge_scores_new_requests_onto_the_request_and_the_rollups(client, ad
     # a quality SLO can read the online score (monitoring settings name it), an alert rule can name its metric
     assert client.patch(f"/api/v1/usecases/{support}", json={"targets": {"min_eval_pass_rate": 0.9}},
                         headers=admin).status_code == 200
-    slo = lambda: next(x for x in client.get(f"/api/v1/monitoring/usecases/{support}", headers=admin).json()["slos"]
-                       if x["slo"] == "quality")  # noqa: E731
+    def slo() -> dict[str, Any]:
+        slos = client.get(f"/api/v1/monitoring/usecases/{support}", headers=admin).json()["slos"]
+        return next(x for x in slos if x["slo"] == "quality")
     assert slo()["events"] == 0  # no "pass" score, no outcomes
     r = client.patch(f"/api/v1/monitoring/usecases/{support}/settings", json={"quality_slo_score": "online_judge"},
                      headers=admin)
@@ -110,7 +112,7 @@ def test_a_failing_judge_leaves_requests_unscored_and_counted(client, admin, fac
     assert "online_judge_slow" not in _deltas(factory, support)["scores"]
 
 
-def test_detectors_mark_violations_after_the_fact(client, admin, factory, support, send_content, web):
+def test_detectors_mark_violations_after_the_fact_and_sampling_is_by_request(client, admin, factory, support, send_content, web):
     # the capture policy redacts IBANs only: the e-mail address reaches storage, the IBAN is a marker
     send_content(support, [("p1", reply("Write to jane.doe@example.com for the refund.")),
                            ("p2", reply("Your IBAN DE89370400440532013000 is on file.")),
@@ -141,7 +143,7 @@ def test_detectors_mark_violations_after_the_fact(client, admin, factory, suppor
     assert web.post(f"/usecases/{support}/evaluators/{ev['id']}/enabled", data={"enabled": "true"}).status_code == 403
 
 
-def test_sampling_and_filters_choose_the_requests(client, admin, factory, support, send_content):
+    # sampling and filters choose the requests (the three above are read too)
     send_content(support, [(f"s{i:02d}", reply("refund")) for i in range(40)], release="")
     send_content(support, [("e1", reply("refund"))], status="error", error_category="timeout")
     half = _create(client, admin, support, {"name": "half", "since": "2020-01-01T00:00:00Z", "sample_rate": 0.5,
@@ -155,9 +157,8 @@ def test_sampling_and_filters_choose_the_requests(client, admin, factory, suppor
         pass
     with transaction(factory) as s:
         picked = set(s.scalars(select(OnlineEvaluation.request_id).where(OnlineEvaluation.evaluator_id == half["id"])))
-    from takeoff.quality.rules import sampled
-    assert picked == {f"s{i:02d}" for i in range(40) if sampled("half", f"s{i:02d}", 0.5)} | \
-        ({"e1"} if sampled("half", "e1", 0.5) else set())
+    everyone = [f"s{i:02d}" for i in range(40)] + ["e1", "p1", "p2", "p3"]
+    assert picked == {i for i in everyone if sampled("half", i, 0.5)}
     assert 10 < len(picked) < 32
     assert runner.run_one(factory, errors["id"])["seen"] == 1
     assert client.get("/api/v1/requests/e1", headers=admin).json()["scores"]["online_errors"] == 1.0
