@@ -89,6 +89,10 @@ def test_the_daily_budget_stops_the_judge_and_says_so(client, admin, factory, ju
     with transaction(factory) as s:
         spent = s.scalar(text("SELECT count(*) FROM audit_entries WHERE action = 'evaluator.budget_spent'"))
     assert spent == 1  # said once, not at every run
+    from prometheus_client import REGISTRY  # and counted where an alert can watch it
+
+    labels = {"use_case": support, "evaluator": "judge"}
+    assert (REGISTRY.get_sample_value("takeoff_online_evaluator_budget_spent_total", labels) or 0) >= 1
     assert client.get("/api/v1/requests/b5", headers=admin).json()["scores"] == {}
     page = web.get(f"/usecases/{support}/evaluators")
     assert page.status_code == 200 and "Stopped for the day" in page.text
