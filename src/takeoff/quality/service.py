@@ -184,7 +184,9 @@ def update(session: Session, actor: Actor, evaluator_id: int, body: EvaluatorPat
         ev.prices = body.prices.model_dump()
     if body.enabled is not None:
         ev.enabled = body.enabled
-    _check_spec(session, actor, ev)
+    pausing_only = body.enabled is False and not body.model_fields_set - {"enabled"}
+    if not pausing_only:  # a pause always works, even when the judge's URL is no longer allowed
+        _check_spec(session, actor, ev)
     ev.updated_at = utcnow()
     session.flush()
     audit.record(session, actor, "evaluator.update", "evaluator", ev.id, before, _audit_view(ev))
