@@ -206,6 +206,12 @@ def test_bad_evaluators_are_refused_naming_the_field(client, admin, users, facto
     assert client.patch(f"/api/v1/evaluators/{ev['id']}", json={"enabled": False},
                         headers=users.headers("viewer")).status_code == 403
     assert client.get("/api/v1/evaluators/999999", headers=admin).status_code == 404
+    from takeoff.core import netguard  # the judge's address is no longer allowed: pausing works, resuming says why
+
+    netguard.configure(netguard.STRICT)
+    assert client.patch(f"/api/v1/evaluators/{ev['id']}", json={"enabled": False}, headers=admin).status_code == 200
+    r = client.patch(f"/api/v1/evaluators/{ev['id']}", json={"enabled": True}, headers=admin)
+    assert r.status_code == 422 and "scorer.base_url" in r.text
     with transaction(factory) as s:
         audit = s.scalar(text("SELECT count(*) FROM audit_entries WHERE action = 'evaluator.create'"))
     assert audit == 2
