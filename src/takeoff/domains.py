@@ -6,4 +6,4 @@ lower domain's service directly; it reacts to a same-floor or higher domain only
 <domain>/flows.py, capabilities a higher floor provides). The layers contract in pyproject.toml enforces the order.
 """
 DOMAINS = ("auth", "audit", "jobs", "portfolio", "governance", "catalog", "evals", "releases", "telemetry",
-           "monitoring", "requests", "incidents", "findings", "data", "quality", "outcomes", "readiness", "reports")
+           "monitoring", "requests", "incidents", "findings", "data", "review", "quality", "outcomes", "readiness", "reports")

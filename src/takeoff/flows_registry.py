@@ -18,10 +18,12 @@ def register_flows() -> None:
     from takeoff.monitoring import flows as monitoring_flows
     from takeoff.releases import flows as releases_flows
     from takeoff.reports import quarterly
+    from takeoff.review import flows as review_flows
 
     governance_flows.register()
     releases_flows.register()
     monitoring_flows.register()  # before incidents: channels hear of a data breach before the incidents it opens
     incidents_flows.register()
+    review_flows.register()  # after incidents: a resolved incident resolves the violations reviews linked to it
     events.provide("reports.quarterly", quarterly)
     evidence_kinds.set_defaults(evidence_defaults.register)  # every domain's evidence kinds, loaded on first read

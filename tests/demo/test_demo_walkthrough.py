@@ -67,6 +67,12 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         assert economics.roi(s, "support-reply")["result"]["payback_months"] != "never"
         assert any(w["incidents"] for w in adoption.weekly_scorecard(s, "invoice-anomaly", weeks=1)["weeks"])
         assert len(reviews.list_reviews(s)) == 2
+        from takeoff.review import queues as review_queues
+        from takeoff.review import work as review_work
+
+        queue = review_queues.list_queues(s, "support-reply")[0]  # human review: two reviewers on some items
+        assert review_work.progress(s, queue)["reviews"] >= 10
+        assert any(a["items"] and a["alpha"] is not None for a in review_work.agreement_of(s, queue))
         # content capture: on (redacted) for support-reply only
         from sqlalchemy import text as sql
 

@@ -39,12 +39,14 @@ class VendorReceiver:
         self.docs: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self.paths: list[str] = []
+        self.auth: list[str | None] = []
         outer = self
 
         class H(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))
                 outer.paths.append(self.path)
+                outer.auth.append(self.headers.get("Authorization"))
                 try:
                     doc = json.loads(raw)
                     problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
@@ -206,6 +208,9 @@ def test_filters_log_and_test_button_per_channel(client: Any, users: Any, factor
     ({"kind": "email", "url": "smtp://mail.example.com?from=nobody&to=b@example.com"}, "'from'"),
     ({"kind": "teams", "url": "smtp://mail.example.com?from=a@example.com&to=b@example.com"}, "kind 'email'"),
     ({"kind": "pagerduty", "url": "https://events.pagerduty.com/v2/enqueue", "events": ["gate.exploded"]}, "unknown"),
+    ({"kind": "jira", "url": "https://acme.atlassian.net/rest/api/2/search?project=OPS"}, "create-issue endpoint"),
+    ({"kind": "jira", "url": "https://acme.atlassian.net/rest/api/2/issue"}, "?project=KEY"),
+    ({"kind": "jira", "url": "https://acme.atlassian.net/rest/api/2/issue?project=ops"}, "?project=KEY"),
 ])
 def test_misconfigured_channels_are_refused_with_the_reason(client: Any, users: Any, factory: Any,
                                                             patch: dict[str, Any], says: str) -> None:
@@ -281,3 +286,32 @@ def test_the_page_hides_urls_and_its_test_button_queues_a_test(app: Any, users: 
     assert c.post(f"/api/v1/monitoring/channels/{r.json()['id']}/test", headers={"X-CSRF-Token": page_csrf}).status_code == 202
     app.state.worker.drain()
     assert len(teams.docs) == 1 and teams.errors == []
+
+
+def test_jira_files_an_issue_for_an_opened_incident_with_a_link_back(client: Any, users: Any, factory: Any, app: Any,
+                                                                      vendor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jira gets one issue per opened incident (its default filter), in the create-issue shape, with the project and
+    issue type from the channel URL, the credentials from the secret, and a link back to the incident page."""
+    monkeypatch.setenv("TAKEOFF_PUBLIC_URL", "https://takeoff.corp.example")
+    make_use_case(factory)
+    h = users.headers("platform_engineer")
+    jira = vendor(vendor_schemas.JIRA, 201)
+    base = jira.url.split("/services/")[0]
+    ch = _channel(client, h, name="jira", kind="jira", url=f"{base}/rest/api/2/issue?project=OPS&issuetype=Bug",
+                  secret="ops@corp.example:jira-api-token-1")
+    assert ch["events"] == ["incident.opened", "test"]
+    inc = _incident(client, h)
+    app.state.worker.drain()
+    assert client.post(f"/api/v1/incidents/{inc['id']}/resolve", json={"resolution": "fixed"},
+                       headers=h).status_code == 200
+    app.state.worker.drain()
+    assert jira.errors == [] and len(jira.docs) == 1, (jira.errors, jira.docs)
+    fields = jira.docs[0]["fields"]
+    assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Bug"}
+    assert "Wrong language" in fields["summary"] and "takeoff-support-reply" in fields["labels"]
+    assert f"https://takeoff.corp.example/incidents/{inc['id']}" in fields["description"]
+    assert jira.paths == ["/rest/api/2/issue"]  # sent without the query that configures it
+    import base64
+    assert jira.auth == ["Basic " + base64.b64encode(b"ops@corp.example:jira-api-token-1").decode()]
+    with transaction(factory) as s:
+        assert all("jira-api-token" not in d.body for d in s.scalars(select(Delivery)))

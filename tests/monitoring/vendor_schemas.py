@@ -91,3 +91,21 @@ PAGERDUTY = {
          "then": {"required": ["dedup_key"]}},
     ],
 }
+
+# Jira REST API v2 create issue (https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/
+# #api-rest-api-2-issue-post): fields.project by key or id, fields.issuetype by name or id, summary (a single line of
+# at most 255 characters), description plain text in v2, labels without spaces.
+JIRA = {
+    "type": "object", "required": ["fields"], "additionalProperties": False,
+    "properties": {"fields": {
+        "type": "object", "required": ["project", "issuetype", "summary"],
+        "properties": {
+            "project": {"type": "object", "anyOf": [{"required": ["key"]}, {"required": ["id"]}],
+                        "properties": {"key": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]+$"}}},
+            "issuetype": {"type": "object", "anyOf": [{"required": ["name"]}, {"required": ["id"]}],
+                          "properties": {"name": {"type": "string", "minLength": 1}}},
+            "summary": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\n]*$"},
+            "description": {"type": "string"},
+            "labels": {"type": "array", "items": {"type": "string", "pattern": "^[^ ]+$", "maxLength": 255}},
+        }}},
+}

@@ -59,4 +59,5 @@ def test_scorecard_and_quarterly_review_count_policy_violations(client, admin, u
     rev = client.post("/api/v1/reviews", json={}, headers=admin).json()
     assert rev["snapshot"][0]["policy_violations"] == 3
     md = client.get("/api/v1/reports/scorecard?format=md", headers=admin)
-    assert md.status_code == 200 and "| 3 (1) |" in md.text, md.text[:2000]
+    assert md.status_code == 200 and "| 3 (1, 0) |" in md.text, md.text[:2000]
+    assert week["review_hours"] == 0 and week["cost_of_quality"] is None  # no review yet, no ROI rates

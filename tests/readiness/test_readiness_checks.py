@@ -46,7 +46,15 @@ def test_one_failing_kind_fails_its_item_and_names_it():
     ev = with_(ready(), "telemetry_flowing", "fail", "no telemetry ever received")
     r = by_item(ev)["monitoring"]
     assert r.status == "fail" and r.reason == "no telemetry ever received" and r.evidence == "/x/telemetry_flowing"
-    assert [k["kind"] for k in r.kinds] == ["monitoring_configured", "telemetry_flowing", "harmful_output_detection"]
+    assert [k["kind"] for k in r.kinds] == ["monitoring_configured", "telemetry_flowing", "harmful_output_detection",
+                                            "human_review"]
+
+
+def test_human_review_counts_where_a_queue_exists():
+    r = by_item(with_(ready(), "human_review", "no_evidence", "no annotation queue"))["monitoring"]
+    assert r.status == "pass" and "no annotation queue (does not apply)" in r.reason
+    r = by_item(with_(ready(), "human_review", "fail", "no review completed in 30 days in replies"))["monitoring"]
+    assert r.status == "fail" and r.reason == "no review completed in 30 days in replies"
 
 
 def test_security_says_what_is_organization_wide_and_judges_the_use_case_own_evidence():

@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, str] = {
     "finding.write": "record, update and close audit findings",
     "content.read": "read the captured (redacted) content of requests",
     "privacy.write": "set content capture policies and delete a data subject's data",
+    "annotation.write": "create annotation queues (rubric, sampling rules) and add requests to them",
+    "annotation.review": "review requests in annotation queues (claim, score, skip), reading their redacted content",
 }
 
 _ALL = frozenset(PERMISSIONS)
@@ -58,17 +60,18 @@ MATRIX: dict[str, frozenset[str]] = {
        "incident.write", "outcome.write", "review.write", "governance.write", "finding.write"},
     "product_owner": _BASE
     | {"usecase.write", "usecase.transition", "usecase.score", "release.approve", "incident.write", "outcome.write",
-       "finding.write"},
+       "finding.write", "annotation.write", "annotation.review"},
     "data_owner": _BASE | {"datasource.write", "datasource.check", "access.approve", "usecase.score"},
     "ai_engineer": _BASE
     | {"content.read", "evalset.write", "eval.run", "release.create", "release.promote", "release.rollback",
-       "monitor.write", "incident.write", "datasource.check"},
+       "monitor.write", "incident.write", "datasource.check", "annotation.write", "annotation.review"},
     "platform_engineer": _BASE
     | {"catalog.write", "eval.run", "release.promote", "release.rollback", "monitor.write", "incident.write",
        "datasource.check"},
     "risk_partner": _BASE
     | {"audit.read", "content.read", "privacy.write", "risk.classify", "risk.override", "policy.write",
-       "governance.write", "release.approve", "usecase.score", "incident.write", "review.write", "finding.write"},
+       "governance.write", "release.approve", "usecase.score", "incident.write", "review.write", "finding.write",
+       "annotation.review"},
     "security_partner": _BASE
     | {"audit.read", "content.read", "privacy.write", "risk.classify", "release.approve", "catalog.write",
        "incident.write", "access.approve", "finding.write"},

@@ -297,6 +297,8 @@ class Demo:
                   ("/api/v1/events",))
         self.step("incidents", self.incidents, ("/api/v1/incidents",))
         self.step("feedback from users", self.feedback, ("/api/v1/feedback",))
+        self.step("an annotation queue on support-reply, reviewed by two people", self.review_queue,
+                  ("/api/v1/review/queues",))
         self.step("an online judge on support-reply (a local judge) and server-side safety detectors", self.online_judge,
                   ("/api/v1/usecases/{key}/evaluators",))
         self.step("KPI measurements", self.kpis, ("/api/v1/usecases/{key}/kpis/measurements",))
@@ -752,6 +754,47 @@ class Demo:
         if self.has_route("/api/v1/usecases/{key}/feedback"):
             self.call("olivia", "POST", "/api/v1/usecases/support-reply/feedback",
                       {"rating": 5, "comment": "Customers notice the faster replies", "time_saved_s": 300})
+
+    def review_queue(self) -> None:
+        """support-reply's reply-quality queue: a rubric, rules over the last two weeks (errors, fallbacks, low
+        ratings, violations, 2% of traffic); Paul and Rita review the first items (agreement), Paul a few more."""
+        key = "support-reply"
+        found = self.call("paul", "GET", "/api/v1/review/queues", params={"use_case": key})["queues"]
+        q = next((x for x in found if x["name"] == "reply-quality"), None)
+        if q is None:
+            q = self.call("paul", "POST", "/api/v1/review/queues", {
+                "use_case": key, "name": "reply-quality", "reviews_per_item": 2, "max_open_items": 40,
+                "description": "Are support replies helpful and accurate? Two reviewers per item.",
+                "rubric": {"scores": [{"name": "helpful", "min": 1, "max": 5, "description": "would it help the customer"},
+                                      {"name": "accurate", "min": 0, "max": 1, "description": "no wrong facts"}],
+                           "labels": ["wrong_tone", "made_up", "missing_context", "escalate"], "free_text": True},
+                "rules": [{"kind": "errors"}, {"kind": "fallbacks"}, {"kind": "low_rated", "max_rating": 2},
+                          {"kind": "violations"}, {"kind": "traffic", "share": 0.02}]})
+        out = self.call("paul", "POST", f"/api/v1/review/queues/{q['id']}/sample",
+                        {"since": (self.now - timedelta(days=14)).isoformat()})
+        if q["progress"]["reviews"]:
+            return  # reviewed on an earlier run
+        rng = random.Random(1919)  # its own stream: the other steps' draws stay as they were
+        reviewed = 0
+        for n in range(10):
+            for who in (("paul", "rita") if n < 6 else ("paul",)):
+                item = self.call(who, "POST", f"/api/v1/review/queues/{q['id']}/claim")["item"]
+                if item is None:
+                    break
+                r = self.call(who, "GET", f"/api/v1/requests/{item['request_id']}")
+                poor = r["status"] != "ok" or (r.get("rating") or 5) <= 2
+                helpful = rng.choice([1, 2, 2, 3]) if poor else rng.choice([3, 4, 4, 5])
+                if who == "rita" and rng.random() < 0.3:
+                    helpful = min(5, max(1, helpful + rng.choice([-1, 1])))
+                body = {"scores": {"helpful": helpful, "accurate": 0 if poor and rng.random() < 0.5 else 1},
+                        "labels": ["missing_context"] if poor else [], "comment": "",
+                        "violation_handled": who == "rita" and bool(r.get("violations"))}
+                self.call(who, "POST", f"/api/v1/review/items/{item['id']}/reviews", body)
+                reviewed += 1
+        q = self.call("paul", "GET", f"/api/v1/review/queues/{q['id']}")
+        alpha = {a["score"]: a["alpha"] for a in q["agreement"]}
+        self.out(f"    {out['added']} item(s) sampled, {reviewed} review(s); agreement on helpful: "
+                 f"alpha {alpha.get('helpful') if alpha.get('helpful') is None else round(alpha['helpful'], 2)}")
 
     def online_judge(self) -> None:
         """An online LLM judge on a quarter of support-reply's last week (the demo's rule-based judge served

@@ -14,11 +14,12 @@ from takeoff.monitoring import evidence as monitoring_evidence
 from takeoff.outcomes import evidence as outcomes_evidence
 from takeoff.portfolio import evidence as portfolio_evidence
 from takeoff.releases import evidence as releases_evidence
+from takeoff.review import evidence as review_evidence
 from takeoff.telemetry import evidence as telemetry_evidence
 
 MODULES = (auth_evidence, audit_evidence, portfolio_evidence, governance_evidence, catalog_evidence,
            releases_evidence, telemetry_evidence, monitoring_evidence, incidents_evidence, findings_evidence,
-           data_evidence, outcomes_evidence)
+           data_evidence, review_evidence, outcomes_evidence)
 
 
 def register(registry: Registry) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
 from takeoff.core.actor import Actor
+from takeoff.core.config import get_settings
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.jobs import service as jobs
@@ -25,6 +27,10 @@ EVENTS: tuple[str, ...] = ("alert.firing", "alert.resolved", "incident.opened", 
                            "approval.requested", "test")
 
 
+# A Jira channel files an issue per event: without a filter of its own, for opened incidents (and its test button).
+JIRA_EVENTS: tuple[str, ...] = ("incident.opened", "test")
+
+
 def notify(session: Session, use_case_key: str, event: str, payload: dict[str, Any]) -> list[Delivery]:
     """Queue one signed webhook delivery per matching channel (sent by jobs with retries; never blocks the caller)."""
     if not isinstance(event, str) or not event:
@@ -33,6 +39,9 @@ def notify(session: Session, use_case_key: str, event: str, payload: dict[str, A
         raise ValueError("payload must be a mapping")
     uc = portfolio.find(session, use_case_key)
     data = {"on_call": uc.on_call if uc else None, **dict(payload)}
+    link = link_back(get_settings().public_url, use_case_key, data)
+    if link and "link" not in data:
+        data["link"] = link
     at = utcnow().isoformat()
     out: list[Delivery] = []
     for ch in session.scalars(select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.id)):
@@ -46,6 +55,17 @@ def notify(session: Session, use_case_key: str, event: str, payload: dict[str, A
         d.job_id = job.id
         out.append(d)
     return out
+
+
+def link_back(public_url: str | None, use_case_key: str, payload: Mapping[str, Any]) -> str | None:
+    """Where a person opens what the notification is about (an incident's page, else the use case's monitoring),
+    when the operator set TAKEOFF_PUBLIC_URL; None otherwise (a link to localhost helps nobody)."""
+    if not public_url:
+        return None
+    base = public_url.rstrip("/")
+    if isinstance(payload.get("incident_id"), int):
+        return f"{base}/incidents/{payload['incident_id']}"
+    return f"{base}/usecases/{quote(use_case_key, safe='')}"
 
 
 def deliver(factory: Any, delivery_id: int, attempt: int) -> dict[str, Any]:
@@ -94,7 +114,8 @@ def create_channel(session: Session, actor: Actor, body: ChannelIn) -> Channel:
     if session.scalar(select(Channel).where(Channel.name == body.name)) is not None:
         raise Conflict(f"a channel named '{body.name}' already exists")
     ch = Channel(name=body.name, kind=body.kind, url=url, secret=body.secret, use_case_key=body.use_case,
-                 events=list(body.events), timeout_s=body.timeout_s, max_attempts=body.max_attempts,
+                 events=list(body.events) or (list(JIRA_EVENTS) if body.kind == "jira" else []),
+                 timeout_s=body.timeout_s, max_attempts=body.max_attempts,
                  created_by=actor.username)
     session.add(ch)
     session.flush()

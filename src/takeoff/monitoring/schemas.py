@@ -25,8 +25,9 @@ class RuleIn(Input):
 
 
 class ChannelIn(Input):
-    """A channel: kind webhook (generic signed JSON), slack, teams, pagerduty (secret: the routing key) or email (an
-    smtp:// URL; secret: the SMTP password); optional use case and event filters."""
+    """A channel: kind webhook (generic signed JSON), slack, teams, pagerduty (secret: the routing key), email (an
+    smtp:// URL; secret: the SMTP password) or jira (the create-issue URL with ?project=KEY; secret: email:api-token
+    or a personal access token); optional use case and event filters."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -2,13 +2,15 @@
 signatures, and one send attempt (HTTP, or SMTP for an e-mail channel's smtp:// URL)."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 
@@ -17,7 +19,9 @@ from takeoff.monitoring.channels import formats, smtp
 
 SIGNATURE_HEADER = "X-Takeoff-Signature"
 EVENT_HEADER = "X-Takeoff-Event"
-KINDS: tuple[str, ...] = ("webhook", "slack", "teams", "pagerduty", "email")
+KINDS: tuple[str, ...] = ("webhook", "slack", "teams", "pagerduty", "email", "jira")
+JIRA_PATH = re.compile(r"/rest/api/2/issue/?$")
+JIRA_PROJECT = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 EMAIL_SCHEMES = ("smtp", "smtps")
 # httpx logs every request's full URL at INFO, and Slack, Teams and many webhook URLs carry their token in the path:
 # keep it to warnings so a server log never holds one.
@@ -53,6 +57,14 @@ def check_kind_url(kind: str, url: str) -> None:
         raise ValueError("an e-mail channel's URL must be smtp://[user@]host[:port]?from=...&to=... (or smtps://)")
     if kind != "email" and scheme in EMAIL_SCHEMES:
         raise ValueError(f"a {kind} channel's URL must be http(s)://...; smtp:// is for kind 'email'")
+    if kind == "jira":
+        parsed = urlparse(url.strip())
+        query = parse_qs(parsed.query)
+        if not JIRA_PATH.search(parsed.path):
+            raise ValueError("a jira channel's URL must be the create-issue endpoint: "
+                             "https://<site>/rest/api/2/issue?project=KEY[&issuetype=Bug]")
+        if not JIRA_PROJECT.match((query.get("project") or [""])[0]):
+            raise ValueError("a jira channel's URL needs ?project=KEY, the Jira project key (e.g. OPS)")
 
 
 def shown_url(url: Any) -> str:
@@ -120,6 +132,23 @@ def _with_routing_key(raw: bytes, secret: str) -> bytes:
     return raw
 
 
+def _jira_request(url: str, raw: bytes, secret: str) -> tuple[str, bytes, dict[str, str]]:
+    """A Jira body gets its project and issue type from the channel URL (then sent without the query), and the
+    channel's secret as credentials: `user@example.com:api-token` is Basic (Jira Cloud), anything else a Bearer
+    personal access token (Jira Data Center)."""
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    doc = json.loads(raw)
+    doc["fields"]["project"] = {"key": query["project"][0]}
+    doc["fields"]["issuetype"] = {"name": (query.get("issuetype") or ["Task"])[0]}
+    if ":" in secret:
+        auth = "Basic " + base64.b64encode(secret.encode()).decode()
+    else:
+        auth = f"Bearer {secret}"
+    body = json.dumps(doc, default=str, separators=(",", ":"), sort_keys=True).encode()
+    return parsed._replace(query="").geturl(), body, {"Authorization": auth, "Accept": "application/json"}
+
+
 @dataclass(frozen=True)
 class Attempt:
     """The outcome of one send: ok, HTTP status (None when no answer), error text."""
@@ -139,8 +168,11 @@ def send(url: str, raw: bytes, secret: str, event: str, timeout_s: float,
         ok, error = smtp.send(url, raw, secret, timeout_s, policy)
         return Attempt(ok, None, error)
     raw = _with_routing_key(raw, secret)
+    extra: dict[str, str] = {}
+    if raw.startswith(b'{"fields":') and urlparse(url).query:  # a Jira issue (formats.jira)
+        url, raw, extra = _jira_request(url, raw, secret)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw), EVENT_HEADER: event,
-               "User-Agent": "takeoff-webhooks"}
+               "User-Agent": "takeoff-webhooks", **extra}
     try:
         target = httpx.URL(url)
         addrs = netguard.resolve_checked(target.host, target.port or (443 if target.scheme == "https" else 80),

@@ -22,12 +22,14 @@ from takeoff.outcomes.models import TrainingCompletion, TrainingItem, UsagePolic
 from takeoff.outcomes.schemas import AUDIENCES, TrainingItemIn, UsagePolicyIn, WidgetFeedbackIn
 from takeoff.core.types import parse_body
 from takeoff.outcomes.windows import WEEK_S, incidents_between, production, week_window
+from takeoff.outcomes import economics
 from takeoff.portfolio import service as portfolio
+from takeoff.review import stats as review_stats
 from takeoff.telemetry import schemas as telemetry_schemas
 from takeoff.telemetry import feedback as telemetry_feedback
 from takeoff.telemetry import series as telemetry_series
 from takeoff.telemetry import window as telemetry
-from takeoff.telemetry.metrics import violations_with
+from takeoff.telemetry.metrics import violations_resolved, violations_with
 
 
 def set_usage_policy(session: Session, actor: Actor, key: str, data: Any) -> UsagePolicy:
@@ -134,6 +136,16 @@ def record_widget_feedback(session: Session, actor: Actor, key: str, data: Any) 
     return fid
 
 
+def _quality_cost(session: Session, key: str, start: datetime, end: datetime, escalations: int,
+                  rates: tuple[float, float] | None) -> dict[str, Any]:
+    """The week's cost of quality: hours reviewers spent (annotation queues) and, priced with the ROI's hourly rate
+    and cost per escalation, review time plus escalations in money (None without ROI assumptions)."""
+    reviews, seconds = review_stats.review_time(session, key, start, end)
+    hours = round(seconds / 3600, 2)
+    cost = None if rates is None else round(hours * rates[0] + escalations * rates[1], 2)
+    return {"reviews": reviews, "review_hours": hours, "cost_of_quality": cost}
+
+
 def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime | None = None) -> dict[str, Any]:
     """Per week: active and repeat users (with week-over-week change), time saved, feedback volume and rating,
     escalations and AI-related incidents; plus top feedback themes with representative comments and the share
@@ -149,6 +161,7 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
     repeat = [v for _, v in telemetry_series.series(session, key, "repeat_users", start, end, WEEK_S, prod)]
     feedback = telemetry_feedback.feedback_for(session, key, start, end)
     incidents = incidents_between(session, key, start, end)
+    rates = economics.quality_rates(session, key)
     rows = []
     for w in range(weeks):
         ws, we = start + timedelta(seconds=WEEK_S * w), start + timedelta(seconds=WEEK_S * (w + 1))
@@ -169,6 +182,8 @@ def weekly_scorecard(session: Session, key: str, weeks: int = 6, now: datetime |
             "incidents": sum(1 for i in incidents if ws <= i.detected_at < we),
             "policy_violations": violations_with(stats.violations),
             "policy_blocks": violations_with(stats.violations, "block"),
+            "policy_violations_resolved": violations_resolved(stats.violations),
+            **_quality_cost(session, key, ws, we, stats.outcomes.get("escalated", 0), rates),
         })
     comments = [f["comment"] for f in feedback if f.get("comment")]
     themes = [asdict(t) for t in theme_rules.feedback_themes(comments)] if comments else []

@@ -21,6 +21,7 @@ from takeoff.outcomes.schemas import RoiAssumptionsIn
 from takeoff.core.types import parse_body
 from takeoff.outcomes.windows import production
 from takeoff.portfolio import service as portfolio
+from takeoff.review import stats as review_stats
 from takeoff.telemetry import window as telemetry
 
 
@@ -40,6 +41,14 @@ def set_roi_assumptions(session: Session, actor: Actor, key: str, data: Any) -> 
     session.flush()
     audit.record(session, actor, "roi.assumptions", "use_case", uc.key, before, new)
     return row
+
+
+def quality_rates(session: Session, key: str) -> tuple[float, float] | None:
+    """(hourly rate, cost per escalation) of the use case's ROI assumptions; None without assumptions."""
+    row = session.scalar(select(RoiAssumptions).where(RoiAssumptions.use_case_key == key))
+    if row is None:
+        return None
+    return float(row.inputs.get("hourly_rate") or 0.0), float(row.inputs.get("cost_per_escalation") or 0.0)
 
 
 def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, Any]:
@@ -63,6 +72,10 @@ def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, An
     inputs: dict[str, Any] = {k: a[k] for k in ("build_cost", "infrastructure_cost_per_month", "unit_value",
                                                  "review_hours_per_month", "rework_hours_per_month", "hourly_rate",
                                                  "cost_per_escalation", "horizon_months") if k in a}
+    if "review_hours_per_month" not in a:
+        reviews, seconds = review_stats.review_time(session, key, month, now)
+        inputs["review_hours_per_month"] = round(seconds / 3600, 2)
+        sources["review_hours_per_month"] = f"human review: time {reviews} review(s) took over the last 30 days"
     if "telemetry_cost_per_month" in a:
         inputs["telemetry_cost_per_month"] = a["telemetry_cost_per_month"]
     else:

@@ -65,7 +65,8 @@ class RoiAssumptionsIn(Strict):
     build_cost: float = Field(ge=0)
     infrastructure_cost_per_month: float = Field(default=0.0, ge=0)
     unit_value: float = Field(ge=0, description="money per one unit of north-star KPI change per task")
-    review_hours_per_month: float = Field(default=0.0, ge=0)
+    review_hours_per_month: float | None = Field(default=None, ge=0,
+                                                 description="default: measured from human review (annotation queues)")
     rework_hours_per_month: float = Field(default=0.0, ge=0)
     hourly_rate: float = Field(default=0.0, ge=0)
     cost_per_escalation: float = Field(default=0.0, ge=0)

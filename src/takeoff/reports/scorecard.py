@@ -14,7 +14,7 @@ from takeoff.web import charts
 
 TITLE = "Weekly adoption scorecard"
 WEEK_H = ["Week of", "Active users", "Repeat users", "AI calls", "Time saved (h)", "Feedback", "Avg rating",
-          "Escalations", "AI incidents", "Policy violations (blocked)"]
+          "Escalations", "AI incidents", "Policy violations (blocked, resolved)", "Review (h)", "Cost of quality"]
 
 
 def _v(x: Any) -> str:
@@ -24,7 +24,9 @@ def _v(x: Any) -> str:
 def _week_rows(card: dict[str, Any]) -> list[list[object]]:
     return [[w["week"], _v(w["active_users"]), _v(w["repeat_users"]), _v(w["calls"]), _v(w["time_saved_h"]),
              _v(w["feedback"]), _v(w["avg_rating"]), _v(w["escalations"]), _v(w["incidents"]),
-             f"{w['policy_violations']} ({w['policy_blocks']})"] for w in card["weeks"]]
+             f"{w['policy_violations']} ({w['policy_blocks']}, {w['policy_violations_resolved']})",
+             _v(w["review_hours"]), "no ROI rates" if w["cost_of_quality"] is None else f"{w['cost_of_quality']:,.2f}"]
+            for w in card["weeks"]]
 
 
 def _kpi_rows(session: Session, key: str) -> list[list[object]]:

@@ -252,6 +252,7 @@ def detail(session: Session, event_id: str, with_content: bool) -> dict[str, Any
     out = summary(e, c is not None, min((f["rating"] for f in feedback if f["rating"] is not None), default=None))
     return {**out, "fallback_reason": e.fallback_reason, "features": data.get("features") or {},
             "attributes": data.get("attributes") or {}, "trace": data.get("trace"), "spans": spans,
+            "violations": data.get("violations") or [],
             "feedback": feedback, "content": content, "links": links(e)}
 
 

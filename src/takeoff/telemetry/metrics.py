@@ -129,8 +129,14 @@ def window_totals(ws: Any) -> rollup.Totals:
 
 
 def violations_with(violations: Mapping[str, int], action: str | None = None) -> int:
-    """Safety findings (takeoff.sdk.safety) in the totals, all or those that took `action`."""
-    return sum(int(n) for k, n in violations.items() if action is None or k.rsplit(":", 1)[-1] == action)
+    """Safety findings (takeoff.sdk.safety) in the totals, all or those that took `action` (not the resolved count)."""
+    return sum(int(n) for k, n in violations.items()
+               if k != rollup.RESOLVED_VIOLATIONS and (action is None or k.rsplit(":", 1)[-1] == action))
+
+
+def violations_resolved(violations: Mapping[str, int]) -> int:
+    """Safety findings of the bucket's requests resolved since (by a review or a resolved incident)."""
+    return int(violations.get(rollup.RESOLVED_VIOLATIONS, 0))
 
 
 def quality_errors(error_categories: Mapping[str, int]) -> int:
@@ -206,6 +212,9 @@ _register_defaults([
            ("count", "violations"), _ratio(lambda t: violations_with(t.violations))),
     Metric("policy_blocks", "findings", "calls a safety filter blocked (answered with the policy's fallback)",
            "high", "safety", ("violations",), lambda t, _s: float(violations_with(t.violations, "block"))),
+    Metric("policy_violations_resolved", "findings", "safety filter findings of the bucket's requests resolved since: "
+           "a reviewer marked them handled, or an incident a review linked the request to was resolved", "low",
+           "safety", ("violations",), lambda t, _s: float(violations_resolved(t.violations))),
     Metric("quality_", "score", "mean of the quality score <name>", "low", "quality", ("scores",), family=True,
            member_value=_quality),
 ])

@@ -183,6 +183,11 @@ _NO_COVER_LIMIT = 1 << HASH_BITS  # above every hash: a sketch that is not full 
 _BUCKET_BITS = 63 - HASH_BITS  # bucket indices packed under a hash in returning_estimates' sort keys
 
 
+# The violations key that counts resolved safety findings (takeoff.review: a reviewer handled them, or an incident
+# linking the request was resolved), added to the request's own minute so "detected" and "resolved" sit side by side.
+RESOLVED_VIOLATIONS = "resolved"
+
+
 def violation_key(stage: str, detector: str, action: str) -> str:
     """How a rollup counts one safety finding: by stage, detector and the action taken."""
     return f"{stage}:{detector}:{action}"

@@ -60,7 +60,8 @@ CHARTS: tuple[Chart, ...] = (
     Chart("override_rate", "Human override rate", ("override_rate",)),
     Chart("escalation_rate", "Escalation rate", ("escalation_rate",)),
     Chart("users", "Active and repeat users", ("active_users", "repeat_users")),
-    Chart("safety", "Safety filter findings and blocks", ("policy_violations", "policy_blocks")),
+    Chart("safety", "Safety filter findings, blocks and resolved", ("policy_violations", "policy_blocks",
+                                                                    "policy_violations_resolved")),
 )
 LINE_LABELS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99": "p99", "active_users": "active",
                "repeat_users": "repeat"}

@@ -33,6 +33,7 @@ NAV: list[tuple[str, str]] = [
     ("Releases", "/releases"),
     ("Telemetry", "/telemetry"),
     ("Requests", "/requests"),
+    ("Review", "/review"),
     ("Monitoring", "/monitoring"),
     ("Incidents", "/incidents"),
     ("Findings", "/findings"),

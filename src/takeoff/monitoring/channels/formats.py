@@ -1,9 +1,10 @@
 """What each vendor expects, built from one notification (event, use case, payload): a Microsoft Teams Adaptive
-Card for a workflow webhook, a PagerDuty Events API v2 event, and an e-mail's subject and text (Slack's Block Kit
-body is in monitoring/webhooks.py).
+Card for a workflow webhook, a PagerDuty Events API v2 event, a Jira issue (REST API v2 create-issue) and an e-mail's
+subject and text (Slack's Block Kit body is in monitoring/webhooks.py).
 
 Pure: no I/O. Secrets are not part of any document built here (the PagerDuty routing key is added when the event is
-sent, so delivery bodies stored in the database never hold it).
+sent, so delivery bodies stored in the database never hold it; so are Jira's project and issue type, which live in
+the channel's URL).
 """
 from __future__ import annotations
 
@@ -87,4 +88,27 @@ def email(event: str, use_case_key: str, payload: dict[str, Any], at: str) -> di
     return {"subject": f"[takeoff] {headline(event, use_case_key, payload)}"[:250], "text": "\n".join(lines)}
 
 
-BUILDERS = {"teams": teams, "pagerduty": pagerduty, "email": email}
+JIRA_SUMMARY_MAX = 255
+JIRA_DESCRIPTION_MAX = 30_000
+
+
+def jira_label(text: str) -> str:
+    """A Jira label: no spaces (Jira refuses them), at most 255 characters."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)[:255]
+
+
+def jira(event: str, use_case_key: str, payload: dict[str, Any], at: str) -> dict[str, Any]:
+    """A Jira create-issue body (REST API v2: plain-text description); project and issue type are filled in when it
+    is sent, from the channel URL's `project` and `issuetype`."""
+    lines = [headline(event, use_case_key, payload), ""]
+    if payload.get("link"):
+        lines += [f"Open in takeoff: {payload['link']}", ""]
+    lines += [f"{k}: {v}" for k, v in facts(payload, limit=30)]
+    lines += ["", f"-- filed by takeoff · {event} · {at}"]
+    return {"fields": {"project": {"key": ""}, "issuetype": {"name": ""},
+                       "summary": headline(event, use_case_key, payload)[:JIRA_SUMMARY_MAX],
+                       "description": "\n".join(lines)[:JIRA_DESCRIPTION_MAX],
+                       "labels": ["takeoff", jira_label(f"takeoff-{use_case_key}"), jira_label(event)]}}
+
+
+BUILDERS = {"teams": teams, "pagerduty": pagerduty, "email": email, "jira": jira}
