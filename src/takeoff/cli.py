@@ -500,12 +500,12 @@ def audit_rekey(accept_broken: Annotated[bool, typer.Option(
 
 def _register_client_commands() -> None:
     """Attach the client commands: each module of takeoff.commands adds its group with `register(app)`."""
-    from takeoff.commands import (apply, catalog, datasource, evalset, finding, incident, release, report, requests,
-                                  review, usecase)
+    from takeoff.commands import (apply, catalog, datasource, evalset, evaluator, finding, incident, release, report,
+                                  requests, review, usecase)
     from takeoff.commands import eval as eval_cmd
 
-    for mod in (apply, catalog, datasource, eval_cmd, evalset, finding, incident, release, report, requests, review,
-                usecase):
+    for mod in (apply, catalog, datasource, eval_cmd, evalset, evaluator, finding, incident, release, report, requests,
+                review, usecase):
         mod.register(app)
 
 

@@ -16,4 +16,5 @@ import takeoff.incidents.models
 import takeoff.findings.models
 import takeoff.data.models
 import takeoff.review.models
+import takeoff.quality.models
 import takeoff.outcomes.models  # noqa: F401

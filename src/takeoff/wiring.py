@@ -23,6 +23,7 @@ def api_routers() -> list[APIRouter]:
     from takeoff.monitoring import api as monitoring
     from takeoff.outcomes import api as outcomes
     from takeoff.portfolio import api as portfolio
+    from takeoff.quality import api as quality
     from takeoff.readiness import api as readiness
     from takeoff.releases import api as releases
     from takeoff.reports import api as reports
@@ -31,7 +32,8 @@ def api_routers() -> list[APIRouter]:
     from takeoff.telemetry import api as telemetry
 
     return [m.router for m in (auth, audit, jobs, portfolio, governance, catalog, evals, releases, telemetry,
-                               monitoring, requests, incidents, findings, data, review, outcomes, readiness, reports)]
+                               monitoring, requests, incidents, findings, data, review, quality, outcomes, readiness,
+                               reports)]
 
 
 def page_routers() -> list[APIRouter]:
@@ -46,6 +48,7 @@ def page_routers() -> list[APIRouter]:
     from takeoff.monitoring import web as monitoring
     from takeoff.outcomes import web as outcomes
     from takeoff.portfolio import web as portfolio
+    from takeoff.quality import web as quality
     from takeoff.readiness import web as readiness
     from takeoff.releases import web as releases
     from takeoff.reports import web as reports
@@ -54,7 +57,7 @@ def page_routers() -> list[APIRouter]:
     from takeoff.telemetry import web as telemetry
 
     return [m.router for m in (auth, portfolio, governance, catalog, evals, releases, telemetry, monitoring,
-                               requests, incidents, findings, data, review, outcomes, readiness, reports)]
+                               requests, incidents, findings, data, review, quality, outcomes, readiness, reports)]
 
 
 def load_job_handlers() -> None:
@@ -63,5 +66,6 @@ def load_job_handlers() -> None:
     from takeoff.evals import jobs as evals_jobs  # noqa: F401
     from takeoff.monitoring import jobs as monitoring_jobs  # noqa: F401
     from takeoff.outcomes import jobs as outcomes_jobs  # noqa: F401
+    from takeoff.quality import jobs as quality_jobs  # noqa: F401
     from takeoff.review import jobs as review_jobs  # noqa: F401
     from takeoff.telemetry import jobs as telemetry_jobs  # noqa: F401

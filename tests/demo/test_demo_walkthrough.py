@@ -44,6 +44,7 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
     with ThreadPoolExecutor(1) as pool:  # eval runs start their own event loop; keep them off pytest's thread
         assert pool.submit(seed, factory, settings, strict=True, out=lines.append).result() == []
     assert any(line.strip().startswith("invoice drift check: drift ['amount', 'vendor_known'") for line in lines)
+    assert any(line.strip().startswith("online judge on support-reply:") for line in lines)
     c = TestClient(app)
     c.get("/login")
     r = c.post("/login", data={"username": "admin", "password": PASSWORD_ENV_DEFAULT,
@@ -80,6 +81,13 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
         assert set(stored) == {"support-reply", "invoice-anomaly"} and stored["support-reply"] > 100, stored
         bodies = " ".join(s.scalars(sql("SELECT body FROM request_content WHERE use_case = 'support-reply' LIMIT 50")))
         assert "[email]" in bodies and "jane.doe@" not in bodies and "[order]" in bodies
+        # an online judge (the demo's local one) scored a sample of support-reply's last week, within its budget
+        evaluated, failed, spent = s.execute(sql(
+            "SELECT sum(d.evaluated), sum(d.failed), sum(d.cost_usd) FROM quality_evaluator_days d "
+            "JOIN quality_evaluators e ON e.id = d.evaluator_id WHERE e.name = 'judge'")).one()
+        assert evaluated > 10 and failed == 0 and 0 < spent < 1.0, (evaluated, failed, spent)
+        judged = s.scalar(sql("SELECT count(*) FROM quality_evaluations WHERE status = 'scored'"))
+        assert judged >= evaluated
         for body in s.scalars(sql("SELECT body FROM request_content WHERE use_case = 'invoice-anomaly' LIMIT 50")):
             fields = json.loads(json.loads(body)["input"][0]["content"])  # no free text: the rule's fields
             assert set(fields) == {"amount", "vendor_median", "vendor_known"}, body

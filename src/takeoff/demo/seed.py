@@ -307,6 +307,8 @@ class Demo:
         self.step("feedback from users", self.feedback, ("/api/v1/feedback",))
         self.step("an annotation queue on support-reply, reviewed by two people", self.review_queue,
                   ("/api/v1/review/queues",))
+        self.step("an online judge on support-reply (a local judge) and server-side safety detectors", self.online_judge,
+                  ("/api/v1/usecases/{key}/evaluators",))
         self.step("KPI measurements", self.kpis, ("/api/v1/usecases/{key}/kpis/measurements",))
         self.step("usage policies, training and ROI assumptions", self.adoption, ("/api/v1/usecases/{key}/usage-policy",))
         self.step("audit findings", self.findings, ("/api/v1/findings",))
@@ -858,6 +860,54 @@ class Demo:
         alpha = {a["score"]: a["alpha"] for a in q["agreement"]}
         self.out(f"    {out['added']} item(s) sampled, {reviewed} review(s); agreement on helpful: "
                  f"alpha {alpha.get('helpful') if alpha.get('helpful') is None else round(alpha['helpful'], 2)}")
+
+    def online_judge(self) -> None:
+        """An online LLM judge on a quarter of support-reply's last week (the demo's rule-based judge served
+        OpenAI-style on loopback for the seeding, $1/day budget) and the SDK's detectors run server-side on every stored
+        reply; notes the judge's throughput and cost. The judge lives only while seeding, so its evaluator is paused."""
+        import dataclasses
+        import ipaddress
+
+        from takeoff.core import netguard
+        from takeoff.demo import judge
+        from takeoff.quality import runner
+
+        key = "support-reply"
+        if any(e["name"] == "judge" for e in self.call("erin", "GET", f"/api/v1/usecases/{key}/evaluators")):
+            return  # seeded before
+        server, url = judge.serve()
+        before = netguard.active()  # the demo's judge is on loopback: allowed for this step only
+        netguard.configure(dataclasses.replace(before, nets=(*before.nets, ipaddress.ip_network("127.0.0.1/32"))))
+        try:
+            since = (self.now - timedelta(days=7)).isoformat()
+            ev = self.call("erin", "POST", f"/api/v1/usecases/{key}/evaluators",
+                           {"name": "judge", "since": since, "sample_rate": 0.25, "daily_budget_usd": 1.0,
+                            "prices": judge.PRICES,
+                            "scorer": {"type": "llm_judge", "base_url": url, "model": judge.MODEL, "timeout_s": 5,
+                                       "rubric": "A good reply is on the ticket's topic, concrete and brief."}})
+            safety = self.call("erin", "POST", f"/api/v1/usecases/{key}/evaluators",
+                               {"name": "safety", "kind": "detectors", "since": since,
+                                "safety": {"input": [{"detector": "prompt_injection", "action": "review"}],
+                                           "output": [{"detector": "pii", "action": "flag"},
+                                                      {"detector": "secrets", "action": "block"}]}})
+            t0, scored, cost = time.monotonic(), 0, 0.0
+            for _ in range(50):  # bounded batches, as the periodic job runs them
+                out = runner.run_one(self.factory, ev["id"], self.now)
+                scored, cost = scored + out.get("scored", 0), cost + out.get("cost_usd", 0.0)
+                if not out.get("seen"):
+                    break
+            elapsed = max(time.monotonic() - t0, 1e-6)
+            while runner.run_one(self.factory, safety["id"], self.now).get("seen"):
+                pass
+            self.call("erin", "PATCH", f"/api/v1/evaluators/{ev['id']}", {"enabled": False})
+        finally:
+            netguard.configure(before)
+            server.shutdown()
+            server.server_close()
+        each = cost / scored if scored else 0.0
+        self.out(f"  online judge on {key}: {scored} evaluations in {elapsed:.2f}s ({scored / elapsed:.0f}/s), judge "
+                  f"cost ${cost:.5f} (${each:.7f} each; ${cost / 7:.5f}/day over the last 7 days at a 25% sample); "
+                  "paused after seeding, as its judge ran inside the demo")
 
     def kpis(self) -> None:
         series = {

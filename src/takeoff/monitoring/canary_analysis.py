@@ -34,6 +34,21 @@ def canary_side(ws: Any, quality_score: str | None) -> dict[str, Any]:
     return side
 
 
+def other_scores(can: Any, prod: Any, names: list[str], min_sample: int) -> dict[str, list[Any]]:
+    """The quality_score guardrail on every further score both sides have (online evaluators' `online_*`, review
+    scores), each check named `quality_<score>`. A breach of any is a breach of the canary; one without enough data
+    is shown but not waited for (sampled scores have fewer observations than requests)."""
+    checks: list[Any] = []
+    breaches: list[Any] = []
+    rule = {"quality_score": canary_math.DEFAULT_GUARDRAILS["quality_score"]}
+    for name in names:
+        v = canary_math.canary_verdict(canary_side(can, name), canary_side(prod, name), rule, min_sample).to_dict()
+        for c in v["checks"]:
+            checks.append({**c, "metric": f"quality_{name}"})
+        breaches += [[f"quality_{name}", *b[1:]] for b in v["breaches"]]
+    return {"checks": checks, "breaches": breaches}
+
+
 def _cost_spread_known(ws: Any) -> bool:
     """False when costs were summed without their squares (rows from before cost_sq): sum_sq < sum²/n is impossible."""
     total, sq, n = float(ws.cost_usd or 0), float(getattr(ws, "cost_sq", 0) or 0), int(ws.count or 0)
@@ -65,8 +80,13 @@ def analyze_canary(session: Session, key: str, canary_id: str, production_id: st
         guardrails = {k: v for k, v in canary_math.DEFAULT_GUARDRAILS.items() if k not in skip}
         verdict = canary_math.canary_verdict(canary_side(can, score), canary_side(prod, score), guardrails,
                                              min_sample)
-        check.verdict = verdict.status
-        check.detail = {**verdict.to_dict(), "quality_score": score, "window_s": window, "min_sample": min_sample}
+        detail = {**verdict.to_dict(), "quality_score": score, "window_s": window, "min_sample": min_sample}
+        more = other_scores(can, prod, [n for n in names if n != score], min_sample)
+        detail["checks"] += more["checks"]
+        detail["breaches"] += more["breaches"]
+        check.verdict = "breach" if detail["breaches"] else verdict.status
+        detail["status"] = check.verdict
+        check.detail = detail
     session.add(check)
     session.flush()
     if check.verdict != "breach":

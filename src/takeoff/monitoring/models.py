@@ -26,6 +26,8 @@ class MonitorSetting(Base):
     canary_min_sample: Mapped[int] = mapped_column(default=500)
     canary_window_s: Mapped[int] = mapped_column(default=3600)
     quality_error_threshold: Mapped[float] = mapped_column(default=0.02)
+    # the 0..1 score the quality SLO reads (an online evaluator's `online_<name>`, a review score); None: "pass"
+    quality_slo_score: Mapped[str | None] = mapped_column(String(100), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

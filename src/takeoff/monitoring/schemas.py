@@ -61,6 +61,8 @@ class SettingsIn(Input):
     canary_min_sample: int | None = Field(default=None, ge=2, le=10_000_000)
     canary_window_s: int | None = Field(default=None, ge=300, le=30 * 86400)
     quality_error_threshold: float | None = Field(default=None, ge=0, le=1)
+    quality_slo_score: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.:-]*$",
+                                          description="the 0..1 score the quality SLO reads; empty: 'pass'")
 
 
 class BaselineIn(Input):

@@ -53,6 +53,7 @@ def settings_view(session: Session, key: str) -> dict[str, Any]:
             "baseline_end": s.baseline_end.isoformat() if s and s.baseline_end else None,
             "canary_min_sample": min_sample, "canary_window_s": window,
             "quality_error_threshold": s.quality_error_threshold if s else 0.02,
+            "quality_slo_score": (s.quality_slo_score if s else None) or "pass",
             "on_call": uc.on_call, "rollback_trigger": rule}
 
 
@@ -83,6 +84,9 @@ def update_settings(session: Session, actor: Actor, key: str, body: SettingsIn) 
         fields["drift_features"] = fields["drift_features"] or []
     before = settings_view(session, key)
     s = _ensure_setting(session, key)
+    if fields.get("quality_slo_score") == "":
+        s.quality_slo_score = None  # back to the "pass" score
+        fields.pop("quality_slo_score")
     for k, v in fields.items():
         if v is not None or k == "auto_rollback":
             setattr(s, k, v)

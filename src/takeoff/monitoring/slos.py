@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.db import utcnow
-from takeoff.monitoring import alerts, traffic
+from takeoff.monitoring import alerts, settings, traffic
 from takeoff.monitoring import slo as slo_math
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
@@ -38,8 +38,10 @@ def slo_targets(targets: Any) -> dict[str, float]:
     return out
 
 
-def good_total(slo: slo_math.SLO, ws: Any, cost_slices: tuple[float, float] | None = None) -> tuple[float, float]:
-    """(good, total) events of one SLO in one window; quality reads a 0/1 'pass' score, else outcomes."""
+def good_total(slo: slo_math.SLO, ws: Any, cost_slices: tuple[float, float] | None = None,
+               quality_score: str = "pass") -> tuple[float, float]:
+    """(good, total) events of one SLO in one window; quality reads a 0..1 score ('pass' unless the use case's
+    monitoring settings name another), else outcomes."""
     if slo.name == "availability":
         return float(ws.count - ws.errors), float(ws.count)
     if slo.name == "latency_p95":
@@ -47,7 +49,7 @@ def good_total(slo: slo_math.SLO, ws: Any, cost_slices: tuple[float, float] | No
         total = float(sum(counts))
         return (min(slo_math.latency_good_count(counts, slo.threshold), total) if total else 0.0), total
     if slo.name == "quality":
-        return rollup.quality_good_total(ws.scores or {}, ws.outcomes)
+        return rollup.quality_good_total(ws.scores or {}, ws.outcomes, quality_score)
     return cost_slices or (0.0, 0.0)
 
 
@@ -75,6 +77,8 @@ def slo_status(session: Session, uc: UseCase, now: datetime | None = None) -> li
             return [{"slo": s.name, "objective": s.objective, "description": s.description, "sli": None,
                      "remaining_budget": None, "firing": [], "pairs": [], "events": 0} for s in slos]
         stats[w] = ws
+    chosen = settings.setting(session, uc.key)
+    quality_score = (chosen.quality_slo_score if chosen else None) or "pass"
     out = []
     for s in slos:
         data = {}
@@ -83,7 +87,7 @@ def slo_status(session: Session, uc: UseCase, now: datetime | None = None) -> li
             if s.name == "cost_per_task":
                 start = now - timedelta(minutes=slo_math.duration_minutes(w))
                 cost = _cost_slices(session, uc.key, float(s.threshold or 0), start, now, prod)
-            data[w] = good_total(s, ws, cost)
+            data[w] = good_total(s, ws, cost, quality_score)
         ev = slo_math.multiwindow_alerts(s, data)
         budget = slo_math.error_budget(s, *data[s.window])
         out.append({"slo": s.name, "objective": s.objective, "threshold": s.threshold, "description": s.description,

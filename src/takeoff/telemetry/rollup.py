@@ -601,10 +601,12 @@ TARGET_KINDS = ("latency_p95_ms", "max_error_rate", "uptime_pct", "cost_per_task
                 "throughput_per_min", "unacceptable_failures")
 
 
-def quality_good_total(scores: Mapping[str, Sequence[float]], outcomes: Mapping[str, int]) -> tuple[float, float]:
-    """(good, total) answers of a window: a 0/1 "pass" score when one is sent, else success vs failure outcomes
-    (the monitoring quality SLO and the overview's pass rate both read this)."""
-    s = scores.get("pass")
+def quality_good_total(scores: Mapping[str, Sequence[float]], outcomes: Mapping[str, int],
+                       score: str = "pass") -> tuple[float, float]:
+    """(good, total) answers of a window: a 0..1 score (the "pass" score unless the use case's quality SLO names
+    another, such as an online evaluator's) when one is sent, else success vs failure outcomes (the monitoring
+    quality SLO and the overview's pass rate both read this)."""
+    s = scores.get(score)
     if s and s[0]:
         return max(0.0, min(float(s[1]), float(s[0]))), float(s[0])
     success, failure = outcomes.get("success", 0), outcomes.get("failure", 0)

@@ -25,7 +25,7 @@ from takeoff.data.models import DataCheckRun, DataSource
 from takeoff.incidents.models import Incident
 from takeoff.monitoring import slos as monitoring
 from takeoff.monitoring import slo as slo_math
-from takeoff.monitoring.models import Alert, DriftResult
+from takeoff.monitoring.models import Alert, DriftResult, MonitorSetting
 from takeoff.outcomes import economics as outcomes
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio import scores as portfolio_scores
@@ -147,6 +147,8 @@ def budgets(session: Session, now: datetime | None = None, only: str | None = No
                 select(t.use_case, t.latency, t.scores, t.outcomes)
                 .where(t.grain == 86400, t.use_case.in_(need), t.bucket >= start)):
             rows[key].append({"latency": latency, "scores": scores, "outcomes": outs})
+    chosen = dict(session.execute(select(MonitorSetting.use_case_key, MonitorSetting.quality_slo_score)
+                                  .where(MonitorSetting.use_case_key.in_(need))).tuples().all()) if need else {}
     for key in keys:
         n, errors = counts.get(key, (0, 0))
         if not n:
@@ -156,7 +158,7 @@ def budgets(session: Session, now: datetime | None = None, only: str | None = No
                              latency_counts=rollup.dense_latency(agg["latency"]))
         left = []
         for slo in slo_math.slos_from_targets(targets[key]):
-            good, total = monitoring.good_total(slo, ws)
+            good, total = monitoring.good_total(slo, ws, quality_score=chosen.get(key) or "pass")
             if total:
                 left.append(slo_math.error_budget(slo, good, total).remaining)
         out[key] = min(left) if left else None

@@ -1,0 +1,1 @@
+"""Online evaluation of production traffic: evaluators per use case score a sampled share of new requests."""
