@@ -104,20 +104,55 @@ class Worker:
         return n
 
     def run_forever(self, stop: threading.Event, schedule_every_s: float = 15.0) -> None:
-        """Poll for jobs until stop is set; the embedded and standalone workers both use this."""
-        hb = threading.Thread(target=self._heartbeats, args=(stop,), daemon=True, name="takeoff-heartbeat")
+        """Poll for jobs until stop is set; the embedded and standalone workers both use this. Once stop is set no
+        job is claimed; the one running finishes (its lease kept alive) before this returns."""
+        beating = threading.Event()
+        hb = threading.Thread(target=self._heartbeats, args=(beating,), daemon=True, name="takeoff-heartbeat")
         hb.start()
         next_sched = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_sched:
-                    self.enqueue_schedules()
-                    next_sched = time.monotonic() + schedule_every_s
-                if self.run_once():
-                    continue
-            except Exception:
-                log.exception("worker loop error; continuing")
-            self.wake.wait(self.poll_s)
-            self.wake.clear()
+        try:
+            while not stop.is_set():
+                try:
+                    if time.monotonic() >= next_sched:
+                        self.enqueue_schedules()
+                        next_sched = time.monotonic() + schedule_every_s
+                    if not stop.is_set() and self.run_once():
+                        continue
+                except Exception:
+                    log.exception("worker loop error; continuing")
+                self.wake.wait(self.poll_s)
+                self.wake.clear()
+        finally:
+            beating.set()
+
+    def release_held(self) -> list[int]:
+        """Hand this worker's unfinished jobs back to the queue (claimable at once); their handlers' late results
+        are then ignored, as for any lost lease."""
+        with transaction(self.factory) as s:
+            return service.release_held(s, self.id)
+
+
+def stop_gracefully(workers: list[Worker], threads: list[threading.Thread], stop: threading.Event, grace_s: float,
+                    hurry: threading.Event | None = None) -> list[int]:
+    """Stop claiming, let running jobs finish within `grace_s` (or until `hurry` is set), then release the leases
+    of those still running so another worker takes them now rather than after the lease; returns released ids."""
+    stop.set()
+    for w in workers:
+        w.wake.set()
+    deadline = time.monotonic() + grace_s
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        if hurry is not None and hurry.is_set():
+            break
+        for t in threads:
+            t.join(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+    released: list[int] = []
+    for w in workers:
+        try:
+            released += w.release_held()
+        except Exception:  # the database may be gone too; the leases then expire as after a crash
+            log.exception("could not release the jobs of worker %s", w.id)
+    if released:
+        log.warning("grace period over: released jobs %s for another worker", released)
+    return released
 
 
