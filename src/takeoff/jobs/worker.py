@@ -109,14 +109,13 @@ class Worker:
         beating = threading.Event()
         hb = threading.Thread(target=self._heartbeats, args=(beating,), daemon=True, name="takeoff-heartbeat")
         hb.start()
-        next_sched = 0.0
+        sched = threading.Thread(target=self._schedules, args=(stop, schedule_every_s), daemon=True,
+                                 name="takeoff-scheduler")
+        sched.start()
         try:
             while not stop.is_set():
                 try:
-                    if time.monotonic() >= next_sched:
-                        self.enqueue_schedules()
-                        next_sched = time.monotonic() + schedule_every_s
-                    if not stop.is_set() and self.run_once():
+                    if self.run_once():
                         continue
                 except Exception:
                     log.exception("worker loop error; continuing")
@@ -124,6 +123,17 @@ class Worker:
                 self.wake.clear()
         finally:
             beating.set()
+
+    def _schedules(self, stop: threading.Event, every_s: float) -> None:
+        """Enqueue periodic jobs on their own thread, so long jobs never starve a schedule; checked at least twice
+        per shortest interval so no interval is skipped."""
+        while not stop.is_set():
+            try:
+                self.enqueue_schedules()
+            except Exception:
+                log.exception("could not enqueue periodic jobs; retrying")
+            shortest = min((sc.every_s for sc in list(SCHEDULES.values())), default=every_s)
+            stop.wait(max(0.2, min(every_s, shortest / 2)))
 
     def release_held(self) -> list[int]:
         """Hand this worker's unfinished jobs back to the queue (claimable at once); their handlers' late results
