@@ -129,6 +129,7 @@ START_RELEASE_RUN = "releases.start_eval_run"  # (session, actor, release_id, *,
 REQUIRE_DECISION = "governance.require_decision"  # (session, actor, decision): Forbidden unless the actor holds it
 OPEN_INCIDENTS = "incidents.open_for_use_case"  # (session, use_case_key) -> the use case's open incidents
 USE_CASE_GOVERNANCE = "governance.use_case_page"  # (session, use_case) -> what the use-case page shows of governance
+BUDGET_FALLBACK = "monitoring.budget_fallback"  # (session, use_case_key) -> {release_id | None: resets_at ISO}
 _provided: dict[str, Any] = {}
 
 

@@ -81,6 +81,9 @@ class ActiveConfig:
     fallback_model: str | None = None
     source: Literal["server", "cache", "stale", "default"] = "server"
     safety: dict[str, Any] | None = None  # the release's safety policy (docs/safety.md), applied by Client.safe
+    # The server's cost budget for this release is spent (enforce: fallback): guard() serves the fallback until then.
+    use_fallback: bool = False
+    fallback_until: str | None = None
 
 
 def _config_from(use_case: str, r: Mapping[str, Any], source: Any) -> ActiveConfig:
@@ -89,7 +92,9 @@ def _config_from(use_case: str, r: Mapping[str, Any], source: Any) -> ActiveConf
                         version=r.get("version"), provider=r.get("provider"), prompt=r.get("prompt"),
                         parameters=dict(params) if isinstance(params, Mapping) else {},
                         fallback_model=r.get("fallback_model"), source=source,
-                        safety=dict(r["safety"]) if isinstance(r.get("safety"), Mapping) else None)
+                        safety=dict(r["safety"]) if isinstance(r.get("safety"), Mapping) else None,
+                        use_fallback=r.get("use_fallback") is True,
+                        fallback_until=r["fallback_until"] if isinstance(r.get("fallback_until"), str) else None)
 
 
 def _as_default(use_case: str, default: Any) -> ActiveConfig | None:
@@ -295,8 +300,10 @@ class Client:
 
         Inside a `track` block the fallback reason goes on that block's event; otherwise the guard records
         its own event. Without a fallback, a refusal raises GuardRejected and a failure re-raises.
-        A budget reserves `estimated_cost_usd`; the actual cost from `cost_of`, else the cost the block's event
-        carries when it ends (`t.set_cost`), replaces it. `timeout_s` None means the client's guard_timeout_s.
+        A `release` from active() whose server-side budget is spent (`use_fallback`) is not called: the fallback
+        serves, reason budget_exceeded, until the budget's window resets. A budget reserves `estimated_cost_usd`;
+        the actual cost from `cost_of`, else the cost the block's event carries when it ends (`t.set_cost`),
+        replaces it. `timeout_s` None means the client's guard_timeout_s.
         """
         t = tracker if tracker is not None else current_tracker()
         if use_case is None:
@@ -312,7 +319,8 @@ class Client:
         try:
             outcome = self.guard_controls.call(call, use_case=use_case, model=model, fallback=fallback,
                                                timeout_s=timeout_s, estimated_cost_usd=estimated_cost_usd,
-                                               cost_of=cost_of)
+                                               cost_of=cost_of,
+                                               server_budget_spent=getattr(release, "use_fallback", False) is True)
         except Exception as exc:
             if own:
                 if isinstance(exc, GuardRejected):
