@@ -143,3 +143,56 @@ def test_enforced_budget_sends_the_sdk_to_the_fallback_until_the_window_resets(c
     assert client.delete(f"{URL}/{canary['id']}", headers=h).status_code == 204
     active = client.get("/api/v1/usecases/support-reply/active", headers=h).json()["releases"]
     assert not any(r["use_fallback"] for r in active)
+
+
+def test_budget_cli_adds_lists_and_removes(client, users, factory, app, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from takeoff.cli import app as cli
+    from takeoff.commands import _http
+
+    make_use_case(factory, targets={})
+    headers = users.headers("ai_engineer")
+
+    def http(timeout: float = 60.0) -> TestClient:
+        c = TestClient(app)
+        c.headers.update(headers)
+        return c
+
+    monkeypatch.setattr(_http, "client", http)
+    run = CliRunner()
+    r = run.invoke(cli, ["budget", "add", "support-reply", "--limit", "2", "--window", "day", "--enforce", "fallback"])
+    assert r.exit_code == 0, r.output
+    budget_id = r.output.strip().splitlines()[-1]
+    post_events(client, headers, [ev(cost_usd=1.0) for _ in range(3)])
+    r = run.invoke(cli, ["budget", "list"])
+    assert r.exit_code == 0 and "$3.00 of $2.00 per day" in r.output and "over" in r.output and "FALLBACK" in r.output
+    r = run.invoke(cli, ["budget", "add", "support-reply", "--limit", "2", "--window", "fortnight"])
+    assert r.exit_code == 2 and "window must be one of day, month" in r.output
+    r = run.invoke(cli, ["budget", "remove", budget_id])
+    assert r.exit_code == 0 and "disabled" in r.output
+
+
+def test_budget_form_shows_each_error_beside_its_field_and_adds_the_budget(client, users, factory) -> None:
+    from .test_monitoring_pages import login
+
+    make_use_case(factory, targets={})
+    csrf = login(client, users, "platform_engineer")
+    form = {"csrf_token": csrf, "use_case": "support-reply", "window": "day", "limit_usd": "0", "warn_share": "0.8",
+            "enforce": "alert"}
+    r = client.post("/monitoring/budgets", data=form)
+    assert r.status_code == 422
+    assert 'id="limit_usd-error"' in r.text and "limit_usd must be a number of dollars above 0" in r.text
+    r = client.post("/monitoring/budgets", data={**form, "limit_usd": "12", "warn_share": "2"})
+    assert r.status_code == 422 and 'id="warn_share-error"' in r.text and 'value="12"' in r.text
+    r = client.post("/monitoring/budgets", data={**form, "limit_usd": "ten"})
+    assert r.status_code == 422 and 'id="limit_usd-error"' in r.text
+    assert _count(factory, Budget) == 0
+    r = client.post("/monitoring/budgets", data={**form, "limit_usd": "12.5"}, follow_redirects=False)
+    assert r.status_code == 303
+    post_events(client, users.headers("ai_engineer"), [ev(cost_usd=2.5)])
+    page = client.get("/monitoring").text
+    assert "$2.50" in page and "$12.50" in page and "20.0%" in page
+    viewer = login(client, users, "viewer")
+    assert client.post("/monitoring/budgets", data={**form, "csrf_token": viewer, "limit_usd": "5"}).status_code == 403
