@@ -12,10 +12,12 @@ import uuid
 from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.core.db import transaction, utcnow
+from takeoff.core.observability import JOBS_FINISHED
 from takeoff.jobs import service
 from takeoff.jobs.registry import HANDLERS, SCHEDULES, JobContext
 
 log = logging.getLogger("takeoff.worker")
+_OUTCOME = {"queued": "retry", "failed": "failed"}  # jobs.service.fail's new status -> the metric's outcome
 
 
 class PermanentJobError(Exception):
@@ -83,14 +85,18 @@ class Worker:
             result = fn(JobContext(job_id, attempt, self.factory, self), payload)
         except PermanentJobError as exc:
             with transaction(self.factory) as s:
-                service.fail(s, job_id, self.id, str(exc), retry=False)
+                status = service.fail(s, job_id, self.id, str(exc), retry=False)
+            JOBS_FINISHED.labels(kind, _OUTCOME.get(status, "lost_lease")).inc()
         except Exception as exc:  # any handler error is retried with backoff
             log.warning("job %s (%s) failed: %s", job_id, kind, exc)
             with transaction(self.factory) as s:
-                service.fail(s, job_id, self.id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+                status = service.fail(s, job_id, self.id,
+                                      f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+            JOBS_FINISHED.labels(kind, _OUTCOME.get(status, "lost_lease")).inc()
         else:
             with transaction(self.factory) as s:
-                service.complete(s, job_id, self.id, result)
+                done = service.complete(s, job_id, self.id, result)
+            JOBS_FINISHED.labels(kind, "done" if done else "lost_lease").inc()
         finally:
             with self._lock:
                 self._running.discard(job_id)
@@ -139,7 +145,11 @@ class Worker:
         """Hand this worker's unfinished jobs back to the queue (claimable at once); their handlers' late results
         are then ignored, as for any lost lease."""
         with transaction(self.factory) as s:
-            return service.release_held(s, self.id)
+            released = service.release_held(s, self.id)
+            kinds = [service.get(s, i).kind for i in released]  # type: ignore[union-attr]  # just released: exist
+        for kind in kinds:
+            JOBS_FINISHED.labels(kind, "released").inc()
+        return released
 
 
 def stop_gracefully(workers: list[Worker], threads: list[threading.Thread], stop: threading.Event, grace_s: float,
