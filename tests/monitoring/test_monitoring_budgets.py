@@ -137,6 +137,9 @@ def test_enforced_budget_sends_the_sdk_to_the_fallback_until_the_window_resets(c
         out = sdk.guard(lambda: calls.append("v1") or "model answer", fallback="canned answer", release=cfg1,
                         use_case="support-reply")
         assert out == "model answer" and calls == ["v1"]
+        with sdk.track("support-reply", release="support-reply:2", unit_id="u9"):  # the README's idiom: an id
+            out = sdk.guard(lambda: calls.append("v2") or "model answer", fallback="canned answer")
+        assert out == "canned answer" and calls == ["v1"]
     finally:
         sdk.close()
     # Disabling the budget ends the fallback at once.
