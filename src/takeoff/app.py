@@ -25,7 +25,7 @@ from takeoff.core.db import make_engine, make_sessionmaker
 from takeoff.deps import public
 from takeoff.core.errors import ERROR_RESPONSES, AppError, error_body
 from takeoff.flows_registry import register_flows
-from takeoff.jobs.worker import Worker
+from takeoff.jobs.worker import Worker, stop_gracefully
 from takeoff.core.observability import ASGIGuard, BodyTooLarge, route_label
 from takeoff.web.headers import SecurityHeaders
 from takeoff.ratelimit import TokenLimits
@@ -95,10 +95,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         yield
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait(10)
+        if thread is not None:  # running jobs finish within the grace period, else their leases are released
+            stop_gracefully([app.state.worker], [thread], stop, settings.shutdown_grace_seconds)
         stop.set()
-        if thread is not None:
-            app.state.worker.wake.set()
-            thread.join(timeout=10)
         background.join_all(services)
 
     app = FastAPI(title="takeoff", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # /api/docs: web.pages

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -130,8 +131,13 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
     from takeoff.app import create_app, freeze_startup_heap
 
     if workers == 1:
-        uvicorn.run(freeze_startup_heap(create_app(settings, engine=engine)), host=host, port=port, log_level="info",
-                    access_log=False, proxy_headers=False)  # forwarded headers: TAKEOFF_TRUSTED_PROXIES
+        from takeoff.core.shutdown import DrainingServer
+
+        config = uvicorn.Config(freeze_startup_heap(create_app(settings, engine=engine)), host=host, port=port,
+                                log_level="info", access_log=False,
+                                proxy_headers=False,  # forwarded headers: TAKEOFF_TRUSTED_PROXIES
+                                timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+        DrainingServer(config, drain_s=settings.shutdown_drain_seconds).run()
         return
     # Several processes on one socket (the GIL caps one process near one core): each builds the app from the
     # environment; migrations and the first admin are done above, once. Prometheus samples are shared on disk.
@@ -141,7 +147,8 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
     engine.dispose()
     uvicorn.run("takeoff.app:serve_app", factory=True, workers=workers, host=host, port=port, log_level="info",
-                access_log=False, proxy_headers=False)  # forwarded headers: TAKEOFF_TRUSTED_PROXIES
+                access_log=False, proxy_headers=False,  # forwarded headers: TAKEOFF_TRUSTED_PROXIES
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds)  # no drain period with --workers > 1
 
 
 def _first_admin(settings, factory) -> str | None:
@@ -181,27 +188,37 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker threads in this
     import takeoff.app  # noqa: F401 - registers every domain's job handlers
     from takeoff.jobs.worker import Worker
 
+    from takeoff.jobs.worker import stop_gracefully
+
     _load_job_modules()
-    stop = threading.Event()
+    stop, hurry = threading.Event(), threading.Event()
+
+    def on_signal(sig: int, frame: object) -> None:  # first SIGTERM/SIGINT: graceful stop; a second: release now
+        (hurry if stop.is_set() else stop).set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    workers: list[Worker] = []
     threads = []
     for _ in range(concurrency):
         w = Worker(factory, lease_s=settings.job_lease_seconds)
-        t = threading.Thread(target=w.run_forever, args=(stop,), daemon=True)
+        t = threading.Thread(target=w.run_forever, args=(stop,), daemon=True, name=f"takeoff-worker-{len(workers)}")
         t.start()
+        workers.append(w)
         threads.append(t)
     from takeoff.background_defaults import register_background_services
     from takeoff.core import background
 
     register_background_services()
     services = background.start_all(settings, factory, stop)  # e.g. the rollup compactor (ingestion's deltas)
-    typer.echo(f"{concurrency} worker(s) running; Ctrl-C to stop")
-    try:
-        while any(t.is_alive() for t in threads):
-            for t in threads:
-                t.join(timeout=1)
-    except KeyboardInterrupt:
-        stop.set()
-        background.join_all(services)
+    typer.echo(f"{concurrency} worker(s) running; Ctrl-C or SIGTERM to stop")
+    while not stop.wait(0.5) and any(t.is_alive() for t in threads):
+        pass
+    typer.echo(f"stopping: running jobs get {settings.shutdown_grace_seconds} s to finish", err=True)
+    released = stop_gracefully(workers, threads, stop, settings.shutdown_grace_seconds, hurry)
+    background.join_all(services)
+    typer.echo(f"stopped; {len(released)} unfinished job(s) released for another worker" if released else "stopped",
+               err=True)
 
 
 def _load_job_modules() -> None:
@@ -500,12 +517,12 @@ def audit_rekey(accept_broken: Annotated[bool, typer.Option(
 
 def _register_client_commands() -> None:
     """Attach the client commands: each module of takeoff.commands adds its group with `register(app)`."""
-    from takeoff.commands import (apply, catalog, datasource, evalset, evaluator, finding, incident, release, report,
-                                  requests, review, usecase)
+    from takeoff.commands import (apply, budget, catalog, datasource, evalset, evaluator, finding, incident, release,
+                                  report, requests, review, usecase)
     from takeoff.commands import eval as eval_cmd
 
-    for mod in (apply, catalog, datasource, eval_cmd, evalset, evaluator, finding, incident, release, report, requests,
-                review, usecase):
+    for mod in (apply, budget, catalog, datasource, eval_cmd, evalset, evaluator, finding, incident, release, report,
+                requests, review, usecase):
         mod.register(app)
 
 

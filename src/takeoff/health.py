@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 
 from takeoff import migrate
-from takeoff.core import background
+from takeoff.core import background, shutdown
 from takeoff.core.db import transaction
 from takeoff.core.errors import ERROR_RESPONSES, error_body
 from takeoff.jobs import service as jobs
@@ -26,10 +26,12 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: ERROR_RESPONSES[422] | {"description": "Database unreachable or migrations pending"}})
+@router.get("/readyz", responses={503: ERROR_RESPONSES[422] | {"description": "Database unreachable, migrations pending or draining"}})
 @public("readiness probe")
 def readyz(request: Request) -> JSONResponse:
-    """Ready when the database answers and every migration is applied."""
+    """Ready when the database answers and every migration is applied, and the process is not stopping."""
+    if shutdown.draining.is_set():  # SIGTERM received: the load balancer should route elsewhere
+        return JSONResponse(error_body("not_ready", "draining: this server is shutting down"), status_code=503)
     engine = request.app.state.engine
     try:
         with engine.connect() as conn:

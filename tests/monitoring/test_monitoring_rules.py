@@ -134,5 +134,6 @@ def test_scheduled_monitoring_jobs_run_cleanly(client, users, factory, app) -> N
         done = {j.kind: (j.status, j.result) for j in s.scalars(select(Job).where(Job.kind.like("monitoring.%")))}
     assert {k: v[0] for k, v in done.items()} == {"monitoring.evaluate": "done", "monitoring.drift": "done",
                                                   "monitoring.canary": "done"}
-    assert done["monitoring.evaluate"][1] == {"rules": {"ok": 1, "failed": 0}, "use_cases": {"ok": 1, "failed": 0}}
+    assert done["monitoring.evaluate"][1] == {"rules": {"ok": 1, "failed": 0}, "use_cases": {"ok": 1, "failed": 0},
+                                              "budgets": {"ok": 0, "failed": 0}}
     assert client.get("/api/v1/monitoring/alerts?state=firing", headers=h).json() == []

@@ -21,6 +21,7 @@ from takeoff.core.actor import Actor
 from takeoff.core.config import Settings
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Invalid
+from takeoff.core.observability import SSO_LOGINS
 from takeoff.core.permissions import validate_roles
 
 STATE_TTL = timedelta(minutes=10)
@@ -167,9 +168,18 @@ def sign_in(session: Session, settings: Settings, issuer: str, claims: dict[str,
 def complete(session: Session, settings: Settings, p: oidc.Provider, state: str, cookie_state: str,
              code: str) -> tuple[SignIn, str]:
     """The callback: consume the started sign-in, exchange the code, validate the ID token, sign the user in."""
-    row = consume(session, state, cookie_state)
-    if not code:
-        raise oidc.LoginRefused("the identity provider sent no authorization code")
-    token = oidc.exchange_code(p, code, row.code_verifier)
-    claims = oidc.validate_id_token(p, token["id_token"], row.nonce, token.get("access_token"))
-    return sign_in(session, settings, p.issuer, claims), row.next_path
+    try:
+        row = consume(session, state, cookie_state)
+        if not code:
+            raise oidc.LoginRefused("the identity provider sent no authorization code")
+        token = oidc.exchange_code(p, code, row.code_verifier)
+        claims = oidc.validate_id_token(p, token["id_token"], row.nonce, token.get("access_token"))
+        signed = sign_in(session, settings, p.issuer, claims)
+    except oidc.LoginRefused:
+        SSO_LOGINS.labels("refused").inc()
+        raise
+    except Exception:
+        SSO_LOGINS.labels("error").inc()
+        raise
+    SSO_LOGINS.labels("ok" if signed.allowed else "no_role").inc()
+    return signed, row.next_path

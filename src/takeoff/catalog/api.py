@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from takeoff.catalog import service
+from takeoff.catalog import service, snapshot
 from takeoff.catalog.schemas import ModelIn, PriceIn
 from takeoff.deps import DB, Allowed, Decides
 
@@ -37,3 +37,10 @@ def add_price(provider: str, model: str, body: PriceIn, session: DB, actor: Allo
     entry = service.get_model(session, f"{provider}/{model}")
     service.add_price(session, actor, entry, body)
     return service.model_view(session, entry, with_history=True)
+
+
+@router.post("/catalog/import-defaults")
+def import_defaults(session: DB, actor: Allowed("catalog.write")) -> dict[str, Any]:
+    """Import the price snapshot shipped with this version (dated; never fetched from the network): missing models
+    are added approved for no tier, models without a price get the snapshot's, operators' prices are kept."""
+    return snapshot.import_defaults(session, actor)

@@ -47,5 +47,7 @@ class ModelPrice(Base):
     cache_read: Mapped[float | None] = mapped_column(Float, default=None)
     cache_write: Mapped[float | None] = mapped_column(Float, default=None)
     reasoning: Mapped[float | None] = mapped_column(Float, default=None)
+    # Where the price came from: "" when an operator entered it, "snapshot <as_of>" for the shipped price snapshot.
+    source: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[str] = mapped_column(String(100), default="system")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

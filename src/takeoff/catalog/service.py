@@ -124,12 +124,22 @@ def model_view(session: Session, entry: CatalogModel, with_history: bool = False
         "endpoint_kind": entry.endpoint_kind, "context_limit": entry.context_limit, "rate_limits": entry.rate_limits,
         "data_retention": entry.data_retention, "residency": entry.residency, "contract_terms": entry.contract_terms,
         "approved_tiers": entry.approved_tiers, "fallback_model": entry.fallback_model, "notes": entry.notes,
-        "price": current_price(session, entry), "updated_at": entry.updated_at.isoformat(),
+        "price": current_price(session, entry), "price_source": price_source(session, entry),
+        "updated_at": entry.updated_at.isoformat(),
     }
     if with_history:
-        out["prices"] = [{"effective_from": p.effective_from.isoformat(), **_price_dict(p)}
-                         for p in prices_of(session, entry)]
+        out["prices"] = [{"effective_from": p.effective_from.isoformat(), **_price_dict(p),
+                          "source": p.source or None} for p in prices_of(session, entry)]
     return out
+
+
+def price_source(session: Session, entry: CatalogModel, at: datetime | None = None) -> str | None:
+    """Where the price in force came from: None when an operator entered it, "snapshot <date>" when it is the
+    shipped price snapshot's (pages show that date beside the price and the costs it makes)."""
+    row = session.scalar(select(ModelPrice).where(ModelPrice.model_id == entry.id,
+                                                  ModelPrice.effective_from <= (at or utcnow()))
+                         .order_by(ModelPrice.effective_from.desc()).limit(1))
+    return (row.source or None) if row is not None else None
 
 
 def _snapshot(entry: CatalogModel) -> dict[str, Any]:

@@ -42,6 +42,8 @@ def call(method: str, path: str, **kwargs: Any) -> Any:
         except Exception:
             message = f"HTTP {resp.status_code}"
         fail(message)
+    if resp.status_code == 204 or not resp.content:  # no content (a DELETE): nothing to decode
+        return None
     if resp.headers.get("content-type", "").startswith("application/json"):
         return resp.json()
     return resp.text

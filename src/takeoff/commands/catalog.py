@@ -62,5 +62,15 @@ def price(ref: Annotated[str, typer.Argument(help="provider/model")],
     typer.echo(f"price of {ref} recorded")
 
 
+@catalog_app.command("import-defaults")
+def import_defaults() -> None:
+    """Import the dated price snapshot shipped with takeoff (never fetched from the network): missing models are
+    added approved for no tier, unpriced models get its prices; prices already recorded are kept."""
+    out = call("POST", "/api/v1/catalog/import-defaults")
+    typer.echo(f"price snapshot as of {out['as_of']}: {len(out['added'])} models added, {len(out['priced'])} priced, "
+               f"{len(out['kept'])} kept their own prices")
+    typer.echo(f"note: {out['notice']}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog")

@@ -25,7 +25,14 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(default=True, description="Run a job worker inside `takeoff serve`.")
     rollup_compaction: bool = Field(default=True, description="Merge telemetry rollup deltas in every `serve` "
                                                               "process (and `worker`); off only for tests.")
-    job_lease_seconds: int = Field(default=60, description="How long a claimed job stays leased without heartbeat.")
+    job_lease_seconds: int = Field(default=60, ge=2, le=86400, description="How long a claimed job stays leased "
+                                   "without heartbeat (a dead worker's jobs are taken over after it).")
+    shutdown_grace_seconds: int = Field(default=25, ge=0, le=3600, description="On SIGTERM, how long running jobs "
+                                        "and in-flight requests get to finish; then job leases are released for "
+                                        "another worker and open connections are closed.")
+    shutdown_drain_seconds: float = Field(default=0, ge=0, le=300, description="On SIGTERM, how long `serve` keeps "
+                                          "answering (with /readyz at 503) before it stops accepting connections, "
+                                          "so a load balancer routes elsewhere first.")
     raw_event_retention_days: int = Field(default=30, description="Raw telemetry kept this long; rollups stay.")
     late_event_seconds: int = Field(default=24 * 3600, description="Events later than this are refused.")
     otlp_grpc_port: int = Field(default=0, ge=0, le=65535, description="Serve OTLP over gRPC (TraceService) on this "

@@ -130,6 +130,7 @@ REQUIRE_DECISION = "governance.require_decision"  # (session, actor, decision): 
 OPEN_INCIDENTS = "incidents.open_for_use_case"  # (session, use_case_key) -> the use case's open incidents
 INCIDENT_SCOPE = "incidents.scope"  # (session, incident_id) -> {id, use_case, start, end, release, root_cause}; 404
 USE_CASE_GOVERNANCE = "governance.use_case_page"  # (session, use_case) -> what the use-case page shows of governance
+BUDGET_FALLBACK = "monitoring.budget_fallback"  # (session, use_case_key) -> {release_id | None: resets_at ISO}
 _provided: dict[str, Any] = {}
 
 

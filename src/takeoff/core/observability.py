@@ -19,6 +19,20 @@ HTTP_LATENCY = Histogram("takeoff_http_request_duration_seconds", "HTTP request 
 JOBS = Gauge("takeoff_jobs", "Jobs in the queue by status", ["status"], multiprocess_mode="mostrecent")
 OTLP_SPANS_REJECTED = Counter("takeoff_otlp_spans_rejected_total", "OTLP spans refused (partial_success) by reason: "
                               "unmapped GenAI, step_after_calls, invalid, time, nul", ["reason"])
+INGESTED = Counter("takeoff_ingest_events_total", "Telemetry events and OTLP spans processed by ingestion, by source "
+                   "(json, otlp) and outcome (stored: new; duplicate: an id already stored, e.g. a resent batch)",
+                   ["source", "outcome"])
+INGEST_REJECTED = Counter("takeoff_ingest_rejected_total", "Telemetry events refused by ingestion (their batch gets "
+                          "a 422), by source and reason: time (too old or in the future), invalid (release, drop "
+                          "report), nul", ["source", "reason"])
+JOBS_FINISHED = Counter("takeoff_jobs_finished_total", "Job runs by kind and outcome: done, retry (failed, queued "
+                        "again with backoff), failed (no attempt left or permanent), lost_lease (another worker "
+                        "took it), released (handed back at a graceful stop)", ["kind", "outcome"])
+SSO_LOGINS = Counter("takeoff_sso_logins_total", "Single sign-on callbacks by outcome: ok, no_role (signed in but "
+                     "no mapped role), refused (state, token or claims refused), error (provider unreachable...)",
+                     ["outcome"])
+NOTIFICATIONS = Counter("takeoff_notification_deliveries_total", "Notification delivery attempts by channel kind and "
+                        "outcome: sent, retrying, failed (last attempt)", ["channel", "outcome"])
 ROLLUP_DELTAS = Gauge("takeoff_rollup_deltas_pending", "Telemetry rollup deltas waiting for the compactor",
                       multiprocess_mode="mostrecent")
 access_log = logging.getLogger("takeoff.access")

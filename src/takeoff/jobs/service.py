@@ -80,6 +80,22 @@ def complete(session: Session, job_id: int, worker_id: str, result: dict[str, An
     return bool(res.rowcount)
 
 
+def release_held(session: Session, worker_id: str) -> list[int]:
+    """Hand back every job this worker still runs (a graceful stop): queued again, due now, the attempt not counted,
+    so another worker claims it at once instead of after the lease; returns the released ids."""
+    now = utcnow()
+    held = session.scalars(select(Job).where(Job.locked_by == worker_id, Job.status == "running")
+                           .with_for_update()).all()
+    for job in held:
+        job.status = "queued"
+        job.locked_by = None
+        job.lease_until = None
+        job.run_at = now
+        job.attempts = max(0, job.attempts - 1)
+    session.flush()
+    return [job.id for job in held]
+
+
 def backoff_seconds(attempts: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: base·2^(attempts-1), capped, times a factor in [0.5, 1]."""
     r = (rng or random).uniform(0.5, 1.0)

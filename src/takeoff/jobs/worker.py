@@ -12,10 +12,12 @@ import uuid
 from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.core.db import transaction, utcnow
+from takeoff.core.observability import JOBS_FINISHED
 from takeoff.jobs import service
 from takeoff.jobs.registry import HANDLERS, SCHEDULES, JobContext
 
 log = logging.getLogger("takeoff.worker")
+_OUTCOME = {"queued": "retry", "failed": "failed"}  # jobs.service.fail's new status -> the metric's outcome
 
 
 class PermanentJobError(Exception):
@@ -83,14 +85,18 @@ class Worker:
             result = fn(JobContext(job_id, attempt, self.factory, self), payload)
         except PermanentJobError as exc:
             with transaction(self.factory) as s:
-                service.fail(s, job_id, self.id, str(exc), retry=False)
+                status = service.fail(s, job_id, self.id, str(exc), retry=False)
+            JOBS_FINISHED.labels(kind, _OUTCOME.get(status, "lost_lease")).inc()
         except Exception as exc:  # any handler error is retried with backoff
             log.warning("job %s (%s) failed: %s", job_id, kind, exc)
             with transaction(self.factory) as s:
-                service.fail(s, job_id, self.id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+                status = service.fail(s, job_id, self.id,
+                                      f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+            JOBS_FINISHED.labels(kind, _OUTCOME.get(status, "lost_lease")).inc()
         else:
             with transaction(self.factory) as s:
-                service.complete(s, job_id, self.id, result)
+                done = service.complete(s, job_id, self.id, result)
+            JOBS_FINISHED.labels(kind, "done" if done else "lost_lease").inc()
         finally:
             with self._lock:
                 self._running.discard(job_id)
@@ -104,20 +110,69 @@ class Worker:
         return n
 
     def run_forever(self, stop: threading.Event, schedule_every_s: float = 15.0) -> None:
-        """Poll for jobs until stop is set; the embedded and standalone workers both use this."""
-        hb = threading.Thread(target=self._heartbeats, args=(stop,), daemon=True, name="takeoff-heartbeat")
+        """Poll for jobs until stop is set; the embedded and standalone workers both use this. Once stop is set no
+        job is claimed; the one running finishes (its lease kept alive) before this returns."""
+        beating = threading.Event()
+        hb = threading.Thread(target=self._heartbeats, args=(beating,), daemon=True, name="takeoff-heartbeat")
         hb.start()
-        next_sched = 0.0
+        sched = threading.Thread(target=self._schedules, args=(stop, schedule_every_s), daemon=True,
+                                 name="takeoff-scheduler")
+        sched.start()
+        try:
+            while not stop.is_set():
+                try:
+                    if self.run_once():
+                        continue
+                except Exception:
+                    log.exception("worker loop error; continuing")
+                self.wake.wait(self.poll_s)
+                self.wake.clear()
+        finally:
+            beating.set()
+
+    def _schedules(self, stop: threading.Event, every_s: float) -> None:
+        """Enqueue periodic jobs on their own thread, so long jobs never starve a schedule; checked at least twice
+        per shortest interval so no interval is skipped."""
         while not stop.is_set():
             try:
-                if time.monotonic() >= next_sched:
-                    self.enqueue_schedules()
-                    next_sched = time.monotonic() + schedule_every_s
-                if self.run_once():
-                    continue
+                self.enqueue_schedules()
             except Exception:
-                log.exception("worker loop error; continuing")
-            self.wake.wait(self.poll_s)
-            self.wake.clear()
+                log.exception("could not enqueue periodic jobs; retrying")
+            shortest = min((sc.every_s for sc in list(SCHEDULES.values())), default=every_s)
+            stop.wait(max(0.2, min(every_s, shortest / 2)))
+
+    def release_held(self) -> list[int]:
+        """Hand this worker's unfinished jobs back to the queue (claimable at once); their handlers' late results
+        are then ignored, as for any lost lease."""
+        with transaction(self.factory) as s:
+            released = service.release_held(s, self.id)
+            kinds = [service.get(s, i).kind for i in released]  # type: ignore[union-attr]  # just released: exist
+        for kind in kinds:
+            JOBS_FINISHED.labels(kind, "released").inc()
+        return released
+
+
+def stop_gracefully(workers: list[Worker], threads: list[threading.Thread], stop: threading.Event, grace_s: float,
+                    hurry: threading.Event | None = None) -> list[int]:
+    """Stop claiming, let running jobs finish within `grace_s` (or until `hurry` is set), then release the leases
+    of those still running so another worker takes them now rather than after the lease; returns released ids."""
+    stop.set()
+    for w in workers:
+        w.wake.set()
+    deadline = time.monotonic() + grace_s
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        if hurry is not None and hurry.is_set():
+            break
+        for t in threads:
+            t.join(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+    released: list[int] = []
+    for w in workers:
+        try:
+            released += w.release_held()
+        except Exception:  # the database may be gone too; the leases then expire as after a crash
+            log.exception("could not release the jobs of worker %s", w.id)
+    if released:
+        log.warning("grace period over: released jobs %s for another worker", released)
+    return released
 
 

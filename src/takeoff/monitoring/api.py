@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from takeoff.deps import DB, Allowed
-from takeoff.monitoring import alerts, canary_analysis, drift_checks, notifications, settings, slos
-from takeoff.monitoring.schemas import BaselineIn, ChannelIn, RuleIn, SettingsIn
+from takeoff.monitoring import alerts, budgets, canary_analysis, drift_checks, notifications, settings, slos
+from takeoff.monitoring.schemas import BaselineIn, BudgetIn, ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
 from takeoff.core.types import Id
 from fastapi import Query
@@ -45,6 +45,36 @@ def evaluate_rule(rule_id: Id, session: DB, actor: Allowed("monitor.write")) -> 
     if rule is None:
         raise NotFound(f"alert rule {rule_id} not found")
     return alerts.evaluate_rule(session, rule)
+
+
+@router.get("/monitoring/budgets")
+def list_budgets(session: DB, actor: Allowed("read"), use_case: str | None = None) -> list[dict[str, Any]]:
+    """Cost budgets with this window's spend (from the rollups), share of the limit and state."""
+    return [budgets.status(session, b) for b in budgets.budgets(session, use_case)]
+
+
+@router.post("/monitoring/budgets", status_code=201)
+def create_budget(body: BudgetIn, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
+    """Add a cost budget per day or month for a use case or one release (422 naming a bad field)."""
+    return budgets.status(session, budgets.create_budget(session, actor, body))
+
+
+@router.get("/monitoring/budgets/{budget_id}")
+def get_budget(budget_id: Id, session: DB, actor: Allowed("read")) -> dict[str, Any]:
+    """One budget with this window's spend, share and state."""
+    return budgets.status(session, budgets.get_budget(session, budget_id))
+
+
+@router.delete("/monitoring/budgets/{budget_id}", status_code=204)
+def delete_budget(budget_id: Id, session: DB, actor: Allowed("monitor.write")) -> None:
+    """Disable a budget (its alerts resolve, its fallback ends)."""
+    budgets.delete_budget(session, actor, budget_id)
+
+
+@router.post("/monitoring/budgets/{budget_id}/evaluate")
+def evaluate_budget(budget_id: Id, session: DB, actor: Allowed("monitor.write")) -> dict[str, Any]:
+    """Evaluate a budget now (the scheduled job does this every minute)."""
+    return budgets.evaluate_budget(session, budgets.get_budget(session, budget_id))
 
 
 @router.get("/monitoring/alerts")

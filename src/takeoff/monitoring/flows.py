@@ -5,9 +5,10 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from takeoff.core.events import DataSlaBreached, GateJudged, IncidentOpened, IncidentResolved, subscribe
+from takeoff.core.events import (BUDGET_FALLBACK, DataSlaBreached, GateJudged, IncidentOpened, IncidentResolved, provide,
+                                 subscribe)
 from takeoff.evals.models import EvalRun
-from takeoff.monitoring import notifications
+from takeoff.monitoring import budgets, notifications
 from takeoff.releases import approvals as release_approvals, queries as release_queries
 
 log = logging.getLogger("takeoff.monitoring")
@@ -72,3 +73,4 @@ def register() -> None:
     subscribe(IncidentResolved, on_incident_resolved)
     subscribe(DataSlaBreached, on_data_sla_breached)
     subscribe(GateJudged, on_gate_judged)
+    provide(BUDGET_FALLBACK, budgets.fallback_until)  # active() sends SDKs to the fallback while a budget is spent

@@ -1,4 +1,4 @@
-"""Monitoring jobs: rule/SLO/quality evaluation, drift checks, canary analysis, webhook deliveries."""
+"""Monitoring jobs: rule/SLO/quality/budget evaluation, drift checks, canary analysis, webhook deliveries."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +6,7 @@ from typing import Any
 
 from takeoff.core.db import transaction, utcnow
 from takeoff.jobs.registry import JobContext, every, handler
-from takeoff.monitoring import alerts, canary_analysis, drift_checks, notifications, overview, slos
+from takeoff.monitoring import alerts, budgets, canary_analysis, drift_checks, notifications, overview, slos
 from takeoff.portfolio import service as portfolio
 
 log = logging.getLogger("takeoff.monitoring")
@@ -32,11 +32,12 @@ def _each(ctx: JobContext, items: list[Any], fn: Any, what: str) -> dict[str, in
 
 @handler("monitoring.evaluate")
 def evaluate(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Every enabled alert rule, then each use case's SLO burn rates and quality alert."""
+    """Every enabled alert rule, then each use case's SLO burn rates and quality alert, then every cost budget."""
     now = utcnow()
     with transaction(ctx.factory) as s:
         rule_ids = [r.id for r in alerts.rules(s) if r.enabled]
         keys = [uc.key for uc in overview.monitored_use_cases(s)]
+        budget_ids = [b.id for b in budgets.budgets(s, enabled_only=True)]
 
     def one_rule(s: Any, rule_id: int) -> None:
         from takeoff.monitoring.models import AlertRule
@@ -50,7 +51,13 @@ def evaluate(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         slos.evaluate_slos(s, uc, now)
         alerts.evaluate_quality(s, uc, now)
 
-    return {"rules": _each(ctx, rule_ids, one_rule, "rule"), "use_cases": _each(ctx, keys, one_uc, "SLO check")}
+    def one_budget(s: Any, budget_id: int) -> None:
+        b = budgets.get_budget(s, budget_id)
+        if b.enabled:
+            budgets.evaluate_budget(s, b, now)
+
+    return {"rules": _each(ctx, rule_ids, one_rule, "rule"), "use_cases": _each(ctx, keys, one_uc, "SLO check"),
+            "budgets": _each(ctx, budget_ids, one_budget, "budget")}
 
 
 @handler("monitoring.drift")

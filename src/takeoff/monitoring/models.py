@@ -141,3 +141,21 @@ class Delivery(Base):
     job_id: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Budget(Base):
+    """A cost budget of a use case (or of one of its releases) over a UTC day or month; spend is read from the
+    rollups. `enforce`: alert only, or also tell SDKs through active() to use the fallback until the window resets."""
+
+    __tablename__ = "budgets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    use_case_key: Mapped[str] = mapped_column(String(64), index=True)
+    release_id: Mapped[str | None] = mapped_column(String(200), default=None)  # None: every release
+    window: Mapped[str] = mapped_column(String(8), default="month")  # day | month
+    limit_usd: Mapped[float] = mapped_column(default=0.0)
+    warn_share: Mapped[float] = mapped_column(default=0.8)
+    enforce: Mapped[str] = mapped_column(String(16), default="alert")  # alert | fallback
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(100), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

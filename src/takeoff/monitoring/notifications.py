@@ -14,6 +14,7 @@ from takeoff.core.actor import Actor
 from takeoff.core.config import get_settings
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Conflict, Invalid, NotFound
+from takeoff.core.observability import NOTIFICATIONS
 from takeoff.jobs import service as jobs
 from takeoff.monitoring import webhooks
 from takeoff.monitoring.models import Channel, Delivery
@@ -79,6 +80,7 @@ def deliver(factory: Any, delivery_id: int, attempt: int) -> dict[str, Any]:
             return {"skipped": True}
         url, raw, secret, event, timeout, max_attempts = (ch.url, d.body.encode(), ch.secret, d.event, ch.timeout_s,
                                                           ch.max_attempts)
+        kind = ch.kind
     result = webhooks.send(url, raw, secret, event, timeout)  # outside any transaction: never holds a lock
     with factory() as s, s.begin():
         d = s.get(Delivery, delivery_id)
@@ -89,8 +91,10 @@ def deliver(factory: Any, delivery_id: int, attempt: int) -> dict[str, Any]:
         d.last_error = result.error
         if result.ok:
             d.status, d.sent_at = "sent", utcnow()
+            NOTIFICATIONS.labels(kind, "sent").inc()
             return {"status": "sent", "attempts": attempt}
         d.status = "failed" if attempt >= max_attempts else "retrying"
+    NOTIFICATIONS.labels(kind, "failed" if attempt >= max_attempts else "retrying").inc()
     if attempt >= max_attempts:
         return {"status": "failed", "attempts": attempt, "error": result.error}
     raise RuntimeError(f"webhook delivery {delivery_id} failed: {result.error}")

@@ -77,3 +77,18 @@ class BaselineIn(Input):
     # re-binned, so the reference window may be set apart (defaults to the baseline window itself).
     reference_start: BoundedDateTime | None = None
     reference_end: BoundedDateTime | None = None
+
+
+class BudgetIn(Input):
+    """A cost budget: `limit_usd` per `window` (day or month, UTC) for a use case or one `release` of it; an alert
+    at `warn_share` of the limit and another at the limit; `enforce: fallback` also makes active() send SDKs to
+    the fallback until the window resets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    use_case: str = Field(min_length=1, max_length=64)
+    release: str | None = Field(default=None, min_length=1, max_length=200)
+    window: str = Field(default="month", max_length=16)
+    limit_usd: float
+    warn_share: float = 0.8
+    enforce: str = Field(default="alert", max_length=16)

@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from takeoff.core.db import utcnow
 from takeoff.core.errors import AppError
 from takeoff.core.events import OPEN_INCIDENTS, provided
-from takeoff.monitoring import (alerts, canary_analysis, drift_checks, drift_view, notifications, overview, settings,
-                                slos)
+from takeoff.monitoring import (alerts, budgets, canary_analysis, drift_checks, drift_view, notifications, overview,
+                                settings, slos)
 from takeoff.telemetry import metrics
-from takeoff.monitoring.schemas import BaselineIn, ChannelIn, RuleIn, SettingsIn
+from takeoff.monitoring.schemas import BaselineIn, BudgetIn, ChannelIn, RuleIn, SettingsIn
 from takeoff.portfolio import service as portfolio
 from takeoff.web import forms
 from takeoff.web.render import PageFor
@@ -28,9 +28,12 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x * 100:.1f}%"
 
 
-def _page(page: Any, error: str | None = None, status: int = 200) -> Response:
+def _page(page: Any, error: str | None = None, status: int = 200, budget_errors: dict[str, str] | None = None,
+          budget_form: dict[str, Any] | None = None) -> Response:
     s = page.session
     return page.render("monitoring/index.html", status_code=status, error=error, overview=overview.overview(s),
+                       budgets=[budgets.status(s, b) for b in budgets.budgets(s)], budget_errors=budget_errors or {},
+                       budget_form=budget_form or {},
                        rules=alerts.rules(s), firing=alerts.alerts(s, state="firing"),
                        recent=alerts.alerts(s, limit=20), drift=drift_checks.latest_drift(s),
                        channels=notifications.channels(s), deliveries=notifications.deliveries(s, limit=30),
@@ -62,6 +65,31 @@ def rule_form(page: PageFor("monitor.write"), csrf_token: Annotated[str, Form()]
     except ValueError as exc:  # pydantic ValidationError is a ValueError
         return _page(page, error=f"invalid rule: {str(exc).splitlines()[0]}", status=422)
     return RedirectResponse("/monitoring#rules", status_code=303)
+
+
+BUDGET_FIELDS = ("use_case", "release", "window", "limit_usd", "warn_share", "enforce")
+
+
+@router.post("/monitoring/budgets")
+def budget_form(page: PageFor("monitor.write"), csrf_token: Annotated[str, Form()] = "",
+                use_case: Annotated[str, Form()] = "", release: Annotated[str, Form()] = "",
+                window: Annotated[str, Form()] = "month", limit_usd: Annotated[str, Form()] = "",
+                warn_share: Annotated[str, Form()] = "0.8", enforce: Annotated[str, Form()] = "alert") -> Response:
+    """Add a cost budget from the page; every error beside its field."""
+    page.check_csrf(csrf_token)
+    form = {"use_case": use_case, "release": release, "window": window, "limit_usd": limit_usd,
+            "warn_share": warn_share, "enforce": enforce}
+    try:
+        body = BudgetIn(use_case=use_case, release=release.strip() or None, window=window, limit_usd=limit_usd,
+                        warn_share=warn_share, enforce=enforce)  # type: ignore[arg-type]  # pydantic parses the text
+        with page.session.begin_nested():
+            budgets.create_budget(page.session, page.actor, body)
+    except ValidationError as exc:
+        return _page(page, status=422, budget_errors=forms.validation_errors(exc, BUDGET_FIELDS), budget_form=form)
+    except AppError as exc:
+        errors = forms.field_errors(exc, fields=BUDGET_FIELDS) or {"_form": exc.message}
+        return _page(page, status=exc.status, budget_errors=errors, budget_form=form)
+    return RedirectResponse("/monitoring#budgets", status_code=303)
 
 
 @router.post("/monitoring/channels")

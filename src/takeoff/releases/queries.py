@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeoff.core.errors import Invalid, NotFound
+from takeoff.core.events import BUDGET_FALLBACK, provided
 from takeoff.evals import runs as eval_runs
 from takeoff.evals import sets as eval_sets
 from takeoff.evals.models import EvalSetVersion
@@ -99,6 +100,12 @@ def active_config(session: Session, use_case_key: str) -> dict[str, Any]:
         items = [_entry(prod, 100)]
     elif canary is not None:  # a first release in canary has nothing to share traffic with
         items = [_entry(canary, 100)]
+    spent = provided(BUDGET_FALLBACK)  # monitoring's enforced budgets; without monitoring, none
+    fallback = spent(session, use_case_key) if spent is not None else {}
+    for item in items:  # an enforced budget that is spent: SDKs serve the fallback until its window resets
+        until = fallback.get(item["release_id"]) or fallback.get(None)
+        item["use_fallback"] = until is not None
+        item["fallback_until"] = until
     return {"use_case": use_case_key, "releases": items}
 
 

@@ -101,6 +101,9 @@ class ActiveReleaseOut(Output):
     parameters: dict[str, Any]
     fallback_model: str | None
     status: str
+    use_fallback: bool = Field(default=False, description="an enforced cost budget is spent: serve the fallback "
+                               "(fallback_model or the application's own) until fallback_until")
+    fallback_until: str | None = Field(default=None, description="when the spent budget's window resets (UTC)")
 
 
 class ActiveConfigOut(Output):

@@ -84,6 +84,9 @@ class ActiveConfig:
     fallback_model: str | None = None
     source: Literal["server", "cache", "stale", "default"] = "server"
     safety: dict[str, Any] | None = None  # the release's safety policy (docs/safety.md), applied by Client.safe
+    # The server's cost budget for this release is spent (enforce: fallback): guard() serves the fallback until then.
+    use_fallback: bool = False
+    fallback_until: str | None = None
 
 
 def _config_from(use_case: str, r: Mapping[str, Any], source: Any) -> ActiveConfig:
@@ -92,7 +95,9 @@ def _config_from(use_case: str, r: Mapping[str, Any], source: Any) -> ActiveConf
                         version=r.get("version"), provider=r.get("provider"), prompt=r.get("prompt"),
                         parameters=dict(params) if isinstance(params, Mapping) else {},
                         fallback_model=r.get("fallback_model"), source=source,
-                        safety=dict(r["safety"]) if isinstance(r.get("safety"), Mapping) else None)
+                        safety=dict(r["safety"]) if isinstance(r.get("safety"), Mapping) else None,
+                        use_fallback=r.get("use_fallback") is True,
+                        fallback_until=r["fallback_until"] if isinstance(r.get("fallback_until"), str) else None)
 
 
 def _as_default(use_case: str, default: Any) -> ActiveConfig | None:
@@ -290,6 +295,15 @@ class Client:
         return str(event["id"])
 
     # ---- guard -------------------------------------------------------------------------------
+    def _budget_spent(self, use_case: str, release_id: Any) -> bool:
+        """Whether the last active() answer held for the use case says this release's enforced budget is spent."""
+        if not isinstance(release_id, str):
+            return False
+        with self._lock:
+            cached = self._cache.get(use_case)
+        return cached is not None and any(r.get("release_id") == release_id and r.get("use_fallback") is True
+                                          for r in cached[0])
+
     def guard(self, call: Callable[[], Any], *, fallback: Any = _MISSING, use_case: str | None = None,
               model: str | None = None, release: Any = None, unit_id: str | None = None,
               timeout_s: float | None = None, estimated_cost_usd: float = 0.0,
@@ -298,8 +312,11 @@ class Client:
 
         Inside a `track` block the fallback reason goes on that block's event; otherwise the guard records
         its own event. Without a fallback, a refusal raises GuardRejected and a failure re-raises.
-        A budget reserves `estimated_cost_usd`; the actual cost from `cost_of`, else the cost the block's event
-        carries when it ends (`t.set_cost`), replaces it. `timeout_s` None means the client's guard_timeout_s.
+        A release whose server-side budget is spent (`use_fallback` in the last active() answer; the release given
+        here as an ActiveConfig or id, else the track block's) is not called: the fallback serves, reason
+        budget_exceeded, until the budget's window resets. A budget reserves `estimated_cost_usd`;
+        the actual cost from `cost_of`, else the cost the block's event carries when it ends (`t.set_cost`),
+        replaces it. `timeout_s` None means the client's guard_timeout_s.
         """
         t = tracker if tracker is not None else current_tracker()
         if use_case is None:
@@ -309,13 +326,15 @@ class Client:
         rid, rmodel, _ = release_fields(release)
         if model is None:
             model = rmodel or (t.event.get("model") if t is not None else None)
+        spent = getattr(release, "use_fallback", False) is True or self._budget_spent(
+            use_case, rid if rid is not None else (t.event.get("release") if t is not None else None))
         own = t is None
         if t is None:
             t = Tracker(self._emit, use_case, release=release, unit_id=unit_id, model=model).start()
         try:
             outcome = self.guard_controls.call(call, use_case=use_case, model=model, fallback=fallback,
                                                timeout_s=timeout_s, estimated_cost_usd=estimated_cost_usd,
-                                               cost_of=cost_of)
+                                               cost_of=cost_of, server_budget_spent=spent)
         except Exception as exc:
             if own:
                 if isinstance(exc, GuardRejected):

@@ -415,10 +415,12 @@ class Guard:
 
     def call(self, call: Callable[[], Any], *, use_case: str, model: str | None = None,
              fallback: Any = _MISSING, timeout_s: float | None = None, estimated_cost_usd: float = 0.0,
-             cost_of: Callable[[Any], float] | None = None) -> GuardOutcome:
+             cost_of: Callable[[Any], float] | None = None, server_budget_spent: bool = False) -> GuardOutcome:
         """Run call under the controls; on refusal or failure use the fallback (callable or value) and say why.
 
         With no fallback: a refusal raises GuardRejected, a timeout raises TimeoutError, an error re-raises.
+        `server_budget_spent`: the server's active() answer says an enforced budget is spent (refused as
+        budget_exceeded, like this process's own daily budget).
         """
         if not callable(call):
             raise ValueError(f"call must be a callable taking no arguments, got {call!r}")
@@ -438,6 +440,8 @@ class Guard:
             value = fallback() if callable(fallback) else fallback
             return GuardOutcome(value, "fallback", reason, self._elapsed_ms(started), error, charge=charge)
 
+        if server_budget_spent:
+            return use_fallback("budget_exceeded", None)
         if self.limiter is not None and not self.limiter.try_acquire():
             return use_fallback("rate_limited", None)
         budget = self.budget(use_case)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from takeoff.catalog import service as catalog
 from takeoff.core.actor import Actor
 from takeoff.core.db import read_session, utcnow
+from takeoff.core.observability import INGEST_REJECTED, INGESTED
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import requests_store, rollup
@@ -108,15 +109,22 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     now_s = _epoch(now or utcnow())
     errors = timing_errors(events, now_s, late_s)
     if errors:
+        INGEST_REJECTED.labels(source, "time").inc(len(errors))
         raise TelemetryInvalid(f"{len(errors)} event(s) outside the accepted time range, first at {errors[0]['field']}",
                                details=errors)
     # only qualifying a release can make it longer than its column
     errors = release_errors(events) + release_errors(dropped, "dropped")
+    invalid = len(errors)
     if may_hold_nul:
         errors += nul_errors(events, "events", EVENT_TEXT_FIELDS) + nul_errors(dropped, "dropped", DROP_TEXT_FIELDS)
     if errors:
+        if invalid:
+            INGEST_REJECTED.labels(source, "invalid").inc(invalid)
+        if len(errors) > invalid:
+            INGEST_REJECTED.labels(source, "nul").inc(len(errors) - invalid)
         raise TelemetryInvalid(f"invalid input: {', '.join(d['field'] for d in errors[:10])}", details=errors[:50])
     if dropped and not events:
+        INGEST_REJECTED.labels(source, "invalid").inc()
         raise TelemetryInvalid("a drop report rides on a batch of events (it is counted when one of them is new)",
                                details=[{"field": "dropped", "message": "needs at least one event in the batch"}])
     if not events:
@@ -155,6 +163,8 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
             _discover_one(session, actor, key)
         rollup.add_drops(partials, dropped, now_s)
         store.append_deltas(session, partials)
+    INGESTED.labels(source, "stored").inc(len(new_ids))
+    INGESTED.labels(source, "duplicate").inc(len(events) - len(new_ids))
     return len(new_ids), len(events) - len(new_ids)
 
 
