@@ -128,7 +128,10 @@ def _migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 def wipe(engine: Engine) -> None:
-    """Empty every table (faster than re-migrating between tests)."""
+    """Empty every table and restart its ids (faster than re-migrating between tests).
+
+    PostgreSQL: DELETE children first plus a sequence reset, in one round trip; a TRUNCATE of the ~60 tables costs
+    ~0.5-1 s per test (it swaps every table's files), DELETE on the few rows a test leaves ~10 ms."""
     from sqlalchemy import inspect
 
     from takeoff.telemetry.lookups import clear_lookup_cache
@@ -139,7 +142,12 @@ def wipe(engine: Engine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in existing]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            # what TRUNCATE ... RESTART IDENTITY did: every sequence owned by a table starts again at 1
+            restart = ("SELECT setval(s.oid, 1, false) FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
+                       "AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') "
+                       "JOIN pg_class t ON t.oid = d.refobjid "
+                       "WHERE s.relkind = 'S' AND t.relnamespace = current_schema()::regnamespace")
+            conn.exec_driver_sql("; ".join([f'DELETE FROM "{t}"' for t in tables] + [restart]))
         else:
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
