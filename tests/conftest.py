@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socketserver
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,10 @@ from takeoff.core.db import Base, make_engine, make_sessionmaker, transaction
 # tests keep them.
 auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 auth._DUMMY_HASH = auth._hasher.hash("takeoff-dummy-password")
+
+# The tests' loopback HTTP servers (fake takeoff, webhook receivers, OpenID provider, eval targets) run
+# `serve_forever()`, whose `shutdown()` waits out the 0.5 s poll interval: ~0.5 s of every such test's teardown.
+socketserver.BaseServer.serve_forever.__defaults__ = (0.02,)
 
 BACKENDS = ["sqlite", "postgres"]
 TEST_SECRET_KEY = "test-secret-key-0123456789"
