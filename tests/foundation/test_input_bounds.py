@@ -111,6 +111,7 @@ def test_database_refusal_is_a_4xx_safety_net(client, admin, monkeypatch, caplog
     assert sum("lacks its bound" in r.getMessage() for r in caplog.records) == 3  # logged: the gap gets fixed
 
 
+@pytest.mark.one_backend
 def test_openapi_declares_errors_and_resolves(client) -> None:  # type: ignore[no-untyped-def]
     spec = client.get("/openapi.json").json()
     refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(spec)))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 # The operations the SDK (takeoff.sdk), the CLI (takeoff.commands) and CI scripts call: their ids are API.
 CONSUMED = {
     "events_ingest", "feedback_record",
@@ -38,6 +40,7 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+@pytest.mark.one_backend
 def test_operation_ids_are_unique_and_consumed_operations_are_typed(client) -> None:  # type: ignore[no-untyped-def]
     spec = client.get("/openapi.json").json()
     ops = _operations(spec)
@@ -57,6 +60,7 @@ def test_operation_ids_are_unique_and_consumed_operations_are_typed(client) -> N
         assert props, f"{oid}: a bare object"
 
 
+@pytest.mark.one_backend
 def test_no_json_body_is_an_untyped_object(client) -> None:  # type: ignore[no-untyped-def]
     spec = client.get("/openapi.json").json()
     for oid, (method, path, op) in _operations(spec).items():

@@ -60,6 +60,7 @@ def markdown(rows: list[tuple[str, str, str]]) -> str:
     return HEAD + "\n" + section("API under /api/v1", api) + "\n" + section("Pages, forms, probes and the rest", rest)
 
 
+@pytest.mark.one_backend
 def test_every_route_declares_who_may_call_it(app):
     rows, problems = table(app)
     assert not problems, "routes must declare their permission at the route (deps.Allowed/Decides/SignedIn, " \
@@ -71,6 +72,7 @@ def test_every_route_declares_who_may_call_it(app):
     assert DOC.read_text() == expected, "docs/permissions.md is out of date: regenerate it (see this module's doc)"
 
 
+@pytest.mark.one_backend
 def test_the_table_shows_permissions_decisions_and_public_routes(app):
     by_route = {(m, p): r for m, p, r in table(app)[0]}
     assert by_route[("POST", "/api/v1/releases/{release_id}/promote")] == \
