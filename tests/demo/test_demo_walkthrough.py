@@ -73,6 +73,10 @@ def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch)
 
         queue = review_queues.list_queues(s, "support-reply")[0]  # human review: two reviewers on some items
         assert review_work.progress(s, queue)["reviews"] >= 10
+        # safety filters: support-reply's traffic went through its release's policy; reviews resolved some findings
+        weeks = card["weeks"]
+        assert sum(w["policy_violations"] for w in weeks) > 0 and sum(w["policy_blocks"] for w in weeks) > 0
+        assert sum(w["policy_violations_resolved"] for w in weeks) > 0, weeks
         assert any(a["items"] and a["alpha"] is not None for a in review_work.agreement_of(s, queue))
         # content capture: on (redacted) for support-reply, structured fields only for invoice-anomaly, off elsewhere
         from sqlalchemy import text as sql

@@ -278,7 +278,8 @@ class Client:
                features: Mapping[str, float | str | bool] | None = None, error_category: str | None = None,
                fallback_reason: str | None = None, attributes: Mapping[str, str | int | float | bool] | None = None,
                event_id: str | None = None, content: Mapping[str, Any] | None = None,
-               trace_id: str | None = None, span_id: str | None = None) -> str:
+               trace_id: str | None = None, span_id: str | None = None,
+               violations: Sequence[Mapping[str, str]] | None = None) -> str:
         """Queue an event of a call that already happened (backfills, imports); returns its request id.
 
         `ts` is a timezone-aware datetime or Unix seconds. Bad input raises ValueError (this runs in setup code,
@@ -290,7 +291,7 @@ class Client:
                                status=status, outcome=outcome, tokens=tokens, cost_usd=cost_usd, model=model,
                                provider=provider, scores=scores, features=features, error_category=error_category,
                                fallback_reason=fallback_reason, attributes=attributes, event_id=event_id,
-                               content=content, trace_id=trace_id, span_id=span_id)
+                               content=content, trace_id=trace_id, span_id=span_id, violations=violations)
         self.transport.submit("record", event)
         return str(event["id"])
 

@@ -370,9 +370,11 @@ def recorded_event(use_case: str, *, ts: datetime | float, latency_ms: float, re
                    features: Mapping[str, float | str | bool] | None = None, error_category: str | None = None,
                    fallback_reason: str | None = None, attributes: Mapping[str, str | int | float | bool] | None = None,
                    event_id: str | None = None, content: Mapping[str, Any] | None = None,
-                   trace_id: str | None = None, span_id: str | None = None) -> dict[str, Any]:
+                   trace_id: str | None = None, span_id: str | None = None,
+                   violations: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
     """The event of a call that already happened (backfills, imports), checked by the same setters as a tracked call.
-    `content` takes Tracker.set_content's keywords (system, input, output, tool_calls, documents).
+    `content` takes Tracker.set_content's keywords (system, input, output, tool_calls, documents); `violations` the
+    safety findings ({stage, detector, action}) the call's policy made.
 
     Raises ValueError with one message on the first bad field; `status` is taken as given (not derived).
     """
@@ -408,6 +410,14 @@ def recorded_event(use_case: str, *, ts: datetime | float, latency_ms: float, re
         t.set_content(**content)
     if trace_id is not None:
         t.set_trace(trace_id, span_id)
+    if violations is not None:
+        if isinstance(violations, (str, bytes)) or not isinstance(violations, Sequence):
+            raise ValueError("violations must be a list of {stage, detector, action}")
+        for v in violations:
+            if not isinstance(v, Mapping) or not all(isinstance(v.get(k), str) and v.get(k)
+                                                     for k in ("stage", "detector", "action")):
+                raise ValueError(f"each violation needs stage, detector and action as text, got {v!r}")
+        t.add_violations(violations)
     event = t.event
     event.update(id=t.request_id if event_id is None else check_id("event_id", event_id),
                  ts=unix_seconds("ts", ts), latency_ms=float(latency_ms), status=status)

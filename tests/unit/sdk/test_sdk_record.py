@@ -125,6 +125,8 @@ NOW = datetime.now(UTC)
     (dict(event_id=""), "event_id"),
     (dict(event_id="x" * 129), "event_id"),
     (dict(unit_id=5), "unit_id"),
+    (dict(violations="pii"), "violations must be a list"),
+    (dict(violations=[{"stage": "output", "detector": "pii"}]), "stage, detector and action"),
 ])
 def test_bad_input_raises_one_clear_value_error_and_queues_nothing(kwargs, message):
     def refuse(request: httpx.Request) -> httpx.Response:
