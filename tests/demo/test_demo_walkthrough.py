@@ -176,7 +176,9 @@ def _dashboard_draws_every_chart(page: Any, range_key: str) -> None:
     section = f"#telemetry-dashboard[data-range='{range_key}']"
     page.wait_for_selector(f"{section} canvas[data-drawn]")
     drawn = page.eval_on_selector_all(f"{section} canvas[data-chart]", "els => els.map(e => !!Chart.getChart(e))")
-    assert len(drawn) == len(CHARTS) and all(drawn), drawn
+    # every metric chart, plus the traffic-by-model chart (the demo's traffic has a model and its fallback model)
+    assert len(drawn) == len(CHARTS) + 1 and all(drawn), drawn
+    assert page.locator(f"{section} canvas[aria-label='Requests by model']").count() == 1
 
 
 @pytest.fixture
