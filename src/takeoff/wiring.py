@@ -56,8 +56,10 @@ def page_routers() -> list[APIRouter]:
     from takeoff.review import web as review
     from takeoff.telemetry import web as telemetry
 
-    return [m.router for m in (auth, portfolio, governance, catalog, evals, releases, telemetry, monitoring,
-                               requests, incidents, findings, data, review, quality, outcomes, readiness, reports)]
+    # portfolio last: its /usecases/{key}/{section} page would otherwise answer another domain's
+    # /usecases/{key}/<word> page (quality's /usecases/{key}/evaluators) with "no such section"
+    return [m.router for m in (auth, governance, catalog, evals, releases, telemetry, monitoring, requests, incidents,
+                               findings, data, review, quality, outcomes, readiness, reports, portfolio)]
 
 
 def load_job_handlers() -> None:

@@ -132,6 +132,8 @@ def create(session: Session, actor: Actor, use_case_key: str, body: EvaluatorIn)
         raise _bad("safety", "only for kind 'detectors'")
     if body.kind == "detectors" and body.scorer is not None:
         raise _bad("scorer", "only for kind 'scorer'")
+    if body.kind == "scorer" and not body.scorer:
+        raise _bad("scorer", "a scorer spec ({\"type\": ...}) is required for kind 'scorer'")
     if session.scalar(select(OnlineEvaluator.id).where(OnlineEvaluator.use_case == uc.key,
                                                        OnlineEvaluator.name == body.name)) is not None:
         raise Conflict(f"use case {uc.key!r} already has an evaluator named {body.name!r}")
