@@ -48,6 +48,10 @@ def main() -> None:
         "blocked_topics (5 topics)": {"input": [{"detector": "blocked_topics", "action": "flag", "options": {
             "topics": ["investment advice", "medical diagnosis", "legal advice", "weapons", "self harm"]}}]},
         "length": {"output": [{"detector": "length", "action": "flag", "options": {"max_chars": 8000}}]},
+        "pii (redaction engine)": {"output": [{"detector": "pii", "action": "redact"}]},
+        "output policy (pii + secrets + length)": {"output": [
+            {"detector": "pii", "action": "redact"}, {"detector": "secrets", "action": "redact"},
+            {"detector": "length", "action": "flag", "options": {"max_chars": 8000}}]},
         "input policy (injection + secrets + topics)": {"input": [
             {"detector": "prompt_injection", "action": "block"}, {"detector": "secrets", "action": "redact"},
             {"detector": "blocked_topics", "action": "flag", "options": {"topics": ["investment advice"]}}]},
