@@ -356,3 +356,29 @@ def _flows() -> None:
     from takeoff.flows_registry import register_flows
 
     register_flows()
+
+
+@pytest.fixture
+def cli_as(app, users, monkeypatch):  # type: ignore[no-untyped-def]
+    """The `takeoff` client CLI run in-process against the test app as one person:
+    `run = cli_as("ai_engineer", "erin")`, then `run("review", "items", ...)` answers typer's Result."""
+    from typer.testing import CliRunner
+
+    from takeoff.cli import app as cli
+    from takeoff.commands import _http
+
+    def make(role: str, username: str, *also_patch: str) -> Any:
+        headers = users.headers(role, username=username)
+
+        def client(timeout: float = 60.0) -> TestClient:
+            c = TestClient(app)
+            c.headers.update(headers)
+            return c
+
+        monkeypatch.setattr(_http, "client", client)
+        for target in also_patch:  # a command module that imported `client` by name
+            monkeypatch.setattr(target, client)
+        runner = CliRunner()
+        return lambda *args: runner.invoke(cli, [str(a) for a in args])
+
+    return make

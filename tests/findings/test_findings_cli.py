@@ -2,25 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from takeoff.cli import app as cli
-from takeoff.commands import _http
 
 
 @pytest.fixture
-def run(app, users, monkeypatch):  # type: ignore[no-untyped-def]
-    headers = users.headers("risk_partner", username="rita")
-
-    def client(timeout: float = 60.0) -> TestClient:
-        c = TestClient(app)
-        c.headers.update(headers)
-        return c
-
-    monkeypatch.setattr(_http, "client", client)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, list(args))
+def run(cli_as):  # type: ignore[no-untyped-def]
+    return cli_as("risk_partner", "rita")
 
 
 def test_open_list_close(run, usecase) -> None:  # type: ignore[no-untyped-def]

@@ -5,27 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from takeoff.cli import app as cli
-from takeoff.commands import _http
 from takeoff.quality import runner
 from tests.quality.conftest import PRICES, reply
 
 
 @pytest.fixture
-def run(app, users, monkeypatch):  # type: ignore[no-untyped-def]
-    headers = users.headers("ai_engineer", username="erin")
-
-    def client(timeout: float = 60.0) -> TestClient:
-        c = TestClient(app)
-        c.headers.update(headers)
-        return c
-
-    monkeypatch.setattr(_http, "client", client)
-    runner_ = CliRunner()
-    return lambda *args: runner_.invoke(cli, list(args))
+def run(cli_as):  # type: ignore[no-untyped-def]
+    return cli_as("ai_engineer", "erin")
 
 
 BAD = [

@@ -5,26 +5,14 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from takeoff.cli import app as cli
 from takeoff.commands import _http
 from tests.requests.conftest import event
 
 
 @pytest.fixture
-def run(app, users, monkeypatch):  # type: ignore[no-untyped-def]
-    headers = users.headers("risk_partner", username="rita")
-
-    def client(timeout: float = 60.0) -> TestClient:
-        c = TestClient(app)
-        c.headers.update(headers)
-        return c
-
-    monkeypatch.setattr(_http, "client", client)
-    monkeypatch.setattr("takeoff.commands.requests.client", client)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, list(args))
+def run(cli_as):  # type: ignore[no-untyped-def]
+    return cli_as("risk_partner", "rita", "takeoff.commands.requests.client")
 
 
 def test_requests_commands(run, send, usecase):

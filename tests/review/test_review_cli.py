@@ -5,25 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from takeoff.cli import app as cli
-from takeoff.commands import _http
 
 
 @pytest.fixture
-def run(app, users, monkeypatch):  # type: ignore[no-untyped-def]
-    headers = users.headers("ai_engineer", username="eve")
-
-    def client(timeout: float = 60.0) -> TestClient:
-        c = TestClient(app)
-        c.headers.update(headers)
-        return c
-
-    monkeypatch.setattr(_http, "client", client)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, [str(a) for a in args])
+def run(cli_as):  # type: ignore[no-untyped-def]
+    return cli_as("ai_engineer", "eve")
 
 
 def test_review_commands(run, traffic):  # type: ignore[no-untyped-def]
