@@ -238,6 +238,7 @@ class Demo:
         self.rng = random.Random(20261125)
         self.request_ids: dict[str, list[str]] = {}
         self.sdk: SdkClient | None = None  # the demo application's SDK client, made once erin has a token
+        self._policies: dict[str, safety.SafetyPolicy] = {}  # the demo releases' safety policies, parsed once
         self._dropped_seen = 0
 
     # ---- plumbing ---------------------------------------------------------------------------------
@@ -549,7 +550,9 @@ class Demo:
     def _safety(self, ev: dict[str, Any], key: str, ticket: str, answer: str) -> str:
         """Run the release's policy on the ticket and the draft: findings go on the event (no content), a blocked
         input answers the policy's fallback, a redaction changes the answer; returns the answer given."""
-        policy = safety.parse_policy(SAFETY_POLICIES[key])
+        if key not in self._policies:
+            self._policies[key] = safety.parse_policy(SAFETY_POLICIES[key])
+        policy = self._policies[key]
         verdict = safety.check(policy, "input", ticket)
         findings = list(verdict.findings)
         if verdict.blocked:

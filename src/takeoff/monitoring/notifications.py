@@ -81,7 +81,7 @@ def deliver(factory: Any, delivery_id: int, attempt: int) -> dict[str, Any]:
         url, raw, secret, event, timeout, max_attempts = (ch.url, d.body.encode(), ch.secret, d.event, ch.timeout_s,
                                                           ch.max_attempts)
         kind = ch.kind
-    result = webhooks.send(url, raw, secret, event, timeout)  # outside any transaction: never holds a lock
+    result = webhooks.send(url, raw, secret, event, timeout, kind=kind)  # outside any transaction: holds no lock
     with factory() as s, s.begin():
         d = s.get(Delivery, delivery_id)
         if d is None:

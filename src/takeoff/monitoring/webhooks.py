@@ -159,7 +159,7 @@ class Attempt:
 
 
 def send(url: str, raw: bytes, secret: str, event: str, timeout_s: float,
-         policy: netguard.OutboundPolicy | None = None) -> Attempt:
+         policy: netguard.OutboundPolicy | None = None, kind: str = "webhook") -> Attempt:
     """POST the raw body once with its signature; a 2xx is success, anything else (or no answer) is a failure.
 
     The host is resolved and every address checked first (netguard); the request then goes to a checked address
@@ -169,7 +169,7 @@ def send(url: str, raw: bytes, secret: str, event: str, timeout_s: float,
         return Attempt(ok, None, error)
     raw = _with_routing_key(raw, secret)
     extra: dict[str, str] = {}
-    if raw.startswith(b'{"fields":') and urlparse(url).query:  # a Jira issue (formats.jira)
+    if kind == "jira":  # project and issue type from the URL, the secret as credentials (formats.jira)
         url, raw, extra = _jira_request(url, raw, secret)
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw), EVENT_HEADER: event,
                "User-Agent": "takeoff-webhooks", **extra}
