@@ -2,12 +2,13 @@
 whether a judge's answer is a verdict at all, what a judge call cost, and the text of captured content."""
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from takeoff.requests.sampling import in_sample
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SCORE_PREFIX = "online_"
@@ -22,14 +23,8 @@ def score_name(evaluator: str) -> str:
 
 
 def sampled(evaluator: str, request_id: str, rate: float) -> bool:
-    """Whether a request is in an evaluator's sample: a hash of (evaluator, request id), so the same request always
-    gets the same answer (retries, several workers) and two evaluators draw independent samples."""
-    if rate >= 1.0:
-        return True
-    if rate <= 0.0:
-        return False
-    digest = hashlib.sha256(f"{evaluator}\x00{request_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+    """Whether a request is in an evaluator's sample (the evaluator's name is the salt: evaluators draw independently)."""
+    return in_sample(evaluator, request_id, rate)
 
 
 def budget_spent(spent_usd: float, budget_usd: float | None) -> bool:

@@ -2,11 +2,12 @@
 hash of the queue and the request id, so a request looked at twice (runs overlap) gets the same answer."""
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from takeoff.requests.sampling import in_sample
 
 # traffic: any request of the use case; fallbacks: served by a fallback; errors: status error; low_rated: feedback
 # at or below max_rating; canary: served by the release in canary; violations: a safety filter found something.
@@ -48,10 +49,7 @@ def check_rule(kind: Any, share: Any, max_rating: Any) -> Rule:
 
 def in_share(salt: str, request_id: str, share: float) -> bool:
     """Whether the request falls in the share (stable for one salt and request id)."""
-    if share >= 1:
-        return True
-    h = int.from_bytes(hashlib.sha256(f"{salt}\x00{request_id}".encode()).digest()[:8], "big")
-    return h < share * 2**64
+    return in_sample(salt, request_id, share)
 
 
 def matches(rule: Rule, c: Candidate, canary_releases: Collection[str]) -> bool:
