@@ -4,7 +4,6 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
-from takeoff.core.db import utcnow
 from takeoff.evidence.registry import Evidence, Registry, Subject
 
 
@@ -13,8 +12,8 @@ def audit_chain_verified(session: Session, s: Subject) -> Evidence:
     count, problem = audit.verify_chain(session)
     if problem is not None:
         return Evidence("audit_chain_verified", "fail", f"the audit chain does not verify: {problem}", "/audit",
-                        utcnow(), "organization")
-    return Evidence("audit_chain_verified", "pass", f"audit chain of {count} entries verifies", "/audit", utcnow(),
+                        s.now, "organization")
+    return Evidence("audit_chain_verified", "pass", f"audit chain of {count} entries verifies", "/audit", s.now,
                     "organization")
 
 

@@ -3,6 +3,7 @@ the tokens held by a use case's own people."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -11,9 +12,17 @@ from takeoff.auth.models import ApiToken
 from takeoff.evidence.registry import Evidence, Registry, Subject
 
 
-def _active_tokens(session: Session, now: datetime) -> list[tuple[ApiToken, str]]:
-    return [(t, u) for t, u in auth.list_tokens(session, None)
-            if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)]
+def _active_tokens(session: Session, now: datetime, cache: dict[Any, Any] | None = None) -> list[tuple[ApiToken, str]]:
+    """Every active token with its user, read once per request cache (and as of `now`)."""
+    memo = ("auth.active_tokens", now)
+    if cache is not None and memo in cache:
+        found: list[tuple[ApiToken, str]] = cache[memo]
+        return found
+    out = [(t, u) for t, u in auth.list_tokens(session, None)
+           if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)]
+    if cache is not None:
+        cache[memo] = out
+    return out
 
 
 def roles_least_privilege(session: Session, s: Subject) -> Evidence:
@@ -35,7 +44,7 @@ def roles_least_privilege(session: Session, s: Subject) -> Evidence:
 
 def tokens_expire(session: Session, s: Subject) -> Evidence:
     """Every active API token has an expiry date."""
-    active = _active_tokens(session, s.now)
+    active = _active_tokens(session, s.now, s.cache)
     never = [t for t, _ in active if t.expires_at is None]
     if never:
         return Evidence("tokens_expire", "fail", f"{len(never)} of {len(active)} active API token(s) never expire",
@@ -53,7 +62,7 @@ def use_case_tokens_scoped(session: Session, s: Subject) -> Evidence:
     if not people:
         return Evidence("use_case_tokens_scoped", "no_evidence", "no owner is named, so no token acts for the use "
                         "case", link)
-    mine = [(t, u) for t, u in _active_tokens(session, s.now) if u in people]
+    mine = [(t, u) for t, u in _active_tokens(session, s.now, s.cache) if u in people]
     problems = [f"{u}'s token {t.name} carries the admin role" for t, u in mine if "admin" in (t.roles or [])]
     problems += [f"{u}'s token {t.name} never expires" for t, u in mine if t.expires_at is None]
     if problems:

@@ -160,17 +160,31 @@ def compare(session: Session, run_a: int, run_b: int) -> dict[str, Any]:
 
 def latest_gate(session: Session, release_id: str) -> dict[str, Any] | None:
     """The gate of the release's latest finished run: status, pass rate, Wilson interval, run id; None if none."""
-    if not isinstance(release_id, str) or ":" not in release_id:
+    return latest_gates(session, [release_id]).get(release_id)
+
+
+def latest_gates(session: Session, release_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """`latest_gate` of each release, by release id, in one query whatever their number (a release whose latest
+    finished run has no gate is left out)."""
+    if any(not isinstance(r, str) or ":" not in r for r in release_ids):
         raise ValueError("release_id must be 'use_case_key:version'")
-    run = session.scalars(select(EvalRun).where(EvalRun.release_id == release_id, EvalRun.status == "done")
-                          .order_by(EvalRun.finished_at.desc(), EvalRun.id.desc()).limit(1)).first()
-    if run is None or not run.gate:
-        return None
-    g = run.gate
-    return {"status": g.get("status"), "pass_rate": g.get("pass_rate"), "ci_low": g.get("ci_low"),
+    if not release_ids:
+        return {}
+    newest = func.row_number().over(partition_by=EvalRun.release_id,
+                                    order_by=(EvalRun.finished_at.desc(), EvalRun.id.desc())).label("n")
+    ranked = (select(EvalRun.id, newest).where(EvalRun.release_id.in_(sorted(set(release_ids))),
+                                               EvalRun.status == "done").subquery())
+    out: dict[str, dict[str, Any]] = {}
+    for run in session.scalars(select(EvalRun).join(ranked, ranked.c.id == EvalRun.id).where(ranked.c.n == 1)):
+        g = run.gate
+        if not g or run.release_id is None:
+            continue
+        out[run.release_id] = {
+            "status": g.get("status"), "pass_rate": g.get("pass_rate"), "ci_low": g.get("ci_low"),
             "ci_high": g.get("ci_high"), "run_id": run.id,
             "finished_at": run.finished_at.isoformat() if run.finished_at else None,
             "blocks": g.get("blocks"), "reasons": g.get("reasons", []), "version_id": run.version_id}
+    return out
 
 
 # --- the gate -----------------------------------------------------------------------------------------------

@@ -208,7 +208,16 @@ def version_by_content(session: Session, name: str, content_hash: str) -> EvalSe
 
 def version_holds(session: Session, version_id: int | None, name: str | None, content_hash: str | None) -> bool:
     """Whether the version of this id belongs to the named set and has this content."""
-    v = session.get(EvalSetVersion, version_id) if version_id is not None else None
-    if v is None or v.content_hash != content_hash:
+    if version_id is None:
         return False
-    return session.scalar(select(EvalSet.name).where(EvalSet.id == v.eval_set_id)) == name
+    return versions_named(session, [version_id]).get(version_id) == (name, content_hash)
+
+
+def versions_named(session: Session, version_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """(set name, content hash) of each eval set version, by id, in one query (an unknown id is left out)."""
+    if not version_ids:
+        return {}
+    rows = session.execute(select(EvalSetVersion.id, EvalSet.name, EvalSetVersion.content_hash)
+                           .join(EvalSet, EvalSet.id == EvalSetVersion.eval_set_id)
+                           .where(EvalSetVersion.id.in_(sorted(set(version_ids)))))
+    return {vid: (name, content_hash) for vid, name, content_hash in rows}

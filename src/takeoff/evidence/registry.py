@@ -68,14 +68,22 @@ def portfolio_keys(subject: Subject) -> list[str]:
     return [own] if own else []
 
 
-def batched(subject: Subject, name: str, read: Callable[[list[str]], Mapping[str, Any]]) -> Any:
-    """The subject's value of a fact read for every use case of the request at once (`read(keys)` -> key ->
-    value), memoised in the request cache under `name`; a key `read` leaves out gets None."""
+def batched_map(subject: Subject, name: str, read: Callable[[list[str]], Mapping[str, Any]]) -> dict[str, Any]:
+    """A fact read for every use case of the request at once (`read(keys)` -> key -> value), memoised in the
+    request cache under `name` (never across requests: evidence stays live)."""
     keys = portfolio_keys(subject)
     memo = ("batched", name, tuple(keys))
     if memo not in subject.cache:
         subject.cache[memo] = dict(read(keys))
-    return subject.cache[memo].get(getattr(subject.use_case, "key", None))
+    found: dict[str, Any] = subject.cache[memo]
+    return found
+
+
+def batched(subject: Subject, name: str, read: Callable[[list[str]], Mapping[str, Any]]) -> Any:
+    """The subject's value of a fact read for every use case of the request at once (`read(keys)` -> key ->
+    value), memoised in the request cache under `name`; a key `read` leaves out gets None. The same code path
+    serves one use case (keys = [its key]) and the portfolio, so both judge alike."""
+    return batched_map(subject, name, read).get(getattr(subject.use_case, "key", None))
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.evidence.registry import Evidence, Registry, Subject, batched
 from takeoff.findings import service as findings
 
 
 def no_critical_finding_open(session: Session, s: Subject) -> Evidence:
     """No critical audit finding of the use case is open; a failing verdict names each with its link."""
     key = s.use_case.key
-    open_ = findings.list_findings(session, use_case_key=key, severity="critical", open_only=True)
+    open_ = batched(s, "findings.open_critical", lambda keys: findings.open_critical_of(session, keys)) or []
     if not open_:
         return Evidence("no_critical_finding_open", "pass", "no open critical audit finding",
                         f"/usecases/{key}#findings")

@@ -213,6 +213,18 @@ def open_critical(session: Session, use_case_key: str) -> list[str]:
         AuditFinding.status.in_(rules.OPEN_STATUSES)).order_by(AuditFinding.id)))
 
 
+def open_critical_of(session: Session, keys: list[str]) -> dict[str, list[AuditFinding]]:
+    """The open critical findings of each use case in `keys`, oldest first (as `list_findings` orders them), in one
+    query whatever their number."""
+    out: dict[str, list[AuditFinding]] = {k: [] for k in keys}
+    if keys:
+        for f in session.scalars(select(AuditFinding).where(
+                AuditFinding.use_case_key.in_(sorted(set(keys))), AuditFinding.severity == "critical",
+                AuditFinding.status.in_(rules.OPEN_STATUSES)).order_by(AuditFinding.found_on, AuditFinding.id)):
+            out[f.use_case_key].append(f)
+    return out
+
+
 def counts(session: Session, use_case_key: str) -> dict[str, int]:
     """Open findings of a use case by severity, plus the total open and overdue."""
     today = utcnow().date()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.evidence.registry import Evidence, Registry, Subject, batched
 from takeoff.governance import people as governance
 
 ATTESTED: tuple[tuple[str, str], ...] = (
@@ -62,7 +62,8 @@ def kpi_accountable(session: Session, s: Subject) -> Evidence:
     if not north:
         return Evidence("kpi_accountable", "fail",
                         f"business owner {uc.business_owner} is named but no north-star KPI is defined", link)
-    accountable = governance.raci(session, uc.key).get("accountable", [])
+    found = batched(s, "governance.raci", lambda keys: governance.raci_many(session, keys))
+    accountable = (found or {}).get("accountable", [])
     if accountable and uc.business_owner not in accountable:
         return Evidence("kpi_accountable", "fail", f"business owner {uc.business_owner} is not accountable in "
                         f"the RACI (accountable: {', '.join(accountable)})", link)

@@ -14,6 +14,7 @@ from takeoff.core.actor import Actor
 from takeoff.core.errors import Invalid
 from takeoff.governance.models import RoleAssignment, UseCaseRaci, UseCaseRole
 from takeoff.portfolio import service as portfolio
+from takeoff.portfolio.models import UseCase
 
 RACI_LETTERS: tuple[str, ...] = ("responsible", "accountable", "consulted", "informed")
 # The seed's seven roles that people are assigned to (admin and viewer are access levels, not governance roles).
@@ -45,6 +46,15 @@ def raci(session: Session, use_case_key: str) -> dict[str, list[str]]:
     if row is None:
         return {letter: [] for letter in RACI_LETTERS}
     return {letter: list(getattr(row, letter) or []) for letter in RACI_LETTERS}
+
+
+def raci_many(session: Session, keys: list[str]) -> dict[str, dict[str, list[str]]]:
+    """`raci` of each use case in `keys` that has one set, in one query (a use case without a RACI is left out)."""
+    if not keys:
+        return {}
+    rows = session.execute(select(UseCase.key, UseCaseRaci).join(UseCaseRaci, UseCaseRaci.use_case_id == UseCase.id)
+                           .where(UseCase.key.in_(sorted(set(keys)))))
+    return {key: {letter: list(getattr(row, letter) or []) for letter in RACI_LETTERS} for key, row in rows}
 
 
 def validate_raci(session: Session, data: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.evidence.registry import Evidence, Registry, Subject, batched
 from takeoff.incidents import service as incidents
 
 BLOCKING_SEVERITIES = (1, 2)
@@ -21,8 +21,8 @@ def incident_process(session: Session, s: Subject) -> Evidence:
 def no_severe_incident_open(session: Session, s: Subject) -> Evidence:
     """No incident of severity 1 or 2 is open for the use case; a failing verdict names each with its link."""
     key = s.use_case.key
-    open_ = [i for i in incidents.list_incidents(session, use_case_key=key, status="open")
-             if i.severity in BLOCKING_SEVERITIES]
+    open_ = batched(s, "incidents.open_severe",
+                    lambda keys: incidents.open_of(session, keys, BLOCKING_SEVERITIES)) or []
     if not open_:
         return Evidence("no_severe_incident_open", "pass", "no open incident of severity 1 or 2",
                         f"/incidents?use_case={key}")

@@ -122,6 +122,18 @@ def list_incidents(session: Session, *, use_case_key: str | None = None, status:
     return list(session.scalars(q.order_by(Incident.detected_at.desc(), Incident.id.desc()).limit(limit)))
 
 
+def open_of(session: Session, keys: list[str], severities: tuple[int, ...]) -> dict[str, list[Incident]]:
+    """The open incidents of these severities of each use case in `keys`, newest first (as `list_incidents`), in
+    one query whatever their number."""
+    out: dict[str, list[Incident]] = {k: [] for k in keys}
+    if keys:
+        for i in session.scalars(select(Incident).where(Incident.use_case_key.in_(sorted(set(keys))),
+                                                        Incident.status == "open", Incident.severity.in_(severities))
+                                 .order_by(Incident.detected_at.desc(), Incident.id.desc())):
+            out[i.use_case_key].append(i)
+    return out
+
+
 def entries(session: Session, inc: Incident) -> list[IncidentEntry]:
     """The incident's timeline, oldest first."""
     return list(session.scalars(select(IncidentEntry).where(IncidentEntry.incident_id == inc.id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
@@ -128,6 +129,23 @@ def canary_checks(session: Session, key: str | None = None, limit: int = 50) -> 
     if key:
         q = q.where(CanaryCheck.use_case_key == key)
     return list(session.scalars(q.order_by(CanaryCheck.id.desc()).limit(limit)))
+
+
+def analyses_of(session: Session, canaries: Mapping[str, Sequence[str]]) -> dict[str, tuple[set[str], CanaryCheck]]:
+    """For each use case -> its running canary release ids: which of them were ever analysed and the use case's
+    newest analysis (of any canary), in two queries whatever their number; a use case never analysed is left out."""
+    keys = sorted(k for k, ids in canaries.items() if ids)
+    if not keys:
+        return {}
+    ids = sorted({i for k in keys for i in canaries[k]})
+    done: dict[str, set[str]] = {}
+    for key, rid in session.execute(select(CanaryCheck.use_case_key, CanaryCheck.canary_release_id).where(
+            CanaryCheck.use_case_key.in_(keys), CanaryCheck.canary_release_id.in_(ids)).distinct()):
+        done.setdefault(key, set()).add(rid)
+    newest = select(func.max(CanaryCheck.id)).where(CanaryCheck.use_case_key.in_(keys)).group_by(
+        CanaryCheck.use_case_key)
+    return {c.use_case_key: (done.get(c.use_case_key, set()), c)
+            for c in session.scalars(select(CanaryCheck).where(CanaryCheck.id.in_(newest)))}
 
 
 def canary_view(c: CanaryCheck) -> dict[str, Any]:

@@ -5,9 +5,10 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.evidence.registry import Evidence, Registry, Subject, batched, batched_map
 from takeoff.monitoring import alerts as monitoring_alerts
 from takeoff.monitoring import canary_analysis as monitoring_canary_analysis
+from takeoff.releases import evidence as releases_evidence
 from takeoff.releases import queries as releases
 from takeoff.telemetry import evidence as telemetry_evidence
 from takeoff.telemetry import metrics
@@ -31,7 +32,8 @@ def is_quality_metric(metric: str) -> bool:
 def monitoring_configured(session: Session, s: Subject) -> Evidence:
     """At least one enabled alert rule on a quality metric and one on a cost metric."""
     key = s.use_case.key
-    enabled = [r for r in monitoring_alerts.rules(session, key) if r.enabled]
+    found = batched(s, "monitoring.rules", lambda keys: monitoring_alerts.rules_many(session, keys)) or []
+    enabled = [r for r in found if r.enabled]
     quality = sum(1 for r in enabled if is_quality_metric(r.metric))
     cost = sum(1 for r in enabled if _aspect(r.metric) == "cost")
     link = f"/usecases/{key}#monitoring"
@@ -45,17 +47,20 @@ def monitoring_configured(session: Session, s: Subject) -> Evidence:
 def canary_analysed(session: Session, s: Subject) -> Evidence:
     """Every release now in canary has been analysed against production at least once."""
     key = s.use_case.key
-    running = releases.list_releases(session, key, status="canary")
+    canaries = batched_map(s, "monitoring.canaries", lambda keys: releases.releases_in(session, keys, "canary"))
+    running = canaries.get(key) or []
     if not running:
         return Evidence("canary_analysed", "pass", "no release is in canary", f"/usecases/{key}#releases")
-    checks = monitoring_canary_analysis.canary_checks(session, key, limit=200)
+    analyses = batched_map(s, "monitoring.canary_analyses", lambda keys: monitoring_canary_analysis.analyses_of(
+        session, {k: [r.release_id for r in rels] for k, rels in canaries.items()}))
+    analysed, last = analyses.get(key) or (set(), None)
     for rel in running:
-        mine = [c for c in checks if c.canary_release_id == rel.release_id]
-        if not mine:
+        if rel.release_id not in analysed:
             text = f"canary {rel.release_id} serves {rel.canary_weight or 0}% of traffic and was never analysed"
             return Evidence("canary_analysed", "fail", text, f"/releases/{rel.release_id}", rel.status_changed_at,
                             items=((text, f"/releases/{rel.release_id}"),))
-    last = checks[0]
+    if last is None:  # cannot happen: every running canary was analysed
+        return Evidence("canary_analysed", "pass", "every canary was analysed", f"/usecases/{key}#releases")
     return Evidence("canary_analysed", "pass", f"canary {last.canary_release_id} analysed: {last.verdict}",
                     f"/releases/{last.canary_release_id}", last.checked_at)
 
@@ -63,15 +68,20 @@ def canary_analysed(session: Session, s: Subject) -> Evidence:
 def drift_baseline_set(session: Session, s: Subject) -> Evidence:
     """The production release that sends features has a drift baseline to compare them with."""
     key = s.use_case.key
-    prod = releases.current_release(session, key)
+    serving = batched_map(s, releases_evidence.SERVING, lambda keys: releases.current_releases(session, keys))
+    prod = serving.get(key)
     link = f"/usecases/{key}#monitoring"
     if prod is None:
         return Evidence("drift_baseline_set", "pass", "no release is in production", link)
-    base = telemetry_baselines.current_baseline(session, key)
+    baselines = batched_map(s, "monitoring.baselines", lambda keys: telemetry_baselines.current_baselines(session, keys))
+    base = baselines.get(key)
     if base is not None:
         return Evidence("drift_baseline_set", "pass", f"drift baseline of {len(base.get('features') or {})} "
                         f"feature(s) frozen from {base.get('release') or 'all releases'}", link, base.get("end"))
-    sent = telemetry_evidence.features_sent(session, key, prod.release_id, s.now - FEATURE_WINDOW)
+    since = s.now - FEATURE_WINDOW
+    sent = batched_map(s, f"monitoring.features_sent.{since.isoformat()}", lambda keys: telemetry_evidence
+                       .features_sent_many(session, {k: r.release_id for k, r in serving.items() if k not in baselines},
+                                           since))[key]
     if not sent:
         return Evidence("drift_baseline_set", "pass", f"production release {prod.release_id} sends no features",
                         link)

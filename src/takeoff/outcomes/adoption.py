@@ -54,6 +54,14 @@ def usage_policy(session: Session, key: str) -> UsagePolicy | None:
     return session.scalar(select(UsagePolicy).where(UsagePolicy.use_case_key == key))
 
 
+def usage_policies(session: Session, keys: list[str]) -> dict[str, UsagePolicy]:
+    """The usage policy of each use case in `keys` that has one, in one query."""
+    if not keys:
+        return {}
+    return {p.use_case_key: p for p in session.scalars(select(UsagePolicy).where(
+        UsagePolicy.use_case_key.in_(sorted(set(keys)))))}
+
+
 def policy_view(p: UsagePolicy | None) -> dict[str, Any] | None:
     if p is None:
         return None

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.evidence.registry import Evidence, Registry, Subject, batched
 from takeoff.outcomes import adoption, reviews
 
 
 def usage_policy(session: Session, s: Subject) -> Evidence:
     """A usage policy is written down for the use case."""
     key = s.use_case.key
-    p = adoption.usage_policy(session, key)
+    p = batched(s, "outcomes.usage_policy", lambda keys: adoption.usage_policies(session, keys))
     link = f"/outcomes/{key}"
     if p is None:
         return Evidence("usage_policy", "fail", "no usage policy (approved and prohibited uses, red flags)", link)

@@ -6,20 +6,20 @@ computed once per `Cache`, so a portfolio view verifies the audit chain once.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from takeoff.core.db import utcnow
-from takeoff.evidence.registry import PORTFOLIO_KEYS, Evidence, Subject, evidence_kinds
+from takeoff.evidence.registry import PORTFOLIO_KEYS, Evidence, Subject, batched, evidence_kinds
 from takeoff.findings import service as findings
 from takeoff.governance import policies as governance
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.readiness import checks
-from takeoff.releases import queries as releases
+from takeoff.releases import evidence as releases_evidence
 
 
 @dataclass
@@ -30,9 +30,11 @@ class Cache:
 
 
 def subject(session: Session, uc: UseCase, cache: Cache | None = None, now: datetime | None = None) -> Subject:
-    """What readiness judges: the use case and the release serving its production traffic."""
-    return Subject(uc, releases.current_release(session, uc.key), now or utcnow(),
-                   (cache or Cache()).values)
+    """What readiness judges: the use case and the release serving its production traffic (read for every use case
+    of the request at once)."""
+    s = Subject(uc, None, now or utcnow(), (cache or Cache()).values)
+    s.release = releases_evidence.serving_release(session, s)
+    return s
 
 
 def gather(session: Session, uc: UseCase, cache: Cache | None = None,
@@ -41,11 +43,22 @@ def gather(session: Session, uc: UseCase, cache: Cache | None = None,
     return evidence_kinds.gather_many(session, subject(session, uc, cache, now), checks.kinds_read())
 
 
-def _mandatory(session: Session, tier: str | None) -> frozenset[str]:
+def _mandatory(session: Session, tier: str | None, cache: Cache) -> frozenset[str]:
+    """The items the tier's policy makes mandatory (each tier's policy read once per request)."""
     if tier is None:
         return checks.mandatory_items(None)
-    _, policy = governance.tier_policy(session, tier)
-    return checks.mandatory_items(policy.mandatory_evidence)
+    memo = ("readiness.mandatory", tier)
+    if memo not in cache.values:
+        _, policy = governance.tier_policy(session, tier)
+        cache.values[memo] = checks.mandatory_items(policy.mandatory_evidence)
+    found: frozenset[str] = cache.values[memo]
+    return found
+
+
+def _critical_titles(session: Session, s: Subject) -> list[str]:
+    """Titles of the use case's open critical findings in the order they were filed (read for all at once)."""
+    found = batched(s, "findings.open_critical", lambda keys: findings.open_critical_of(session, keys)) or []
+    return [f.title for f in sorted(found, key=lambda f: f.id)]
 
 
 def diagnose(session: Session, key: str, cache: Cache | None = None, now: datetime | None = None) -> dict[str, Any]:
@@ -55,13 +68,21 @@ def diagnose(session: Session, key: str, cache: Cache | None = None, now: dateti
 
 
 def _diagnose(session: Session, uc: UseCase, cache: Cache | None, now: datetime | None) -> dict[str, Any]:
-    ev = gather(session, uc, cache, now)
-    items = checks.evaluate(ev, _mandatory(session, uc.risk_tier))
+    cache = cache or Cache()
+    s = subject(session, uc, cache, now)
+    ev = evidence_kinds.gather_many(session, s, checks.kinds_read())
+    items = checks.evaluate(ev, _mandatory(session, uc.risk_tier, cache))
     v = checks.verdict(items, {k: ev[k] for k in checks.BLOCKING_KINDS})
     return {"use_case": uc.key, "name": uc.name, "risk_tier": uc.risk_tier, "status": uc.status,
-            "items": [asdict(i) for i in items], "verdict": asdict(v), "open_gaps": checks.gaps(items),
-            "critical_findings": findings.open_critical(session, uc.key),
+            "items": [_shallow(i) for i in items], "verdict": _shallow(v), "open_gaps": checks.gaps(items),
+            "critical_findings": _critical_titles(session, s),
             "blockers": {k: ev[k].view() for k in checks.BLOCKING_KINDS}}
+
+
+def _shallow(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict (its lists and dicts are the judgement's own fresh ones: no deep copy,
+    which cost a quarter of a portfolio read)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 def portfolio_view(session: Session, now: datetime | None = None) -> dict[str, Any]:

@@ -9,8 +9,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.evals import runs as evals
-from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.evidence.registry import Evidence, Registry, Subject, batched, batched_map
 from takeoff.releases import approvals, queries
+from takeoff.releases.models import Release
+
+SERVING = "releases.serving"
+
+
+def serving_release(session: Session, s: Subject) -> Release | None:
+    """The release serving the subject's production traffic, read for every use case of the request at once."""
+    return batched(s, SERVING, lambda keys: queries.current_releases(session, keys))  # type: ignore[no-any-return]
 
 
 def _none(kind: str, s: Subject) -> Evidence:
@@ -18,10 +26,15 @@ def _none(kind: str, s: Subject) -> Evidence:
 
 
 def _gate(session: Session, s: Subject) -> dict[str, Any] | None:
-    key = ("gate", s.release.id)
-    if key not in s.cache:
-        s.cache[key] = queries.gate(session, s.release)
-    return s.cache[key]
+    """The subject release's gate: read with every serving release's of the request when it is one of them (a
+    readiness read), else on its own (a checklist about a candidate)."""
+    serving = batched_map(s, SERVING, lambda keys: queries.current_releases(session, keys))
+    rels = list(serving.values())
+    if not any(r.id == s.release.id for r in rels):
+        rels = [s.release]
+    found = batched_map(s, f"releases.gates.{rels[0].id if len(rels) == 1 else 'serving'}",
+                        lambda keys: queries.gates(session, rels))
+    return found.get(s.release.release_id)
 
 
 def eval_gate_passed(session: Session, s: Subject) -> Evidence:

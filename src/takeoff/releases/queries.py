@@ -2,6 +2,7 @@
 set version a bundle names, and the latest gate of a release. Reads only."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -54,6 +55,28 @@ def current_release(session: Session, use_case_key: str) -> Release | None:
     return session.scalars(select(Release).where(Release.use_case_key == use_case_key,
                                                  Release.status == "production")
                            .order_by(Release.production_at.desc(), Release.id.desc()).limit(1)).first()
+
+
+def current_releases(session: Session, keys: Sequence[str]) -> dict[str, Release]:
+    """`current_release` of each use case in `keys`, in one query (a use case with none is left out)."""
+    out: dict[str, Release] = {}
+    if keys:
+        for rel in session.scalars(select(Release).where(Release.use_case_key.in_(sorted(set(keys))),
+                                                         Release.status == "production")
+                                   .order_by(Release.production_at.desc(), Release.id.desc())):
+            out.setdefault(rel.use_case_key, rel)
+    return out
+
+
+def releases_in(session: Session, keys: Sequence[str], status: str) -> dict[str, list[Release]]:
+    """The releases of each use case in `keys` in one status, newest first (as `list_releases`), in one query."""
+    out: dict[str, list[Release]] = {k: [] for k in keys}
+    if keys:
+        for rel in session.scalars(select(Release).where(Release.use_case_key.in_(sorted(set(keys))),
+                                                         Release.status == status)
+                                   .order_by(Release.created_at.desc(), Release.id.desc())):
+            out[rel.use_case_key].append(rel)
+    return out
 
 
 def canary_release(session: Session, use_case_key: str) -> Release | None:
@@ -153,7 +176,17 @@ def gate_on_bundle_set(session: Session, rel: Release, version_id: int | None) -
 
 def gate(session: Session, rel: Release) -> dict[str, Any] | None:
     """The latest gate of the release with whether it was judged on the eval set version the bundle names."""
-    g = eval_runs.latest_gate(session, rel.release_id)
-    if g is not None:
-        g["on_bundle_eval_set"] = gate_on_bundle_set(session, rel, g.get("version_id"))
-    return g
+    return gates(session, [rel]).get(rel.release_id)
+
+
+def gates(session: Session, rels: Sequence[Release]) -> dict[str, dict[str, Any]]:
+    """`gate` of each release, by release id, in two queries whatever their number (no finished run: left out)."""
+    found = eval_runs.latest_gates(session, [r.release_id for r in rels])
+    held = eval_sets.versions_named(session, [g["version_id"] for g in found.values()
+                                              if g.get("version_id") is not None])
+    for rel in rels:
+        g = found.get(rel.release_id)
+        if g is not None:
+            es = rel.bundle.get("eval_set") or {}
+            g["on_bundle_eval_set"] = held.get(g.get("version_id")) == (es.get("name"), es.get("content_hash"))
+    return found

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from takeoff.evidence.registry import Evidence, Registry, Subject
+from takeoff.evidence.registry import Evidence, Registry, Subject, batched
 from takeoff.review import work
 
 WINDOW = timedelta(days=30)
@@ -16,7 +16,9 @@ def human_review(session: Session, s: Subject) -> Evidence:
     """Pass when a queue of the use case completed reviews in the last 30 days; fail when its queues have none;
     no evidence when it has no queue."""
     key = s.use_case.key
-    rows = work.completed_since(session, key, s.now - WINDOW)
+    since = s.now - WINDOW
+    rows = batched(s, f"review.completed.{since.isoformat()}",
+                   lambda keys: work.completed_since_many(session, keys, since)) or []
     link = f"/review?use_case={key}"
     if not rows:
         return Evidence("human_review", "no_evidence", "no annotation queue", link)

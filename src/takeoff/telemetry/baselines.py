@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
@@ -27,6 +28,15 @@ def current_baseline(session: Session, use_case_key: str) -> dict[str, Any] | No
         return None
     return {"id": b.id, "release": b.release, "start": b.start, "end": b.end, "features": b.features}
 
+
+def current_baselines(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`current_baseline` of each use case in `keys` that has one, in one query."""
+    if not keys:
+        return {}
+    newest = select(func.max(TelemetryBaseline.id)).where(TelemetryBaseline.use_case.in_(sorted(set(keys)))) \
+        .group_by(TelemetryBaseline.use_case)
+    return {b.use_case: {"id": b.id, "release": b.release, "start": b.start, "end": b.end, "features": b.features}
+            for b in session.scalars(select(TelemetryBaseline).where(TelemetryBaseline.id.in_(newest)))}
 
 
 def set_baseline(session: Session, actor: Actor, use_case_key: str, release_id: str | None, start: datetime,

@@ -3,9 +3,10 @@ and whether a release sends features (what a drift baseline is frozen from)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, union_all
 from sqlalchemy.orm import Session
 
 from takeoff.evidence.registry import Evidence, Registry, Subject, batched
@@ -15,14 +16,16 @@ from takeoff.telemetry.models import TelemetryEvent
 FRESH_WINDOW = timedelta(hours=24)
 MONTH = timedelta(days=30)
 FEATURE_SAMPLE = 200  # the newest events looked at to decide whether a release sends features
-# The rollup columns the two window kinds read (never the histograms, feature counts or unit sketches).
-TOTAL_COLS = (*rollup.COUNTERS, "cost_usd", "last_ts", "scores")
+COMPOUND_LIMIT = 200  # parts of one UNION ALL (SQLite allows 500)
+# The rollup columns each window kind reads (never the histograms, feature counts or unit sketches).
+DAY_COLS = (*rollup.COUNTERS, "cost_usd")
+MONTH_COLS = ("fallbacks", "last_ts")
 
 
-def _totals(session: Session, s: Subject, since: timedelta) -> dict[str, Any]:
-    """The use case's totals over [now - since, now), read for every use case of the request at once."""
-    return batched(s, f"telemetry.totals.{since.total_seconds():.0f}.{s.now.isoformat()}",
-                   lambda keys: window.totals_many(session, keys, s.now - since, s.now, TOTAL_COLS))
+def _totals(session: Session, s: Subject, since: timedelta, cols: tuple[str, ...]) -> dict[str, Any]:
+    """The use case's totals of `cols` over [now - since, now), read for every use case of the request at once."""
+    return batched(s, f"telemetry.totals.{since.total_seconds():.0f}.{s.now.isoformat()}.{','.join(cols)}",
+                   lambda keys: window.totals_many(session, keys, s.now - since, s.now, cols))
 
 
 def _last_event(session: Session, s: Subject) -> datetime | None:
@@ -31,13 +34,31 @@ def _last_event(session: Session, s: Subject) -> datetime | None:
 
 def features_sent(session: Session, use_case_key: str, release_id: str, since: datetime) -> list[str]:
     """Feature names carried by the release's newest events since `since` (a bounded sample, newest first)."""
-    q = (select(TelemetryEvent.data).where(TelemetryEvent.use_case == use_case_key,
-                                           TelemetryEvent.release == release_id, TelemetryEvent.ts >= since)
-         .order_by(TelemetryEvent.ts.desc()).limit(FEATURE_SAMPLE))
-    names: set[str] = set()
-    for data in session.scalars(q):
-        names.update(((data or {}).get("features") or {}).keys())
-    return sorted(names)
+    return features_sent_many(session, {use_case_key: release_id}, since)[use_case_key]
+
+
+def features_sent_many(session: Session, releases: Mapping[str, str], since: datetime) -> dict[str, list[str]]:
+    """`features_sent` of each use case -> release id, in one statement per COMPOUND_LIMIT of them (each part an
+    indexed newest-first sample, so a busy release is not scanned whole)."""
+    out: dict[str, list[str]] = {key: [] for key in releases}
+    pairs = sorted(releases.items())
+    if pairs:  # first, in one statement of index seeks, which releases sent any event since then
+        sent = session.execute(select(*[
+            exists().where(TelemetryEvent.release == rel, TelemetryEvent.ts >= since,
+                           TelemetryEvent.use_case == key).label(f"s{i}") for i, (key, rel) in enumerate(pairs)])).one()
+        pairs = [p for p, any_sent in zip(pairs, sent) if any_sent]
+    for start in range(0, len(pairs), COMPOUND_LIMIT):
+        parts = [select(TelemetryEvent.use_case, TelemetryEvent.data)
+                 .where(TelemetryEvent.use_case == key, TelemetryEvent.release == rel, TelemetryEvent.ts >= since)
+                 .order_by(TelemetryEvent.ts.desc(), TelemetryEvent.id.desc()).limit(FEATURE_SAMPLE).subquery()
+                 for key, rel in pairs[start:start + COMPOUND_LIMIT]]
+        names: dict[str, set[str]] = {key: set() for key, _ in pairs[start:start + COMPOUND_LIMIT]}
+        q = union_all(*(select(p.c.use_case, p.c.data) for p in parts)) if len(parts) > 1 else \
+            select(parts[0].c.use_case, parts[0].c.data)
+        for key, data in session.execute(q):
+            names[key].update(((data or {}).get("features") or {}).keys())
+        out.update({key: sorted(n) for key, n in names.items()})
+    return out
 
 
 def telemetry_flowing(session: Session, s: Subject) -> Evidence:
@@ -50,9 +71,11 @@ def telemetry_flowing(session: Session, s: Subject) -> Evidence:
     if now - last > FRESH_WINDOW:
         return Evidence("telemetry_flowing", "fail",
                         f"last telemetry at {last:%Y-%m-%d %H:%M} UTC, more than 24 h ago", link, last)
-    day = _totals(session, s, FRESH_WINDOW)
+    day = _totals(session, s, FRESH_WINDOW, DAY_COLS)
     problems = []
-    if not day["scores"]:
+    scored = batched(s, f"telemetry.scored.{s.now.isoformat()}",
+                     lambda keys: window.scored_many(session, keys, s.now - FRESH_WINDOW, s.now))
+    if not scored:
         problems.append("no quality score received in the last 24 h")
     if not (day["cost_usd"] > 0 or any(day[c] for c in rollup.TOKEN_COLUMNS)):
         problems.append("no cost figures received in the last 24 h")
@@ -65,7 +88,7 @@ def telemetry_flowing(session: Session, s: Subject) -> Evidence:
 def fallback_exercised(session: Session, s: Subject) -> Evidence:
     """The fallback path was taken in production at least once in 30 days."""
     key = s.use_case.key
-    month = _totals(session, s, MONTH)
+    month = _totals(session, s, MONTH, MONTH_COLS)
     link = f"/telemetry/usecase/{key}/dashboard"
     if month["fallbacks"] == 0:
         return Evidence("fallback_exercised", "fail", "no fallback exercised in the last 30 days", link)
@@ -76,7 +99,8 @@ def fallback_exercised(session: Session, s: Subject) -> Evidence:
 def feedback_collected(session: Session, s: Subject) -> Evidence:
     """Users' in-the-moment feedback arrived in the last 30 days."""
     key = s.use_case.key
-    n = len(feedback.feedback_for(session, key, s.now - MONTH, s.now))
+    n = batched(s, f"telemetry.feedback.{s.now.isoformat()}",
+                lambda keys: feedback.counts_many(session, keys, s.now - MONTH, s.now))
     link = f"/outcomes/{key}"
     if n == 0:
         return Evidence("feedback_collected", "fail", "no user feedback in the last 30 days", link)

@@ -1,10 +1,11 @@
 """User feedback: stored idempotently by id, read per use case (also feedback that named only a request)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from takeoff.core.actor import Actor
@@ -46,3 +47,26 @@ def feedback_for(session: Session, use_case_key: str, start: datetime, end: date
     return [{"id": f.id, "request_id": f.request_id, "use_case": use_case_key, "rating": f.rating,
              "comment": f.comment, "time_saved_s": f.time_saved_s, "unit_id": f.unit_id, "ts": f.ts}
             for f in rows]
+
+
+def counts_many(session: Session, keys: Sequence[str], start: datetime, end: datetime) -> dict[str, int]:
+    """How many feedback items each use case in `keys` had in [start, end), counted as `feedback_for` finds them
+    (also feedback that named only a request of the use case), in two queries whatever their number."""
+    for k in keys:
+        _check_key(k)
+    _check_window(start, end)
+    out = dict.fromkeys(keys, 0)
+    if not keys:
+        return out
+    wanted = sorted(set(keys))
+    in_window = and_(TelemetryFeedback.ts >= start, TelemetryFeedback.ts < end)
+    direct = select(TelemetryFeedback.use_case, func.count()).where(
+        TelemetryFeedback.use_case.in_(wanted), in_window).group_by(TelemetryFeedback.use_case)
+    orphan = select(TelemetryEvent.use_case, func.count()).select_from(TelemetryFeedback).join(
+        TelemetryEvent, TelemetryEvent.id == TelemetryFeedback.request_id).where(
+        TelemetryFeedback.use_case == "", TelemetryEvent.use_case.in_(wanted), in_window).group_by(
+        TelemetryEvent.use_case)
+    for q in (direct, orphan):
+        for key, n in session.execute(q):
+            out[key] += int(n)
+    return out

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from takeoff.telemetry import histogram, rollup
@@ -23,6 +23,8 @@ from takeoff.telemetry.models import TelemetryRollup, TelemetryRollupDelta
 
 ROLLUPS = TelemetryRollup.__table__
 DELTAS = TelemetryRollupDelta.__table__
+SUMMABLE = frozenset({*rollup.COUNTERS, "cost_usd", "cost_sq", "latency_sum_ms"})
+EXTREMES = {"first_ts": func.min, "last_ts": func.max}
 
 
 @dataclass
@@ -142,12 +144,19 @@ def totals_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     if not keys:
         return {}
     wanted = [c for c in dict.fromkeys(("use_case", "bucket", *cols))]
+    # Only sums and extremes asked for (e.g. fallbacks and the last event over 30 days): the database adds each
+    # grain range up, one row per use case, instead of sending every day and hour row to be merged here.
+    summed = set(cols) <= SUMMABLE | EXTREMES.keys()
     for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
-        q = select(*[ROLLUPS.c[c] for c in wanted]).where(
-            ROLLUPS.c.use_case.in_(keys), ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
-            ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
-        for row in session.execute(q).mappings():
-            by_key[row["use_case"]].append(row)
+        where = (ROLLUPS.c.use_case.in_(keys), ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
+                 ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
+        if summed:
+            q = select(ROLLUPS.c.use_case, *[(EXTREMES[c] if c in EXTREMES else func.sum)(ROLLUPS.c[c]).label(c)
+                                             for c in cols]).where(*where).group_by(ROLLUPS.c.use_case)
+        else:
+            q = select(*[ROLLUPS.c[c] for c in wanted]).where(*where)
+        for row in session.execute(q).mappings():  # plain dicts: merge_many's .get of an unread column is cheap
+            by_key[row["use_case"]].append(dict(row))
     q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
         DELTAS.c.use_case.in_(keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60), DELTAS.c.bucket < end)
     for key, bucket, agg in session.execute(q):
@@ -159,16 +168,51 @@ def totals_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     return {k: rollup.merge_many(rs) for k, rs in by_key.items()}
 
 
+def scored_many(session: Session, keys: Sequence[str], start: datetime, end: datetime) -> dict[str, bool]:
+    """Whether each use case in `keys` received a quality score in [start, end) (rollup rows with a non-empty
+    scores document, or pending deltas with scores): one query per grain range plus one for the deltas, and the
+    database tests each row's document, so no scores are sent here to be parsed."""
+    for k in keys:
+        _check_key(k)
+    _check_window(start, end)
+    out = dict.fromkeys(keys, False)
+    if not keys:
+        return out
+    empty = cast(ROLLUPS.c.scores, Text).in_(("{}", "null"))
+    for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
+        q = select(ROLLUPS.c.use_case).where(
+            ROLLUPS.c.use_case.in_(keys), ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
+            ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)), ROLLUPS.c.scores.is_not(None),
+            ~empty).distinct()
+        out.update(dict.fromkeys(session.scalars(q), True))
+    q = select(DELTAS.c.use_case, DELTAS.c.agg).where(
+        DELTAS.c.use_case.in_(keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60), DELTAS.c.bucket < end)
+    for key, agg in session.execute(q):
+        if (agg or {}).get("scores"):
+            out[key] = True
+    return out
+
+
 def last_event_many(session: Session, keys: Sequence[str]) -> dict[str, datetime | None]:
-    """last_event_at of every use case in `keys`, in three queries whatever their number."""
+    """last_event_at of every use case in `keys`, in four queries whatever their number."""
     for k in keys:
         _check_key(k)
     if not keys:
         return {}
     out: dict[str, datetime | None] = dict.fromkeys(keys)
-    out.update(session.execute(select(ROLLUPS.c.use_case, func.max(ROLLUPS.c.last_ts))
-                               .where(ROLLUPS.c.use_case.in_(keys), ROLLUPS.c.grain == 3600)
-                               .group_by(ROLLUPS.c.use_case)).tuples().all())
+    # The latest event is in each use case's newest hour bucket (an event's row is the bucket of its time): one
+    # index lookup per use case finds it (one statement), so a year of hour rows is not read to take one maximum.
+    firsts = session.execute(select(*[
+        select(func.max(ROLLUPS.c.bucket)).where(ROLLUPS.c.use_case == k, ROLLUPS.c.grain == 3600)
+        .scalar_subquery().label(f"b{i}") for i, k in enumerate(keys)])).one()
+    newest_hour = {k: b for k, b in zip(keys, firsts) if b is not None}
+    if newest_hour:
+        q = select(ROLLUPS.c.use_case, ROLLUPS.c.bucket, ROLLUPS.c.last_ts).where(
+            ROLLUPS.c.use_case.in_(list(newest_hour)), ROLLUPS.c.grain == 3600,
+            ROLLUPS.c.bucket.in_(sorted(set(newest_hour.values()))))
+        for key, bucket, last in session.execute(q):
+            if bucket == newest_hour[key] and last is not None and (out[key] is None or last > out[key]):
+                out[key] = last
     newest = dict(session.execute(select(DELTAS.c.use_case, func.max(DELTAS.c.bucket))
                                   .where(DELTAS.c.use_case.in_(keys)).group_by(DELTAS.c.use_case)).tuples().all())
     if newest:
