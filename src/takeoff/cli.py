@@ -10,6 +10,7 @@ import shutil
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -529,8 +530,24 @@ def _register_client_commands() -> None:
 _register_client_commands()
 
 
+# Dependencies' notices about their own future (Starlette's test client and Authlib's httpx integration suggest
+# httpx2), printed on every start; they ask nothing of an operator, so the command line does not show them.
+QUIET_DEPENDENCY_WARNINGS = (r"Using `httpx` with `starlette\.testclient` is deprecated",
+                             r"The httpx module is deprecated")
+
+
+def quiet_dependency_warnings() -> None:
+    """Hide the dependency notices above (only those: takeoff's own warnings still show). Authlib puts an "always"
+    filter of its own first when imported, so it is imported before ours go in front of it."""
+    import authlib.deprecate  # noqa: F401
+
+    for message in QUIET_DEPENDENCY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+
+
 def main() -> None:
     """Entry point of the `takeoff` script."""
+    quiet_dependency_warnings()
     try:
         app()
     except KeyboardInterrupt:

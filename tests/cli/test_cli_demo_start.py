@@ -56,3 +56,19 @@ def test_the_banner_sets_the_password_apart_with_a_working_token_command():
     assert "  password     s3cret-pass" in lines and lines[1].startswith("====")
     assert "TAKEOFF_DATA_DIR=.takeoff/demo takeoff token create --user admin --name cli" in text
     assert "http://127.0.0.1:8101/" in text
+
+
+def test_a_start_prints_no_dependency_deprecation_notice_but_keeps_takeoffs_own_warnings():
+    import os
+    import subprocess
+    import sys
+
+    code = ("from takeoff.cli import quiet_dependency_warnings\n"
+            "quiet_dependency_warnings()\n"
+            "import fastapi.testclient, takeoff.auth.oidc  # what the demo imports: each warned on every start\n"
+            "import warnings\n"
+            "warnings.warn('takeoff own notice', DeprecationWarning)\n")
+    out = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONWARNINGS": "default"})
+    assert out.returncode == 0, out.stderr
+    assert "httpx" not in out.stderr and "takeoff own notice" in out.stderr, out.stderr

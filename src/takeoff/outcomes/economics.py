@@ -51,13 +51,29 @@ def quality_rates(session: Session, key: str) -> tuple[float, float] | None:
     return float(row.inputs.get("hourly_rate") or 0.0), float(row.inputs.get("cost_per_escalation") or 0.0)
 
 
+NO_ASSUMPTIONS = "ROI assumptions (build cost, unit value, rates)"
+
+
+def _without_assumptions(key: str) -> dict[str, Any]:
+    return {"use_case": key, "result": None, "missing": [NO_ASSUMPTIONS], "inputs": {}, "sources": {}}
+
+
+def roi_many(session: Session, keys: list[str], now: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """`roi` of each use case in `keys`: one query finds which have assumptions; only those are computed (the
+    home page's payback column, without two queries per use case that has none)."""
+    if not keys:
+        return {}
+    held = set(session.scalars(select(RoiAssumptions.use_case_key).where(
+        RoiAssumptions.use_case_key.in_(sorted(set(keys))))))
+    return {k: roi(session, k, now) if k in held else _without_assumptions(k) for k in keys}
+
+
 def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, Any]:
     """ROI and payback from the assumptions plus measured figures, with where each input came from and formulas."""
     uc = portfolio.get(session, key)
     row = session.scalar(select(RoiAssumptions).where(RoiAssumptions.use_case_key == uc.key))
     if row is None:
-        return {"use_case": key, "result": None, "missing": ["ROI assumptions (build cost, unit value, rates)"],
-                "inputs": {}, "sources": {}}
+        return _without_assumptions(key)
     a = dict(row.inputs)
     now = now or utcnow()
     sources: dict[str, str] = {k: f"assumption by {row.updated_by}" for k in a}

@@ -251,8 +251,9 @@ def readiness_view(session: Session, now: datetime | None = None) -> list[dict[s
     now = now or utcnow()
     view = readiness.portfolio_view(session, now)
     out = []
+    paybacks = outcomes.roi_many(session, [d["use_case"] for d in view["use_cases"]], now)
     for d in view["use_cases"]:
-        money = outcomes.roi(session, d["use_case"], now)
+        money = paybacks[d["use_case"]]
         out.append({"key": d["use_case"], "verdict": d["verdict"],
                     "failing": [i for i in d["items"] if i["status"] != "pass"],
                     "roi": money.get("result"), "roi_missing": money.get("missing") or []})
