@@ -63,10 +63,28 @@ def _variety(factory) -> None:  # type: ignore[no-untyped-def]
                                          "breach" if i % 3 == 0 else "pass"}], started_at=now - timedelta(hours=2)))
 
 
+def _seeding_lines_say_what_serves(factory, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """The demo's release lines never read as if a release that failed its gate were serving (issue 20, item 7)."""
+    from takeoff.releases import queries
+
+    said = [ln.strip() for ln in lines if ln.strip().endswith(("serves production", "no release in production"))]
+    assert len(said) == 4, lines
+    with factory() as s:
+        for line in said:
+            key = line.split(":", 1)[0]
+            serving = queries.current_release(s, key)
+            if line.endswith("no release in production"):
+                assert serving is None or serving.version > 1, line  # nothing served when the line was printed
+            else:
+                assert serving is not None and line == f"{key}: {key}:1 serves production", line
+
+
 def test_portfolio_read_judges_each_use_case_as_diagnose_does(factory, settings, monkeypatch):
     monkeypatch.delenv("TAKEOFF_ADMIN_PASSWORD", raising=False)
+    lines: list[str] = []
     with ThreadPoolExecutor(1) as pool:  # eval runs start their own event loop
-        assert pool.submit(seed, factory, settings, strict=True, out=lambda _: None).result() == []
+        assert pool.submit(seed, factory, settings, strict=True, out=lines.append).result() == []
+    _seeding_lines_say_what_serves(factory, lines)
     _variety(factory)
     now = utcnow()
     with factory() as s:

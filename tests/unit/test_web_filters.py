@@ -71,3 +71,16 @@ def test_next_action_names_the_most_urgent_thing():
     assert home.next_action(quiet)[0].startswith("Keep watching")
     assert home.next_action(home.Row("c", "C", "pilot", None))[1] == "/releases?use_case=c"
     assert home.Row("d", "D", "pilot", None, data_sources=[("s", "pass"), ("t", "breach")]).data_status == "breach"
+
+
+def test_json_text_reads_as_written_and_stays_escaped_on_the_page():
+    from jinja2 import Environment
+
+    from takeoff.web.filters import install, json_text
+
+    assert json_text("override_rate = 0.5 > 0.3") == '"override_rate = 0.5 > 0.3"'  # not \u003e
+    assert json_text({"café": None}) == '{"café": null}'
+    assert json_text({"a": 1}, 2) == '{\n  "a": 1\n}'
+    env = Environment(autoescape=True)
+    install(env)
+    assert env.from_string("{{ v|json_text }}").render(v="<b>") == "&#34;&lt;b&gt;&#34;"

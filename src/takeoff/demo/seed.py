@@ -509,7 +509,9 @@ class Demo:
                                 "Answer briefly and cite the policy.", scorer, target)
             if self._approve_and_attest(rid, uc["risk_tier"]):
                 self.call("erin", "POST", f"/api/v1/releases/{rid}/promote", {"to": "production"})
-            self.out(f"    {key}: {rid}")
+                self.out(f"    {key}: {rid} serves production")
+            else:  # the line above said why; say plainly that nothing serves it
+                self.out(f"    {key}: no release in production")
         # A second support release goes out as a 20 % canary.
         rid = self._release("support-reply", "Warmer tone; same rules.", "Answer warmly and briefly; cite the policy.",
                             {"type": "contains"}, "support_reply", temperature=0.4)

@@ -4,6 +4,7 @@ alert rules as sentences, and small inline SVG sparklines (no script). Pure func
 by `install`."""
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -203,6 +204,12 @@ def trend(values: Sequence[Any]) -> str:
     return "up" if change > 0.1 else "down" if change < -0.1 else "flat"
 
 
+def json_text(value: Any, indent: int | None = None) -> str:
+    """A value as JSON a person reads ("a > b", "café"), not `tojson`'s HTML-safe escapes (\\u003e); the page's
+    autoescaping still escapes it as text."""
+    return json.dumps(value, ensure_ascii=False, default=str, indent=indent)
+
+
 def words(text: Any) -> str:
     """snake_case identifiers as words ("awaiting_approval" → "awaiting approval")."""
     return "" if text is None else str(text).replace("_", " ")
@@ -210,7 +217,7 @@ def words(text: Any) -> str:
 
 FILTERS = {"money": money, "number": number, "percent": percent, "duration": duration, "duration_ms": duration_ms,
            "payback": payback, "tokens_table": tokens_table, "sla_sentence": sla_sentence, "sparkline": sparkline,
-           "trend": trend, "words": words}
+           "trend": trend, "words": words, "json_text": json_text}
 
 
 def install(env: Environment) -> None:
