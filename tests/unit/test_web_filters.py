@@ -84,3 +84,8 @@ def test_json_text_reads_as_written_and_stays_escaped_on_the_page():
     env = Environment(autoescape=True)
     install(env)
     assert env.from_string("{{ v|json_text }}").render(v="<b>") == "&#34;&lt;b&gt;&#34;"
+
+
+def test_p_values_never_in_scientific_notation():
+    assert [filters.p_value(p) for p in (5.9e-57, 0.00012, 0.0432, 0.5, None)] == [
+        "< 0.0001", "0.00012", "0.043", "0.5", "—"]

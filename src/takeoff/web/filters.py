@@ -204,6 +204,14 @@ def trend(values: Sequence[Any]) -> str:
     return "up" if change > 0.1 else "down" if change < -0.1 else "flat"
 
 
+def p_value(x: Any) -> str:
+    """A p-value as statisticians write it: "< 0.0001" when smaller (not 5.9e-57), two significant digits above."""
+    v = _finite(x)
+    if v is None:
+        return "—"
+    return "< 0.0001" if v < 0.0001 else number(v, 2)
+
+
 def json_text(value: Any, indent: int | None = None) -> str:
     """A value as JSON a person reads ("a > b", "café"), not `tojson`'s HTML-safe escapes (\\u003e); the page's
     autoescaping still escapes it as text."""
@@ -217,7 +225,8 @@ def words(text: Any) -> str:
 
 FILTERS = {"money": money, "number": number, "percent": percent, "duration": duration, "duration_ms": duration_ms,
            "payback": payback, "tokens_table": tokens_table, "sla_sentence": sla_sentence, "sparkline": sparkline,
-           "trend": trend, "words": words, "json_text": json_text}
+           "trend": trend, "words": words, "json_text": json_text,
+           "p_value": p_value}
 
 
 def install(env: Environment) -> None:
