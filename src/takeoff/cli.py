@@ -152,11 +152,19 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
 
 
 def _first_admin(settings, factory) -> str | None:
+    """The first admin, once: servers started together on one database (compose's server-a and server-b) may both
+    see no user yet; the one whose insert loses that race finds the other's admin there and goes on."""
+    from sqlalchemy.exc import IntegrityError
+
     from takeoff.auth import service as auth
     from takeoff.core.db import transaction
+    from takeoff.core.errors import Conflict
 
-    with transaction(factory) as s:
-        return auth.ensure_admin(s, settings.admin_password)
+    try:
+        with transaction(factory) as s:
+            return auth.ensure_admin(s, settings.admin_password)
+    except (IntegrityError, Conflict):  # the insert, or create_user's own check, met the other server's admin
+        return None
 
 
 @app.command()
