@@ -186,7 +186,8 @@ def test_compose_topology_follows_the_deploy_doc_to_a_first_alert_and_an_sso_sig
     values = {"TAKEOFF_SECRET_KEY": "compose-secret-" + "k" * 40, "TAKEOFF_ADMIN_PASSWORD": "compose-admin-pw-1",
               "POSTGRES_PASSWORD": "not-used-here", "TAKEOFF_PUBLIC_URL": proxy,
               "TAKEOFF_OUTBOUND_ALLOW_HOSTS": "127.0.0.1", "TAKEOFF_OIDC_ISSUER": idp["issuer"],
-              "TAKEOFF_OIDC_CLIENT_ID": "takeoff", "TAKEOFF_OIDC_CLIENT_SECRET": OIDC_SECRET}
+              "TAKEOFF_OIDC_CLIENT_ID": "takeoff", "TAKEOFF_OIDC_CLIENT_SECRET": OIDC_SECRET,
+              "TAKEOFF_OIDC_SCOPES": "openid profile email groups"}  # this provider's groups come with that scope
     roles = ("migrate", "server-a", "server-b", "worker")
     envs: dict[str, dict[str, str]] = {}
     for service in roles:
@@ -224,7 +225,7 @@ def test_compose_topology_follows_the_deploy_doc_to_a_first_alert_and_an_sso_sig
         procs["nginx"] = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(conf.parent), "-g", "daemon off;"],
                                           stdout=logs["nginx"].open("wb"), stderr=subprocess.STDOUT)
         for service, port in ports.items():
-            _wait_for(lambda p=port: _ok(f"http://127.0.0.1:{p}/readyz"), 180, f"{service} ready", logs)  # seconds on a quiet machine; minutes at load 16
+            _wait_for(lambda p=port: _ok(f"http://127.0.0.1:{p}/readyz"), 180, f"{service} ready", logs)
         _wait_for(lambda: _ok(f"{proxy}/readyz"), 15, "the proxy answering", logs)
 
         shim = tmp_path / "bin" / "docker"
