@@ -48,6 +48,16 @@ def _settings():
         fail(f"bad setting {str(err['msg']).removeprefix('Value error, ')}")
 
 
+def _shown_db_url(url: str) -> str:
+    """A database URL as it may be printed: its password masked; a URL that does not parse is not echoed at all."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(a value that is not a SQLAlchemy URL)"
+
+
 def _open_db(migrate_first: bool = True, rekey: bool = False):
     """Engine and session factory for TAKEOFF_DATABASE_URL, migrated to the latest schema; with `rekey` (the
     starting commands: migrate, serve, worker, demo) a legacy unkeyed audit chain is keyed too."""
@@ -60,8 +70,10 @@ def _open_db(migrate_first: bool = True, rekey: bool = False):
         if migrate_first:
             migrate.upgrade(engine)
     except Exception as exc:  # a bad URL or unreachable database is an input problem for the operator
-        fail(f"cannot open database {settings.resolved_database_url.split('@')[-1]}: {exc.__class__.__name__}: "
-             f"{str(exc).splitlines()[0] if str(exc) else ''}")
+        url = settings.resolved_database_url
+        detail = (str(exc).splitlines() or [""])[0].replace(url, "(the URL)")
+        fail(f"bad setting TAKEOFF_DATABASE_URL: cannot open the database at {_shown_db_url(url)}: "
+             f"{exc.__class__.__name__}: {detail}")
     from takeoff.audit import key as audit_key
 
     audit_key.remember(engine, settings.resolved_secret_key)
