@@ -49,6 +49,16 @@ def _settings():
         fail(f"bad setting {str(err['msg']).removeprefix('Value error, ')}")
 
 
+def _shown_db_url(url: str) -> str:
+    """A database URL as it may be printed: its password masked; a URL that does not parse is not echoed at all."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(a value that is not a SQLAlchemy URL)"
+
+
 def _open_db(migrate_first: bool = True, rekey: bool = False):
     """Engine and session factory for TAKEOFF_DATABASE_URL, migrated to the latest schema; with `rekey` (the
     starting commands: migrate, serve, worker, demo) a legacy unkeyed audit chain is keyed too."""
@@ -61,8 +71,10 @@ def _open_db(migrate_first: bool = True, rekey: bool = False):
         if migrate_first:
             migrate.upgrade(engine)
     except Exception as exc:  # a bad URL or unreachable database is an input problem for the operator
-        fail(f"cannot open database {settings.resolved_database_url.split('@')[-1]}: {exc.__class__.__name__}: "
-             f"{str(exc).splitlines()[0] if str(exc) else ''}")
+        url = settings.resolved_database_url
+        detail = (str(exc).splitlines() or [""])[0].replace(url, "(the URL)")
+        fail(f"bad setting TAKEOFF_DATABASE_URL: cannot open the database at {_shown_db_url(url)}: "
+             f"{exc.__class__.__name__}: {detail}")
     from takeoff.audit import key as audit_key
 
     audit_key.remember(engine, settings.resolved_secret_key)
@@ -153,11 +165,19 @@ def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) ->
 
 
 def _first_admin(settings, factory) -> str | None:
+    """The first admin, once: servers started together on one database (compose's server-a and server-b) may both
+    see no user yet; the one whose insert loses that race finds the other's admin there and goes on."""
+    from sqlalchemy.exc import IntegrityError
+
     from takeoff.auth import service as auth
     from takeoff.core.db import transaction
+    from takeoff.core.errors import Conflict
 
-    with transaction(factory) as s:
-        return auth.ensure_admin(s, settings.admin_password)
+    try:
+        with transaction(factory) as s:
+            return auth.ensure_admin(s, settings.admin_password)
+    except (IntegrityError, Conflict):  # the insert, or create_user's own check, met the other server's admin
+        return None
 
 
 @app.command()

@@ -57,4 +57,4 @@ def test_help_lists_every_command_with_a_line():
 def test_unreachable_database_is_exit_2(monkeypatch, tmp_path):
     monkeypatch.setenv("TAKEOFF_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     r = CliRunner().invoke(cli, ["user", "list"])
-    assert r.exit_code == 2 and "cannot open database" in r.output
+    assert r.exit_code == 2 and "TAKEOFF_DATABASE_URL: cannot open the database" in r.output

@@ -315,3 +315,39 @@ def test_jira_files_an_issue_for_an_opened_incident_with_a_link_back(client: Any
     assert jira.auth == ["Basic " + base64.b64encode(b"ops@corp.example:jira-api-token-1").decode()]
     with transaction(factory) as s:
         assert all("jira-api-token" not in d.body for d in s.scalars(select(Delivery)))
+
+
+def test_a_receiver_echoing_the_hook_token_or_secret_leaves_neither_in_the_delivery_log_or_the_logs(
+        client: Any, users: Any, factory: Any, app: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A webhook URL's path carries its token: a receiver that repeats the request (as many error pages do) must not
+    put it, or the channel's secret, into the delivery log, the job's error or the logs."""
+    make_use_case(factory)
+    h = users.headers("platform_engineer")
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(f"no_service at {self.path}; signed {self.headers.get('X-Takeoff-Signature')} "
+                             "with secret slack-signing-echo".encode())
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/services/{HOOK_TOKEN}?token=q5ecret-query"
+        _channel(client, h, name="slack", kind="slack", url=url, secret="slack-signing-echo", max_attempts=1)
+        with caplog.at_level(logging.INFO):
+            _incident(client, h)
+            app.state.worker.drain()
+        log = client.get("/api/v1/monitoring/deliveries", headers=h).json()
+        assert log and log[0]["status"] == "failed" and log[0]["last_error"].startswith("HTTP 404: no_service at")
+        shown = json.dumps(log) + "\n".join(r.getMessage() for r in caplog.records)
+        for secret in (HOOK_TOKEN, "q5ecret-query", "slack-signing-echo", "/services/"):
+            assert secret not in shown, secret
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -100,3 +100,26 @@ def tier_allows(approved_tiers: list[str] | tuple[str, ...], tier: str | None) -
     if tier is None:
         return False
     return tier in (approved_tiers or [])
+
+
+SNAPSHOT_SOURCE = "snapshot "  # a price's source when it came from the shipped price snapshot: "snapshot <as_of>"
+
+
+def snapshot_dates_in_force(schedule: Sequence[tuple[datetime, str]], start: datetime | None,
+                            end: datetime) -> set[str]:
+    """The snapshot dates of the prices of an oldest-first (effective_from, source) schedule that were in force at
+    some time in [start, end] (start None: any time up to end); operators' own prices (any other source) add none."""
+    out: set[str] = set()
+    for i, (frm, source) in enumerate(schedule):
+        until = schedule[i + 1][0] if i + 1 < len(schedule) else None
+        if frm <= end and (start is None or until is None or until > start) and source.startswith(SNAPSHOT_SOURCE):
+            out.add(source[len(SNAPSHOT_SOURCE):])
+    return out
+
+
+def prices_note(dates: Iterable[str]) -> str | None:
+    """How a figure made from snapshot prices says so ("prices of 2025-07-01 snapshot"), or None when none is."""
+    ds = sorted(set(dates))
+    if not ds:
+        return None
+    return f"prices of {' and '.join(ds)} snapshot{'s' if len(ds) > 1 else ''}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -140,6 +141,28 @@ def price_source(session: Session, entry: CatalogModel, at: datetime | None = No
                                                   ModelPrice.effective_from <= (at or utcnow()))
                          .order_by(ModelPrice.effective_from.desc()).limit(1))
     return (row.source or None) if row is not None else None
+
+
+def snapshot_dates(session: Session, model_keys: Iterable[str], start: datetime | None, end: datetime) -> list[str]:
+    """The dates of the shipped price snapshots whose prices costed any of these models ("provider/model", "/model"
+    without a provider: the rollups' model keys) at some time in [start, end], so a cost figure made from them can
+    say how old its prices are (pricing.prices_note). Models the catalog does not price add none."""
+    dates: set[str] = set()
+    seen: set[int] = set()
+    for key in model_keys:
+        provider, sep, model = key.partition("/")
+        if not sep:
+            provider, model = "", key
+        if not model:
+            continue
+        entry = resolve_model(session, provider or None, model)
+        if entry is None or entry.id in seen:
+            continue
+        seen.add(entry.id)
+        rows = session.execute(select(ModelPrice.effective_from, ModelPrice.source)
+                               .where(ModelPrice.model_id == entry.id).order_by(ModelPrice.effective_from))
+        dates |= pricing.snapshot_dates_in_force([(f, s or "") for f, s in rows], start, end)
+    return sorted(dates)
 
 
 def _snapshot(entry: CatalogModel) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takeoff.catalog import service
+from takeoff.catalog import pricing, service
 from takeoff.catalog.models import ModelPrice
 from takeoff.catalog.schemas import ModelIn, PriceIn
 from takeoff.core.actor import Actor
@@ -32,7 +32,7 @@ def load(path: Path = SNAPSHOT_FILE) -> dict[str, Any]:
 
 def source_label(as_of: str) -> str:
     """How a price from the snapshot is marked (and shown)."""
-    return f"snapshot {as_of}"
+    return f"{pricing.SNAPSHOT_SOURCE}{as_of}"
 
 
 def _entry(m: dict[str, Any]) -> tuple[ModelIn, PriceIn]:

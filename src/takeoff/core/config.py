@@ -113,9 +113,15 @@ class Settings(BaseSettings):
 
         if value in (None, ""):
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-            raise ValueError(f"must be an http(s) URL without query or fragment, got {value!r}")
+        try:
+            parts = urlsplit(value)
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            raise ValueError("must be an http(s) URL, got a value that does not parse as one") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+                or parts.username is not None or parts.password is not None:
+            shown = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"  # never the credentials or query
+            raise ValueError(f"must be an http(s) URL without credentials, query or fragment, got {shown!r}")
         return value.rstrip("/")
 
     @field_validator("oidc_scopes")

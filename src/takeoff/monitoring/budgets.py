@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
+from takeoff.catalog import service as catalog
 from takeoff.core.actor import Actor
 from takeoff.core.db import utcnow
 from takeoff.core.errors import NotFound
@@ -85,23 +86,30 @@ def budget_view(b: Budget) -> dict[str, Any]:
             "limit_usd": b.limit_usd, "warn_share": b.warn_share, "enforce": b.enforce, "enabled": b.enabled}
 
 
-def spend(session: Session, b: Budget, w: Window, now: datetime) -> float:
-    """Dollars spent in the window so far, from the rollups (and the deltas not merged yet)."""
+def _window(session: Session, b: Budget, w: Window, now: datetime) -> tuple[float, list[str]]:
+    """(dollars spent in the window so far, the dates of the shipped price snapshots that spend was priced at)."""
     end = min(now, w.end)
     if end <= w.start:
-        return 0.0
+        return 0.0, []
     stats = telemetry_window.window_stats(session, b.use_case_key, b.release_id, w.start, end)
-    return float(stats.cost_usd)
+    return float(stats.cost_usd), catalog.snapshot_dates(session, stats.models, w.start, end)
+
+
+def spend(session: Session, b: Budget, w: Window, now: datetime) -> float:
+    """Dollars spent in the window so far, from the rollups (and the deltas not merged yet)."""
+    return _window(session, b, w, now)[0]
 
 
 def status(session: Session, b: Budget, now: datetime | None = None) -> dict[str, Any]:
-    """The budget with its window, spend, share of the limit and state (ok, near, over)."""
+    """The budget with its window, spend (and the price snapshots it was priced at), share of the limit and state
+    (ok, near, over)."""
     now = now or utcnow()
     w = window_at(b.window, now)
-    spent = spend(session, b, w, now)
+    spent, snapshots = _window(session, b, w, now)
     state = state_of(spent, b.limit_usd, b.warn_share) if b.enabled else "ok"
     return {**budget_view(b), "window_start": w.start.isoformat(), "resets_at": w.end.isoformat(),
-            "spend_usd": round(spent, 6), "share": spent / b.limit_usd if b.limit_usd else None, "state": state,
+            "spend_usd": round(spent, 6), "price_snapshots": snapshots,
+            "share": spent / b.limit_usd if b.limit_usd else None, "state": state,
             "fallback": b.enabled and b.enforce == "fallback" and state == "over"}
 
 

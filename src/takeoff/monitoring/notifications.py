@@ -2,6 +2,7 @@
 retries (sent outside any transaction)."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -82,6 +83,8 @@ def deliver(factory: Any, delivery_id: int, attempt: int) -> dict[str, Any]:
                                                           ch.max_attempts)
         kind = ch.kind
     result = webhooks.send(url, raw, secret, event, timeout, kind=kind)  # outside any transaction: holds no lock
+    if result.error:  # a receiver's answer may echo the URL's token or the secret: never stored or logged
+        result = dataclasses.replace(result, error=webhooks.scrubbed(result.error, url, secret))
     with factory() as s, s.begin():
         d = s.get(Delivery, delivery_id)
         if d is None:

@@ -78,6 +78,20 @@ def shown_url(url: Any) -> str:
     return f"{parsed.scheme}://{host}{port}/…" if parsed.scheme else "(not a URL)"
 
 
+def scrubbed(text: str, url: str, secret: str) -> str:
+    """An error text as it may be stored, shown or logged: the channel's URL (its path and query carry tokens) and
+    its secret masked wherever they appear, e.g. in a receiver's answer that echoes the request."""
+    try:
+        parsed = urlparse(str(url).strip())
+        parts = [str(url).strip(), parsed.path + (f"?{parsed.query}" if parsed.query else ""), parsed.query,
+                 parsed.path, parsed.password or ""]
+    except ValueError:
+        parts = [str(url)]
+    for part in sorted({p for p in parts if len(p) > 1}, key=len, reverse=True):
+        text = text.replace(part, shown_url(url) if part == str(url).strip() else "…")
+    return text.replace(secret, "(secret)") if len(secret) >= 4 else text
+
+
 def sign(secret: str, raw: bytes) -> str:
     """The signature header value: 'sha256=' + hex HMAC-SHA256 of the raw body with the channel's secret."""
     if not secret:

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
+from takeoff.catalog import pricing
+from takeoff.catalog import service as catalog
 from takeoff.core.actor import Actor
 from takeoff.core.db import utcnow
 from takeoff.core.errors import Invalid
@@ -55,7 +57,8 @@ NO_ASSUMPTIONS = "ROI assumptions (build cost, unit value, rates)"
 
 
 def _without_assumptions(key: str) -> dict[str, Any]:
-    return {"use_case": key, "result": None, "missing": [NO_ASSUMPTIONS], "inputs": {}, "sources": {}}
+    return {"use_case": key, "result": None, "missing": [NO_ASSUMPTIONS], "inputs": {}, "sources": {},
+            "price_snapshots": []}
 
 
 def roi_many(session: Session, keys: list[str], now: datetime | None = None) -> dict[str, dict[str, Any]]:
@@ -76,6 +79,7 @@ def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, An
         return _without_assumptions(key)
     a = dict(row.inputs)
     now = now or utcnow()
+    snapshots: list[str] = []  # the dates of the shipped price snapshots the measured model cost was priced at
     sources: dict[str, str] = {k: f"assumption by {row.updated_by}" for k in a}
     missing: list[str] = []
     north = (uc.kpis or {}).get("north_star")
@@ -96,7 +100,9 @@ def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, An
         inputs["telemetry_cost_per_month"] = a["telemetry_cost_per_month"]
     else:
         inputs["telemetry_cost_per_month"] = round(stats.cost_usd, 2)
-        sources["telemetry_cost_per_month"] = "telemetry: model cost over the last 30 days"
+        snapshots = catalog.snapshot_dates(session, stats.models, month, now)
+        note = pricing.prices_note(snapshots)
+        sources["telemetry_cost_per_month"] = "telemetry: model cost over the last 30 days" + (f" ({note})" if note else "")
     if "escalations_per_month" in a:
         inputs["escalations_per_month"] = a["escalations_per_month"]
     else:
@@ -127,10 +133,11 @@ def roi(session: Session, key: str, now: datetime | None = None) -> dict[str, An
             else:
                 missing.append(f"a measurement of the north-star KPI '{north['name']}'")
     if missing:
-        return {"use_case": key, "result": None, "missing": missing, "inputs": inputs, "sources": sources}
+        return {"use_case": key, "result": None, "missing": missing, "inputs": inputs, "sources": sources,
+                "price_snapshots": snapshots}
     try:
         result = roi_rules.compute_roi(roi_rules.RoiInputs(**inputs))
     except (ValueError, TypeError) as exc:
         raise Invalid(f"ROI inputs are invalid: {exc}") from None
     return {"use_case": key, "result": asdict(result) | {"roi_percent": result.roi_percent}, "missing": [],
-            "inputs": inputs, "sources": sources}
+            "inputs": inputs, "sources": sources, "price_snapshots": snapshots}

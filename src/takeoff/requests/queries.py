@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, and_, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from takeoff.catalog import service as catalog
 from takeoff.core.db import read_session
 from takeoff.core.errors import Invalid, NotFound
 from takeoff.telemetry import capture
@@ -303,8 +304,16 @@ def detail(session: Session, event_id: str, with_content: bool) -> dict[str, Any
     out = summary(e, c is not None, min((f["rating"] for f in feedback if f["rating"] is not None), default=None))
     return {**out, "fallback_reason": e.fallback_reason, "features": data.get("features") or {},
             "attributes": data.get("attributes") or {}, "trace": data.get("trace"), "spans": spans,
-            "violations": data.get("violations") or [],
+            "violations": data.get("violations") or [], "price_snapshots": _price_snapshots(session, e),
             "feedback": feedback, "content": content, "links": links(e)}
+
+
+def _price_snapshots(session: Session, e: TelemetryEvent) -> list[str]:
+    """The snapshot date of the catalog price in force for the request's model at its time, when that price is the
+    shipped snapshot's (the cost the page shows was made from it); empty otherwise."""
+    if e.cost_usd is None or not e.model:
+        return []
+    return catalog.snapshot_dates(session, [f"{e.provider or ''}/{e.model}"], e.ts, e.ts)
 
 
 def links(e: TelemetryEvent) -> dict[str, str]:

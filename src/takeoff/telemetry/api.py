@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from takeoff.catalog import service as catalog
 from takeoff.core.actor import Actor
 
 from takeoff.deps import DB, Allowed
@@ -114,7 +115,10 @@ def get_window(session: DB, actor: Allowed("read"), use_case: str, from_: str = 
 
     start = _param("from", parse_time, from_, "from")
     end = _param("to", parse_time, to, "to") if to else utcnow()
-    stats = asdict(window.window_stats(session, use_case, release, start, end))
+    ws = window.window_stats(session, use_case, release, start, end)
+    stats = asdict(ws)
     for k in ("first_ts", "last_ts"):
         stats[k] = stats[k].isoformat() if stats[k] else None
+    # the cost's catalog prices that came from the shipped snapshot, by its date (empty: none did)
+    stats["price_snapshots"] = catalog.snapshot_dates(session, ws.models, start, end)
     return stats

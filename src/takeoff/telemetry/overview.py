@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takeoff.catalog import service as catalog
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
 from takeoff.telemetry import histogram, rollup
@@ -51,6 +52,7 @@ def _overview_row(session: Session, key: str, uc: Any, start: datetime, end: dat
     return {"use_case": key, "name": uc.name if uc else key, "discovered": bool(uc and uc.discovered),
             "stage": uc.status if uc else None, "count": st.count, "p95_ms": seen.latency_p95_ms,
             "error_rate": seen.error_rate, "cost_per_task": seen.cost_per_task_usd,
+            "price_snapshots": catalog.snapshot_dates(session, st.models, start, end) if st.cost_usd else [],
             "throughput_per_min": seen.throughput_per_min, "pass_rate": seen.pass_rate,
             "active_units": st.active_units, "last_ts": st.last_ts,
             "last_event_at": st.last_ts if st.count else last_event_at(session, key),

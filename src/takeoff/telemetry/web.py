@@ -11,6 +11,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from takeoff.catalog import pricing
+from takeoff.catalog import service as catalog
 from takeoff.core.actor import Actor
 
 from takeoff.core.db import utcnow
@@ -212,6 +214,7 @@ def dashboard_context(session: Any, uc: Any, range_key: str | None) -> dict[str,
             "times": [int(t.timestamp()) for t in data.times],  # each point's bucket: its drill-down to /requests
             "charts": charts, "releases": list(data.by_release), "summary": data,
             "models": model_rows(data.models, uc.key, data.times[0]),
+            "price_note": pricing.prices_note(catalog.snapshot_dates(session, data.models, data.times[0], end)),
             "models_chart": model_chart(data.by_model, labels) if data.by_model else None,
             "last_event_at": None if data.count else window.last_event_at(session, uc.key)}
 
