@@ -3,7 +3,7 @@
 single-filter query shape and the detail page, and print p50/p95 per shape and backend.
 
     .venv/bin/python bench/requests_bench.py [--requests 300000] [--repeat 30] [--skip-postgres] [--skip-sqlite]
-        [--keep --ingest 0] [--no-page2] [--explain]
+        [--keep --ingest 0] [--no-page2] [--only SHAPE] [--explain]
 
 Seeding writes rows straight into the tables (multi-row INSERT on SQLite, COPY on PostgreSQL), as ingestion stores
 them; the queries are takeoff.requests.queries', the ones the API and pages run. The goal (issue 18): p95 < 100 ms
@@ -43,42 +43,57 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 SPAN_DAYS = 30
 
 
+_UNITS: list[str] = []
+
+
+def _ts(t: datetime) -> str:
+    """A time as SQLite stores it (UTC, naive text); PostgreSQL's COPY gets it with '+00'."""
+    return t.isoformat(" ", "microseconds")[:26]
+
+
 def rows(n: int, seed: int = 7, first: int = 0, total: int | None = None
          ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Events, content, feedback and span rows (Python values; times as aware datetimes), time-ordered ids: requests
-    `first` to `first + n` of `total` spread evenly over the last SPAN_DAYS days (in time order, as ingestion
-    writes them)."""
+    """Events, content, feedback and span rows (times as UTC text), time-ordered ids: requests `first` to
+    `first + n` of `total` spread evenly over the last SPAN_DAYS days (in time order, as ingestion writes them).
+    Written for speed (10M rows): draws from rng.random(), the 20,000 units' keyed hashes computed once."""
+    if not _UNITS:
+        _UNITS.extend(capture.unit_ref(f"user-{u}", KEY) for u in range(20_000))
     rng = random.Random(seed)
+    rnd, bits = rng.random, rng.getrandbits
     events, content, feedback, spans = [], [], [], []
-    t0 = NOW - timedelta(days=SPAN_DAYS)
+    t0 = (NOW - timedelta(days=SPAN_DAYS)).timestamp()
     step = SPAN_DAYS * 86400 / (total or n)
+    jitter = min(step, 1.0)
+    nuc, nm = len(USE_CASES), len(MODELS)
     for i in range(first, first + n):
-        ts = t0 + timedelta(seconds=i * step + rng.random() * min(step, 1.0))
-        uc = USE_CASES[rng.randrange(len(USE_CASES))]
-        model, provider = MODELS[rng.randrange(len(MODELS))] if rng.random() >= 0.001 else ("o1-rare", "rareai")
-        r = rng.random()
-        status, cat = ("error", rng.choice(["timeout_or_error", "wrong_answer"])) if r < 0.02 else \
+        epoch = t0 + i * step + rnd() * jitter
+        ts = datetime.fromtimestamp(epoch, UTC)
+        at = _ts(ts)
+        uc = USE_CASES[int(rnd() * nuc)]
+        model, provider = MODELS[int(rnd() * nm)] if rnd() >= 0.001 else ("o1-rare", "rareai")
+        r = rnd()
+        status, cat = ("error", "timeout_or_error" if rnd() < 0.5 else "wrong_answer") if r < 0.02 else \
             ("fallback", None) if r < 0.05 else ("ok", None)
-        eid = f"{int(ts.timestamp() * 1000):013x}{uuid.UUID(int=rng.getrandbits(128)).hex[:19]}"
-        unit = capture.unit_ref(f"user-{rng.randrange(20_000)}", KEY)
-        data = {"tokens": {"input": rng.randint(100, 900), "output": rng.randint(20, 300)},
-                "scores": {"helpfulness": round(rng.random(), 3)}, "features": {}, "attributes": {}}
-        events.append((eid, uc, f"{uc}:{rng.randint(1, 3)}", unit, ts, rng.lognormvariate(6, 0.4), status, "success",
-                       model, provider, rng.random() / 1000, cat, None, "json", json.dumps(data)))
-        if rng.random() < 0.10:
-            words = rng.choice(["refund", "invoice", "password", "delivery", "crash"])
-            body = {"input": [{"role": "user", "content": f"ticket {i} about a {words} problem"}],
-                    "output": [{"role": "assistant", "content": "We are on it."}]}
-            content.append((eid, uc, ts, None, json.dumps(body), "{}", 0))
-        if rng.random() < 0.02:
-            feedback.append((uuid.uuid4().hex, eid, uc, rng.randint(1, 5), "", None, None, ts, ts))
-        if rng.random() < 0.05:
-            trace = uuid.uuid4().hex
-            root = uuid.uuid4().hex[:16]
+        eid = f"{int(epoch * 1000):013x}{bits(76):019x}"
+        data = (f'{{"tokens":{{"input":{100 + int(rnd() * 801)},"output":{20 + int(rnd() * 281)}}},'
+                f'"scores":{{"helpfulness":{round(rnd(), 3)}}},"features":{{}},"attributes":{{}}}}')
+        events.append((eid, uc, f"{uc}:{1 + int(rnd() * 3)}", _UNITS[int(rnd() * 20_000)], at,
+                       rng.lognormvariate(6, 0.4), status, "success", model, provider, rnd() / 1000, cat, None,
+                       "json", data))
+        if rnd() < 0.10:
+            words = ("refund", "invoice", "password", "delivery", "crash")[int(rnd() * 5)]
+            body = (f'{{"input":[{{"role":"user","content":"ticket {i} about a {words} problem"}}],'
+                    f'"output":[{{"role":"assistant","content":"We are on it."}}]}}')
+            content.append((eid, uc, at, None, body, "{}", 0))
+        if rnd() < 0.02:
+            feedback.append((f"{bits(128):032x}", eid, uc, 1 + int(rnd() * 5), "", None, None, at, at))
+        if rnd() < 0.05:
+            trace = f"{bits(128):032x}"
+            root = f"{bits(64):016x}"
             for k, name in enumerate(("workflow", "retrieve", "chat")):
-                sid = root if k == 0 else uuid.uuid4().hex[:16]
+                sid = root if k == 0 else f"{bits(64):016x}"
                 spans.append((eid, sid, trace, None if k == 0 else root, name, "client", "ok",
-                              ts + timedelta(milliseconds=10 * k), 100.0 / (k + 1), "{}"))
+                              _ts(ts + timedelta(milliseconds=10 * k)), 100.0 / (k + 1), "{}"))
     return events, content, feedback, spans
 
 
@@ -123,8 +138,6 @@ def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
                 conn.exec_driver_sql("PRAGMA cache_size=-1000000")  # this bench's connection only: 1 GB of pages
             for (table, cols), data in zip(TABLES.items(), parts):
                 if sqlite:
-                    data = [tuple(v.isoformat(" ", "microseconds")[:26] if isinstance(v, datetime) else v
-                                  for v in r) for r in data]
                     one = f"({', '.join('?' * len(cols))})"
                     per = 30_000 // len(cols)
                     for i in range(0, len(data), per):
@@ -133,8 +146,13 @@ def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
                                              f"{', '.join([one] * len(part))}", tuple(v for r in part for v in r))
                 else:
                     raw = conn.connection.driver_connection
+                    times = [k for k, c in enumerate(cols) if c in ("ts", "start", "received_at")]
                     with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                         for r in data:
+                            if times:
+                                r = list(r)
+                                for k in times:
+                                    r[k] += "+00"
                             copy.write_row(r)
         done = min(lo + chunk, n)
         print(f"  seeded {done:>10,} requests ({done / (time.perf_counter() - t):,.0f}/s)", end="\r", flush=True)
@@ -180,21 +198,24 @@ SHAPES: dict[str, dict[str, str]] = {
 }
 
 
-def measure(engine: Any, repeat: int, explain: bool, pages2: bool = True) -> dict[str, tuple[float, float]]:
+def measure(engine: Any, repeat: int, explain: bool, pages2: bool = True, only: list[str] | None = None
+            ) -> dict[str, tuple[float, float]]:
     factory = sessionmaker(engine)
     out: dict[str, tuple[float, float]] = {}
     with factory() as s:
         some = [r[0] for r in s.execute(text("SELECT id FROM telemetry_events WHERE id IN (SELECT event_id FROM "
                                              "telemetry_spans) LIMIT 50"))]
         for name, params in SHAPES.items():
+            if only and not any(o in name for o in only):
+                continue
             f = queries.parse_filters(params)
+            cursor = queries.page(s, f, KEY, 50)["next_cursor"]  # one untimed run (statement caches) first
             times = []
             for _ in range(repeat):
                 t = time.perf_counter()
                 queries.page(s, f, KEY, 50)
                 times.append((time.perf_counter() - t) * 1000)
             out[name] = _p(times)
-            cursor = queries.page(s, f, KEY, 50)["next_cursor"]
             if cursor and pages2:
                 times = []
                 for _ in range(repeat):
@@ -209,11 +230,12 @@ def measure(engine: Any, repeat: int, explain: bool, pages2: bool = True) -> dic
                 plan = " | ".join(str(r[-1]) for r in s.execute(text(prefix + sql)))
                 print(f"    {name}: {plan[:300]}")
         times = []
-        for i in range(repeat):
+        for i in range(repeat if not only or any(o in "detail page" for o in only) else 0):
             t = time.perf_counter()
             queries.detail(s, some[i % len(some)], True)
             times.append((time.perf_counter() - t) * 1000)
-        out["detail page"] = _p(times)
+        if times:
+            out["detail page"] = _p(times)
     return out
 
 
@@ -334,6 +356,7 @@ def main() -> None:
                     help="keep the seeded databases (bench/.data/requests-N.db, PostgreSQL database "
                          "takeoff_bench_requests_N) and reuse them on the next run with the same --requests")
     ap.add_argument("--no-page2", action="store_true", help="skip timing each shape's second page (keyset)")
+    ap.add_argument("--only", action="append", help="time only the shapes whose name holds this (repeatable)")
     ap.add_argument("--explain", action="store_true", help="print each shape's query plan")
     ap.add_argument("--ingest", type=int, default=20_000, help="events per in-process ingestion run (0: skip)")
     ap.add_argument("--ingest-only", action="store_true", help="skip seeding and the explorer's queries")
@@ -371,7 +394,9 @@ def main() -> None:
                                 conn.exec_driver_sql("CREATE TABLE bench_seeded (requests INTEGER NOT NULL)")
                                 conn.exec_driver_sql(f"INSERT INTO bench_seeded VALUES ({args.requests})")
                     print(f"{backend}: database size {_size(engine, url)}")
-                    results[backend] = measure(engine, args.repeat, args.explain, not args.no_page2)
+                    results[backend] = measure(engine, args.repeat, args.explain, not args.no_page2, args.only)
+                    for n, (p50, p95) in results[backend].items():
+                        print(f"  {backend}: {n:<40} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms", flush=True)
                 if args.ingest:
                     rates = ingest_rates(engine, args.ingest)
                     print(f"{backend}: in-process ingestion of events with content, one process: "
