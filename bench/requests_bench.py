@@ -12,7 +12,6 @@ on 10,000,000 requests for every shape; the seeded size is configurable (default
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics

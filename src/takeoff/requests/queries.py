@@ -131,10 +131,11 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
 
 
 def _text_search(q: str, sqlite: bool) -> list[Any]:
-    """Content holding `q` (any case): the exact test, and on SQLite the FTS5 trigram table (tele0009, filled behind
-    ingestion) narrowing the rows it has indexed. Its LIKE runs without ESCAPE (an ESCAPE clause keeps FTS5 from its
-    index), so '%' and '_' in `q` act as wildcards there: a superset, which the exact test then cuts. On PostgreSQL
-    the pg_trgm GIN index serves the ILIKE itself (a constant pattern, so every plan can use it)."""
+    """Content holding `q` (any case): the exact test, and with `sqlite` the FTS5 trigram table (tele0009, filled
+    behind ingestion) narrowing the rows it has indexed (only where few candidates drive the query: see _where).
+    Its LIKE runs without ESCAPE (an ESCAPE clause keeps FTS5 from its index), so '%' and '_' in `q` act as
+    wildcards there: a superset, which the exact test then cuts. On PostgreSQL the pg_trgm GIN index serves the
+    ILIKE itself (a constant pattern, so every plan can use it)."""
     escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
     exact = C.body.ilike(f"%{escaped}%", escape="/")
     if not sqlite:
