@@ -197,10 +197,25 @@ SHAPES: dict[str, dict[str, str]] = {
 }
 
 
+Timing = tuple[float, float, float]  # wall p50, wall p95, this process's CPU p50 (ms)
+
+
+def _timed(fn: Any, repeat: int) -> Timing:
+    """Run fn `repeat` times: wall-clock p50/p95 and the CPU p50 of this process (on SQLite the query's own work,
+    which a busy machine's waiting does not inflate; on PostgreSQL only the client's side)."""
+    wall, cpu = [], []
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    return (*_p(wall), statistics.median(cpu))
+
+
 def measure(engine: Any, repeat: int, explain: bool, pages2: bool = True, only: list[str] | None = None
-            ) -> dict[str, tuple[float, float]]:
+            ) -> dict[str, Timing]:
     factory = sessionmaker(engine)
-    out: dict[str, tuple[float, float]] = {}
+    out: dict[str, Timing] = {}
     with factory() as s:
         some = [r[0] for r in s.execute(text("SELECT id FROM telemetry_events WHERE id IN (SELECT event_id FROM "
                                              "telemetry_spans) LIMIT 50"))]
@@ -209,32 +224,18 @@ def measure(engine: Any, repeat: int, explain: bool, pages2: bool = True, only: 
                 continue
             f = queries.parse_filters(params)
             cursor = queries.page(s, f, KEY, 50)["next_cursor"]  # one untimed run (statement caches) first
-            times = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                queries.page(s, f, KEY, 50)
-                times.append((time.perf_counter() - t) * 1000)
-            out[name] = _p(times)
+            out[name] = _timed(lambda f=f: queries.page(s, f, KEY, 50), repeat)
             if cursor and pages2:
-                times = []
-                for _ in range(repeat):
-                    t = time.perf_counter()
-                    queries.page(s, f, KEY, 50, cursor)
-                    times.append((time.perf_counter() - t) * 1000)
-                out[f"{name}, page 2"] = _p(times)
+                out[f"{name}, page 2"] = _timed(lambda f=f, c=cursor: queries.page(s, f, KEY, 50, c), repeat)
             if explain:
                 q = queries._query(f, KEY, None, *queries._plan(s, f)).limit(51)
                 sql = str(q.compile(engine, compile_kwargs={"literal_binds": True}))
                 prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
                 plan = " | ".join(str(r[-1]) for r in s.execute(text(prefix + sql)))
                 print(f"    {name}: {plan[:300]}")
-        times = []
-        for i in range(repeat if not only or any(o in "detail page" for o in only) else 0):
-            t = time.perf_counter()
-            queries.detail(s, some[i % len(some)], True)
-            times.append((time.perf_counter() - t) * 1000)
-        if times:
-            out["detail page"] = _p(times)
+        if not only or any(o in "detail page" for o in only):
+            ids = iter(some * repeat)
+            out["detail page"] = _timed(lambda: queries.detail(s, next(ids), True), repeat)
     return out
 
 
@@ -364,7 +365,7 @@ def main() -> None:
         sys.exit("--requests: 1,000 to 20,000,000")
     if args.keep and args.ingest:
         sys.exit("--keep: add --ingest 0 (ingestion would add its events to the kept databases)")
-    results: dict[str, dict[str, tuple[float, float]]] = {}
+    results: dict[str, dict[str, Timing]] = {}
     admin = create_engine(PG, isolation_level="AUTOCOMMIT")
     with tempfile.TemporaryDirectory() as tmp:
         backends, drop = _backends(args, tmp, admin)
@@ -394,8 +395,9 @@ def main() -> None:
                                 conn.exec_driver_sql(f"INSERT INTO bench_seeded VALUES ({args.requests})")
                     print(f"{backend}: database size {_size(engine, url)}")
                     results[backend] = measure(engine, args.repeat, args.explain, not args.no_page2, args.only)
-                    for n, (p50, p95) in results[backend].items():
-                        print(f"  {backend}: {n:<40} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms", flush=True)
+                    for n, (p50, p95, cpu) in results[backend].items():
+                        print(f"  {backend}: {n:<40} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  CPU p50 {cpu:6.1f} ms",
+                              flush=True)
                 if args.ingest:
                     rates = ingest_rates(engine, args.ingest)
                     print(f"{backend}: in-process ingestion of events with content, one process: "
@@ -412,10 +414,10 @@ def main() -> None:
         return
     names = list(dict.fromkeys(n for r in results.values() for n in r))
     print(f"\nfirst page (50 rows), second page and detail, ms, {args.requests:,} requests, {args.repeat} runs each")
-    print(f"{'shape':<40}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}" for b in results))
+    print(f"{'shape':<40}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}{b + ' CPU':>16}" for b in results))
     for n in names:
-        print(f"{n:<40}" + "".join(f"{results[b][n][0]:>16.1f}{results[b][n][1]:>16.1f}" if n in results[b]
-                                   else f"{'-':>16}{'-':>16}" for b in results))
+        print(f"{n:<40}" + "".join("".join(f"{v:>16.1f}" for v in results[b][n]) if n in results[b]
+                                   else f"{'-':>16}" * 3 for b in results))
 
 
 if __name__ == "__main__":
