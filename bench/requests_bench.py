@@ -166,11 +166,20 @@ def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
     if sqlite:  # the compactor's work on a server: the FTS5 trigram index of the content (tele0009)
         from takeoff.telemetry import requests_store
 
+        # A plain engine, its own checkpoint first: the index rebuild left GBs of WAL, which takeoff's background
+        # checkpointer copies under the writer lock for longer than that lock's wait (10M: 'database is locked').
+        plain = create_engine(engine.url, connect_args={"timeout": 600})
+        with plain.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         ti = time.perf_counter()
-        n = requests_store.index_all(sessionmaker(engine), limit=200_000, max_rounds=10**6)
+        n = requests_store.index_all(sessionmaker(plain), limit=200_000, max_rounds=10**6)
         print(f"  text search index: {n:,} content rows in {time.perf_counter() - ti:.0f} s")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE")
+        with plain.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        plain.dispose()
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
     if not sqlite:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")  # the visibility map: index-only scans, as on a settled table
