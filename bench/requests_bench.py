@@ -2,7 +2,8 @@
 3-span tree) into a fresh SQLite file and a fresh PostgreSQL database, then time the first page (50 rows) of each
 single-filter query shape and the detail page, and print p50/p95 per shape and backend.
 
-    .venv/bin/python bench/requests_bench.py [--requests 300000] [--repeat 30] [--skip-postgres] [--explain]
+    .venv/bin/python bench/requests_bench.py [--requests 300000] [--repeat 30] [--skip-postgres] [--skip-sqlite]
+        [--keep --ingest 0] [--no-page2] [--only SHAPE] [--explain]
 
 Seeding writes rows straight into the tables (multi-row INSERT on SQLite, COPY on PostgreSQL), as ingestion stores
 them; the queries are takeoff.requests.queries', the ones the API and pages run. The goal (issue 18): p95 < 100 ms
@@ -11,7 +12,6 @@ on 10,000,000 requests for every shape; the seeded size is configurable (default
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -42,40 +42,57 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 SPAN_DAYS = 30
 
 
-def rows(n: int, seed: int = 7) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]],
-                                       list[tuple[Any, ...]]]:
-    """Events, content, feedback and span rows (Python values; times as aware datetimes), time-ordered ids."""
+_UNITS: list[str] = []
+
+
+def _ts(t: datetime) -> str:
+    """A time as SQLite stores it (UTC, naive text); PostgreSQL's COPY gets it with '+00'."""
+    return t.isoformat(" ", "microseconds")[:26]
+
+
+def rows(n: int, seed: int = 7, first: int = 0, total: int | None = None
+         ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Events, content, feedback and span rows (times as UTC text), time-ordered ids: requests `first` to
+    `first + n` of `total` spread evenly over the last SPAN_DAYS days (in time order, as ingestion writes them).
+    Written for speed (10M rows): draws from rng.random(), the 20,000 units' keyed hashes computed once."""
+    if not _UNITS:
+        _UNITS.extend(capture.unit_ref(f"user-{u}", KEY) for u in range(20_000))
     rng = random.Random(seed)
+    rnd, bits = rng.random, rng.getrandbits
     events, content, feedback, spans = [], [], [], []
-    t0 = NOW - timedelta(days=SPAN_DAYS)
-    step = SPAN_DAYS * 86400 / n
-    for i in range(n):
-        ts = t0 + timedelta(seconds=i * step + rng.random())
-        uc = USE_CASES[rng.randrange(len(USE_CASES))]
-        model, provider = MODELS[rng.randrange(len(MODELS))] if rng.random() >= 0.001 else ("o1-rare", "rareai")
-        r = rng.random()
-        status, cat = ("error", rng.choice(["timeout_or_error", "wrong_answer"])) if r < 0.02 else \
+    t0 = (NOW - timedelta(days=SPAN_DAYS)).timestamp()
+    step = SPAN_DAYS * 86400 / (total or n)
+    jitter = min(step, 1.0)
+    nuc, nm = len(USE_CASES), len(MODELS)
+    for i in range(first, first + n):
+        epoch = t0 + i * step + rnd() * jitter
+        ts = datetime.fromtimestamp(epoch, UTC)
+        at = _ts(ts)
+        uc = USE_CASES[int(rnd() * nuc)]
+        model, provider = MODELS[int(rnd() * nm)] if rnd() >= 0.001 else ("o1-rare", "rareai")
+        r = rnd()
+        status, cat = ("error", "timeout_or_error" if rnd() < 0.5 else "wrong_answer") if r < 0.02 else \
             ("fallback", None) if r < 0.05 else ("ok", None)
-        eid = f"{int(ts.timestamp() * 1000):013x}{uuid.UUID(int=rng.getrandbits(128)).hex[:19]}"
-        unit = capture.unit_ref(f"user-{rng.randrange(20_000)}", KEY)
-        data = {"tokens": {"input": rng.randint(100, 900), "output": rng.randint(20, 300)},
-                "scores": {"helpfulness": round(rng.random(), 3)}, "features": {}, "attributes": {}}
-        events.append((eid, uc, f"{uc}:{rng.randint(1, 3)}", unit, ts, rng.lognormvariate(6, 0.4), status, "success",
-                       model, provider, rng.random() / 1000, cat, None, "json", json.dumps(data)))
-        if rng.random() < 0.10:
-            words = rng.choice(["refund", "invoice", "password", "delivery", "crash"])
-            body = {"input": [{"role": "user", "content": f"ticket {i} about a {words} problem"}],
-                    "output": [{"role": "assistant", "content": "We are on it."}]}
-            content.append((eid, uc, ts, None, json.dumps(body), "{}", 0))
-        if rng.random() < 0.02:
-            feedback.append((uuid.uuid4().hex, eid, uc, rng.randint(1, 5), "", None, None, ts, ts))
-        if rng.random() < 0.05:
-            trace = uuid.uuid4().hex
-            root = uuid.uuid4().hex[:16]
+        eid = f"{int(epoch * 1000):013x}{bits(76):019x}"
+        data = (f'{{"tokens":{{"input":{100 + int(rnd() * 801)},"output":{20 + int(rnd() * 281)}}},'
+                f'"scores":{{"helpfulness":{round(rnd(), 3)}}},"features":{{}},"attributes":{{}}}}')
+        events.append((eid, uc, f"{uc}:{1 + int(rnd() * 3)}", _UNITS[int(rnd() * 20_000)], at,
+                       rng.lognormvariate(6, 0.4), status, "success", model, provider, rnd() / 1000, cat, None,
+                       "json", data))
+        if rnd() < 0.10:
+            words = ("refund", "invoice", "password", "delivery", "crash")[int(rnd() * 5)]
+            body = (f'{{"input":[{{"role":"user","content":"ticket {i} about a {words} problem"}}],'
+                    f'"output":[{{"role":"assistant","content":"We are on it."}}]}}')
+            content.append((eid, uc, at, None, body, "{}", 0))
+        if rnd() < 0.02:
+            feedback.append((f"{bits(128):032x}", eid, uc, 1 + int(rnd() * 5), "", None, None, at, at))
+        if rnd() < 0.05:
+            trace = f"{bits(128):032x}"
+            root = f"{bits(64):016x}"
             for k, name in enumerate(("workflow", "retrieve", "chat")):
-                sid = root if k == 0 else uuid.uuid4().hex[:16]
+                sid = root if k == 0 else f"{bits(64):016x}"
                 spans.append((eid, sid, trace, None if k == 0 else root, name, "client", "ok",
-                              ts + timedelta(milliseconds=10 * k), 100.0 / (k + 1), "{}"))
+                              _ts(ts + timedelta(milliseconds=10 * k)), 100.0 / (k + 1), "{}"))
     return events, content, feedback, spans
 
 
@@ -90,16 +107,36 @@ TABLES = {
 }
 
 
+def _secondary_indexes(conn: Any, sqlite: bool) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the seeded tables' non-unique indexes (dropped for the bulk load, rebuilt after:
+    a sort per index instead of 10M random b-tree inserts each)."""
+    names = ", ".join(f"'{t}'" for t in TABLES)
+    if sqlite:
+        return [(r[0], r[1]) for r in conn.exec_driver_sql(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({names}) AND sql IS NOT NULL "
+            f"AND sql NOT LIKE 'CREATE UNIQUE%'")]
+    return [(r[0], r[1]) for r in conn.exec_driver_sql(
+        f"SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        f"JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname IN ({names}) AND NOT x.indisprimary "
+        f"AND NOT x.indisunique")]
+
+
 def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
+    """Write n requests in time order (chunks of `chunk`), the secondary indexes dropped meanwhile and rebuilt at
+    the end, then (SQLite) the text search index as the compactor builds it, and ANALYZE."""
     t = time.perf_counter()
     sqlite = engine.dialect.name == "sqlite"
+    with engine.begin() as conn:
+        indexes = _secondary_indexes(conn, sqlite)
+        for name, _sql in indexes:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
     for lo in range(0, n, chunk):
-        parts = rows(min(chunk, n - lo), seed=lo)
-        with engine.begin() as conn:  # each chunk spans the whole window (its own seed): filters see every day
+        parts = rows(min(chunk, n - lo), seed=lo, first=lo, total=n)
+        with engine.begin() as conn:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA cache_size=-1000000")  # this bench's connection only: 1 GB of pages
             for (table, cols), data in zip(TABLES.items(), parts):
                 if sqlite:
-                    data = [tuple(v.isoformat(" ", "microseconds")[:26] if isinstance(v, datetime) else v
-                                  for v in r) for r in data]
                     one = f"({', '.join('?' * len(cols))})"
                     per = 30_000 // len(cols)
                     for i in range(0, len(data), per):
@@ -108,19 +145,44 @@ def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
                                              f"{', '.join([one] * len(part))}", tuple(v for r in part for v in r))
                 else:
                     raw = conn.connection.driver_connection
+                    times = [k for k, c in enumerate(cols) if c in ("ts", "start", "received_at")]
                     with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                         for r in data:
+                            if times:
+                                r = list(r)
+                                for k in times:
+                                    r[k] += "+00"
                             copy.write_row(r)
-        print(f"  seeded {min(lo + chunk, n):>10,} requests", end="\r", flush=True)
+        done = min(lo + chunk, n)
+        print(f"  seeded {done:>10,} requests ({done / (time.perf_counter() - t):,.0f}/s)", end="\r", flush=True)
     print()
+    ti = time.perf_counter()
+    with engine.begin() as conn:
+        if not sqlite:
+            conn.exec_driver_sql("SET maintenance_work_mem = '1GB'")
+        for _name, sql in indexes:
+            conn.exec_driver_sql(sql)
+    print(f"  {len(indexes)} secondary indexes rebuilt in {time.perf_counter() - ti:.0f} s")
     if sqlite:  # the compactor's work on a server: the FTS5 trigram index of the content (tele0009)
         from takeoff.telemetry import requests_store
 
+        # A plain engine, its own checkpoint first: the index rebuild left GBs of WAL, which takeoff's background
+        # checkpointer copies under the writer lock for longer than that lock's wait (10M: 'database is locked').
+        plain = create_engine(engine.url, connect_args={"timeout": 600})
+        with plain.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         ti = time.perf_counter()
-        n = requests_store.index_all(sessionmaker(engine), limit=50_000, max_rounds=10**6)
+        n = requests_store.index_all(sessionmaker(plain), limit=200_000, max_rounds=10**6)
         print(f"  text search index: {n:,} content rows in {time.perf_counter() - ti:.0f} s")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE")
+        with plain.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        plain.dispose()
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    if not sqlite:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")  # the visibility map: index-only scans, as on a settled table
     return time.perf_counter() - t
 
 
@@ -144,32 +206,45 @@ SHAPES: dict[str, dict[str, str]] = {
 }
 
 
-def measure(engine: Any, repeat: int, explain: bool) -> dict[str, tuple[float, float]]:
+Timing = tuple[float, float, float]  # wall p50, wall p95, this process's CPU p50 (ms)
+
+
+def _timed(fn: Any, repeat: int) -> Timing:
+    """Run fn `repeat` times: wall-clock p50/p95 and the CPU p50 of this process (on SQLite the query's own work,
+    which a busy machine's waiting does not inflate; on PostgreSQL only the client's side)."""
+    wall, cpu = [], []
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    return (*_p(wall), statistics.median(cpu))
+
+
+def measure(engine: Any, repeat: int, explain: bool, pages2: bool = True, only: list[str] | None = None
+            ) -> dict[str, Timing]:
     factory = sessionmaker(engine)
-    out: dict[str, tuple[float, float]] = {}
+    out: dict[str, Timing] = {}
     with factory() as s:
         some = [r[0] for r in s.execute(text("SELECT id FROM telemetry_events WHERE id IN (SELECT event_id FROM "
                                              "telemetry_spans) LIMIT 50"))]
         for name, params in SHAPES.items():
+            if only and not any(o in name for o in only):
+                continue
             f = queries.parse_filters(params)
-            times = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                queries.page(s, f, KEY, 50)
-                times.append((time.perf_counter() - t) * 1000)
-            out[name] = _p(times)
+            cursor = queries.page(s, f, KEY, 50)["next_cursor"]  # one untimed run (statement caches) first
+            out[name] = _timed(lambda f=f: queries.page(s, f, KEY, 50), repeat)
+            if cursor and pages2:
+                out[f"{name}, page 2"] = _timed(lambda f=f, c=cursor: queries.page(s, f, KEY, 50, c), repeat)
             if explain:
                 q = queries._query(f, KEY, None, *queries._plan(s, f)).limit(51)
                 sql = str(q.compile(engine, compile_kwargs={"literal_binds": True}))
                 prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
                 plan = " | ".join(str(r[-1]) for r in s.execute(text(prefix + sql)))
                 print(f"    {name}: {plan[:300]}")
-        times = []
-        for i in range(repeat):
-            t = time.perf_counter()
-            queries.detail(s, some[i % len(some)], True)
-            times.append((time.perf_counter() - t) * 1000)
-        out["detail page"] = _p(times)
+        if not only or any(o in "detail page" for o in only):
+            ids = iter(some * repeat)
+            out["detail page"] = _timed(lambda: queries.detail(s, next(ids), True), repeat)
     return out
 
 
@@ -224,40 +299,114 @@ def _p(times: list[float]) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
 
 
+DATA = Path(__file__).resolve().parent / ".data"  # gitignored
+
+
+def _seeded(engine: Any) -> int | None:
+    """How many requests a kept database holds (its bench_seeded row, written once seeding finished), else None."""
+    with engine.connect() as conn:
+        try:
+            return int(conn.exec_driver_sql("SELECT requests FROM bench_seeded").scalar_one())
+        except Exception:
+            return None
+
+
+def _size(engine: Any, url: str) -> str:
+    """The database's size on disk."""
+    if engine.dialect.name == "sqlite":
+        path = Path(make_url(url).database or "")
+        total = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    else:
+        with engine.connect() as conn:
+            total = int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one())
+    return f"{total / 1e9:.2f} GB"
+
+
+def _backends(args: argparse.Namespace, tmp: str, admin: Any) -> tuple[list[tuple[str, str]], list[str]]:
+    """(backend, url) to run on, and the PostgreSQL databases to drop at the end (none when kept)."""
+    if args.keep:
+        DATA.mkdir(exist_ok=True)
+        backends = [("sqlite", f"sqlite:///{DATA}/requests-{args.requests}.db")]
+        name = f"takeoff_bench_requests_{args.requests}"
+    else:
+        backends = [("sqlite", f"sqlite:///{tmp}/requests.db")]
+        name = f"bench_requests_{uuid.uuid4().hex[:8]}"
+    if args.skip_sqlite:
+        backends = []
+    if args.skip_postgres:
+        return backends, []
+    with admin.connect() as c:
+        if not c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    backends.append(("postgresql", make_url(PG).set(database=name).render_as_string(hide_password=False)))
+    return backends, [] if args.keep else [name]
+
+
+def _fresh(backend: str, url: str, admin: Any) -> None:
+    """Empty a kept database whose seeding never finished (or was of another size)."""
+    if backend == "sqlite":
+        path = make_url(url).database or ""
+        for p in Path(path).parent.glob(Path(path).name + "*"):
+            p.unlink()
+        return
+    name = make_url(url).database
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=300_000)
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the seeded databases (bench/.data/requests-N.db, PostgreSQL database "
+                         "takeoff_bench_requests_N) and reuse them on the next run with the same --requests")
+    ap.add_argument("--no-page2", action="store_true", help="skip timing each shape's second page (keyset)")
+    ap.add_argument("--only", action="append", help="time only the shapes whose name holds this (repeatable)")
     ap.add_argument("--explain", action="store_true", help="print each shape's query plan")
     ap.add_argument("--ingest", type=int, default=20_000, help="events per in-process ingestion run (0: skip)")
     ap.add_argument("--ingest-only", action="store_true", help="skip seeding and the explorer's queries")
     args = ap.parse_args()
     if not 1000 <= args.requests <= 20_000_000:
         sys.exit("--requests: 1,000 to 20,000,000")
-    results: dict[str, dict[str, tuple[float, float]]] = {}
+    if args.keep and args.ingest:
+        sys.exit("--keep: add --ingest 0 (ingestion would add its events to the kept databases)")
+    results: dict[str, dict[str, Timing]] = {}
+    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
     with tempfile.TemporaryDirectory() as tmp:
-        backends = [("sqlite", f"sqlite:///{tmp}/requests.db")]
-        drop = None
-        if not args.skip_postgres:
-            name = f"bench_requests_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-            backends.append(("postgresql", make_url(PG).set(database=name).render_as_string(hide_password=False)))
-
-            def drop() -> None:
-                with admin.connect() as c:
-                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        backends, drop = _backends(args, tmp, admin)
         try:
             for backend, url in backends:
                 engine = make_engine(url)
-                upgrade(engine)
+                if not args.ingest_only and args.keep and _seeded(engine) not in (None, args.requests):
+                    engine.dispose()
+                    _fresh(backend, url, admin)
+                    engine = make_engine(url)
+                upgrade(engine)  # a kept database gets the migrations added since it was seeded
                 if not args.ingest_only:
-                    print(f"{backend}: seeding {args.requests:,} requests")
-                    secs = seed(engine, args.requests)
-                    print(f"{backend}: seeded in {secs:.0f} s ({args.requests / secs:,.0f} rows/s)")
-                    results[backend] = measure(engine, args.repeat, args.explain)
+                    if args.keep and _seeded(engine) == args.requests:
+                        print(f"{backend}: reusing {args.requests:,} seeded requests ({url.split('@')[-1]})")
+                    else:
+                        if args.keep and _seeded(engine) is None:  # a half-seeded kept database: start over
+                            engine.dispose()
+                            _fresh(backend, url, admin)
+                            engine = make_engine(url)
+                            upgrade(engine)
+                        print(f"{backend}: seeding {args.requests:,} requests")
+                        secs = seed(engine, args.requests)
+                        print(f"{backend}: seeded in {secs:.0f} s ({args.requests / secs:,.0f} rows/s)")
+                        if args.keep:
+                            with engine.begin() as conn:
+                                conn.exec_driver_sql("CREATE TABLE bench_seeded (requests INTEGER NOT NULL)")
+                                conn.exec_driver_sql(f"INSERT INTO bench_seeded VALUES ({args.requests})")
+                    print(f"{backend}: database size {_size(engine, url)}")
+                    results[backend] = measure(engine, args.repeat, args.explain, not args.no_page2, args.only)
+                    for n, (p50, p95, cpu) in results[backend].items():
+                        print(f"  {backend}: {n:<40} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  CPU p50 {cpu:6.1f} ms",
+                              flush=True)
                 if args.ingest:
                     rates = ingest_rates(engine, args.ingest)
                     print(f"{backend}: in-process ingestion of events with content, one process: "
@@ -267,15 +416,17 @@ def main() -> None:
                           + ", ".join(f"{a / b:.2f}" for a, b in zip(ons, offs)))
                 engine.dispose()
         finally:
-            if drop:
-                drop()
+            for name in drop:
+                with admin.connect() as c:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     if not results:
         return
-    names = list(next(iter(results.values())))
-    print(f"\nfirst page (50 rows) and detail, ms, {args.requests:,} requests, {args.repeat} runs each")
-    print(f"{'shape':<30}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}" for b in results))
+    names = list(dict.fromkeys(n for r in results.values() for n in r))
+    print(f"\nfirst page (50 rows), second page and detail, ms, {args.requests:,} requests, {args.repeat} runs each")
+    print(f"{'shape':<40}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}{b + ' CPU':>16}" for b in results))
     for n in names:
-        print(f"{n:<30}" + "".join(f"{results[b][n][0]:>16.1f}{results[b][n][1]:>16.1f}" for b in results))
+        print(f"{n:<40}" + "".join("".join(f"{v:>16.1f}" for v in results[b][n]) if n in results[b]
+                                   else f"{'-':>16}" * 3 for b in results))
 
 
 if __name__ == "__main__":
