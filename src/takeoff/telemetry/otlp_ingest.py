@@ -28,6 +28,8 @@ def capture_wanted(session: Session) -> Callable[[str], bool]:
     known: dict[str, bool] = {}
 
     def wanted(use_case: str) -> bool:
+        if "\x00" in use_case:  # no event is made of it (check_events refuses it); PostgreSQL cannot be asked
+            return False
         if use_case not in known:
             with read_session(session.get_bind()) as reader:
                 known[use_case] = requests_store.policies(reader, [use_case])[use_case].capture
