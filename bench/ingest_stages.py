@@ -1,17 +1,22 @@
-"""Where one ingest's time goes, in process (no HTTP): ms per batch of 500 events for validation, lookups,
-preparation (rows + fold), insert, delta append and commit, plus the rollup compaction (run every --compact-every
-batches in the same thread, as the server's compactor does every 0.5 s), and events/s single-threaded.
+"""Where one ingest's CPU goes, in process (no HTTP): ms of CPU per batch of 500 for decoding, preparation (rows +
+fold), request records (redaction, content and span rows), the inserts, the delta append and the commit, for the
+stream shape, the stream with content and capture on, or OTLP spans; plus the rollup compaction (every
+--compact-every batches in the same thread, as the server's compactor does every 0.5 s).
 
-    .venv/bin/python bench/ingest_stages.py [--events 100000] [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/ingest_stages.py [--events 20000] [--shape stream|capture|otlp]
+        [--url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile]
 
-With --url the stages run on that database (the script creates and drops its own tables there: use a scratch
-database). The figures are what bench/README.md cites under ingest_bench.py.
+CPU is this thread's (time.thread_time: on SQLite the database's work is in it too; PostgreSQL's server CPU is not),
+so the figures hold on a busy machine better than wall time does. With --url the stages run on that database (the
+script creates and drops its own tables there: use a scratch database). --profile prints cProfile's top functions.
 """
 from __future__ import annotations
 
 import argparse
 import collections
+import cProfile
 import json
+import pstats
 import sys
 import tempfile
 import time
@@ -23,78 +28,109 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from ingest_bench import make_events  # noqa: E402
+from ingest_bench import make_events, make_span_bodies, with_content  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from takeoff import migrate  # noqa: E402
 from takeoff.core.actor import Actor  # noqa: E402
 from takeoff.core.db import Base, make_engine, make_sessionmaker  # noqa: E402
-from takeoff.telemetry import rollup, service  # noqa: E402
-from takeoff.telemetry.api import _batch_from_body  # noqa: E402
+from takeoff.telemetry import api, capture, otlp, otlp_ingest, requests_store, service  # noqa: E402
+from takeoff.telemetry import store as event_store  # noqa: E402
 from takeoff.telemetry.compaction import compact_all  # noqa: E402
-from takeoff.telemetry.ingest import normalize_batch  # noqa: E402
 from takeoff.telemetry.rollup import unit_key as _unit_key  # noqa: E402
 
 TEST_UNIT_KEY = _unit_key("test-secret-key-for-unit-hashes")
-
 SPENT: collections.Counter[str] = collections.Counter()
 
 
 def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*a: Any, **k: Any) -> Any:
-        t = time.perf_counter()
+        t = time.thread_time()
         try:
             return fn(*a, **k)
         finally:
-            SPENT[name] += time.perf_counter() - t
+            SPENT[name] += time.thread_time() - t
     return wrapper
+
+
+def instrument() -> None:
+    """Wrap each stage of the ingest path with a CPU timer."""
+    for cls in (event_store.SqliteStore, event_store.PostgresStore):
+        for m in ("stored_ids", "insert_events", "append_deltas"):
+            setattr(cls, m, timed(f"store.{m}", getattr(cls, m)))
+    service._prepare = timed("rows + fold", service._prepare)
+    service._fold = timed("  of which fold", service._fold)
+    requests_store.protect_units = timed("unit ids hashed", requests_store.protect_units)
+    requests_store.prepare = timed("records: redaction, rows", requests_store.prepare)
+    requests_store.write = timed("records: insert", requests_store.write)
+    api._batch_from_body = timed("decode (JSON)", api._batch_from_body)
+    otlp.parse = timed("decode (OTLP)", otlp.parse)
+    otlp.span_events = timed("OTLP mapping", otlp.span_events)
+    otlp.check_events = timed("OTLP EventIn check", otlp.check_events)
+    Session.commit = timed("commit", Session.commit)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=100_000)
-    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--shape", choices=("stream", "capture", "otlp"), default="stream")
     ap.add_argument("--url", default=None, help="database URL (default: a temporary SQLite file)")
     ap.add_argument("--compact-every", type=int, default=20, help="batches between compactions (0: never)")
+    ap.add_argument("--profile", action="store_true", help="print cProfile's top functions (slows every stage)")
     args = ap.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'stages.db'}"
     engine = make_engine(url)
     migrate.upgrade(engine)
     factory = make_sessionmaker(engine)
-    for name in ("_lookups", "_prepare", "_insert_events", "_append_deltas"):
-        setattr(service, name, timed(name, getattr(service, name)))
-    rollup.fold = timed("  of which fold", rollup.fold)
     actor = Actor("bench", ("admin",))
-    events = make_events(args.events, "bench-stages")
-    bodies = [json.dumps({"events": events[i:i + args.batch]}).encode() for i in range(0, len(events), args.batch)]
+    use_case = f"bench-stages-{args.shape}"
+    if args.shape == "otlp":
+        bodies = make_span_bodies(args.events, 500, use_case)
+    else:
+        events = make_events(args.events, use_case)
+        if args.shape == "capture":
+            events = with_content(events)
+        bodies = [json.dumps({"events": events[i:i + 500]}).encode() for i in range(0, len(events), 500)]
+    seen = otlp.SeenTraces()
 
     def one(body: bytes) -> None:
-        t = time.perf_counter()
-        batch = normalize_batch(_batch_from_body(body)["events"])
-        SPENT["validate"] += time.perf_counter() - t
         with factory() as s:
-            service.ingest_events(s, actor, batch, late_s=86400, unit_key=TEST_UNIT_KEY)
-            t = time.perf_counter()
-            s.commit()
-            SPENT["commit"] += time.perf_counter() - t
+            if args.shape == "otlp":
+                otlp_ingest.ingest_export(s, actor, body, "application/x-protobuf", None, late_s=86400,
+                                          unit_key=TEST_UNIT_KEY, limits=None, seen=seen)
+            else:
+                api._ingest_and_commit(s, actor, body, 86400, TEST_UNIT_KEY)
 
     try:
-        one(json.dumps({"events": make_events(10, "bench-stages")}).encode())  # warm-up
-        SPENT.clear()
-        started = time.perf_counter()
+        with factory() as s:  # warm-up (discovers the use case), then the capture policy
+            api._ingest_and_commit(s, actor, json.dumps({"events": make_events(10, use_case)}).encode(), 86400,
+                                   TEST_UNIT_KEY)
+            if args.shape == "capture":
+                requests_store.set_policy(s, actor, capture.make_policy(use_case, True))
+                s.commit()
+        instrument()
+        profile = cProfile.Profile() if args.profile else None
+        started, cpu0 = time.perf_counter(), time.thread_time()
+        if profile:
+            profile.enable()
         for i, body in enumerate(bodies, 1):
             one(body)
             if args.compact_every and (i % args.compact_every == 0 or i == len(bodies)):
-                t = time.perf_counter()
+                t = time.thread_time()
                 compact_all(factory)
-                SPENT["compaction (amortised)"] += time.perf_counter() - t
-        elapsed = time.perf_counter() - started
-        print(f"ingest stages, {args.events} events in batches of {args.batch}, {engine.dialect.name}, one thread:")
-        fold = SPENT.pop("  of which fold", 0.0)
+                SPENT["compaction (amortised)"] += time.thread_time() - t
+        if profile:
+            profile.disable()
+        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu0
+        n = len(bodies)
+        print(f"ingest stages, {args.shape}, {args.events} in batches of 500, {engine.dialect.name}, one thread "
+              f"(CPU ms per batch):")
         for name, seconds in SPENT.most_common():
-            print(f"  {name:18s} {seconds / len(bodies) * 1000:6.2f} ms/batch")
-            if name == "_prepare":  # fold runs inside _prepare
-                print(f"  {'  of which fold':18s} {fold / len(bodies) * 1000:6.2f} ms/batch")
-        print(f"  total              {elapsed / len(bodies) * 1000:6.2f} ms/batch -> {args.events / elapsed:,.0f} events/s")
+            print(f"  {name:26s} {seconds / n * 1000:6.2f}")
+        print(f"  {'total CPU':26s} {cpu / n * 1000:6.2f}   (wall {elapsed / n * 1000:.2f} ms/batch, "
+              f"{args.events / elapsed:,.0f}/s)")
+        if profile:
+            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
     finally:
         if args.url:
             Base.metadata.drop_all(engine)

@@ -297,3 +297,32 @@ def test_a_nul_in_a_span_value_leaves_it_out_and_a_nul_use_case_refuses_the_span
     assert resp.partial_success.rejected_spans == 1 and "NUL" in resp.partial_success.error_message
     rows = _rows(factory, "nul-svc")
     assert len(rows) == 1 and rows[0].model is None
+
+
+def test_otlp_content_is_mapped_and_stored_redacted_only_where_the_capture_policy_stores_it(client, users, factory,
+                                                                                            monkeypatch):
+    from sqlalchemy import select
+
+    from takeoff.telemetry import otlp_trace
+    from takeoff.telemetry.request_models import RequestContent
+
+    asked = []
+    content_of = otlp_trace._content
+    monkeypatch.setattr(otlp_trace, "_content", lambda r: asked.append(r) or content_of(r))
+    message = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "mail me at jo@example.com"}]}])
+
+    def send(span_id):
+        req = _export({"service.name": "cap-svc"}, [({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+                                                      "gen_ai.input.messages": message}, 0)])
+        req.resource_spans[0].scope_spans[0].spans[0].span_id = span_id.to_bytes(8, "big")
+        assert _post(client, users, req).partial_success.rejected_spans == 0
+
+    send(1)  # capture off (the default): the content is neither read nor stored
+    assert asked == [] and len(_rows(factory, "cap-svc")) == 1
+    h = users.headers("admin")
+    assert client.put("/api/v1/capture-policies/cap-svc", json={"capture": True}, headers=h).status_code == 200
+    send(2)
+    assert len(asked) == 1
+    with transaction(factory) as s:
+        (body,) = [c.body for c in s.scalars(select(RequestContent))]
+    assert "[email]" in body and "jo@example.com" not in body

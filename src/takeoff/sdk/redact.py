@@ -138,7 +138,7 @@ def redact(text: str, kinds: Sequence[str] = KINDS, patterns: Sequence[Pattern] 
         if kind not in kinds:
             continue
         if kind == "email" and "@" in text:
-            text = sub("email", _EMAIL, text)
+            text = _redact_emails(text, counts)
         elif kind == "iban" and digits >= 2:
             text = _redact_ibans(text, counts)
         elif kind == "card" and digits >= 13:
@@ -148,6 +148,27 @@ def redact(text: str, kinds: Sequence[str] = KINDS, patterns: Sequence[Pattern] 
     for p in patterns:
         text = sub(p.name, p.regex, text)
     return text, counts
+
+
+def _redact_emails(text: str, counts: dict[str, int]) -> str:
+    """E-mail addresses, as `_EMAIL.sub` finds them, with each search started at most a local part's length
+    (64 characters) before the next '@': a match holds an '@' within 64 characters of its start, so no match starts
+    earlier, and the text before is never tried at every letter (the lookbehind still sees what precedes the start).
+    """
+    out, last = [], 0
+    at = text.find("@")
+    while at != -1:
+        m = _EMAIL.search(text, max(last, at - _EMAIL_LOCAL_MAX))
+        if m is None:
+            break
+        out.append(text[last:m.start()] + "[email]")
+        last = m.end()
+        counts["email"] = counts.get("email", 0) + 1
+        at = text.find("@", last)
+    return "".join(out) + text[last:] if out else text
+
+
+_EMAIL_LOCAL_MAX = 64  # _EMAIL's local part: one character, then at most 63
 
 
 def _redact_ibans(text: str, counts: dict[str, int]) -> str:

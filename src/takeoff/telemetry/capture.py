@@ -58,6 +58,7 @@ def make_policy(use_case: str, capture: bool = False, kinds: Any = redact.KINDS,
                   retention_days, unit_ids, compiled)
 
 
+@functools.lru_cache(maxsize=65_536)  # the same users come back batch after batch (as rollup's unit hashes)
 def unit_ref(unit_id: str, key: bytes) -> str:
     """The keyed hash a unit id is stored as (the server secret's unit key; not reversible without it)."""
     return UNIT_PREFIX + hashlib.blake2b(unit_id.encode(), digest_size=16, key=key, person=b"takeoff-req-unit").hexdigest()

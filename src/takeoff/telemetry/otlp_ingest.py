@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from takeoff.core.actor import Actor
-from takeoff.core.db import utcnow
+from takeoff.core.db import read_session, utcnow
 from takeoff.core.observability import OTLP_SPANS_REJECTED
 from takeoff.ratelimit import TokenLimits
-from takeoff.telemetry import otlp, service
+from takeoff.telemetry import otlp, requests_store, service
 
 
 def seen_traces(state: Any) -> otlp.SeenTraces:
@@ -22,13 +22,31 @@ def seen_traces(state: Any) -> otlp.SeenTraces:
     return seen
 
 
+def capture_wanted(session: Session) -> Callable[[str], bool]:
+    """Whether a use case's capture policy stores content (read through the policy cache, once per use case and
+    export): mapping content is about a third of the mapping's cost, wasted where it would not be stored."""
+    known: dict[str, bool] = {}
+
+    def wanted(use_case: str) -> bool:
+        if "\x00" in use_case:  # no event is made of it (check_events refuses it); PostgreSQL cannot be asked
+            return False
+        if use_case not in known:
+            with read_session(session.get_bind()) as reader:
+                known[use_case] = requests_store.policies(reader, [use_case])[use_case].capture
+        return known[use_case]
+
+    return wanted
+
+
 def ingest_export(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None, *,
                   late_s: int, unit_key: bytes, limits: TokenLimits | None, seen: otlp.SeenTraces | None,
                   content_for: Callable[[str], bool] | None = None) -> list[otlp.Refusal]:
     """Decode, check, ingest and commit (one ingest at a time per process, as POST /api/v1/events); returns why
     spans were refused, each also counted in takeoff_otlp_spans_rejected_total. OtlpError for a bad body.
-    `content_for(use case)`: whether to map content at all (None: always; the capture policy decides storage)."""
+    `content_for(use case)`: whether to map content at all (None: where the use case's capture policy stores it)."""
     with service.ingest_slot(session):  # one ingest at a time per process, committed inside
+        if content_for is None:  # content is mapped only for use cases whose capture policy stores it
+            content_for = capture_wanted(session)
         mapped = otlp.span_events(otlp.parse(otlp.decompress(body, encoding), ctype), seen, content_for)
         now = utcnow()  # one clock for both checks: a span passing the first must not fail the second
         events, refused = otlp.check_events(mapped.events, now.timestamp(), late_s)

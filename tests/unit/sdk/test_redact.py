@@ -118,3 +118,22 @@ def test_tracker_content_and_trace_ride_on_the_event():
         plain.set_trace("XYZ")
     with pytest.raises(ValueError):
         plain.set_content(input=[{"role": "user"}])
+
+
+def test_email_search_near_each_at_sign_finds_what_the_full_scan_finds():
+    """redact() starts each e-mail search at most 64 characters before the next '@': same matches as _EMAIL.sub."""
+    import random
+    import string
+
+    from takeoff.sdk.redact import _EMAIL
+
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits + "@@..-_+% \n"
+    texts = ["a" * 64 + "@example.com", "a" * 65 + "@example.com", "x@y z@example.org", "@@a@b.co", "no at here",
+             "é" + "b" * 63 + "@ex.com", "first@one.io and a stray @ then second@two.io"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90))) + rng.choice(["", " k@ex.com"])
+              for _ in range(3000)]
+    for text in texts:
+        found = []
+        expected = _EMAIL.sub(lambda m: found.append(1) or "[email]", text)
+        assert redact(text, ("email",)) == (expected, {"email": len(found)} if found else {}), text
