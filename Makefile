@@ -39,8 +39,12 @@ check: setup
 	PYTHONPATH=src $(BIN)/lint-imports
 	$(BIN)/mypy
 
+# Two pytest-xdist workers: the suite mostly waits (PostgreSQL, subprocess servers, Chromium), so two processes keep
+# two cores busy. Tests marked xdist_group("demo") share one worker (and so one seeded demo per backend).
+# `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
 test: setup check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 bench: setup
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
