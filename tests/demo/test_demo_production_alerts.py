@@ -3,7 +3,6 @@ decision use case (evaluated, never in production, no telemetry) has no alert an
 eval cases."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from takeoff.core.db import transaction
@@ -12,7 +11,6 @@ from takeoff.jobs import service as jobs
 from takeoff.monitoring.models import Alert
 
 
-@pytest.mark.xdist_group("demo")
 def test_demo_opens_no_production_alert_from_eval_cases(demo_seeded, factory, settings, app) -> None:
     with transaction(factory) as s:
         before = {i.id for i in s.scalars(select(Incident))}

@@ -19,7 +19,6 @@ from takeoff.web.render import NAV
 BAD_TEXT = re.compile(r"Traceback|Internal Server Error|internal error", re.I)
 
 
-@pytest.mark.xdist_group("demo")
 def test_demo_fills_every_capability(demo_seeded, factory, settings, app, users):
     # the demo was seeded strictly (no step skipped or refused) through the SDK and the API (tests/demo_template.py)
     sdk_sent, lines = demo_seeded.sdk_sent, demo_seeded.lines
@@ -177,7 +176,6 @@ def own_page() -> Iterator[Any]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
-@pytest.mark.xdist_group("demo")
 def test_browser_walks_every_page_of_the_demo(demo_seeded, factory, settings, live_server, own_page):
     page = own_page
     failures: list[str] = []

@@ -30,8 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = "localhost/takeoff-base:bookworm"
 IMAGE = "localhost/takeoff:test"
 PG = "postgresql://postgres@127.0.0.1:5432"
-# one image build per run: under pytest-xdist the module's tests stay on one worker (two would build one tag at once)
-pytestmark = pytest.mark.xdist_group("container")
 
 if shutil.which("podman") is None:
     if os.environ.get("TAKEOFF_TEST_CONTAINER") == "1":

@@ -38,7 +38,6 @@ def _shot_name(path: str) -> str | None:
 
 
 @pytest.mark.one_backend  # the pages' markup does not depend on the database: checked once, on SQLite
-@pytest.mark.xdist_group("demo")
 def test_every_demo_page_has_no_serious_accessibility_violation(demo_seeded, factory, settings, live_server):
     from playwright.sync_api import sync_playwright
 

@@ -94,7 +94,6 @@ def _crawl(page: Any, base: str, start: list[str]) -> list[str]:
     return visited
 
 
-@pytest.mark.xdist_group("demo")
 def test_every_demo_page_works_under_the_csp(demo_seeded, factory, settings, live_server, csp_page):
     page, violations, errors = csp_page
     page.goto(f"{live_server}/login")
