@@ -39,8 +39,11 @@ check: setup
 	PYTHONPATH=src $(BIN)/lint-imports
 	$(BIN)/mypy
 
+# `make test PYTEST_WORKERS=2` runs pytest in two pytest-xdist workers (-n 2 --dist load); the default, 0, runs one
+# process until two workers have passed the whole suite in CI (docs/contributing.md).
+PYTEST_WORKERS ?= 0
 test: setup check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist load
 
 bench: setup
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

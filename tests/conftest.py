@@ -162,10 +162,46 @@ def wipe(engine: Engine) -> None:
 
 
 @pytest.fixture
-def engine(_migrated: Engine) -> Engine:
-    """A migrated, empty database (the test runs once per backend)."""
-    wipe(_migrated)
-    return _migrated
+def engine(_migrated: Engine, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated, empty database (the test runs once per backend); for a test that asks for `demo_seeded`, a
+    private copy of the demo workspace seeded once per session on that backend instead."""
+    if "demo_seeded" not in request.fixturenames:
+        wipe(_migrated)
+        yield _migrated
+        return
+    from takeoff.telemetry.lookups import clear_lookup_cache
+
+    templates = request.getfixturevalue("_demo_templates")
+    clear_lookup_cache()
+    yield from templates.copy(_migrated.dialect.name.replace("postgresql", "postgres"))
+    clear_lookup_cache()
+
+
+def _settings_for(data_dir: Path, database_url: str, file_roots: str) -> Settings:
+    """The test settings: a fixed secret, the loopback and test-code allow-lists, no embedded worker."""
+    return Settings(data_dir=data_dir, database_url=database_url, secret_key=TEST_SECRET_KEY, embedded_worker=False,
+                    rollup_compaction=False, max_body_bytes=1_000_000, outbound_allow_hosts=TEST_OUTBOUND_ALLOW,
+                    eval_python_modules=TEST_EVAL_CODE, data_file_roots=file_roots)
+
+
+@pytest.fixture(scope="session")
+def _demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The demo seeded at most once per backend per session (tests/demo_template.py)."""
+    from tests.demo_template import DemoTemplates
+
+    roots = str(tmp_path_factory.getbasetemp())
+    templates = DemoTemplates(tmp_path_factory.mktemp("demo"), lambda d, url: _settings_for(d, url, roots),
+                              create_pg_database)
+    yield templates
+    templates.close()
+
+
+@pytest.fixture
+def demo_seeded(engine: Engine, _demo_templates: Any) -> Any:
+    """The test's database (engine, factory, settings, app, live_server) is a private copy of the demo workspace,
+    seeded through the real flows once per backend per session; returns the seeding's DemoTemplate (its printed
+    lines, the events the SDK delivered). Tests that need a fresh seeding call takeoff.demo.seed.seed themselves."""
+    return _demo_templates.template(engine.dialect.name.replace("postgresql", "postgres"))
 
 
 @pytest.fixture
@@ -202,10 +238,8 @@ def _test_process_policies(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def settings(engine: Engine, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings pointing at the test database, with a fixed secret; local data sources may read the test's
     temporary folders (its own data folder, `server`, excepted)."""
-    return Settings(data_dir=tmp_path / "server", database_url=engine.url.render_as_string(hide_password=False),
-                    secret_key=TEST_SECRET_KEY, embedded_worker=False, rollup_compaction=False,
-                    max_body_bytes=1_000_000, outbound_allow_hosts=TEST_OUTBOUND_ALLOW,
-                    eval_python_modules=TEST_EVAL_CODE, data_file_roots=str(tmp_path_factory.getbasetemp()))
+    return _settings_for(tmp_path / "server", engine.url.render_as_string(hide_password=False),
+                         str(tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture

@@ -3,21 +3,15 @@ decision use case (evaluated, never in production, no telemetry) has no alert an
 eval cases."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from sqlalchemy import select
 
 from takeoff.core.db import transaction
-from takeoff.demo.seed import seed
 from takeoff.incidents.models import Incident
 from takeoff.jobs import service as jobs
 from takeoff.monitoring.models import Alert
 
 
-def test_demo_opens_no_production_alert_from_eval_cases(factory, settings, app, monkeypatch) -> None:
-    monkeypatch.delenv("TAKEOFF_ADMIN_PASSWORD", raising=False)
-    with ThreadPoolExecutor(1) as pool:  # eval runs start their own event loop; keep them off pytest's thread
-        assert pool.submit(seed, factory, settings, strict=True, out=lambda line: None).result() == []
+def test_demo_opens_no_production_alert_from_eval_cases(demo_seeded, factory, settings, app) -> None:
     with transaction(factory) as s:
         before = {i.id for i in s.scalars(select(Incident))}
         jobs.enqueue(s, "monitoring.evaluate", {})

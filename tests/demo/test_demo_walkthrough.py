@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,35 +13,15 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
-from takeoff.demo.seed import PASSWORD_ENV_DEFAULT, USE_CASES, seed
+from takeoff.demo.seed import PASSWORD_ENV_DEFAULT, USE_CASES
 from takeoff.web.render import NAV
 
 BAD_TEXT = re.compile(r"Traceback|Internal Server Error|internal error", re.I)
 
 
-def _spy_on_sdk_batches(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
-    """Event id -> ts of every event batch the SDK's sender got acknowledged (the SDK is the demo's only way in)."""
-    from takeoff.sdk.transport import Transport
-
-    sent: dict[str, float] = {}
-    real_post = Transport._post
-
-    def spy(self: Transport, http: Any, kind: Any, body: dict[str, Any]) -> Any:
-        verdict = real_post(self, http, kind, body)
-        if kind in ("event", "record") and verdict[0] == "ok":
-            sent.update({e["id"]: e["ts"] for e in body["events"]})
-        return verdict
-
-    monkeypatch.setattr(Transport, "_post", spy)
-    return sent
-
-
-def test_demo_fills_every_capability(factory, settings, app, users, monkeypatch):
-    monkeypatch.delenv("TAKEOFF_ADMIN_PASSWORD", raising=False)
-    sdk_sent = _spy_on_sdk_batches(monkeypatch)
-    lines: list[str] = []
-    with ThreadPoolExecutor(1) as pool:  # eval runs start their own event loop; keep them off pytest's thread
-        assert pool.submit(seed, factory, settings, strict=True, out=lines.append).result() == []
+def test_demo_fills_every_capability(demo_seeded, factory, settings, app, users):
+    # the demo was seeded strictly (no step skipped or refused) through the SDK and the API (tests/demo_template.py)
+    sdk_sent, lines = demo_seeded.sdk_sent, demo_seeded.lines
     assert any(line.strip().startswith("invoice drift check: drift ['amount', 'vendor_known'") for line in lines)
     assert any(line.strip().startswith("online judge on support-reply:") for line in lines)
     c = TestClient(app)
@@ -197,12 +176,8 @@ def own_page() -> Iterator[Any]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def test_browser_walks_every_page_of_the_demo(factory, settings, live_server, own_page, monkeypatch):
+def test_browser_walks_every_page_of_the_demo(demo_seeded, factory, settings, live_server, own_page):
     page = own_page
-    monkeypatch.delenv("TAKEOFF_ADMIN_PASSWORD", raising=False)
-    # Playwright's sync API runs an event loop in this thread; eval runs need their own, so seed in another thread.
-    with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(seed, factory, settings, strict=True, out=lambda _: None).result() == []
     failures: list[str] = []
     page.on("response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.goto(f"{live_server}/login")

@@ -4,7 +4,6 @@ release, an eval run, an incident): zero serious or critical violations. Screens
 test-artifacts/screenshots/ for review (not compared)."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.web.test_csp_browser import demo_pages
 
-from takeoff.demo.seed import PASSWORD_ENV_DEFAULT, seed
+from takeoff.demo.seed import PASSWORD_ENV_DEFAULT
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -38,15 +37,11 @@ def _shot_name(path: str) -> str | None:
     return None
 
 
-def test_every_demo_page_has_no_serious_accessibility_violation(factory, settings, live_server, monkeypatch):
+@pytest.mark.one_backend  # the pages' markup does not depend on the database: checked once, on SQLite
+def test_every_demo_page_has_no_serious_accessibility_violation(demo_seeded, factory, settings, live_server):
     from playwright.sync_api import sync_playwright
 
-    if factory.kw["bind"].dialect.name != "sqlite":
-        pytest.skip("the pages' markup does not depend on the database: checked once, on SQLite")
     assert AXE.is_file(), f"{AXE} is missing: run `make setup` (it copies axe-core from node_modules)"
-    monkeypatch.delenv("TAKEOFF_ADMIN_PASSWORD", raising=False)
-    with ThreadPoolExecutor(1) as pool:  # eval runs start their own event loop; keep them off Playwright's thread
-        assert pool.submit(seed, factory, settings, strict=True, out=lambda _: None).result() == []
     SHOTS.mkdir(parents=True, exist_ok=True)
     found: dict[str, list[dict[str, Any]]] = {}
     visited: list[str] = []

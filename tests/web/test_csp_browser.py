@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -13,7 +12,7 @@ import pytest
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
-from takeoff.demo.seed import PASSWORD_ENV_DEFAULT, USE_CASES, seed
+from takeoff.demo.seed import PASSWORD_ENV_DEFAULT, USE_CASES
 from takeoff.web.render import NAV
 
 MAX_PAGES = 160
@@ -95,11 +94,8 @@ def _crawl(page: Any, base: str, start: list[str]) -> list[str]:
     return visited
 
 
-def test_every_demo_page_works_under_the_csp(factory, settings, live_server, csp_page, monkeypatch):
+def test_every_demo_page_works_under_the_csp(demo_seeded, factory, settings, live_server, csp_page):
     page, violations, errors = csp_page
-    monkeypatch.delenv("TAKEOFF_ADMIN_PASSWORD", raising=False)
-    with ThreadPoolExecutor(1) as pool:  # eval runs start their own event loop; keep them off Playwright's thread
-        assert pool.submit(seed, factory, settings, strict=True, out=lambda _: None).result() == []
     page.goto(f"{live_server}/login")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", PASSWORD_ENV_DEFAULT)
