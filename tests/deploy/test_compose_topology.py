@@ -38,8 +38,8 @@ import yaml
 from tests.conftest import create_pg_database
 from tests.monitoring.test_monitoring_channels import SMTP_PASSWORD, VendorReceiver, smtp_server  # noqa: F401
 from tests.monitoring.vendor_schemas import SLACK
-from tests.sso.test_sso_browser import SCRIPT as OIDC_SCRIPT
-from tests.sso.test_sso_browser import _free_port
+from tests.sso.provider import free_port as _free_port
+from tests.sso.provider import oidc_provider
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
@@ -144,23 +144,10 @@ def database() -> Iterator[str]:
 @pytest.fixture
 def idp(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """npm oidc-provider on loopback; its redirect URI is set once the proxy's port is known (config re-read)."""
-    if shutil.which("node") is None or not (ROOT / "node_modules" / "oidc-provider").exists():
-        pytest.fail("node and node_modules/oidc-provider are needed: `make setup` installs package.json")
-    port, proxy_port = _free_port(), _free_port()
-    config = tmp_path / "idp.json"
-    config.write_text(json.dumps({"client_id": "takeoff", "client_secret": OIDC_SECRET,
-                                  "redirect_uris": [f"http://127.0.0.1:{proxy_port}/auth/oidc/callback"],
-                                  "users": IDP_USERS}))
-    proc = subprocess.Popen(["node", str(OIDC_SCRIPT), str(port), str(config)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("ready "), f"oidc-provider did not start: {line!r}"
-        yield {"issuer": line.split()[1], "proxy_port": proxy_port}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    proxy_port = _free_port()
+    with oidc_provider(tmp_path / "idp.json", OIDC_SECRET, f"http://127.0.0.1:{proxy_port}/auth/oidc/callback",
+                       IDP_USERS) as issuer:
+        yield {"issuer": issuer, "proxy_port": proxy_port}
 
 
 def _sign_in(proxy: str, login: str, password: str) -> httpx.Client:

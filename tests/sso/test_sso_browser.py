@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,16 +20,13 @@ from takeoff.core.actor import Actor
 from takeoff.core.db import transaction
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.sso.conftest import sso_settings
+from tests.sso.provider import free_port, oidc_provider
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
 SECRET = "browser-client-secret-0123456789"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_free_port = free_port
 
 
 USERS = {"mulder": {"password": "trustno1", "claims": {"preferred_username": "fmulder", "email": "mulder@example.com",
@@ -43,24 +37,10 @@ USERS = {"mulder": {"password": "trustno1", "claims": {"preferred_username": "fm
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """oidc-provider on a free port (once per module: Node starts in seconds on a busy machine); yields its issuer,
     the takeoff port it redirects to and its users file."""
-    if shutil.which("node") is None or not (ROOT / "node_modules" / "oidc-provider").exists():
-        pytest.fail("node and node_modules/oidc-provider are needed: `make setup` installs package.json")
-    port, app_port = _free_port(), _free_port()
+    app_port = _free_port()
     config = tmp_path_factory.mktemp("oidc") / "provider.json"
-    config.write_text(json.dumps({
-        "client_id": "takeoff", "client_secret": SECRET,
-        "redirect_uris": [f"http://127.0.0.1:{app_port}/auth/oidc/callback"],
-        "users": USERS}))
-    proc = subprocess.Popen(["node", str(SCRIPT), str(port), str(config)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("ready "), f"oidc-provider did not start: {line!r}"
-        yield {"issuer": line.split()[1], "app_port": app_port, "config": config}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with oidc_provider(config, SECRET, f"http://127.0.0.1:{app_port}/auth/oidc/callback", USERS) as issuer:
+        yield {"issuer": issuer, "app_port": app_port, "config": config}
 
 
 @pytest.fixture
