@@ -75,6 +75,10 @@ def test_items_by_hand_by_id_and_by_filter(client, admin, queue):  # type: ignor
     assert r.status_code == 422 and _field(r) == "filter.status"
     assert client.post(url, json={}, headers=admin).status_code == 422
     assert client.post(url, json={"request_ids": ["r0"]}, headers=admin).json()["already"] == 1
+    # items are queued in the order given, whatever order the database returns the requests in
+    ids = client.post(url, json={"request_ids": ["r7", "r3", "r5", "r2"]}, headers=admin).json()["items"]
+    got = [client.get(f"/api/v1/review/items/{i}", headers=admin).json()["request_id"] for i in ids]
+    assert got == ["r7", "r3", "r5", "r2"]
 
 
 def test_claim_skip_review_scores_and_agreement(client, admin, users, queue):  # type: ignore[no-untyped-def]

@@ -268,7 +268,7 @@ def add_items(session: Session, actor: Actor, q: ReviewQueue, body: ItemsIn, uni
         found = {e.id: e for e in session.scalars(select(TelemetryEvent).where(
             TelemetryEvent.id.in_(wanted), TelemetryEvent.use_case == q.use_case_key))}
         missing = [rid for rid in wanted if rid not in found]
-        pairs = [(e.id, e.ts) for e in found.values()]
+        pairs = [(rid, found[rid].ts) for rid in wanted if rid in found]  # in the order given
     else:
         try:
             filters = queries.parse_filters(_filter_params(body, q.use_case_key))
