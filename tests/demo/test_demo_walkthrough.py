@@ -137,7 +137,7 @@ def _history_went_through_the_sdk(factory: Any, settings: Any, app: Any, users: 
     from takeoff.telemetry.models import TelemetryEvent
 
     with transaction(factory) as s:
-        stored = dict(s.execute(select(TelemetryEvent.id, TelemetryEvent.ts)).tuples().all())
+        stored = dict(s.execute(select(TelemetryEvent.id, TelemetryEvent.ts)).all())
     assert len(stored) > 1000 and set(stored) == set(sdk_sent)
     oldest = min(sdk_sent.values())
     assert oldest < time.time() - settings.late_event_seconds - 30 * 86400

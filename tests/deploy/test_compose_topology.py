@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 from tests.conftest import create_pg_database
-from tests.monitoring.test_monitoring_channels import SMTP_PASSWORD, VendorReceiver, smtp_server  # noqa: F401
+from tests.monitoring.receivers import SMTP_PASSWORD, VendorReceiver, smtp_server  # noqa: F401
 from tests.monitoring.vendor_schemas import SLACK
 from tests.sso.provider import free_port as _free_port
 from tests.sso.provider import oidc_provider

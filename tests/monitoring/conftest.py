@@ -14,6 +14,8 @@ import pytest
 from takeoff.core.db import transaction
 from takeoff.portfolio.models import UseCase
 
+from .receivers import smtp_server, vendor  # noqa: F401  (fixtures for the channel tests)
+
 
 def make_use_case(factory, key: str = "support-reply", tier: str = "low", on_call: str | None = "oncall-ana",
                   targets: dict[str, Any] | None = None) -> None:
@@ -46,7 +48,7 @@ class Receiver:
         outer = self
 
         class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length", 0)))
                 outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, raw))
                 if outer.delay_s:

@@ -8,16 +8,11 @@ import email.policy
 import json
 import logging
 import re
-import socket
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import select
 
 from takeoff.core.db import transaction
@@ -25,98 +20,7 @@ from takeoff.monitoring.models import Delivery
 
 from . import vendor_schemas
 from .conftest import make_use_case
-
-ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"  # 32 characters, like a PagerDuty integration key
-SMTP_PASSWORD = "smtp-pa55word-never-shown"
-HOOK_TOKEN = "T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX"
-
-
-class VendorReceiver:
-    """A local endpoint that answers like the vendor: 400 naming the problem when the JSON breaks its schema."""
-
-    def __init__(self, schema: dict[str, Any], ok_status: int = 200) -> None:
-        validator = Draft202012Validator(schema, format_checker=FormatChecker())
-        self.docs: list[dict[str, Any]] = []
-        self.errors: list[str] = []
-        self.paths: list[str] = []
-        self.auth: list[str | None] = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-                outer.paths.append(self.path)
-                outer.auth.append(self.headers.get("Authorization"))
-                try:
-                    doc = json.loads(raw)
-                    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
-                except ValueError:
-                    doc, problems = {}, ["not JSON"]
-                outer.docs.append(doc)
-                outer.errors += problems
-                self.send_response(400 if problems else ok_status)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(json.dumps({"errors": problems}).encode())
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/{HOOK_TOKEN}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def vendor() -> Iterator[Any]:
-    made: list[VendorReceiver] = []
-
-    def make(schema: dict[str, Any], ok_status: int = 200) -> VendorReceiver:
-        made.append(VendorReceiver(schema, ok_status))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
-
-
-class Mailbox:
-    """aiosmtpd's handler: keeps each message's envelope and content."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    """A local SMTP server that wants AUTH (user 'takeoff', SMTP_PASSWORD) on a plain connection."""
-    box = Mailbox()
-
-    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-        ok = auth_data.login == b"takeoff" and auth_data.password == SMTP_PASSWORD.encode()
-        return AuthResult(success=ok, handled=False)
-
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=authenticate, auth_required=True,
-                            auth_require_tls=False)
-    controller.start()
-    yield box, port
-    controller.stop()
+from .receivers import HOOK_TOKEN, ROUTING_KEY, SMTP_PASSWORD
 
 
 def _channel(client: Any, h: dict[str, str], **body: Any) -> dict[str, Any]:
@@ -325,7 +229,7 @@ def test_a_receiver_echoing_the_hook_token_or_secret_leaves_neither_in_the_deliv
     h = users.headers("platform_engineer")
 
     class Echo(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", 0)))
             self.send_response(404)
             self.end_headers()

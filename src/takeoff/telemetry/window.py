@@ -214,7 +214,7 @@ def last_event_many(session: Session, keys: Sequence[str]) -> dict[str, datetime
             if bucket == newest_hour[key] and last is not None and (out[key] is None or last > out[key]):
                 out[key] = last
     newest = dict(session.execute(select(DELTAS.c.use_case, func.max(DELTAS.c.bucket))
-                                  .where(DELTAS.c.use_case.in_(keys)).group_by(DELTAS.c.use_case)).tuples().all())
+                                  .where(DELTAS.c.use_case.in_(keys)).group_by(DELTAS.c.use_case)).all())
     if newest:
         q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
             DELTAS.c.use_case.in_(list(newest)), DELTAS.c.bucket >= min(newest.values()))

@@ -148,7 +148,7 @@ def budgets(session: Session, now: datetime | None = None, only: str | None = No
                 .where(t.grain == 86400, t.use_case.in_(need), t.bucket >= start)):
             rows[key].append({"latency": latency, "scores": scores, "outcomes": outs})
     chosen = dict(session.execute(select(MonitorSetting.use_case_key, MonitorSetting.quality_slo_score)
-                                  .where(MonitorSetting.use_case_key.in_(need))).tuples().all()) if need else {}
+                                  .where(MonitorSetting.use_case_key.in_(need))).all()) if need else {}
     for key in keys:
         n, errors = counts.get(key, (0, 0))
         if not n:
@@ -176,7 +176,7 @@ def _data_status(session: Session, keys: set[str]) -> dict[str, list[tuple[str, 
     latest = select(DataCheckRun.source_id, func.max(DataCheckRun.id).label("id")).group_by(
         DataCheckRun.source_id).subquery()
     status = dict(session.execute(select(DataCheckRun.source_id, DataCheckRun.status)
-                                  .join(latest, DataCheckRun.id == latest.c.id)).tuples().all())
+                                  .join(latest, DataCheckRun.id == latest.c.id)).all())
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for sid, name, ucs in session.execute(select(DataSource.id, DataSource.name, DataSource.use_cases)):
         for k in ucs or []:
