@@ -30,9 +30,17 @@ def any_value(v: AnyValue) -> Any:
     return getattr(v, kind)
 
 
+_SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
+
+
 def attributes(kvs: Any) -> dict[str, Any]:
-    """OTLP key-values as a plain dict."""
-    return {kv.key: any_value(kv.value) for kv in kvs}
+    """OTLP key-values as a plain dict (a scalar read in place: this runs for every attribute of every span)."""
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        v = kv.value
+        kind = v.WhichOneof("value")
+        out[kv.key] = getattr(v, kind) if kind in _SCALARS else any_value(v)
+    return out
 
 
 def json_safe(v: Any) -> Any:
@@ -46,14 +54,23 @@ def json_safe(v: Any) -> Any:
     return v
 
 
+def count_value(v: Any) -> int | None:
+    """A token count (a non-negative int, float or digit string) as an int; None for anything else."""
+    if type(v) is int:
+        return v if v >= 0 else None
+    if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 20:
+        return int(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0:
+        return int(v)
+    return None
+
+
 def count(a: Mapping[str, Any], *keys: str) -> int | None:
     """The first of `keys` holding a token count (a non-negative int, float or digit string); EventIn bounds it."""
     for k in keys:
-        v = a.get(k)
-        if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 20:
-            return int(v)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0:
-            return int(v)
+        n = count_value(a.get(k))
+        if n is not None:
+            return n
     return None
 
 
