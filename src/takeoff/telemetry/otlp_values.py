@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from takeoff.telemetry.schemas import MAX_CONTENT_CHARS, MAX_DOCUMENTS, MAX_MESSAGES
 
+_JSON = msgspec.json.Decoder()
 CUT = "…[cut]"  # ends a content string cut at the edge's bound (the capture policy caps what is stored)
 _NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # protobuf JSON's (and JavaScript's) spelling
 
@@ -97,6 +99,10 @@ def loads(v: Any) -> Any:
     """A JSON-encoded attribute (the conventions allow a JSON string or a structured value) as a Python value;
     None for a string that is not JSON."""
     if isinstance(v, str):
+        try:  # msgspec first (4x faster); it refuses NaN, 1e400 and lone surrogates, which json reads: then json
+            return _JSON.decode(v)
+        except (msgspec.DecodeError, RecursionError):
+            pass
         try:
             return json.loads(v)
         except (ValueError, RecursionError):
