@@ -19,9 +19,10 @@ instrumentations.md):
 - unit: takeoff.unit_id, else enduser.id, else user.id; outcome: takeoff.outcome; features: takeoff.feature.<name>
 - trace_id, span_id, parent_span_id, spans (the trace's spans in the export), content (messages, tool calls,
   document ids): see otlp_trace
-Every mapped event then passes `schemas.EventIn`, as a JSON batch's events do (`check_events`). An attribute the
-mapper cannot use never drops the span: a value EventIn refuses (NaN, ±Infinity, a negative or absurd count) is
-left out of its field (one span of a tree, one message), and the GenAI attributes kept in `attributes`
+Every mapped event then passes `schemas.EventIn`, as a JSON batch's events do (`check_events`: msgspec's copy of
+it first, pydantic for what msgspec refuses). An attribute the mapper cannot use never drops the span: a value
+EventIn refuses (NaN, ±Infinity, a negative or absurd count) is left out of its field (one span of a tree, one
+message), and the GenAI attributes kept in `attributes`
 (gen_ai.operation.name, finish reasons, …) carry non-finite doubles as the strings "NaN", "Infinity", "-Infinity".
 A span with no usable time (or one outside the accepted lateness) is refused, and so is a GenAI-looking span that
 cannot be mapped: each is counted in the response's partial_success and in takeoff_otlp_spans_rejected_total.
