@@ -127,6 +127,7 @@ class _Batch(Struct, forbid_unknown_fields=True):
 
 
 _DECODER = msgspec.json.Decoder(_Batch)
+EVENT_STRUCT = _Event  # one event, for msgspec.convert of a mapped OTLP span (telemetry.otlp.usable_event)
 
 
 def decode_batch(body: bytes) -> dict[str, Any] | None:

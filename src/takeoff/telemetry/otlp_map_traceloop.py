@@ -1,7 +1,7 @@
 """Content of Traceloop/OpenLLMetry spans: the indexed `gen_ai.prompt.N.*` and `gen_ai.completion.N.*` attributes
 (role, content, tool_calls.M.name/arguments) and a workflow/task/agent/tool span's `traceloop.entity.input/output`.
 Its token names (`gen_ai.usage.reasoning_tokens`, `gen_ai.usage.cache_read_input_tokens`, ...) are read with the
-conventions' ones (otlp_trace.tokens); newer releases send the conventions' `gen_ai.input.messages` instead."""
+conventions' ones (otlp_fields.tokens); newer releases send the conventions' `gen_ai.input.messages` instead."""
 from __future__ import annotations
 
 import re

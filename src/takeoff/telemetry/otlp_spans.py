@@ -45,9 +45,11 @@ def tree_span(span: Any, a: Mapping[str, Any], tid: str, sid: str, pid: str | No
         return None
     duration = (end - start) / 1e6 if end >= start else None
     code = span.status.code
-    kept = {k: _span_attr(v) for k, v in a.items() if k in SPAN_KEYS or (
-        k.startswith(SPAN_KEY_PREFIXES) and len(k) <= 128)}
+    kept = {k: v if type(v) is str and len(v) <= 4096 else _span_attr(v) for k, v in a.items()
+            if k in SPAN_KEYS or (k.startswith(SPAN_KEY_PREFIXES) and len(k) <= 128)}
+    if len(kept) > MAX_SPAN_ATTRIBUTES:
+        kept = dict(list(kept.items())[:MAX_SPAN_ATTRIBUTES])
     return {"trace_id": tid, "span_id": sid, "parent_span_id": pid, "name": (span.name or "(unnamed)")[:200],
-            "kind": KINDS.get(int(span.kind)), "status": "error" if code == 2 else "ok" if code == 1 else "unset",
+            "kind": KINDS.get(span.kind), "status": "error" if code == 2 else "ok" if code == 1 else "unset",
             "start": start / 1e9, "duration_ms": duration if duration is not None and duration <= MAX_LATENCY_MS
-            else None, "attributes": dict(list(kept.items())[:MAX_SPAN_ATTRIBUTES])}
+            else None, "attributes": kept}

@@ -30,16 +30,15 @@ documents retrieved in its trace before it started. Whether content is stored is
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from takeoff.sdk import tracking
 from takeoff.telemetry import otlp_map_genai, otlp_map_openinference, otlp_map_traceloop, otlp_spans
-from takeoff.telemetry.otlp_values import Content, attributes, count, json_safe, number, text
+from takeoff.telemetry.otlp_fields import error_category, tokens_sent
+from takeoff.telemetry.otlp_values import Content, attributes, json_safe, number, text
 from takeoff.telemetry.schemas import MAX_SPANS
 
 CALL, STEP, OTHER, UNMAPPED = "call", "step", "other", "unmapped"
@@ -53,8 +52,6 @@ OI_CALLS = frozenset(("LLM", "EMBEDDING"))
 OI_STEPS = frozenset(("CHAIN", "AGENT", "TOOL", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT"))
 STEP_OPS = frozenset(("invoke_agent", "create_agent", "invoke_workflow", "execute_tool", "retrieval"))
 GENAI_PREFIXES = ("gen_ai.", "llm.", "openinference.")
-_CLASS_REPR = re.compile(r"^<class '([^']+)'>$")
-_QUALIFIED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
 
 
 class Refusal(NamedTuple):
@@ -100,20 +97,16 @@ class SeenTraces:
                 self._traces.popitem(last=False)
 
 
-@dataclass
 class Rec:
-    """One span of the export with what the mapping needs of it."""
+    """One span of the export with what the mapping needs of it (slots: one is made per span)."""
 
-    span: Any
-    a: dict[str, Any]
-    res: dict[str, Any]
-    role: str
-    why: str
-    tid: str
-    sid: str
-    pid: str | None
-    start: int
-    children: list[Rec] = field(default_factory=list)
+    __slots__ = ("span", "a", "res", "role", "why", "tid", "sid", "pid", "start", "children")
+
+    def __init__(self, span: Any, a: dict[str, Any], res: dict[str, Any], role: str, why: str, tid: str, sid: str,
+                 pid: str | None, start: int) -> None:
+        self.span, self.a, self.res, self.role, self.why = span, a, res, role, why
+        self.tid, self.sid, self.pid, self.start = tid, sid, pid, start
+        self.children: list[Rec] = []
 
 
 def classify(a: Mapping[str, Any]) -> tuple[str, str]:
@@ -136,37 +129,6 @@ def classify(a: Mapping[str, Any]) -> tuple[str, str]:
     if any(k.startswith(GENAI_PREFIXES) for k in a):
         return UNMAPPED, "GenAI attributes without an operation, kind, provider, model or token count"
     return OTHER, ""
-
-
-def tokens(a: Mapping[str, Any]) -> dict[str, int | None]:
-    """Token counts by kind: the GenAI conventions, their deprecated and Traceloop's names, and OpenInference's."""
-    return {
-        "input": count(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
-        "output": count(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
-                        "llm.token_count.completion"),
-        "cache_read": count(a, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
-                            "llm.token_count.prompt_details.cache_read"),
-        "cache_write": count(a, "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens",
-                             "llm.token_count.prompt_details.cache_write"),
-        "reasoning": count(a, "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
-                           "llm.token_count.completion_details.reasoning"),
-    }
-
-
-def error_category(a: Mapping[str, Any], events: Any) -> str:
-    """error.type, else the exception event's type; a class (`<class 'openai.RateLimitError'>`, a dotted name) by
-    its own name, so one failure has one category whichever instrumentation reported it."""
-    raw = text(a, "error.type", limit=300)
-    if raw is None:
-        for e in events:
-            if e.name == "exception":
-                raw = text(attributes(e.attributes), "exception.type", limit=300)
-                break
-    if raw is None:
-        return "span_error"
-    m = _CLASS_REPR.match(raw)
-    name = m.group(1) if m else raw
-    return (name.rsplit(".", 1)[1] if _QUALIFIED.match(name) else name)[:100]
 
 
 _GENAI_CONTENT = ("gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages",
@@ -215,15 +177,20 @@ def _subtree(r: Rec) -> list[Rec]:
     return out
 
 
+def _start(r: Rec) -> int:
+    return r.start
+
+
 class _Trace:
     """The spans of one trace in an export, their tree dicts built once for all its events."""
 
     def __init__(self, recs: list[Rec]) -> None:
-        self.recs = sorted(recs, key=lambda r: r.start)
+        self.recs = sorted(recs, key=_start) if len(recs) > 1 else recs
         self.by_id = {r.sid: r for r in self.recs}
-        for r in self.recs:
-            if r.pid is not None and r.pid in self.by_id and r.pid != r.sid:
-                self.by_id[r.pid].children.append(r)
+        if len(recs) > 1:
+            for r in self.recs:
+                if r.pid is not None and r.pid in self.by_id and r.pid != r.sid:
+                    self.by_id[r.pid].children.append(r)
         self._dicts: dict[str, dict[str, Any]] | None = None
 
     def spans_for(self, r: Rec) -> list[dict[str, Any]]:
@@ -257,67 +224,90 @@ def _event_id(r: Rec, ev: Mapping[str, Any]) -> str:
     raw = r.tid + r.sid if r.sid else ""
     if raw and len(raw) <= 128:
         return raw
-    return hashlib.sha256((raw or repr(sorted(ev.items()))).encode()).hexdigest()[:48]
+    return hashlib.sha256((raw or repr(sorted((k, v) for k, v in ev.items() if k != "id"))).encode()).hexdigest()[:48]
 
 
-def build_event(r: Rec, trace: _Trace, subtree: bool = False, with_content: bool = True) -> dict[str, Any]:
+def build_event(r: Rec, trace: _Trace, subtree: bool = False, with_content: bool = True,
+                use_case: str | None = None) -> dict[str, Any]:
     """One span as a usage event in EventIn's shape (release as sent, values not yet checked); `subtree` merges the
     tool calls and documents of the steps under it (a step that is its trace's usage event); without
     `with_content` no content is read (a use case whose capture policy stores none)."""
     a, res, span = r.a, r.res, r.span
-    use_case = _use_case(a, res)
+    get = a.get
+    if use_case is None:
+        use_case = _use_case(a, res)
     release = text(a, "takeoff.release", limit=100) or text(res, "takeoff.release", limit=100)
     start, end = r.start, int(span.end_time_unix_nano)
     if end <= 0:
         end = start
     latency = max(0.0, (end - start) / 1e6) if start > 0 else None
     status, category = "ok", None
+    events = span.events
     if span.status.code == 2:  # STATUS_CODE_ERROR
-        status, category = "error", error_category(a, span.events)
+        status, category = "error", error_category(a, events)
     fallback = text(a, "takeoff.fallback_reason")
     if fallback and status == "ok":
         status = "fallback"
     scores: dict[str, Any] = {}
-    for e in span.events:
-        if e.name == "gen_ai.evaluation.result":
-            ea = attributes(e.attributes)
-            name, value = ea.get("gen_ai.evaluation.name"), number(ea.get("gen_ai.evaluation.score.value"))
-            if isinstance(name, str) and name and value is not None:
-                scores[name[:100]] = value
+    if len(events):
+        for e in events:
+            if e.name == "gen_ai.evaluation.result":
+                ea = attributes(e.attributes)
+                name, value = ea.get("gen_ai.evaluation.name"), number(ea.get("gen_ai.evaluation.score.value"))
+                if isinstance(name, str) and name and value is not None:
+                    scores[name[:100]] = value
     features: dict[str, Any] = {}
     for k, v in a.items():
         if k.startswith("takeoff.feature.") and isinstance(v, (int, float, str, bool)):
-            features[k[len("takeoff.feature."):][:100]] = v if not isinstance(v, str) else v[:200]
-    outcome = text(a, "takeoff.outcome")
-    content = _content(r) if with_content else Content()
-    if subtree and with_content:
-        for x in _subtree(r):
-            sub = _content(x)
-            content.tool_calls += sub.tool_calls
-            content.documents += sub.documents
+            features[k[16:][:100]] = v if not isinstance(v, str) else v[:200]
+    outcome = get("takeoff.outcome")
+    if outcome is not None:
+        outcome = text(a, "takeoff.outcome")
+    body = None
     if with_content:
+        content = _content(r)
+        if subtree:
+            for x in _subtree(r):
+                sub = _content(x)
+                content.tool_calls += sub.tool_calls
+                content.documents += sub.documents
         content.documents = trace.documents_before(r) + content.documents
+        body = content.as_dict()
+    model = get("gen_ai.response.model")
+    model = (str(model)[:200] if model is not None and model != "" else text(a, "gen_ai.request.model")
+             or otlp_map_openinference.model(a))
     ev: dict[str, Any] = {
-        "use_case": use_case, "release": release,
+        "id": "", "use_case": use_case, "release": release,
         "unit_id": text(a, "takeoff.unit_id", "enduser.id", "user.id"), "ts": (end or start) / 1e9,
         "latency_ms": latency, "status": status, "outcome": outcome if outcome in OUTCOMES else None,
-        "model": text(a, "gen_ai.response.model", "gen_ai.request.model") or otlp_map_openinference.model(a),
+        "model": model,
         "provider": text(a, "gen_ai.provider.name", "gen_ai.system", limit=100) or otlp_map_openinference.provider(a),
-        "tokens": {k: v for k, v in tokens(a).items() if v}, "cost_usd": number(a.get("takeoff.cost_usd")),
+        "tokens": tokens_sent(a), "cost_usd": number(get("takeoff.cost_usd")),
         "scores": scores, "features": features, "error_category": category, "fallback_reason": fallback,
-        "attributes": {k: json_safe(a[k]) for k in KEPT if k in a},
+        "attributes": {k: _kept(a[k]) for k in KEPT if k in a},
     }
     if len(r.tid) == 32 and len(r.sid) == 16:
         ev.update(trace_id=r.tid, span_id=r.sid, parent_span_id=r.pid,
                   spans=trace.spans_for(r))
-    body = content.as_dict()
     if body is not None:
         ev["content"] = body
-    return {"id": _event_id(r, ev), **ev}
+    ev["id"] = _event_id(r, ev)
+    return ev
+
+
+def _kept(v: Any) -> Any:
+    """An attribute kept in the event's `attributes`: json_safe, without the call for a string or an int."""
+    return v if type(v) is str or type(v) is int else json_safe(v)
 
 
 def _wants(r: Rec, content_for: Callable[[str], bool] | None) -> bool:
     return content_for is None or content_for(_use_case(r.a, r.res))
+
+
+def _call_event(r: Rec, trace: _Trace, content_for: Callable[[str], bool] | None) -> dict[str, Any]:
+    """A model call's usage event (its use case found once, for the capture policy and the event)."""
+    use_case = _use_case(r.a, r.res)
+    return build_event(r, trace, with_content=content_for is None or content_for(use_case), use_case=use_case)
 
 
 def _use_case(a: Mapping[str, Any], res: Mapping[str, Any]) -> str:
@@ -355,12 +345,21 @@ def span_events(req: Any, seen: SeenTraces | None = None,
     skipped = 0
     refused: list[Refusal] = []
     for tid, recs in traces.items():
+        if len(recs) == 1 and recs[0].role != STEP:  # most exports: one span per trace (a lone model call)
+            r = recs[0]
+            if r.role == CALL:
+                events.append(_call_event(r, _Trace(recs), content_for))
+            elif r.role == UNMAPPED:
+                refused.append(Refusal("unmapped", f"span {r.tid}{r.sid}: {r.why}"))
+            else:
+                skipped += 1
+            continue
         trace = _Trace(recs)
         calls = [r for r in trace.recs if r.role == CALL]
         refused += [Refusal("unmapped", f"span {r.tid}{r.sid}: {r.why}") for r in trace.recs if r.role == UNMAPPED]
         skipped += sum(1 for r in trace.recs if r.role == OTHER)
         if calls:
-            events += [build_event(r, trace, with_content=_wants(r, content_for)) for r in calls]
+            events += [_call_event(r, trace, content_for) for r in calls]
             continue
         tops = _top_steps(trace)
         stored = seen.get(tid) if seen is not None and len(tid) == 32 else None
