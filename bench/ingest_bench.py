@@ -235,17 +235,32 @@ def make_span_bodies(n: int, per_body: int, service: str) -> list[bytes]:
     return bodies
 
 
-def post_bodies(base: str, headers: dict, bodies: list[bytes]) -> None:
-    with httpx.Client(base_url=base, headers={**headers, "Content-Type": "application/x-protobuf"}, timeout=300) as h:
-        for b in bodies:
-            r = h.post("/v1/traces", content=b)
-            if r.status_code != 200:
-                raise RuntimeError(f"{r.status_code} {r.text[:300]}")
+def post_bodies(base: str, headers: dict, bodies: list[bytes], senders: int = 1) -> None:
+    """POST the exports from `senders` threads (each an app's exporter: one export at a time, as the OTel SDK's
+    batch processor sends), the bodies dealt round-robin."""
+    errors: list[str] = []
+
+    def send(mine: list[bytes]) -> None:
+        with httpx.Client(base_url=base, headers={**headers, "Content-Type": "application/x-protobuf"},
+                          timeout=300) as h:
+            for b in mine:
+                r = h.post("/v1/traces", content=b)
+                if r.status_code != 200:
+                    errors.append(f"{r.status_code} {r.text[:300]}")
+                    return
+
+    threads = [threading.Thread(target=send, args=(bodies[i::senders],)) for i in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(errors[0])
 
 
-def bench_otlp_takeoff(srv: Takeoff, bodies: list[bytes], n: int, service: str) -> float:
+def bench_otlp_takeoff(srv: Takeoff, bodies: list[bytes], n: int, service: str, senders: int = 1) -> float:
     t0 = time.perf_counter()
-    post_bodies(srv.base, srv.headers, bodies)
+    post_bodies(srv.base, srv.headers, bodies, senders)
     with httpx.Client(base_url=srv.base, headers=srv.headers, timeout=60) as h:
         while True:
             r = h.get("/api/v1/telemetry/window", params={"use_case": service, "from": time.time() - 7200})
@@ -275,7 +290,7 @@ def phoenix_count(base: str) -> int:
     return sum(e["node"]["recordCount"] for e in r.json()["data"]["projects"]["edges"])
 
 
-def bench_phoenix(bodies: list[bytes], n: int, timeout_s: float) -> tuple[float | None, str]:
+def bench_phoenix(bodies: list[bytes], n: int, timeout_s: float, senders: int = 1) -> tuple[float | None, str]:
     exe = ensure_phoenix()
     if exe is None:
         return None, "not installed"
@@ -292,7 +307,7 @@ def bench_phoenix(bodies: list[bytes], n: int, timeout_s: float) -> tuple[float 
             tail = (work / "log").read_text(errors="replace")[-500:]
             return None, f"did not answer /healthz within 300 s; log tail: {tail!r}"
         t0 = time.perf_counter()
-        post_bodies(base, {}, bodies)
+        post_bodies(base, {}, bodies, senders)
         accepted = time.perf_counter() - t0
         while True:
             c = phoenix_count(base)
@@ -350,6 +365,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2, help="takeoff serve processes (one per core)")
     ap.add_argument("--spans", type=int, default=10_000)
+    ap.add_argument("--otlp-senders", type=int, default=1,
+                    help="apps exporting OTLP at once (each one export at a time); the events stream uses --clients")
     ap.add_argument("--skip-phoenix", action="store_true")
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--skip-replay", action="store_true", help="skip the second run with replayed (out-of-order) events")
@@ -358,7 +375,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"ingest bench: {args.events} events in batches of {args.batch}, {args.clients} client threads, "
           f"takeoff serve --workers {args.workers}; "
-          f"{args.spans} OTLP spans; {os.cpu_count()} cores", flush=True)
+          f"{args.spans} OTLP spans from {args.otlp_senders} sender(s); {os.cpu_count()} cores", flush=True)
     backends = [("sqlite", None)] + ([] if args.skip_postgres else [("postgresql", PG)])
     service = "bench-otlp"
     bodies = make_span_bodies(args.spans, 500, service)
@@ -376,14 +393,14 @@ def main() -> None:
                     print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s replayed out of order "
                           "(random ids, every batch over the same minute)", flush=True)
                     continue
-                sps = bench_otlp_takeoff(srv, bodies, args.spans, service)
+                sps = bench_otlp_takeoff(srv, bodies, args.spans, service, args.otlp_senders)
                 results[name] = (eps, sps)
                 print(f"takeoff {name:10s}: POST /api/v1/events {eps:10,.0f} events/s (goal >= 20,000)   "
-                      f"OTLP /v1/traces {sps:8,.0f} spans/s until queryable", flush=True)
+                      f"OTLP /v1/traces {sps:8,.0f} spans/s until queryable ({args.otlp_senders} sender(s))", flush=True)
     if args.skip_phoenix:
         print("Arize Phoenix          : skipped (--skip-phoenix)")
         return
-    rate, note = bench_phoenix(bodies, args.spans, args.phoenix_timeout)
+    rate, note = bench_phoenix(bodies, args.spans, args.phoenix_timeout, args.otlp_senders)
     if rate is None:
         print(f"Arize Phoenix 20.26.1  : {note}")
     else:
