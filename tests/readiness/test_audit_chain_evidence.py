@@ -46,11 +46,14 @@ def test_only_appended_entries_are_recomputed(factory, monkeypatch) -> None:  # 
     assert len(calls) == 3 + count, "three appended entries recomputed here, the whole chain by verify_chain"
 
 
-@pytest.mark.parametrize("tamper", ["actor", "diff", "at", "hash", "delete_middle", "delete_last", "insert"])
+@pytest.mark.parametrize("tamper", ["actor", "diff", "at", "hash", "delete_middle", "delete_last", "insert",
+                                    "append_past_head"])
 def test_a_changed_old_entry_fails_the_evidence(tamper, factory, engine) -> None:  # type: ignore[no-untyped-def]
     _append(factory, 6)
     assert _evidence(factory).status == "pass"  # the verified prefix is remembered
-    _append(factory, 2)
+    if tamper != "append_past_head":
+        _append(factory, 2)
+        assert _evidence(factory).status == "pass"  # and again, with the two appended
     with engine.begin() as conn:
         ids = [r[0] for r in conn.execute(text("SELECT id FROM audit_entries ORDER BY id"))]
         old = ids[2]
@@ -64,6 +67,12 @@ def test_a_changed_old_entry_fails_the_evidence(tamper, factory, engine) -> None
             conn.execute(text("DELETE FROM audit_entries WHERE id = :i"), {"i": old})
         elif tamper == "delete_last":
             conn.execute(text("DELETE FROM audit_entries WHERE id = :i"), {"i": ids[-1]})
+        elif tamper == "append_past_head":  # a copy of the last entry, after it, the head left alone
+            row = conn.execute(text("SELECT * FROM audit_entries WHERE id = :i"), {"i": ids[-1]}).mappings().one()
+            conn.execute(text("INSERT INTO audit_entries (id, at, actor, action, object_type, object_id, diff, "
+                              "prev_hash, hash, chain_version) VALUES (:id, :at, 'mallory', 'user.create', 'user', "
+                              "'ghost', :diff, :prev, :hash, 1)"),
+                         {"id": ids[-1] + 1, "at": row["at"], "diff": "{}", "prev": row["hash"], "hash": "f" * 64})
         else:
             row = conn.execute(text("SELECT * FROM audit_entries WHERE id = :i"), {"i": ids[1]}).mappings().one()
             conn.execute(text("UPDATE audit_entries SET id = id + 1000 WHERE id >= :i"), {"i": old})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, exists, select, text, update
+from sqlalchemy import bindparam, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from takeoff.core.actor import Actor
@@ -112,11 +112,11 @@ class _Verified:
     digest: Any  # a hashlib object, extended with the rows appended since (copied, never updated in place)
 
 
-_VERIFIED: dict[tuple[str, str], _Verified] = {}
+_VERIFIED: dict[tuple[Any, str], _Verified] = {}  # (database URL, key id) -> the chain verified last
 _VERIFIED_LOCK = threading.Lock()
-_RAW = (AuditEntry.id, cast(AuditEntry.at, Text), AuditEntry.actor, AuditEntry.action, AuditEntry.object_type,
-        AuditEntry.object_id, cast(AuditEntry.diff, Text), AuditEntry.prev_hash, AuditEntry.hash,
-        AuditEntry.chain_version)
+# Every column as the database holds it, as text where it is not (a textual statement: no result processing).
+_RAW = text("SELECT id, CAST(at AS TEXT), actor, action, object_type, object_id, CAST(diff AS TEXT), prev_hash, hash, "
+            "chain_version FROM audit_entries WHERE id > :after AND id <= :upto ORDER BY id LIMIT :batch")
 
 
 def _digest(session: Session, after_id: int, upto: int, base: Any = None, batch: int = 5000) -> Any:
@@ -125,8 +125,7 @@ def _digest(session: Session, after_id: int, upto: int, base: Any = None, batch:
     h = base.copy() if base is not None else hashlib.sha256()
     last = after_id
     while last < upto:
-        rows = session.execute(select(*_RAW).where(AuditEntry.id > last, AuditEntry.id <= upto)
-                               .order_by(AuditEntry.id).limit(batch)).all()
+        rows = session.execute(_RAW, {"after": last, "upto": upto, "batch": batch}).all()
         if not rows:
             break
         for row in rows:
@@ -135,7 +134,7 @@ def _digest(session: Session, after_id: int, upto: int, base: Any = None, batch:
     return h
 
 
-def _remember(memo: tuple[str, str], session: Session, count: int, head_id: int, head_hash: str,
+def _remember(memo: tuple[Any, str], session: Session, count: int, head_id: int, head_hash: str,
               before: Any, base: _Verified | None) -> None:
     """Remember a verified chain when its rows did not change while it was verified (digest before == after)."""
     after = _digest(session, base.last_id if base else 0, head_id, base.digest if base else None)
@@ -153,11 +152,14 @@ def verify_chain_incremental(session: Session, key: bytes | None = None) -> tupl
     hashing the raw rows costs a fraction of recomputing each entry's keyed hash (JSON, times, HMAC)."""
     key = key or key_for(session)
     head_id, head_hash = _head(session)
-    memo = (session.get_bind().url.render_as_string(hide_password=True), key_id(key))
+    memo = (session.get_bind().url, key_id(key))
     with _VERIFIED_LOCK:
         known = _VERIFIED.get(memo)
     if known is not None and known.last_id <= head_id \
             and _digest(session, 0, known.last_id).digest() == known.digest.digest():
+        if (head_id, head_hash) == (known.last_id, known.last_hash) and \
+                session.scalar(text("SELECT max(id) FROM audit_entries")) == known.last_id:
+            return known.count, None  # nothing appended since (nor out of band after the head)
         before = _digest(session, known.last_id, head_id, known.digest)
         count, problem = verify(_iter_entries(session, after_id=known.last_id), head_id, head_hash, key,
                                 after=(known.count, known.last_id, known.last_hash))
