@@ -152,7 +152,8 @@ def verify_chain_incremental(session: Session, key: bytes | None = None) -> tupl
     hashing the raw rows costs a fraction of recomputing each entry's keyed hash (JSON, times, HMAC)."""
     key = key or key_for(session)
     head_id, head_hash = _head(session)
-    memo = (session.get_bind().url, key_id(key))
+    bind = session.get_bind()
+    memo = (getattr(bind, "engine", bind).url, key_id(key))  # a Connection's engine's URL (tests bind sessions so)
     with _VERIFIED_LOCK:
         known = _VERIFIED.get(memo)
     if known is not None and known.last_id <= head_id \
