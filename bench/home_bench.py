@@ -47,6 +47,7 @@ from sqlalchemy import event, text  # noqa: E402
 import takeoff.models_all  # noqa: E402,F401
 from takeoff import migrate  # noqa: E402
 from takeoff.app import create_app, freeze_startup_heap  # noqa: E402
+from takeoff.audit import key as audit_key  # noqa: E402
 from takeoff.audit import service as audit  # noqa: E402
 from takeoff.auth import service as auth  # noqa: E402
 from takeoff.core.actor import SYSTEM  # noqa: E402
@@ -62,6 +63,7 @@ from takeoff.telemetry.models import TelemetryRollup  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "bench-password-1"
+SECRET = "bench-secret-key-0123456789abcdef"
 STAGES = ("production", "production", "pilot", "pilot", "proposed", "paused")
 TARGETS = {"latency_p95_ms": 1500, "max_error_rate": 0.05, "uptime_pct": 99.0, "cost_per_task_usd": 0.002,
            "min_eval_pass_rate": 0.8}
@@ -174,15 +176,18 @@ def run(url: str, n: int, repeat: int, data_dir: Path, freeze: bool = True) -> N
     engine = make_engine(url)
     migrate.upgrade(engine)
     factory = make_sessionmaker(engine)
+    audit_key.remember(engine, SECRET)  # the audit entries are chained under the app's key, so the chain verifies
     now = datetime.now(UTC)
     t0 = time.perf_counter()
     seed_rows(factory, n, now)
     rows = seed_rollups(engine, [f"uc-{i:03d}" for i in range(n)], now)
     with engine.connect() as conn:
         entries = conn.execute(text("SELECT count(*) FROM audit_entries")).scalar()
+    with factory() as s:
+        assert audit.verify_chain(s)[1] is None, "the seeded audit chain verifies (as in a real deployment)"
     print(f"  seeded {n} use cases, {rows:,} rollup rows, {entries} audit entries in {time.perf_counter() - t0:.1f} s",
           flush=True)
-    app = create_app(Settings(database_url=url, data_dir=data_dir, secret_key="bench-secret-key-0123456789abcdef",
+    app = create_app(Settings(database_url=url, data_dir=data_dir, secret_key=SECRET,
                               embedded_worker=False, rollup_compaction=False), engine=engine, start_worker=False)
     if freeze:  # as `takeoff serve` does: startup objects out of the collector's reach (its full passes are the p95)
         freeze_startup_heap(app)

@@ -124,16 +124,19 @@ def read_checkpoint(key: bytes, doc: Any) -> Checkpoint:
 
 
 def verify(entries: Iterable[Any], head_id: int | None, head_hash: str | None, key: bytes, *,
-           checkpoint: Checkpoint | None = None, legacy_ok: bool = False) -> tuple[int, ChainProblem | None]:
+           checkpoint: Checkpoint | None = None, legacy_ok: bool = False,
+           after: tuple[int, int, str] | None = None) -> tuple[int, ChainProblem | None]:
     """Recompute the chain over entries in id order; return (entries checked, first problem or None).
 
     Each entry is checked by its chain_version (keyed unless 0); unkeyed entries are a problem unless `legacy_ok`
     (the rekey's own check), and always after a keyed one. With a checkpoint, the chain must still hold the
-    checkpoint's entry as its `entries`-th one with the same hash."""
-    prev = GENESIS
-    count = 0
-    last_id = 0
-    keyed_seen = False
+    checkpoint's entry as its `entries`-th one with the same hash. `after` = (count, last id, last hash) of a keyed
+    prefix already verified (and known unchanged): `entries` are then the entries after it, and the count returned
+    includes the prefix's."""
+    prev = GENESIS if after is None else after[2]
+    count = 0 if after is None else after[0]
+    last_id = 0 if after is None else after[1]
+    keyed_seen = after is not None and after[0] > 0
     first_legacy: int | None = None
     at_checkpoint: tuple[int, str] | None = None
     for e in entries:

@@ -1,6 +1,9 @@
-"""Audit operations: append within the caller's transaction, list, verify, checkpoint, rekey a legacy chain."""
+"""Audit operations: append within the caller's transaction, list, verify (whole, or incrementally for dashboards),
+checkpoint, rekey a legacy chain."""
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,8 +13,8 @@ from sqlalchemy import bindparam, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from takeoff.core.actor import Actor
-from takeoff.audit.chain import (CHAIN_VERSION, GENESIS, ChainProblem, Checkpoint, diff, entry_hash, sign_checkpoint,
-                                 verify)
+from takeoff.audit.chain import (CHAIN_VERSION, GENESIS, ChainProblem, Checkpoint, diff, entry_hash, key_id,
+                                 sign_checkpoint, verify)
 from takeoff.audit.key import key_for
 from takeoff.audit.models import AuditEntry, AuditHead
 from takeoff.core.db import paginate, utcnow
@@ -71,13 +74,13 @@ def list_entries(session: Session, *, actor: str | None = None, action: str | No
     return paginate(session, q, AuditEntry.id.desc(), limit, offset)
 
 
-def _iter_entries(session: Session, batch: int = 1000) -> Iterator[Any]:
+def _iter_entries(session: Session, batch: int = 1000, after_id: int = 0) -> Iterator[Any]:
     """The chain's rows in id order, read as plain rows in batches: no ORM object enters the caller's session, so
     verifying never detaches, expires or flushes what the caller is changing (it once did, with expunge_all, and
     a promotion whose checklist verified the chain was audited but never written)."""
     cols = (AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.object_type,
             AuditEntry.object_id, AuditEntry.diff, AuditEntry.prev_hash, AuditEntry.hash, AuditEntry.chain_version)
-    last = 0
+    last = after_id
     while True:
         rows = session.execute(select(*cols).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)).all()
         if not rows:
@@ -97,6 +100,78 @@ def verify_chain(session: Session, checkpoint: Checkpoint | None = None,
     (entries checked, first problem or None)."""
     head_id, head_hash = _head(session)
     return verify(_iter_entries(session), head_id, head_hash, key or key_for(session), checkpoint=checkpoint)
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A prefix of the chain that verified: its length, last entry and a digest of its rows exactly as stored."""
+
+    count: int
+    last_id: int
+    last_hash: str
+    digest: Any  # a hashlib object, extended with the rows appended since (copied, never updated in place)
+
+
+_VERIFIED: dict[tuple[Any, str], _Verified] = {}  # (database URL, key id) -> the chain verified last
+_VERIFIED_LOCK = threading.Lock()
+# Every column as the database holds it, as text where it is not (a textual statement: no result processing).
+_RAW = text("SELECT id, CAST(at AS TEXT), actor, action, object_type, object_id, CAST(diff AS TEXT), prev_hash, hash, "
+            "chain_version FROM audit_entries WHERE id > :after AND id <= :upto ORDER BY id LIMIT :batch")
+
+
+def _digest(session: Session, after_id: int, upto: int, base: Any = None, batch: int = 5000) -> Any:
+    """SHA-256 over the rows with after_id < id <= upto, every column as the database holds it (text, no JSON or
+    time parsing, no HMAC): equal digests mean the very same rows, so their verification would be the same."""
+    h = base.copy() if base is not None else hashlib.sha256()
+    last = after_id
+    while last < upto:
+        rows = session.execute(_RAW, {"after": last, "upto": upto, "batch": batch}).all()
+        if not rows:
+            break
+        for row in rows:
+            h.update(repr(tuple(row)).encode())
+        last = rows[-1][0]
+    return h
+
+
+def _remember(memo: tuple[Any, str], session: Session, count: int, head_id: int, head_hash: str,
+              before: Any, base: _Verified | None) -> None:
+    """Remember a verified chain when its rows did not change while it was verified (digest before == after)."""
+    after = _digest(session, base.last_id if base else 0, head_id, base.digest if base else None)
+    if after.digest() == before.digest():
+        with _VERIFIED_LOCK:
+            _VERIFIED[memo] = _Verified(count, head_id, head_hash, after)
+
+
+def verify_chain_incremental(session: Session, key: bytes | None = None) -> tuple[int, ChainProblem | None]:
+    """verify_chain's answer, recomputing only the entries appended since this process last verified the chain.
+
+    The verified prefix is reused only when a digest of its rows, read as stored (every column, text), equals the
+    digest taken when it verified: any change to an old entry (content, hash, deletion, insertion) changes the
+    digest and the whole chain is verified again, so tampering is caught on the next read as before. Reading and
+    hashing the raw rows costs a fraction of recomputing each entry's keyed hash (JSON, times, HMAC)."""
+    key = key or key_for(session)
+    head_id, head_hash = _head(session)
+    bind = session.get_bind()
+    memo = (getattr(bind, "engine", bind).url, key_id(key))  # a Connection's engine's URL (tests bind sessions so)
+    with _VERIFIED_LOCK:
+        known = _VERIFIED.get(memo)
+    if known is not None and known.last_id <= head_id \
+            and _digest(session, 0, known.last_id).digest() == known.digest.digest():
+        if (head_id, head_hash) == (known.last_id, known.last_hash) and \
+                session.scalar(text("SELECT max(id) FROM audit_entries")) == known.last_id:
+            return known.count, None  # nothing appended since (nor out of band after the head)
+        before = _digest(session, known.last_id, head_id, known.digest)
+        count, problem = verify(_iter_entries(session, after_id=known.last_id), head_id, head_hash, key,
+                                after=(known.count, known.last_id, known.last_hash))
+        if problem is None:
+            _remember(memo, session, count, head_id, head_hash, before, known)
+        return count, problem
+    before = _digest(session, 0, head_id)
+    count, problem = verify(_iter_entries(session), head_id, head_hash, key)
+    if problem is None:
+        _remember(memo, session, count, head_id, head_hash, before, None)
+    return count, problem
 
 
 def checkpoint(session: Session, key: bytes | None = None) -> tuple[dict[str, Any] | None, ChainProblem | None]:

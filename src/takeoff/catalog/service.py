@@ -146,22 +146,45 @@ def price_source(session: Session, entry: CatalogModel, at: datetime | None = No
 def snapshot_dates(session: Session, model_keys: Iterable[str], start: datetime | None, end: datetime) -> list[str]:
     """The dates of the shipped price snapshots whose prices costed any of these models ("provider/model", "/model"
     without a provider: the rollups' model keys) at some time in [start, end], so a cost figure made from them can
-    say how old its prices are (pricing.prices_note). Models the catalog does not price add none."""
-    dates: set[str] = set()
-    seen: set[int] = set()
+    say how old its prices are (pricing.prices_note). Models the catalog does not price add none. One statement
+    whatever the number of models (each model resolved as resolve_model does, from the entries it read)."""
+    wanted: list[tuple[str, str]] = []
     for key in model_keys:
         provider, sep, model = key.partition("/")
         if not sep:
             provider, model = "", key
-        if not model:
+        if model:
+            wanted.append((provider, model))
+    if not wanted:
+        return []
+    candidates = sorted({c for _, model in wanted for c in pricing.model_id_candidates(model)})
+    # One statement for every model: each candidate entry with its price schedule (an entry without prices
+    # comes once, with None), in entry id order as resolve_model reads them.
+    entries: dict[int, tuple[str, str]] = {}
+    schedules: dict[int, list[tuple[datetime, str]]] = {}
+    q = (select(CatalogModel.id, CatalogModel.provider, CatalogModel.model, ModelPrice.effective_from,
+                ModelPrice.source)
+         .outerjoin(ModelPrice, ModelPrice.model_id == CatalogModel.id).where(CatalogModel.model.in_(candidates))
+         .order_by(CatalogModel.id, ModelPrice.effective_from))
+    for entry_id, provider, model, effective_from, source in session.execute(q):
+        entries[entry_id] = (provider, model)
+        schedule = schedules.setdefault(entry_id, [])
+        if effective_from is not None:
+            schedule.append((effective_from, source or ""))
+    dates: set[str] = set()
+    seen: set[int] = set()
+    for provider, model in wanted:
+        allowed = set(pricing.model_id_candidates(model))
+        by_id: dict[str, int] = {}
+        for entry_id, (p, m) in entries.items():  # ascending id: the first entry of an id, as resolve_model
+            if m in allowed and (not provider or p == provider):
+                by_id.setdefault(m, entry_id)
+        chosen = pricing.resolve_model_id(model, by_id)
+        found = by_id.get(chosen) if chosen is not None else None
+        if found is None or found in seen:
             continue
-        entry = resolve_model(session, provider or None, model)
-        if entry is None or entry.id in seen:
-            continue
-        seen.add(entry.id)
-        rows = session.execute(select(ModelPrice.effective_from, ModelPrice.source)
-                               .where(ModelPrice.model_id == entry.id).order_by(ModelPrice.effective_from))
-        dates |= pricing.snapshot_dates_in_force([(f, s or "") for f, s in rows], start, end)
+        seen.add(found)
+        dates |= pricing.snapshot_dates_in_force(schedules[found], start, end)
     return sorted(dates)
 
 

@@ -58,6 +58,9 @@ Provider = Callable[[Session, Subject], Evidence]
 PORTFOLIO_KEYS = "portfolio_keys"
 
 
+_ANNOUNCED_SET = ("portfolio_keys", "set")
+
+
 def portfolio_keys(subject: Subject) -> list[str]:
     """The use case keys this request gathers evidence for: the portfolio's when a portfolio read announced them
     (and the subject's is among them), else only the subject's."""
@@ -71,11 +74,26 @@ def portfolio_keys(subject: Subject) -> list[str]:
 def batched_map(subject: Subject, name: str, read: Callable[[list[str]], Mapping[str, Any]]) -> dict[str, Any]:
     """A fact read for every use case of the request at once (`read(keys)` -> key -> value), memoised in the
     request cache under `name` (never across requests: evidence stays live)."""
-    keys = portfolio_keys(subject)
-    memo = ("batched", name, tuple(keys))
-    if memo not in subject.cache:
-        subject.cache[memo] = dict(read(keys))
-    found: dict[str, Any] = subject.cache[memo]
+    cache = subject.cache
+    own = getattr(subject.use_case, "key", None)
+    announced = cache.get(PORTFOLIO_KEYS)
+    if announced and own in _announced_set(cache, announced):
+        memo: tuple[Any, ...] = ("batched", name, None)  # the portfolio's keys (one set per request)
+    else:
+        memo = ("batched", name, (own,) if own else ())
+    if memo not in cache:
+        cache[memo] = dict(read(portfolio_keys(subject)))
+    found: dict[str, Any] = cache[memo]
+    return found
+
+
+def _announced_set(cache: dict[Any, Any], announced: list[str]) -> frozenset[str]:
+    """The announced portfolio keys as a set, made once per request (each of ~800 batched reads of a portfolio
+    view asks whether its use case is among them)."""
+    made = cache.get(_ANNOUNCED_SET)
+    if made is None or made[0] is not announced:
+        made = cache[_ANNOUNCED_SET] = (announced, frozenset(announced))
+    found: frozenset[str] = made[1]
     return found
 
 

@@ -2,11 +2,12 @@
 and whether a release sends features (what a drift baseline is frozen from)."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import exists, select, union_all
+from sqlalchemy import Select, bindparam, exists, select, union_all
 from sqlalchemy.orm import Session
 
 from takeoff.evidence.registry import Evidence, Registry, Subject, batched
@@ -37,15 +38,27 @@ def features_sent(session: Session, use_case_key: str, release_id: str, since: d
     return features_sent_many(session, {use_case_key: release_id}, since)[use_case_key]
 
 
+@functools.lru_cache(maxsize=32)
+def _any_sent(n: int) -> Select[Any]:
+    """One statement of n index seeks: whether release :r{i} of use case :k{i} sent an event since :since (built
+    once per n: building its n subqueries on every read cost more than running them)."""
+    since = bindparam("since", type_=TelemetryEvent.ts.type)
+    return select(*[exists().where(TelemetryEvent.release == bindparam(f"r{i}", type_=TelemetryEvent.release.type),
+                                   TelemetryEvent.ts >= since,
+                                   TelemetryEvent.use_case == bindparam(f"k{i}", type_=TelemetryEvent.use_case.type))
+                    .label(f"s{i}") for i in range(n)])
+
+
 def features_sent_many(session: Session, releases: Mapping[str, str], since: datetime) -> dict[str, list[str]]:
     """`features_sent` of each use case -> release id, in one statement per COMPOUND_LIMIT of them (each part an
     indexed newest-first sample, so a busy release is not scanned whole)."""
     out: dict[str, list[str]] = {key: [] for key in releases}
     pairs = sorted(releases.items())
     if pairs:  # first, in one statement of index seeks, which releases sent any event since then
-        sent = session.execute(select(*[
-            exists().where(TelemetryEvent.release == rel, TelemetryEvent.ts >= since,
-                           TelemetryEvent.use_case == key).label(f"s{i}") for i, (key, rel) in enumerate(pairs)])).one()
+        params: dict[str, Any] = {"since": since}
+        for i, (key, rel) in enumerate(pairs):
+            params[f"k{i}"], params[f"r{i}"] = key, rel
+        sent = session.execute(_any_sent(len(pairs)), params).one()
         pairs = [p for p, any_sent in zip(pairs, sent) if any_sent]
     for start in range(0, len(pairs), COMPOUND_LIMIT):
         parts = [select(TelemetryEvent.use_case, TelemetryEvent.data)

@@ -2,13 +2,14 @@
 included, so a read is exact before compaction), the releases seen in a window and the time of the last event."""
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Select, Text, and_, bindparam, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from takeoff.telemetry import histogram, rollup
@@ -147,15 +148,18 @@ def totals_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     # Only sums and extremes asked for (e.g. fallbacks and the last event over 30 days): the database adds each
     # grain range up, one row per use case, instead of sending every day and hour row to be merged here.
     summed = set(cols) <= SUMMABLE | EXTREMES.keys()
-    for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
-        where = (ROLLUPS.c.use_case.in_(keys), ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
-                 ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
-        if summed:
-            q = select(ROLLUPS.c.use_case, *[(EXTREMES[c] if c in EXTREMES else func.sum)(ROLLUPS.c[c]).label(c)
-                                             for c in cols]).where(*where).group_by(ROLLUPS.c.use_case)
-        else:
-            q = select(*[ROLLUPS.c[c] for c in wanted]).where(*where)
+    ranges = [and_(ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
+                   ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
+              for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS)]
+    if summed and ranges:  # the grain ranges are disjoint: one statement adds them all up, one row per use case
+        q = select(ROLLUPS.c.use_case, *[(EXTREMES[c] if c in EXTREMES else func.sum)(ROLLUPS.c[c]).label(c)
+                                         for c in cols]).where(ROLLUPS.c.use_case.in_(keys), or_(*ranges)) \
+            .group_by(ROLLUPS.c.use_case)
         for row in session.execute(q).mappings():  # plain dicts: merge_many's .get of an unread column is cheap
+            by_key[row["use_case"]].append(dict(row))
+    for where in ([] if summed else ranges):
+        for row in session.execute(select(*[ROLLUPS.c[c] for c in wanted])
+                                   .where(ROLLUPS.c.use_case.in_(keys), where)).mappings():
             by_key[row["use_case"]].append(dict(row))
     q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
         DELTAS.c.use_case.in_(keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60), DELTAS.c.bucket < end)
@@ -179,11 +183,12 @@ def scored_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     if not keys:
         return out
     empty = cast(ROLLUPS.c.scores, Text).in_(("{}", "null"))
-    for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
-        q = select(ROLLUPS.c.use_case).where(
-            ROLLUPS.c.use_case.in_(keys), ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
-            ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)), ROLLUPS.c.scores.is_not(None),
-            ~empty).distinct()
+    ranges = [and_(ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
+                   ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
+              for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS)]
+    if ranges:  # every grain range in one statement
+        q = select(ROLLUPS.c.use_case).where(ROLLUPS.c.use_case.in_(keys), or_(*ranges),
+                                             ROLLUPS.c.scores.is_not(None), ~empty).distinct()
         out.update(dict.fromkeys(session.scalars(q), True))
     q = select(DELTAS.c.use_case, DELTAS.c.agg).where(
         DELTAS.c.use_case.in_(keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60), DELTAS.c.bucket < end)
@@ -191,6 +196,15 @@ def scored_many(session: Session, keys: Sequence[str], start: datetime, end: dat
         if (agg or {}).get("scores"):
             out[key] = True
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def _newest_hours(n: int) -> Select[Any]:
+    """One statement of n index lookups, each use case's newest hour bucket (bound :k0 … :k{n-1}), built once per n:
+    building its n subqueries on every read cost more than running them."""
+    return select(*[select(func.max(ROLLUPS.c.bucket))
+                    .where(ROLLUPS.c.use_case == bindparam(f"k{i}", type_=ROLLUPS.c.use_case.type),
+                           ROLLUPS.c.grain == 3600).scalar_subquery().label(f"b{i}") for i in range(n)])
 
 
 def last_event_many(session: Session, keys: Sequence[str]) -> dict[str, datetime | None]:
@@ -202,9 +216,7 @@ def last_event_many(session: Session, keys: Sequence[str]) -> dict[str, datetime
     out: dict[str, datetime | None] = dict.fromkeys(keys)
     # The latest event is in each use case's newest hour bucket (an event's row is the bucket of its time): one
     # index lookup per use case finds it (one statement), so a year of hour rows is not read to take one maximum.
-    firsts = session.execute(select(*[
-        select(func.max(ROLLUPS.c.bucket)).where(ROLLUPS.c.use_case == k, ROLLUPS.c.grain == 3600)
-        .scalar_subquery().label(f"b{i}") for i, k in enumerate(keys)])).one()
+    firsts = session.execute(_newest_hours(len(keys)), {f"k{i}": k for i, k in enumerate(keys)}).one()
     newest_hour = {k: b for k, b in zip(keys, firsts) if b is not None}
     if newest_hour:
         q = select(ROLLUPS.c.use_case, ROLLUPS.c.bucket, ROLLUPS.c.last_ts).where(
