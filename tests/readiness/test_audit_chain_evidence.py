@@ -1,6 +1,7 @@
 """The audit-chain evidence verifies incrementally (only entries appended since the last verification are
 recomputed) and still fails when an old entry is changed, deleted or inserted out of band, with the same first
-problem the whole walk (`verify_chain`, the CLI's) reports."""
+problem the whole walk (`verify_chain`, the CLI's) reports: at once when the verified prefix is read again on
+every call, within PREFIX_REREAD_S seconds as served (the prefix's rows are read again at most that often)."""
 from __future__ import annotations
 
 import pytest
@@ -48,7 +49,8 @@ def test_only_appended_entries_are_recomputed(factory, monkeypatch) -> None:  # 
 
 @pytest.mark.parametrize("tamper", ["actor", "diff", "at", "hash", "delete_middle", "delete_last", "insert",
                                     "append_past_head"])
-def test_a_changed_old_entry_fails_the_evidence(tamper, factory, engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_old_entry_fails_the_evidence(tamper, factory, engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(audit, "PREFIX_REREAD_S", 0.0)  # the prefix read again on every call
     _append(factory, 6)
     assert _evidence(factory).status == "pass"  # the verified prefix is remembered
     if tamper != "append_past_head":
@@ -92,3 +94,38 @@ def test_repeated_appends_agree_with_the_whole_walk(factory) -> None:  # type: i
         _append(factory, n)
         ev, (count, problem) = _evidence(factory), _whole(factory)
         assert problem is None and ev.detail == f"audit chain of {count} entries verifies"
+
+
+def test_an_old_entry_changed_shows_once_the_prefix_is_read_again(factory, engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """As served: the prefix's rows are read again at most every PREFIX_REREAD_S seconds, appended entries every
+    time; the whole walk (CLI, API) sees the change at once."""
+    clock = [1000.0]
+    monkeypatch.setattr(audit.time, "monotonic", lambda: clock[0])
+    _append(factory, 5)
+    assert _evidence(factory).status == "pass"
+    with engine.begin() as conn:
+        old = conn.execute(text("SELECT min(id) FROM audit_entries")).scalar()
+        conn.execute(text("UPDATE audit_entries SET actor = 'mallory' WHERE id = :i"), {"i": old})
+    _, problem = _whole(factory)
+    assert problem is not None
+    clock[0] += audit.PREFIX_REREAD_S / 2
+    assert _evidence(factory).status == "pass"  # within the window: the prefix is not read again
+    _append(factory, 1)
+    assert _evidence(factory).status == "pass"  # the appended entry verifies against the remembered head
+    clock[0] += audit.PREFIX_REREAD_S
+    ev = _evidence(factory)
+    assert ev.status == "fail" and ev.detail == f"the audit chain does not verify: {problem}"
+
+
+def test_a_problem_on_the_short_path_is_confirmed_by_the_whole_walk(factory, engine) -> None:  # type: ignore[no-untyped-def]
+    """A chain that verified, then replaced under the same database URL and key (a restored backup, a test's
+    truncated tables), is not judged against the remembered head: the whole walk decides."""
+    _append(factory, 4)
+    assert _evidence(factory).status == "pass"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entries"))
+        conn.execute(text("UPDATE audit_head SET last_id = 0, last_hash = :g"), {"g": chain.GENESIS})
+    _append(factory, 6)  # a new chain, longer than the one remembered
+    ev = _evidence(factory)
+    count, problem = _whole(factory)
+    assert problem is None and ev.status == "pass" and ev.detail == f"audit chain of {count} entries verifies"
