@@ -32,10 +32,10 @@ Write = Callable[[Session], Any]
 class Member:
     """One batch of a group: its write phase, and after the commit, its result or its error."""
 
-    __slots__ = ("write", "done", "result", "error")
+    __slots__ = ("write", "session", "done", "result", "error")
 
-    def __init__(self, write: Write) -> None:
-        self.write, self.done = write, threading.Event()
+    def __init__(self, write: Write, session: Session) -> None:
+        self.write, self.session, self.done = write, session, threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -59,24 +59,25 @@ class GroupSlot:
         self.commits = 0  # group commits made (tests, benches)
 
     @contextlib.contextmanager
-    def held(self, session: Session) -> Iterator[None]:
+    def held(self) -> Iterator[None]:
         """Hold the slot alone (the OTLP path, which writes and commits inside); a pending group is committed first,
-        in `session`, so it never waits behind a write it does not belong to."""
+        so it never waits behind a write it does not belong to."""
         with self._hold():
-            self._flush(session)
+            self._flush()
             yield
 
     def ingest(self, session: Session, prepare: Callable[[], Write]) -> Any:
         """Run `prepare` in the slot (its errors are the caller's; nothing joins the group then), add the write it
-        returns to the group, and return that write's result once the group holding it is committed."""
+        returns to the group, and return that write's result once the group holding it is committed. `session` has
+        no transaction open; it may write the whole group while its thread waits."""
         member = None
         with self._hold():
             try:
-                member = Member(prepare())
+                member = Member(prepare(), session)
                 self._pending.append(member)
             finally:  # also when prepare failed: a group left pending is this thread's to pass on or commit
                 if self._waiting == 0 or len(self._pending) >= self.max_batches:
-                    self._flush(session)
+                    self._flush()
         return member.outcome()
 
     @contextlib.contextmanager
@@ -91,11 +92,18 @@ class GroupSlot:
         finally:
             self._slot.release()
 
-    def _flush(self, session: Session) -> None:
-        """Write the pending members in `session`, each in its own savepoint, commit once, then wake each."""
+    def _flush(self) -> None:
+        """Commit the pending members, one transaction per database (in one server process there is one; tests may
+        run apps on several): in the first member's session (its thread is waiting for the outcome)."""
         group, self._pending = self._pending, []
-        if not group:
-            return
+        by_database: dict[Any, list[Member]] = {}
+        for m in group:
+            by_database.setdefault(m.session.get_bind(), []).append(m)
+        for members in by_database.values():
+            self._commit(members[0].session, members)
+
+    def _commit(self, session: Session, group: list[Member]) -> None:
+        """Write the members in `session`, each in its own savepoint, commit once, then wake each."""
         try:
             for m in group:
                 try:

@@ -78,7 +78,7 @@ def ingest_slot(session: Session) -> Iterator[None]:
     Requests queue in the thread pool meanwhile, their bodies already read. A group of JSON batches pending in the
     slot (`ingest_grouped`) is committed first."""
     session.commit()
-    with _INGEST_SLOT.held(session):
+    with _INGEST_SLOT.held():
         yield
         session.commit()
 
@@ -105,7 +105,7 @@ def prepare_ingest(session: Session, actor: Actor, events: Sequence[dict[str, An
                    dropped: Sequence[dict[str, Any]] = (), may_hold_nul: bool = True
                    ) -> Callable[[Session], tuple[int, int]]:
     """Check and prepare a batch, and return its write phase: a function of the writing session that stores the new
-    events (idempotent by id), folds only the new ones into rollups and returns (accepted, duplicates). (idempotent by id) and fold only the new ones into rollups; returns (accepted, duplicates).
+    events (idempotent by id), folds only the new ones into rollups and returns (accepted, duplicates).
 
     `events` are normalised dicts (see ingest.normalize). A batch holding an event older than `late_s` is refused
     whole (422 naming the index); the caller commits, and acknowledges only after the commit.
