@@ -26,6 +26,9 @@ _PHONE = re.compile(r"[+(\d](?<![\w.,+/:-][+(\d])[\d ().-]{5,22}\d(?![\w-]|[.,/:
 _DATE_LIKE = re.compile(r"^(?:\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4})(?:[ T]\d{1,2}[:.]\d{2}.*)?$")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _GROUP_SPLIT = re.compile(r"[ ().-]+")
+# UTF-8 bytes: every ASCII digit to b"0", every other byte to b"x" (a run of digits is then a substring test)
+_DIGIT_MASK = bytes(48 if 48 <= b <= 57 else 120 for b in range(256))
+_IBAN_MASK = bytes(48 if 48 <= b <= 57 else 65 if 65 <= b <= 90 else 120 for b in range(256))  # and A-Z to b"A"
 # Every expression starts with a character class and checks what precedes it after that first character: Python's
 # engine then skips ahead to candidate characters instead of trying a lookbehind at every position (~5x faster).
 # A quantified group that itself holds a quantifier, e.g. (a+)+ or (\w*)*: catastrophic backtracking on a miss.
@@ -134,16 +137,23 @@ def redact(text: str, kinds: Sequence[str] = KINDS, patterns: Sequence[Pattern] 
     # character's encoding holds one): one C pass, 3x ten str.count passes
     encoded = text.encode("utf-8", "surrogatepass")
     digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
+    # A card is 13+ digits apart from single spaces or dashes, a phone 8+ digits among " ().+-": with those
+    # characters deleted, its digits are consecutive, so a text without such a run skips the pass (the markers the
+    # earlier passes put in hold none of these characters, so they never join two runs)
+    card_run = digits >= 13 and "card" in kinds and b"0" * 13 in encoded.translate(_DIGIT_MASK, b" -")
+    phone_run = digits >= 8 and "phone" in kinds and b"0" * 8 in encoded.translate(_DIGIT_MASK, b" ().+-")
+    # an IBAN starts with two capitals and two digits
+    iban_start = digits >= 2 and "iban" in kinds and b"AA00" in encoded.translate(_IBAN_MASK)
     for kind in KINDS:
         if kind not in kinds:
             continue
         if kind == "email" and "@" in text:
             text = _redact_emails(text, counts)
-        elif kind == "iban" and digits >= 2:
+        elif kind == "iban" and iban_start:
             text = _redact_ibans(text, counts)
-        elif kind == "card" and digits >= 13:
+        elif kind == "card" and card_run:
             text = sub("card", _CARD, text, is_card)
-        elif kind == "phone" and digits >= 7:
+        elif kind == "phone" and phone_run:
             text = sub("phone", _PHONE, text, is_phone)
     for p in patterns:
         text = sub(p.name, p.regex, text)

@@ -1,6 +1,7 @@
 """Telemetry HTTP API: event batches, feedback, metric series, baselines (mounted under /api/v1)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -55,14 +56,17 @@ async def post_events(request: Request, session: DB, actor: Allowed("telemetry.i
 def _ingest_and_commit(session: Session, actor: Actor, body: bytes, late_s: int, unit_key: bytes,
                        limits: TokenLimits | None = None) -> tuple[int, int]:
     """Parse, ingest and commit in one worker thread: the write transaction (and on SQLite the write lock) ends the
-    moment its statements are done, not after a hop back through the event loop."""
-    with service.ingest_slot(session):
+    moment its statements are done, not after a hop back through the event loop. The write is group-committed with
+    the batches queued behind it in this process (telemetry.group_commit); the answer comes after that commit."""
+    def prepare() -> Callable[[Session], tuple[int, int]]:
         batch = _batch_from_body(body)
         if limits is not None:  # events per second per token: 429 before anything is written
             limits.charge_events(actor, len(batch["events"]))
-        return service.ingest_events(session, actor, normalize_batch(batch["events"]), late_s=late_s, unit_key=unit_key,
-                                     dropped=normalize_drops(batch.get("dropped") or []),
-                                     may_hold_nul=b"\\u0000" in body)
+        return service.prepare_ingest(session, actor, normalize_batch(batch["events"]), late_s=late_s,
+                                      unit_key=unit_key, dropped=normalize_drops(batch.get("dropped") or []),
+                                      may_hold_nul=b"\\u0000" in body)
+
+    return service.ingest_grouped(session, prepare)
 
 
 @router.post("/feedback", response_model=IngestResult, operation_id="feedback_record")

@@ -9,7 +9,6 @@ writes), `lookups` (the per-batch read cache), `compaction`, `window` and `serie
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from takeoff.telemetry.common import dt as _dt
 from takeoff.telemetry.common import epoch as _epoch
 from takeoff.telemetry.ingest import (DROP_TEXT_FIELDS, EVENT_TEXT_FIELDS, NESTED_FIELDS, nul_errors,
                                       release_errors, timing_errors)
+from takeoff.telemetry.group_commit import GroupSlot
 from takeoff.telemetry.lookups import LOOKUPS as _LOOKUPS
 from takeoff.telemetry.store import SQLITE as SQLITE_STORE
 from takeoff.telemetry.store import EventStore, store_for
@@ -64,7 +64,7 @@ def _discover_one(session: Session, actor: Actor, key: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- ingestion
-_INGEST_SLOT = threading.Lock()
+_INGEST_SLOT = GroupSlot()
 
 
 @contextlib.contextmanager
@@ -75,17 +75,37 @@ def ingest_slot(session: Session) -> Iterator[None]:
     every statement while the other validated, so the lock was held 3-4x its work and the other process idled on
     it. The session's pending write (a token's last-use stamp) is committed before waiting: a thread holding the
     SQLite write lock while it waits for the slot would deadlock with the slot's holder waiting for that lock.
-    Requests queue in the thread pool meanwhile, their bodies already read."""
+    Requests queue in the thread pool meanwhile, their bodies already read. A group of JSON batches pending in the
+    slot (`ingest_grouped`) is committed first."""
     session.commit()
-    with _INGEST_SLOT:
+    with _INGEST_SLOT.held():
         yield
         session.commit()
+
+
+def ingest_grouped(session: Session, prepare: Callable[[], Callable[[Session], tuple[int, int]]]) -> tuple[int, int]:
+    """`prepare` (decode, checks, the read phase: `prepare_ingest`) in the ingest slot, then its write phase in a
+    group commit with the batches queued behind it (telemetry.group_commit); returns (accepted, duplicates) once the
+    commit that holds them is done. The session's pending write is committed first, as in `ingest_slot`."""
+    session.commit()
+    result: tuple[int, int] = _INGEST_SLOT.ingest(session, prepare)
+    return result
 
 
 def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any]], *, late_s: int,
                   unit_key: bytes, source: str = "json", now: datetime | None = None,
                   dropped: Sequence[dict[str, Any]] = (), may_hold_nul: bool = True) -> tuple[int, int]:
-    """Store new events (idempotent by id) and fold only the new ones into rollups; returns (accepted, duplicates).
+    """Store new events (`prepare_ingest`, then its write phase in `session`); the caller commits."""
+    return prepare_ingest(session, actor, events, late_s=late_s, unit_key=unit_key, source=source, now=now,
+                          dropped=dropped, may_hold_nul=may_hold_nul)(session)
+
+
+def prepare_ingest(session: Session, actor: Actor, events: Sequence[dict[str, Any]], *, late_s: int,
+                   unit_key: bytes, source: str = "json", now: datetime | None = None,
+                   dropped: Sequence[dict[str, Any]] = (), may_hold_nul: bool = True
+                   ) -> Callable[[Session], tuple[int, int]]:
+    """Check and prepare a batch, and return its write phase: a function of the writing session that stores the new
+    events (idempotent by id), folds only the new ones into rollups and returns (accepted, duplicates).
 
     `events` are normalised dicts (see ingest.normalize). A batch holding an event older than `late_s` is refused
     whole (422 naming the index); the caller commits, and acknowledges only after the commit.
@@ -104,7 +124,8 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
     (rows, minute partials) run before the first write, on a separate read connection when the caller's session
     has no transaction open yet (on SQLite that read takes no write lock); the write phase is then the insert of
     the new events, the append of their minute partials as rollup deltas (merged later by `compact_rollups`; no
-    hot rollup row is read or locked here) and the caller's commit.
+    hot rollup row is read or locked here) and the caller's commit. The write phase may run in another thread's
+    session (a group commit: telemetry.group_commit), after other batches' writes in the same transaction.
     """
     now_s = _epoch(now or utcnow())
     errors = timing_errors(events, now_s, late_s)
@@ -128,7 +149,7 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         raise TelemetryInvalid("a drop report rides on a batch of events (it is counted when one of them is new)",
                                details=[{"field": "dropped", "message": "needs at least one event in the batch"}])
     if not events:
-        return 0, 0
+        return _nothing
     unique: dict[str, dict[str, Any]] = {}
     for ev in events:
         unique.setdefault(ev["id"], ev)
@@ -149,23 +170,32 @@ def ingest_events(session: Session, actor: Actor, events: Sequence[dict[str, Any
         records = requests_store.prepare((unique[r[0]] for r in rows), policies, store is SQLITE_STORE)
         # --- end request records
     unknown = use_cases - known
-    for key in sorted(unknown & event_use_cases):  # first write: the write phase starts here
-        _discover_one(session, actor, key)
-    new_ids = store.insert_events(session, rows)
-    if len(new_ids) != len(rows):  # a concurrent batch stored some of them first: fold only the new ones
-        fresh = [unique[i] for i in sorted(new_ids)]
-        partials = _fold(fresh, baselines, unit_key)
-    # --- request records (issue 18): span trees and captured content of the new events, in bulk
-    requests_store.write(session, records, new_ids, store is SQLITE_STORE)
-    # --- end request records
-    if new_ids:
-        for key in sorted(unknown - event_use_cases):  # named only by the report: discovered once it counts
+
+    def write(session: Session) -> tuple[int, int]:
+        for key in sorted(unknown & event_use_cases):  # first write: the write phase starts here
             _discover_one(session, actor, key)
-        rollup.add_drops(partials, dropped, now_s)
-        store.append_deltas(session, partials)
-    INGESTED.labels(source, "stored").inc(len(new_ids))
-    INGESTED.labels(source, "duplicate").inc(len(events) - len(new_ids))
-    return len(new_ids), len(events) - len(new_ids)
+        new_ids = store.insert_events(session, rows)
+        folded = partials
+        if len(new_ids) != len(rows):  # a concurrent batch stored some of them first: fold only the new ones
+            folded = _fold([unique[i] for i in sorted(new_ids)], baselines, unit_key)
+        # --- request records (issue 18): span trees and captured content of the new events, in bulk
+        requests_store.write(session, records, new_ids, store is SQLITE_STORE)
+        # --- end request records
+        if new_ids:
+            for key in sorted(unknown - event_use_cases):  # named only by the report: discovered once it counts
+                _discover_one(session, actor, key)
+            rollup.add_drops(folded, dropped, now_s)
+            store.append_deltas(session, folded)
+        INGESTED.labels(source, "stored").inc(len(new_ids))
+        INGESTED.labels(source, "duplicate").inc(len(events) - len(new_ids))
+        return len(new_ids), len(events) - len(new_ids)
+
+    return write
+
+
+def _nothing(session: Session) -> tuple[int, int]:
+    """The write phase of an empty batch."""
+    return 0, 0
 
 
 def _lookups(session: Session, use_cases: set[str]) -> tuple[set[str], dict[str, dict[str, Any] | None]]:

@@ -135,5 +135,87 @@ def test_email_search_near_each_at_sign_finds_what_the_full_scan_finds():
               for _ in range(3000)]
     for text in texts:
         found = []
-        expected = _EMAIL.sub(lambda m: found.append(1) or "[email]", text)
+        expected = _EMAIL.sub(lambda m, found=found: found.append(1) or "[email]", text)
         assert redact(text, ("email",)) == (expected, {"email": len(found)} if found else {}), text
+
+
+def _unfiltered(text: str, kinds: tuple[str, ...] = KINDS) -> tuple[str, dict[str, int]]:
+    """Every built-in pass over every text, no gate: what redact() must give."""
+    from takeoff.sdk.redact import _CARD, _EMAIL, _IBAN, _PHONE, iban_ok
+
+    counts: dict[str, int] = {}
+
+    def sub(kind, regex, text, check=None):
+        def one(m):
+            if check is not None and not check(m.group(0)):
+                return m.group(0)
+            counts[kind] = counts.get(kind, 0) + 1
+            return f"[{kind}]"
+        return regex.sub(one, text)
+
+    def ibans(text):
+        out, last = [], 0
+        for m in _IBAN.finditer(text):
+            cand = m.group(0)
+            end = next((n for n in range(len(cand), 14, -1) if cand[n - 1] != " " and iban_ok(cand[:n])), None)
+            if end is not None:
+                out.append(text[last:m.start()] + "[iban]")
+                last = m.start() + end
+                counts["iban"] = counts.get("iban", 0) + 1
+        return "".join(out) + text[last:]
+
+    for kind in KINDS:
+        if kind in kinds:
+            text = {"email": lambda t: sub("email", _EMAIL, t), "iban": ibans,
+                    "card": lambda t: sub("card", _CARD, t, is_card),
+                    "phone": lambda t: sub("phone", _PHONE, t, is_phone)}[kind](text)
+    return text, counts
+
+
+def _luhn_number(rng, n: int) -> str:
+    body = [rng.choice("23456")] + [rng.choice("0123456789") for _ in range(n - 2)]
+    for last in "0123456789":
+        if luhn_ok("".join(body) + last):
+            return "".join(body) + last
+    raise AssertionError
+
+
+def test_the_digit_gates_find_what_every_pass_over_every_text_finds():
+    """redact() skips the card, phone and IBAN passes where a cheap byte test shows they cannot match (no 13-digit
+    run without spaces and dashes, no 8-digit run without " ().+-", no two capitals then two digits): the same
+    results as running every pass, on seeded random texts rich in digits, separators and near-misses."""
+    import random
+
+    rng = random.Random(18)
+
+    def piece() -> str:
+        n = rng.randint(1, 20)
+        choice = rng.randrange(12)
+        if choice == 0:  # a card, plain or in groups of 4
+            card = _luhn_number(rng, rng.choice([13, 15, 16, 19]))
+            return rng.choice([card, " ".join(card[i:i + 4] for i in range(0, len(card), 4)),
+                               "-".join(card[i:i + 4] for i in range(0, len(card), 4))])
+        if choice == 1:  # a phone-like run
+            return rng.choice(["+", "00", "(", ""]) + rng.choice([" ", "-", ".", ""]).join(
+                "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 5)))
+        if choice == 2:
+            return rng.choice(["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432", "FR14 2004 1010 0505 0001 3M02 606"])
+        if choice == 3:
+            return rng.choice(["a@b.io", "x.y+z@example.com", "@", "9@9.99"])
+        if choice == 4:
+            return "".join(rng.choice("ABCDEFXYZ0123456789 ") for _ in range(n))
+        if choice == 5:
+            return rng.choice(["2026-11-05", "12:30", "3.14", "10.0.0.1", "1/2", "19:45:00", "[card]", "é", "中"])
+        if choice < 9:
+            return "".join(rng.choice("0123456789 -().+/:,") for _ in range(n))
+        return rng.choice(["order ", "call ", " and ", "ticket #", "\n", "IBAN ", "card: ", " "])
+
+    texts = ["".join(piece() for _ in range(rng.randint(1, 14))) for _ in range(4000)]
+    found = set()
+    for text in texts:
+        expected = _unfiltered(text)
+        assert redact(text) == expected, text
+        found.update(expected[1])
+        kinds = tuple(k for k in KINDS if rng.random() < 0.5)
+        assert redact(text, kinds) == _unfiltered(text, kinds), (text, kinds)
+    assert found == set(KINDS)  # the texts held every kind
