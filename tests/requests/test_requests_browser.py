@@ -21,8 +21,9 @@ def _login(page, base):  # type: ignore[no-untyped-def]
 
 def test_dashboard_point_and_incident_lead_to_requests(live_server, page, send, usecase, factory):
     now = time.time()
-    send(event(usecase, id="b-req-1", ts=now - 30, status="error", error_category="timeout"),
-         event(usecase, id="b-req-2", ts=now - 20))
+    t2 = (now - 60) // 60 * 60 + 30  # both requests in one minute (so one hour), whatever the clock's second
+    send(event(usecase, id="b-req-1", ts=t2 - 10, status="error", error_category="timeout"),
+         event(usecase, id="b-req-2", ts=t2))
     _login(page, live_server)
     page.goto(f"{live_server}/usecases/{usecase}/monitoring")
     canvas = page.locator("article.chart[data-metric=throughput] canvas")
@@ -40,7 +41,7 @@ def test_dashboard_point_and_incident_lead_to_requests(live_server, page, send, 
     assert "timeout" in page.locator(".request-facts").inner_text()
     with transaction(factory) as s:
         inc = incidents.open_incident(s, SYSTEM, usecase, "Timeouts", 2, source="manual",
-                                      started_at=datetime.fromtimestamp(now - 60, UTC))
+                                      started_at=datetime.fromtimestamp(t2 - 40, UTC))
         inc_id = inc.id
     page.goto(f"{live_server}/incidents/{inc_id}")
     page.click(".incident-requests a:has-text('its errors')")
