@@ -26,6 +26,7 @@ _PHONE = re.compile(r"[+(\d](?<![\w.,+/:-][+(\d])[\d ().-]{5,22}\d(?![\w-]|[.,/:
 _DATE_LIKE = re.compile(r"^(?:\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4})(?:[ T]\d{1,2}[:.]\d{2}.*)?$")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _GROUP_SPLIT = re.compile(r"[ ().-]+")
+_OTHER_DIGIT = re.compile(r"(?=\d)[^0-9]")  # a digit of another script (fullwidth, Arabic-Indic...): \d matches it
 # UTF-8 bytes: every ASCII digit to b"0", every other byte to b"x" (a run of digits is then a substring test)
 _DIGIT_MASK = bytes(48 if 48 <= b <= 57 else 120 for b in range(256))
 _IBAN_MASK = bytes(48 if 48 <= b <= 57 else 65 if 65 <= b <= 90 else 120 for b in range(256))  # and A-Z to b"A"
@@ -144,6 +145,8 @@ def redact(text: str, kinds: Sequence[str] = KINDS, patterns: Sequence[Pattern] 
     phone_run = digits >= 8 and "phone" in kinds and b"0" * 8 in encoded.translate(_DIGIT_MASK, b" ().+-")
     # an IBAN starts with two capitals and two digits
     iban_start = digits >= 2 and "iban" in kinds and b"AA00" in encoded.translate(_IBAN_MASK)
+    if not text.isascii() and _OTHER_DIGIT.search(text):  # the byte tests see ASCII digits only: run every pass
+        card_run, phone_run, iban_start = "card" in kinds, "phone" in kinds, "iban" in kinds
     for kind in KINDS:
         if kind not in kinds:
             continue
