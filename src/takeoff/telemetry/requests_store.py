@@ -210,7 +210,7 @@ def _stamper(sqlite: bool) -> Callable[[float], Any]:
         prefix = prefixes.get(sec)
         if prefix is None:
             prefix = prefixes[sec] = datetime.fromtimestamp(sec, UTC).isoformat(" ")[:19] + "."
-        return "%s%06d" % (prefix, us)
+        return f"{prefix}{us:06d}"
 
     return stamp
 
