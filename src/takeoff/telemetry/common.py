@@ -2,6 +2,8 @@
 a read's release selection."""
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,24 @@ def epoch(dt: datetime) -> float:
 def dt(x: float) -> datetime:
     """The UTC datetime of Unix seconds."""
     return datetime.fromtimestamp(x, UTC)
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_prefix(sec: int) -> str:
+    return datetime.fromtimestamp(sec, UTC).isoformat(" ")[:19] + "."
+
+
+def sqlite_time(x: float) -> str:
+    """SQLAlchemy's SQLite DATETIME text of Unix seconds (every stored event, span and content row's time). A float
+    in (0, 1e11) is split as datetime.fromtimestamp splits it (modf, microseconds rounded half to even, carried into
+    the seconds) onto a cached per-second prefix: the same text without isoformat's ~3 us a call."""
+    if type(x) is not float or not 0.0 < x < 1e11:
+        return dt(x).isoformat(" ", "microseconds")[:26]
+    frac, whole = math.modf(x)
+    us, sec = round(frac * 1e6), int(whole)
+    if us >= 1_000_000:
+        sec, us = sec + 1, us - 1_000_000
+    return f"{_second_prefix(sec)}{us:06d}"
 
 
 def check_window(start: datetime, end: datetime) -> None:

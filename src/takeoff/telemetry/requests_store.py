@@ -3,10 +3,9 @@ ingestion hook (unit ids keyed-hashed, span trees and captured content inserted 
 a unit's data on a data subject's request. The explorer's reads are in takeoff.requests.queries."""
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any
@@ -21,6 +20,7 @@ from takeoff.core.db import utcnow
 from takeoff.core.errors import Invalid
 from takeoff.telemetry import capture
 from takeoff.telemetry.capture import Policy
+from takeoff.telemetry.common import sqlite_time
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
 from takeoff.telemetry.request_models import (TEXT_SEARCH_FTS, TEXT_SEARCH_STATE, CapturePolicy, RequestContent,
                                                TelemetrySpan)
@@ -136,7 +136,6 @@ def prepare(events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlit
     spans, contents = out.spans, out.contents
     now = now or utcnow()
     expiry: dict[str, Any] = {}
-    stamp = _stamper(sqlite)
     for ev in events:
         ev_spans = ev.get("spans")
         if ev_spans:
@@ -150,7 +149,7 @@ def prepare(events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlit
                     seen.add(sid)
                 attrs = s.get("attributes")
                 spans.append((eid, sid, s["trace_id"], s.get("parent_span_id"), s["name"], s.get("kind"),
-                              s.get("status") or "unset", stamp(s["start"]), s.get("duration_ms"),
+                              s.get("status") or "unset", _time(s["start"], sqlite), s.get("duration_ms"),
                               _json(attrs) if attrs else "{}"))
         uc = ev["use_case"]
         if capturing and uc in capturing and ev.get("content"):
@@ -158,9 +157,9 @@ def prepare(events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlit
             body, found, cut = capture.apply(ev["content"], policy)
             if body:
                 if uc not in expiry:  # one expiry per use case and batch
-                    expiry[uc] = (stamp((now + timedelta(days=policy.retention_days)).timestamp())
+                    expiry[uc] = (_time((now + timedelta(days=policy.retention_days)).timestamp(), sqlite)
                                   if policy.retention_days else None)
-                contents.append((ev["id"], uc, stamp(ev["ts"]), expiry[uc], _json(body),
+                contents.append((ev["id"], uc, _time(ev["ts"], sqlite), expiry[uc], _json(body),
                                  _json(found) if found else "{}", cut))
     return out
 
@@ -188,31 +187,7 @@ def _json(value: Any) -> str:
 
 def _time(x: float, sqlite: bool) -> Any:
     """Unix seconds as stored: SQLAlchemy's SQLite DATETIME text, an aware datetime for PostgreSQL."""
-    dt = datetime.fromtimestamp(x, UTC)
-    return dt.isoformat(" ", "microseconds")[:26] if sqlite else dt
-
-
-def _stamper(sqlite: bool) -> Callable[[float], Any]:
-    """_time for one batch. On SQLite the text is a cached per-second prefix plus the microseconds, split off as
-    datetime.fromtimestamp splits them (modf, round half to even, carried into the seconds): the same text, without
-    isoformat's ~3 us a call (most of a span row's cost). Anything but a float in (0, 1e11) goes through _time."""
-    if not sqlite:
-        return lambda x: datetime.fromtimestamp(x, UTC)
-    prefixes: dict[int, str] = {}
-
-    def stamp(x: float) -> Any:
-        if type(x) is not float or not 0.0 < x < 1e11:
-            return _time(x, True)
-        frac, whole = math.modf(x)
-        us, sec = round(frac * 1e6), int(whole)
-        if us >= 1_000_000:
-            sec, us = sec + 1, us - 1_000_000
-        prefix = prefixes.get(sec)
-        if prefix is None:
-            prefix = prefixes[sec] = datetime.fromtimestamp(sec, UTC).isoformat(" ")[:19] + "."
-        return f"{prefix}{us:06d}"
-
-    return stamp
+    return sqlite_time(x) if sqlite else datetime.fromtimestamp(x, UTC)
 
 
 def _bulk(session: Session, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]], sqlite: bool,

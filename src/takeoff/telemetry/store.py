@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from takeoff.telemetry.common import dt as _dt
+from takeoff.telemetry.common import sqlite_time as _sqlite_time
 
 Partials = dict[tuple[int, int, str, str], dict[str, Any]]
 
@@ -191,7 +192,4 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _sqlite_time(x: float) -> str:
-    """SQLAlchemy's SQLite DATETIME text of Unix seconds."""
-    return _dt(x).isoformat(" ", "microseconds")[:26]
 
