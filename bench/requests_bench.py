@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from takeoff.core.db import make_engine
 from takeoff.migrate import upgrade
 from takeoff.requests import queries
-from takeoff.telemetry import capture, rollup
+from takeoff.telemetry import capture, rollup, text_index
 
 PG = os.environ.get("TAKEOFF_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = rollup.unit_key("bench-secret-key")
@@ -83,7 +83,7 @@ def rows(n: int, seed: int = 7, first: int = 0, total: int | None = None
             words = ("refund", "invoice", "password", "delivery", "crash")[int(rnd() * 5)]
             body = (f'{{"input":[{{"role":"user","content":"ticket {i} about a {words} problem"}}],'
                     f'"output":[{{"role":"assistant","content":"We are on it."}}]}}')
-            content.append((eid, uc, at, None, body, "{}", 0))
+            content.append((eid, uc, at, None, body, "{}", 0, i // 500 + 1))  # one text search block per 500 events
         if rnd() < 0.02:
             feedback.append((f"{bits(128):032x}", eid, uc, 1 + int(rnd() * 5), "", None, None, at, at))
         if rnd() < 0.05:
@@ -99,7 +99,7 @@ def rows(n: int, seed: int = 7, first: int = 0, total: int | None = None
 TABLES = {
     "telemetry_events": ("id", "use_case", "release", "unit_id", "ts", "latency_ms", "status", "outcome", "model",
                          "provider", "cost_usd", "error_category", "fallback_reason", "source", "data"),
-    "request_content": ("event_id", "use_case", "ts", "expires_at", "body", "redactions", "truncated"),
+    "request_content": ("event_id", "use_case", "ts", "expires_at", "body", "redactions", "truncated", "batch"),
     "telemetry_feedback": ("id", "request_id", "use_case", "rating", "comment", "time_saved_s", "unit_id", "ts",
                            "received_at"),
     "telemetry_spans": ("event_id", "span_id", "trace_id", "parent_span_id", "name", "kind", "status", "start",
@@ -163,23 +163,23 @@ def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
         for _name, sql in indexes:
             conn.exec_driver_sql(sql)
     print(f"  {len(indexes)} secondary indexes rebuilt in {time.perf_counter() - ti:.0f} s")
-    if sqlite:  # the compactor's work on a server: the FTS5 trigram index of the content (tele0009)
-        from takeoff.telemetry import requests_store
-
-        # A plain engine, its own checkpoint first: the index rebuild left GBs of WAL, which takeoff's background
-        # checkpointer copies under the writer lock for longer than that lock's wait (10M: 'database is locked').
-        plain = create_engine(engine.url, connect_args={"timeout": 600})
+    with engine.begin() as conn:  # the content's batches queued, as ingestion queues them
+        conn.exec_driver_sql("INSERT INTO request_text_pending (batch, rows, gen) SELECT batch, count(*), 0 "
+                             "FROM request_content GROUP BY batch")
+    # The compactor's work on a server: the text search blocks (tele0011). SQLite: a plain engine, its own
+    # checkpoint first: the index rebuild left GBs of WAL, which takeoff's background
+    # checkpointer copies under the writer lock for longer than that lock's wait (10M: 'database is locked').
+    plain = create_engine(engine.url, connect_args={"timeout": 600}) if sqlite else engine
+    if sqlite:
         with plain.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        ti = time.perf_counter()
-        n = requests_store.index_all(sessionmaker(plain), limit=200_000, max_rounds=10**6)
-        print(f"  text search index: {n:,} content rows in {time.perf_counter() - ti:.0f} s")
-        with plain.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    ti = time.perf_counter()
+    n = text_index.index_all(sessionmaker(plain), max_rows=200_000, max_rounds=10**6)
+    print(f"  text search index: {n:,} content rows in {time.perf_counter() - ti:.0f} s")
+    with plain.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    if sqlite:
         plain.dispose()
-    else:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
     if not sqlite:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")  # the visibility map: index-only scans, as on a settled table

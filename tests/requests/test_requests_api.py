@@ -173,35 +173,68 @@ def test_deleting_a_unit_removes_content_and_references(client, admin, send, use
 
 
 def test_text_search_index_follows_inserts_and_unit_deletion(client, admin, send, usecase, factory, engine):
-    """The text search index (tele0009: SQLite FTS5 trigram filled behind ingestion, PostgreSQL pg_trgm GIN) finds
-    content before and after it is indexed, and forgets a deleted unit's content."""
-    from takeoff.telemetry import requests_store
+    """The text search blocks (tele0011: built behind ingestion, one per ingest batch) find content before and after
+    they are built, and a unit's deletion rebuilds its blocks without its words."""
+    from takeoff.telemetry import text_index
 
     assert _policy(client, admin, usecase, unit_ids="raw").status_code == 200
     body = {"input": [{"role": "user", "content": "my parcel zebrafinch arrived broken"}]}
-    send(event(usecase, id="t1", unit_id="erin", content=body), event(usecase, id="t2", unit_id="finn", content=body))
+    send(event(usecase, id="t1", unit_id="erin", content={"input": [{"role": "user", "content": "Erin Quixotic: "
+                                                                      "my parcel zebrafinch arrived broken"}]}),
+         event(usecase, id="t2", unit_id="finn", content=body))
     send(event(usecase, id="t3", unit_id="gina", content={"input": [{"role": "user", "content": "other text"}]}))
 
-    def found() -> list[str]:
-        return [i["id"] for i in client.get("/api/v1/requests", params={"q": "Zebrafinch"}, headers=admin).json()["items"]]
+    def found(q: str = "Zebrafinch") -> list[str]:
+        return [i["id"] for i in client.get("/api/v1/requests", params={"q": q}, headers=admin).json()["items"]]
 
-    def indexed() -> int:
+    def blocks(word: str) -> int:
         with transaction(factory) as s:
-            return s.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%zebrafinch%'"))
+            return s.scalar(text("SELECT count(*) FROM request_text_blocks WHERE words LIKE :w"), {"w": f"%{word}%"})
 
-    sqlite = engine.dialect.name == "sqlite"
-    assert found() == ["t2", "t1"]  # not indexed yet: the rows past the index are tested directly
-    assert requests_store.index_all(factory, limit=2) == (3 if sqlite else 0)
-    assert found() == ["t2", "t1"]
-    if sqlite:
-        assert indexed() == 2
-    else:
+    def queued() -> int:
         with transaction(factory) as s:
-            assert s.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_request_content_body_trgm'")) == 1
+            return s.scalar(text("SELECT count(*) FROM request_text_pending"))
+
+    assert found() == ["t2", "t1"] and found("quixotic") == ["t1"]  # not indexed yet: queued batches are tested
+    assert queued() == 2 and blocks("zebrafinch") == 0
+    assert text_index.index_all(factory, max_rows=2) == 3
+    assert queued() == 0 and blocks("zebrafinch") == 1 and blocks("quixotic") == 1
+    assert found() == ["t2", "t1"] and found("quixotic") == ["t1"] and found("ZEBRA") == ["t2", "t1"]
+    assert found("parcel zebra") == ["t2", "t1"] and found("zebrafinch arrived broken") == ["t2", "t1"]
+    assert found("finch arrived") == ["t2", "t1"] and found("zebrafinchx") == [] and found("other text") == ["t3"]
     assert client.post("/api/v1/requests/unit-deletions", json={"unit": "erin"}, headers=admin).status_code == 200
-    assert found() == ["t2"]
-    if sqlite:
-        assert indexed() == 1
+    assert blocks("quixotic") == 0 and queued() == 1  # its block is dropped at once, and queued to rebuild
+    assert found() == ["t2"] and found("quixotic") == []
+    assert text_index.index_all(factory) == 1
+    assert found() == ["t2"] and blocks("zebrafinch") == 1 and blocks("quixotic") == 0
+
+
+def test_text_search_blocks_are_a_superset_of_the_exact_matches(client, admin, send, usecase, factory):
+    """Seeded random texts and searches (words, parts of words, punctuation, case, non-ASCII letters): a search finds
+    the same requests before its blocks are built and after, so the block index never hides a match."""
+    import random
+
+    from takeoff.telemetry import text_index
+
+    assert _policy(client, admin, usecase).status_code == 200
+    rng = random.Random(18)
+    alphabet = ["alpha", "Beta", "gamma-ray", "über", "İstanbul", "naïve", "x_y", "100%", "a.b", "zz9", "ß", "\\n",
+                "\"q\"", "Kelvin", "KELVIN", "tab\there"]
+    texts = [" ".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(40)]
+    for i in range(0, 40, 8):
+        send(*[event(usecase, id=f"r{j:02d}", content={"input": [{"role": "user", "content": texts[j]}]})
+               for j in range(i, i + 8)])
+    queries = ["alpha", "ALPHA beta", "mma-ra", "ber", "stanbul", "ïve", "x_y", "100%", "a.b", "zz9 alpha", "ray über",
+               "elvin", "kelvin", "lpha Bet", "beta gam", "\\n", "ab"] + [t[2:14] for t in texts[:12]]
+
+    def found() -> dict[str, list[str]]:
+        return {q: [i["id"] for i in client.get("/api/v1/requests", params={"q": q, "limit": 100},
+                                                headers=admin).json()["items"]] for q in queries if len(q.strip()) >= 2}
+
+    before = found()
+    assert any(before.values())
+    text_index.index_all(factory)
+    assert found() == before
 
 
 def test_text_search_pages_the_same_driven_by_matches_or_by_time(client, admin, send, usecase, monkeypatch):

@@ -9,8 +9,33 @@ from sqlalchemy import text
 
 from takeoff import migrate
 from takeoff.core.db import make_sessionmaker
-from takeoff.telemetry import requests_store
+from takeoff.telemetry import text_index
 from tests.conftest import database_at
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_tele0011_queues_existing_content_for_text_search(backend: str, tmp_path: Path) -> None:
+    """Content stored before tele0011 is grouped into blocks and queued; the compactor's index then finds it."""
+    with database_at(backend, tmp_path, "tele0010") as (engine, _):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO request_content (event_id, use_case, ts, body, redactions, truncated) "
+                              "VALUES (:id, 'uc', :ts, :body, '{}', 0)"),
+                         [{"id": f"e{i}", "ts": datetime(2026, 12, 1, 0, i % 60, tzinfo=UTC),
+                           "body": f'{{"input": [{{"role": "user", "content": "order {i} kingfisher{i % 3}"}}]}}'}
+                          for i in range(1200)])
+        migrate.upgrade(engine)
+        assert migrate.pending(engine) == set()
+        with engine.begin() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM request_content WHERE batch IS NULL")) == 0
+            assert conn.scalar(text("SELECT sum(rows) FROM request_text_pending")) == 1200
+            assert conn.scalar(text("SELECT count(*) FROM request_text_pending")) == 3  # blocks of 500 rows
+        assert text_index.index_all(make_sessionmaker(engine), max_rows=600) == 1200
+        with engine.begin() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM request_text_pending")) == 0
+            assert conn.scalar(text("SELECT count(*) FROM request_text_blocks WHERE words LIKE '%kingfisher2%'")) == 3
+            old = {r[0] for r in conn.execute(text(
+                "SELECT name FROM sqlite_master" if backend == "sqlite" else "SELECT indexname FROM pg_indexes"))}
+            assert not {"request_content_fts", "request_content_fts_state", "ix_request_content_body_trgm"} & old
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -24,15 +49,7 @@ def test_tele0009_indexes_existing_content(backend: str, tmp_path: Path) -> None
                           for i in range(30)])
         migrate.upgrade(engine)
         assert migrate.pending(engine) == set()
-        assert requests_store.index_all(make_sessionmaker(engine), limit=7) == (30 if backend == "sqlite" else 0)
         with engine.begin() as conn:
-            if backend == "sqlite":  # indexed from the stored rows, then kept in sync by the triggers
-                assert conn.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%kingfisher%'")) == 30
-                conn.execute(text("DELETE FROM request_content WHERE event_id = 'e3'"))
-                assert conn.scalar(text("SELECT count(*) FROM request_content_fts WHERE body LIKE '%kingfisher%'")) == 29
-            else:
-                assert conn.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = "
-                                        "'ix_request_content_body_trgm'")) == 1
             names = {r[0] for r in conn.execute(text(
                 "SELECT name FROM sqlite_master WHERE type = 'index'" if backend == "sqlite" else
                 "SELECT indexname FROM pg_indexes"))}

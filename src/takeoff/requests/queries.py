@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from takeoff.catalog import service as catalog
 from takeoff.core.db import read_session
 from takeoff.core.errors import Invalid, NotFound
-from takeoff.telemetry import capture
+from takeoff.telemetry import capture, text_index
 from takeoff.sdk.tracking import STATUSES  # the SDK's one event vocabulary
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry.request_models import TEXT_SEARCH_FTS, TEXT_SEARCH_STATE, RequestContent, TelemetrySpan
+from takeoff.telemetry.request_models import RequestContent, TelemetrySpan, TextPending
 
 E, C, F = TelemetryEvent, RequestContent, TelemetryFeedback
 MAX_LIMIT = 200
@@ -131,38 +131,30 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
                    q=q.strip() if q else None)
 
 
-def _text_search(q: str, sqlite: bool) -> list[Any]:
-    """Content holding `q` (any case): the exact test, and with `sqlite` the FTS5 trigram table (tele0009, filled
-    behind ingestion) narrowing the rows it has indexed (only where few candidates drive the query: see _where).
-    Its LIKE runs without ESCAPE (an ESCAPE clause keeps FTS5 from its index), so '%' and '_' in `q` act as
-    wildcards there: a superset, which the exact test then cuts. On PostgreSQL the pg_trgm GIN index serves the
-    ILIKE itself (a constant pattern, so every plan can use it)."""
+def _text_exact(q: str) -> Any:
+    """Content holding `q` in any case (a constant ILIKE pattern; '%', '_' and '/' in `q` are literal)."""
     escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    exact = C.body.ilike(f"%{escaped}%", escape="/")
-    if not sqlite:
-        return [exact]
-    fts = text(f"(request_content.rowid IN (SELECT rowid FROM {TEXT_SEARCH_FTS} WHERE {TEXT_SEARCH_FTS}.body LIKE "
-               f":fts_pattern) OR request_content.rowid > (SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1))"
-               ).bindparams(fts_pattern=f"%{q}%")  # rows not indexed yet (the compactor's lag) are tested directly
-    return [fts, exact]
+    return C.body.ilike(f"%{escaped}%", escape="/")
 
 
-RARE_TEXT = 2000  # SQLite: up to this many candidates, a text search's page is sorted from its matches
+RARE_TEXT = 5000  # up to this many candidate content rows, a text search's page is built from them
 
 
-def _few_text_candidates(session: Session, q: str) -> bool:
-    """SQLite: whether a text search has at most RARE_TEXT candidate rows (index matches and rows not indexed yet).
-    Then its page is built from them (lookups by id, sorted); a common text instead walks the time index testing
-    each row's content, which meets enough matches early."""
-    n = session.execute(text(
-        f"SELECT (SELECT count(*) FROM (SELECT rowid FROM {TEXT_SEARCH_FTS} WHERE body LIKE :p LIMIT :k)) + "
-        f"(SELECT count(*) FROM (SELECT rowid FROM request_content WHERE rowid > "
-        f"(SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1) LIMIT :k))"), {"p": f"%{q}%", "k": RARE_TEXT + 1}
-    ).scalar()
-    return int(n or 0) <= RARE_TEXT
+def _text_candidates(session: Session, q: str) -> list[int] | None:
+    """The content batches that may hold `q`: the text search blocks matching it (takeoff.telemetry.text_index) and
+    the batches not indexed yet, when they hold at most RARE_TEXT rows in all. None: too many, or a text the index
+    cannot narrow (no word of 3+ letters or digits); the page then walks the time index testing each row's content,
+    which meets a page of a common text's matches within a few thousand rows."""
+    found = text_index.candidate_batches(session, q, RARE_TEXT)
+    if found is None or found[1] > RARE_TEXT:
+        return None
+    batches, rows = found
+    if rows + text_index.queued_rows(session, RARE_TEXT - rows) > RARE_TEXT:
+        return None
+    return batches
 
 
-def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: bool = False) -> list[Any]:
+def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: list[int] | None = None) -> list[Any]:
     cond: list[Any] = []
     for col, v in ((E.use_case, f.use_case), (E.release, f.release), (E.status, f.status),
                    (E.error_category, f.error_category), (E.model, f.model), (E.provider, f.provider)):
@@ -190,14 +182,14 @@ def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: bool = False) -> li
         if f.rating_max is not None:
             rated.append(F.rating <= f.rating_max)
         cond.append(exists(select(F.id).where(*rated)))
-    if f.q and drive:  # few matches: the ids of the matching content drive the query
-        cond.append(E.id.in_(select(C.event_id).where(*_text_search(f.q, sqlite))))
+    if f.q and drive is not None:  # few candidates: the ids of the matching content drive the query
+        batches = or_(C.batch.in_(drive), C.batch.in_(select(TextPending.batch))) if drive else \
+            C.batch.in_(select(TextPending.batch))
+        cond.append(E.id.in_(select(C.event_id).where(batches, _text_exact(f.q))))
     elif f.has_content is not None or f.q:
         found = [C.event_id == E.id]
-        if f.q:  # many matches (or PostgreSQL): the time index walk meets a page of them early; on SQLite the exact
-            # test per row, not the FTS5 set (SQLite builds that whole set first: 200,000 rowids for a 2 % text
-            # of 10M requests, ~0.3 s at 1M)
-            found += _text_search(f.q, False)
+        if f.q:  # many matches: the time index walk meets a page of them early, testing each row's content
+            found.append(_text_exact(f.q))
         cond.append(exists(select(C.event_id).where(*found)) if f.has_content is not False or f.q
                     else ~exists(select(C.event_id).where(*found)))
     return cond
@@ -225,13 +217,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def _query(f: Filters, unit_key: bytes, after: tuple[datetime, str] | None, sqlite: bool,
-           drive: bool = False) -> Select[Any]:
+           drive: list[int] | None = None) -> Select[Any]:
     q = select(E).where(*_where(f, unit_key, sqlite, drive))
     if after is not None:
         ts, eid = after
         # ts <= t first: a range the index seeks to (an OR alone makes both backends walk from the newest row)
         q = q.where(E.ts <= ts, or_(E.ts < ts, E.id < eid))
-    if drive:  # the same order, but not from the time index (SQLite's unary plus): the id lookups drive
+    if drive is not None and sqlite:  # the same order, but not from the time index (SQLite's unary plus): the id lookups drive
         return q.order_by(text("+telemetry_events.ts DESC"), E.id.desc())
     return q.order_by(E.ts.desc(), E.id.desc())
 
@@ -242,14 +234,14 @@ def matching_ids(session: Session, f: Filters, unit_key: bytes, limit: int) -> l
                                 .limit(limit)))
 
 
-def _plan(session: Session, f: Filters) -> tuple[bool, bool]:
-    """(SQLite?, drive the query by the text matches?) for a read of these filters. On PostgreSQL it also turns
+def _plan(session: Session, f: Filters) -> tuple[bool, list[int] | None]:
+    """(SQLite?, the content batches that drive a text search, or None) for a read of these filters. On PostgreSQL it also turns
     parallel workers off for the rest of the transaction: a page stops after a few thousand index entries, and
     starting workers cost more than that walk (rating <= 2 at 1M requests: 58 ms with two workers, 22 ms without)."""
     sqlite = _is_sqlite(session)
     if not sqlite:
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    return sqlite, bool(sqlite and f.q and _few_text_candidates(session, f.q))
+    return sqlite, _text_candidates(session, f.q) if f.q else None
 
 
 def page(session: Session, f: Filters, unit_key: bytes, limit: int = 50, cursor: str | None = None

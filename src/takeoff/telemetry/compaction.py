@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from takeoff.core.background import BackgroundService
 from takeoff.core.db import transaction
 from takeoff.core.observability import ROLLUP_DELTAS
-from takeoff.telemetry import requests_store, rollup
+from takeoff.telemetry import rollup, text_index
 from takeoff.telemetry.common import TelemetryInvalid
 from takeoff.telemetry.common import dt as _dt
 from takeoff.telemetry.common import epoch as _epoch
@@ -58,7 +58,7 @@ class Compactor(threading.Thread):
         while not self.stop.wait(self.interval_s):
             try:
                 self.merged += compact_all(self.factory)
-                requests_store.index_all(self.factory)  # text search over content stored since (SQLite; tele0009)
+                text_index.index_all(self.factory)  # text search blocks of the content stored since (tele0011)
             except Exception:  # a database outage must not end the thread
                 log.warning("rollup compaction failed; retrying", exc_info=True)
         try:  # a last round at shutdown, so a stopped server leaves little behind

@@ -6,17 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeoff.core.db import Base, utcnow
 
 
-# Text search objects made by the migration only (tele0009), outside the models: SQLite's FTS5 table over
-# request_content.body (its shadow tables and its state row), PostgreSQL's pg_trgm GIN index. Schema comparisons skip them.
-TEXT_SEARCH_FTS = "request_content_fts"
-TEXT_SEARCH_STATE = "request_content_fts_state"  # SQLite: the last request_content rowid indexed (indexed_to)
-TEXT_SEARCH_TRGM_INDEX = "ix_request_content_body_trgm"
+# Text search objects made by the migration only (tele0011), outside the models: SQLite's FTS5 table over
+# request_text_blocks.words (and its shadow tables), PostgreSQL's pg_trgm GIN index. Schema comparisons skip them.
+TEXT_SEARCH_FTS = "request_text_fts"
+TEXT_SEARCH_TRGM_INDEX = "ix_request_text_blocks_words_trgm"
 
 
 def unmodelled(name: str | None) -> bool:
@@ -68,7 +67,8 @@ class RequestContent(Base):
     __tablename__ = "request_content"
     __table_args__ = (Index("ix_request_content_uc_ts", "use_case", "ts"),
                       Index("ix_request_content_ts", "ts"),  # has-content first pages (tele0009)
-                      Index("ix_request_content_expires", "expires_at"))
+                      Index("ix_request_content_expires", "expires_at"),
+                      Index("ix_request_content_batch", "batch"))  # a text search block's rows (tele0011)
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(64))
@@ -77,3 +77,26 @@ class RequestContent(Base):
     body: Mapped[str] = mapped_column(Text, default="{}")
     redactions: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # kind -> replaced
     truncated: Mapped[int] = mapped_column(default=0)  # fields cut at max_chars
+    batch: Mapped[int | None] = mapped_column(BigInteger, default=None)  # the ingest batch: its text search block
+
+
+class TextBlock(Base):
+    """One ingest batch's text search block (takeoff.telemetry.text_index): the distinct words of its content rows'
+    bodies, which the trigram index covers; a search tests the rows of the blocks that match."""
+
+    __tablename__ = "request_text_blocks"
+
+    batch: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    words: Mapped[str] = mapped_column(Text, default="")
+    rows: Mapped[int] = mapped_column(default=0)  # content rows when built
+
+
+class TextPending(Base):
+    """An ingest batch whose block is still to build (or to rebuild after a deletion); `gen` changes at each
+    re-queue, so a compactor that read the batch before a deletion does not write its old words."""
+
+    __tablename__ = "request_text_pending"
+
+    batch: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    rows: Mapped[int] = mapped_column(default=0)
+    gen: Mapped[int] = mapped_column(default=0)

@@ -22,13 +22,13 @@ from takeoff.telemetry import capture
 from takeoff.telemetry.capture import Policy
 from takeoff.telemetry.common import sqlite_time
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry.request_models import (TEXT_SEARCH_FTS, TEXT_SEARCH_STATE, CapturePolicy, RequestContent,
-                                               TelemetrySpan)
+from takeoff.telemetry import text_index
+from takeoff.telemetry.request_models import CapturePolicy, RequestContent, TelemetrySpan
 
 POLICY_TTL_S = 2.0
 _SPAN_COLS = ("event_id", "span_id", "trace_id", "parent_span_id", "name", "kind", "status", "start", "duration_ms",
               "attributes")
-_CONTENT_COLS = ("event_id", "use_case", "ts", "expires_at", "body", "redactions", "truncated")
+_CONTENT_COLS = ("event_id", "use_case", "ts", "expires_at", "body", "redactions", "truncated", "batch")
 _MAX_PARAMS = 900  # bound parameters per SQLite statement (under every build's limit)
 
 
@@ -118,13 +118,15 @@ def trace_of(ev: dict[str, Any]) -> dict[str, Any]:
 
 class Prepared:
     """A batch's span and content rows, built before the write phase (redaction is the costly part: done outside the
-    database's write lock, so another process's batch can write meanwhile), each keyed by its event id."""
+    database's write lock, so another process's batch can write meanwhile), each keyed by its event id; its content
+    rows share one text search block (`batch`, takeoff.telemetry.text_index)."""
 
-    __slots__ = ("spans", "contents")
+    __slots__ = ("spans", "contents", "batch")
 
     def __init__(self) -> None:
         self.spans: list[tuple[Any, ...]] = []
         self.contents: list[tuple[Any, ...]] = []
+        self.batch = text_index.new_batch_id()
 
 
 def prepare(events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlite: bool,
@@ -160,7 +162,7 @@ def prepare(events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlit
                     expiry[uc] = (_time((now + timedelta(days=policy.retention_days)).timestamp(), sqlite)
                                   if policy.retention_days else None)
                 contents.append((ev["id"], uc, _time(ev["ts"], sqlite), expiry[uc], _json(body),
-                                 _json(found) if found else "{}", cut))
+                                 _json(found) if found else "{}", cut, out.batch))
     return out
 
 
@@ -172,6 +174,7 @@ def write(session: Session, prepared: Prepared, new_ids: set[str], sqlite: bool)
         _bulk(session, "telemetry_spans", _SPAN_COLS, spans, sqlite, json_cols={9})
     if contents:
         _bulk(session, "request_content", _CONTENT_COLS, contents, sqlite, json_cols={5})
+        text_index.queue(session, {prepared.batch: len(contents)})  # its text search block, built behind ingestion
 
 
 def store(session: Session, events: Iterable[dict[str, Any]], policies: dict[str, Policy], sqlite: bool,
@@ -208,67 +211,20 @@ def _bulk(session: Session, table: str, cols: Sequence[str], rows: list[tuple[An
                              tuple(chain.from_iterable(chunk)))
 
 
-# ---------------------------------------------------------------------------------------------------- text search
-INDEX_CHUNK = 2000  # content rows indexed per transaction
-
-
-def index_content(session: Session, limit: int = INDEX_CHUNK) -> int:
-    """SQLite: add up to `limit` content rows stored since the last call to the FTS5 trigram index (tele0009), in
-    the caller's transaction; returns how many. PostgreSQL's GIN index is kept by the database itself: 0."""
-    if session.get_bind().dialect.name != "sqlite":
-        return 0
-    conn = session.connection()
-    # the write lock first: two compactors (one per serve process) never index the same rows
-    conn.exec_driver_sql(f"UPDATE {TEXT_SEARCH_STATE} SET indexed_to = indexed_to WHERE id = 1")
-    last = conn.exec_driver_sql(f"SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1").scalar_one()
-    hi = conn.exec_driver_sql("SELECT max(rowid) FROM (SELECT rowid FROM request_content WHERE rowid > ? "
-                              "ORDER BY rowid LIMIT ?)", (last, limit)).scalar()
-    if hi is None:
-        return 0
-    n = conn.exec_driver_sql(f"INSERT INTO {TEXT_SEARCH_FTS}(rowid, body) SELECT rowid, body FROM request_content "
-                             f"WHERE rowid > ? AND rowid <= ?", (last, hi)).rowcount
-    conn.exec_driver_sql(f"UPDATE {TEXT_SEARCH_STATE} SET indexed_to = ? WHERE id = 1", (hi,))
-    return int(n or 0)
-
-
-def unindexed(session: Session) -> bool:
-    """SQLite: whether content was stored since the last indexing (PostgreSQL: never)."""
-    if session.get_bind().dialect.name != "sqlite":
-        return False
-    return session.connection().exec_driver_sql(
-        f"SELECT 1 FROM request_content WHERE rowid > (SELECT indexed_to FROM {TEXT_SEARCH_STATE} WHERE id = 1) "
-        f"LIMIT 1").first() is not None
-
-
-def index_all(factory: Any, limit: int = INDEX_CHUNK, max_rounds: int = 50) -> int:
-    """Index content until none is left (each chunk its own short transaction); returns how many rows."""
-    from takeoff.core.db import transaction
-
-    total = 0
-    for _ in range(max_rounds):
-        with transaction(factory) as s:  # a read first, in its own transaction: no write when nothing is new
-            if not unindexed(s):
-                break
-        with transaction(factory) as s:
-            n = index_content(s, limit)
-        total += n
-        if n < limit:
-            break
-    return total
-
-
 # ---------------------------------------------------------------------------------------------------- retention
 def delete_expired(session: Session, events_before: datetime, now: datetime | None = None, limit: int = 20_000
                    ) -> dict[str, int]:
     """Delete up to `limit` each of: content past its policy's expiry or older than the raw events' retention, and
-    spans older than that retention. Returns how many of each."""
+    spans older than that retention (the text search blocks of deleted content are rebuilt). Returns how many of each."""
     now = now or utcnow()
     out = {}
     for name, table, cond in (
             ("content_expired", RequestContent, RequestContent.expires_at < now),
             ("content_old", RequestContent, RequestContent.ts < events_before)):
         ids = select(table.event_id).where(cond).limit(limit).scalar_subquery()
-        out[name] = int(session.execute(delete(table).where(table.event_id.in_(ids))).rowcount or 0)
+        batches = list(session.scalars(delete(table).where(table.event_id.in_(ids)).returning(table.batch)))
+        text_index.requeue(session, batches)
+        out[name] = len(batches)
     old = select(TelemetrySpan.event_id).where(TelemetrySpan.start < events_before).limit(limit).scalar_subquery()
     out["spans"] = int(session.execute(delete(TelemetrySpan).where(TelemetrySpan.event_id.in_(old),
                                                                    TelemetrySpan.start < events_before)).rowcount or 0)
@@ -295,7 +251,10 @@ def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -
     contents = spans_changed = 0
     for i in range(0, len(ids), _MAX_PARAMS):
         chunk = ids[i:i + _MAX_PARAMS]
-        contents += int(session.execute(delete(RequestContent).where(RequestContent.event_id.in_(chunk))).rowcount or 0)
+        batches = list(session.scalars(delete(RequestContent).where(RequestContent.event_id.in_(chunk))
+                                       .returning(RequestContent.batch)))
+        text_index.requeue(session, batches)  # no word of the unit's content stays in a text search block
+        contents += len(batches)
         for span in session.scalars(select(TelemetrySpan).where(TelemetrySpan.event_id.in_(chunk))):
             kept = {k: v for k, v in (span.attributes or {}).items() if v != unit_id}
             if kept != span.attributes:

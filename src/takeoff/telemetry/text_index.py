@@ -1,0 +1,184 @@
+"""Text search over captured content, as a block index built behind ingestion (tele0011).
+
+An index entry per content row (a trigram index of every body) cost more than the rest of an event's ingestion:
+~0.1-0.2 ms a row in SQLite's FTS5, ~0.23 ms of PostgreSQL CPU in pg_trgm's GIN, several times the 20,000 events/s
+budget on two cores. Instead, each ingest batch's content rows share a block id (`request_content.batch`); the rollup
+compactor reads the bodies of the batches stored since (`request_text_pending`), and writes one row per batch to
+`request_text_blocks` holding the distinct words of its bodies. The trigram index (FTS5 on SQLite, pg_trgm GIN on
+PostgreSQL) is over those word lists: a batch's repeated words (system instructions, JSON keys, common words) are
+indexed once, not once per row. ClickHouse's n-gram skip indexes work the same way.
+
+A search keeps its meaning (content whose stored body holds the text, any case): the blocks whose words hold every
+word of the text are a superset of the batches holding it; their rows, and the rows of batches not indexed yet, are
+tested exactly. Why a superset: a word here is a maximal run of ASCII letters and digits of the lower-cased body; if
+the body holds the text, each such run of the text lies inside one of the body's runs. Texts with no run of 3+
+characters cannot use the trigram index and are tested row by row.
+
+Deleting content (a unit's, or retention) puts its batches back in the queue: their block is rebuilt from the rows
+left, so no word of deleted content stays searchable."""
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from takeoff.core.db import read_session, transaction
+from takeoff.telemetry.request_models import TEXT_SEARCH_FTS as FTS
+from takeoff.telemetry.request_models import TextBlock, TextPending
+
+BLOCKS = TextBlock.__tablename__
+PENDING = TextPending.__tablename__
+MIN_RUN = 3  # a trigram index needs 3 characters
+INDEX_ROWS = 20_000  # content rows read per compactor round
+_RUN = re.compile(r"[a-z0-9]+")
+_MAX_IN = 900
+
+
+def new_batch_id() -> int:
+    """A block id for one ingest batch: milliseconds since the epoch, then 15 random bits (time-ordered, so the
+    content's batch index grows at its end). Two batches that drew the same id share a block: harmless."""
+    return (time.time_ns() // 1_000_000) << 15 | secrets.randbits(15)
+
+
+def words(bodies: Iterable[str]) -> str:
+    """The distinct words (see the module doc) of a batch's bodies, space-separated."""
+    seen: set[str] = set()
+    for body in bodies:
+        low = body.lower()
+        if not low.isascii():  # a folding that yields a combining dot ('İ' -> 'i̇') must not split a word
+            low = low.replace("\u0307", "")
+        seen.update(_RUN.findall(low))
+    return " ".join(seen)
+
+
+def query_runs(q: str) -> list[str]:
+    """The words of a search text that the index can look for (3+ characters; longest first, at most 8)."""
+    runs = {r for r in _RUN.findall(q.lower()) if len(r) >= MIN_RUN}
+    return sorted(runs, key=lambda r: (-len(r), r))[:8]
+
+
+# ---------------------------------------------------------------------------------------------------- ingestion
+def queue(session: Session, counts: dict[int, int]) -> None:
+    """Put batches (id -> content rows written) in the queue of blocks to build, in the caller's transaction."""
+    if counts:
+        session.connection().execute(text(
+            f"INSERT INTO {PENDING} (batch, rows, gen) VALUES (:b, :n, 0) ON CONFLICT (batch) DO UPDATE SET "
+            f"rows = {PENDING}.rows + excluded.rows, gen = {PENDING}.gen + 1"),
+            [{"b": b, "n": n} for b, n in counts.items()])
+
+
+def requeue(session: Session, batches: Iterable[int | None]) -> None:
+    """After content of these batches was deleted: drop their blocks (their words may name what was deleted) and
+    queue the batches again with the rows left, so the compactor rebuilds them (a batch with no rows left is dropped)."""
+    ids = sorted({b for b in batches if b is not None})
+    conn = session.connection()
+    for i in range(0, len(ids), _MAX_IN):
+        chunk = ids[i:i + _MAX_IN]
+        marks = ", ".join(f":b{j}" for j in range(len(chunk)))
+        params = {f"b{j}": b for j, b in enumerate(chunk)}
+        left = {b: n for b, n in conn.execute(text(f"SELECT batch, count(*) FROM request_content WHERE batch IN "
+                                                   f"({marks}) GROUP BY batch"), params)}
+        # the queue's rows first (PostgreSQL: the lock order of index_pending, which skips what is locked)
+        conn.execute(text(f"INSERT INTO {PENDING} (batch, rows, gen) VALUES (:b, :n, 0) ON CONFLICT (batch) "
+                          f"DO UPDATE SET rows = excluded.rows, gen = {PENDING}.gen + 1"),
+                     [{"b": b, "n": left.get(b, 0)} for b in chunk])
+        conn.execute(text(f"DELETE FROM {BLOCKS} WHERE batch IN ({marks})"), params)
+        gone = [b for b in chunk if b not in left]
+        if gone:
+            conn.execute(text(f"DELETE FROM {PENDING} WHERE batch = :b"), [{"b": b} for b in gone])
+
+
+# ---------------------------------------------------------------------------------------------------- compactor
+def index_pending(factory: sessionmaker[Session], max_rows: int = INDEX_ROWS) -> int:
+    """Build the blocks of queued batches, up to about `max_rows` content rows; returns how many rows.
+
+    The bodies are read and their words gathered in a read snapshot (on SQLite without the write lock, so ingestion
+    goes on meanwhile); the write then keeps only the batches still queued at the same generation (content deleted
+    meanwhile re-queued them: they wait for the next round) and, on PostgreSQL, not taken by another compactor."""
+    engine = factory.kw["bind"]
+    with read_session(engine) as reader:
+        queued = list(reader.execute(text(f"SELECT batch, rows, gen FROM {PENDING} ORDER BY batch LIMIT :k"),
+                                     {"k": max(1, max_rows // 50)}))
+        if not queued:
+            return 0
+        picked, total = [], 0
+        for b, n, g in queued:
+            if picked and total + n > max_rows:
+                break
+            picked.append((b, g))
+            total += n
+        bodies: dict[int, list[str]] = {b: [] for b, _ in picked}
+        for chunk in _chunks([b for b, _ in picked]):
+            marks = ", ".join(f":b{j}" for j in range(len(chunk)))
+            for b, body in reader.execute(text(f"SELECT batch, body FROM request_content WHERE batch IN ({marks})"),
+                                          {f"b{j}": b for j, b in enumerate(chunk)}):
+                bodies[b].append(body)
+    built = {b: (words(bodies[b]), len(bodies[b])) for b, _ in picked}
+    gens = dict(picked)
+    with transaction(factory) as s:
+        conn = s.connection()
+        postgres = conn.dialect.name == "postgresql"
+        mine = []
+        for chunk in _chunks(list(gens)):
+            marks = ", ".join(f":b{j}" for j in range(len(chunk)))
+            lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+            mine += [b for b, g in conn.execute(text(f"SELECT batch, gen FROM {PENDING} WHERE batch IN ({marks})"
+                                                     f"{lock}"), {f"b{j}": b for j, b in enumerate(chunk)})
+                     if g == gens[b]]
+        if not mine:
+            return 0
+        conn.execute(text(f"DELETE FROM {BLOCKS} WHERE batch = :b"), [{"b": b} for b in mine])
+        rows = [{"b": b, "w": built[b][0], "n": built[b][1]} for b in mine if built[b][1]]
+        if rows:
+            conn.execute(text(f"INSERT INTO {BLOCKS} (batch, words, rows) VALUES (:b, :w, :n)"), rows)
+        conn.execute(text(f"DELETE FROM {PENDING} WHERE batch = :b"), [{"b": b} for b in mine])
+    return sum(built[b][1] for b in mine)
+
+
+def index_all(factory: sessionmaker[Session], max_rows: int = INDEX_ROWS, max_rounds: int = 50) -> int:
+    """Build blocks until the queue is empty (each round its own short transaction); returns how many rows."""
+    total = 0
+    for _ in range(max_rounds):
+        n = index_pending(factory, max_rows)
+        total += n
+        if n == 0:
+            break
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------- search
+def candidate_batches(session: Session, q: str, limit: int) -> tuple[list[int], int] | None:
+    """The indexed batches whose words hold every indexable word of `q` (at most `limit` of them) and their content
+    rows; None when the index cannot narrow this text (no word of 3+ characters) or more than `limit` blocks match."""
+    runs = query_runs(q)
+    if not runs:
+        return None
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        cond = " AND ".join(f"{FTS}.words LIKE :r{i}" for i in range(len(runs)))
+        sql = f"SELECT b.batch, b.rows FROM {FTS} JOIN {BLOCKS} b ON b.batch = {FTS}.rowid WHERE {cond} LIMIT :k"
+    else:
+        cond = " AND ".join(f"words LIKE :r{i}" for i in range(len(runs)))  # words are lower-case already
+        sql = f"SELECT batch, rows FROM {BLOCKS} WHERE {cond} LIMIT :k"
+    found = list(session.execute(text(sql), {"k": limit + 1, **{f"r{i}": f"%{r}%" for i, r in enumerate(runs)}}
+                                 ))
+    if len(found) > limit:
+        return None
+    return [b for b, _ in found], sum(n for _, n in found)
+
+
+def queued_rows(session: Session, limit: int) -> int:
+    """Content rows of batches not indexed yet (counted up to about `limit`)."""
+    n = session.execute(text(f"SELECT sum(rows) FROM (SELECT rows FROM {PENDING} LIMIT :k) q"),
+                        {"k": limit + 1}).scalar()
+    return int(n or 0)
+
+
+def _chunks(ids: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(ids), _MAX_IN):
+        yield ids[i:i + _MAX_IN]
