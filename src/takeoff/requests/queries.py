@@ -21,7 +21,7 @@ from takeoff.telemetry import capture, text_index
 from takeoff.sdk.tracking import STATUSES  # the SDK's one event vocabulary
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry.request_models import RequestContent, TelemetrySpan, TextPending
+from takeoff.telemetry.request_models import RequestContent, TelemetrySpan
 
 E, C, F = TelemetryEvent, RequestContent, TelemetryFeedback
 MAX_LIMIT = 200
@@ -148,10 +148,10 @@ def _text_candidates(session: Session, q: str) -> list[int] | None:
     found = text_index.candidate_batches(session, q, RARE_TEXT)
     if found is None or found[1] > RARE_TEXT:
         return None
-    batches, rows = found
-    if rows + text_index.queued_rows(session, RARE_TEXT - rows) > RARE_TEXT:
+    tail, tail_rows = text_index.queued(session, RARE_TEXT - found[1])
+    if found[1] + tail_rows > RARE_TEXT:
         return None
-    return batches
+    return sorted(set(found[0]) | set(tail))  # one list: an index lookup per batch on both backends
 
 
 def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: list[int] | None = None) -> list[Any]:
@@ -183,9 +183,7 @@ def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: list[int] | None = 
             rated.append(F.rating <= f.rating_max)
         cond.append(exists(select(F.id).where(*rated)))
     if f.q and drive is not None:  # few candidates: the ids of the matching content drive the query
-        batches = or_(C.batch.in_(drive), C.batch.in_(select(TextPending.batch))) if drive else \
-            C.batch.in_(select(TextPending.batch))
-        cond.append(E.id.in_(select(C.event_id).where(batches, _text_exact(f.q))))
+        cond.append(E.id.in_(select(C.event_id).where(C.batch.in_(drive), _text_exact(f.q))))
     elif f.has_content is not None or f.q:
         found = [C.event_id == E.id]
         if f.q:  # many matches: the time index walk meets a page of them early, testing each row's content

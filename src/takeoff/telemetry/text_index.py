@@ -161,7 +161,8 @@ def candidate_batches(session: Session, q: str, limit: int) -> tuple[list[int], 
     sqlite = session.get_bind().dialect.name == "sqlite"
     if sqlite:
         cond = " AND ".join(f"{FTS}.words LIKE :r{i}" for i in range(len(runs)))
-        sql = f"SELECT b.batch, b.rows FROM {FTS} JOIN {BLOCKS} b ON b.batch = {FTS}.rowid WHERE {cond} LIMIT :k"
+        # CROSS JOIN keeps this order: the index's matches first (the other order probes the index per block)
+        sql = f"SELECT b.batch, b.rows FROM {FTS} CROSS JOIN {BLOCKS} b ON b.batch = {FTS}.rowid WHERE {cond} LIMIT :k"
     else:
         cond = " AND ".join(f"words LIKE :r{i}" for i in range(len(runs)))  # words are lower-case already
         sql = f"SELECT batch, rows FROM {BLOCKS} WHERE {cond} LIMIT :k"
@@ -172,11 +173,10 @@ def candidate_batches(session: Session, q: str, limit: int) -> tuple[list[int], 
     return [b for b, _ in found], sum(n for _, n in found)
 
 
-def queued_rows(session: Session, limit: int) -> int:
-    """Content rows of batches not indexed yet (counted up to about `limit`)."""
-    n = session.execute(text(f"SELECT sum(rows) FROM (SELECT rows FROM {PENDING} LIMIT :k) q"),
-                        {"k": limit + 1}).scalar()
-    return int(n or 0)
+def queued(session: Session, limit: int) -> tuple[list[int], int]:
+    """Batches not indexed yet (at most `limit` + 1 of them) and their content rows."""
+    found = list(session.execute(text(f"SELECT batch, rows FROM {PENDING} LIMIT :k"), {"k": limit + 1}))
+    return [b for b, _ in found], sum(n for _, n in found)
 
 
 def _chunks(ids: Sequence[Any]) -> Iterable[Sequence[Any]]:
