@@ -138,6 +138,7 @@ def _text_exact(q: str) -> Any:
 
 
 RARE_TEXT = 5000  # up to this many candidate content rows, a text search's page is built from them
+RARE_BLOCKS = 500  # ... in at most this many text search blocks (each a check of its words: a bound on that cost)
 
 
 def _text_candidates(session: Session, q: str) -> list[int] | None:
@@ -145,7 +146,7 @@ def _text_candidates(session: Session, q: str) -> list[int] | None:
     the batches not indexed yet, when they hold at most RARE_TEXT rows in all. None: too many, or a text the index
     cannot narrow (no word of 3+ letters or digits); the page then walks the time index testing each row's content,
     which meets a page of a common text's matches within a few thousand rows."""
-    found = text_index.candidate_batches(session, q, RARE_TEXT)
+    found = text_index.candidate_batches(session, q, RARE_BLOCKS)
     if found is None or found[1] > RARE_TEXT:
         return None
     tail, tail_rows = text_index.queued(session, RARE_TEXT - found[1])
