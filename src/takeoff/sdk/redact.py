@@ -143,18 +143,18 @@ def redact(text: str, kinds: Sequence[str] = KINDS, patterns: Sequence[Pattern] 
     phone_run = digits >= 8 and "phone" in kinds and b"0" * 8 in encoded.translate(_DIGIT_MASK, b" ().+-")
     # an IBAN starts with two capitals and two digits
     iban_start = digits >= 2 and "iban" in kinds and b"AA00" in encoded.translate(_IBAN_MASK)
-    runs = _ASCII_RUNS
     if not text.isascii() and _OTHER_DIGIT.search(text):  # the byte tests see ASCII digits only: run every pass
         card_run, phone_run, iban_start = "card" in kinds, "phone" in kinds, "iban" in kinds
-        runs = _ANY_DIGIT_RUNS
     if "@" in text and "email" in kinds:
         text = _redact_emails(text, counts)
     if iban_start:
         text = _redact_ibans(text, counts)
     if card_run:
-        text = _sub_in_runs("card", _CARD, runs[0], "", text, is_card, counts)
+        text = _sub_in_runs("card", _CARD, _runs(text, _CARD_ALPHABET, _CARD_MASK, _CARD_RUN, 13), text, is_card,
+                            counts)
     if phone_run:
-        text = _sub_in_runs("phone", _PHONE, runs[1], _PHONE_LEAD, text, is_phone, counts)
+        text = _sub_in_runs("phone", _PHONE, _runs(text, _PHONE_ALPHABET, _PHONE_MASK, _PHONE_RUN, 8), text,
+                            is_phone, counts)
     for p in patterns:
         text = _sub(p.name, p.regex, text, counts)
     return text, counts
@@ -162,30 +162,54 @@ def redact(text: str, kinds: Sequence[str] = KINDS, patterns: Sequence[Pattern] 
 
 # A candidate's characters all belong to its expression's alphabet (a phone: digits and " ().+-"; a card: digits,
 # spaces and dashes), and one its check accepts holds at least 8 (13) digits: so it lies within a maximal run of that
-# alphabet at least 8 (13) long. These find such runs from their first digit, greedily to their end (one repeat of
-# a character class: linear time). Texts without digits of other scripts look for ASCII ones (a faster test).
-_ASCII_RUNS = (re.compile(r"[0-9][0-9 -]{12,}"), re.compile(r"[0-9][0-9 ().+-]{7,}"))
-_ANY_DIGIT_RUNS = (re.compile(r"\d[\d -]{12,}"), re.compile(r"\d[\d ().+-]{7,}"))
-_PHONE_LEAD = " ().+-"  # what may precede a run's first digit in the run: a phone candidate may start on '+' or '('
+# alphabet holding as many. An ASCII text's runs are found on its bytes mapped to b"0" (in the alphabet) or b"x"
+# (a few C searches); other texts' with these expressions, from a run's first digit greedily to its end (one repeat
+# of a character class: linear time).
+_PHONE_ALPHABET = " ().+-0123456789"
+_CARD_ALPHABET = " -0123456789"
+_PHONE_MASK = bytes(48 if chr(b) in _PHONE_ALPHABET else 120 for b in range(256))
+_CARD_MASK = bytes(48 if chr(b) in _CARD_ALPHABET else 120 for b in range(256))
+_PHONE_RUN = re.compile(r"\d[\d ().+-]{7,}")
+_CARD_RUN = re.compile(r"\d[\d -]{12,}")
 
 
-def _sub_in_runs(kind: str, regex: re.Pattern[str], runs: re.Pattern[str], lead: str, text: str,
+def _runs(text: str, alphabet: str, mask: bytes, regex: re.Pattern[str], min_digits: int) -> list[tuple[int, int]]:
+    """The (start, end) of each maximal run of the alphabet's characters holding at least `min_digits` digits (ASCII
+    ones when the text is ASCII, any script's otherwise)."""
+    out = []
+    if text.isascii():
+        raw = text.encode()
+        masked = raw.translate(mask)
+        pos, need = 0, b"0" * min_digits
+        while (start := masked.find(need, pos)) != -1:  # a run's start: an earlier one would have been found
+            end = masked.find(b"x", start)
+            end = len(masked) if end == -1 else end
+            run = raw[start:end]
+            if len(run) - len(run.translate(None, b"0123456789")) >= min_digits:
+                out.append((start, end))
+            pos = end
+        return out
+    done = 0
+    for m in regex.finditer(text):  # from the run's first digit: back over the run's other characters before it
+        start, end = m.span()
+        before = text[done:start]
+        out.append((start - (len(before) - len(before.rstrip(alphabet))), end))
+        done = end
+    return out
+
+
+def _sub_in_runs(kind: str, regex: re.Pattern[str], runs: list[tuple[int, int]], text: str,
                  check: Callable[[str], bool], counts: dict[str, int]) -> str:
-    """`regex.sub` of the candidates `check` accepts, the expression tried only within the runs `runs` finds.
+    """`regex.sub` of the candidates `check` accepts, the expression tried only within `runs` (`_runs`).
 
     The same result as a scan of the whole text: a scan enters a run at its start (no candidate starts between
-    runs, and one ends within its run), and within it tries the same positions. Each search starts at the run's
-    start (its first digit, moved back over the `lead` characters before it) and ends 2 characters past its end,
-    so the expression's look-behind and look-ahead (at most 2 characters) see the text as a whole scan does."""
+    runs, and one ends within its run; runs with too few digits hold none `check` accepts), and within it tries the
+    same positions. Each search ends 2 characters past its run, so the expression's look-behind (which sees before
+    a search's start) and look-ahead (at most 2 characters) see the text as a whole scan does."""
     out: list[str] = []
-    last = done = 0
+    last = 0
     size = len(text)
-    for run in runs.finditer(text):
-        start, end = run.span()
-        if lead:
-            before = text[done:start]
-            start -= len(before) - len(before.rstrip(lead))
-        done = end
+    for start, end in runs:
         for m in regex.finditer(text, start, min(size, end + 2)):
             if check(m.group()):
                 out.append(text[last:m.start()])
