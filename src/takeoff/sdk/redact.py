@@ -10,7 +10,8 @@ and is never a date, a time, a decimal or a dotted IP address.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import string
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 KINDS = ("email", "iban", "card", "phone")  # applied in this order, each on the text the previous left
@@ -25,7 +26,6 @@ _CARD = re.compile(r"\d(?<![\w.,-]\d)(?<![A-Z]{2}\d\d \d)(?:[ -]?\d){12,18}(?![\
 _PHONE = re.compile(r"[+(\d](?<![\w.,+/:-][+(\d])[\d ().-]{5,22}\d(?![\w-]|[.,/:]\d)")
 _DATE_LIKE = re.compile(r"^(?:\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4})(?:[ T]\d{1,2}[:.]\d{2}.*)?$")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-_GROUP_SPLIT = re.compile(r"[ ().-]+")
 _OTHER_DIGIT = re.compile(r"(?=\d)[^0-9]")  # a digit of another script (fullwidth, Arabic-Indic...): \d matches it
 # UTF-8 bytes: every ASCII digit to b"0", every other byte to b"x" (a run of digits is then a substring test)
 _DIGIT_MASK = bytes(48 if 48 <= b <= 57 else 120 for b in range(256))
@@ -82,13 +82,21 @@ def is_card(candidate: str) -> bool:
 def is_phone(candidate: str) -> bool:
     """Whether a candidate run of digits and separators reads as a phone number rather than a date, a time, an
     amount, a decimal, an IP address or an id."""
-    digits = len(candidate) - sum(map(candidate.count, " ().-+"))  # the candidate holds only these and digits
-    if candidate.count("(") != candidate.count(")") or _DATE_LIKE.match(candidate) or _DOTTED_QUAD.match(candidate):
+    # the candidate holds only digits and " ().-+" (counted on the bytes when ASCII: one C pass, not six)
+    digits = (len(candidate.encode().translate(None, b" ().-+")) if candidate.isascii()
+              else len(candidate) - sum(map(candidate.count, " ().-+")))
+    international = candidate.startswith(("+", "00"))
+    if not (8 <= digits <= 15 if international else 9 <= digits <= 12):  # first: the cheapest test, the most misses
         return False
-    groups = [g for g in _GROUP_SPLIT.split(candidate.lstrip("+")) if g]
-    if candidate.startswith(("+", "00")):
-        return 8 <= digits <= 15 and (len(groups) == 1 or all(len(g) <= 10 for g in groups))
-    if len(groups) < 3 or not 9 <= digits <= 12 or all(len(g) == 4 and g[:2] in ("19", "20") for g in groups):
+    if candidate.count("(") != candidate.count(")"):
+        return False
+    if candidate[0] not in "+(" and (_DATE_LIKE.match(candidate) or _DOTTED_QUAD.match(candidate)):
+        return False  # (both start with a digit)
+    groups = [g for g in candidate.lstrip("+").replace("(", " ").replace(")", " ").replace(".", " ").replace("-", " ")
+              .split(" ") if g]  # the groups between runs of " ().-"
+    if international:
+        return len(groups) == 1 or max(map(len, groups)) <= 10
+    if len(groups) < 3 or all(len(g) == 4 and g[:2] in ("19", "20") for g in groups):
         return False  # national numbers come in 3+ groups; a run of years is not one
     return all(2 <= len(g) <= 4 for g in groups[1:]) and len(groups[0]) <= 4
 
@@ -122,16 +130,6 @@ def compile_patterns(specs: Iterable[tuple[str, str]]) -> list[Pattern]:
 def redact(text: str, kinds: Sequence[str] = KINDS, patterns: Sequence[Pattern] = ()) -> tuple[str, dict[str, int]]:
     """The text with every finding replaced by its marker, and how many of each kind were replaced."""
     counts: dict[str, int] = {}
-
-    def sub(kind: str, regex: re.Pattern[str], text: str, check: object = None) -> str:
-        def one(m: re.Match[str]) -> str:
-            found = m.group(0)
-            if check is not None and not check(found):  # type: ignore[operator]
-                return found
-            counts[kind] = counts.get(kind, 0) + 1
-            return f"[{kind}]"
-        return regex.sub(one, text)
-
     if not text:
         return text, counts
     # each built-in needs ASCII digits (email aside): skip what cannot match. Counted on the UTF-8 bytes (no other
@@ -147,31 +145,109 @@ def redact(text: str, kinds: Sequence[str] = KINDS, patterns: Sequence[Pattern] 
     iban_start = digits >= 2 and "iban" in kinds and b"AA00" in encoded.translate(_IBAN_MASK)
     if not text.isascii() and _OTHER_DIGIT.search(text):  # the byte tests see ASCII digits only: run every pass
         card_run, phone_run, iban_start = "card" in kinds, "phone" in kinds, "iban" in kinds
-    for kind in KINDS:
-        if kind not in kinds:
-            continue
-        if kind == "email" and "@" in text:
-            text = _redact_emails(text, counts)
-        elif kind == "iban" and iban_start:
-            text = _redact_ibans(text, counts)
-        elif kind == "card" and card_run:
-            text = sub("card", _CARD, text, is_card)
-        elif kind == "phone" and phone_run:
-            text = sub("phone", _PHONE, text, is_phone)
+    if "@" in text and "email" in kinds:
+        text = _redact_emails(text, counts)
+    if iban_start:
+        text = _redact_ibans(text, counts)
+    if card_run:
+        text = _sub_in_runs("card", _CARD, _runs(text, _CARD_ALPHABET, _CARD_MASK, _CARD_RUN, 13), text, is_card,
+                            counts)
+    if phone_run:
+        text = _sub_in_runs("phone", _PHONE, _runs(text, _PHONE_ALPHABET, _PHONE_MASK, _PHONE_RUN, 8), text,
+                            is_phone, counts)
     for p in patterns:
-        text = sub(p.name, p.regex, text)
+        text = _sub(p.name, p.regex, text, counts)
     return text, counts
 
 
+# A candidate's characters all belong to its expression's alphabet (a phone: digits and " ().+-"; a card: digits,
+# spaces and dashes), and one its check accepts holds at least 8 (13) digits: so it lies within a maximal run of that
+# alphabet holding as many. An ASCII text's runs are found on its bytes mapped to b"0" (in the alphabet) or b"x"
+# (a few C searches); other texts' with these expressions, from a run's first digit greedily to its end (one repeat
+# of a character class: linear time).
+_PHONE_ALPHABET = " ().+-0123456789"
+_CARD_ALPHABET = " -0123456789"
+_PHONE_MASK = bytes(48 if chr(b) in _PHONE_ALPHABET else 120 for b in range(256))
+_CARD_MASK = bytes(48 if chr(b) in _CARD_ALPHABET else 120 for b in range(256))
+_PHONE_RUN = re.compile(r"\d[\d ().+-]{7,}")
+_CARD_RUN = re.compile(r"\d[\d -]{12,}")
+
+
+def _runs(text: str, alphabet: str, mask: bytes, regex: re.Pattern[str], min_digits: int) -> list[tuple[int, int]]:
+    """The (start, end) of each maximal run of the alphabet's characters holding at least `min_digits` digits (ASCII
+    ones when the text is ASCII, any script's otherwise)."""
+    out = []
+    if text.isascii():
+        raw = text.encode()
+        masked = raw.translate(mask)
+        pos, need = 0, b"0" * min_digits
+        while (start := masked.find(need, pos)) != -1:  # a run's start: an earlier one would have been found
+            end = masked.find(b"x", start)
+            end = len(masked) if end == -1 else end
+            run = raw[start:end]
+            if len(run) - len(run.translate(None, b"0123456789")) >= min_digits:
+                out.append((start, end))
+            pos = end
+        return out
+    done = 0
+    for m in regex.finditer(text):  # from the run's first digit: back over the run's other characters before it
+        start, end = m.span()
+        before = text[done:start]
+        out.append((start - (len(before) - len(before.rstrip(alphabet))), end))
+        done = end
+    return out
+
+
+def _sub_in_runs(kind: str, regex: re.Pattern[str], runs: list[tuple[int, int]], text: str,
+                 check: Callable[[str], bool], counts: dict[str, int]) -> str:
+    """`regex.sub` of the candidates `check` accepts, the expression tried only within `runs` (`_runs`).
+
+    The same result as a scan of the whole text: a scan enters a run at its start (no candidate starts between
+    runs, and one ends within its run; runs with too few digits hold none `check` accepts), and within it tries the
+    same positions. Each search ends 2 characters past its run, so the expression's look-behind (which sees before
+    a search's start) and look-ahead (at most 2 characters) see the text as a whole scan does."""
+    out: list[str] = []
+    last = 0
+    size = len(text)
+    for start, end in runs:
+        for m in regex.finditer(text, start, min(size, end + 2)):
+            if check(m.group()):
+                out.append(text[last:m.start()])
+                out.append(f"[{kind}]")
+                last = m.end()
+                counts[kind] = counts.get(kind, 0) + 1
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _sub(kind: str, regex: re.Pattern[str], text: str, counts: dict[str, int]) -> str:
+    """Every match of an operator pattern replaced by its marker."""
+    out: list[str] = []
+    last = 0
+    for m in regex.finditer(text):
+        out.append(text[last:m.start()])
+        out.append(f"[{kind}]")
+        last = m.end()
+    if not out:
+        return text
+    counts[kind] = counts.get(kind, 0) + len(out) // 2
+    out.append(text[last:])
+    return "".join(out)
+
+
 def _redact_emails(text: str, counts: dict[str, int]) -> str:
-    """E-mail addresses, as `_EMAIL.sub` finds them, with each search started at most a local part's length
-    (64 characters) before the next '@': a match holds an '@' within 64 characters of its start, so no match starts
-    earlier, and the text before is never tried at every letter (the lookbehind still sees what precedes the start).
-    """
+    """E-mail addresses, as `_EMAIL.sub` finds them, with each search started where a match using the next '@'
+    could start at the earliest: at most a local part's length (64 characters) before it, and not before the run of
+    local-part characters that ends at it (a match's local part runs up to its '@'). No match starts earlier, so the
+    text before is never tried at every letter (the lookbehind still sees what precedes the start)."""
     out, last = [], 0
     at = text.find("@")
     while at != -1:
-        m = _EMAIL.search(text, max(last, at - _EMAIL_LOCAL_MAX))
+        lo = max(last, at - _EMAIL_LOCAL_MAX)
+        local = text[lo:at]
+        m = _EMAIL.search(text, at - (len(local) - len(local.rstrip(_EMAIL_LOCAL_CHARS))))
         if m is None:
             break
         out.append(text[last:m.start()] + "[email]")
@@ -181,6 +257,7 @@ def _redact_emails(text: str, counts: dict[str, int]) -> str:
     return "".join(out) + text[last:] if out else text
 
 
+_EMAIL_LOCAL_CHARS = string.ascii_letters + string.digits + "._%+-"  # _EMAIL's local part
 _EMAIL_LOCAL_MAX = 64  # _EMAIL's local part: one character, then at most 63
 
 
