@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, bindparam, cast, func, or_, select
+from sqlalchemy import Select, Text, and_, bindparam, cast, func, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from takeoff.telemetry import histogram, rollup
@@ -132,6 +133,20 @@ def window_stats(session: Session, use_case_key: str, release_id: Releases, star
         models=dict(agg.get("models") or {}))
 
 
+def _per_key(session: Session) -> bool:
+    """Whether to read each use case's rows through its own index range (PostgreSQL: one statement joining the keys,
+    an array parameter, LATERAL to a per-key aggregate). Its planner estimates `use_case IN (...) AND (grain ranges)`
+    from grain and bucket separately: with a year of day rows and 35 days of hour rows, 30 days of day rows look like
+    a fifth of the table and it scans all of it (50-70 ms for 50 use cases; 7 ms by index, one key at a time)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _keys_table() -> Any:
+    """unnest(:keys) AS k(key): the request's use case keys as rows, from one array parameter (PostgreSQL)."""
+    return func.unnest(bindparam("keys", type_=ARRAY(ROLLUPS.c.use_case.type))).table_valued("key") \
+        .render_derived().alias("k")
+
+
 def totals_many(session: Session, keys: Sequence[str], start: datetime, end: datetime,
                 cols: Sequence[str]) -> dict[str, dict[str, Any]]:
     """merge_many of each use case's rows covering [start, end) (all releases), read for all `keys` at once: one
@@ -152,10 +167,18 @@ def totals_many(session: Session, keys: Sequence[str], start: datetime, end: dat
                    ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
               for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS)]
     if summed and ranges:  # the grain ranges are disjoint: one statement adds them all up, one row per use case
-        q = select(ROLLUPS.c.use_case, *[(EXTREMES[c] if c in EXTREMES else func.sum)(ROLLUPS.c[c]).label(c)
-                                         for c in cols]).where(ROLLUPS.c.use_case.in_(keys), or_(*ranges)) \
-            .group_by(ROLLUPS.c.use_case)
-        for row in session.execute(q).mappings():  # plain dicts: merge_many's .get of an unread column is cheap
+        sums = [(EXTREMES[c] if c in EXTREMES else func.sum)(ROLLUPS.c[c]).label(c) for c in cols]
+        params: dict[str, Any] = {}
+        if _per_key(session):
+            k = _keys_table()
+            one = select(ROLLUPS.c.use_case, *sums).where(ROLLUPS.c.use_case == k.c.key, or_(*ranges)) \
+                .group_by(ROLLUPS.c.use_case).lateral("t")
+            q = select(one).select_from(k).join(one, true())
+            params["keys"] = list(keys)
+        else:
+            q = select(ROLLUPS.c.use_case, *sums).where(ROLLUPS.c.use_case.in_(keys), or_(*ranges)) \
+                .group_by(ROLLUPS.c.use_case)
+        for row in session.execute(q, params).mappings():  # plain dicts: merge_many's .get of an unread column is cheap
             by_key[row["use_case"]].append(dict(row))
     for where in ([] if summed else ranges):
         for row in session.execute(select(*[ROLLUPS.c[c] for c in wanted])
