@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from takeoff.core.actor import Actor
-from takeoff.core.db import utcnow
+from takeoff.core.db import one_of, utcnow
 from takeoff.portfolio import service as portfolio
 from takeoff.telemetry.common import check_key as _check_key
 from takeoff.telemetry.common import check_window as _check_window
@@ -61,10 +61,10 @@ def counts_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     wanted = sorted(set(keys))
     in_window = and_(TelemetryFeedback.ts >= start, TelemetryFeedback.ts < end)
     direct = select(TelemetryFeedback.use_case, func.count()).where(
-        TelemetryFeedback.use_case.in_(wanted), in_window).group_by(TelemetryFeedback.use_case)
+        one_of(session, TelemetryFeedback.use_case, wanted), in_window).group_by(TelemetryFeedback.use_case)
     orphan = select(TelemetryEvent.use_case, func.count()).select_from(TelemetryFeedback).join(
         TelemetryEvent, TelemetryEvent.id == TelemetryFeedback.request_id).where(
-        TelemetryFeedback.use_case == "", TelemetryEvent.use_case.in_(wanted), in_window).group_by(
+        TelemetryFeedback.use_case == "", one_of(session, TelemetryEvent.use_case, wanted), in_window).group_by(
         TelemetryEvent.use_case)
     for q in (direct, orphan):
         for key, n in session.execute(q):

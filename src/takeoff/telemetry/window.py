@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, bindparam, cast, func, or_, select, true
+from sqlalchemy import Select, Text, and_, bindparam, cast, func, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from takeoff.core.db import one_of
 from takeoff.telemetry import histogram, rollup
 from takeoff.telemetry.baselines import current_baseline
 from takeoff.telemetry.common import Releases
@@ -182,10 +183,11 @@ def totals_many(session: Session, keys: Sequence[str], start: datetime, end: dat
             by_key[row["use_case"]].append(dict(row))
     for where in ([] if summed else ranges):
         for row in session.execute(select(*[ROLLUPS.c[c] for c in wanted])
-                                   .where(ROLLUPS.c.use_case.in_(keys), where)).mappings():
+                                   .where(one_of(session, ROLLUPS.c.use_case, keys), where)).mappings():
             by_key[row["use_case"]].append(dict(row))
     q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
-        DELTAS.c.use_case.in_(keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60), DELTAS.c.bucket < end)
+        one_of(session, DELTAS.c.use_case, keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60),
+        DELTAS.c.bucket < end)
     for key, bucket, agg in session.execute(q):
         row = dict(agg)
         row["bucket"] = bucket
@@ -209,12 +211,18 @@ def scored_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     ranges = [and_(ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
                    ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
               for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS)]
-    if ranges:  # every grain range in one statement
-        q = select(ROLLUPS.c.use_case).where(ROLLUPS.c.use_case.in_(keys), or_(*ranges),
-                                             ROLLUPS.c.scores.is_not(None), ~empty).distinct()
+    scored = (or_(*ranges), ROLLUPS.c.scores.is_not(None), ~empty)
+    if ranges and _per_key(session):  # each use case's index range until its first scored row
+        k = _keys_table()
+        first = select(ROLLUPS.c.use_case).where(ROLLUPS.c.use_case == k.c.key, *scored).limit(1).lateral("t")
+        out.update(dict.fromkeys(session.scalars(select(first.c.use_case).select_from(k).join(first, true()),
+                                                 {"keys": list(keys)}), True))
+    elif ranges:  # every grain range in one statement
+        q = select(ROLLUPS.c.use_case).where(ROLLUPS.c.use_case.in_(keys), *scored).distinct()
         out.update(dict.fromkeys(session.scalars(q), True))
     q = select(DELTAS.c.use_case, DELTAS.c.agg).where(
-        DELTAS.c.use_case.in_(keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60), DELTAS.c.bucket < end)
+        one_of(session, DELTAS.c.use_case, keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60),
+        DELTAS.c.bucket < end)
     for key, agg in session.execute(q):
         if (agg or {}).get("scores"):
             out[key] = True
@@ -231,34 +239,44 @@ def _newest_hours(n: int) -> Select[Any]:
 
 
 def last_event_many(session: Session, keys: Sequence[str]) -> dict[str, datetime | None]:
-    """last_event_at of every use case in `keys`, in four queries whatever their number."""
+    """last_event_at of every use case in `keys`, in two statements whatever their number (three on SQLite)."""
     for k in keys:
         _check_key(k)
     if not keys:
         return {}
     out: dict[str, datetime | None] = dict.fromkeys(keys)
     # The latest event is in each use case's newest hour bucket (an event's row is the bucket of its time): one
-    # index lookup per use case finds it (one statement), so a year of hour rows is not read to take one maximum.
-    firsts = session.execute(_newest_hours(len(keys)), {f"k{i}": k for i, k in enumerate(keys)}).one()
-    newest_hour = {k: b for k, b in zip(keys, firsts) if b is not None}
-    if newest_hour:
-        q = select(ROLLUPS.c.use_case, ROLLUPS.c.bucket, ROLLUPS.c.last_ts).where(
-            ROLLUPS.c.use_case.in_(list(newest_hour)), ROLLUPS.c.grain == 3600,
-            ROLLUPS.c.bucket.in_(sorted(set(newest_hour.values()))))
-        for key, bucket, last in session.execute(q):
-            if bucket == newest_hour[key] and last is not None and (out[key] is None or last > out[key]):
-                out[key] = last
-    newest = dict(session.execute(select(DELTAS.c.use_case, func.max(DELTAS.c.bucket))
-                                  .where(DELTAS.c.use_case.in_(keys)).group_by(DELTAS.c.use_case)).all())
-    if newest:
-        q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
-            DELTAS.c.use_case.in_(list(newest)), DELTAS.c.bucket >= min(newest.values()))
-        for key, bucket, agg in session.execute(q):
-            if not newest[key] <= bucket < newest[key] + timedelta(minutes=1) or agg.get("last_ts") is None:
-                continue
-            t, cur = _dt(agg["last_ts"]), out.get(key)
-            if cur is None or t > cur:
-                out[key] = t
+    # index lookup per use case finds it, so a year of hour rows is not read to take one maximum.
+    if _per_key(session):  # one statement: per key, the newest hour bucket's latest event
+        k = _keys_table()
+        hours = ROLLUPS.alias("hours")
+        newest_bucket = select(func.max(hours.c.bucket)).where(hours.c.use_case == k.c.key, hours.c.grain == 3600) \
+            .correlate_except(hours).scalar_subquery()
+        last = select(func.max(ROLLUPS.c.last_ts).label("last")).where(
+            ROLLUPS.c.use_case == k.c.key, ROLLUPS.c.grain == 3600, ROLLUPS.c.bucket == newest_bucket).lateral("t")
+        for key, t in session.execute(select(k.c.key, last.c.last).select_from(k).join(last, true()),
+                                      {"keys": list(keys)}):
+            out[key] = t
+    else:  # one statement of index lookups (each use case's newest hour bucket), then that bucket's rows
+        firsts = session.execute(_newest_hours(len(keys)), {f"k{i}": k for i, k in enumerate(keys)}).one()
+        newest_hour = {k: b for k, b in zip(keys, firsts) if b is not None}
+        if newest_hour:
+            q = select(ROLLUPS.c.use_case, ROLLUPS.c.bucket, ROLLUPS.c.last_ts).where(
+                ROLLUPS.c.use_case.in_(list(newest_hour)), ROLLUPS.c.grain == 3600,
+                ROLLUPS.c.bucket.in_(sorted(set(newest_hour.values()))))
+            for key, bucket, t in session.execute(q):
+                if bucket == newest_hour[key] and t is not None and (out[key] is None or t > out[key]):
+                    out[key] = t
+    # Pending deltas: each use case's newest minute, in one statement (its rows whose bucket is its newest).
+    newest = select(DELTAS.c.use_case, func.max(DELTAS.c.bucket)).where(
+        one_of(session, DELTAS.c.use_case, keys)).group_by(DELTAS.c.use_case)
+    q = select(DELTAS.c.use_case, DELTAS.c.agg).where(tuple_(DELTAS.c.use_case, DELTAS.c.bucket).in_(newest))
+    for key, agg in session.execute(q):
+        if agg.get("last_ts") is None:
+            continue
+        t, cur = _dt(agg["last_ts"]), out.get(key)
+        if cur is None or t > cur:
+            out[key] = t
     return out
 
 
