@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from takeoff.core.actor import Actor
@@ -51,7 +51,7 @@ def feedback_for(session: Session, use_case_key: str, start: datetime, end: date
 
 def counts_many(session: Session, keys: Sequence[str], start: datetime, end: datetime) -> dict[str, int]:
     """How many feedback items each use case in `keys` had in [start, end), counted as `feedback_for` finds them
-    (also feedback that named only a request of the use case), in two queries whatever their number."""
+    (also feedback that named only a request of the use case), in one statement whatever their number."""
     for k in keys:
         _check_key(k)
     _check_window(start, end)
@@ -66,7 +66,6 @@ def counts_many(session: Session, keys: Sequence[str], start: datetime, end: dat
         TelemetryEvent, TelemetryEvent.id == TelemetryFeedback.request_id).where(
         TelemetryFeedback.use_case == "", one_of(session, TelemetryEvent.use_case, wanted), in_window).group_by(
         TelemetryEvent.use_case)
-    for q in (direct, orphan):
-        for key, n in session.execute(q):
-            out[key] += int(n)
+    for key, n in session.execute(union_all(direct, orphan)):  # one round trip for both counts
+        out[key] += int(n)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -148,12 +148,47 @@ def _keys_table() -> Any:
         .render_derived().alias("k")
 
 
+def _minute(t: datetime) -> datetime:
+    """The start of t's minute (a pending delta's bucket)."""
+    return _dt(math.floor(_epoch(t) / 60) * 60)
+
+
+def pending_many(session: Session, keys: Sequence[str], start: datetime, end: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The pending deltas of each use case in `keys` whose minute lies in [start's minute, end), as rollup-row dicts
+    (bucket and times as datetimes), in one statement: read once, they serve every narrower window of a request
+    (`pending=` of totals_many and scored_many)."""
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    if not keys:
+        return out
+    q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
+        one_of(session, DELTAS.c.use_case, keys), DELTAS.c.bucket >= _minute(start), DELTAS.c.bucket < end)
+    for key, bucket, agg in session.execute(q):
+        row = dict(agg)
+        row["bucket"] = bucket
+        for t in ("first_ts", "last_ts"):
+            row[t] = _dt(row[t]) if row.get(t) is not None else None
+        out[key].append(row)
+    return out
+
+
+def _pending_in(session: Session, keys: Sequence[str], start: datetime, end: datetime,
+                pending: Mapping[str, list[dict[str, Any]]] | None) -> dict[str, list[dict[str, Any]]]:
+    """pending_many's rows of [start's minute, end): read now, or taken from `pending` (read for a window that
+    contains this one)."""
+    if pending is None:
+        return pending_many(session, keys, start, end)
+    lo = _minute(start)
+    return {k: [r for r in pending.get(k, ()) if lo <= r["bucket"] < end] for k in keys}
+
+
 def totals_many(session: Session, keys: Sequence[str], start: datetime, end: datetime,
-                cols: Sequence[str]) -> dict[str, dict[str, Any]]:
+                cols: Sequence[str], pending: Mapping[str, list[dict[str, Any]]] | None = None,
+                ) -> dict[str, dict[str, Any]]:
     """merge_many of each use case's rows covering [start, end) (all releases), read for all `keys` at once: one
-    query per grain range plus one for the pending deltas, whatever the number of use cases, and only `cols`
-    ("use_case" and "bucket" are added). A portfolio-wide read (readiness for every use case) uses it instead of
-    window_stats per use case; a use case without rows gets merge_many([])."""
+    statement for the rollup rows (when only sums and extremes are asked for) plus one for the pending deltas
+    (none when `pending` holds pending_many's rows of a window containing this one), whatever the number of use
+    cases, and only `cols` ("use_case" and "bucket" are added). A portfolio-wide read (readiness for every use case)
+    uses it instead of window_stats per use case; a use case without rows gets merge_many([])."""
     for k in keys:
         _check_key(k)
     _check_window(start, end)
@@ -185,22 +220,17 @@ def totals_many(session: Session, keys: Sequence[str], start: datetime, end: dat
         for row in session.execute(select(*[ROLLUPS.c[c] for c in wanted])
                                    .where(one_of(session, ROLLUPS.c.use_case, keys), where)).mappings():
             by_key[row["use_case"]].append(dict(row))
-    q = select(DELTAS.c.use_case, DELTAS.c.bucket, DELTAS.c.agg).where(
-        one_of(session, DELTAS.c.use_case, keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60),
-        DELTAS.c.bucket < end)
-    for key, bucket, agg in session.execute(q):
-        row = dict(agg)
-        row["bucket"] = bucket
-        for t in ("first_ts", "last_ts"):
-            row[t] = _dt(row[t]) if row.get(t) is not None else None
-        by_key[key].append(row)
+    for key, rows in _pending_in(session, keys, start, end, pending).items():
+        by_key[key] += rows
     return {k: rollup.merge_many(rs) for k, rs in by_key.items()}
 
 
-def scored_many(session: Session, keys: Sequence[str], start: datetime, end: datetime) -> dict[str, bool]:
+def scored_many(session: Session, keys: Sequence[str], start: datetime, end: datetime,
+                pending: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, bool]:
     """Whether each use case in `keys` received a quality score in [start, end) (rollup rows with a non-empty
-    scores document, or pending deltas with scores): one query per grain range plus one for the deltas, and the
-    database tests each row's document, so no scores are sent here to be parsed."""
+    scores document, or pending deltas with scores): one statement for the rollup rows, where the database tests
+    each row's document (no scores are sent here to be parsed), plus one for the deltas (none with `pending`, as
+    in totals_many)."""
     for k in keys:
         _check_key(k)
     _check_window(start, end)
@@ -220,11 +250,8 @@ def scored_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     elif ranges:  # every grain range in one statement
         q = select(ROLLUPS.c.use_case).where(ROLLUPS.c.use_case.in_(keys), *scored).distinct()
         out.update(dict.fromkeys(session.scalars(q), True))
-    q = select(DELTAS.c.use_case, DELTAS.c.agg).where(
-        one_of(session, DELTAS.c.use_case, keys), DELTAS.c.bucket >= _dt(math.floor(_epoch(start) / 60) * 60),
-        DELTAS.c.bucket < end)
-    for key, agg in session.execute(q):
-        if (agg or {}).get("scores"):
+    for key, rows in _pending_in(session, keys, start, end, pending).items():
+        if any(r.get("scores") for r in rows):
             out[key] = True
     return out
 
