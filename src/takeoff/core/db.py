@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -67,7 +67,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def one_of(session: Session, column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+def one_of(session: Session, column: ColumnElement[Any] | QueryableAttribute[Any],
+           values: Iterable[Any]) -> ColumnElement[bool]:
     """`column IN values`, as each backend reads it best. On PostgreSQL `column = ANY(:array)`: one array parameter,
     so the statement's text is the same whatever the number of values and the driver caches its parsing and prepares
     it (an IN list of 50 keys has more parameters than psycopg caches, so it re-parses the text on every execution, and

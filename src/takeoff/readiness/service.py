@@ -6,7 +6,6 @@ computed once per `Cache`, so a portfolio view verifies the audit chain once.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -82,11 +81,16 @@ def _diagnose(session: Session, uc: UseCase, cache: Cache | None, now: datetime 
             "blockers": {k: ev[k].view() for k in checks.BLOCKING_KINDS}}
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
     """A dataclass's field names, looked up once per class (`fields()` filters every field on each call: ~400 calls
     per portfolio view)."""
-    return tuple(f.name for f in fields(cls))
+    found = _FIELD_NAMES.get(cls)
+    if found is None:
+        found = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return found
 
 
 def _shallow(obj: Any) -> dict[str, Any]:
