@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from takeoff.core.actor import Actor
 from takeoff.core.db import transaction
-from takeoff.telemetry import compaction, service, window
+from takeoff.telemetry import compaction, feedback, service, window
 from takeoff.telemetry import evidence as telemetry_evidence
-from takeoff.telemetry.models import TelemetryEvent
+from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
 from takeoff.telemetry.rollup import TOKEN_COLUMNS, TOKEN_KINDS, unit_key
 
 KEYS = ["win-a", "win-b", "win-c", "win-none"]
@@ -44,6 +44,12 @@ def _compare(factory, now: datetime) -> None:  # type: ignore[no-untyped-def]
                                                              *TOKEN_COLUMNS, "cost_usd"))
             month = window.totals_many(s, KEYS, start, now, ("fallbacks", "last_ts"))
             scored = window.scored_many(s, KEYS, start, now)
+            # the pending deltas read once for 30 days serve every narrower window as its own read does
+            pending = window.pending_many(s, KEYS, now - timedelta(days=30), now)
+            assert window.totals_many(s, KEYS, start, now, ("count", "errors", "fallbacks", "latency_n",
+                                                              *TOKEN_COLUMNS, "cost_usd"), pending) == day
+            assert window.totals_many(s, KEYS, start, now, ("fallbacks", "last_ts"), pending) == month
+            assert window.scored_many(s, KEYS, start, now, pending) == scored
             for key in KEYS:
                 one = window.window_stats(s, key, None, start, now)
                 assert (day[key]["count"], day[key]["errors"], day[key]["fallbacks"]) == \
@@ -64,9 +70,35 @@ def _compare(factory, now: datetime) -> None:  # type: ignore[no-untyped-def]
         assert sent["win-a"] == ["lang"]
 
 
+def test_feedback_counts_equal_the_single_reads(factory) -> None:  # type: ignore[no-untyped-def]
+    """counts_many (one statement: feedback naming the use case, and feedback naming only one of its requests)
+    counts for each use case what feedback_for finds."""
+    now = datetime.now(UTC).replace(second=17, microsecond=0)
+    _ingest(factory, now)
+    with factory() as s:
+        requests = {key: s.scalars(select(TelemetryEvent.id).where(TelemetryEvent.use_case == key)
+                                   .order_by(TelemetryEvent.id).limit(3)).all() for key in KEYS[:3]}
+    with transaction(factory) as s:
+        for u, key in enumerate(KEYS[:3]):
+            for i in range(2 * u + 1):  # named the use case
+                s.add(TelemetryFeedback(id=f"fb-{key}-{i}", use_case=key, rating=4,
+                                        ts=now - timedelta(minutes=1, days=i * 9)))
+            for i, rid in enumerate(requests[key][:3 - u]):  # named only a request of it
+                s.add(TelemetryFeedback(id=f"orphan-{key}-{i}", request_id=rid, use_case="", rating=2,
+                                        ts=now - timedelta(days=1 + i * 12)))
+    with factory() as s:
+        for span in (timedelta(days=30), timedelta(days=10), timedelta(hours=1)):
+            counts = feedback.counts_many(s, KEYS, now - span, now)
+            assert counts == {k: len(feedback.feedback_for(s, k, now - span, now)) for k in KEYS}, span
+        assert feedback.counts_many(s, KEYS, now - timedelta(days=30), now) == \
+            {"win-a": 1 + 3, "win-b": 3 + 2, "win-c": 4 + 1, "win-none": 0}
+
+
 def test_portfolio_window_reads_equal_the_single_reads(factory) -> None:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC).replace(second=17, microsecond=0)
     _ingest(factory, now)
+    with factory() as s:  # the first comparison has pending deltas of several windows to share
+        assert sum(map(len, window.pending_many(s, KEYS, now - timedelta(days=30), now).values())) > 100
     _compare(factory, now)  # pending deltas
     compaction.compact_all(factory)
     _compare(factory, now)  # compacted into minute, hour and day rows

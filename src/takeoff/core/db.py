@@ -4,13 +4,28 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Select, TypeDecorator, create_engine, event, func, select
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Engine,
+    MetaData,
+    Select,
+    TypeDecorator,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -50,6 +65,18 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def one_of(session: Session, column: ColumnElement[Any] | QueryableAttribute[Any],
+           values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN values`, as each backend reads it best. On PostgreSQL `column = ANY(:array)`: one array parameter,
+    so the statement's text is the same whatever the number of values and the driver caches its parsing and prepares
+    it (an IN list of 50 keys has more parameters than psycopg caches, so it re-parses the text on every execution, and
+    SQLAlchemy renders the list again each time: ~0.3 ms of CPU a statement). Elsewhere an IN list."""
+    found = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, found, type_=ARRAY(column.type), unique=True))
+    return column.in_(found)
 
 
 def is_sqlite(url_or_engine: str | Engine) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
 from takeoff.core.actor import Actor
+from takeoff.core.db import one_of
 from takeoff.core.errors import Invalid, NotFound
 from takeoff.evals import sandbox
 from takeoff.evals.gates import judge_gate, wilson_interval
@@ -172,7 +173,7 @@ def latest_gates(session: Session, release_ids: list[str]) -> dict[str, dict[str
         return {}
     newest = func.row_number().over(partition_by=EvalRun.release_id,
                                     order_by=(EvalRun.finished_at.desc(), EvalRun.id.desc())).label("n")
-    ranked = (select(EvalRun.id, newest).where(EvalRun.release_id.in_(sorted(set(release_ids))),
+    ranked = (select(EvalRun.id, newest).where(one_of(session, EvalRun.release_id, sorted(set(release_ids))),
                                                EvalRun.status == "done").subquery())
     out: dict[str, dict[str, Any]] = {}
     for run in session.scalars(select(EvalRun).join(ranked, ranked.c.id == EvalRun.id).where(ranked.c.n == 1)):

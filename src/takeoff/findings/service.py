@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
 from takeoff.auth import service as auth
-from takeoff.core.db import utcnow
+from takeoff.core.db import one_of, utcnow
 from takeoff.core.types import parse_body
 from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.findings import rules
@@ -219,7 +219,7 @@ def open_critical_of(session: Session, keys: list[str]) -> dict[str, list[AuditF
     out: dict[str, list[AuditFinding]] = {k: [] for k in keys}
     if keys:
         for f in session.scalars(select(AuditFinding).where(
-                AuditFinding.use_case_key.in_(sorted(set(keys))), AuditFinding.severity == "critical",
+                one_of(session, AuditFinding.use_case_key, sorted(set(keys))), AuditFinding.severity == "critical",
                 AuditFinding.status.in_(rules.OPEN_STATUSES)).order_by(AuditFinding.found_on, AuditFinding.id)):
             out[f.use_case_key].append(f)
     return out

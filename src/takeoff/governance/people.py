@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
 from takeoff.core.actor import Actor
+from takeoff.core.db import one_of
 from takeoff.core.errors import Invalid
 from takeoff.governance.models import RoleAssignment, UseCaseRaci, UseCaseRole
 from takeoff.portfolio import service as portfolio
@@ -53,7 +54,7 @@ def raci_many(session: Session, keys: list[str]) -> dict[str, dict[str, list[str
     if not keys:
         return {}
     rows = session.execute(select(UseCase.key, UseCaseRaci).join(UseCaseRaci, UseCaseRaci.use_case_id == UseCase.id)
-                           .where(UseCase.key.in_(sorted(set(keys)))))
+                           .where(one_of(session, UseCase.key, sorted(set(keys)))))
     return {key: {letter: list(getattr(row, letter) or []) for letter in RACI_LETTERS} for key, row in rows}
 
 

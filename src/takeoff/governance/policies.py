@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
@@ -25,6 +25,18 @@ def tier_policy(session: Session, tier: str) -> tuple[int, TierPolicy]:
     if row is None:
         return 1, policy_defaults.default_tier_policy(tier)
     return row.version, policy_defaults.validate_tier_policy(row.policy)
+
+
+def tier_policies(session: Session) -> dict[str, tuple[int, TierPolicy]]:
+    """Every tier's current (version, policy), as `tier_policy` gives it, in one statement (a portfolio read asks
+    for several tiers)."""
+    newest = select(TierPolicyVersion.tier, func.max(TierPolicyVersion.version).label("version")) \
+        .group_by(TierPolicyVersion.tier).subquery()
+    rows = session.scalars(select(TierPolicyVersion).join(
+        newest, (TierPolicyVersion.tier == newest.c.tier) & (TierPolicyVersion.version == newest.c.version))).all()
+    found = {r.tier: (r.version, policy_defaults.validate_tier_policy(r.policy)) for r in rows
+             if r.tier in policy_defaults.TIERS}
+    return {t: found.get(t) or (1, policy_defaults.default_tier_policy(t)) for t in policy_defaults.TIERS}
 
 
 def tier_policy_history(session: Session, tier: str) -> list[dict[str, Any]]:

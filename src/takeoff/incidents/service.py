@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.core.actor import Actor
 from takeoff.audit import service as audit
-from takeoff.core.db import utcnow
+from takeoff.core.db import one_of, utcnow
 from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.core.events import IncidentOpened, IncidentResolved, publish
 from takeoff.governance import decisions
@@ -127,7 +127,7 @@ def open_of(session: Session, keys: list[str], severities: tuple[int, ...]) -> d
     one query whatever their number."""
     out: dict[str, list[Incident]] = {k: [] for k in keys}
     if keys:
-        for i in session.scalars(select(Incident).where(Incident.use_case_key.in_(sorted(set(keys))),
+        for i in session.scalars(select(Incident).where(one_of(session, Incident.use_case_key, sorted(set(keys))),
                                                         Incident.status == "open", Incident.severity.in_(severities))
                                  .order_by(Incident.detected_at.desc(), Incident.id.desc())):
             out[i.use_case_key].append(i)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
 from takeoff.core.actor import SYSTEM, Actor
-from takeoff.core.db import utcnow
+from takeoff.core.db import one_of, utcnow
 from takeoff.core.errors import NotFound
 from takeoff.core.events import AlertFired, AlertResolved, publish
 from takeoff.monitoring import notifications, settings, traffic
@@ -83,7 +83,7 @@ def rules_many(session: Session, keys: list[str]) -> dict[str, list[AlertRule]]:
     """`rules` of each use case in `keys`, in one query."""
     out: dict[str, list[AlertRule]] = {k: [] for k in keys}
     if keys:
-        for r in session.scalars(select(AlertRule).where(AlertRule.use_case_key.in_(sorted(set(keys))))
+        for r in session.scalars(select(AlertRule).where(one_of(session, AlertRule.use_case_key, sorted(set(keys))))
                                  .order_by(AlertRule.enabled.desc(), AlertRule.id)):
             out[r.use_case_key].append(r)
     return out

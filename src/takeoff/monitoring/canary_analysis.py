@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
 from takeoff.core.actor import SYSTEM
-from takeoff.core.db import utcnow
+from takeoff.core.db import one_of, utcnow
 from takeoff.core.events import CanaryBreached, publish
 from takeoff.monitoring import canary as canary_math
 from takeoff.monitoring import notifications, settings, traffic
@@ -140,9 +140,9 @@ def analyses_of(session: Session, canaries: Mapping[str, Sequence[str]]) -> dict
     ids = sorted({i for k in keys for i in canaries[k]})
     done: dict[str, set[str]] = {}
     for key, rid in session.execute(select(CanaryCheck.use_case_key, CanaryCheck.canary_release_id).where(
-            CanaryCheck.use_case_key.in_(keys), CanaryCheck.canary_release_id.in_(ids)).distinct()):
+            one_of(session, CanaryCheck.use_case_key, keys), one_of(session, CanaryCheck.canary_release_id, ids)).distinct()):
         done.setdefault(key, set()).add(rid)
-    newest = select(func.max(CanaryCheck.id)).where(CanaryCheck.use_case_key.in_(keys)).group_by(
+    newest = select(func.max(CanaryCheck.id)).where(one_of(session, CanaryCheck.use_case_key, keys)).group_by(
         CanaryCheck.use_case_key)
     return {c.use_case_key: (done.get(c.use_case_key, set()), c)
             for c in session.scalars(select(CanaryCheck).where(CanaryCheck.id.in_(newest)))}

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from takeoff.audit import service as audit
 from takeoff.auth.models import User
 from takeoff.core.actor import Actor
-from takeoff.core.db import utcnow
+from takeoff.core.db import one_of, utcnow
 from takeoff.core.errors import Conflict, Invalid, NotFound
 from takeoff.outcomes import scorecard as rules
 from takeoff.outcomes import themes as theme_rules
@@ -59,7 +59,7 @@ def usage_policies(session: Session, keys: list[str]) -> dict[str, UsagePolicy]:
     if not keys:
         return {}
     return {p.use_case_key: p for p in session.scalars(select(UsagePolicy).where(
-        UsagePolicy.use_case_key.in_(sorted(set(keys)))))}
+        one_of(session, UsagePolicy.use_case_key, sorted(set(keys)))))}
 
 
 def policy_view(p: UsagePolicy | None) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from takeoff.audit import service as audit
 from takeoff.catalog import pricing
 from takeoff.catalog import service as catalog
 from takeoff.core.actor import Actor
-from takeoff.core.db import utcnow
+from takeoff.core.db import one_of, utcnow
 from takeoff.core.errors import Invalid
 from takeoff.outcomes import roi as roi_rules
 from takeoff.outcomes.kpis import measurements
@@ -67,7 +67,7 @@ def roi_many(session: Session, keys: list[str], now: datetime | None = None) -> 
     if not keys:
         return {}
     held = set(session.scalars(select(RoiAssumptions.use_case_key).where(
-        RoiAssumptions.use_case_key.in_(sorted(set(keys))))))
+        one_of(session, RoiAssumptions.use_case_key, sorted(set(keys))))))
     return {k: roi(session, k, now) if k in held else _without_assumptions(k) for k in keys}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takeoff.core.db import one_of
 from takeoff.core.errors import Invalid, NotFound
 from takeoff.core.events import BUDGET_FALLBACK, provided
 from takeoff.evals import runs as eval_runs
@@ -61,7 +62,7 @@ def current_releases(session: Session, keys: Sequence[str]) -> dict[str, Release
     """`current_release` of each use case in `keys`, in one query (a use case with none is left out)."""
     out: dict[str, Release] = {}
     if keys:
-        for rel in session.scalars(select(Release).where(Release.use_case_key.in_(sorted(set(keys))),
+        for rel in session.scalars(select(Release).where(one_of(session, Release.use_case_key, sorted(set(keys))),
                                                          Release.status == "production")
                                    .order_by(Release.production_at.desc(), Release.id.desc())):
             out.setdefault(rel.use_case_key, rel)
@@ -72,7 +73,7 @@ def releases_in(session: Session, keys: Sequence[str], status: str) -> dict[str,
     """The releases of each use case in `keys` in one status, newest first (as `list_releases`), in one query."""
     out: dict[str, list[Release]] = {k: [] for k in keys}
     if keys:
-        for rel in session.scalars(select(Release).where(Release.use_case_key.in_(sorted(set(keys))),
+        for rel in session.scalars(select(Release).where(one_of(session, Release.use_case_key, sorted(set(keys))),
                                                          Release.status == status)
                                    .order_by(Release.created_at.desc(), Release.id.desc())):
             out[rel.use_case_key].append(rel)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
 from takeoff.core.actor import Actor
-from takeoff.core.db import utcnow
+from takeoff.core.db import one_of, utcnow
 from takeoff.core.errors import Conflict, NotFound
 from takeoff.incidents import service as incidents
 from takeoff.review import agreement as agree
@@ -299,7 +299,7 @@ def completed_since_many(session: Session, keys: list[str], since: datetime) -> 
         return out
     rows = session.execute(select(ReviewQueue, func.count(Review.id)).outerjoin(
         Review, and_(Review.queue_id == ReviewQueue.id, Review.skipped.is_(False), Review.created_at >= since))
-        .where(ReviewQueue.use_case_key.in_(sorted(set(keys)))).group_by(ReviewQueue.id)
+        .where(one_of(session, ReviewQueue.use_case_key, sorted(set(keys)))).group_by(ReviewQueue.id)
         .order_by(ReviewQueue.name, ReviewQueue.id))
     for q, n in rows:
         out[q.use_case_key].append((q, int(n)))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
 from takeoff.core.actor import Actor
+from takeoff.core.db import one_of
 from takeoff.telemetry import histogram, rollup
 from takeoff.telemetry.common import TelemetryInvalid
 from takeoff.telemetry.common import check_key as _check_key
@@ -33,7 +34,7 @@ def current_baselines(session: Session, keys: Sequence[str]) -> dict[str, dict[s
     """`current_baseline` of each use case in `keys` that has one, in one query."""
     if not keys:
         return {}
-    newest = select(func.max(TelemetryBaseline.id)).where(TelemetryBaseline.use_case.in_(sorted(set(keys)))) \
+    newest = select(func.max(TelemetryBaseline.id)).where(one_of(session, TelemetryBaseline.use_case, sorted(set(keys)))) \
         .group_by(TelemetryBaseline.use_case)
     return {b.use_case: {"id": b.id, "release": b.release, "start": b.start, "end": b.end, "features": b.features}
             for b in session.scalars(select(TelemetryBaseline).where(TelemetryBaseline.id.in_(newest)))}

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, select, union_all
+from sqlalchemy import Select, bindparam, exists, func, select, true, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from takeoff.evidence.registry import Evidence, Registry, Subject, batched
+from takeoff.evidence.registry import Evidence, Registry, Subject, batched, batched_map
 from takeoff.telemetry import feedback, rollup, window
 from takeoff.telemetry.models import TelemetryEvent
 
@@ -23,10 +24,18 @@ DAY_COLS = (*rollup.COUNTERS, "cost_usd")
 MONTH_COLS = ("fallbacks", "last_ts")
 
 
+def _pending(session: Session, s: Subject) -> dict[str, list[dict[str, Any]]]:
+    """Every use case's pending deltas of the widest window read here (30 days), read once for the request; the
+    24 h and 30 d totals and the scores check take theirs from it."""
+    return batched_map(s, f"telemetry.pending.{s.now.isoformat()}",
+                       lambda keys: window.pending_many(session, keys, s.now - MONTH, s.now))
+
+
 def _totals(session: Session, s: Subject, since: timedelta, cols: tuple[str, ...]) -> dict[str, Any]:
-    """The use case's totals of `cols` over [now - since, now), read for every use case of the request at once."""
+    """The use case's totals of `cols` over [now - since, now) (since <= 30 days), read for every use case of the
+    request at once."""
     return batched(s, f"telemetry.totals.{since.total_seconds():.0f}.{s.now.isoformat()}.{','.join(cols)}",
-                   lambda keys: window.totals_many(session, keys, s.now - since, s.now, cols))
+                   lambda keys: window.totals_many(session, keys, s.now - since, s.now, cols, _pending(session, s)))
 
 
 def _last_event(session: Session, s: Subject) -> datetime | None:
@@ -49,12 +58,29 @@ def _any_sent(n: int) -> Select[Any]:
                     .label(f"s{i}") for i in range(n)])
 
 
+@functools.cache
+def _any_sent_pg() -> Select[Any]:
+    """The (use case, release) pairs of :keys and :rels (arrays, PostgreSQL) that sent an event since :since: one
+    index seek each (LATERAL ... LIMIT 1), in a statement whose text does not grow with their number."""
+    k = func.unnest(bindparam("keys", type_=ARRAY(TelemetryEvent.use_case.type)),
+                    bindparam("rels", type_=ARRAY(TelemetryEvent.release.type))) \
+        .table_valued("key", "rel").render_derived().alias("k")
+    one = select(TelemetryEvent.id).where(TelemetryEvent.release == k.c.rel, TelemetryEvent.use_case == k.c.key,
+                                          TelemetryEvent.ts >= bindparam("since", type_=TelemetryEvent.ts.type)) \
+        .limit(1).lateral("t")
+    return select(k.c.key, k.c.rel).select_from(k).join(one, true())
+
+
 def features_sent_many(session: Session, releases: Mapping[str, str], since: datetime) -> dict[str, list[str]]:
     """`features_sent` of each use case -> release id, in one statement per COMPOUND_LIMIT of them (each part an
     indexed newest-first sample, so a busy release is not scanned whole)."""
     out: dict[str, list[str]] = {key: [] for key in releases}
     pairs = sorted(releases.items())
-    if pairs:  # first, in one statement of index seeks, which releases sent any event since then
+    if pairs and session.get_bind().dialect.name == "postgresql":  # the pairs as two array parameters
+        found = {(key, rel) for key, rel in session.execute(
+            _any_sent_pg(), {"keys": [k for k, _ in pairs], "rels": [r for _, r in pairs], "since": since})}
+        pairs = [p for p in pairs if p in found]
+    elif pairs:  # first, in one statement of index seeks, which releases sent any event since then
         params: dict[str, Any] = {"since": since}
         for i, (key, rel) in enumerate(pairs):
             params[f"k{i}"], params[f"r{i}"] = key, rel
@@ -87,7 +113,7 @@ def telemetry_flowing(session: Session, s: Subject) -> Evidence:
     day = _totals(session, s, FRESH_WINDOW, DAY_COLS)
     problems = []
     scored = batched(s, f"telemetry.scored.{s.now.isoformat()}",
-                     lambda keys: window.scored_many(session, keys, s.now - FRESH_WINDOW, s.now))
+                     lambda keys: window.scored_many(session, keys, s.now - FRESH_WINDOW, s.now, _pending(session, s)))
     if not scored:
         problems.append("no quality score received in the last 24 h")
     if not (day["cost_usd"] > 0 or any(day[c] for c in rollup.TOKEN_COLUMNS)):
