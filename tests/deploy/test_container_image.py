@@ -30,6 +30,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = "localhost/takeoff-base:bookworm"
 IMAGE = "localhost/takeoff:test"
 PG = "postgresql://postgres@127.0.0.1:5432"
+# The image fixture's own steps are bounded (base 1,200 s, build 1,500 s) and its time counts toward the test's: the
+# suite's 300 s per test failed a first build on a slow machine (debootstrap, then pip and npm in the build), which
+# finished four minutes after the timeout. The test's bound is the sum of its steps' bounds.
+pytestmark = pytest.mark.timeout(1200 + 1500 + 600)
 
 for _tool in ("podman", "runc"):
     if shutil.which(_tool) is None:
