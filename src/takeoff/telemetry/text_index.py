@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.core.db import read_session, transaction
@@ -79,15 +79,13 @@ def requeue(session: Session, batches: Iterable[int | None]) -> None:
     conn = session.connection()
     for i in range(0, len(ids), _MAX_IN):
         chunk = ids[i:i + _MAX_IN]
-        marks = ", ".join(f":b{j}" for j in range(len(chunk)))
-        params = {f"b{j}": b for j, b in enumerate(chunk)}
-        left = {b: n for b, n in conn.execute(text(f"SELECT batch, count(*) FROM request_content WHERE batch IN "
-                                                   f"({marks}) GROUP BY batch"), params)}
+        left = {b: n for b, n in conn.execute(_in_batches("SELECT batch, count(*) FROM request_content WHERE batch IN "
+                                                          ":ids GROUP BY batch"), {"ids": chunk})}
         # the queue's rows first (PostgreSQL: the lock order of index_pending, which skips what is locked)
         conn.execute(text(f"INSERT INTO {PENDING} (batch, rows, gen) VALUES (:b, :n, 0) ON CONFLICT (batch) "
                           f"DO UPDATE SET rows = excluded.rows, gen = {PENDING}.gen + 1"),
                      [{"b": b, "n": left.get(b, 0)} for b in chunk])
-        conn.execute(text(f"DELETE FROM {BLOCKS} WHERE batch IN ({marks})"), params)
+        conn.execute(_in_batches(f"DELETE FROM {BLOCKS} WHERE batch IN :ids"), {"ids": chunk})
         gone = [b for b in chunk if b not in left]
         if gone:
             conn.execute(text(f"DELETE FROM {PENDING} WHERE batch = :b"), [{"b": b} for b in gone])
@@ -114,9 +112,8 @@ def index_pending(factory: sessionmaker[Session], max_rows: int = INDEX_ROWS) ->
             total += n
         bodies: dict[int, list[str]] = {b: [] for b, _ in picked}
         for chunk in _chunks([b for b, _ in picked]):
-            marks = ", ".join(f":b{j}" for j in range(len(chunk)))
-            for b, body in reader.execute(text(f"SELECT batch, body FROM request_content WHERE batch IN ({marks})"),
-                                          {f"b{j}": b for j, b in enumerate(chunk)}):
+            for b, body in reader.execute(_in_batches("SELECT batch, body FROM request_content WHERE batch IN :ids"),
+                                          {"ids": list(chunk)}):
                 bodies[b].append(body)
     built = {b: (words(bodies[b]), len(bodies[b])) for b, _ in picked}
     gens = dict(picked)
@@ -125,10 +122,9 @@ def index_pending(factory: sessionmaker[Session], max_rows: int = INDEX_ROWS) ->
         postgres = conn.dialect.name == "postgresql"
         mine = []
         for chunk in _chunks(list(gens)):
-            marks = ", ".join(f":b{j}" for j in range(len(chunk)))
             lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
-            mine += [b for b, g in conn.execute(text(f"SELECT batch, gen FROM {PENDING} WHERE batch IN ({marks})"
-                                                     f"{lock}"), {f"b{j}": b for j, b in enumerate(chunk)})
+            mine += [b for b, g in conn.execute(_in_batches(f"SELECT batch, gen FROM {PENDING} WHERE batch IN :ids{lock}"),
+                                                {"ids": list(chunk)})
                      if g == gens[b]]
         if not mine:
             return 0
@@ -177,6 +173,11 @@ def queued(session: Session, limit: int) -> tuple[list[int], int]:
     """Batches not indexed yet (at most `limit` + 1 of them) and their content rows."""
     found = list(session.execute(text(f"SELECT batch, rows FROM {PENDING} LIMIT :k"), {"k": limit + 1}))
     return [b for b, _ in found], sum(n for _, n in found)
+
+
+def _in_batches(sql: str) -> Any:
+    """A statement whose `:ids` is a list of batch ids (SQLAlchemy renders the IN list)."""
+    return text(sql).bindparams(bindparam("ids", expanding=True))
 
 
 def _chunks(ids: Sequence[Any]) -> Iterable[Sequence[Any]]:
