@@ -172,6 +172,20 @@ def p50_p95(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
+def as_served(app):
+    """The app as a real server calls it: Starlette's TestClient offers the `http.response.debug` extension, to which
+    every template response sends its whole context; the reply keeps that context in a reference cycle, so the
+    collector, not reference counting, frees each page's data, and its full passes over that garbage were the bench's
+    tail. uvicorn offers no such extension."""
+
+    async def served(scope, receive, send):
+        if scope["type"] == "http" and "http.response.debug" in scope.get("extensions", {}):
+            scope = {**scope, "extensions": {k: v for k, v in scope["extensions"].items() if k != "http.response.debug"}}
+        await app(scope, receive, send)
+
+    return served
+
+
 def run(url: str, n: int, repeat: int, data_dir: Path, freeze: bool = True) -> None:
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -191,7 +205,7 @@ def run(url: str, n: int, repeat: int, data_dir: Path, freeze: bool = True) -> N
                               embedded_worker=False, rollup_compaction=False), engine=engine, start_worker=False)
     if freeze:  # as `takeoff serve` does: startup objects out of the collector's reach (its full passes are the p95)
         freeze_startup_heap(app)
-    with TestClient(app) as c:
+    with TestClient(as_served(app)) as c:
         c.get("/login")
         r = c.post("/login", data={"username": "bench", "password": PASSWORD, "next": "/",
                                    "csrf_token": c.cookies.get("takeoff_login_csrf")}, follow_redirects=False)
