@@ -109,10 +109,10 @@ def data_quality_evidence(
 from sqlalchemy.orm import Session  # noqa: E402 - the providers below are I/O; the rule above stays pure
 
 from takeoff.core.db import utcnow  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from takeoff.data.models import DataAccessRule, DataCheckRun, DataSource  # noqa: E402
-from takeoff.data.queries import MAX_EVIDENCE_AGE_S, latest_run, list_sources  # noqa: E402
+from takeoff.data.queries import MAX_EVIDENCE_AGE_S, latest_run, latest_runs, list_sources  # noqa: E402
 from takeoff.evidence.registry import Evidence as KindEvidence  # noqa: E402
 from takeoff.evidence.registry import Registry, Subject  # noqa: E402
 
@@ -123,13 +123,7 @@ class Lookups:
 
     def __init__(self, session: Session) -> None:
         self.sources = list(session.scalars(select(DataSource).order_by(DataSource.name)))
-        latest = select(DataCheckRun.source_id, func.max(DataCheckRun.started_at).label("at")).group_by(
-            DataCheckRun.source_id).subquery()
-        self.latest: dict[int, DataCheckRun] = {}
-        for run in session.scalars(select(DataCheckRun).join(
-                latest, (DataCheckRun.source_id == latest.c.source_id) & (DataCheckRun.started_at == latest.c.at))
-                .order_by(DataCheckRun.id.desc())):
-            self.latest.setdefault(run.source_id, run)  # ties on started_at: the highest id, as latest_run
+        self.latest: dict[int, DataCheckRun] = latest_runs(session)
         self.ruled = set(session.scalars(select(DataAccessRule.source_id).distinct()))
         self._by_use_case: dict[str, list[DataSource]] = {}  # use case -> its sources by name, built once
         for src in self.sources:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeoff.core.db import Base, utcnow
@@ -41,9 +41,11 @@ class DataCheckRun(Base):
     """One run of a source's SLA checks with every figure observed; status is the worst of its results."""
 
     __tablename__ = "data_check_runs"
+    # a source's latest run is one index seek (data.queries.latest_runs), however many runs are kept (data0002)
+    __table_args__ = (Index("ix_data_check_runs_source_started", "source_id", "started_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("data_sources.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("data_sources.id", ondelete="CASCADE"))
     trigger: Mapped[str] = mapped_column(String(16), default="manual")  # manual | schedule
     actor: Mapped[str] = mapped_column(String(100), default="system")
     status: Mapped[str] = mapped_column(String(8))  # pass | breach | error

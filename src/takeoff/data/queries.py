@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from takeoff.core.errors import NotFound
@@ -46,6 +46,27 @@ def latest_run(session: Session, source_id: int) -> DataCheckRun | None:
     """The most recent check run of a source."""
     return session.scalar(select(DataCheckRun).where(DataCheckRun.source_id == source_id)
                           .order_by(DataCheckRun.started_at.desc(), DataCheckRun.id.desc()).limit(1))
+
+
+def latest_run_ids() -> Select[tuple[int | None]]:
+    """The id of every source's most recent run (ties in time: the highest id, as `latest_run`), NULL for a source
+    never checked: one seek a source on ix_data_check_runs_source_started, however many runs are kept."""
+    newest = (select(DataCheckRun.id).where(DataCheckRun.source_id == DataSource.id)
+              .order_by(DataCheckRun.started_at.desc(), DataCheckRun.id.desc()).limit(1)
+              .correlate(DataSource).scalar_subquery())
+    return select(newest).select_from(DataSource)
+
+
+def latest_runs(session: Session) -> dict[int, DataCheckRun]:
+    """Every checked source's most recent run, by source id."""
+    return {r.source_id: r for r in session.scalars(select(DataCheckRun).where(DataCheckRun.id.in_(latest_run_ids())))}
+
+
+def latest_statuses(session: Session) -> dict[int, str]:
+    """Every checked source's most recent run's status (pass | breach | error), by source id."""
+    rows = session.execute(select(DataCheckRun.source_id, DataCheckRun.status)
+                           .where(DataCheckRun.id.in_(latest_run_ids())))
+    return {sid: status for sid, status in rows}
 
 
 def runs(session: Session, name: str, limit: int = 50) -> list[DataCheckRun]:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from takeoff.audit import service as audit
 from takeoff.core.db import utcnow
-from takeoff.data.models import DataCheckRun, DataSource
+from takeoff.data import queries as data_queries
+from takeoff.data.models import DataSource
 from takeoff.incidents.models import Incident
 from takeoff.monitoring import slos as monitoring
 from takeoff.monitoring import slo as slo_math
@@ -173,10 +174,7 @@ def _latest_drift(session: Session, keys: list[str]) -> dict[str, DriftResult]:
 
 
 def _data_status(session: Session, keys: set[str]) -> dict[str, list[tuple[str, str]]]:
-    latest = select(DataCheckRun.source_id, func.max(DataCheckRun.id).label("id")).group_by(
-        DataCheckRun.source_id).subquery()
-    status = dict(session.execute(select(DataCheckRun.source_id, DataCheckRun.status)
-                                  .join(latest, DataCheckRun.id == latest.c.id)).all())
+    status = data_queries.latest_statuses(session)
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for sid, name, ucs in session.execute(select(DataSource.id, DataSource.name, DataSource.use_cases)):
         for k in ucs or []:
