@@ -18,13 +18,17 @@ Deleting content (a unit's, or retention) puts its batches back in the queue: th
 left, so no word of deleted content stays searchable."""
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import secrets
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.core.db import read_session, transaction
@@ -148,14 +152,66 @@ def index_pending(factory: sessionmaker[Session], max_rows: int = INDEX_ROWS) ->
 
 
 def index_all(factory: sessionmaker[Session], max_rows: int = INDEX_ROWS, max_rounds: int = 50) -> int:
-    """Build blocks until the queue is empty (each round its own short transaction); returns how many rows."""
+    """Build blocks until the queue is empty (each round its own short transaction); returns how many rows. Another
+    process building them already: returns 0 at once (its rounds take the same queue)."""
     total = 0
-    for _ in range(max_rounds):
-        n = index_pending(factory, max_rows)
-        total += n
-        if n == 0:
-            break
+    with sole_indexer(factory.kw["bind"]) as mine:
+        if not mine:
+            return 0
+        for _ in range(max_rounds):
+            n = index_pending(factory, max_rows)
+            total += n
+            if n == 0:
+                break
     return total
+
+
+_PG_INDEXER_KEY = 7_340_111  # advisory lock: one text indexer at a time on a PostgreSQL database
+_in_process: dict[str, threading.Lock] = {}  # per database: this process's threads take turns (they never skip)
+_indexer_files: dict[str, int] = {}
+_registry_lock = threading.Lock()
+
+
+@contextmanager
+def sole_indexer(engine: Engine) -> Iterator[bool]:
+    """Whether this process may build blocks now: False while another process of the same database does (each
+    `serve` worker runs a compactor; both used to read the same queued bodies and compute their words, and all but
+    one threw the work away at the generation check). Threads of one process wait for each other instead, so a
+    caller in the process that finds True has the queue to itself. Not a correctness guard: the generation check
+    stays. PostgreSQL: a session advisory lock on a connection of its own, dropped with the session if the process
+    dies; SQLite: an flock on a side file, dropped by the kernel likewise; an in-memory database: always True."""
+    url = engine.url.render_as_string(hide_password=False)
+    with _registry_lock:
+        turn = _in_process.setdefault(url, threading.Lock())
+    with turn:
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_INDEXER_KEY}).scalar())
+                conn.commit()
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_INDEXER_KEY})
+                        conn.commit()
+            return
+        path = engine.url.database
+        if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file::memory:"):
+            yield True
+            return
+        with _registry_lock:
+            fd = _indexer_files.get(path)
+            if fd is None:
+                fd = _indexer_files[path] = os.open(f"{path}-textindex.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------------------------------------------- search
