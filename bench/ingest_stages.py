@@ -1,7 +1,8 @@
 """Where one ingest's CPU goes, in process (no HTTP): ms of CPU per batch of 500 for decoding, preparation (rows +
 fold), request records (redaction, content and span rows), the inserts, the delta append and the commit, for the
 stream shape, the stream with content and capture on, or OTLP spans; plus the rollup compaction (every
---compact-every batches in the same thread, as the server's compactor does every 0.5 s).
+--compact-every batches in the same thread, as the server's compactor does every 0.5 s) and the text search blocks
+of the content stored since (text_index.index_all, the compactor's next step).
 
     .venv/bin/python bench/ingest_stages.py [--events 20000] [--shape stream|capture|otlp]
         [--url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile] [--threads 4]
@@ -42,6 +43,7 @@ from takeoff.core.actor import Actor  # noqa: E402
 from takeoff.core.db import Base, make_engine, make_sessionmaker  # noqa: E402
 from takeoff.telemetry import api, capture, otlp, otlp_ingest, requests_store, service  # noqa: E402
 from takeoff.telemetry import store as event_store  # noqa: E402
+from takeoff.telemetry import text_index  # noqa: E402
 from takeoff.telemetry.compaction import compact_all  # noqa: E402
 from takeoff.telemetry.rollup import unit_key as _unit_key  # noqa: E402
 
@@ -135,12 +137,18 @@ def main() -> None:
                     t = time.thread_time()
                     compact_all(factory)
                     SPENT["compaction (amortised)"] += time.thread_time() - t
+                    t = time.thread_time()
+                    text_index.index_all(factory)
+                    SPENT["text search blocks (amortised)"] += time.thread_time() - t
         else:
             with ThreadPoolExecutor(args.threads) as pool:
                 list(pool.map(one, bodies))
             t = time.thread_time()
             compact_all(factory)
             SPENT["compaction (amortised)"] += time.thread_time() - t
+            t = time.thread_time()
+            text_index.index_all(factory)
+            SPENT["text search blocks (amortised)"] += time.thread_time() - t
         if profile:
             profile.disable()
         elapsed, cpu = time.perf_counter() - started, clock() - cpu0
