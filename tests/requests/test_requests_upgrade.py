@@ -55,3 +55,24 @@ def test_tele0009_indexes_existing_content(backend: str, tmp_path: Path) -> None
                 "SELECT indexname FROM pg_indexes"))}
             assert {"ix_telemetry_events_unit_ts", "ix_telemetry_events_model_ts", "ix_telemetry_events_provider_ts",
                     "ix_request_content_ts"} <= names
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_tele0012_pads_existing_blocks_so_whole_word_searches_find_them(backend: str, tmp_path: Path) -> None:
+    """Blocks built before tele0012 hold their words without the outer spaces; the upgrade pads them (the FTS5 index
+    follows), so a pattern for a whole first or last word (`% kingfisher %`) finds them."""
+    with database_at(backend, tmp_path, "tele0011") as (engine, _):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO request_text_blocks (batch, words, rows) VALUES (1, 'kingfisher order 7', 2), "
+                              "(2, '', 0), (3, 'heron', 1)"))
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            got = dict(conn.execute(text("SELECT batch, words FROM request_text_blocks")).all())
+            assert got == {1: " kingfisher order 7 ", 2: "", 3: " heron "}
+            fts = ("SELECT rowid FROM request_text_fts WHERE words LIKE :p" if backend == "sqlite" else
+                   "SELECT batch FROM request_text_blocks WHERE words LIKE :p")
+            assert {r[0] for r in conn.execute(text(fts), {"p": "% kingfisher %"})} == {1}
+            assert {r[0] for r in conn.execute(text(fts), {"p": "% heron %"})} == {3}
+        migrate.upgrade(engine)  # again: nothing to pad twice
+        with engine.begin() as conn:
+            assert conn.scalar(text("SELECT words FROM request_text_blocks WHERE batch = 3")) == " heron "

@@ -11,8 +11,9 @@ indexed once, not once per row. ClickHouse's n-gram skip indexes work the same w
 A search keeps its meaning (content whose stored body holds the text, any case): the blocks whose words hold every
 word of the text are a superset of the batches holding it; their rows, and the rows of batches not indexed yet, are
 tested exactly. Why a superset: a word here is a maximal run of ASCII letters and digits of the lower-cased body; if
-the body holds the text, each such run of the text lies inside one of the body's runs. Texts with no run of 3+
-characters cannot use the trigram index and are tested row by row.
+the body holds the text, each such run of the text lies inside one of the body's runs, and a run that a non-word
+character of the text bounds is bounded there too (so it starts or ends that word: `query_patterns`). Texts with no
+usable run cannot use the trigram index and are tested row by row.
 
 Deleting content (a unit's, or retention) puts its batches back in the queue: their block is rebuilt from the rows
 left, so no word of deleted content stays searchable."""
@@ -54,7 +55,7 @@ _ASCII_WORDS = bytes(c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c 
 
 
 def words(bodies: Iterable[str]) -> str:
-    """The distinct words (see the module doc) of a batch's bodies, space-separated.
+    """The distinct words (see the module doc) of a batch's bodies, each with a space on both sides.
 
     ASCII bodies (nearly all) are joined and mapped by one `bytes.translate`, then split: half the CPU of a regex
     over each lower-cased body (bench: 3.3 against 6.8 ms for a 500-row batch), the same words."""
@@ -68,13 +69,29 @@ def words(bodies: Iterable[str]) -> str:
         seen.update(_RUN.findall(body.lower().replace("\u0307", "")))
     if ascii_bodies:
         seen.update(w.decode("ascii") for w in set("\n".join(ascii_bodies).encode("ascii").translate(_ASCII_WORDS).split()))
-    return " ".join(seen)
+    # a space before the first word and after the last: every word is " word " (see query_patterns)
+    return f" {' '.join(seen)} " if seen else ""
 
 
-def query_runs(q: str) -> list[str]:
-    """The words of a search text that the index can look for (3+ characters; longest first, at most 8)."""
-    runs = {r for r in _RUN.findall(q.lower()) if len(r) >= MIN_RUN}
-    return sorted(runs, key=lambda r: (-len(r), r))[:8]
+def query_patterns(q: str) -> list[str]:
+    """The LIKE patterns over a block's words that every block holding a match of `q` satisfies (at most 8, the
+    most selective first; none when the text has no word the trigram index can look for).
+
+    A run of the text that a non-word character follows in the text ends one of the matching body's words, so it is
+    followed by a space in the block's words; one that such a character precedes starts a word. Only the text's
+    first and last runs can be parts of longer words: `ticket 4242 about` needs the word `4242` itself
+    (`% 4242 %`), not any number holding those digits, which at 10M requests was most blocks. Each pattern's
+    literal needs 3 characters (a trigram), spaces included."""
+    low = q.lower()
+    if not low.isascii():
+        low = low.replace("\u0307", "")  # as in words(): the body's folding drops the combining dot
+    found: dict[str, tuple[int, int]] = {}
+    for m in _RUN.finditer(low):
+        left, right = m.start() > 0, m.end() < len(low)
+        literal = (" " if left else "") + m.group() + (" " if right else "")
+        if len(literal) >= MIN_RUN:
+            found[f"%{literal}%"] = (left + right, len(m.group()))
+    return sorted(found, key=lambda p: (-found[p][0], -found[p][1], p))[:8]
 
 
 # ---------------------------------------------------------------------------------------------------- ingestion
@@ -216,9 +233,9 @@ def sole_indexer(engine: Engine) -> Iterator[bool]:
 
 # ---------------------------------------------------------------------------------------------------- search
 def candidate_batches(session: Session, q: str, limit: int) -> tuple[list[int], int] | None:
-    """The indexed batches whose words hold every indexable word of `q` (at most `limit` of them) and their content
-    rows; None when the index cannot narrow this text (no word of 3+ characters) or more than `limit` blocks match."""
-    runs = query_runs(q)
+    """The indexed batches whose words satisfy every pattern of `q` (at most `limit` of them) and their content rows;
+    None when the index cannot narrow this text (no usable word) or more than `limit` blocks match."""
+    runs = query_patterns(q)
     if not runs:
         return None
     sqlite = session.get_bind().dialect.name == "sqlite"
@@ -229,7 +246,7 @@ def candidate_batches(session: Session, q: str, limit: int) -> tuple[list[int], 
     else:
         cond = " AND ".join(f"words LIKE :r{i}" for i in range(len(runs)))  # words are lower-case already
         sql = f"SELECT batch, rows FROM {BLOCKS} WHERE {cond} LIMIT :k"
-    found = list(session.execute(text(sql), {"k": limit + 1, **{f"r{i}": f"%{r}%" for i, r in enumerate(runs)}}
+    found = list(session.execute(text(sql), {"k": limit + 1, **{f"r{i}": r for i, r in enumerate(runs)}}
                                  ))
     if len(found) > limit:
         return None

@@ -38,3 +38,35 @@ def test_words_do_not_join_across_bodies() -> None:
     assert set(words(["abc", "def"]).split()) == {"abc", "def"}
     assert set(words(["ORDER-1234", "İstanbul"]).split()) == {"order", "1234", "istanbul"}
     assert words([]) == "" and words([""]) == ""
+
+
+def test_query_patterns_bind_inner_words_to_word_bounds() -> None:
+    from takeoff.telemetry.text_index import query_patterns
+
+    assert query_patterns("ticket 4242 about") == ["% 4242 %", "%ticket %", "% about%"]
+    assert query_patterns("4242") == ["%4242%"]
+    assert query_patterns("order #12 shipped") == ["% 12 %", "% shipped%", "%order %"]  # " 12 " is a trigram
+    assert query_patterns("a b") == [] and query_patterns("x_y") == [] and query_patterns("") == []
+    assert query_patterns("İstanbul") == ["%istanbul%"], "the combining dot of the folding joins the word"
+    assert query_patterns("café au lait") == ["% au %", "% lait%", "%caf %"]
+    assert len(query_patterns(" ".join(f"w{i:03d}" for i in range(20)))) == 8
+
+
+def test_a_body_holding_the_text_satisfies_every_pattern() -> None:
+    """The superset property itself: a body that holds the text (any case) has block words matching every pattern
+    of it, over random bodies and texts cut out of them at random places."""
+    import fnmatch
+
+    from takeoff.telemetry.text_index import query_patterns
+
+    rng = random.Random(4242)
+    for _ in range(3000):
+        body = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 60)))
+        i = rng.randint(0, len(body) - 1)
+        q = body[i:rng.randint(i + 1, len(body))]
+        q = "".join(c.upper() if rng.random() < 0.3 else c for c in q)
+        if q.lower() not in body.lower():
+            continue  # the case change made a different text (ß -> SS): not a match to keep
+        block = words([body, "other words here"])
+        for p in query_patterns(q):
+            assert fnmatch.fnmatchcase(block, p.replace("%", "*")), (body, q, p, block)
