@@ -203,6 +203,7 @@ SHAPES: dict[str, dict[str, str]] = {
     "text in content": {"q": "invoice"},
     "text in content (one request)": {"q": "ticket 4242 about"},
     "text in content (a number, ~0.04 %)": {"q": "4242"},
+    "text in content (no indexable word, no match)": {"q": "€ €"},
     "model (0.1 % of requests)": {"model": "o1-rare"},
 }
 

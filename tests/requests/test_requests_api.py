@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -261,3 +262,45 @@ def test_text_search_pages_the_same_driven_by_matches_or_by_time(client, admin, 
     driven = pages()
     monkeypatch.setattr(queries, "RARE_TEXT", 0)
     assert pages() == driven and sorted(sum(driven, [])) == [f"p{i:02d}" for i in range(1, 12, 2)]
+
+
+def test_a_walking_text_search_tests_a_bounded_number_of_requests_a_page(app, client, admin, send, usecase,
+                                                                         monkeypatch):
+    """A text the index cannot narrow (`ab`: no word of 3 characters) walks the time index; with a budget of 5
+    requests a page, pages say how far back they searched and hold only the matches there (maybe none), and the
+    cursors lead through every match in the order of one unbounded walk, ties in time included."""
+    from takeoff.requests import queries
+
+    assert _policy(client, admin, usecase).status_code == 200
+    now = time.time()
+    send(*[event(usecase, id=f"w{i:02d}", ts=now - 100 + i * (i % 3 != 0),
+                 content={"input": [{"role": "user", "content": f"ab {i}" if i in (2, 3, 4, 15, 16) else "other"}]})
+           for i in range(20)])
+
+    def walk(**params: Any) -> tuple[list[list[str]], list[str | None]]:
+        out, searched, cursor = [], [], None
+        while True:
+            r = client.get("/api/v1/requests", params={"q": "ab", "limit": 2, **params,
+                                                       **({"cursor": cursor} if cursor else {})}, headers=admin)
+            assert r.status_code == 200, r.text
+            out.append([i["id"] for i in r.json()["items"]])
+            searched.append(r.json()["searched_to"])
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                return out, searched
+
+    unbounded, searched = walk()
+    assert searched == [None] * len(unbounded)
+    expected = sum(unbounded, [])
+    assert sorted(expected) == ["w02", "w03", "w04", "w15", "w16"]
+    monkeypatch.setattr(queries, "SCAN_BUDGET", 5)
+    pages, searched = walk()
+    assert sum(pages, []) == expected, "the same matches in the same order"
+    assert [] in pages and any(s is not None for s in searched), "a page with no match says how far it searched"
+    assert all(len(p) <= 2 for p in pages)
+    filtered, _ = walk(model="gpt-4o")  # an indexed filter bounds the walk the same way
+    assert sum(filtered, []) == expected
+    from tests.conftest import web_login
+
+    page = web_login(app, "root").get("/requests", params={"q": "ab"})  # the admin of the `admin` fixture
+    assert page.status_code == 200 and "requests back to" in page.text and "Search older requests" in page.text

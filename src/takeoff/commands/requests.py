@@ -39,7 +39,10 @@ def list_(use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
         cost = f"${r['cost_usd']:.5f}" if r["cost_usd"] is not None else "-"
         typer.echo(f"{r['ts'][:19]}  {r['id']:<36} {r['use_case']:<20} {r['status']:<8} {lat:>9} "
                    f"{r['model'] or '-':<20} {cost}{'  [content]' if r['has_content'] else ''}")
-    typer.echo(f"{len(out['items'])} request(s){' (more: narrow the filters)' if out['next_cursor'] else ''}")
+    searched = out.get("searched_to")
+    more = (f" (searched back to {searched[:19]}; older ones not searched: narrow the filters or the time range)"
+            if searched else " (more: narrow the filters)" if out["next_cursor"] else "")
+    typer.echo(f"{len(out['items'])} request(s){more}")
 
 
 @requests_app.command("show")

@@ -35,7 +35,9 @@ def list_requests(request: Request, session: DB, actor: Allowed("read"), limit: 
                   cursor: str | None = Query(None, max_length=600)) -> dict[str, Any]:
     """Requests newest first, filtered (use_case, release, status, error_category, model, provider, start, end,
     unit, score with score_min/score_max, rating_min/rating_max, has_content, q: text in stored content);
-    `next_cursor` fetches the next page."""
+    `next_cursor` fetches the next page. A text search the index cannot narrow tests a bounded number of requests
+    per page: the page may then hold fewer items than `limit` (even none), `searched_to` says how far back it
+    looked, and `next_cursor` goes on from there (null only at the end)."""
     return queries.page(session, _filters(request), unit_key(request), limit, cursor)
 
 

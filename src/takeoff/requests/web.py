@@ -25,7 +25,7 @@ def requests_page(request: Request, page: PageFor("read")) -> Response:
     """The requests explorer: filter, page through (newest first), export the filtered set."""
     raw = {k: v for k, v in request.query_params.items() if v != ""}
     cursor = raw.pop("cursor", None)
-    error, result, filters = None, {"items": [], "next_cursor": None}, queries.Filters()
+    error, result, filters = None, {"items": [], "next_cursor": None, "searched_to": None}, queries.Filters()
     try:
         filters = queries.parse_filters({k: v for k, v in raw.items() if k in queries.Filters.__dataclass_fields__})
         result = queries.page(page.session, filters, rollup.unit_key(request.app.state.settings.resolved_secret_key),
@@ -35,7 +35,7 @@ def requests_page(request: Request, page: PageFor("read")) -> Response:
     params = filters.params()
     return page.render("requests/list.html", sets=eval_set_choices(page.session, filters.use_case),
                        selection={f"f_{k}": v for k, v in params.items()}, status_code=422 if error else 200, error=error, f=raw,
-                       items=result["items"], statuses=queries.STATUSES,
+                       items=result["items"], statuses=queries.STATUSES, searched_to=result["searched_to"],
                        next_url=f"/requests?{urlencode({**params, 'cursor': result['next_cursor']})}"
                        if result["next_cursor"] else None,
                        export=urlencode(params), first_url=f"/requests?{urlencode(params)}" if cursor else None)
