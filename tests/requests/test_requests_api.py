@@ -241,7 +241,7 @@ def test_text_search_blocks_are_a_superset_of_the_exact_matches(client, admin, s
 def test_text_search_pages_the_same_driven_by_matches_or_by_time(client, admin, send, usecase, monkeypatch):
     """SQLite builds a rare text's page from its matches, a common one's from the time index: same rows, same order,
     same cursors either way."""
-    from takeoff.requests import queries
+    from takeoff.requests import text_search
 
     assert _policy(client, admin, usecase).status_code == 200
     now = time.time()
@@ -260,7 +260,7 @@ def test_text_search_pages_the_same_driven_by_matches_or_by_time(client, admin, 
                 return out
 
     driven = pages()
-    monkeypatch.setattr(queries, "RARE_TEXT", 0)
+    monkeypatch.setattr(text_search, "RARE_TEXT", 0)
     assert pages() == driven and sorted(sum(driven, [])) == [f"p{i:02d}" for i in range(1, 12, 2)]
 
 

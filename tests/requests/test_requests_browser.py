@@ -28,7 +28,9 @@ def test_dashboard_point_and_incident_lead_to_requests(live_server, page, send, 
     page.goto(f"{live_server}/usecases/{usecase}/monitoring")
     canvas = page.locator("article.chart[data-metric=throughput] canvas")
     canvas.wait_for()
-    page.wait_for_function("el => window.Chart && Chart.getChart(el)", arg=canvas.element_handle())
+    # drawn and done animating: a point read mid-animation is not where a click finds it (a flake on a busy machine)
+    page.wait_for_function("el => { const c = window.Chart && Chart.getChart(el); return c && !Chart.animator.running(c); }",
+                           arg=canvas.element_handle())
     # the last point that has data: its position from Chart.js, clicked like a user would
     x, y = page.evaluate("""el => { const ch = Chart.getChart(el); const ds = ch.data.datasets[0];
         let i = ds.data.length - 1; while (i > 0 && !ds.data[i]) i--;

@@ -93,7 +93,8 @@ def test_roles_follow_the_groups_at_each_sign_in(sso_app: Any, factory: Any, adm
     with transaction(factory) as s:
         user = s.scalar(select(User).where(User.username == "dana.scully"))
         assert user is not None and user.roles == []
-        changes = [e.diff for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "user.roles"))]
+        changes = [e.diff for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "user.roles")
+                                                .order_by(AuditEntry.id))]
     assert [d["roles"]["to"] for d in changes] == [["ai_engineer", "viewer"], []]
     assert _actions(factory)[-1] == "sso.login_refused"
     assert c2.get("/api/v1/me").status_code == 401

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from takeoff.catalog import service as catalog
 from takeoff.core.db import read_session
 from takeoff.core.errors import Invalid, NotFound
-from takeoff.telemetry import capture, text_index
+from takeoff.requests import text_search
+from takeoff.telemetry import capture
 from takeoff.sdk.tracking import STATUSES  # the SDK's one event vocabulary
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
@@ -131,31 +132,6 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
                    q=q.strip() if q else None)
 
 
-def _text_exact(q: str) -> Any:
-    """Content holding `q` in any case (a constant ILIKE pattern; '%', '_' and '/' in `q` are literal)."""
-    escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return C.body.ilike(f"%{escaped}%", escape="/")
-
-
-RARE_TEXT = 20_000  # up to this many candidate content rows, a text search's page is built from them (an ILIKE each:
-# ~1 us a row on SQLite, ~4 on PostgreSQL, so ~80 ms at worst; the time-index walk for a rare text reads far more)
-RARE_BLOCKS = 500  # ... in at most this many text search blocks (each a check of its words: a bound on that cost)
-
-
-def _text_candidates(session: Session, q: str) -> list[int] | None:
-    """The content batches that may hold `q`: the text search blocks matching it (takeoff.telemetry.text_index) and
-    the batches not indexed yet, when they hold at most RARE_TEXT rows in all. None: too many, or a text the index
-    cannot narrow (no word of 3+ letters or digits); the page then walks the time index testing each row's content,
-    which meets a page of a common text's matches within a few thousand rows."""
-    found = text_index.candidate_batches(session, q, RARE_BLOCKS)
-    if found is None or found[1] > RARE_TEXT:
-        return None
-    tail, tail_rows = text_index.queued(session, RARE_TEXT - found[1])
-    if found[1] + tail_rows > RARE_TEXT:
-        return None
-    return sorted(set(found[0]) | set(tail))  # one list: an index lookup per batch on both backends
-
-
 def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: list[int] | None = None,
            floor: datetime | None = None) -> list[Any]:
     cond: list[Any] = []
@@ -186,11 +162,11 @@ def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: list[int] | None = 
             rated.append(F.rating <= f.rating_max)
         cond.append(exists(select(F.id).where(*rated)))
     if f.q and drive is not None:  # few candidates: the ids of the matching content drive the query
-        cond.append(E.id.in_(select(C.event_id).where(C.batch.in_(drive), _text_exact(f.q))))
+        cond.append(E.id.in_(select(C.event_id).where(C.batch.in_(drive), text_search.exact(f.q))))
     elif f.has_content is not None or f.q:
         found = [C.event_id == E.id]
         if f.q:  # many matches: the time index walk meets a page of them early, testing each row's content
-            found.append(_text_exact(f.q))
+            found.append(text_search.exact(f.q))
             if floor is not None:  # content has its request's time: PostgreSQL otherwise estimates a rare text's
                 # matches as few and reads all content for them (1 s at 10M requests) instead of the slice
                 found.append(C.ts >= floor)
@@ -245,7 +221,7 @@ def _plan(session: Session, f: Filters) -> tuple[bool, list[int] | None]:
     sqlite = _is_sqlite(session)
     if not sqlite:
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    return sqlite, _text_candidates(session, f.q) if f.q else None
+    return sqlite, text_search.candidates(session, f.q) if f.q else None
 
 
 SCAN_BUDGET = 50_000  # requests a text search without usable index candidates tests per page (~1 us each)

@@ -1,0 +1,35 @@
+"""Text search in captured content for the explorer: the exact test of a stored body, and the candidate content
+batches the block index (takeoff.telemetry.text_index) narrows a search to, within bounds that keep a page cheap."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from takeoff.telemetry import text_index
+from takeoff.telemetry.request_models import RequestContent as C
+
+
+def exact(q: str) -> Any:
+    """Content holding `q` in any case (a constant ILIKE pattern; '%', '_' and '/' in `q` are literal)."""
+    escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return C.body.ilike(f"%{escaped}%", escape="/")
+
+
+RARE_TEXT = 20_000  # up to this many candidate content rows, a text search's page is built from them (an ILIKE each:
+# ~1 us a row on SQLite, ~4 on PostgreSQL, so ~80 ms at worst; the time-index walk for a rare text reads far more)
+RARE_BLOCKS = 500  # ... in at most this many text search blocks (each a check of its words: a bound on that cost)
+
+
+def candidates(session: Session, q: str) -> list[int] | None:
+    """The content batches that may hold `q`: the text search blocks matching it (takeoff.telemetry.text_index) and
+    the batches not indexed yet, when they hold at most RARE_TEXT rows in all. None: too many, or a text the index
+    cannot narrow (no word of 3+ letters or digits); the page then walks the time index testing each row's content,
+    which meets a page of a common text's matches within a few thousand rows."""
+    found = text_index.candidate_batches(session, q, RARE_BLOCKS)
+    if found is None or found[1] > RARE_TEXT:
+        return None
+    tail, tail_rows = text_index.queued(session, RARE_TEXT - found[1])
+    if found[1] + tail_rows > RARE_TEXT:
+        return None
+    return sorted(set(found[0]) | set(tail))  # one list: an index lookup per batch on both backends
