@@ -17,6 +17,7 @@ from takeoff.releases.models import Release
 log = logging.getLogger("takeoff.data")
 
 CHECK_EVERY_S = 900
+NEWEST_FIRST = (DataCheckRun.started_at.desc(), DataCheckRun.id.desc())  # a source's runs; ties in time: highest id
 MAX_EVIDENCE_AGE_S = 24 * 3600 + 2 * CHECK_EVERY_S
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -45,14 +46,14 @@ def list_sources(session: Session, use_case_key: str | None = None) -> list[Data
 def latest_run(session: Session, source_id: int) -> DataCheckRun | None:
     """The most recent check run of a source."""
     return session.scalar(select(DataCheckRun).where(DataCheckRun.source_id == source_id)
-                          .order_by(DataCheckRun.started_at.desc(), DataCheckRun.id.desc()).limit(1))
+                          .order_by(*NEWEST_FIRST).limit(1))
 
 
 def latest_run_ids() -> Select[tuple[int | None]]:
     """The id of every source's most recent run (ties in time: the highest id, as `latest_run`), NULL for a source
     never checked: one seek a source on ix_data_check_runs_source_started, however many runs are kept."""
     newest = (select(DataCheckRun.id).where(DataCheckRun.source_id == DataSource.id)
-              .order_by(DataCheckRun.started_at.desc(), DataCheckRun.id.desc()).limit(1)
+              .order_by(*NEWEST_FIRST).limit(1)
               .correlate(DataSource).scalar_subquery())
     return select(newest).select_from(DataSource)
 
@@ -73,7 +74,7 @@ def runs(session: Session, name: str, limit: int = 50) -> list[DataCheckRun]:
     """A source's check runs, newest first."""
     src = get(session, name)
     return list(session.scalars(select(DataCheckRun).where(DataCheckRun.source_id == src.id)
-                                .order_by(DataCheckRun.started_at.desc(), DataCheckRun.id.desc()).limit(limit)))
+                                .order_by(*NEWEST_FIRST).limit(limit)))
 
 
 def run_view(run: DataCheckRun) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def words(bodies: Iterable[str]) -> str:
         # a folding that yields a combining dot ('İ' -> 'i̇') must not split a word
         seen.update(_RUN.findall(body.lower().replace("\u0307", "")))
     if ascii_bodies:
-        seen.update(w.decode("ascii") for w in set("\n".join(ascii_bodies).encode("ascii").translate(_ASCII_WORDS).split()))
+        seen.update("\n".join(ascii_bodies).encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     # a space before the first word and after the last: every word is " word " (see query_patterns)
     return f" {' '.join(seen)} " if seen else ""
 

@@ -98,7 +98,7 @@ def _window_rows(session: Session, use_case_key: str, release_id: Releases, star
     out: list[Any] = []
     for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS):
         out += _rows(session, use_case_key, release_id, grain, _dt(lo), end if hi == _epoch(end) else _dt(hi), cols)
-    return out + _pending(session, use_case_key, release_id, _dt(math.floor(_epoch(start) / 60) * 60), end)
+    return out + _pending(session, use_case_key, release_id, _minute(start), end)
 
 
 ALL_COLS = ("bucket", *rollup.COUNTERS, "latency_sum_ms", "cost_usd", "cost_sq", "first_ts", "last_ts", "latency", "outcomes",
@@ -132,6 +132,13 @@ def window_stats(session: Session, use_case_key: str, release_id: Releases, star
         active_units=rollup.kmv_estimate(agg["units"]), first_ts=agg["first_ts"], last_ts=agg["last_ts"],
         dropped=dict(agg["dropped"]), violations=dict(agg.get("violations") or {}),
         models=dict(agg.get("models") or {}))
+
+
+def _grain_ranges(start: datetime, end: datetime) -> list[Any]:
+    """The rollup rows covering [start, end), coarsest grain first where it fits (`_cover`), as disjoint conditions."""
+    return [and_(ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
+                 ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
+            for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS)]
 
 
 def _per_key(session: Session) -> bool:
@@ -199,9 +206,7 @@ def totals_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     # Only sums and extremes asked for (e.g. fallbacks and the last event over 30 days): the database adds each
     # grain range up, one row per use case, instead of sending every day and hour row to be merged here.
     summed = set(cols) <= SUMMABLE | EXTREMES.keys()
-    ranges = [and_(ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
-                   ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
-              for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS)]
+    ranges = _grain_ranges(start, end)
     if summed and ranges:  # the grain ranges are disjoint: one statement adds them all up, one row per use case
         sums = [(EXTREMES[c] if c in EXTREMES else func.sum)(ROLLUPS.c[c]).label(c) for c in cols]
         params: dict[str, Any] = {}
@@ -238,9 +243,7 @@ def scored_many(session: Session, keys: Sequence[str], start: datetime, end: dat
     if not keys:
         return out
     empty = cast(ROLLUPS.c.scores, Text).in_(("{}", "null"))
-    ranges = [and_(ROLLUPS.c.grain == grain, ROLLUPS.c.bucket >= _dt(lo),
-                   ROLLUPS.c.bucket < (end if hi == _epoch(end) else _dt(hi)))
-              for grain, lo, hi in _cover(_epoch(start), _epoch(end), rollup.GRAINS)]
+    ranges = _grain_ranges(start, end)
     scored = (or_(*ranges), ROLLUPS.c.scores.is_not(None), ~empty)
     if ranges and _per_key(session):  # each use case's index range until its first scored row
         k = _keys_table()
