@@ -220,13 +220,14 @@ def test_text_search_blocks_are_a_superset_of_the_exact_matches(client, admin, s
     assert _policy(client, admin, usecase).status_code == 200
     rng = random.Random(18)
     alphabet = ["alpha", "Beta", "gamma-ray", "über", "İstanbul", "naïve", "x_y", "100%", "a.b", "zz9", "ß", "\\n",
-                "\"q\"", "Kelvin", "KELVIN", "tab\there"]
+                "\"q\"", "Kelvin", "KELVIN", "tab\there", "ΟΔΟΣ", "οδός", "Привет", "мир", "我需要退款"]
     texts = [" ".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(40)]
     for i in range(0, 40, 8):
         send(*[event(usecase, id=f"r{j:02d}", content={"input": [{"role": "user", "content": texts[j]}]})
                for j in range(i, i + 8)])
     queries = ["alpha", "ALPHA beta", "mma-ra", "ber", "stanbul", "ïve", "x_y", "100%", "a.b", "zz9 alpha", "ray über",
-               "elvin", "kelvin", "lpha Bet", "beta gam", "\\n", "ab"] + [t[2:14] for t in texts[:12]]
+               "elvin", "kelvin", "lpha Bet", "beta gam", "\\n", "ab", "ΟΔΟ", "οδό", "ПРИВЕТ мир", "ривет", "需要退款",
+               "退款"] + [t[2:14] for t in texts[:12]]
 
     def found() -> dict[str, list[str]]:
         return {q: [i["id"] for i in client.get("/api/v1/requests", params={"q": q, "limit": 100},
@@ -236,6 +237,24 @@ def test_text_search_blocks_are_a_superset_of_the_exact_matches(client, admin, s
     assert any(before.values())
     text_index.index_all(factory)
     assert found() == before
+
+
+def test_a_search_in_another_script_is_narrowed_by_the_index_and_ignores_case(client, admin, send, usecase, factory):
+    """Greek and Cyrillic words are words of the block index (not only ASCII runs): such a search reads the few
+    blocks holding it, and finds the text in any case on both backends."""
+    from takeoff.telemetry import text_index
+
+    assert _policy(client, admin, usecase).status_code == 200
+    send(event(usecase, id="g1", content={"input": [{"role": "user", "content": "Καλημέρα, ΠΡΙΒΕΤ? Привет, мир"}]}),
+         event(usecase, id="g2", content={"input": [{"role": "user", "content": "good morning, world"}]}))
+    text_index.index_all(factory)
+    with factory() as s:
+        assert text_index.candidate_batches(s, "привет МИР", 10) is not None, "the index narrows a Cyrillic text"
+        assert text_index.candidate_batches(s, "γεια", 10) == ([], 0)
+    for q in ("привет", "ПРИВЕТ, МИР", "καλημέρα", "Привет, мир"):
+        got = client.get("/api/v1/requests", params={"q": q}, headers=admin).json()["items"]
+        assert [i["id"] for i in got] == ["g1"], q
+    assert client.get("/api/v1/requests", params={"q": "γεια"}, headers=admin).json()["items"] == []
 
 
 def test_text_search_pages_the_same_driven_by_matches_or_by_time(client, admin, send, usecase, monkeypatch):

@@ -76,3 +76,24 @@ def test_tele0012_pads_existing_blocks_so_whole_word_searches_find_them(backend:
         migrate.upgrade(engine)  # again: nothing to pad twice
         with engine.begin() as conn:
             assert conn.scalar(text("SELECT words FROM request_text_blocks WHERE batch = 3")) == " heron "
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_tele0013_queues_batches_with_non_ascii_content_again(backend: str, tmp_path: Path) -> None:
+    """Blocks built before tele0013 hold only ASCII words; the upgrade queues the batches holding a non-ASCII body
+    (and no other), whose rebuilt blocks then find a Cyrillic word."""
+    with database_at(backend, tmp_path, "tele0012") as (engine, _):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO request_content (event_id, use_case, ts, body, redactions, truncated, batch) "
+                              "VALUES (:id, 'uc', :ts, :body, '{}', 0, :b)"),
+                         [{"id": f"e{i}", "ts": datetime(2026, 12, 1, 0, i, tzinfo=UTC), "b": 1 + i % 3,
+                           "body": f'{{"input": [{{"role": "user", "content": "{w} {i}"}}]}}'}
+                          for i, w in enumerate(["order", "заказ", "order", "order", "order", "order"])])
+            conn.execute(text("INSERT INTO request_text_blocks (batch, words, rows) VALUES (1, ' order 0 3 ', 2), "
+                              "(2, ' order 1 4 ', 2), (3, ' order 2 5 ', 2)"))
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT batch, rows FROM request_text_pending")).all() == [(2, 2)]
+        assert text_index.index_all(make_sessionmaker(engine)) == 2
+        with make_sessionmaker(engine)() as s:
+            assert text_index.candidate_batches(s, "ЗАКАЗ", 10) == ([2], 2)

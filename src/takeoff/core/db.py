@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 
+from takeoff.core.textfold import fold_sql
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -111,6 +113,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: the events' id index stays in memory
             cur.execute("PRAGMA mmap_size=268435456")
+            # text search's case folding of non-ASCII text (SQLite's lower() folds ASCII only)
+            dbapi_conn.create_function("takeoff_fold", 1, fold_sql, deterministic=True)
             if checkpointer is not None:
                 cur.execute("PRAGMA wal_autocheckpoint=0")  # commits never pay for a checkpoint: see below
             cur.close()

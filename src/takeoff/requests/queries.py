@@ -162,11 +162,11 @@ def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: list[int] | None = 
             rated.append(F.rating <= f.rating_max)
         cond.append(exists(select(F.id).where(*rated)))
     if f.q and drive is not None:  # few candidates: the ids of the matching content drive the query
-        cond.append(E.id.in_(select(C.event_id).where(C.batch.in_(drive), text_search.exact(f.q))))
+        cond.append(E.id.in_(select(C.event_id).where(C.batch.in_(drive), text_search.exact(f.q, sqlite))))
     elif f.has_content is not None or f.q:
         found = [C.event_id == E.id]
         if f.q:  # many matches: the time index walk meets a page of them early, testing each row's content
-            found.append(text_search.exact(f.q))
+            found.append(text_search.exact(f.q, sqlite))
             if floor is not None:  # content has its request's time: PostgreSQL otherwise estimates a rare text's
                 # matches as few and reads all content for them (1 s at 10M requests) instead of the slice
                 found.append(C.ts >= floor)

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.orm import Session
 
+from takeoff.core.textfold import fold
 from takeoff.telemetry import text_index
 from takeoff.telemetry.request_models import RequestContent as C
 
 
-def exact(q: str) -> Any:
-    """Content holding `q` in any case (a constant ILIKE pattern; '%', '_' and '/' in `q` are literal)."""
-    escaped = q.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return C.body.ilike(f"%{escaped}%", escape="/")
+def exact(q: str, sqlite: bool) -> Any:
+    """Content holding `q` in any case (a constant pattern; '%', '_' and '/' in `q` are literal): PostgreSQL's ILIKE;
+    on SQLite, whose case-insensitive LIKE folds ASCII only, a non-ASCII text is compared case-folded
+    (takeoff_fold, the block index's folding: 'ПРИВЕТ' finds 'привет')."""
+    if sqlite and not q.isascii():
+        return func.takeoff_fold(C.body).like(f"%{_escape(fold(q))}%", escape="/")
+    return C.body.ilike(f"%{_escape(q)}%", escape="/")
+
+
+def _escape(q: str) -> str:
+    return q.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 RARE_TEXT = 20_000  # up to this many candidate content rows, a text search's page is built from them (an ILIKE each:

@@ -10,10 +10,14 @@ indexed once, not once per row. ClickHouse's n-gram skip indexes work the same w
 
 A search keeps its meaning (content whose stored body holds the text, any case): the blocks whose words hold every
 word of the text are a superset of the batches holding it; their rows, and the rows of batches not indexed yet, are
-tested exactly. Why a superset: a word here is a maximal run of ASCII letters and digits of the lower-cased body; if
-the body holds the text, each such run of the text lies inside one of the body's runs, and a run that a non-word
-character of the text bounds is bounded there too (so it starts or ends that word: `query_patterns`). Texts with no
-usable run cannot use the trigram index and are tested row by row.
+tested exactly. Why a superset: a word here is a maximal run of letters and digits, of any script, of the case-folded
+body (`fold`: Unicode case folding, a combining dot above removed; no final-sigma or other context rule, so a text
+folds the same wherever it stands). The exact test matches a character to itself or to one the database lower-cases
+alike (SQLite: the same folding, takeoff_fold; PostgreSQL's ILIKE: the locale's per-character lower case), and such characters fold
+alike, so if the body holds the text, its folding holds the text's folding; each run of the folded text then lies
+inside one of the body's runs, and a run that a non-word character of the text bounds is bounded there too (so it
+starts or ends that word: `query_patterns`). Texts with no run of 3 characters (a two-character Chinese word) cannot
+use the trigram index and are tested row by row, within the explorer's scan budget.
 
 Deleting content (a unit's, or retention) puts its batches back in the queue: their block is rebuilt from the rows
 left, so no word of deleted content stays searchable."""
@@ -33,6 +37,7 @@ from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.core.db import read_session, transaction
+from takeoff.core.textfold import fold
 from takeoff.telemetry.request_models import TEXT_SEARCH_FTS as FTS
 from takeoff.telemetry.request_models import TextBlock, TextPending
 
@@ -40,7 +45,7 @@ BLOCKS = TextBlock.__tablename__
 PENDING = TextPending.__tablename__
 MIN_RUN = 3  # a trigram index needs 3 characters
 INDEX_ROWS = 20_000  # content rows read per compactor round
-_RUN = re.compile(r"[a-z0-9]+")
+_RUN = re.compile(r"[^\W_]+")  # letters and digits of any script (on ASCII text: a-z, A-Z, 0-9)
 _MAX_IN = 900
 
 
@@ -65,8 +70,7 @@ def words(bodies: Iterable[str]) -> str:
         if body.isascii():
             ascii_bodies.append(body)
             continue
-        # a folding that yields a combining dot ('İ' -> 'i̇') must not split a word
-        seen.update(_RUN.findall(body.lower().replace("\u0307", "")))
+        seen.update(_RUN.findall(fold(body)))
     if ascii_bodies:
         seen.update("\n".join(ascii_bodies).encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     # a space before the first word and after the last: every word is " word " (see query_patterns)
@@ -82,9 +86,7 @@ def query_patterns(q: str) -> list[str]:
     first and last runs can be parts of longer words: `ticket 4242 about` needs the word `4242` itself
     (`% 4242 %`), not any number holding those digits, which at 10M requests was most blocks. Each pattern's
     literal needs 3 characters (a trigram), spaces included."""
-    low = q.lower()
-    if not low.isascii():
-        low = low.replace("\u0307", "")  # as in words(): the body's folding drops the combining dot
+    low = fold(q)
     found: dict[str, tuple[int, int]] = {}
     for m in _RUN.finditer(low):
         left, right = m.start() > 0, m.end() < len(low)
