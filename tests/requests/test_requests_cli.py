@@ -40,6 +40,10 @@ def test_requests_commands(run, send, usecase):
     ("requests", "policy", "set", "unknown-uc"),
     ("requests", "show", "missing"),
     ("requests", "list", "--status", "bogus"),
+    ("requests", "list", "--score-min", "0.5"),
+    ("requests", "list", "--rating-min", "9"),
+    ("requests", "list", "--cursor", "not-a-cursor"),
+    ("requests", "export", "--score", "faithfulness", "--score-min", "1", "--score-max", "0"),
     ("requests", "export", "--format", "xml"),
     ("requests", "export", "--start", "not-a-time"),
     ("requests", "delete", "--unit", ""),
@@ -48,6 +52,35 @@ def test_requests_commands(run, send, usecase):
 def test_bad_input_exits_2(run, usecase, args):
     r = run(*args)
     assert r.exit_code == 2, r.output
+
+
+def test_list_and_export_take_every_filter_of_the_explorer(run, send, usecase, client, admin):
+    """Score range, feedback rating, content or not, text and a cursor: the API's filters from the command line,
+    pages followed by --cursor, --json for scripts; a bad value names its field once."""
+    assert client.put(f"/api/v1/capture-policies/{usecase}", json={"capture": True}, headers=admin).status_code == 200
+    send(*[event(usecase, id=f"f{i}", scores={"faithfulness": i / 10},
+                 **({"content": {"input": [{"role": "user", "content": f"parcel {i}"}]}} if i % 2 else {}))
+           for i in range(6)])
+    assert client.post("/api/v1/feedback", json={"id": "fb1", "request_id": "f1", "use_case": usecase, "rating": 1},
+                       headers=admin).status_code == 200
+
+    def ids(*args: str) -> list[str]:
+        r = run("requests", "list", "--use-case", usecase, "--json", *args)
+        assert r.exit_code == 0, r.output
+        return sorted(i["id"] for i in json.loads(r.output)["items"])
+
+    assert ids("--score", "faithfulness", "--score-min", "0.3") == ["f3", "f4", "f5"]
+    assert ids("--has-content") == ["f1", "f3", "f5"] and ids("--no-content") == ["f0", "f2", "f4"]
+    assert ids("--rating-max", "2") == ["f1"] and ids("--search", "parcel 3") == ["f3"]
+    first = run("requests", "list", "--use-case", usecase, "--limit", "4")
+    assert "4 request(s) (more)" in first.output, first.output
+    cursor = first.output.split("--cursor ")[1].split()[0]
+    rest = run("requests", "list", "--use-case", usecase, "--limit", "4", "--cursor", cursor)
+    assert rest.exit_code == 0 and "2 request(s)" in rest.output and "--cursor" not in rest.output, rest.output
+    r = run("requests", "export", "--use-case", usecase, "--score", "faithfulness", "--score-max", "0.1")
+    assert r.exit_code == 0 and sorted(json.loads(x)["id"] for x in r.output.splitlines()) == ["f0", "f1"]
+    r = run("requests", "list", "--start", "yesterday")
+    assert r.exit_code == 2 and r.output.count("yesterday") == 1, r.output
 
 
 def test_to_evalset_command(run, client, admin, users, send, usecase, monkeypatch):

@@ -38,7 +38,10 @@ def call(method: str, path: str, **kwargs: Any) -> Any:
             message = err["message"]
             details = err.get("details") or []
             if details and isinstance(details[0], dict) and "field" in details[0]:
-                message += " (" + "; ".join(f"{d.get('field')}: {d.get('message', '')}" for d in details[:5]) + ")"
+                said = [f"{d.get('field')}: {d.get('message', '')}" for d in details[:5]]
+                said = [d for d in said if d not in message]  # a message naming its one field says it already
+                if said:
+                    message += " (" + "; ".join(said) + ")"
         except Exception:
             message = f"HTTP {resp.status_code}"
         fail(message)

@@ -18,31 +18,53 @@ requests_app.add_typer(policy_app, name="policy")
 Opt = typer.Option
 
 
+# The explorer's filters (GET /api/v1/requests), the same options on list, export and to-evalset.
+UseCase = Annotated[str | None, Opt("--use-case", "-u")]
+Release = Annotated[str | None, Opt(help="A release id (the use case's number, or use_case:N).")]
+Status = Annotated[str | None, Opt(help="ok, error, fallback")]
+Text = Annotated[str | None, Opt()]
+Time = Annotated[str | None, Opt(help="ISO 8601 time or Unix seconds")]
+Score = Annotated[str | None, Opt(help="A score's name (with --score-min / --score-max: its range).")]
+Bound = Annotated[float | None, Opt()]
+Rating = Annotated[int | None, Opt(help="A feedback rating, 1-5.")]
+HasContent = Annotated[bool | None, Opt("--has-content/--no-content", help="Only requests with (without) content.")]
+Search = Annotated[str | None, Opt("--search", help="Text in stored content.")]
+
+
 def _filters(**kw: Any) -> dict[str, str]:
+    """Query parameters of the options given (a flag as true/false)."""
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in kw.items() if v is not None and v != ""}
 
 
 @requests_app.command("list")
-def list_(use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
-          release: Annotated[str | None, Opt()] = None, status: Annotated[str | None, Opt(help="ok, error, fallback")] = None,
-          error_category: Annotated[str | None, Opt()] = None, model: Annotated[str | None, Opt()] = None,
-          provider: Annotated[str | None, Opt()] = None, start: Annotated[str | None, Opt(help="ISO time")] = None,
-          end: Annotated[str | None, Opt(help="ISO time")] = None, unit: Annotated[str | None, Opt()] = None,
-          q: Annotated[str | None, Opt("--search", help="Text in stored content.")] = None,
-          limit: Annotated[int, Opt(min=1, max=200)] = 20) -> None:
+def list_(use_case: UseCase = None, release: Release = None, status: Status = None, error_category: Text = None,
+          model: Text = None, provider: Text = None, start: Time = None, end: Time = None, unit: Text = None,
+          score: Score = None, score_min: Bound = None, score_max: Bound = None, rating_min: Rating = None,
+          rating_max: Rating = None, has_content: HasContent = None, q: Search = None,
+          limit: Annotated[int, Opt(min=1, max=200)] = 20,
+          cursor: Annotated[str | None, Opt(help="Go on from a page's cursor (printed under it).")] = None,
+          as_json: Annotated[bool, Opt("--json", help="The page as JSON (items, next_cursor, searched_to).")] = False
+          ) -> None:
     """The newest requests matching the filters (id, time, use case, status, latency, model, cost)."""
     params = _filters(use_case=use_case, release=release, status=status, error_category=error_category, model=model,
-                      provider=provider, start=start, end=end, unit=unit, q=q, limit=limit)
+                      provider=provider, start=start, end=end, unit=unit, score=score, score_min=score_min,
+                      score_max=score_max, rating_min=rating_min, rating_max=rating_max, has_content=has_content,
+                      q=q, limit=limit, cursor=cursor)
     out = call("GET", "/api/v1/requests", params=params)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
     for r in out["items"]:
         lat = f"{r['latency_ms']:.0f} ms" if r["latency_ms"] is not None else "-"
         cost = f"${r['cost_usd']:.5f}" if r["cost_usd"] is not None else "-"
         typer.echo(f"{r['ts'][:19]}  {r['id']:<36} {r['use_case']:<20} {r['status']:<8} {lat:>9} "
                    f"{r['model'] or '-':<20} {cost}{'  [content]' if r['has_content'] else ''}")
     searched = out.get("searched_to")
-    more = (f" (searched back to {searched[:19]}; older ones not searched: narrow the filters or the time range)"
-            if searched else " (more: narrow the filters)" if out["next_cursor"] else "")
+    more = (f" (searched back to {searched[:19]}; older ones not searched yet)" if searched
+            else " (more)" if out["next_cursor"] else "")
     typer.echo(f"{len(out['items'])} request(s){more}")
+    if out["next_cursor"]:
+        typer.echo(f"next page: --cursor {out['next_cursor']}")
 
 
 @requests_app.command("show")
@@ -52,15 +74,19 @@ def show(request_id: str) -> None:
 
 
 @requests_app.command("export")
-def export(use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
-           status: Annotated[str | None, Opt()] = None, start: Annotated[str | None, Opt()] = None,
-           end: Annotated[str | None, Opt()] = None, model: Annotated[str | None, Opt()] = None,
+def export(use_case: UseCase = None, release: Release = None, status: Status = None, error_category: Text = None,
+           model: Text = None, provider: Text = None, start: Time = None, end: Time = None, unit: Text = None,
+           score: Score = None, score_min: Bound = None, score_max: Bound = None, rating_min: Rating = None,
+           rating_max: Rating = None, has_content: HasContent = None, q: Search = None,
            fmt: Annotated[str, Opt("--format", help="jsonl or csv")] = "jsonl",
            max_rows: Annotated[int, Opt("--max", min=1, max=100_000)] = 10_000) -> None:
     """Export the filtered requests (metadata, no content) to stdout as JSONL or CSV."""
     if fmt not in ("jsonl", "csv"):
         fail("--format: jsonl or csv")
-    params = _filters(use_case=use_case, status=status, start=start, end=end, model=model, format=fmt, max=max_rows)
+    params = _filters(use_case=use_case, release=release, status=status, error_category=error_category, model=model,
+                      provider=provider, start=start, end=end, unit=unit, score=score, score_min=score_min,
+                      score_max=score_max, rating_min=rating_min, rating_max=rating_max, has_content=has_content,
+                      q=q, format=fmt, max=max_rows)
     with client() as c, c.stream("GET", "/api/v1/requests/export", params=params) as resp:
         if resp.status_code >= 400:
             resp.read()
@@ -77,10 +103,10 @@ def export(use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
 def to_evalset(eval_set: str,
                request: Annotated[list[str] | None, Opt("--request", "-r", help="A request id (repeatable).")] = None,
                incident: Annotated[int | None, Opt(help="The requests of this incident.")] = None,
-               use_case: Annotated[str | None, Opt("--use-case", "-u")] = None,
-               release: Annotated[str | None, Opt()] = None, status: Annotated[str | None, Opt()] = None,
-               error_category: Annotated[str | None, Opt()] = None, start: Annotated[str | None, Opt()] = None,
-               end: Annotated[str | None, Opt()] = None, q: Annotated[str | None, Opt("--search")] = None,
+               use_case: UseCase = None, release: Release = None, status: Status = None, error_category: Text = None,
+               model: Text = None, provider: Text = None, start: Time = None, end: Time = None, unit: Text = None,
+               score: Score = None, score_min: Bound = None, score_max: Bound = None, rating_min: Rating = None,
+               rating_max: Rating = None, has_content: HasContent = None, q: Search = None,
                reference: Annotated[str, Opt(help="output (the request's output is expected) or none")] = "output",
                correct: Annotated[list[str] | None, Opt(help="REQUEST_ID=EXPECTED, a corrected expected output "
                                                               "(repeatable).")] = None,
@@ -90,8 +116,10 @@ def to_evalset(eval_set: str,
                strict: Annotated[bool, Opt(help="Exit 1 when a selected request was skipped.")] = False) -> None:
     """Add production requests (--request ids, an --incident's, or the filters') to a new version of EVAL_SET.
     Exit 0 done, 1 with --strict when requests were skipped, 2 refused (nothing written)."""
-    filters = _filters(use_case=use_case, release=release, status=status, error_category=error_category,
-                       start=start, end=end, q=q)
+    filters = _filters(use_case=use_case, release=release, status=status, error_category=error_category, model=model,
+                       provider=provider, start=start, end=end, unit=unit, score=score, score_min=score_min,
+                       score_max=score_max, rating_min=rating_min, rating_max=rating_max, has_content=has_content,
+                       q=q)
     if reference not in ("output", "none"):
         fail("--reference: output or none")
     corrections: dict[str, str] = {}
