@@ -5,7 +5,8 @@ the same database) as the people of each role: intake and scoring, RACI, lifecyc
 sources with SLA checks run against a real SQLite file, eval sets, eval runs against the small Python targets of
 `takeoff.demo.targets`, releases through approvals, a canary, telemetry and feedback sent by the SDK
 (`takeoff.sdk.Client.record` and `feedback`, injected with that TestClient; sparse pilot traffic reaches back to the
-start of last quarter so the quarterly review compares adoption), a drift and an incident in the invoice use case,
+start of last quarter so the quarterly review compares adoption), an agent instrumented with OpenTelemetry sending
+its span trees over OTLP (`takeoff.demo.traces`), a drift and an incident in the invoice use case,
 KPI measurements, usage policies, training, ROI assumptions, audit findings and quarterly reviews.
 
 The seeding app accepts events as late as the start of last quarter plus a day (`seeding_settings`), so the history
@@ -26,12 +27,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from takeoff.core.actor import Actor
 from takeoff.core.config import Settings
 from takeoff.core.db import transaction, utcnow
 from takeoff.demo import targets as demo_targets
+from takeoff.demo import traces as demo_traces
 from takeoff.sdk import Client as SdkClient
 from takeoff.sdk import safety
 
@@ -302,6 +305,8 @@ class Demo:
                   ("/api/v1/capture-policies/{use_case}",))
         self.step("six weeks of traffic, a drift in invoices, and last quarter's pilot traffic", self.traffic,
                   ("/api/v1/events",))
+        self.step("sales-call-summary's agent traced with OpenTelemetry: its last day's calls as OTLP span trees",
+                  self.traced_agent, ("/v1/traces",))
         self.step("incidents", self.incidents, ("/api/v1/incidents",))
         self.step("the invoice incident's requests into its eval set, and the next release gated on them",
                   self.production_cases, ("/api/v1/requests/to-evalset",))
@@ -719,6 +724,31 @@ class Demo:
         stats = self._sdk().stats()
         self.out(f"    {stats['sent']} events sent by the SDK, {len(history)} of them pilot traffic since the start "
                  f"of last quarter; {stats['dropped_total']} dropped")
+
+    def traced_agent(self) -> None:
+        """sales-call-summary's agent is instrumented with OpenTelemetry (takeoff.demo.traces): its calls of the last
+        day arrive over OTLP/HTTP as traces (agent, CRM retrieval, model call, HTTP call), each model call a request
+        whose span tree the explorer draws; no content, as its capture policy is off."""
+        key = "sales-call-summary"
+        rng = random.Random(20261207)  # its own: the other steps' draws stay as they were
+        active = self._active(key)["releases"]
+        prod = [r for r in active if r.get("weight", 0) >= 50] or active
+        release = prod[0]["release_id"] if prod else None
+        calls = [demo_traces.Call(end_s=(self.now - timedelta(minutes=rng.randint(5, 20 * 60))).timestamp(),
+                                  unit=rng.choice(["rep1", "rep2", "rep3", "rep4"]), release=release,
+                                  model=MODEL.split("/")[1], helpfulness=round(min(1.0, max(0.0, rng.gauss(0.76, 0.08))), 3),
+                                  input_tokens=rng.randint(400, 900), output_tokens=rng.randint(80, 250),
+                                  call_minutes=rng.randint(10, 60), error=i == 7) for i in range(24)]
+        body, ids = demo_traces.export(sorted(calls, key=lambda c: c.end_s), key, rng)
+        r = self.client.post("/v1/traces", content=body,
+                             headers={**self.tokens["erin"], "content-type": "application/x-protobuf"})
+        if r.status_code != 200:
+            raise DemoError(f"POST /v1/traces: {r.status_code} {r.text[:300]}")
+        refused = ExportTraceServiceResponse.FromString(r.content).partial_success
+        if refused.rejected_spans:
+            raise DemoError(f"POST /v1/traces refused {refused.rejected_spans} span(s): {refused.error_message}")
+        self.request_ids[key] = [*self.request_ids.get(key, []), *ids]
+        self.out(f"    {len(ids)} traced calls ({4 * len(ids)} spans) of the {demo_traces.AGENT} agent, one failed")
 
     def _invoice_with_drift(self, events: list[dict[str, Any]]) -> None:
         """Baseline on the first weeks, reference on the following days, then an hour of drifted invoices."""
