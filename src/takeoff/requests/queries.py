@@ -221,7 +221,8 @@ def _plan(session: Session, f: Filters) -> tuple[bool, list[int] | None]:
     sqlite = _is_sqlite(session)
     if not sqlite:
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    return sqlite, text_search.candidates(session, f.q) if f.q else None
+    return sqlite, text_search.candidates(session, f.q, text_search.budget(text_search.RARE_TEXT, f.q, sqlite)
+                                          ) if f.q else None
 
 
 SCAN_BUDGET = 50_000  # requests a text search without usable index candidates tests per page (~1 us each)
@@ -229,16 +230,18 @@ SCAN_BUDGET = 50_000  # requests a text search without usable index candidates t
 
 def _scan_floor(session: Session, f: Filters, unit_key: bytes, after: tuple[datetime, str] | None, sqlite: bool
                 ) -> datetime | None:
-    """The time of the SCAN_BUDGET-th request below `after`, in the order of the filters the time indexes serve (use
-    case, release, status, error category, model, provider, time range; the others are left out so that this stays
-    an index-only walk: reading the ids too cost 30 ms at 10M requests on SQLite, the times alone 0.7 ms); None when
-    fewer are left. A text search that walks reads no request older than this."""
+    """The time of the SCAN_BUDGET-th request below `after` (a quarter of it for a text SQLite tests folded), in
+    the order of the filters the time indexes serve (use case, release, status, error category, model, provider,
+    time range; the others are left out so that this stays an index-only walk: reading the ids too cost 30 ms at 10M
+    requests on SQLite, the times alone 0.7 ms); None when fewer are left. A text search that walks reads no request
+    older than this."""
     plain = Filters(use_case=f.use_case, release=f.release, status=f.status, error_category=f.error_category,
                     model=f.model, provider=f.provider, start=f.start, end=f.end)
     q = select(E.ts).where(*_where(plain, unit_key, sqlite))
     if after is not None:
         q = q.where(E.ts <= after[0], or_(E.ts < after[0], E.id < after[1]))
-    found: datetime | None = session.scalar(q.order_by(E.ts.desc()).offset(SCAN_BUDGET - 1).limit(1))
+    budget = text_search.budget(SCAN_BUDGET, f.q, sqlite) if f.q else SCAN_BUDGET
+    found: datetime | None = session.scalar(q.order_by(E.ts.desc()).offset(budget - 1).limit(1))
     return found
 
 
