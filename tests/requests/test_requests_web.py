@@ -23,6 +23,8 @@ def test_list_and_detail_pages(app, users, send, usecase):
     assert r.status_code == 200 and 'data-request="w1"' in r.text and 'data-request="w2"' in r.text
     r = c.get("/requests", params={"status": "error"})
     assert 'data-request="w2"' in r.text and 'data-request="w1"' not in r.text
+    r = c.get("/requests", params={"rating_min": "4", "rating_max": "5"})  # the well-rated: both bounds in the form
+    assert r.status_code == 200 and 'name="rating_min" value="4"' in r.text and 'name="rating_max" value="5"' in r.text
     r = c.get("/requests", params={"status": "nope"})
     assert r.status_code == 422 and "status" in r.text
     r = c.get("/requests/w1")
