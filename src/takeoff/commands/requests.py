@@ -31,9 +31,15 @@ HasContent = Annotated[bool | None, Opt("--has-content/--no-content", help="Only
 Search = Annotated[str | None, Opt("--search", help="Text in stored content.")]
 
 
-def _filters(**kw: Any) -> dict[str, str]:
-    """Query parameters of the options given (a flag as true/false)."""
-    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in kw.items() if v is not None and v != ""}
+FILTERS = ("use_case", "release", "status", "error_category", "model", "provider", "start", "end", "unit", "score",
+           "score_min", "score_max", "rating_min", "rating_max", "has_content", "q")
+
+
+def _filters(options: dict[str, Any], **extra: Any) -> dict[str, str]:
+    """Query parameters of the explorer's filters among a command's `options` (its locals()) and `extra` ones, for
+    the options given (a flag as true/false)."""
+    given = {**{k: options[k] for k in FILTERS}, **extra}
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in given.items() if v is not None and v != ""}
 
 
 @requests_app.command("list")
@@ -46,10 +52,7 @@ def list_(use_case: UseCase = None, release: Release = None, status: Status = No
           as_json: Annotated[bool, Opt("--json", help="The page as JSON (items, next_cursor, searched_to).")] = False
           ) -> None:
     """The newest requests matching the filters (id, time, use case, status, latency, model, cost)."""
-    params = _filters(use_case=use_case, release=release, status=status, error_category=error_category, model=model,
-                      provider=provider, start=start, end=end, unit=unit, score=score, score_min=score_min,
-                      score_max=score_max, rating_min=rating_min, rating_max=rating_max, has_content=has_content,
-                      q=q, limit=limit, cursor=cursor)
+    params = _filters(locals(), limit=limit, cursor=cursor)
     out = call("GET", "/api/v1/requests", params=params)
     if as_json:
         typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
@@ -83,10 +86,7 @@ def export(use_case: UseCase = None, release: Release = None, status: Status = N
     """Export the filtered requests (metadata, no content) to stdout as JSONL or CSV."""
     if fmt not in ("jsonl", "csv"):
         fail("--format: jsonl or csv")
-    params = _filters(use_case=use_case, release=release, status=status, error_category=error_category, model=model,
-                      provider=provider, start=start, end=end, unit=unit, score=score, score_min=score_min,
-                      score_max=score_max, rating_min=rating_min, rating_max=rating_max, has_content=has_content,
-                      q=q, format=fmt, max=max_rows)
+    params = _filters(locals(), format=fmt, max=max_rows)
     with client() as c, c.stream("GET", "/api/v1/requests/export", params=params) as resp:
         if resp.status_code >= 400:
             resp.read()
@@ -116,10 +116,7 @@ def to_evalset(eval_set: str,
                strict: Annotated[bool, Opt(help="Exit 1 when a selected request was skipped.")] = False) -> None:
     """Add production requests (--request ids, an --incident's, or the filters') to a new version of EVAL_SET.
     Exit 0 done, 1 with --strict when requests were skipped, 2 refused (nothing written)."""
-    filters = _filters(use_case=use_case, release=release, status=status, error_category=error_category, model=model,
-                       provider=provider, start=start, end=end, unit=unit, score=score, score_min=score_min,
-                       score_max=score_max, rating_min=rating_min, rating_max=rating_max, has_content=has_content,
-                       q=q)
+    filters = _filters(locals())
     if reference not in ("output", "none"):
         fail("--reference: output or none")
     corrections: dict[str, str] = {}

@@ -554,6 +554,11 @@ class Demo:
         except DemoError:
             return {"releases": []}
 
+    @staticmethod
+    def _production(active: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The active releases serving production (half the traffic or more; all of them when none does)."""
+        return [r for r in active if r.get("weight", 0) >= 50] or active
+
     def _safety(self, ev: dict[str, Any], key: str, ticket: str, answer: str) -> str:
         """Run the release's policy on the ticket and the draft: findings go on the event (no content), a blocked
         input answers the policy's fallback, a redaction changes the answer; returns the answer given."""
@@ -622,7 +627,7 @@ class Demo:
             active = self._active(key)["releases"]
             if not active:
                 self.note(f"{key} has no active release: its traffic carries no release id")
-            prod = [r for r in active if r.get("weight", 0) >= 50] or active
+            prod = self._production(active)
             canary = [r for r in active if r not in prod]
             n, events = 0, []
             for day in range(weeks * 7, -1, -1):
@@ -731,8 +736,7 @@ class Demo:
         whose span tree the explorer draws; no content, as its capture policy is off."""
         key = "sales-call-summary"
         rng = random.Random(20261207)  # its own: the other steps' draws stay as they were
-        active = self._active(key)["releases"]
-        prod = [r for r in active if r.get("weight", 0) >= 50] or active
+        prod = self._production(self._active(key)["releases"])
         release = prod[0]["release_id"] if prod else None
         calls = [demo_traces.Call(end_s=(self.now - timedelta(minutes=rng.randint(5, 20 * 60))).timestamp(),
                                   unit=rng.choice(["rep1", "rep2", "rep3", "rep4"]), release=release,

@@ -221,8 +221,7 @@ def _plan(session: Session, f: Filters) -> tuple[bool, list[int] | None]:
     sqlite = _is_sqlite(session)
     if not sqlite:
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    return sqlite, text_search.candidates(session, f.q, text_search.budget(text_search.RARE_TEXT, f.q, sqlite)
-                                          ) if f.q else None
+    return sqlite, text_search.candidates(session, f.q, sqlite) if f.q else None
 
 
 SCAN_BUDGET = 50_000  # requests a text search without usable index candidates tests per page (~1 us each)
