@@ -42,7 +42,31 @@ def operation_id(route: APIRoute) -> str:
 
 def serve_app() -> SecurityHeaders:
     """The app of one `takeoff serve --workers N` process (uvicorn's factory; settings from the environment)."""
-    return freeze_startup_heap(create_app())
+    return ready_to_serve(create_app())
+
+
+def ready_to_serve(app: SecurityHeaders) -> SecurityHeaders:
+    """A `serve` process's app made ready before its first request: route contexts built, startup heap frozen."""
+    warm_routes(app)
+    return freeze_startup_heap(app)
+
+
+def warm_routes(app: SecurityHeaders) -> int:
+    """Build FastAPI's per-route contexts (dependency trees, parameter validators) now, not at the first request.
+
+    FastAPI builds them lazily for every route it walks while matching, so the first request a server process got
+    paid for all the routes listed before its own: 0.6 s for the first OTLP export here, and for whichever user
+    came first after each restart, in each process. Only `serve` does this (tests build many apps and use a few
+    routes of each). Returns the number of route contexts built (0 where this FastAPI has no lazy contexts)."""
+    from fastapi import routing
+
+    inner = app
+    while not isinstance(inner, FastAPI) and hasattr(inner, "app"):
+        inner = inner.app
+    walk = getattr(routing, "iter_route_contexts", None)  # FastAPI >= 0.130's lazy route contexts
+    if walk is None or not isinstance(inner, FastAPI):
+        return 0
+    return sum(1 for _ in walk(inner.router.routes))
 
 
 FULL_COLLECTION_EVERY = 50  # second-generation collections between full ones (CPython's default: 10)

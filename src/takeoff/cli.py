@@ -141,12 +141,12 @@ def migrate() -> None:
 def _serve(host: str, port: int, settings, engine, factory, workers: int = 1) -> None:
     import uvicorn
 
-    from takeoff.app import create_app, freeze_startup_heap
+    from takeoff.app import create_app, ready_to_serve
 
     if workers == 1:
         from takeoff.core.shutdown import DrainingServer
 
-        config = uvicorn.Config(freeze_startup_heap(create_app(settings, engine=engine)), host=host, port=port,
+        config = uvicorn.Config(ready_to_serve(create_app(settings, engine=engine)), host=host, port=port,
                                 log_level="info", access_log=False,
                                 proxy_headers=False,  # forwarded headers: TAKEOFF_TRUSTED_PROXIES
                                 timeout_graceful_shutdown=settings.shutdown_grace_seconds)
