@@ -275,3 +275,89 @@ def test_a_failure_in_the_group_stores_nothing_it_answers_as_failed(factory, mon
     with factory() as s:
         assert s.execute(text("SELECT count(*) FROM telemetry_events WHERE use_case = :u"),
                          {"u": use_case}).scalar_one() == 1
+
+
+def test_a_lone_batch_is_written_without_a_savepoint_and_its_failure_rolls_back():
+    """One member alone needs no savepoint (one round trip each way less per batch); its failure is its answer."""
+    nested: list[int] = []
+
+    class Counting(FakeSession):
+        def begin_nested(self):  # type: ignore[no-untyped-def]
+            nested.append(1)
+            return super().begin_nested()
+
+    slot, session = GroupSlot(), Counting()
+    assert slot.ingest(session, lambda: _writer("b0")) == "b0"  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="b1 failed"):
+        slot.ingest(session, lambda: _writer("b1", fail=True))  # type: ignore[arg-type]
+    assert session.durable == ["b0"] and session.pending == [] and nested == [] and slot.commits == 1
+
+
+def _span_body(use_case: str, n: int) -> bytes:
+    """An OTLP export of n lone model calls of `use_case` (its service name)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    kv = rs.resource.attributes.add()
+    kv.key, kv.value.string_value = "service.name", use_case
+    spans, now = rs.scope_spans.add().spans, time.time_ns()
+    for _ in range(n):
+        sp = spans.add()
+        sp.trace_id, sp.span_id, sp.name = uuid.uuid4().bytes, uuid.uuid4().bytes[:8], "chat m"
+        sp.start_time_unix_nano, sp.end_time_unix_nano = now - 10**8, now
+        for key, value in (("gen_ai.operation.name", "chat"), ("gen_ai.request.model", "m")):
+            a = sp.attributes.add()
+            a.key, a.value.string_value = key, value
+        a = sp.attributes.add()
+        a.key, a.value.int_value = "gen_ai.usage.input_tokens", 5
+    return req.SerializeToString()
+
+
+def test_concurrent_otlp_exports_share_commits_and_each_is_answered_after_its_own(factory, monkeypatch):
+    """OTLP exports take the same group commit as JSON batches: 4 senders x 4 exports, every span stored once,
+    each export's spans queryable when its answer comes, and exports that queued shared commits."""
+    from takeoff.telemetry import otlp, otlp_ingest
+
+    slot = GroupSlot()
+    monkeypatch.setattr(service, "_INGEST_SLOT", slot)
+    use_case = f"otlp-group-{uuid.uuid4().hex[:8]}"
+    seen = otlp.SeenTraces()
+    with factory() as s:  # discovers the use case
+        otlp_ingest.ingest_export(s, SYSTEM, _span_body(use_case, 1), "application/x-protobuf", None, late_s=3600,
+                                  unit_key=TEST_UNIT_KEY, limits=None, seen=seen)
+    errors: list[BaseException] = []
+    answered: list[int] = []
+
+    def sender() -> None:
+        try:
+            for _ in range(4):
+                with factory() as s:
+                    refused = otlp_ingest.ingest_export(s, SYSTEM, _span_body(use_case, 30), "application/x-protobuf",
+                                                        None, late_s=3600, unit_key=TEST_UNIT_KEY, limits=None,
+                                                        seen=seen)
+                assert refused == []
+                with factory() as s:
+                    answered.append(s.execute(text("SELECT count(*) FROM telemetry_events WHERE use_case = :u"),
+                                              {"u": use_case}).scalar_one())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    slow = service.prepare_ingest
+
+    def slower(*a: Any, **k: Any) -> Any:  # a slower prepare lets exports queue, as under load
+        time.sleep(0.02)
+        return slow(*a, **k)
+
+    monkeypatch.setattr(service, "prepare_ingest", slower)
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    with factory() as s:
+        assert s.execute(text("SELECT count(*) FROM telemetry_events WHERE use_case = :u AND source = 'otlp'"),
+                         {"u": use_case}).scalar_one() == 1 + 4 * 4 * 30
+    assert slot.commits < 1 + 4 * 4
+    assert min(answered) >= 31

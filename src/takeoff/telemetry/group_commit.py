@@ -103,14 +103,18 @@ class GroupSlot:
             self._commit(members[0].session, members)
 
     def _commit(self, session: Session, group: list[Member]) -> None:
-        """Write the members in `session`, each in its own savepoint, commit once, then wake each."""
+        """Write the members in `session`, each in its own savepoint (a lone member needs none: its failure rolls
+        the transaction back), commit once, then wake each."""
         try:
-            for m in group:
-                try:
-                    with session.begin_nested():
-                        m.result = m.write(session)
-                except Exception as exc:  # this member's own failure: rolled back to its savepoint alone
-                    m.error = exc
+            if len(group) == 1:
+                group[0].result = group[0].write(session)
+            else:
+                for m in group:
+                    try:
+                        with session.begin_nested():
+                            m.result = m.write(session)
+                    except Exception as exc:  # this member's own failure: rolled back to its savepoint alone
+                        m.error = exc
             session.commit()
             self.commits += 1
         except BaseException as exc:  # the commit (or the session) failed: nothing of the group is durable

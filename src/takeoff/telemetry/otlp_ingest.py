@@ -41,22 +41,30 @@ def capture_wanted(session: Session) -> Callable[[str], bool]:
 def ingest_export(session: Session, actor: Actor, body: bytes, ctype: str | None, encoding: str | None, *,
                   late_s: int, unit_key: bytes, limits: TokenLimits | None, seen: otlp.SeenTraces | None,
                   content_for: Callable[[str], bool] | None = None) -> list[otlp.Refusal]:
-    """Decode, check, ingest and commit (one ingest at a time per process, as POST /api/v1/events); returns why
+    """Decode, map, check and prepare in the process's ingest slot, then write in a group commit with the batches
+    queued behind it (as POST /api/v1/events: telemetry.group_commit), answered after that commit; returns why
     spans were refused, each also counted in takeoff_otlp_spans_rejected_total. OtlpError for a bad body.
-    `content_for(use case)`: whether to map content at all (None: where the use case's capture policy stores it)."""
-    with service.ingest_slot(session):  # one ingest at a time per process, committed inside
-        if content_for is None:  # content is mapped only for use cases whose capture policy stores it
-            content_for = capture_wanted(session)
-        mapped = otlp.span_events(otlp.parse(otlp.decompress(body, encoding), ctype), seen, content_for)
+    `content_for(use case)`: whether to map content at all (None: where the use case's capture policy stores it).
+
+    The export's traces are remembered in `seen` when they are prepared, not after the commit: an export of the same
+    trace that is prepared meanwhile (a collector's concurrent senders) then sees them, as it would one stored."""
+    refused: list[otlp.Refusal] = []
+
+    def prepare() -> Callable[[Session], tuple[int, int]]:
+        wanted = content_for if content_for is not None else capture_wanted(session)  # content only where stored
+        mapped = otlp.span_events(otlp.parse(otlp.decompress(body, encoding), ctype), seen, wanted)
         now = utcnow()  # one clock for both checks: a span passing the first must not fail the second
-        events, refused = otlp.check_events(mapped.events, now.timestamp(), late_s)
+        events, late = otlp.check_events(mapped.events, now.timestamp(), late_s)
+        refused.extend(mapped.refused + late)
         if limits is not None:  # events per second per token: 429 before anything is written
             limits.charge_events(actor, len(events))
-        service.ingest_events(session, actor, events, late_s=late_s, unit_key=unit_key, source="otlp", now=now,
-                              may_hold_nul=False)  # check_events left NULs out already
-    if seen is not None:
-        seen.add(events)
-    refused = mapped.refused + refused
+        write = service.prepare_ingest(session, actor, events, late_s=late_s, unit_key=unit_key, source="otlp",
+                                       now=now, may_hold_nul=False)  # check_events left NULs out already
+        if seen is not None:
+            seen.add(events)
+        return write
+
+    service.ingest_grouped(session, prepare)
     for r in refused:
         OTLP_SPANS_REJECTED.labels(r.reason).inc()
     return refused

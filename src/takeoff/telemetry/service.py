@@ -9,7 +9,7 @@ writes), `lookups` (the per-batch read cache), `compaction`, `window` and `serie
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -67,26 +67,16 @@ def _discover_one(session: Session, actor: Actor, key: str) -> None:
 _INGEST_SLOT = GroupSlot()
 
 
-@contextlib.contextmanager
-def ingest_slot(session: Session) -> Iterator[None]:
-    """One ingest at a time per server process (HTTP and OTLP; serve runs a process per core), committed inside.
-
-    Two batches in one process only shared its GIL: the one inside the SQLite write lock waited for the GIL after
-    every statement while the other validated, so the lock was held 3-4x its work and the other process idled on
-    it. The session's pending write (a token's last-use stamp) is committed before waiting: a thread holding the
-    SQLite write lock while it waits for the slot would deadlock with the slot's holder waiting for that lock.
-    Requests queue in the thread pool meanwhile, their bodies already read. A group of JSON batches pending in the
-    slot (`ingest_grouped`) is committed first."""
-    session.commit()
-    with _INGEST_SLOT.held():
-        yield
-        session.commit()
-
-
 def ingest_grouped(session: Session, prepare: Callable[[], Callable[[Session], tuple[int, int]]]) -> tuple[int, int]:
-    """`prepare` (decode, checks, the read phase: `prepare_ingest`) in the ingest slot, then its write phase in a
-    group commit with the batches queued behind it (telemetry.group_commit); returns (accepted, duplicates) once the
-    commit that holds them is done. The session's pending write is committed first, as in `ingest_slot`."""
+    """`prepare` (decode, checks, the read phase: `prepare_ingest`) in the process's ingest slot, then its write
+    phase in a group commit with the batches queued behind it (telemetry.group_commit); returns (accepted,
+    duplicates) once the commit that holds them is done. Both routes (POST /api/v1/events and OTLP) come here.
+
+    One batch's CPU work at a time per process (serve runs a process per core): two batches in one process only
+    shared its GIL, and the one inside the SQLite write lock waited for the GIL after every statement while the
+    other validated, so the lock was held 3-4x its work and the other process idled on it. The session's pending
+    write (a token's last-use stamp) is committed before waiting: a thread holding the SQLite write lock while it
+    waits for the slot would deadlock with the slot's holder waiting for that lock."""
     session.commit()
     result: tuple[int, int] = _INGEST_SLOT.ingest(session, prepare)
     return result
