@@ -205,46 +205,59 @@ def _body(use_case: str, n: int) -> bytes:
                                   for j in range(n)]}).encode()
 
 
-def test_concurrent_http_batches_are_all_stored_once_with_fewer_commits(factory, monkeypatch):
-    """The real path (`_ingest_and_commit`), 4 threads x 5 batches: every event stored once, answered after a
-    commit, and batches that queued shared commits."""
+def _count(factory: Any, use_case: str) -> int:
+    with factory() as s:  # durable: another connection sees it at once
+        return int(s.execute(text("SELECT count(*) FROM telemetry_events WHERE use_case = :u"),
+                             {"u": use_case}).scalar_one())
+
+
+def _queued_senders(factory: Any, monkeypatch: Any, use_case: str, send: Callable[[Any], None], senders: int,
+                    each: int) -> tuple[GroupSlot, list[int]]:
+    """`senders` threads calling `send(session)` `each` times with a slower prepare (so batches queue, as under
+    load) on a fresh slot; returns the slot and the stored count each thread saw right after each answer."""
     slot = GroupSlot()
     monkeypatch.setattr(service, "_INGEST_SLOT", slot)
-    use_case = f"group-{uuid.uuid4().hex[:8]}"
-    with factory() as s:  # discovers the use case
-        api._ingest_and_commit(s, SYSTEM, _body(use_case, 1), 3600, TEST_UNIT_KEY)
     errors: list[BaseException] = []
     answered: list[int] = []
 
     def sender() -> None:
         try:
-            for _ in range(5):
+            for _ in range(each):
                 with factory() as s:
-                    accepted, dups = api._ingest_and_commit(s, SYSTEM, _body(use_case, 50), 3600, TEST_UNIT_KEY)
-                assert (accepted, dups) == (50, 0)
-                with factory() as s:  # durable: another connection sees it at once
-                    answered.append(s.execute(text("SELECT count(*) FROM telemetry_events WHERE use_case = :u"),
-                                              {"u": use_case}).scalar_one())
+                    send(s)
+                answered.append(_count(factory, use_case))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
     slow = service.prepare_ingest
 
-    def slower(*a: Any, **k: Any) -> Any:  # a slower prepare lets batches queue, as under load
+    def slower(*a: Any, **k: Any) -> Any:
         time.sleep(0.02)
         return slow(*a, **k)
 
     monkeypatch.setattr(service, "prepare_ingest", slower)
-    threads = [threading.Thread(target=sender) for _ in range(4)]
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
     assert not errors, errors
-    with factory() as s:
-        assert s.execute(text("SELECT count(*) FROM telemetry_events WHERE use_case = :u"),
-                         {"u": use_case}).scalar_one() == 1 + 4 * 5 * 50
-    assert slot.commits < 1 + 4 * 5  # some batches shared a commit
+    return slot, answered
+
+
+def test_concurrent_http_batches_are_all_stored_once_with_fewer_commits(factory, monkeypatch):
+    """The real path (`_ingest_and_commit`), 4 threads x 5 batches: every event stored once, answered after a
+    commit, and batches that queued shared commits."""
+    use_case = f"group-{uuid.uuid4().hex[:8]}"
+    with factory() as s:  # discovers the use case
+        api._ingest_and_commit(s, SYSTEM, _body(use_case, 1), 3600, TEST_UNIT_KEY)
+
+    def send(s: Any) -> None:
+        assert api._ingest_and_commit(s, SYSTEM, _body(use_case, 50), 3600, TEST_UNIT_KEY) == (50, 0)
+
+    slot, answered = _queued_senders(factory, monkeypatch, use_case, send, 4, 5)
+    assert _count(factory, use_case) == 1 + 4 * 5 * 50
+    assert slot.commits < 4 * 5  # some batches shared a commit
     assert min(answered) >= 51
 
 
@@ -319,45 +332,22 @@ def test_concurrent_otlp_exports_share_commits_and_each_is_answered_after_its_ow
     each export's spans queryable when its answer comes, and exports that queued shared commits."""
     from takeoff.telemetry import otlp, otlp_ingest
 
-    slot = GroupSlot()
-    monkeypatch.setattr(service, "_INGEST_SLOT", slot)
     use_case = f"otlp-group-{uuid.uuid4().hex[:8]}"
     seen = otlp.SeenTraces()
+
+    def export(s: Any, n: int) -> list[Any]:
+        return otlp_ingest.ingest_export(s, SYSTEM, _span_body(use_case, n), "application/x-protobuf", None,
+                                         late_s=3600, unit_key=TEST_UNIT_KEY, limits=None, seen=seen)
+
     with factory() as s:  # discovers the use case
-        otlp_ingest.ingest_export(s, SYSTEM, _span_body(use_case, 1), "application/x-protobuf", None, late_s=3600,
-                                  unit_key=TEST_UNIT_KEY, limits=None, seen=seen)
-    errors: list[BaseException] = []
-    answered: list[int] = []
-
-    def sender() -> None:
-        try:
-            for _ in range(4):
-                with factory() as s:
-                    refused = otlp_ingest.ingest_export(s, SYSTEM, _span_body(use_case, 30), "application/x-protobuf",
-                                                        None, late_s=3600, unit_key=TEST_UNIT_KEY, limits=None,
-                                                        seen=seen)
-                assert refused == []
-                with factory() as s:
-                    answered.append(s.execute(text("SELECT count(*) FROM telemetry_events WHERE use_case = :u"),
-                                              {"u": use_case}).scalar_one())
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    slow = service.prepare_ingest
-
-    def slower(*a: Any, **k: Any) -> Any:  # a slower prepare lets exports queue, as under load
-        time.sleep(0.02)
-        return slow(*a, **k)
-
-    monkeypatch.setattr(service, "prepare_ingest", slower)
-    threads = [threading.Thread(target=sender) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
+        export(s, 1)
+    slot, answered = _queued_senders(factory, monkeypatch, use_case, lambda s: _assert_empty(export(s, 30)), 4, 4)
     with factory() as s:
         assert s.execute(text("SELECT count(*) FROM telemetry_events WHERE use_case = :u AND source = 'otlp'"),
                          {"u": use_case}).scalar_one() == 1 + 4 * 4 * 30
-    assert slot.commits < 1 + 4 * 4
+    assert slot.commits < 4 * 4
     assert min(answered) >= 31
+
+
+def _assert_empty(refused: list[Any]) -> None:
+    assert refused == []
