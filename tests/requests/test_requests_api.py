@@ -240,8 +240,8 @@ def test_text_search_blocks_are_a_superset_of_the_exact_matches(client, admin, s
 
 
 def test_a_search_in_another_script_is_narrowed_by_the_index_and_ignores_case(client, admin, send, usecase, factory):
-    """Greek and Cyrillic words are words of the block index (not only ASCII runs): such a search reads the few
-    blocks holding it, and finds the text in any case on both backends."""
+    """Greek and Cyrillic words are words of the block index (not only ASCII runs), and so are the pairs of Chinese
+    letters: such a search reads the few blocks holding it, and finds the text in any case on both backends."""
     from takeoff.telemetry import text_index
 
     assert _policy(client, admin, usecase).status_code == 200
@@ -256,9 +256,13 @@ def test_a_search_in_another_script_is_narrowed_by_the_index_and_ignores_case(cl
         got = client.get("/api/v1/requests", params={"q": q}, headers=admin).json()["items"]
         assert [i["id"] for i in got] == ["g1"], q
     assert client.get("/api/v1/requests", params={"q": "γεια"}, headers=admin).json()["items"] == []
-    for q in ("退款", "需要退款, order"):  # caseless script: too short for the index, or with an ASCII word
+    with factory() as s:  # a two-character Chinese word: a pair of the block's words (a trigram needs three)
+        assert text_index.candidate_batches(s, "退款", 10) is not None, "the index narrows a two-character word"
+        assert text_index.candidate_batches(s, "款我", 10) == ([], 0)
+    for q in ("退款", "需要", "需要退款, order"):  # caseless script: a pair, a longer run, with an ASCII word
         got = client.get("/api/v1/requests", params={"q": q}, headers=admin).json()["items"]
         assert [i["id"] for i in got] == ["g3"], q
+    assert client.get("/api/v1/requests", params={"q": "款我"}, headers=admin).json()["items"] == []
 
 
 def test_sqlite_walks_a_quarter_as_far_for_a_text_it_tests_folded(client, admin, send, usecase, monkeypatch):

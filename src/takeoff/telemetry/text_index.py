@@ -16,8 +16,10 @@ folds the same wherever it stands). The exact test matches a character to itself
 alike (SQLite: the same folding, takeoff_fold; PostgreSQL's ILIKE: the locale's per-character lower case), and such characters fold
 alike, so if the body holds the text, its folding holds the text's folding; each run of the folded text then lies
 inside one of the body's runs, and a run that a non-word character of the text bounds is bounded there too (so it
-starts or ends that word: `query_patterns`). Texts with no run of 3 characters (a two-character Chinese word) cannot
-use the trigram index and are tested row by row, within the explorer's scan budget.
+starts or ends that word: `query_patterns`). In scripts written without spaces (Han, kana, Hangul) every adjacent
+pair of letters is a word of the block too, so a two-character word such as 退款 is looked for as ` 退款 `: the body's
+run holding it holds that pair. Texts with no run of 3 characters otherwise (one CJK character, `a b`) cannot use the
+trigram index and are tested row by row, within the explorer's scan budget.
 
 Deleting content (a unit's, or retention) puts its batches back in the queue: their block is rebuilt from the rows
 left, so no word of deleted content stays searchable."""
@@ -46,6 +48,13 @@ PENDING = TextPending.__tablename__
 MIN_RUN = 3  # a trigram index needs 3 characters
 INDEX_ROWS = 20_000  # content rows read per compactor round
 _RUN = re.compile(r"[^\W_]+")  # letters and digits of any script (on ASCII text: a-z, A-Z, 0-9)
+# Scripts written without spaces between words (Han, kana, Hangul): a word there is often two characters, which no
+# trigram finds inside a longer run, so each adjacent pair of their letters is also a word of the block (bigrams,
+# as Lucene's CJK analyzer makes). Their characters fold to themselves.
+_CJK = ("\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+        "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_CJK_PAIR = re.compile(f"(?=([{_CJK}]{{2}}))")  # every adjacent pair (overlapping), letters kept by the caller
 _MAX_IN = 900
 
 
@@ -70,7 +79,10 @@ def words(bodies: Iterable[str]) -> str:
         if body.isascii():
             ascii_bodies.append(body)
             continue
-        seen.update(_RUN.findall(fold(body)))
+        folded = fold(body)
+        seen.update(_RUN.findall(folded))
+        if _CJK_CHAR.search(folded):
+            seen.update(pair for pair in _CJK_PAIR.findall(folded) if pair.isalnum())
     if ascii_bodies:
         seen.update("\n".join(ascii_bodies).encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
     # a space before the first word and after the last: every word is " word " (see query_patterns)
@@ -93,6 +105,8 @@ def query_patterns(q: str) -> list[str]:
         literal = (" " if left else "") + m.group() + (" " if right else "")
         if len(literal) >= MIN_RUN:
             found[f"%{literal}%"] = (left + right, len(m.group()))
+        elif len(m.group()) == 2 and len(_CJK_CHAR.findall(m.group())) == 2:  # a pair: one of the block's bigrams
+            found[f"% {m.group()} %"] = (2, 2)
     return sorted(found, key=lambda p: (-found[p][0], -found[p][1], p))[:8]
 
 

@@ -10,14 +10,19 @@ from takeoff.core.textfold import fold
 from takeoff.telemetry.text_index import query_patterns, words
 
 RUN = re.compile(r"[^\W_]+")
-ALPHABET = ("abcXYZ019 _-.,;:@/\\\n\t\"'{}[]\x00\x7f" + "éÉİıßẞΣσςКкKΩω退款ǅ²" + "\u0307\u00a0\u2003")
+CJK = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+                 "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]")
+ALPHABET = ("abcXYZ019 _-.,;:@/\\\n\t\"'{}[]\x00\x7f" + "éÉİıßẞΣσςКкKΩω退款ǅ²" + "\u0307\u00a0\u2003"
+            + "환불カ・")  # Hangul, katakana and its middle dot (punctuation inside the katakana block)
 
 
 def reference(bodies: list[str]) -> set[str]:
     """The definition, body by body (the code before the translate path)."""
     seen: set[str] = set()
     for body in bodies:
-        seen.update(RUN.findall(body.casefold().replace("\u0307", "")))
+        for run in RUN.findall(body.casefold().replace("\u0307", "")):
+            seen.add(run)
+            seen.update(run[i:i + 2] for i in range(len(run) - 1) if CJK.fullmatch(run[i]) and CJK.fullmatch(run[i + 1]))
     return seen
 
 
@@ -40,6 +45,12 @@ def test_words_do_not_join_across_bodies() -> None:
     assert words([]) == "" and words([""]) == ""
 
 
+def test_cjk_letters_give_every_adjacent_pair_as_a_word() -> None:
+    assert set(words(["我需要退款，谢谢"]).split()) == {"我需要退款", "我需", "需要", "要退", "退款", "谢谢"}
+    assert set(words(["カ・カ 환불을"]).split()) == {"カ", "환불을", "환불", "불을"}  # the dot is no letter
+    assert set(words(["退"]).split()) == {"退"} and set(words(["Ωω ab"]).split()) == {"ωω", "ab"}
+
+
 def test_query_patterns_bind_inner_words_to_word_bounds() -> None:
     assert query_patterns("ticket 4242 about") == ["% 4242 %", "%ticket %", "% about%"]
     assert query_patterns("4242") == ["%4242%"]
@@ -49,7 +60,10 @@ def test_query_patterns_bind_inner_words_to_word_bounds() -> None:
     assert query_patterns("café au lait") == ["% au %", "% lait%", "%café %"]
     assert query_patterns("ΟΔΟΣ") == query_patterns("οδος") == ["%οδοσ%"], "no final-sigma rule: folds alike anywhere"
     assert query_patterns("Привет, мир") == ["%привет %", "% мир%"]
-    assert query_patterns("退款") == [] and query_patterns("我需要退款") == ["%我需要退款%"]  # a trigram needs 3
+    assert query_patterns("我需要退款") == ["%我需要退款%"]
+    # two CJK letters: the block's bigram word (a trigram needs 3 characters); one, or split, cannot use the index
+    assert query_patterns("退款") == ["% 退款 %"] and query_patterns("환불") == ["% 환불 %"]
+    assert query_patterns("退") == [] and query_patterns("退 款") == [] and query_patterns("a退") == []
     assert query_patterns("STRASSE") == query_patterns("Straße") == ["%strasse%"]
     assert len(query_patterns(" ".join(f"w{i:03d}" for i in range(20)))) == 8
 
