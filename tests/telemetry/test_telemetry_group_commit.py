@@ -166,38 +166,6 @@ def test_batches_for_two_databases_are_each_committed_in_their_own():
     assert sorted(first.durable) == ["a", "c"] and second.durable == ["b"] and slot.commits == 2
 
 
-def test_the_exclusive_slot_commits_a_pending_group_first():
-    slot, session = GroupSlot(), FakeSession()
-    gate, done = threading.Event(), threading.Event()
-    answers: list[str] = []
-
-    def first() -> Any:
-        gate.wait(10)
-        return _writer("b0")
-
-    def json_batch() -> None:
-        answers.append(slot.ingest(session, first))  # type: ignore[arg-type]
-
-    t = threading.Thread(target=json_batch)
-    t.start()
-    while not slot._slot.locked():
-        time.sleep(0.001)
-
-    def otlp() -> None:
-        with slot.held():
-            answers.append(f"otlp saw {session.durable}")
-        done.set()
-
-    o = threading.Thread(target=otlp)
-    o.start()
-    while slot._waiting < 1:
-        time.sleep(0.001)
-    gate.set()
-    t.join(10)
-    o.join(10)
-    assert done.is_set() and sorted(answers) == ["b0", "otlp saw ['b0']"]
-
-
 def _body(use_case: str, n: int) -> bytes:
     now = time.time()
     return json.dumps({"events": [{"id": uuid.uuid4().hex, "use_case": use_case, "release": "r:1",

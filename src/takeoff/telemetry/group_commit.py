@@ -10,7 +10,7 @@ write transaction. A batch that is ready joins the pending group; the thread hol
 the group when no other batch waits for the slot or the group is full, otherwise it passes the slot on to the next
 batch and waits. So a batch waits at most for the batches queued behind it (at most `MAX_BATCHES`).
 
-The contract of POST /api/v1/events holds: no batch is acknowledged before the commit that made its rows durable
+The contract of POST /api/v1/events and of OTLP exports holds: no batch is acknowledged before the commit that made its rows durable
 (`Member.done` is set after `commit()` returns). A batch refused by its checks never joins the group. A member whose
 write fails is rolled back to its own savepoint and gets its error, the others are committed; if the commit fails,
 every member gets that error.
@@ -57,14 +57,6 @@ class GroupSlot:
         self._waiting = 0  # threads blocked on the slot: each will hold it, so a pending group is always flushed
         self._pending: list[Member] = []
         self.commits = 0  # group commits made (tests, benches)
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """Hold the slot alone (the OTLP path, which writes and commits inside); a pending group is committed first,
-        so it never waits behind a write it does not belong to."""
-        with self._hold():
-            self._flush()
-            yield
 
     def ingest(self, session: Session, prepare: Callable[[], Write]) -> Any:
         """Run `prepare` in the slot (its errors are the caller's; nothing joins the group then), add the write it
