@@ -344,6 +344,18 @@ def _backends(args: argparse.Namespace, tmp: str, admin: Any) -> tuple[list[tupl
     return backends, [] if args.keep else [name]
 
 
+def _new_sqlite(path: str, page_size: int) -> None:
+    """An empty SQLite file with this page size (it is fixed once the file holds a table, and WAL mode keeps it)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA page_size={int(page_size)}")
+    conn.execute("CREATE TABLE bench_page_size (x INTEGER)")
+    conn.execute("DROP TABLE bench_page_size")
+    conn.commit()
+    conn.close()
+
+
 def _fresh(backend: str, url: str, admin: Any) -> None:
     """Empty a kept database whose seeding never finished (or was of another size)."""
     if backend == "sqlite":
@@ -371,9 +383,13 @@ def main() -> None:
     ap.add_argument("--explain", action="store_true", help="print each shape's query plan")
     ap.add_argument("--ingest", type=int, default=20_000, help="events per in-process ingestion run (0: skip)")
     ap.add_argument("--ingest-only", action="store_true", help="skip seeding and the explorer's queries")
+    ap.add_argument("--sqlite-page-size", type=int, default=None,
+                    help="create the SQLite file with this page size (SQLite's default: 4096; not with --keep)")
     args = ap.parse_args()
     if not 1000 <= args.requests <= 20_000_000:
         sys.exit("--requests: 1,000 to 20,000,000")
+    if args.keep and args.sqlite_page_size:
+        sys.exit("--sqlite-page-size: not with --keep (a kept file keeps the page size it was made with)")
     if args.keep and args.ingest:
         sys.exit("--keep: add --ingest 0 (ingestion would add its events to the kept databases)")
     results: dict[str, dict[str, Timing]] = {}
@@ -382,6 +398,8 @@ def main() -> None:
         backends, drop = _backends(args, tmp, admin)
         try:
             for backend, url in backends:
+                if backend == "sqlite" and args.sqlite_page_size:
+                    _new_sqlite(make_url(url).database or "", args.sqlite_page_size)
                 engine = make_engine(url)
                 if not args.ingest_only and args.keep and _seeded(engine) not in (None, args.requests):
                     engine.dispose()
