@@ -45,9 +45,9 @@ def budget(rows: int, q: str, sqlite: bool) -> int:
 
 def candidates(session: Session, q: str, sqlite: bool) -> list[int] | None:
     """The content batches that may hold `q`: the text search blocks matching it (takeoff.telemetry.text_index) and
-    the batches not indexed yet, when they hold at most RARE_TEXT rows in all (`budget`). None: too many, or a text the index
-    cannot narrow (no word of 3+ letters or digits); the page then walks the time index testing each row's content,
-    which meets a page of a common text's matches within a few thousand rows."""
+    the batches not indexed yet, when they hold at most RARE_TEXT rows in all (`budget`). None: too many, or a text
+    the index cannot narrow (no word it can look for); the page then walks the time index testing each row's
+    content, which meets a page of a common text's matches within a few thousand rows."""
     rare = budget(RARE_TEXT, q, sqlite)
     found = text_index.candidate_batches(session, q, RARE_BLOCKS)
     if found is None or found[1] > rare:

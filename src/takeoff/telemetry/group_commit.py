@@ -10,8 +10,8 @@ write transaction. A batch that is ready joins the pending group; the thread hol
 the group when no other batch waits for the slot or the group is full, otherwise it passes the slot on to the next
 batch and waits. So a batch waits at most for the batches queued behind it (at most `MAX_BATCHES`).
 
-The contract of POST /api/v1/events and of OTLP exports holds: no batch is acknowledged before the commit that made its rows durable
-(`Member.done` is set after `commit()` returns). A batch refused by its checks never joins the group. A member whose
+The contract of POST /api/v1/events and of OTLP exports holds: no batch is acknowledged before the commit that made
+its rows durable (`Member.done` is set after `commit()` returns). A batch refused by its checks never joins the group. A member whose
 write fails is rolled back to its own savepoint and gets its error, the others are committed; if the commit fails,
 every member gets that error.
 """

@@ -54,7 +54,8 @@ _RUN = re.compile(r"[^\W_]+")  # letters and digits of any script (on ASCII text
 _CJK = ("\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
         "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
-_CJK_PAIR = re.compile(f"(?=([{_CJK}]{{2}}))")  # every adjacent pair (overlapping), letters kept by the caller
+_CJK_TWO = re.compile(f"[{_CJK}]{{2}}")
+_CJK_PAIR = re.compile(f"(?=({_CJK_TWO.pattern}))")  # every adjacent pair (overlapping), letters kept by the caller
 _MAX_IN = 900
 
 
@@ -105,7 +106,7 @@ def query_patterns(q: str) -> list[str]:
         literal = (" " if left else "") + m.group() + (" " if right else "")
         if len(literal) >= MIN_RUN:
             found[f"%{literal}%"] = (left + right, len(m.group()))
-        elif len(m.group()) == 2 and len(_CJK_CHAR.findall(m.group())) == 2:  # a pair: one of the block's bigrams
+        elif _CJK_TWO.fullmatch(m.group()):  # a pair of CJK letters: one of the block's bigram words
             found[f"% {m.group()} %"] = (2, 2)
     return sorted(found, key=lambda p: (-found[p][0], -found[p][1], p))[:8]
 

@@ -22,7 +22,8 @@ def reference(bodies: list[str]) -> set[str]:
     for body in bodies:
         for run in RUN.findall(body.casefold().replace("\u0307", "")):
             seen.add(run)
-            seen.update(run[i:i + 2] for i in range(len(run) - 1) if CJK.fullmatch(run[i]) and CJK.fullmatch(run[i + 1]))
+            seen.update(run[i:i + 2] for i in range(len(run) - 1)
+                        if CJK.fullmatch(run[i]) and CJK.fullmatch(run[i + 1]))
     return seen
 
 
