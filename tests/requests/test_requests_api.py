@@ -259,10 +259,17 @@ def test_a_search_in_another_script_is_narrowed_by_the_index_and_ignores_case(cl
     with factory() as s:  # a two-character Chinese word: a pair of the block's words (a trigram needs three)
         assert text_index.candidate_batches(s, "退款", 10) is not None, "the index narrows a two-character word"
         assert text_index.candidate_batches(s, "款我", 10) == ([], 0)
-    for q in ("退款", "需要", "需要退款, order"):  # caseless script: a pair, a longer run, with an ASCII word
+    with factory() as s:  # one Chinese letter: a word of its own (the blocks hold every CJK letter alone too)
+        assert text_index.candidate_batches(s, "款", 10) is not None, "the index narrows a one-letter word"
+        assert text_index.candidate_batches(s, "钱", 10) == ([], 0)
+    for q in ("退款", "需要", "需要退款, order", "款", " 退 "):  # caseless script: a pair, a longer run, one letter
         got = client.get("/api/v1/requests", params={"q": q}, headers=admin).json()["items"]
         assert [i["id"] for i in got] == ["g3"], q
-    assert client.get("/api/v1/requests", params={"q": "款我"}, headers=admin).json()["items"] == []
+    for q in ("款我", "钱"):
+        assert client.get("/api/v1/requests", params={"q": q}, headers=admin).json()["items"] == [], q
+    for q in ("a", "・", "1"):  # one letter of another script, CJK punctuation or a digit is still too short
+        r = client.get("/api/v1/requests", params={"q": q}, headers=admin)
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "q", q
 
 
 def test_sqlite_walks_a_quarter_as_far_for_a_text_it_tests_folded(client, admin, send, usecase, monkeypatch):

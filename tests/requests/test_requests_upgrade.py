@@ -122,3 +122,28 @@ def test_tele0014_queues_batches_with_non_ascii_words_again(backend: str, tmp_pa
         with make_sessionmaker(engine)() as s:
             assert text_index.candidate_batches(s, "退款", 10) == ([1], 1)
             assert text_index.candidate_batches(s, "заказ", 10) == ([3], 1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_tele0015_queues_batches_with_non_ascii_words_again(backend: str, tmp_path: Path) -> None:
+    """Blocks built before tele0015 hold no CJK letter on its own; the upgrade queues the batches whose block holds
+    a non-ASCII word (not the ASCII ones), whose rebuilt blocks then find a one-letter Chinese word."""
+    with database_at(backend, tmp_path, "tele0014") as (engine, _):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO request_content (event_id, use_case, ts, body, redactions, truncated, batch) "
+                              "VALUES (:id, 'uc', :ts, :body, '{}', 0, :b)"),
+                         [{"id": f"e{i}", "ts": datetime(2026, 12, 1, 0, i, tzinfo=UTC), "b": i + 1,
+                           "body": f'{{"input": [{{"role": "user", "content": "{w} {i}"}}]}}'}
+                          for i, w in enumerate(["我需要钱", "order", "заказ"])])
+            conn.execute(text("INSERT INTO request_text_blocks (batch, words, rows) VALUES "
+                              "(1, ' 我需要钱 我需 需要 要钱 0 ', 1), (2, ' order 1 ', 1), (3, ' заказ 2 ', 1)"))
+        with make_sessionmaker(engine)() as s:
+            assert text_index.candidate_batches(s, "钱", 10) == ([], 0)  # the old block has no lone letter
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT batch, rows FROM request_text_pending ORDER BY batch")).all() == [
+                (1, 1), (3, 1)]
+        assert text_index.index_all(make_sessionmaker(engine)) == 2
+        with make_sessionmaker(engine)() as s:
+            assert text_index.candidate_batches(s, "钱", 10) == ([1], 1)
+            assert text_index.candidate_batches(s, "需要", 10) == ([1], 1)

@@ -18,7 +18,7 @@ from takeoff.catalog import service as catalog
 from takeoff.core.db import read_session
 from takeoff.core.errors import Invalid, NotFound
 from takeoff.requests import text_search
-from takeoff.telemetry import capture
+from takeoff.telemetry import capture, text_index
 from takeoff.sdk.tracking import STATUSES  # the SDK's one event vocabulary
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
@@ -120,8 +120,8 @@ def parse_filters(raw: Mapping[str, Any]) -> Filters:
             raise _bad("has_content", "true or false")
         has_content = str(has).lower() in ("true", "1")
     q = _text(raw, "q", 200)
-    if q is not None and len(q.strip()) < 2:
-        raise _bad("q", "search for at least 2 characters")
+    if q is not None and len(q.strip()) < 2 and not text_index.cjk_letter(q.strip()):
+        raise _bad("q", "search for at least 2 characters (or one Chinese, Japanese or Korean letter)")
     use_case = _text(raw, "use_case", 64)
     release = _text(raw, "release", 100)
     return Filters(use_case=use_case, release=release_key(use_case, release) if use_case and release else release,

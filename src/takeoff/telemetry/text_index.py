@@ -16,10 +16,10 @@ folds the same wherever it stands). The exact test matches a character to itself
 alike (SQLite: the same folding, takeoff_fold; PostgreSQL's ILIKE: the locale's per-character lower case), and such characters fold
 alike, so if the body holds the text, its folding holds the text's folding; each run of the folded text then lies
 inside one of the body's runs, and a run that a non-word character of the text bounds is bounded there too (so it
-starts or ends that word: `query_patterns`). In scripts written without spaces (Han, kana, Hangul) every adjacent
-pair of letters is a word of the block too, so a two-character word such as 退款 is looked for as ` 退款 `: the body's
-run holding it holds that pair. Texts with no run of 3 characters otherwise (one CJK character, `a b`) cannot use the
-trigram index and are tested row by row, within the explorer's scan budget.
+starts or ends that word: `query_patterns`). In scripts written without spaces (Han, kana, Hangul) every letter and
+every adjacent pair of letters is a word of the block too, so a one- or two-character word such as 钱 or 退款 is looked
+for as ` 钱 ` or ` 退款 `: the body's run holding it holds that letter or pair. Texts with no run of 3 characters
+otherwise (`a b`, `x1`) cannot use the trigram index and are tested row by row, within the explorer's scan budget.
 
 Deleting content (a unit's, or retention) puts its batches back in the queue: their block is rebuilt from the rows
 left, so no word of deleted content stays searchable."""
@@ -48,9 +48,9 @@ PENDING = TextPending.__tablename__
 MIN_RUN = 3  # a trigram index needs 3 characters
 INDEX_ROWS = 20_000  # content rows read per compactor round
 _RUN = re.compile(r"[^\W_]+")  # letters and digits of any script (on ASCII text: a-z, A-Z, 0-9)
-# Scripts written without spaces between words (Han, kana, Hangul): a word there is often two characters, which no
-# trigram finds inside a longer run, so each adjacent pair of their letters is also a word of the block (bigrams,
-# as Lucene's CJK analyzer makes). Their characters fold to themselves.
+# Scripts written without spaces between words (Han, kana, Hangul): a word there is often one or two characters,
+# which no trigram finds inside a longer run, so each of their letters and each adjacent pair of them is also a word
+# of the block (unigrams and bigrams, as Lucene's CJK analyzer makes). Their characters fold to themselves.
 _CJK = ("\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
         "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
@@ -83,6 +83,7 @@ def words(bodies: Iterable[str]) -> str:
         folded = fold(body)
         seen.update(_RUN.findall(folded))
         if _CJK_CHAR.search(folded):
+            seen.update(c for c in _CJK_CHAR.findall(folded) if c.isalnum())
             seen.update(pair for pair in _CJK_PAIR.findall(folded) if pair.isalnum())
     if ascii_bodies:
         seen.update("\n".join(ascii_bodies).encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
@@ -106,9 +107,14 @@ def query_patterns(q: str) -> list[str]:
         literal = (" " if left else "") + m.group() + (" " if right else "")
         if len(literal) >= MIN_RUN:
             found[f"%{literal}%"] = (left + right, len(m.group()))
-        elif _CJK_TWO.fullmatch(m.group()):  # a pair of CJK letters: one of the block's bigram words
-            found[f"% {m.group()} %"] = (2, 2)
+        elif _CJK_TWO.fullmatch(m.group()) or cjk_letter(m.group()):  # one of the block's bigram or unigram words
+            found[f"% {m.group()} %"] = (2, len(m.group()))
     return sorted(found, key=lambda p: (-found[p][0], -found[p][1], p))[:8]
+
+
+def cjk_letter(text: str) -> bool:
+    """Whether `text` is one Han, kana or Hangul letter: a word of its own in those scripts, and one of the block's."""
+    return len(text) == 1 and text.isalnum() and _CJK_CHAR.match(text) is not None
 
 
 # ---------------------------------------------------------------------------------------------------- ingestion

@@ -22,6 +22,7 @@ def reference(bodies: list[str]) -> set[str]:
     for body in bodies:
         for run in RUN.findall(body.casefold().replace("\u0307", "")):
             seen.add(run)
+            seen.update(c for c in run if CJK.fullmatch(c))
             seen.update(run[i:i + 2] for i in range(len(run) - 1)
                         if CJK.fullmatch(run[i]) and CJK.fullmatch(run[i + 1]))
     return seen
@@ -46,10 +47,12 @@ def test_words_do_not_join_across_bodies() -> None:
     assert words([]) == "" and words([""]) == ""
 
 
-def test_cjk_letters_give_every_adjacent_pair_as_a_word() -> None:
-    assert set(words(["我需要退款，谢谢"]).split()) == {"我需要退款", "我需", "需要", "要退", "退款", "谢谢"}
-    assert set(words(["カ・カ 환불을"]).split()) == {"カ", "환불을", "환불", "불을"}  # the dot is no letter
+def test_cjk_letters_give_every_letter_and_adjacent_pair_as_a_word() -> None:
+    assert set(words(["我需要退款，谢谢"]).split()) == {"我需要退款", "我需", "需要", "要退", "退款", "谢谢",
+                                                    "我", "需", "要", "退", "款", "谢"}
+    assert set(words(["カ・カ 환불을"]).split()) == {"カ", "환불을", "환불", "불을", "환", "불", "을"}  # the dot is no letter
     assert set(words(["退"]).split()) == {"退"} and set(words(["Ωω ab"]).split()) == {"ωω", "ab"}
+    assert set(words(["x退1"]).split()) == {"x退1", "退"}, "a letter inside a mixed run is a word too"
 
 
 def test_query_patterns_bind_inner_words_to_word_bounds() -> None:
@@ -62,9 +65,11 @@ def test_query_patterns_bind_inner_words_to_word_bounds() -> None:
     assert query_patterns("ΟΔΟΣ") == query_patterns("οδος") == ["%οδοσ%"], "no final-sigma rule: folds alike anywhere"
     assert query_patterns("Привет, мир") == ["%привет %", "% мир%"]
     assert query_patterns("我需要退款") == ["%我需要退款%"]
-    # two CJK letters: the block's bigram word (a trigram needs 3 characters); one, or split, cannot use the index
+    # one or two CJK letters: the block's unigram or bigram word (a trigram needs 3 characters, spaces included)
     assert query_patterns("退款") == ["% 退款 %"] and query_patterns("환불") == ["% 환불 %"]
-    assert query_patterns("退") == [] and query_patterns("退 款") == [] and query_patterns("a退") == []
+    assert query_patterns("退") == ["% 退 %"] and query_patterns("退 款") == ["% 款 %", "% 退 %"]
+    assert query_patterns("退款 a") == ["%退款 %"], "three characters with the bound: the plain literal"
+    assert query_patterns("a退") == [] and query_patterns("・") == [], "a mixed short run, or CJK punctuation: none"
     assert query_patterns("STRASSE") == query_patterns("Straße") == ["%strasse%"]
     assert len(query_patterns(" ".join(f"w{i:03d}" for i in range(20)))) == 8
 
