@@ -146,6 +146,45 @@ def test_policy_needs_permission_and_a_known_use_case(client, admin, users, usec
     assert client.get("/api/v1/capture-policies/nope", headers=admin).status_code == 404
 
 
+def test_a_patch_changes_only_the_fields_given_and_is_audited(client, admin, users, usecase, factory):
+    """PATCH keeps what it does not name (an operator pattern must not vanish because a retention was set), writes
+    one audit entry with before and after, and writes nothing when it changes nothing."""
+    url = f"/api/v1/capture-policies/{usecase}"
+
+    def entries() -> list[tuple[str, str]]:
+        with transaction(factory) as s:
+            return [tuple(r) for r in s.execute(text(
+                "SELECT object_id, diff FROM audit_entries WHERE action = 'capture_policy.set' ORDER BY id"))]
+
+    assert _policy(client, admin, usecase, retention_days=30).status_code == 200
+    r = client.patch(url, json={"retention_days": 7}, headers=admin)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["retention_days"] == 7 and got["capture"] is True and got["max_chars"] == 100
+    assert got["patterns"] == [{"name": "ticket", "pattern": r"TCK-\d{6}"}]
+    assert client.get(url, headers=admin).json() == got
+    diff = json.loads(entries()[-1][1]) if isinstance(entries()[-1][1], str) else entries()[-1][1]
+    assert diff == {"retention_days": {"from": 30, "to": 7}}, "only the changed field"
+    assert len(entries()) == 2
+    assert client.patch(url, json={"retention_days": 7, "capture": True}, headers=admin).json() == got
+    assert client.patch(url, json={}, headers=admin).json() == got
+    assert len(entries()) == 2, "a patch that changes nothing writes nothing"
+    r = client.patch(url, json={"retention_days": None, "patterns": [], "kinds": ["email"]}, headers=admin)
+    assert (r.json()["retention_days"], r.json()["patterns"], r.json()["kinds"]) == (None, [], ["email"])
+    assert r.json()["capture"] is True and len(entries()) == 3
+    for body, field in (({"capture": None}, "capture"), ({"max_chars": None}, "max_chars"),
+                        ({"patterns": [{"name": "ok", "pattern": "("}]}, "patterns.0.pattern"),
+                        ({"kinds": ["ssn"]}, "kinds"), ({"retention_days": 0}, "retention_days"),
+                        ({"unit_ids": "plain"}, "unit_ids"), ({"bogus": 1}, "bogus")):
+        r = client.patch(url, json=body, headers=admin)
+        assert r.status_code == 422, (body, r.text)
+        assert any(d["field"].endswith(field) for d in r.json()["error"]["details"]), (body, r.text)
+    assert client.get(url, headers=admin).json()["kinds"] == ["email"] and len(entries()) == 3, "refused: unchanged"
+    r = client.patch(url, json={"capture": False}, headers=users.headers("ai_engineer"))
+    assert r.status_code == 403 and "privacy.write" in r.text
+    assert client.patch("/api/v1/capture-policies/nope", json={"capture": True}, headers=admin).status_code == 404
+
+
 def test_deleting_a_unit_removes_content_and_references(client, admin, send, usecase, factory):
     assert _policy(client, admin, usecase, unit_ids="raw").status_code == 200
     send(event(usecase, id="d1", unit_id="carol", content=CONTENT,

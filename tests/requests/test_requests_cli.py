@@ -33,11 +33,34 @@ def test_requests_commands(run, send, usecase):
     assert r.exit_code == 0 and "nothing to remove" in r.output
 
 
+def test_policy_set_changes_only_the_options_given(run, usecase):
+    """Setting a retention does not turn capture off or drop the operator patterns; --no-patterns and --no-retention
+    clear them; every change is a PATCH of the stored policy."""
+    assert run("requests", "policy", "set", usecase, "--capture", "--pattern", r"ticket=TCK-\d+", "--pattern",
+               r"order=ORD-\d+", "--max-chars", "500").exit_code == 0
+    r = run("requests", "policy", "set", usecase, "--retention-days", "30")
+    assert r.exit_code == 0, r.output
+    assert "content capture on" in r.output and "2 pattern(s) (ticket, order)" in r.output and "30 days" in r.output
+    shown = json.loads(run("requests", "policy", "show", usecase).output)
+    assert (shown["capture"], shown["max_chars"], shown["retention_days"]) == (True, 500, 30)
+    r = run("requests", "policy", "set", usecase, "--no-patterns", "--no-retention", "--kinds", "email,phone")
+    assert r.exit_code == 0 and "0 pattern(s) (none)" in r.output and "as long as the events" in r.output, r.output
+    shown = json.loads(run("requests", "policy", "show", usecase).output)
+    assert (shown["patterns"], shown["retention_days"], shown["kinds"], shown["capture"]) == (
+        [], None, ["email", "phone"], True)
+    r = run("requests", "policy", "set", usecase, "--no-capture")
+    assert r.exit_code == 0 and "content capture off" in r.output and "detectors email,phone" in r.output
+
+
 @pytest.mark.parametrize("args", [
     ("requests", "policy", "set", "support-reply", "--pattern", "no-equals-sign"),
     ("requests", "policy", "set", "support-reply", "--pattern", "bad=("),
     ("requests", "policy", "set", "support-reply", "--unit-ids", "plain"),
-    ("requests", "policy", "set", "unknown-uc"),
+    ("requests", "policy", "set", "unknown-uc", "--capture"),
+    ("requests", "policy", "set", "support-reply"),
+    ("requests", "policy", "set", "support-reply", "--pattern", "a=b", "--no-patterns"),
+    ("requests", "policy", "set", "support-reply", "--retention-days", "3", "--no-retention"),
+    ("requests", "policy", "set", "support-reply", "--retention-days", "0"),
     ("requests", "show", "missing"),
     ("requests", "list", "--status", "bogus"),
     ("requests", "list", "--score-min", "0.5"),

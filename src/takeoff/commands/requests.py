@@ -158,26 +158,49 @@ def policy_show(use_case: str) -> None:
 
 @policy_app.command("set")
 def policy_set(use_case: str,
-               capture: Annotated[bool, Opt("--capture/--no-capture", help="Store content (redacted).")] = False,
-               kinds: Annotated[str, Opt(help="Detectors, comma-separated: email,iban,card,phone.")] =
-               "email,iban,card,phone",
-               pattern: Annotated[list[str] | None, Opt(help="Operator pattern NAME=REGEX (repeatable).")] = None,
-               max_chars: Annotated[int, Opt(help="Cap per content field.")] = 4000,
-               retention_days: Annotated[int | None, Opt(help="Keep content this many days (default: as "
-                                                              "long as the events).")] = None,
-               unit_ids: Annotated[str, Opt(help="hashed or raw")] = "hashed") -> None:
-    """Set the whole capture policy of a use case (audited)."""
-    patterns = []
-    for p in pattern or []:
-        name, sep, regex = p.partition("=")
-        if not sep:
-            fail(f"--pattern: NAME=REGEX, got {p!r}")
-        patterns.append({"name": name, "pattern": regex})
-    body = {"capture": capture, "kinds": [k.strip() for k in kinds.split(",") if k.strip()], "patterns": patterns,
-            "max_chars": max_chars, "retention_days": retention_days, "unit_ids": unit_ids}
-    out = call("PUT", f"/api/v1/capture-policies/{use_case}", json=body)
+               capture: Annotated[bool | None, Opt("--capture/--no-capture", help="Store content (redacted).")] = None,
+               kinds: Annotated[str | None, Opt(help="Detectors, comma-separated: email,iban,card,phone (none: '').")]
+               = None,
+               pattern: Annotated[list[str] | None, Opt(help="Operator pattern NAME=REGEX (repeatable; replaces the "
+                                                            "stored patterns).")] = None,
+               no_patterns: Annotated[bool, Opt("--no-patterns", help="Remove every operator pattern.")] = False,
+               max_chars: Annotated[int | None, Opt(help="Cap per content field.")] = None,
+               retention_days: Annotated[int | None, Opt(help="Keep content this many days.")] = None,
+               no_retention: Annotated[bool, Opt("--no-retention", help="Keep content as long as the events.")]
+               = False,
+               unit_ids: Annotated[str | None, Opt(help="hashed or raw")] = None) -> None:
+    """Change a use case's capture policy (audited): only the options given change, the rest stay as stored."""
+    if pattern and no_patterns:
+        fail("--pattern and --no-patterns: give one of them")
+    if retention_days is not None and no_retention:
+        fail("--retention-days and --no-retention: give one of them")
+    body: dict[str, Any] = {}
+    if capture is not None:
+        body["capture"] = capture
+    if kinds is not None:
+        body["kinds"] = [k.strip() for k in kinds.split(",") if k.strip()]
+    if pattern or no_patterns:
+        body["patterns"] = []
+        for p in pattern or []:
+            name, sep, regex = p.partition("=")
+            if not sep:
+                fail(f"--pattern: NAME=REGEX, got {p!r}")
+            body["patterns"].append({"name": name, "pattern": regex})
+    if max_chars is not None:
+        body["max_chars"] = max_chars
+    if retention_days is not None or no_retention:
+        body["retention_days"] = retention_days
+    if unit_ids is not None:
+        body["unit_ids"] = unit_ids
+    if not body:
+        fail("nothing to change: give --capture/--no-capture, --kinds, --pattern/--no-patterns, --max-chars, "
+             "--retention-days/--no-retention or --unit-ids")
+    out = call("PATCH", f"/api/v1/capture-policies/{use_case}", json=body)
+    patterns = ", ".join(p["name"] for p in out["patterns"]) or "none"
+    kept = f"{out['retention_days']} days" if out["retention_days"] else "as long as the events"
     typer.echo(f"{out['use_case']}: content capture {'on' if out['capture'] else 'off'}, unit ids {out['unit_ids']}, "
-               f"detectors {','.join(out['kinds']) or 'none'}, {len(out['patterns'])} pattern(s)")
+               f"detectors {','.join(out['kinds']) or 'none'}, {len(out['patterns'])} pattern(s) ({patterns}), "
+               f"at most {out['max_chars']} characters a field, content kept {kept}")
 
 
 @requests_app.command("delete")

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from takeoff.core.errors import Invalid
 from takeoff.deps import DB, Allowed
 from takeoff.requests import queries, service, to_evalset
-from takeoff.requests.schemas import PolicyIn, ToEvalSetIn, ToEvalSetOut, UnitDeletionIn
+from takeoff.requests.schemas import PolicyIn, PolicyPatch, ToEvalSetIn, ToEvalSetOut, UnitDeletionIn
 from takeoff.telemetry import rollup
 
 router = APIRouter(tags=["requests"])
@@ -81,6 +81,13 @@ def put_policy(use_case: str, body: PolicyIn, session: DB, actor: Allowed("priva
     """Set a use case's capture policy (audited): capture on/off, detectors, operator patterns (checked on save),
     size cap per field, content retention, hashed or raw unit ids."""
     return service.set_policy(session, actor, use_case, body)
+
+
+@router.patch("/capture-policies/{use_case}")
+def patch_policy(use_case: str, body: PolicyPatch, session: DB, actor: Allowed("privacy.write")) -> dict[str, Any]:
+    """Change some fields of a use case's capture policy, keeping the others (audited; a patch that changes
+    nothing writes nothing). `retention_days: null` keeps content as long as the events."""
+    return service.patch_policy(session, actor, use_case, body)
 
 
 @router.post("/requests/unit-deletions")

@@ -27,6 +27,18 @@ class PolicyIn(Input):
     unit_ids: Literal["hashed", "raw"] = "hashed"
 
 
+class PolicyPatch(Input):
+    """PATCH /api/v1/capture-policies/{use_case}: only the fields given change (`retention_days: null` keeps content
+    as long as the events); the others keep their stored values."""
+
+    capture: bool | None = None
+    kinds: list[str] | None = Field(default=None, max_length=len(redact.KINDS))
+    patterns: list[PatternIn] | None = Field(default=None, max_length=redact.MAX_PATTERNS)
+    max_chars: int | None = Field(default=None, ge=100, le=100_000)
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+    unit_ids: Literal["hashed", "raw"] | None = None
+
+
 class UnitDeletionIn(Input):
     """POST /api/v1/requests/unit-deletions: a data subject's unit id."""
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from takeoff.core.actor import Actor
 from takeoff.core.errors import Invalid
 from takeoff.portfolio import service as portfolio
-from takeoff.requests.schemas import PolicyIn
+from takeoff.requests.schemas import PolicyIn, PolicyPatch
 from takeoff.telemetry import capture, requests_store
 
 
@@ -29,6 +29,27 @@ def set_policy(session: Session, actor: Actor, use_case_key: str, body: PolicyIn
         field, _, message = str(exc).partition(": ")
         raise Invalid(str(exc), details=[{"field": field, "message": message or str(exc)}]) from None
     return requests_store.set_policy(session, actor, policy).view()
+
+
+NULLABLE = ("retention_days",)  # the one policy field whose null means something (no content retention of its own)
+
+
+def patch_policy(session: Session, actor: Actor, use_case_key: str, body: PolicyPatch) -> dict[str, Any]:
+    """Change only the fields given (audited with before and after, like a whole policy); a patch that changes
+    nothing writes nothing. Invalid naming the field for a null where a value is needed."""
+    uc = portfolio.get(session, use_case_key)
+    given = body.model_fields_set
+    nulls = sorted(f for f in given if getattr(body, f) is None and f not in NULLABLE)
+    if nulls:
+        raise Invalid(f"{nulls[0]}: a value is needed (leave the field out to keep it)",
+                      details=[{"field": f, "message": "a value is needed (leave the field out to keep it)"}
+                               for f in nulls])
+    current = requests_store.read_policies(session, [uc.key])[uc.key].view()
+    merged = {**current, **body.model_dump(include=given)}
+    merged.pop("use_case")
+    if merged == {k: v for k, v in current.items() if k != "use_case"}:
+        return current
+    return set_policy(session, actor, uc.key, PolicyIn.model_validate(merged))
 
 
 def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -> dict[str, Any]:
