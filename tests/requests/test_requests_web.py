@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from takeoff.requests.waterfall import layout
-from tests.conftest import web_login
+from tests.conftest import csrf_of, web_login
 from tests.requests.conftest import TRACE, event
 
 
@@ -44,3 +44,49 @@ def test_waterfall_layout_nests_children_and_survives_bad_trees():
     cyc = layout([span("p", "q", 0, 10), span("q", "p", 0.001, 10)])
     assert sorted(r["span_id"] for r in cyc) == ["p", "q"]
     assert layout([]) == []
+
+
+def test_the_capture_policy_is_shown_in_governance_and_changed_on_its_page(app, users, usecase, client, admin):
+    """The Governance section shows the policy; its page changes it for privacy.write (audited like the API), a
+    refused form comes back with the field named and what was typed, and a viewer sees it without a form."""
+    users.create("risk_partner", username="ria")
+    users.create("viewer", username="vic")
+    c = web_login(app, "ria")
+    assert 'id="capture"' in c.get(f"/usecases/{usecase}/governance").text
+    frag = c.get(f"/requests/fragment/capture/{usecase}")
+    assert frag.status_code == 200 and 'data-capture="off"' in frag.text and "never: the defaults" in frag.text
+    assert "Change the capture policy" in frag.text
+    page = c.get(f"/usecases/{usecase}/capture")
+    assert page.status_code == 200 and 'id="capture-form"' in page.text
+    token = csrf_of(page.text)
+    form = {"csrf_token": token, "capture": "on", "kinds": ["email", "phone"], "patterns": "ticket=TCK-\\d+\n\n",
+            "max_chars": "500", "retention_days": "30", "unit_ids": "hashed"}
+    r = c.post(f"/usecases/{usecase}/capture", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/usecases/{usecase}/capture?saved=1", r.text
+    got = client.get(f"/api/v1/capture-policies/{usecase}", headers=admin).json()
+    assert (got["capture"], got["kinds"], got["patterns"], got["max_chars"], got["retention_days"]) == (
+        True, ["email", "phone"], [{"name": "ticket", "pattern": "TCK-\\d+"}], 500, 30)
+    frag = c.get(f"/requests/fragment/capture/{usecase}").text
+    assert 'data-capture="on"' in frag and "by ria" in frag and "30 days" in frag and "ticket" in frag
+    shown = c.get(f"/usecases/{usecase}/capture?saved=1").text
+    assert "Saved." in shown and "TCK-\\d+" in shown and 'value="30"' in shown
+    for bad, field, words in (({"patterns": "ok=TCK\n\nbad=("}, "patterns", "line 3:"),
+                              ({"patterns": "no equals sign"}, "patterns", "line 1: write NAME=REGULAR EXPRESSION"),
+                              ({"max_chars": "10"}, "max_chars", "100 or more"),
+                              ({"max_chars": "lots"}, "max_chars", "whole number"),
+                              ({"retention_days": "-3"}, "retention_days", "whole number"),
+                              ({"kinds": ["ssn"]}, "kinds", "unknown detector"),
+                              ({"unit_ids": "plain"}, "unit_ids", "")):
+        r = c.post(f"/usecases/{usecase}/capture", data={**form, **bad})
+        assert r.status_code == 422, (bad, r.text[:300])
+        assert f'id="{field}-error"' in r.text and words in r.text, (bad, r.text.split('class="error"')[-1][:600])
+    assert client.get(f"/api/v1/capture-policies/{usecase}", headers=admin).json() == got, "refused: unchanged"
+    r = c.post(f"/usecases/{usecase}/capture", data={**form, "capture": "", "csrf_token": "forged"})
+    assert r.status_code in (400, 403) and client.get(f"/api/v1/capture-policies/{usecase}", headers=admin).json() == got
+    v = web_login(app, "vic")
+    page = v.get(f"/usecases/{usecase}/capture")
+    assert page.status_code == 200 and 'id="capture-form"' not in page.text and "privacy.write" in page.text
+    assert "Change the capture policy" not in v.get(f"/requests/fragment/capture/{usecase}").text
+    assert v.post(f"/usecases/{usecase}/capture", data={**form, "csrf_token": csrf_of(
+        v.get("/requests").text)}).status_code == 403
+    assert c.get("/usecases/nope/capture").status_code == 404

@@ -11,12 +11,20 @@ from takeoff.core.errors import Invalid
 from takeoff.portfolio import service as portfolio
 from takeoff.requests.schemas import PolicyIn, PolicyPatch
 from takeoff.telemetry import capture, requests_store
+from takeoff.telemetry.request_models import CapturePolicy
 
 
 def get_policy(session: Session, use_case_key: str) -> dict[str, Any]:
     """A use case's policy (404 for an unknown use case; the defaults when none was set)."""
     uc = portfolio.get(session, use_case_key)
     return requests_store.read_policies(session, [uc.key])[uc.key].view()
+
+
+def policy_record(session: Session, use_case_key: str) -> dict[str, Any]:
+    """The policy as stored, with who changed it last and when (both None when it was never set)."""
+    row = session.get(CapturePolicy, use_case_key)
+    return {**get_policy(session, use_case_key), "updated_by": row.updated_by if row else None,
+            "updated_at": row.updated_at.isoformat() if row and row.updated_at else None}
 
 
 def set_policy(session: Session, actor: Actor, use_case_key: str, body: PolicyIn) -> dict[str, Any]:

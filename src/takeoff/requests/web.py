@@ -89,3 +89,8 @@ async def to_evalset_form(request: Request, page: PageFor("evalset.write"),
     except AppError as exc:
         return page.render("requests/to_evalset.html", status_code=exc.status, error=exc.message, back=back)
     return page.render("requests/to_evalset.html", status_code=201 if out["created"] else 200, out=out, back=back)
+
+
+from takeoff.requests import policy_web  # noqa: E402 - the capture policy's pages, served with these
+
+router.include_router(policy_web.router)
