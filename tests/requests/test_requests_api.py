@@ -168,6 +168,7 @@ def test_a_patch_changes_only_the_fields_given_and_is_audited(client, admin, use
     assert len(entries()) == 2
     assert client.patch(url, json={"retention_days": 7, "capture": True}, headers=admin).json() == got
     assert client.patch(url, json={}, headers=admin).json() == got
+    assert client.patch(url, json={"kinds": ["phone", "card", "iban", "email"]}, headers=admin).json() == got
     assert len(entries()) == 2, "a patch that changes nothing writes nothing"
     r = client.patch(url, json={"retention_days": None, "patterns": [], "kinds": ["email"]}, headers=admin)
     assert (r.json()["retention_days"], r.json()["patterns"], r.json()["kinds"]) == (None, [], ["email"])

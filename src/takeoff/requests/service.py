@@ -30,13 +30,17 @@ def policy_record(session: Session, use_case_key: str) -> dict[str, Any]:
 def set_policy(session: Session, actor: Actor, use_case_key: str, body: PolicyIn) -> dict[str, Any]:
     """Validate and store a use case's policy (audited); Invalid naming the field when a pattern or value is bad."""
     uc = portfolio.get(session, use_case_key)
+    return requests_store.set_policy(session, actor, _checked(uc.key, body)).view()
+
+
+def _checked(use_case: str, body: PolicyIn) -> capture.Policy:
+    """The policy a body asks for, checked (patterns compiled); Invalid naming the field when a value is bad."""
     try:
-        policy = capture.make_policy(uc.key, body.capture, body.kinds, [p.model_dump() for p in body.patterns],
-                                     body.max_chars, body.retention_days, body.unit_ids)
+        return capture.make_policy(use_case, body.capture, body.kinds, [p.model_dump() for p in body.patterns],
+                                   body.max_chars, body.retention_days, body.unit_ids)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise Invalid(str(exc), details=[{"field": field, "message": message or str(exc)}]) from None
-    return requests_store.set_policy(session, actor, policy).view()
 
 
 NULLABLE = ("retention_days",)  # the one policy field whose null means something (no content retention of its own)
@@ -53,11 +57,11 @@ def patch_policy(session: Session, actor: Actor, use_case_key: str, body: Policy
                       details=[{"field": f, "message": "a value is needed (leave the field out to keep it)"}
                                for f in nulls])
     current = requests_store.read_policies(session, [uc.key])[uc.key].view()
-    merged = {**current, **body.model_dump(include=given)}
-    merged.pop("use_case")
-    if merged == {k: v for k, v in current.items() if k != "use_case"}:
+    merged = {k: v for k, v in {**current, **body.model_dump(include=given)}.items() if k != "use_case"}
+    policy = _checked(uc.key, PolicyIn.model_validate(merged))
+    if policy.view() == current:  # detectors in another order, the same values: nothing to write
         return current
-    return set_policy(session, actor, uc.key, PolicyIn.model_validate(merged))
+    return requests_store.set_policy(session, actor, policy).view()
 
 
 def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -> dict[str, Any]:
