@@ -90,3 +90,35 @@ def test_the_capture_policy_is_shown_in_governance_and_changed_on_its_page(app, 
     assert v.post(f"/usecases/{usecase}/capture", data={**form, "csrf_token": csrf_of(
         v.get("/requests").text)}).status_code == 403
     assert c.get("/usecases/nope/capture").status_code == 404
+
+
+def test_a_data_subjects_deletion_request_from_the_web(app, users, send, usecase, client, admin):
+    """The deletion form (privacy.write) removes a unit's content as the API does, says so, says when the unit had
+    no data, names a bad unit id, and is refused to those without the permission."""
+    assert client.put(f"/api/v1/capture-policies/{usecase}", json={"capture": True}, headers=admin).status_code == 200
+    send(event(usecase, id="x1", unit_id="erin", content={"input": [{"role": "user", "content": "hello"}]}),
+         event(usecase, id="x2", unit_id="frank", content={"input": [{"role": "user", "content": "hi"}]}))
+    users.create("risk_partner", username="ria")
+    users.create("ai_engineer", username="eli")
+    c = web_login(app, "ria")
+    assert "/requests/unit-deletion" in c.get("/requests").text
+    page = c.get("/requests/unit-deletion")
+    assert page.status_code == 200 and 'id="unit-deletion-form"' in page.text
+    token = csrf_of(page.text)
+    r = c.post("/requests/unit-deletion", data={"csrf_token": token, "unit": " erin "})
+    assert r.status_code == 200 and 'data-found="true"' in r.text and "1 content record(s) deleted" in r.text, r.text
+    assert client.get("/api/v1/requests/x1", headers=admin).json()["content"] is None
+    assert client.get("/api/v1/requests/x2", headers=admin).json()["content"] is not None
+    r = c.post("/requests/unit-deletion", data={"csrf_token": token, "unit": "erin"})
+    assert r.status_code == 200 and 'data-found="false"' in r.text and "nothing to remove" in r.text
+    for bad in ("", "   ", "x" * 201):
+        r = c.post("/requests/unit-deletion", data={"csrf_token": token, "unit": bad})
+        assert r.status_code == 422 and 'id="unit-error"' in r.text, bad
+    assert c.post("/requests/unit-deletion", data={"csrf_token": "forged", "unit": "frank"}).status_code in (400, 403)
+    assert client.get("/api/v1/requests/x2", headers=admin).json()["content"] is not None
+    e = web_login(app, "eli")
+    assert "/requests/unit-deletion" not in e.get("/requests").text
+    assert e.get("/requests/unit-deletion").status_code == 403
+    assert e.post("/requests/unit-deletion", data={"csrf_token": csrf_of(e.get("/requests").text) if 'csrf_token' in
+                                                   e.get("/requests").text else "", "unit": "frank"}).status_code == 403
+    assert c.get("/requests/x2").status_code == 200, "a request's own page is still /requests/{id}"

@@ -35,7 +35,7 @@ def demo_pages() -> list[str]:
     return (["/", "/tokens", "/audit", "/evalruns"] + [p for _, p in NAV]
             + [f"/usecases/{k}" + ("" if s == "overview" else f"/{s}") for k in keys for s in SECTION_NAMES]
             + [f"/{area}/{k}" for k in keys for area in ("readiness", "outcomes")]
-            + [f"/monitoring/usecase/{k}/drift" for k in keys] + [f"/usecases/{keys[0]}/capture"])
+            + [f"/monitoring/usecase/{k}/drift" for k in keys] + [f"/usecases/{keys[0]}/capture", "/requests/unit-deletion"])
 
 
 @pytest.fixture

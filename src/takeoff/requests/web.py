@@ -11,12 +11,13 @@ from pydantic import ValidationError
 
 from takeoff.core.errors import AppError, Invalid
 from takeoff.evals import sets as evals
-from takeoff.requests import queries, to_evalset, waterfall
+from takeoff.requests import privacy_web, queries, to_evalset, waterfall
 from takeoff.requests.schemas import ToEvalSetIn
 from takeoff.telemetry import rollup
 from takeoff.web.render import PageFor
 
 router = APIRouter(include_in_schema=False)
+router.include_router(privacy_web.router)  # first: /requests/unit-deletion before /requests/{request_id}
 PAGE_SIZE = 50
 
 
@@ -90,7 +91,3 @@ async def to_evalset_form(request: Request, page: PageFor("evalset.write"),
         return page.render("requests/to_evalset.html", status_code=exc.status, error=exc.message, back=back)
     return page.render("requests/to_evalset.html", status_code=201 if out["created"] else 200, out=out, back=back)
 
-
-from takeoff.requests import policy_web  # noqa: E402 - the capture policy's pages, served with these
-
-router.include_router(policy_web.router)

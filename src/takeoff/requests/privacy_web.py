@@ -1,5 +1,6 @@
-"""The capture policy on the web: a use case's policy in its Governance section (who changed it last, the audit
-trail), and its page with the form that changes it (privacy.write), each refused field named beside it."""
+"""Privacy on the web: a use case's capture policy in its Governance section (who changed it last, the audit
+trail), its page with the form that changes it, and a data subject's deletion request (both privacy.write), each
+refused field named beside it."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,6 +14,8 @@ from takeoff.portfolio import service as portfolio
 from takeoff.requests import service
 from takeoff.requests.schemas import PolicyIn
 from takeoff.sdk import redact
+from takeoff.telemetry import rollup
+from takeoff.telemetry.requests_store import MAX_UNIT_ID
 from takeoff.web import forms
 from takeoff.web.render import PageFor
 
@@ -103,3 +106,26 @@ async def capture_submit(key: str, request: Request, page: PageFor("privacy.writ
     if errors:
         return _page(page, key, 422, errors, typed)
     return RedirectResponse(f"/usecases/{key}/capture?saved=1", status_code=303)
+
+
+@router.get("/requests/unit-deletion")
+def unit_deletion_page(page: PageFor("privacy.write")) -> Response:
+    """The form of a data subject's deletion request."""
+    return page.render("requests/unit_deletion.html", errors={}, unit="", out=None, max_unit=MAX_UNIT_ID)
+
+
+@router.post("/requests/unit-deletion")
+async def unit_deletion_submit(request: Request, page: PageFor("privacy.write")) -> Response:
+    """Remove a unit's content and references from requests and feedback (audited, as the API's); shows what was
+    removed, or that the unit had no data."""
+    form = await request.form()
+    page.check_csrf(str(form.get("csrf_token", "")))
+    unit = str(form.get("unit", ""))
+    try:
+        with page.session.begin_nested():
+            out = service.delete_unit(page.session, page.actor, unit.strip(),
+                                      rollup.unit_key(request.app.state.settings.resolved_secret_key))
+    except Invalid as exc:
+        return page.render("requests/unit_deletion.html", status_code=422, unit=unit, out=None, max_unit=MAX_UNIT_ID,
+                           errors=forms.field_errors(exc, fields=("unit",)))
+    return page.render("requests/unit_deletion.html", errors={}, unit="", out=out, max_unit=MAX_UNIT_ID)
