@@ -25,6 +25,11 @@ def _ingest(factory, events):  # type: ignore[no-untyped-def]
         return service.ingest_events(s, SYSTEM, events, late_s=86400, unit_key=KEY)
 
 
+def _rows(factory, sql):  # type: ignore[no-untyped-def]
+    with transaction(factory) as s:
+        return [tuple(r) for r in s.execute(text(sql))]
+
+
 def _one(factory, sql, **params):  # type: ignore[no-untyped-def]
     with transaction(factory) as s:
         return s.scalar(text(sql), params)
@@ -64,9 +69,36 @@ def test_retention_deletes_expired_content_and_old_spans(factory):
     _ingest(factory, [_ev("rr-d", id="x1", spans=[span], content={"system": "hello there"}, ts=time.time() - 3600)])
     with transaction(factory) as s:
         assert requests_store.delete_expired(s, utcnow() - timedelta(days=30)) == {
-            "content_expired": 0, "content_old": 0, "spans": 0}
+            "content_expired": 0, "content_policy": 0, "content_old": 0, "spans": 0}
     with transaction(factory) as s:  # two days later: the content expired; spans stay until the events' retention
         out = requests_store.delete_expired(s, utcnow() - timedelta(days=30), now=utcnow() + timedelta(days=2))
     assert out["content_expired"] == 1 and out["spans"] == 0
     with transaction(factory) as s:
         assert requests_store.delete_expired(s, utcnow())["spans"] == 1
+
+
+def test_a_shortened_retention_applies_to_content_already_stored(factory):
+    """Content stored under a 30-day retention goes once the policy says 7 and it is older than that; a longer
+    retention later never extends the expiry content was stored with; other use cases are untouched."""
+    with transaction(factory) as s:
+        requests_store.set_policy(s, SYSTEM, capture.make_policy("rr-e", capture=True, retention_days=30))
+        requests_store.set_policy(s, SYSTEM, capture.make_policy("rr-f", capture=True, retention_days=30))
+    day = 86400
+    with transaction(factory) as s:  # late events (a backfill): ten days old
+        service.ingest_events(s, SYSTEM, [
+            _ev("rr-e", id="old", content={"system": "ten days old"}, ts=time.time() - 10 * day),
+            _ev("rr-e", id="new", content={"system": "one day old"}, ts=time.time() - day),
+            _ev("rr-f", id="other", content={"system": "ten days old"}, ts=time.time() - 10 * day)],
+            late_s=30 * day, unit_key=KEY)
+    with transaction(factory) as s:
+        assert requests_store.delete_expired(s, utcnow() - timedelta(days=90))["content_policy"] == 0
+        requests_store.set_policy(s, SYSTEM, capture.make_policy("rr-e", capture=True, retention_days=7))
+    with transaction(factory) as s:
+        out = requests_store.delete_expired(s, utcnow() - timedelta(days=90))
+    assert out["content_policy"] == 1 and out["content_expired"] == 0
+    assert sorted(r[0] for r in _rows(factory, "SELECT event_id FROM request_content")) == ["new", "other"]
+    with transaction(factory) as s:  # longer now, but "new" was stored to expire after 30 days
+        requests_store.set_policy(s, SYSTEM, capture.make_policy("rr-e", capture=True, retention_days=365))
+    with transaction(factory) as s:
+        out = requests_store.delete_expired(s, utcnow() - timedelta(days=900), now=utcnow() + timedelta(days=31))
+    assert out["content_expired"] == 2 and _rows(factory, "SELECT event_id FROM request_content") == []

@@ -214,17 +214,27 @@ def _bulk(session: Session, table: str, cols: Sequence[str], rows: list[tuple[An
 # ---------------------------------------------------------------------------------------------------- retention
 def delete_expired(session: Session, events_before: datetime, now: datetime | None = None, limit: int = 20_000
                    ) -> dict[str, int]:
-    """Delete up to `limit` each of: content past its policy's expiry or older than the raw events' retention, and
-    spans older than that retention (the text search blocks of deleted content are rebuilt). Returns how many of each."""
+    """Delete up to `limit` each of: content past the expiry it was stored with, content older than its use case's
+    current retention (a shortened retention applies to what is already stored; a longer one never extends the
+    expiry content was stored with), content older than the raw events' retention, and spans older than that
+    retention (the text search blocks of deleted content are rebuilt). Returns how many of each."""
     now = now or utcnow()
     out = {}
-    for name, table, cond in (
-            ("content_expired", RequestContent, RequestContent.expires_at < now),
-            ("content_old", RequestContent, RequestContent.ts < events_before)):
-        ids = select(table.event_id).where(cond).limit(limit).scalar_subquery()
-        batches = list(session.scalars(delete(table).where(table.event_id.in_(ids)).returning(table.batch)))
-        text_index.requeue(session, batches)
-        out[name] = len(batches)
+    retained = session.execute(select(CapturePolicy.use_case, CapturePolicy.retention_days)
+                               .where(CapturePolicy.retention_days.is_not(None)).order_by(CapturePolicy.use_case))
+    by_policy = [(RequestContent.use_case == uc) & (RequestContent.ts < now - timedelta(days=days))
+                 for uc, days in retained]  # one (use_case, ts) index range per use case
+    for name, conds in (
+            ("content_expired", [RequestContent.expires_at < now]),
+            ("content_policy", by_policy),
+            ("content_old", [RequestContent.ts < events_before])):
+        out[name] = 0
+        for cond in conds:
+            ids = select(RequestContent.event_id).where(cond).limit(limit).scalar_subquery()
+            batches = list(session.scalars(delete(RequestContent).where(RequestContent.event_id.in_(ids))
+                                           .returning(RequestContent.batch)))
+            text_index.requeue(session, batches)
+            out[name] += len(batches)
     old = select(TelemetrySpan.event_id).where(TelemetrySpan.start < events_before).limit(limit).scalar_subquery()
     out["spans"] = int(session.execute(delete(TelemetrySpan).where(TelemetrySpan.event_id.in_(old),
                                                                    TelemetrySpan.start < events_before)).rowcount or 0)
