@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -43,6 +44,15 @@ def test_content_is_stored_only_under_a_policy_redacted_and_capped(client, admin
     assert "jane@" not in json.dumps(body) and "[email]" in body["input"][0]["content"]
     assert "[ticket]" in body["output"][0]["content"] and body["output"][0]["content"].endswith("characters]")
     assert d["content"]["truncated_fields"] == 1 and d["content"]["expires_at"]
+    stored_expiry = datetime.fromisoformat(d["content"]["expires_at"])
+    assert 6.9 < (stored_expiry - datetime.now(UTC)).total_seconds() / 86400 <= 7
+    assert client.patch(f"/api/v1/capture-policies/{usecase}", json={"retention_days": 2}, headers=admin).json()[
+        "retention_days"] == 2  # shorter now: the request says when the retention job deletes it
+    shorter = datetime.fromisoformat(client.get("/api/v1/requests/r1", headers=admin).json()["content"]["expires_at"])
+    assert 1.9 < (shorter - datetime.now(UTC)).total_seconds() / 86400 <= 2
+    client.patch(f"/api/v1/capture-policies/{usecase}", json={"retention_days": 30}, headers=admin)
+    longer = datetime.fromisoformat(client.get("/api/v1/requests/r1", headers=admin).json()["content"]["expires_at"])
+    assert 6.9 < (longer - datetime.now(UTC)).total_seconds() / 86400 <= 7, "a longer one never extends the stored"
     assert body["documents"] == ["kb-12"] and "[iban]" in body["tool_calls"][0]["arguments"]
     assert [s["name"] for s in d["spans"]] == ["workflow", "chat gpt-4o"] and d["spans"][1]["parent_span_id"] == "a" * 16
     assert d["trace"]["trace_id"] == TRACE and d["unit"] == "(hashed)" and d["links"]["use_case"] == "/usecases/support-reply"
@@ -52,7 +62,7 @@ def test_content_is_stored_only_under_a_policy_redacted_and_capped(client, admin
     with transaction(factory) as s:  # stored keyed-hashed, never raw
         assert s.scalar(text("SELECT count(*) FROM telemetry_events WHERE unit_id = 'u-42'")) == 0
         audit = s.scalar(text("SELECT count(*) FROM audit_entries WHERE action = 'capture_policy.set'"))
-    assert audit == 1
+    assert audit == 3  # the policy set, then two patches
 
 
 def test_filters_pages_and_export(client, admin, send, usecase):

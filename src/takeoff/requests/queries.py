@@ -8,7 +8,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Select, exists, func, or_, select, text
@@ -18,7 +18,7 @@ from takeoff.catalog import service as catalog
 from takeoff.core.db import read_session
 from takeoff.core.errors import Invalid, NotFound
 from takeoff.requests import text_search
-from takeoff.telemetry import capture, text_index
+from takeoff.telemetry import capture, requests_store, text_index
 from takeoff.sdk.tracking import STATUSES  # the SDK's one event vocabulary
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
@@ -312,14 +312,23 @@ def detail(session: Session, event_id: str, with_content: bool) -> dict[str, Any
     c = session.get(C, e.id)
     content: dict[str, Any] | None = None
     if c is not None:
+        expires = _expiry(session, c)
         content = {"stored": True, "visible": with_content, "redactions": c.redactions or {},
-                   "truncated_fields": c.truncated, "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+                   "truncated_fields": c.truncated, "expires_at": expires.isoformat() if expires else None,
                    **({"body": json.loads(c.body)} if with_content else {})}
     out = summary(e, c is not None, min((f["rating"] for f in feedback if f["rating"] is not None), default=None))
     return {**out, "fallback_reason": e.fallback_reason, "features": data.get("features") or {},
             "attributes": data.get("attributes") or {}, "trace": data.get("trace"), "spans": spans,
             "violations": data.get("violations") or [], "price_snapshots": _price_snapshots(session, e),
             "feedback": feedback, "content": content, "links": links(e)}
+
+
+def _expiry(session: Session, c: RequestContent) -> datetime | None:
+    """When the retention job deletes this content: the expiry it was stored with, or sooner under its use case's
+    current, shorter retention (requests_store.delete_expired)."""
+    days = requests_store.read_policies(session, [c.use_case])[c.use_case].retention_days
+    by_policy = c.ts + timedelta(days=days) if days else None
+    return min((t for t in (c.expires_at, by_policy) if t is not None), default=None)
 
 
 def _price_snapshots(session: Session, e: TelemetryEvent) -> list[str]:
