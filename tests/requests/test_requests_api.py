@@ -156,6 +156,29 @@ def test_policy_needs_permission_and_a_known_use_case(client, admin, users, usec
     assert client.get("/api/v1/capture-policies/nope", headers=admin).status_code == 404
 
 
+def test_export_with_content_is_jsonl_for_content_readers(client, admin, users, send, usecase):
+    """content=true adds each request's redacted content (null where none is stored); CSV cannot carry it, and a
+    reader without content.read is refused, as on a request's page."""
+    assert _policy(client, admin, usecase).status_code == 200
+    send(event(usecase, id="k1", ts=time.time() - 2, content={"input": [{"role": "user", "content": "mail a@b.io"}]}),
+         event(usecase, id="k2", ts=time.time() - 1))
+    r = client.get("/api/v1/requests/export", params={"use_case": usecase, "content": "true"}, headers=admin)
+    assert r.status_code == 200, r.text
+    rows = [json.loads(line) for line in r.text.splitlines()]
+    assert [(x["id"], x["has_content"]) for x in rows] == [("k2", False), ("k1", True)]
+    assert rows[0]["content"] is None and rows[1]["content"]["input"][0]["content"] == "mail [email]"
+    plain = [json.loads(line) for line in client.get("/api/v1/requests/export", params={"use_case": usecase},
+                                                     headers=admin).text.splitlines()]
+    assert all("content" not in x for x in plain)
+    r = client.get("/api/v1/requests/export", params={"content": "true", "format": "csv"}, headers=admin)
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "content"
+    r = client.get("/api/v1/requests/export", params={"content": "maybe"}, headers=admin)
+    assert r.status_code == 422
+    r = client.get("/api/v1/requests/export", params={"content": "true"}, headers=users.headers("viewer"))
+    assert r.status_code == 403 and "content.read" in r.text
+    assert client.get("/api/v1/requests/export", headers=users.headers("viewer")).status_code == 200
+
+
 def test_a_patch_changes_only_the_fields_given_and_is_audited(client, admin, users, usecase, factory):
     """PATCH keeps what it does not name (an operator pattern must not vanish because a retention was set), writes
     one audit entry with before and after, and writes nothing when it changes nothing."""

@@ -27,6 +27,10 @@ def test_requests_commands(run, send, usecase):
     assert shown["content"]["body"]["input"][0]["content"] == "[ticket] mail [email]"
     r = run("requests", "export", "--use-case", usecase, "--format", "csv")
     assert r.exit_code == 0 and r.output.splitlines()[0].startswith("id,ts,use_case") and "c1" in r.output
+    r = run("requests", "export", "--use-case", usecase, "--with-content")
+    assert r.exit_code == 0 and json.loads(r.output.splitlines()[0])["content"]["input"][0]["content"] == \
+        "[ticket] mail [email]"
+    assert run("requests", "export", "--with-content", "--format", "csv").exit_code == 2
     r = run("requests", "delete", "--unit", "erin")
     assert r.exit_code == 0 and "1 request(s) unlinked, 1 content record(s) deleted" in r.output
     r = run("requests", "delete", "--unit", "erin")

@@ -82,11 +82,15 @@ def export(use_case: UseCase = None, release: Release = None, status: Status = N
            score: Score = None, score_min: Bound = None, score_max: Bound = None, rating_min: Rating = None,
            rating_max: Rating = None, has_content: HasContent = None, q: Search = None,
            fmt: Annotated[str, Opt("--format", help="jsonl or csv")] = "jsonl",
-           max_rows: Annotated[int, Opt("--max", min=1, max=100_000)] = 10_000) -> None:
-    """Export the filtered requests (metadata, no content) to stdout as JSONL or CSV."""
+           max_rows: Annotated[int, Opt("--max", min=1, max=100_000)] = 10_000,
+           with_content: Annotated[bool, Opt("--with-content", help="Each request's redacted content too (JSONL; "
+                                                                    "needs content.read).")] = False) -> None:
+    """Export the filtered requests to stdout as JSONL or CSV: metadata, and with --with-content their content."""
     if fmt not in ("jsonl", "csv"):
         fail("--format: jsonl or csv")
-    params = _filters(locals(), format=fmt, max=max_rows)
+    if with_content and fmt != "jsonl":
+        fail("--with-content: the content is exported in JSONL only")
+    params = _filters(locals(), format=fmt, max=max_rows, **({"content": "true"} if with_content else {}))
     with client() as c, c.stream("GET", "/api/v1/requests/export", params=params) as resp:
         if resp.status_code >= 400:
             resp.read()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from takeoff.core.errors import Invalid
+from takeoff.core.errors import Forbidden, Invalid
 from takeoff.deps import DB, Allowed
 from takeoff.requests import queries, service, to_evalset
 from takeoff.requests.schemas import PolicyIn, PolicyPatch, ToEvalSetIn, ToEvalSetOut, UnitDeletionIn
@@ -23,7 +23,7 @@ def unit_key(request: Request) -> bytes:
 
 
 def _filters(request: Request) -> queries.Filters:
-    unknown = sorted(set(request.query_params) - set(FILTER_NAMES) - {"limit", "cursor", "format", "max"})
+    unknown = sorted(set(request.query_params) - set(FILTER_NAMES) - {"limit", "cursor", "format", "max", "content"})
     if unknown:
         raise Invalid(f"{unknown[0]}: not a filter of requests",
                       details=[{"field": unknown[0], "message": f"not one of {', '.join(FILTER_NAMES)}"}])
@@ -45,9 +45,17 @@ def list_requests(request: Request, session: DB, actor: Allowed("read"), limit: 
     "application/x-ndjson": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}})
 def export_requests(request: Request, session: DB, actor: Allowed("read"),
                     format: str = Query("jsonl", pattern="^(jsonl|csv)$"),
-                    max: int = Query(10_000, ge=1, le=queries.MAX_EXPORT)) -> StreamingResponse:
-    """The filtered requests (metadata, no content) as JSONL or CSV, newest first, at most `max` rows, streamed."""
-    rows = queries.export_rows(request.app.state.engine, _filters(request), unit_key(request), max)
+                    max: int = Query(10_000, ge=1, le=queries.MAX_EXPORT),
+                    content: bool = Query(False, description="each request's redacted content too (JSONL only; "
+                                                             "needs content.read)")) -> StreamingResponse:
+    """The filtered requests as JSONL or CSV, newest first, at most `max` rows, streamed: metadata, and with
+    `content=true` (JSONL, content.read) each one's redacted content (null where none is stored)."""
+    if content and format != "jsonl":
+        raise Invalid("content: the content is exported in JSONL only (format=jsonl)",
+                      details=[{"field": "content", "message": "JSONL only (format=jsonl)"}])
+    if content and not actor.can("content.read"):
+        raise Forbidden("exporting content needs the content.read permission")
+    rows = queries.export_rows(request.app.state.engine, _filters(request), unit_key(request), max, content)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(queries.export_lines(rows, format), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="requests.{format}"'})

@@ -349,21 +349,29 @@ def links(e: TelemetryEvent) -> dict[str, str]:
     return {k: v for k, v in out.items() if v}
 
 
-def export_rows(engine: Engine, f: Filters, unit_key: bytes, max_rows: int) -> Iterator[dict[str, Any]]:
+def export_rows(engine: Engine, f: Filters, unit_key: bytes, max_rows: int, content: bool = False
+                ) -> Iterator[dict[str, Any]]:
     """Up to `max_rows` requests matching the filters, newest first, read in keyset chunks with a short read session
-    each (bounded memory, no lock held while the client reads). Checks `max_rows` before the first row."""
+    each (bounded memory, no lock held while the client reads), with `content` each one's redacted content (null
+    where none is stored). Checks `max_rows` before the first row."""
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or not 1 <= max_rows <= MAX_EXPORT:
         raise _bad("max", f"an integer from 1 to {MAX_EXPORT}")
-    return _export(engine, f, unit_key, max_rows)
+    return _export(engine, f, unit_key, max_rows, content)
 
 
-def _export(engine: Engine, f: Filters, unit_key: bytes, left: int) -> Iterator[dict[str, Any]]:
+def _export(engine: Engine, f: Filters, unit_key: bytes, left: int, content: bool) -> Iterator[dict[str, Any]]:
     after: tuple[datetime, str] | None = None
     while left > 0:
         with read_session(engine) as session:
             rows = list(session.scalars(_query(f, unit_key, after, *_plan(session, f)).limit(min(EXPORT_CHUNK, left))))
-            with_content = set(session.scalars(select(C.event_id).where(C.event_id.in_([r.id for r in rows]))))
-            out = [summary(r, r.id in with_content, None) for r in rows]
+            ids = [r.id for r in rows]
+            if content:
+                bodies = dict(session.execute(select(C.event_id, C.body).where(C.event_id.in_(ids))).tuples().all())
+                out = [{**summary(r, r.id in bodies, None),
+                        "content": json.loads(bodies[r.id]) if r.id in bodies else None} for r in rows]
+            else:
+                with_content = set(session.scalars(select(C.event_id).where(C.event_id.in_(ids))))
+                out = [summary(r, r.id in with_content, None) for r in rows]
         yield from out
         if len(rows) < min(EXPORT_CHUNK, left):
             return
