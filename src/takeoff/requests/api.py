@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from takeoff.core.errors import Forbidden, Invalid
 from takeoff.deps import DB, Allowed
-from takeoff.requests import queries, service, to_evalset
+from takeoff.requests import export, queries, service, to_evalset
 from takeoff.requests.schemas import PolicyIn, PolicyPatch, ToEvalSetIn, ToEvalSetOut, UnitDeletionIn
 from takeoff.telemetry import rollup
 
@@ -45,7 +45,7 @@ def list_requests(request: Request, session: DB, actor: Allowed("read"), limit: 
     "application/x-ndjson": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}})
 def export_requests(request: Request, session: DB, actor: Allowed("read"),
                     format: str = Query("jsonl", pattern="^(jsonl|csv)$"),
-                    max: int = Query(10_000, ge=1, le=queries.MAX_EXPORT),
+                    max: int = Query(10_000, ge=1, le=export.MAX_EXPORT),
                     content: bool = Query(False, description="each request's redacted content too (JSONL only; "
                                                              "needs content.read)")) -> StreamingResponse:
     """The filtered requests as JSONL or CSV, newest first, at most `max` rows, streamed: metadata, and with
@@ -55,9 +55,9 @@ def export_requests(request: Request, session: DB, actor: Allowed("read"),
                       details=[{"field": "content", "message": "JSONL only (format=jsonl)"}])
     if content and not actor.can("content.read"):
         raise Forbidden("exporting content needs the content.read permission")
-    rows = queries.export_rows(request.app.state.engine, _filters(request), unit_key(request), max, content)
+    rows = export.export_rows(request.app.state.engine, _filters(request), unit_key(request), max, content)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
-    return StreamingResponse(queries.export_lines(rows, format), media_type=media,
+    return StreamingResponse(export.export_lines(rows, format), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="requests.{format}"'})
 
 

@@ -17,7 +17,6 @@ from takeoff.telemetry import rollup
 from takeoff.web.render import PageFor
 
 router = APIRouter(include_in_schema=False)
-router.include_router(privacy_web.router)  # first: /requests/unit-deletion before /requests/{request_id}
 PAGE_SIZE = 50
 
 
@@ -40,6 +39,9 @@ def requests_page(request: Request, page: PageFor("read")) -> Response:
                        next_url=f"/requests?{urlencode({**params, 'cursor': result['next_cursor']})}"
                        if result["next_cursor"] else None,
                        export=urlencode(params), first_url=f"/requests?{urlencode(params)}" if cursor else None)
+
+
+router.include_router(privacy_web.router)  # here: /requests/unit-deletion before /requests/{request_id}
 
 
 @router.get("/requests/{request_id}")
