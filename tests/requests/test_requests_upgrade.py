@@ -100,50 +100,31 @@ def test_tele0013_queues_batches_with_non_ascii_content_again(backend: str, tmp_
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_tele0014_queues_batches_with_non_ascii_words_again(backend: str, tmp_path: Path) -> None:
-    """Blocks built before tele0014 hold no pair of CJK letters; the upgrade queues the batches whose block holds a
-    non-ASCII word (not the ASCII ones), whose rebuilt blocks then find a two-character Chinese word."""
-    with database_at(backend, tmp_path, "tele0013") as (engine, _):
+@pytest.mark.parametrize(("before", "text_", "old_words", "query"), [
+    ("tele0013", "我需要退款", " 我需要退款 0 ", "退款"),  # tele0014: no pair of CJK letters in the old block
+    ("tele0014", "我需要钱", " 我需要钱 我需 需要 要钱 0 ", "钱"),  # tele0015: no CJK letter on its own
+])
+def test_upgrades_queue_batches_with_non_ascii_words_again(backend: str, before: str, text_: str, old_words: str,
+                                                           query: str, tmp_path: Path) -> None:
+    """Blocks built before tele0014 hold no pair of CJK letters, before tele0015 no lone CJK letter; each upgrade
+    queues the batches whose block holds a non-ASCII word (not the ASCII ones), whose rebuilt blocks then find a
+    two- or one-character Chinese word."""
+    with database_at(backend, tmp_path, before) as (engine, _):
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO request_content (event_id, use_case, ts, body, redactions, truncated, batch) "
                               "VALUES (:id, 'uc', :ts, :body, '{}', 0, :b)"),
                          [{"id": f"e{i}", "ts": datetime(2026, 12, 1, 0, i, tzinfo=UTC), "b": i + 1,
                            "body": f'{{"input": [{{"role": "user", "content": "{w} {i}"}}]}}'}
-                          for i, w in enumerate(["我需要退款", "order", "заказ"])])
-            conn.execute(text("INSERT INTO request_text_blocks (batch, words, rows) VALUES (1, ' 我需要退款 0 ', 1), "
-                              "(2, ' order 1 ', 1), (3, ' заказ 2 ', 1)"))
+                          for i, w in enumerate([text_, "order", "заказ"])])
+            conn.execute(text("INSERT INTO request_text_blocks (batch, words, rows) VALUES (1, :w, 1), "
+                              "(2, ' order 1 ', 1), (3, ' заказ 2 ', 1)"), {"w": old_words})
         with make_sessionmaker(engine)() as s:
-            assert text_index.candidate_batches(s, "退款", 10) == ([], 0)  # the old block has no pair
+            assert text_index.candidate_batches(s, query, 10) == ([], 0)  # the old block misses it
         migrate.upgrade(engine)
         with engine.begin() as conn:
             assert conn.execute(text("SELECT batch, rows FROM request_text_pending ORDER BY batch")).all() == [
                 (1, 1), (3, 1)]
         assert text_index.index_all(make_sessionmaker(engine)) == 2
         with make_sessionmaker(engine)() as s:
-            assert text_index.candidate_batches(s, "退款", 10) == ([1], 1)
+            assert text_index.candidate_batches(s, query, 10) == ([1], 1)
             assert text_index.candidate_batches(s, "заказ", 10) == ([3], 1)
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_tele0015_queues_batches_with_non_ascii_words_again(backend: str, tmp_path: Path) -> None:
-    """Blocks built before tele0015 hold no CJK letter on its own; the upgrade queues the batches whose block holds
-    a non-ASCII word (not the ASCII ones), whose rebuilt blocks then find a one-letter Chinese word."""
-    with database_at(backend, tmp_path, "tele0014") as (engine, _):
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO request_content (event_id, use_case, ts, body, redactions, truncated, batch) "
-                              "VALUES (:id, 'uc', :ts, :body, '{}', 0, :b)"),
-                         [{"id": f"e{i}", "ts": datetime(2026, 12, 1, 0, i, tzinfo=UTC), "b": i + 1,
-                           "body": f'{{"input": [{{"role": "user", "content": "{w} {i}"}}]}}'}
-                          for i, w in enumerate(["我需要钱", "order", "заказ"])])
-            conn.execute(text("INSERT INTO request_text_blocks (batch, words, rows) VALUES "
-                              "(1, ' 我需要钱 我需 需要 要钱 0 ', 1), (2, ' order 1 ', 1), (3, ' заказ 2 ', 1)"))
-        with make_sessionmaker(engine)() as s:
-            assert text_index.candidate_batches(s, "钱", 10) == ([], 0)  # the old block has no lone letter
-        migrate.upgrade(engine)
-        with engine.begin() as conn:
-            assert conn.execute(text("SELECT batch, rows FROM request_text_pending ORDER BY batch")).all() == [
-                (1, 1), (3, 1)]
-        assert text_index.index_all(make_sessionmaker(engine)) == 2
-        with make_sessionmaker(engine)() as s:
-            assert text_index.candidate_batches(s, "钱", 10) == ([1], 1)
-            assert text_index.candidate_batches(s, "需要", 10) == ([1], 1)
