@@ -119,6 +119,5 @@ def test_a_data_subjects_deletion_request_from_the_web(app, users, send, usecase
     e = web_login(app, "eli")
     assert "/requests/unit-deletion" not in e.get("/requests").text
     assert e.get("/requests/unit-deletion").status_code == 403
-    assert e.post("/requests/unit-deletion", data={"csrf_token": csrf_of(e.get("/requests").text) if 'csrf_token' in
-                                                   e.get("/requests").text else "", "unit": "frank"}).status_code == 403
+    assert e.post("/requests/unit-deletion", data={"csrf_token": "", "unit": "frank"}).status_code == 403
     assert c.get("/requests/x2").status_code == 200, "a request's own page is still /requests/{id}"

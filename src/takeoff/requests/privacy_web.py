@@ -57,7 +57,7 @@ def parse_form(form: Any) -> tuple[dict[str, Any], dict[str, str], list[int]]:
     for n, line in enumerate(str(form.get("patterns", "")).splitlines(), 1):
         if not line.strip():
             continue
-        name, sep, regex = line.strip().partition("=")
+        name, sep, regex = line.partition("=")  # the expression as typed: a space in it may matter
         if not sep or not name.strip() or not regex:
             errors.setdefault("patterns", f"line {n}: write NAME=REGULAR EXPRESSION")
         patterns.append({"name": name.strip(), "pattern": regex})

@@ -8,7 +8,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, text
@@ -309,7 +309,8 @@ def detail(session: Session, event_id: str, with_content: bool) -> dict[str, Any
     c = session.get(C, e.id)
     content: dict[str, Any] | None = None
     if c is not None:
-        expires = _expiry(session, c)
+        days = requests_store.read_policies(session, [c.use_case])[c.use_case].retention_days
+        expires = requests_store.content_expiry(c.expires_at, c.ts, days)
         content = {"stored": True, "visible": with_content, "redactions": c.redactions or {},
                    "truncated_fields": c.truncated, "expires_at": expires.isoformat() if expires else None,
                    **({"body": json.loads(c.body)} if with_content else {})}
@@ -318,14 +319,6 @@ def detail(session: Session, event_id: str, with_content: bool) -> dict[str, Any
             "attributes": data.get("attributes") or {}, "trace": data.get("trace"), "spans": spans,
             "violations": data.get("violations") or [], "price_snapshots": _price_snapshots(session, e),
             "feedback": feedback, "content": content, "links": links(e)}
-
-
-def _expiry(session: Session, c: RequestContent) -> datetime | None:
-    """When the retention job deletes this content: the expiry it was stored with, or sooner under its use case's
-    current, shorter retention (requests_store.delete_expired)."""
-    days = requests_store.read_policies(session, [c.use_case])[c.use_case].retention_days
-    by_policy = c.ts + timedelta(days=days) if days else None
-    return min((t for t in (c.expires_at, by_policy) if t is not None), default=None)
 
 
 def _price_snapshots(session: Session, e: TelemetryEvent) -> list[str]:

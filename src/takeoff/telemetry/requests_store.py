@@ -212,6 +212,13 @@ def _bulk(session: Session, table: str, cols: Sequence[str], rows: list[tuple[An
 
 
 # ---------------------------------------------------------------------------------------------------- retention
+def content_expiry(stored: datetime | None, ts: datetime, retention_days: int | None) -> datetime | None:
+    """When `delete_expired` removes a content row: the expiry it was stored with, or sooner when its use case's
+    current retention is shorter (a longer one never extends it); None: kept as long as the events."""
+    by_policy = ts + timedelta(days=retention_days) if retention_days else None
+    return min((t for t in (stored, by_policy) if t is not None), default=None)
+
+
 def delete_expired(session: Session, events_before: datetime, now: datetime | None = None, limit: int = 20_000
                    ) -> dict[str, int]:
     """Delete up to `limit` each of: content past the expiry it was stored with, content older than its use case's

@@ -82,8 +82,9 @@ def words(bodies: Iterable[str]) -> str:
             continue
         folded = fold(body)
         seen.update(_RUN.findall(folded))
-        if _CJK_CHAR.search(folded):
-            seen.update(c for c in _CJK_CHAR.findall(folded) if c.isalnum())
+        letters = [c for c in _CJK_CHAR.findall(folded) if c.isalnum()]
+        if letters:
+            seen.update(letters)
             seen.update(pair for pair in _CJK_PAIR.findall(folded) if pair.isalnum())
     if ascii_bodies:
         seen.update("\n".join(ascii_bodies).encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
