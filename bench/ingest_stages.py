@@ -5,7 +5,7 @@ stream shape, the stream with content and capture on, or OTLP spans; plus the ro
 of the content stored since (text_index.index_all, the compactor's next step).
 
     .venv/bin/python bench/ingest_stages.py [--events 20000] [--shape stream|capture|otlp]
-        [--url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile] [--threads 4]
+        [--url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile] [--threads 4] [--prefill N] [--w3c-ids]
 
 CPU is this thread's (time.thread_time: on SQLite the database's work is in it too; PostgreSQL's server CPU is not),
 so the figures hold on a busy machine better than wall time does. --threads N sends from N threads at once, as a
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import cProfile
 import gc
 import json
@@ -78,6 +79,44 @@ def instrument() -> None:
     Session.commit = timed("commit", Session.commit)
 
 
+def prefill(factory: Callable[[], Session], use_case: str, n: int) -> None:
+    """`n` stored OTLP requests (an event row and its span row each) from the last 20 hours, ids made by the mapper's
+    own rule (takeoff.sdk.ids.span_request_id; --w3c-ids: the old one), in one transaction of raw inserts (no mapping:
+    only the tables' size matters here)."""
+    import os
+    import random
+
+    from takeoff.telemetry import otlp_trace
+    rng = random.Random(11)
+    t0 = time.time() - 20 * 3600
+    started = time.perf_counter()
+    with factory() as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        conn = s.connection()
+        for start in range(0, n, 5000):
+            events, spans = [], []
+            for i in range(start, min(n, start + 5000)):
+                ts = t0 + i * (20 * 3600 / n)
+                tid, sid = os.urandom(16).hex(), os.urandom(8).hex()
+                eid = otlp_trace.span_request_id(tid, sid, int(ts * 1e9))
+                when = event_store.SQLITE.event_time(ts) if sqlite else event_store.POSTGRES.event_time(ts)
+                events.append((eid, use_case, "", None, when, 400.0, "ok", None, "gpt-4o", "openai", None, None,
+                               None, "otlp", '{"tokens":{"input":700,"output":90}}'))
+                spans.append((eid, sid, tid, None, "chat gpt-4o", "client", "unset", when, 400.0, "{}"))
+            ph = "?" if sqlite else "%s"
+            conn.exec_driver_sql(f"INSERT INTO telemetry_events ({', '.join(event_store.EVENT_COLS)}) VALUES "
+                                 f"({', '.join([ph] * 15)})", events)
+            conn.exec_driver_sql("INSERT INTO telemetry_spans (event_id, span_id, trace_id, parent_span_id, name, "
+                                 f"kind, status, start, duration_ms, attributes) VALUES ({', '.join([ph] * 10)})", spans)
+        s.commit()
+        path = s.get_bind().url.database if sqlite else None
+    if path:  # as the server's checkpointer would have done meanwhile
+        import sqlite3
+        with contextlib.closing(sqlite3.connect(path)) as raw:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(f"prefilled {n:,} requests in {time.perf_counter() - started:.0f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=20_000)
@@ -87,7 +126,15 @@ def main() -> None:
     ap.add_argument("--no-freeze", action="store_true", help="leave the startup heap to the garbage collector")
     ap.add_argument("--profile", action="store_true", help="print cProfile's top functions (slows every stage)")
     ap.add_argument("--threads", type=int, default=1, help="senders at once (>1: batches share commits)")
+    ap.add_argument("--w3c-ids", action="store_true",
+                    help="OTLP request ids as before 2026-12-07 (trace id + span id: random), to compare")
+    ap.add_argument("--prefill", type=int, default=0,
+                    help="requests stored before the clock starts (otlp shape: event and span rows, ids as the "
+                         "mapper makes them; a table of millions shows what the id order costs its index)")
     args = ap.parse_args()
+    if args.w3c_ids:
+        from takeoff.telemetry import otlp_trace
+        otlp_trace.span_request_id = lambda tid, sid, end: tid + sid
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'stages.db'}"
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -118,6 +165,8 @@ def main() -> None:
             if args.shape == "capture":
                 requests_store.set_policy(s, actor, capture.make_policy(use_case, True))
                 s.commit()
+        if args.prefill:
+            prefill(factory, use_case, args.prefill)
         instrument()
         if args.shape != "otlp":
             del events

@@ -10,6 +10,8 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
 
+from takeoff.sdk.ids import span_request_id
+
 AGENT = "call-summarizer"
 
 
@@ -52,8 +54,8 @@ def _span(rs: ResourceSpans, trace_id: bytes, span_id: bytes, parent: bytes, nam
 
 
 def export(calls: list[Call], service: str, rng: random.Random) -> tuple[bytes, list[str]]:
-    """One OTLP export of the calls' traces, and the request id each model call is stored under (trace id and span
-    id in hex)."""
+    """One OTLP export of the calls' traces, and the request id each model call is stored under (its end time, trace
+    id and span id: takeoff.sdk.ids.span_request_id)."""
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
     _attrs(rs.resource, {"service.name": service, "service.version": "2.3.0", "deployment.environment": "production"})
@@ -94,5 +96,5 @@ def export(calls: list[Call], service: str, rng: random.Random) -> tuple[bytes, 
                                        "http.response.status_code": 504 if c.error else 200})
         if c.error:  # a client span's 5xx is an error (HTTP semantic conventions)
             http.status.code = Status.STATUS_CODE_ERROR
-        ids.append(trace_id.hex() + chat_id.hex())
+        ids.append(span_request_id(trace_id.hex(), chat_id.hex(), end - 5_000_000))
     return req.SerializeToString(), ids

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from takeoff.sdk import tracking
+from takeoff.sdk.ids import span_request_id
 from takeoff.telemetry import otlp_map_genai, otlp_map_openinference, otlp_map_traceloop, otlp_spans
 from takeoff.telemetry.otlp_fields import error_category, tokens_sent
 from takeoff.telemetry.otlp_values import Content, attributes, json_safe, number, text
@@ -220,11 +221,15 @@ class _Trace:
 
 
 def _event_id(r: Rec, ev: Mapping[str, Any]) -> str:
-    """The trace id and span id in hex (a resend is stored once); a digest when they are missing or oversized."""
+    """The span's end time, trace id and span id in hex (takeoff.sdk.ids.span_request_id: a resend is stored once,
+    and ids grow with time); the time then a digest when the ids are missing or oversized."""
+    end = int(r.span.end_time_unix_nano)
+    end = end if end > 0 else r.start
     raw = r.tid + r.sid if r.sid else ""
-    if raw and len(raw) <= 128:
-        return raw
-    return hashlib.sha256((raw or repr(sorted((k, v) for k, v in ev.items() if k != "id"))).encode()).hexdigest()[:48]
+    if raw and len(raw) <= 116:
+        return span_request_id(r.tid, r.sid, end)
+    digest = hashlib.sha256((raw or repr(sorted((k, v) for k, v in ev.items() if k != "id"))).encode()).hexdigest()
+    return span_request_id("", digest[:48], end)
 
 
 def build_event(r: Rec, trace: _Trace, subtree: bool = False, with_content: bool = True,

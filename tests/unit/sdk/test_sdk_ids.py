@@ -5,7 +5,7 @@ import time
 import uuid
 
 from takeoff.sdk import Client
-from takeoff.sdk.ids import uuid7_hex
+from takeoff.sdk.ids import span_request_id, uuid7_hex
 
 
 def test_uuid7_layout_carries_the_millisecond_and_random_bits():
@@ -13,6 +13,17 @@ def test_uuid7_layout_carries_the_millisecond_and_random_bits():
     assert value.version == 7 and value.variant == uuid.RFC_4122
     assert value.int >> 80 == 1_800_000_000_123
     assert len({uuid7_hex(5) for _ in range(10_000)}) == 10_000  # same millisecond: the random bits differ
+
+
+def test_an_otlp_spans_request_id_is_its_end_millisecond_trace_and_span():
+    tid, sid = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    rid = span_request_id(tid, sid, 1_800_000_000_123_456_789)
+    assert rid == f"{1_800_000_000_123:012x}{tid}{sid}" and len(rid) == 60
+    assert span_request_id(tid, sid, 1_800_000_000_123_456_789) == rid  # a resend: the same id
+    # ordered by end time whatever the random W3C ids; the time field clipped to its 48 bits, never negative
+    assert span_request_id("f" * 32, "f" * 16, 1_000_000) < span_request_id("0" * 32, "0" * 16, 2_000_000)
+    assert span_request_id(tid, sid, -5).startswith("0" * 12)
+    assert span_request_id(tid, sid, 2**70).startswith("f" * 12)
 
 
 def test_ids_made_later_sort_later():
