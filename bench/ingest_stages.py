@@ -79,15 +79,15 @@ def instrument() -> None:
     Session.commit = timed("commit", Session.commit)
 
 
-def prefill(factory: Callable[[], Session], use_case: str, n: int) -> None:
-    """`n` stored OTLP requests (an event row and its span row each) from the last 20 hours, ids made by the mapper's
-    own rule (takeoff.sdk.ids.span_request_id; --w3c-ids: the old one), in one transaction of raw inserts (no mapping:
-    only the tables' size matters here)."""
+def prefill(factory: Callable[[], Session], use_case: str, n: int, otlp_shape: bool) -> None:
+    """`n` stored requests from the last 20 hours, in one transaction of raw inserts (no mapping: only the tables'
+    size matters here). OTLP: an event row and its span row each, ids by the mapper's own rule
+    (takeoff.sdk.ids.span_request_id; --w3c-ids: the old one). Otherwise the SDK's events: UUIDv7 ids, and the unit
+    ids of make_events (997 users) keyed-hashed as stored."""
     import os
-    import random
 
+    from takeoff.sdk.ids import uuid7_hex
     from takeoff.telemetry import otlp_trace
-    rng = random.Random(11)
     t0 = time.time() - 20 * 3600
     started = time.perf_counter()
     with factory() as s:
@@ -97,17 +97,22 @@ def prefill(factory: Callable[[], Session], use_case: str, n: int) -> None:
             events, spans = [], []
             for i in range(start, min(n, start + 5000)):
                 ts = t0 + i * (20 * 3600 / n)
-                tid, sid = os.urandom(16).hex(), os.urandom(8).hex()
-                eid = otlp_trace.span_request_id(tid, sid, int(ts * 1e9))
                 when = event_store.SQLITE.event_time(ts) if sqlite else event_store.POSTGRES.event_time(ts)
-                events.append((eid, use_case, "", None, when, 400.0, "ok", None, "gpt-4o", "openai", None, None,
-                               None, "otlp", '{"tokens":{"input":700,"output":90}}'))
-                spans.append((eid, sid, tid, None, "chat gpt-4o", "client", "unset", when, 400.0, "{}"))
+                if otlp_shape:
+                    tid, sid = os.urandom(16).hex(), os.urandom(8).hex()
+                    eid, unit = otlp_trace.span_request_id(tid, sid, int(ts * 1e9)), None
+                    spans.append((eid, sid, tid, None, "chat gpt-4o", "client", "unset", when, 400.0, "{}"))
+                else:
+                    eid, unit = uuid7_hex(int(ts * 1000)), capture.unit_ref(f"u{i % 997}", TEST_UNIT_KEY)
+                events.append((eid, use_case, "", unit, when, 400.0, "ok", None, "gpt-4o", "openai", None, None,
+                               None, "otlp" if otlp_shape else "json", '{"tokens":{"input":700,"output":90}}'))
             ph = "?" if sqlite else "%s"
             conn.exec_driver_sql(f"INSERT INTO telemetry_events ({', '.join(event_store.EVENT_COLS)}) VALUES "
                                  f"({', '.join([ph] * 15)})", events)
-            conn.exec_driver_sql("INSERT INTO telemetry_spans (event_id, span_id, trace_id, parent_span_id, name, "
-                                 f"kind, status, start, duration_ms, attributes) VALUES ({', '.join([ph] * 10)})", spans)
+            if spans:
+                conn.exec_driver_sql("INSERT INTO telemetry_spans (event_id, span_id, trace_id, parent_span_id, "
+                                     f"name, kind, status, start, duration_ms, attributes) VALUES "
+                                     f"({', '.join([ph] * 10)})", spans)
         s.commit()
         path = s.get_bind().url.database if sqlite else None
     if path:  # as the server's checkpointer would have done meanwhile
@@ -129,8 +134,8 @@ def main() -> None:
     ap.add_argument("--w3c-ids", action="store_true",
                     help="OTLP request ids as before 2026-12-07 (trace id + span id: random), to compare")
     ap.add_argument("--prefill", type=int, default=0,
-                    help="requests stored before the clock starts (otlp shape: event and span rows, ids as the "
-                         "mapper makes them; a table of millions shows what the id order costs its index)")
+                    help="requests stored before the clock starts (a table of millions shows what each index's order "
+                         "costs a batch)")
     args = ap.parse_args()
     if args.w3c_ids:
         from takeoff.telemetry import otlp_trace
@@ -166,7 +171,7 @@ def main() -> None:
                 requests_store.set_policy(s, actor, capture.make_policy(use_case, True))
                 s.commit()
         if args.prefill:
-            prefill(factory, use_case, args.prefill)
+            prefill(factory, use_case, args.prefill, args.shape == "otlp")
         instrument()
         if args.shape != "otlp":
             del events
