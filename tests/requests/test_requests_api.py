@@ -156,7 +156,7 @@ def test_policy_needs_permission_and_a_known_use_case(client, admin, users, usec
     assert client.get("/api/v1/capture-policies/nope", headers=admin).status_code == 404
 
 
-def test_export_with_content_is_jsonl_for_content_readers(client, admin, users, send, usecase):
+def test_export_with_content_is_jsonl_for_content_readers(client, admin, users, send, usecase, factory):
     """content=true adds each request's redacted content (null where none is stored); CSV cannot carry it, and a
     reader without content.read is refused, as on a request's page."""
     assert _policy(client, admin, usecase).status_code == 200
@@ -170,6 +170,18 @@ def test_export_with_content_is_jsonl_for_content_readers(client, admin, users, 
     plain = [json.loads(line) for line in client.get("/api/v1/requests/export", params={"use_case": usecase},
                                                      headers=admin).text.splitlines()]
     assert all("content" not in x for x in plain)
+    # each content export is audited with its filters, and no personal data: the unit hashed, the search redacted
+    r = client.get("/api/v1/requests/export", params={"use_case": usecase, "unit": "u-9", "q": "mail a@b.io",
+                                                      "content": "true", "max": "5"}, headers=admin)
+    assert r.status_code == 200 and r.text == ""
+    with transaction(factory) as s:
+        logged = [(o, json.loads(d) if isinstance(d, str) else d) for o, d in s.execute(text(
+            "SELECT object_id, diff FROM audit_entries WHERE action = 'requests.export_content' ORDER BY id"))]
+    assert len(logged) == 2 and all(o == usecase for o, _ in logged)
+    assert logged[0][1] == {"filters": {"from": None, "to": {"use_case": usecase}}, "max": {"from": None, "to": 10_000}}
+    second = {k: v["to"] for k, v in logged[1][1].items()}
+    assert second["max"] == 5 and second["filters"]["q"] == "mail [email]"
+    assert second["filters"]["unit"].startswith("h:") and "u-9" not in json.dumps(logged)
     r = client.get("/api/v1/requests/export", params={"content": "true", "format": "csv"}, headers=admin)
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "content"
     r = client.get("/api/v1/requests/export", params={"content": "maybe"}, headers=admin)
@@ -177,6 +189,8 @@ def test_export_with_content_is_jsonl_for_content_readers(client, admin, users, 
     r = client.get("/api/v1/requests/export", params={"content": "true"}, headers=users.headers("viewer"))
     assert r.status_code == 403 and "content.read" in r.text
     assert client.get("/api/v1/requests/export", headers=users.headers("viewer")).status_code == 200
+    with transaction(factory) as s:  # refused exports and plain ones are not content exports
+        assert s.scalar(text("SELECT count(*) FROM audit_entries WHERE action = 'requests.export_content'")) == 2
 
 
 def test_a_patch_changes_only_the_fields_given_and_is_audited(client, admin, users, usecase, factory):

@@ -49,13 +49,17 @@ def export_requests(request: Request, session: DB, actor: Allowed("read"),
                     content: bool = Query(False, description="each request's redacted content too (JSONL only; "
                                                              "needs content.read)")) -> StreamingResponse:
     """The filtered requests as JSONL or CSV, newest first, at most `max` rows, streamed: metadata, and with
-    `content=true` (JSONL, content.read) each one's redacted content (null where none is stored)."""
+    `content=true` (JSONL, content.read) each one's redacted content (null where none is stored; the export is
+    audited as `requests.export_content` with its filters)."""
     if content and format != "jsonl":
         raise Invalid("content: the content is exported in JSONL only (format=jsonl)",
                       details=[{"field": "content", "message": "JSONL only (format=jsonl)"}])
     if content and not actor.can("content.read"):
         raise Forbidden("exporting content needs the content.read permission")
     rows = export.export_rows(request.app.state.engine, _filters(request), unit_key(request), max, content)
+    if content:  # checked, not yet read: the record commits before the response starts
+        service.audit_content_export(session, actor, {k: v for k, v in request.query_params.items()
+                                                      if k in FILTER_NAMES}, max, unit_key(request))
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(export.export_lines(rows, format), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="requests.{format}"'})

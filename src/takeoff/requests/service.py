@@ -2,14 +2,17 @@
 takeoff.telemetry.requests_store, the owner of the request tables; this module checks and shapes them)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from takeoff.audit import service as audit
 from takeoff.core.actor import Actor
 from takeoff.core.errors import Invalid
 from takeoff.portfolio import service as portfolio
 from takeoff.requests.schemas import PolicyIn, PolicyPatch
+from takeoff.sdk import redact
 from takeoff.telemetry import capture, requests_store
 from takeoff.telemetry.request_models import CapturePolicy
 
@@ -67,3 +70,17 @@ def patch_policy(session: Session, actor: Actor, use_case_key: str, body: Policy
 def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -> dict[str, Any]:
     """Remove a unit's content and references (see requests_store.delete_unit); says when it had no data."""
     return requests_store.delete_unit(session, actor, unit_id, unit_key)
+
+
+def audit_content_export(session: Session, actor: Actor, filters: Mapping[str, str], max_rows: int,
+                         unit_key: bytes) -> None:
+    """Record an export of redacted content with the filters that chose it, as a policy change is recorded: who took
+    which content out is accountable (a subject access request, a bulk review). The record holds no personal data:
+    the unit as its keyed hash (as the deletion's record does), a text search redacted."""
+    given = {k: v for k, v in filters.items() if v not in ("", None)}
+    if "unit" in given:
+        given["unit"] = capture.unit_ref(given["unit"], unit_key)
+    if "q" in given:
+        given["q"] = redact.redact(given["q"])[0]
+    audit.record(session, actor, "requests.export_content", "requests", given.get("use_case", "*"),
+                 after={"filters": given, "max": max_rows})
