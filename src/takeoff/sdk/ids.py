@@ -18,7 +18,7 @@ def span_request_id(trace_id: str, span_id: str, end_unix_ns: int) -> str:
     """The request id the server gives an OTLP span it stores as a usage event: the span's end time in Unix
     milliseconds as 12 hex digits (UUIDv7's time field), then its trace id and span id in hex. The same for a
     resent span (stored once), and time-ordered like `uuid7_hex`: W3C ids are random, and on a table of 1.5 million
-    requests random ids took SQLite 2.3x the CPU a batch (bench/README.md). An app links feedback to a traced call
+    requests random ids took SQLite 2.6x the CPU a batch (bench/README.md). An app links feedback to a traced call
     with it (the span's own end time, trace id and span id)."""
     return f"{min(max(end_unix_ns // 1_000_000, 0), _MS_MASK):012x}{trace_id}{span_id}"
 
