@@ -6,6 +6,7 @@ of the content stored since (text_index.index_all, the compactor's next step).
 
     .venv/bin/python bench/ingest_stages.py [--events 20000] [--shape stream|capture|otlp]
         [--url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile] [--threads 4] [--prefill N] [--w3c-ids]
+        [--drop-index NAME]
 
 CPU is this thread's (time.thread_time: on SQLite the database's work is in it too; PostgreSQL's server CPU is not),
 so the figures hold on a busy machine better than wall time does. --threads N sends from N threads at once, as a
@@ -23,6 +24,8 @@ import contextlib
 import cProfile
 import gc
 import json
+import os
+import sqlite3
 import pstats
 import sys
 import tempfile
@@ -42,7 +45,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 from takeoff import migrate  # noqa: E402
 from takeoff.core.actor import Actor  # noqa: E402
 from takeoff.core.db import Base, make_engine, make_sessionmaker  # noqa: E402
-from takeoff.telemetry import api, capture, otlp, otlp_ingest, requests_store, service  # noqa: E402
+from takeoff.sdk.ids import uuid7_hex  # noqa: E402
+from takeoff.telemetry import api, capture, otlp, otlp_ingest, otlp_trace, requests_store, service  # noqa: E402
 from takeoff.telemetry import store as event_store  # noqa: E402
 from takeoff.telemetry import text_index  # noqa: E402
 from takeoff.telemetry.compaction import compact_all  # noqa: E402
@@ -84,10 +88,6 @@ def prefill(factory: Callable[[], Session], use_case: str, n: int, otlp_shape: b
     size matters here). OTLP: an event row and its span row each, ids by the mapper's own rule
     (takeoff.sdk.ids.span_request_id; --w3c-ids: the old one). Otherwise the SDK's events: UUIDv7 ids, and the unit
     ids of make_events (997 users) keyed-hashed as stored."""
-    import os
-
-    from takeoff.sdk.ids import uuid7_hex
-    from takeoff.telemetry import otlp_trace
     t0 = time.time() - 20 * 3600
     started = time.perf_counter()
     with factory() as s:
@@ -116,7 +116,6 @@ def prefill(factory: Callable[[], Session], use_case: str, n: int, otlp_shape: b
         s.commit()
         path = s.get_bind().url.database if sqlite else None
     if path:  # as the server's checkpointer would have done meanwhile
-        import sqlite3
         with contextlib.closing(sqlite3.connect(path)) as raw:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     print(f"prefilled {n:,} requests in {time.perf_counter() - started:.0f} s", flush=True)
@@ -136,9 +135,10 @@ def main() -> None:
     ap.add_argument("--prefill", type=int, default=0,
                     help="requests stored before the clock starts (a table of millions shows what each index's order "
                          "costs a batch)")
+    ap.add_argument("--drop-index", default=None, metavar="NAME",
+                    help="drop this index after the prefill (what it costs each batch on a large table)")
     args = ap.parse_args()
     if args.w3c_ids:
-        from takeoff.telemetry import otlp_trace
         otlp_trace.span_request_id = lambda tid, sid, end: tid + sid
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'stages.db'}"
     engine = make_engine(url)
@@ -172,6 +172,9 @@ def main() -> None:
                 s.commit()
         if args.prefill:
             prefill(factory, use_case, args.prefill, args.shape == "otlp")
+        if args.drop_index:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP INDEX "{args.drop_index}"')
         instrument()
         if args.shape != "otlp":
             del events

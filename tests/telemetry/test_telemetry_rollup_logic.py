@@ -223,4 +223,5 @@ def test_otlp_parse_rejects_bad_bodies_and_maps_deprecated_names():
     assert skipped == 0 and len(events) == 1 and refused == []
     ev = events[0]
     assert ev["use_case"] == "uc" and ev["provider"] == "openai" and ev["tokens"] == {"input": 7}
-    assert ev["latency_ms"] == 500.0 and ev["id"] == "0000000005dc" "0102030405060708090a0b0c0d0e0f100102030405060708"  # end ms, trace, span
+    # the request id: the end in Unix ms (1,500 = 0x5dc), then the trace id and the span id
+    assert ev["latency_ms"] == 500.0 and ev["id"] == "0000000005dc" "0102030405060708090a0b0c0d0e0f100102030405060708"

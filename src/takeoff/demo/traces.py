@@ -74,8 +74,9 @@ def export(calls: list[Call], service: str, rng: random.Random) -> tuple[bytes, 
         _span(rs, trace_id, crm_id, root_id, "retrieval crm-notes", Span.SPAN_KIND_CLIENT, start + 5_000_000, crm_end,
               {"gen_ai.operation.name": "retrieval", "gen_ai.data_source.id": "crm-notes"})
         chat_start = crm_end + 10_000_000
+        chat_end = end - 5_000_000
         chat = _span(rs, trace_id, chat_id, root_id, f"chat {c.model}", Span.SPAN_KIND_CLIENT, chat_start,
-                     end - 5_000_000, {
+                     chat_end, {
                          "gen_ai.operation.name": "chat", "gen_ai.provider.name": "demo",
                          "gen_ai.request.model": c.model, "gen_ai.response.model": c.model,
                          "gen_ai.usage.input_tokens": c.input_tokens, "gen_ai.usage.output_tokens": c.output_tokens,
@@ -96,5 +97,5 @@ def export(calls: list[Call], service: str, rng: random.Random) -> tuple[bytes, 
                                        "http.response.status_code": 504 if c.error else 200})
         if c.error:  # a client span's 5xx is an error (HTTP semantic conventions)
             http.status.code = Status.STATUS_CODE_ERROR
-        ids.append(span_request_id(trace_id.hex(), chat_id.hex(), end - 5_000_000))
+        ids.append(span_request_id(trace_id.hex(), chat_id.hex(), chat_end))
     return req.SerializeToString(), ids

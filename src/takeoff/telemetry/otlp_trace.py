@@ -220,11 +220,10 @@ class _Trace:
         return docs
 
 
-def _event_id(r: Rec, ev: Mapping[str, Any]) -> str:
-    """The span's end time, trace id and span id in hex (takeoff.sdk.ids.span_request_id: a resend is stored once,
-    and ids grow with time); the time then a digest when the ids are missing or oversized."""
-    end = int(r.span.end_time_unix_nano)
-    end = end if end > 0 else r.start
+def _event_id(r: Rec, ev: Mapping[str, Any], end: int) -> str:
+    """The span's end time (`end`, ns: its start when it has none), trace id and span id in hex
+    (takeoff.sdk.ids.span_request_id: a resend is stored once, and ids grow with time); the time then a digest when
+    the ids are missing or oversized."""
     raw = r.tid + r.sid if r.sid else ""
     if raw and len(raw) <= 116:
         return span_request_id(r.tid, r.sid, end)
@@ -296,7 +295,7 @@ def build_event(r: Rec, trace: _Trace, subtree: bool = False, with_content: bool
                   spans=trace.spans_for(r))
     if body is not None:
         ev["content"] = body
-    ev["id"] = _event_id(r, ev)
+    ev["id"] = _event_id(r, ev, end)
     return ev
 
 
