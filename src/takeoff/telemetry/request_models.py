@@ -61,8 +61,8 @@ class TelemetrySpan(Base):
 class RequestContent(Base):
     """The captured content of one request, redacted and capped under its use case's policy when it was stored.
 
-    `body` is the content as JSON text (searched with LIKE/ILIKE: the explorer's text search); `expires_at` is the
-    policy's content retention (None: kept as long as the request)."""
+    `body` is the content as JSON text (searched with LIKE on SQLite, a regular expression on PostgreSQL: the
+    explorer's text search); `expires_at` is the policy's content retention (None: kept as long as the request)."""
 
     __tablename__ = "request_content"
     __table_args__ = (Index("ix_request_content_uc_ts", "use_case", "ts"),

@@ -12,8 +12,9 @@ A search keeps its meaning (content whose stored body holds the text, any case):
 word of the text are a superset of the batches holding it; their rows, and the rows of batches not indexed yet, are
 tested exactly. Why a superset: a word here is a maximal run of letters and digits, of any script, of the case-folded
 body (`fold`: Unicode case folding, a combining dot above removed; no final-sigma or other context rule, so a text
-folds the same wherever it stands). The exact test matches a character to itself or to one the database lower-cases
-alike (SQLite: the same folding, takeoff_fold; PostgreSQL's ILIKE: the locale's per-character lower case), and such characters fold
+folds the same wherever it stands). The exact test (takeoff.requests.text_search.exact) matches a character to
+itself, an ASCII letter to its other case, or, for a text with other cased letters, any characters that fold alike
+(SQLite: takeoff_fold of the body; PostgreSQL: a pattern of every character folding alike), and such characters fold
 alike, so if the body holds the text, its folding holds the text's folding; each run of the folded text then lies
 inside one of the body's runs, and a run that a non-word character of the text bounds is bounded there too (so it
 starts or ends that word: `query_patterns`). In scripts written without spaces (Han, kana, Hangul) every letter and
