@@ -53,8 +53,44 @@ def test_tele0009_indexes_existing_content(backend: str, tmp_path: Path) -> None
             names = {r[0] for r in conn.execute(text(
                 "SELECT name FROM sqlite_master WHERE type = 'index'" if backend == "sqlite" else
                 "SELECT indexname FROM pg_indexes"))}
-            assert {"ix_telemetry_events_unit_ts", "ix_telemetry_events_model_ts", "ix_telemetry_events_provider_ts",
-                    "ix_request_content_ts"} <= names
+            assert {"ix_telemetry_events_model_ts", "ix_telemetry_events_provider_ts", "ix_request_content_ts"} <= names
+            assert "ix_telemetry_events_unit_ts" not in names  # tele0016: the unit index is telemetry_unit_refs
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_tele0016_moves_the_unit_index_and_keeps_what_it_finds(backend: str, tmp_path: Path) -> None:
+    """Requests stored before tele0016 get their unit refs in the upgrade: the unit filter and a unit's deletion
+    still find them, and the index on telemetry_events is gone."""
+    from takeoff.core.actor import SYSTEM
+    from takeoff.requests import queries
+    from takeoff.telemetry import requests_store, unit_index
+
+    key = b"k" * 32
+    with database_at(backend, tmp_path, "tele0015") as (engine, _):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO telemetry_events (id, use_case, release, unit_id, ts, status, data, source) "
+                              "VALUES (:id, 'uc', '', :u, :ts, 'ok', '{}', 'json')"),
+                         [{"id": f"e{i:02d}", "u": (None if i % 5 == 0 else f"h:{i % 3}"),
+                           "ts": datetime(2026, 12, 1, 0, i, tzinfo=UTC)} for i in range(30)])
+        migrate.upgrade(engine)
+        assert migrate.pending(engine) == set()
+        with engine.begin() as conn:
+            refs = {tuple(r) for r in conn.execute(text("SELECT unit_id, event_id FROM telemetry_unit_refs"))}
+            names = {r[0] for r in conn.execute(text(
+                "SELECT name FROM sqlite_master WHERE type = 'index'" if backend == "sqlite" else
+                "SELECT indexname FROM pg_indexes"))}
+        assert refs == {(f"h:{i % 3}", f"e{i:02d}") for i in range(30) if i % 5} and "ix_telemetry_events_unit_ts" not in names
+        factory = make_sessionmaker(engine)
+        with factory() as s:
+            page = queries.page(s, queries.Filters(unit="h:1"), key, limit=100)
+        assert [r["id"] for r in page["items"]] == [f"e{i:02d}" for i in range(29, -1, -1) if i % 5 and i % 3 == 1]
+        with factory() as s:
+            assert requests_store.delete_unit(s, SYSTEM, "h:1", key)["requests"] == 8
+            s.commit()
+        with factory() as s:
+            assert queries.page(s, queries.Filters(unit="h:1"), key)["items"] == []
+            assert unit_index.pending(s) == 0 and len(list(s.execute(text(
+                "SELECT 1 FROM telemetry_unit_refs WHERE unit_id = 'h:1'")))) == 0
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from takeoff.catalog import service as catalog
 from takeoff.core.errors import Invalid, NotFound
 from takeoff.requests import text_search
-from takeoff.telemetry import capture, requests_store, text_index
+from takeoff.telemetry import capture, requests_store, text_index, unit_index
 from takeoff.sdk.tracking import STATUSES  # the SDK's one event vocabulary
 from takeoff.telemetry.ingest import parse_time, release_key
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
@@ -142,8 +142,9 @@ def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: list[int] | None = 
         cond.append(E.ts >= f.start)
     if f.end:
         cond.append(E.ts < f.end)
-    if f.unit:
-        cond.append(E.unit_id.in_(capture.unit_forms(f.unit, unit_key)))
+    if f.unit:  # the unit index (takeoff.telemetry.unit_index) finds them; the row must still hold the id
+        forms = capture.unit_forms(f.unit, unit_key)
+        cond += [E.id.in_(unit_index.event_ids(forms)), E.unit_id.in_(forms)]
     if f.score:
         value = E.data["scores"][f.score].as_float()
         cond.append(value.is_not(None))

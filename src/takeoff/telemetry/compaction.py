@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from takeoff.core.background import BackgroundService
 from takeoff.core.db import transaction
 from takeoff.core.observability import ROLLUP_DELTAS
-from takeoff.telemetry import rollup, text_index
+from takeoff.telemetry import rollup, text_index, unit_index
 from takeoff.telemetry.common import TelemetryInvalid
 from takeoff.telemetry.common import dt as _dt
 from takeoff.telemetry.common import epoch as _epoch
@@ -55,14 +55,19 @@ class Compactor(threading.Thread):
         self.merged = 0
 
     def run(self) -> None:
+        units = unit_index.MergeClock()
         while not self.stop.wait(self.interval_s):
             try:
                 self.merged += compact_all(self.factory)
                 text_index.index_all(self.factory)  # text search blocks of the content stored since (tele0011)
+                if units.due(self.factory):  # the unit index's entries in large sorted merges (tele0016)
+                    unit_index.merge_all(self.factory)
+                    units.merged()
             except Exception:  # a database outage must not end the thread
                 log.warning("rollup compaction failed; retrying", exc_info=True)
         try:  # a last round at shutdown, so a stopped server leaves little behind
             self.merged += compact_all(self.factory, max_rounds=20)
+            unit_index.merge_all(self.factory)
         except Exception:
             log.warning("final rollup compaction failed", exc_info=True)
 

@@ -44,8 +44,9 @@ class TelemetryEvent(Base):
     # cost 10-15 % of insert time on the hot path and was dropped (tele0003).
     # The requests explorer (issue 18) needs the first page of each single filter fast on 10M rows (newest first):
     # ts alone, release and model; partial indexes for the rare rows (problems, error categories). Each full index
-    # costs ingestion time (bench/ingest_bench.py): one on the (keyed-hashed, so random) unit ids halved SQLite's
-    # events/s and was left out; unit and provider filters walk the ts index (tele0007).
+    # costs ingestion time (bench/ingest_bench.py): one on the (keyed-hashed, so random) unit ids wrote each batch's
+    # entries on hundreds of pages (40 % of a SQLite batch at 100k events); tele0016 moved it to
+    # telemetry_unit_refs, merged behind ingestion.
     __table_args__ = (Index("ix_telemetry_events_uc_ts", "use_case", "ts"),
                       Index("ix_telemetry_events_ts", "ts"),
                       Index("ix_telemetry_events_release_ts", "release", "ts"),
@@ -54,8 +55,8 @@ class TelemetryEvent(Base):
                       Index("ix_telemetry_events_errcat_ts", "error_category", "ts",
                             sqlite_where=text("error_category IS NOT NULL"),
                             postgresql_where=text("error_category IS NOT NULL")),
-                      # the explorer's unit, model and provider filters (tele0009)
-                      Index("ix_telemetry_events_unit_ts", "unit_id", "ts"),
+                      # the explorer's model and provider filters (tele0009); its unit filter reads
+                      # telemetry_unit_refs (tele0016, takeoff.telemetry.unit_index)
                       Index("ix_telemetry_events_model_ts", "model", "ts"),
                       Index("ix_telemetry_events_provider_ts", "provider", "ts"))
 

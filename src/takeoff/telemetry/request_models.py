@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from takeoff.core.db import Base, utcnow
@@ -100,3 +100,28 @@ class TextPending(Base):
     batch: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     rows: Mapped[int] = mapped_column(default=0)
     gen: Mapped[int] = mapped_column(default=0)
+
+
+class UnitRef(Base):
+    """A request holding a unit id, keyed by the unit then time: what the explorer's unit filter and a unit's
+    deletion read. Written behind ingestion in sorted merges (takeoff.telemetry.unit_index), not an index on
+    telemetry_events, whose entries each batch wrote all over it."""
+
+    __tablename__ = "telemetry_unit_refs"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    unit_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class UnitPending(Base):
+    """The unit refs of requests stored since the last merge, in the order they were stored (a batch appends them
+    to the same few pages); reads of a unit scan them too."""
+
+    __tablename__ = "telemetry_unit_pending"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(String(200))
+    ts: Mapped[datetime] = mapped_column()
+    event_id: Mapped[str] = mapped_column(String(128))

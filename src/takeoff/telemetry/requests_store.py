@@ -22,7 +22,7 @@ from takeoff.telemetry import capture
 from takeoff.telemetry.capture import Policy
 from takeoff.telemetry.common import sqlite_time
 from takeoff.telemetry.models import TelemetryEvent, TelemetryFeedback
-from takeoff.telemetry import text_index
+from takeoff.telemetry import text_index, unit_index
 from takeoff.telemetry.request_models import CapturePolicy, RequestContent, TelemetrySpan
 
 POLICY_TTL_S = 2.0
@@ -119,11 +119,13 @@ def trace_of(ev: dict[str, Any]) -> dict[str, Any]:
 class Prepared:
     """A batch's span and content rows, built before the write phase (redaction is the costly part: done outside the
     database's write lock, so another process's batch can write meanwhile), each keyed by its event id; its content
-    rows share one text search block (`batch`, takeoff.telemetry.text_index)."""
+    rows share one text search block (`batch`, takeoff.telemetry.text_index); `units` are the unit index's entries
+    of the batch's requests (takeoff.telemetry.unit_index), set by the caller from the stored rows."""
 
-    __slots__ = ("spans", "contents", "batch")
+    __slots__ = ("spans", "contents", "batch", "units")
 
     def __init__(self) -> None:
+        self.units: list[tuple[Any, Any, str]] = []
         self.spans: list[tuple[Any, ...]] = []
         self.contents: list[tuple[Any, ...]] = []
         self.batch = text_index.new_batch_id()
@@ -170,6 +172,7 @@ def write(session: Session, prepared: Prepared, new_ids: set[str], sqlite: bool)
     """Insert the prepared rows of the events that were new (a concurrent batch may have stored some first)."""
     spans = [r for r in prepared.spans if r[0] in new_ids]
     contents = [r for r in prepared.contents if r[0] in new_ids]
+    unit_index.append(session, [u for u in prepared.units if u[2] in new_ids], sqlite)
     if spans:
         _bulk(session, "telemetry_spans", _SPAN_COLS, spans, sqlite, json_cols={9})
     if contents:
@@ -264,7 +267,9 @@ def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -
         raise Invalid(f"unit: a unit id of 1-{MAX_UNIT_ID} characters",
                       details=[{"field": "unit", "message": f"a unit id of 1-{MAX_UNIT_ID} characters"}])
     forms = capture.unit_forms(unit_id, unit_key)
-    ids = list(session.scalars(select(TelemetryEvent.id).where(TelemetryEvent.unit_id.in_(forms))))
+    unit_index.lock(session)  # no merge moves the unit's entries meanwhile (PostgreSQL; SQLite's write lock is held)
+    ids = list(session.scalars(select(TelemetryEvent.id).where(TelemetryEvent.unit_id.in_(forms),
+                                                                TelemetryEvent.id.in_(unit_index.event_ids(forms)))))
     contents = spans_changed = 0
     for i in range(0, len(ids), _MAX_PARAMS):
         chunk = ids[i:i + _MAX_PARAMS]
@@ -278,6 +283,7 @@ def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -
                 span.attributes = kept
                 spans_changed += 1
         session.execute(update(TelemetryEvent).where(TelemetryEvent.id.in_(chunk)).values(unit_id=None))
+    unit_index.forget(session, forms)
     feedback = session.execute(update(TelemetryFeedback).where(TelemetryFeedback.unit_id.in_(forms))
                                .values(unit_id=None, comment="")).rowcount or 0
     result = {"unit": unit_id, "requests": len(ids), "content_deleted": contents, "spans_cleaned": spans_changed,

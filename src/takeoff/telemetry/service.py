@@ -22,7 +22,7 @@ from takeoff.core.db import read_session, utcnow
 from takeoff.core.observability import INGEST_REJECTED, INGESTED
 from takeoff.portfolio import service as portfolio
 from takeoff.portfolio.models import UseCase
-from takeoff.telemetry import requests_store, rollup
+from takeoff.telemetry import requests_store, rollup, unit_index
 from takeoff.telemetry.baselines import current_baseline
 from takeoff.telemetry.common import TelemetryInvalid
 from takeoff.telemetry.common import dt as _dt
@@ -158,6 +158,7 @@ def prepare_ingest(session: Session, actor: Actor, events: Sequence[dict[str, An
         policies = requests_store.policies(reader, event_use_cases)
         rows = requests_store.protect_units(rows, policies, unit_key)
         records = requests_store.prepare((unique[r[0]] for r in rows), policies, store is SQLITE_STORE)
+        records.units = unit_index.entries(rows)  # the unit index's, of the protected ids (unit_index)
         # --- end request records
     unknown = use_cases - known
 
