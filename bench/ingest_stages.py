@@ -48,7 +48,7 @@ from takeoff.core.db import Base, make_engine, make_sessionmaker  # noqa: E402
 from takeoff.sdk.ids import uuid7_hex  # noqa: E402
 from takeoff.telemetry import api, capture, otlp, otlp_ingest, otlp_trace, requests_store, service  # noqa: E402
 from takeoff.telemetry import store as event_store  # noqa: E402
-from takeoff.telemetry import text_index  # noqa: E402
+from takeoff.telemetry import text_index, unit_index  # noqa: E402
 from takeoff.telemetry.compaction import compact_all  # noqa: E402
 from takeoff.telemetry.rollup import unit_key as _unit_key  # noqa: E402
 
@@ -113,12 +113,26 @@ def prefill(factory: Callable[[], Session], use_case: str, n: int, otlp_shape: b
                 conn.exec_driver_sql("INSERT INTO telemetry_spans (event_id, span_id, trace_id, parent_span_id, "
                                      f"name, kind, status, start, duration_ms, attributes) VALUES "
                                      f"({', '.join([ph] * 10)})", spans)
+        # the unit index as merges would have left it (tele0016): every stored request's entry, in key order
+        conn.exec_driver_sql("INSERT INTO telemetry_unit_refs (unit_id, ts, event_id) SELECT unit_id, ts, id FROM "
+                             "telemetry_events WHERE unit_id IS NOT NULL ORDER BY 1, 2, 3")
         s.commit()
         path = s.get_bind().url.database if sqlite else None
     if path:  # as the server's checkpointer would have done meanwhile
         with contextlib.closing(sqlite3.connect(path)) as raw:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     print(f"prefilled {n:,} requests in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def merge_units(factory: Callable[[], Session], last: bool) -> None:
+    """The compactor's unit index merge (takeoff.telemetry.unit_index): once MERGE_MIN entries are queued, and at
+    the end (the server's clock also merges every MERGE_EVERY_S)."""
+    with factory() as s:
+        if not last and unit_index.pending(s) < unit_index.MERGE_MIN:
+            return
+    t = time.thread_time()
+    unit_index.merge_all(factory)  # type: ignore[arg-type]
+    SPENT["unit index merges (amortised)"] += time.thread_time() - t
 
 
 def main() -> None:
@@ -197,6 +211,7 @@ def main() -> None:
                     t = time.thread_time()
                     text_index.index_all(factory)
                     SPENT["text search blocks (amortised)"] += time.thread_time() - t
+                    merge_units(factory, last=i == len(bodies))
         else:
             with ThreadPoolExecutor(args.threads) as pool:
                 list(pool.map(one, bodies))
@@ -206,6 +221,7 @@ def main() -> None:
             t = time.thread_time()
             text_index.index_all(factory)
             SPENT["text search blocks (amortised)"] += time.thread_time() - t
+            merge_units(factory, last=True)
         if profile:
             profile.disable()
         elapsed, cpu = time.perf_counter() - started, clock() - cpu0
