@@ -113,9 +113,10 @@ def prefill(factory: Callable[[], Session], use_case: str, n: int, otlp_shape: b
                 conn.exec_driver_sql("INSERT INTO telemetry_spans (event_id, span_id, trace_id, parent_span_id, "
                                      f"name, kind, status, start, duration_ms, attributes) VALUES "
                                      f"({', '.join([ph] * 10)})", spans)
-        # the unit index as merges would have left it (tele0016): every stored request's entry, in key order
-        conn.exec_driver_sql("INSERT INTO telemetry_unit_refs (unit_id, ts, event_id) SELECT unit_id, ts, id FROM "
-                             "telemetry_events WHERE unit_id IS NOT NULL ORDER BY 1, 2, 3")
+        # SQLite's unit index as merges would have left it (tele0016): every stored request's entry, in key order
+        if sqlite:
+            conn.exec_driver_sql("INSERT INTO telemetry_unit_refs (unit_id, ts, event_id) SELECT unit_id, ts, id "
+                                 "FROM telemetry_events WHERE unit_id IS NOT NULL ORDER BY 1, 2, 3")
         s.commit()
         path = s.get_bind().url.database if sqlite else None
     if path:  # as the server's checkpointer would have done meanwhile

@@ -164,10 +164,11 @@ def seed(engine: Any, n: int, chunk: int = 50_000) -> float:
             conn.exec_driver_sql(sql)
     print(f"  {len(indexes)} secondary indexes rebuilt in {time.perf_counter() - ti:.0f} s")
     ti = time.perf_counter()
-    with engine.begin() as conn:  # the unit index as the compactor's merges leave it (tele0016)
-        conn.exec_driver_sql("INSERT INTO telemetry_unit_refs (unit_id, ts, event_id) SELECT unit_id, ts, id FROM "
-                             "telemetry_events WHERE unit_id IS NOT NULL ORDER BY 1, 2, 3")
-    print(f"  unit index: refs written in {time.perf_counter() - ti:.0f} s")
+    if sqlite:  # SQLite's unit index as the compactor's merges leave it (tele0016; PostgreSQL's is rebuilt above)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO telemetry_unit_refs (unit_id, ts, event_id) SELECT unit_id, ts, id "
+                                 "FROM telemetry_events WHERE unit_id IS NOT NULL ORDER BY 1, 2, 3")
+        print(f"  unit index: refs written in {time.perf_counter() - ti:.0f} s")
     with engine.begin() as conn:  # the content's batches queued, as ingestion queues them
         conn.exec_driver_sql("INSERT INTO request_text_pending (batch, rows, gen) SELECT batch, count(*), 0 "
                              "FROM request_content GROUP BY batch")

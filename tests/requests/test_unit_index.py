@@ -1,6 +1,7 @@
-"""The unit index behind ingestion (takeoff.telemetry.unit_index, tele0016): a request is found by its unit as soon
-as its batch is acknowledged, before and after the compactor's merge; a merge keeps only entries whose request still
-holds the unit id; a unit's deletion and the retention leave no entry behind."""
+"""The unit index (takeoff.telemetry.unit_index, tele0016), on SQLite written behind ingestion: a request is found by
+its unit as soon as its batch is acknowledged, before and after the compactor's merge; a merge keeps only entries
+whose request still holds the unit id; a unit's deletion and the retention leave no entry behind. PostgreSQL keeps
+its index on the events: the same answers, nothing queued."""
 from __future__ import annotations
 
 import time
@@ -22,6 +23,10 @@ def _ids(client, admin, unit: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [i["id"] for i in r.json()["items"]]
 
 
+def _sqlite(factory) -> bool:  # type: ignore[no-untyped-def]
+    return factory.kw["bind"].dialect.name == "sqlite"
+
+
 def _refs(factory) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
     with factory() as s:
         return {(u, e) for u, e in s.execute(select(UnitRef.unit_id, UnitRef.event_id))}
@@ -35,16 +40,17 @@ def test_a_unit_is_found_before_and_after_the_merge(client, admin, send, usecase
                     headers=admin)
     assert r.status_code == 200 and r.json()["accepted"] == 0  # a resend is stored once, queued once
     erin = [f"u{i:02d}" for i in range(27, -1, -3)]
+    queued = 30 if _sqlite(factory) else 0  # PostgreSQL: its index on the events, nothing queued
     with factory() as s:
-        assert unit_index.pending(s) == 30
+        assert unit_index.pending(s) == queued
     assert _ids(client, admin, "erin") == erin  # queued: the pending entries are read
-    assert unit_index.merge_all(factory) == 30
+    assert unit_index.merge_all(factory) == queued
     with factory() as s:
         assert unit_index.pending(s) == 0
-    assert len(_refs(factory)) == 30 and _ids(client, admin, "erin") == erin  # merged: the refs
+    assert len(_refs(factory)) == queued and _ids(client, admin, "erin") == erin  # merged: the refs
     send(event(usecase, id="u99", ts=now, unit_id="erin"))  # one queued beside the merged ones
     assert _ids(client, admin, "erin") == ["u99", *erin] and _ids(client, admin, "nobody") == []
-    assert unit_index.merge_all(factory) == 1 and unit_index.merge_all(factory) == 0
+    assert unit_index.merge_all(factory) == queued // 30 and unit_index.merge_all(factory) == 0
 
 
 def test_a_merge_keeps_only_entries_whose_request_still_holds_the_unit(client, admin, send, usecase, factory):
@@ -54,7 +60,7 @@ def test_a_merge_keeps_only_entries_whose_request_still_holds_the_unit(client, a
         s.execute(update(TelemetryEvent).where(TelemetryEvent.id == "k2").values(unit_id=None))
     assert _ids(client, admin, "frank") == ["k1"]  # the row must still hold the id
     unit_index.merge_all(factory)
-    assert {e for _, e in _refs(factory)} == {"k1", "k3"}
+    assert {e for _, e in _refs(factory)} == ({"k1", "k3"} if _sqlite(factory) else set())
 
 
 def test_a_units_deletion_leaves_no_entry_queued_or_merged(client, admin, send, usecase, factory):
@@ -63,7 +69,7 @@ def test_a_units_deletion_leaves_no_entry_queued_or_merged(client, admin, send, 
     send(event(usecase, id="d3", unit_id="hana"))  # queued
     r = client.post("/api/v1/requests/unit-deletions", json={"unit": "hana"}, headers=admin)
     assert r.status_code == 200 and r.json()["requests"] == 2
-    assert {e for _, e in _refs(factory)} == {"d2"}
+    assert {e for _, e in _refs(factory)} == ({"d2"} if _sqlite(factory) else set())
     with factory() as s:
         assert unit_index.pending(s) == 0
     assert _ids(client, admin, "hana") == [] and _ids(client, admin, "ivan") == ["d2"]
@@ -77,13 +83,15 @@ def test_the_retention_drops_the_entries_of_the_requests_it_deletes(client, admi
     send(event(usecase, id="r4", ts=now - 100, unit_id="jo"))  # queued, then deleted by the retention
     with transaction(factory) as s:
         assert delete_old_events(s, datetime.fromtimestamp(now - 60, UTC)) == 3
-    assert {e for _, e in _refs(factory)} == {"r3"}
+    assert {e for _, e in _refs(factory)} == ({"r3"} if _sqlite(factory) else set())
     with factory() as s:
         assert unit_index.pending(s) == 0 and s.scalar(text("SELECT count(*) FROM telemetry_events")) == 1
     assert _ids(client, admin, "jo") == ["r3"]
 
 
 def test_the_compactor_merges_when_enough_are_queued_or_after_a_while(send, usecase, factory, monkeypatch):
+    if not _sqlite(factory):
+        return  # nothing is queued on PostgreSQL (the test above)
     clock = unit_index.MergeClock()
     assert not clock.due(factory)  # nothing queued, just merged
     send(*[event(usecase, unit_id=f"v{i}") for i in range(5)])

@@ -142,9 +142,8 @@ def _where(f: Filters, unit_key: bytes, sqlite: bool, drive: list[int] | None = 
         cond.append(E.ts >= f.start)
     if f.end:
         cond.append(E.ts < f.end)
-    if f.unit:  # the unit index (takeoff.telemetry.unit_index) finds them; the row must still hold the id
-        forms = capture.unit_forms(f.unit, unit_key)
-        cond += [E.id.in_(unit_index.event_ids(forms)), E.unit_id.in_(forms)]
+    if f.unit:  # through the unit index (takeoff.telemetry.unit_index)
+        cond += unit_index.holding(capture.unit_forms(f.unit, unit_key), sqlite)
     if f.score:
         value = E.data["scores"][f.score].as_float()
         cond.append(value.is_not(None))

@@ -46,7 +46,7 @@ class TelemetryEvent(Base):
     # ts alone, release and model; partial indexes for the rare rows (problems, error categories). Each full index
     # costs ingestion time (bench/ingest_bench.py): one on the (keyed-hashed, so random) unit ids wrote each batch's
     # entries on hundreds of pages (40 % of a SQLite batch at 100k events); tele0016 moved it to
-    # telemetry_unit_refs, merged behind ingestion.
+    # telemetry_unit_refs, merged behind ingestion, on SQLite; PostgreSQL keeps it (migration-made: UNIT_INDEX_PG).
     __table_args__ = (Index("ix_telemetry_events_uc_ts", "use_case", "ts"),
                       Index("ix_telemetry_events_ts", "ts"),
                       Index("ix_telemetry_events_release_ts", "release", "ts"),
@@ -56,7 +56,7 @@ class TelemetryEvent(Base):
                             sqlite_where=text("error_category IS NOT NULL"),
                             postgresql_where=text("error_category IS NOT NULL")),
                       # the explorer's model and provider filters (tele0009); its unit filter reads
-                      # telemetry_unit_refs (tele0016, takeoff.telemetry.unit_index)
+                      # telemetry_unit_refs on SQLite, (unit_id, ts) on PostgreSQL (tele0016, unit_index)
                       Index("ix_telemetry_events_model_ts", "model", "ts"),
                       Index("ix_telemetry_events_provider_ts", "provider", "ts"))
 

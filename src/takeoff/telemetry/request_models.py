@@ -16,11 +16,15 @@ from takeoff.core.db import Base, utcnow
 # request_text_blocks.words (and its shadow tables), PostgreSQL's pg_trgm GIN index. Schema comparisons skip them.
 TEXT_SEARCH_FTS = "request_text_fts"
 TEXT_SEARCH_TRGM_INDEX = "ix_request_text_blocks_words_trgm"
+# PostgreSQL's index of the events' unit ids (tele0009), kept there only (tele0016, takeoff.telemetry.unit_index):
+# SQLite uses telemetry_unit_refs instead
+UNIT_INDEX_PG = "ix_telemetry_events_unit_ts"
 
 
 def unmodelled(name: str | None) -> bool:
-    """Whether a database object is one of the text search objects above (not in the models on purpose)."""
-    return bool(name) and (str(name).startswith(TEXT_SEARCH_FTS) or name == TEXT_SEARCH_TRGM_INDEX)
+    """Whether a database object is one of the objects above (made by migrations for one backend, not in the
+    models on purpose)."""
+    return bool(name) and (str(name).startswith(TEXT_SEARCH_FTS) or name in (TEXT_SEARCH_TRGM_INDEX, UNIT_INDEX_PG))
 
 
 class CapturePolicy(Base):
@@ -104,8 +108,8 @@ class TextPending(Base):
 
 class UnitRef(Base):
     """A request holding a unit id, keyed by the unit then time: what the explorer's unit filter and a unit's
-    deletion read. Written behind ingestion in sorted merges (takeoff.telemetry.unit_index), not an index on
-    telemetry_events, whose entries each batch wrote all over it."""
+    deletion read on SQLite. Written behind ingestion in sorted merges (takeoff.telemetry.unit_index), not an index
+    on telemetry_events, whose entries each batch wrote all over it; empty on PostgreSQL (an index serves there)."""
 
     __tablename__ = "telemetry_unit_refs"
     __table_args__ = {"sqlite_with_rowid": False}

@@ -267,9 +267,8 @@ def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -
         raise Invalid(f"unit: a unit id of 1-{MAX_UNIT_ID} characters",
                       details=[{"field": "unit", "message": f"a unit id of 1-{MAX_UNIT_ID} characters"}])
     forms = capture.unit_forms(unit_id, unit_key)
-    unit_index.lock(session)  # no merge moves the unit's entries meanwhile (PostgreSQL; SQLite's write lock is held)
-    ids = list(session.scalars(select(TelemetryEvent.id).where(TelemetryEvent.unit_id.in_(forms),
-                                                                TelemetryEvent.id.in_(unit_index.event_ids(forms)))))
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    ids = list(session.scalars(select(TelemetryEvent.id).where(*unit_index.holding(forms, sqlite))))
     contents = spans_changed = 0
     for i in range(0, len(ids), _MAX_PARAMS):
         chunk = ids[i:i + _MAX_PARAMS]
@@ -283,7 +282,8 @@ def delete_unit(session: Session, actor: Actor, unit_id: str, unit_key: bytes) -
                 span.attributes = kept
                 spans_changed += 1
         session.execute(update(TelemetryEvent).where(TelemetryEvent.id.in_(chunk)).values(unit_id=None))
-    unit_index.forget(session, forms)
+    if sqlite:
+        unit_index.forget(session, forms)
     feedback = session.execute(update(TelemetryFeedback).where(TelemetryFeedback.unit_id.in_(forms))
                                .values(unit_id=None, comment="")).rowcount or 0
     result = {"unit": unit_id, "requests": len(ids), "content_deleted": contents, "spans_cleaned": spans_changed,
