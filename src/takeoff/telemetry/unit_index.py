@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from takeoff.core.db import transaction
+from takeoff.core.db import read_session, transaction
 from takeoff.telemetry.models import TelemetryEvent as E
 from takeoff.telemetry.request_models import UnitPending as P
 from takeoff.telemetry.request_models import UnitRef as R
@@ -112,7 +112,7 @@ class MergeClock:
             return False  # nothing is queued on PostgreSQL
         if time.monotonic() - self.last >= MERGE_EVERY_S:
             return True
-        with factory() as s:
+        with read_session(factory.kw["bind"]) as s:  # a snapshot: no write lock taken every round
             return pending(s) >= MERGE_MIN
 
     def merged(self) -> None:
